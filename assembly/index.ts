@@ -1,0 +1,27 @@
+/**
+ * wasm-dispatch core: the one Wasm module, instantiated once per thread over one shared memory.
+ *
+ * Everything exported here is listed in bindings/core-ops.ts (CoreOps) and has a TypeScript twin
+ * in bindings/js/. Layout constants are re-exported as immutable globals so the bindings can
+ * prove at load time that this module was built from the same layout files they were.
+ *
+ * Rules for every file under assembly/ (see ../shared/ARCHITECTURE.md):
+ * - no managed allocation (the runtime in runtime/no-alloc.ts makes it a compile error);
+ * - no mutable module state shared between threads: module globals are per instance, i.e. per thread;
+ * - no top-level statements touching memory (they would run once per instance);
+ * - no waiting (memory.atomic.wait) inside Wasm: parking happens in TypeScript.
+ */
+export * from "./layout/arena.ts";
+export * from "./layout/status.ts";
+export * from "./layout/ring.ts";
+export * from "./layout/pool.ts";
+export * from "./layout/router.ts";
+export * from "./ring.ts";
+export * from "./pool.ts";
+export * from "./router.ts";
+export * from "./hash.ts";
+
+/** The module's first free byte after its static data; must not exceed ARENA_BASE. */
+export function heapBase(): usize {
+  return __heap_base;
+}
