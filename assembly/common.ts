@@ -1,5 +1,5 @@
 /** Small helpers shared by the AssemblyScript structures. No allocation, no state. */
-import { STRUCTURE_ALIGN } from "./layout/arena.ts";
+import { STRUCTURE_ALIGN } from "./layout/arena";
 
 /** Rounds `value` up to a multiple of `align` (a power of two). */
 // @ts-ignore: decorator

@@ -11,15 +11,15 @@
  * - no top-level statements touching memory (they would run once per instance);
  * - no waiting (memory.atomic.wait) inside Wasm: parking happens in TypeScript.
  */
-export * from "./layout/arena.ts";
-export * from "./layout/status.ts";
-export * from "./layout/ring.ts";
-export * from "./layout/pool.ts";
-export * from "./layout/router.ts";
-export * from "./ring.ts";
-export * from "./pool.ts";
-export * from "./router.ts";
-export * from "./hash.ts";
+export * from "./layout/arena";
+export * from "./layout/status";
+export * from "./layout/ring";
+export * from "./layout/pool";
+export * from "./layout/router";
+export * from "./ring";
+export * from "./pool";
+export * from "./router";
+export * from "./hash";
 
 /** The module's first free byte after its static data; must not exceed ARENA_BASE. */
 export function heapBase(): usize {
