@@ -1,0 +1,21 @@
+/**
+ * wasm-dispatch public entry point.
+ *
+ * Today this exposes the core: the arena (one shared WebAssembly.Memory holding rings, slot pools
+ * and routing tables), the two backends over it (Wasm and the TypeScript twin), parking helpers,
+ * status codes and typed errors. The engine API (workers, topics, publish/subscribe) builds on it.
+ */
+export {
+  Arena, attachArena, createArena, planArena, allocateArenaMemory,
+  type ArenaConfig, type ArenaPlan, type RingSpec, type PoolSpec, type RouterSpec,
+  type RingInfo, type PoolInfo, type RouterInfo, type ScratchInfo,
+} from './arena.ts';
+export { DispatchError, ConfigError, ArenaError, ModuleError, type ArenaErrorCode } from './errors.ts';
+export {
+  createCore, createJsCore, instantiateCore, loadCoreModule, coreModuleUrl, CoreAbortError,
+  parkConsumer, parkProducer, CORE_OP_NAMES,
+  type Backend, type CoreOps, type ParkResult,
+} from '../bindings/index.ts';
+export * from '../assembly/layout/status.ts';
+export { ADDRESS_MIN, MAX_THREADS } from '../assembly/layout/arena.ts';
+export { MODE_BROADCAST, MODE_GROUP, MODE_KEYED } from '../assembly/layout/router.ts';
