@@ -28,7 +28,6 @@
  * |        |                    |           |           |        | parked producer waits on it.     |
  * |        |                    |           |           |        | Crash recovery redelivers        |
  * |        |                    |           |           |        | [TAIL, HEAD) with no new field.  |
- * | 388    | CONSUMER_CLOSED    | consumer  | producer  | atomic | 1: pushes are refused (CLOSED)   |
  * | 512    | READ               | consumer  | consumer  | plain  | read cursor: records handed out; |
  * |        |                    |           |           |        | [TAIL, READ) are in flight       |
  * | 516    | CACHED_HEAD        | consumer  | consumer  | plain  | last HEAD the consumer loaded    |
@@ -36,10 +35,13 @@
  * |        |                    |           |           |        | on HEAD: flush must notify       |
  * | 644    | PRODUCER_PARKED    | producer  | consumer  | atomic | 1 while the producer may sleep   |
  * |        |                    |           |           |        | on TAIL: commit must notify      |
+ * | 648    | CONSUMER_CLOSED    | consumer  | producer  | atomic | 1: pushes are refused (CLOSED)   |
  * | 768    | records            | producer  | consumer  | plain  | published by the HEAD store      |
  *
- * The wake line has two writers on purpose: each flag is written only when its side parks (rare)
- * and read on every flush/commit by the other side, so the line stays shared in both caches.
+ * The wake line has two writers on purpose: each flag is written only when its side parks or the
+ * consumer closes (rare) and read on every claim/flush/commit by the other side, so the line stays
+ * shared in both caches. (CONSUMER_CLOSED next to TAIL would cost the producer a cache miss per
+ * claim, since the consumer rewrites TAIL's line at every commit.)
  */
 import { FALSE_SHARING_STRIDE } from "./arena.ts";
 
@@ -57,7 +59,6 @@ export const RING_CACHED_TAIL_OFFSET = RING_CLAIM_OFFSET + 4;
 
 export const RING_CONSUMER_LINE = RING_PRODUCER_PRIVATE_LINE + FALSE_SHARING_STRIDE;
 export const RING_TAIL_OFFSET = RING_CONSUMER_LINE;
-export const RING_CONSUMER_CLOSED_OFFSET = RING_TAIL_OFFSET + 4;
 
 export const RING_CONSUMER_PRIVATE_LINE = RING_CONSUMER_LINE + FALSE_SHARING_STRIDE;
 export const RING_READ_OFFSET = RING_CONSUMER_PRIVATE_LINE;
@@ -66,6 +67,7 @@ export const RING_CACHED_HEAD_OFFSET = RING_READ_OFFSET + 4;
 export const RING_WAKE_LINE = RING_CONSUMER_PRIVATE_LINE + FALSE_SHARING_STRIDE;
 export const RING_CONSUMER_PARKED_OFFSET = RING_WAKE_LINE;
 export const RING_PRODUCER_PARKED_OFFSET = RING_CONSUMER_PARKED_OFFSET + 4;
+export const RING_CONSUMER_CLOSED_OFFSET = RING_PRODUCER_PARKED_OFFSET + 4;
 
 export const RING_DATA_OFFSET = RING_WAKE_LINE + FALSE_SHARING_STRIDE;
 export const RING_HEADER_BYTES = RING_DATA_OFFSET;
