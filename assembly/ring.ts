@@ -17,7 +17,7 @@ import {
   RING_HEADER_BYTES, RING_MASK_OFFSET, RING_PRODUCER_CLOSED_OFFSET, RING_PRODUCER_PARKED_OFFSET,
   RING_READ_OFFSET, RING_RECORD_SIZE_OFFSET, RING_TAIL_OFFSET,
 } from "./layout/ring";
-import { ARENA_MAX_BYTES } from "./layout/arena";
+import { ADDRESS_MIN, ARENA_MAX_BYTES } from "./layout/arena";
 import { STATUS_CLOSED, STATUS_EMPTY, STATUS_FULL, STATUS_OK } from "./layout/status";
 import { alignStructure } from "./common";
 
@@ -44,12 +44,13 @@ export function ringInit(ring: usize, capacity: u32, recordSize: u32): void {
   return ring + RING_DATA_OFFSET + <usize>(index & load<u32>(ring + RING_MASK_OFFSET)) * load<u32>(ring + RING_RECORD_SIZE_OFFSET);
 }
 
-/** Free records as the producer sees them; reloads TAIL only when the cached value says full. */
+/** Free records as the producer sees them; reloads TAIL only when the cached value says fewer
+ *  than `wanted` are free (1 for a claim: only when the ring looks full). */
 // @ts-ignore: decorator
-@inline function freeRecords(ring: usize, claim: u32): u32 {
+@inline function freeRecords(ring: usize, claim: u32, wanted: u32): u32 {
   const capacity = load<u32>(ring + RING_CAPACITY_OFFSET);
   let free = capacity - (claim - load<u32>(ring + RING_CACHED_TAIL_OFFSET));
-  if (free == 0) {
+  if (free < wanted) {
     // Pairs with the consumer's atomic store of TAIL in ringCommit: records before TAIL are done.
     const tail = atomic.load<u32>(ring + RING_TAIL_OFFSET);
     store<u32>(ring + RING_CACHED_TAIL_OFFSET, tail);
@@ -58,11 +59,12 @@ export function ringInit(ring: usize, capacity: u32, recordSize: u32): void {
   return free;
 }
 
-/** Published unread records as the consumer sees them; reloads HEAD only when cached says none. */
+/** Published unread records as the consumer sees them; reloads HEAD only when the cached value
+ *  says fewer than `wanted` are readable (1 for a peek: only when the ring looks empty). */
 // @ts-ignore: decorator
-@inline function readableRecords(ring: usize, read: u32): u32 {
+@inline function readableRecords(ring: usize, read: u32, wanted: u32): u32 {
   let readable = load<u32>(ring + RING_CACHED_HEAD_OFFSET) - read;
-  if (readable == 0) {
+  if (readable < wanted) {
     // Pairs with the producer's atomic store of HEAD in ringFlush: records before HEAD are written.
     const head = atomic.load<u32>(ring + RING_HEAD_OFFSET);
     store<u32>(ring + RING_CACHED_HEAD_OFFSET, head);
@@ -79,7 +81,7 @@ export function ringInit(ring: usize, capacity: u32, recordSize: u32): void {
 /** Producer. Address of the next record to write (published at ringFlush), or FULL / CLOSED. */
 export function ringTryClaim(ring: usize): usize {
   const claim = load<u32>(ring + RING_CLAIM_OFFSET);
-  if (freeRecords(ring, claim) == 0) return producerMayPush(ring) ? STATUS_FULL : STATUS_CLOSED;
+  if (freeRecords(ring, claim, 1) == 0) return producerMayPush(ring) ? STATUS_FULL : STATUS_CLOSED;
   if (!producerMayPush(ring)) return STATUS_CLOSED;
   store<u32>(ring + RING_CLAIM_OFFSET, claim + 1);
   return recordAddress(ring, claim);
@@ -88,7 +90,7 @@ export function ringTryClaim(ring: usize): usize {
 /** Producer. Copies one record from `src`; OK / FULL / CLOSED. Published at ringFlush. */
 export function ringTryPush(ring: usize, src: usize): i32 {
   const record = ringTryClaim(ring);
-  if (record < <usize>STATUS_CLOSED + 1) return <i32>record;
+  if (record < ADDRESS_MIN) return <i32>record;
   memory.copy(record, src, load<u32>(ring + RING_RECORD_SIZE_OFFSET));
   return STATUS_OK;
 }
@@ -98,9 +100,15 @@ export function ringTryPush(ring: usize, src: usize): i32 {
 export function ringTryPushBatch(ring: usize, src: usize, count: u32): i32 {
   if (!producerMayPush(ring)) return -STATUS_CLOSED;
   const claim = load<u32>(ring + RING_CLAIM_OFFSET);
-  const free = freeRecords(ring, claim);
+  const free = freeRecords(ring, claim, count);
   const n = count < free ? count : free;
-  if (n == 0) return 0;
+  if (n == 0) {
+    // Still publishes records claimed before this call, as the contract says; skips the HEAD
+    // store when nothing is pending, so a producer polling a full ring does not keep dirtying
+    // the line the consumer polls. (HEAD is read plainly: this thread is its only writer.)
+    if (claim != load<u32>(ring + RING_HEAD_OFFSET)) ringFlush(ring);
+    return 0;
+  }
   const capacity = load<u32>(ring + RING_CAPACITY_OFFSET);
   const recordSize = load<u32>(ring + RING_RECORD_SIZE_OFFSET);
   const first = claim & (capacity - 1);
@@ -153,20 +161,23 @@ export function ringCloseProducer(ring: usize): void {
 /** Consumer. Address of the next unread record (valid until ringCommit), or EMPTY / CLOSED. */
 export function ringTryPeek(ring: usize): usize {
   const read = load<u32>(ring + RING_READ_OFFSET);
-  if (readableRecords(ring, read) == 0) return emptyStatus(ring, read);
+  if (readableRecords(ring, read, 1) == 0) return emptyStatus(ring, read);
   store<u32>(ring + RING_READ_OFFSET, read + 1);
   return recordAddress(ring, read);
 }
 
-/** Consumer. Published records not yet read. */
+/** Consumer. Published records not yet read; always loads HEAD, so exact when called. */
 export function ringAvailable(ring: usize): u32 {
-  return readableRecords(ring, load<u32>(ring + RING_READ_OFFSET));
+  const read = load<u32>(ring + RING_READ_OFFSET);
+  const head = atomic.load<u32>(ring + RING_HEAD_OFFSET);
+  store<u32>(ring + RING_CACHED_HEAD_OFFSET, head);
+  return head - read;
 }
 
 /** Consumer. Copies the next record to `dst`; OK / EMPTY / CLOSED. Freed at ringCommit. */
 export function ringTryPop(ring: usize, dst: usize): i32 {
   const record = ringTryPeek(ring);
-  if (record < <usize>STATUS_CLOSED + 1) return <i32>record;
+  if (record < ADDRESS_MIN) return <i32>record;
   memory.copy(dst, record, load<u32>(ring + RING_RECORD_SIZE_OFFSET));
   return STATUS_OK;
 }
@@ -174,9 +185,14 @@ export function ringTryPop(ring: usize, dst: usize): i32 {
 /** Consumer. Copies up to `max` records to `dst`, then commits. Count, or -STATUS_CLOSED. */
 export function ringTryPopBatch(ring: usize, dst: usize, max: u32): i32 {
   const read = load<u32>(ring + RING_READ_OFFSET);
-  const readable = readableRecords(ring, read);
+  const readable = readableRecords(ring, read, max);
   const n = max < readable ? max : readable;
-  if (n == 0) return emptyStatus(ring, read) == STATUS_CLOSED ? -STATUS_CLOSED : 0;
+  if (n == 0) {
+    // Still commits what earlier peeks read, as the contract says; skips the TAIL store when
+    // nothing is in flight (TAIL is read plainly: this thread is its only writer).
+    if (read != load<u32>(ring + RING_TAIL_OFFSET)) ringCommit(ring);
+    return emptyStatus(ring, read) == STATUS_CLOSED ? -STATUS_CLOSED : 0;
+  }
   const capacity = load<u32>(ring + RING_CAPACITY_OFFSET);
   const recordSize = load<u32>(ring + RING_RECORD_SIZE_OFFSET);
   const first = read & (capacity - 1);

@@ -45,7 +45,8 @@ export interface CoreOps {
    *  STATUS_OK, STATUS_FULL or STATUS_CLOSED. Not visible until ringFlush. */
   ringTryPush(ring: number, src: number): number;
   /** Producer. Copies up to `count` consecutive records from `src` (count·RECORD_SIZE bytes), then
-   *  flushes. Returns how many were pushed (0 when full), or -STATUS_CLOSED. */
+   *  flushes (also when it pushed none). Reloads TAIL when the cache says fewer than `count` are
+   *  free. Returns how many were pushed (0 when full), or -STATUS_CLOSED. */
   ringTryPushBatch(ring: number, src: number, count: number): number;
   /** Producer. Publishes every claimed record with one atomic store of HEAD (pairs with the
    *  consumer's atomic load of HEAD), then, if CONSUMER_PARKED is set, notifies HEAD's waiters.
@@ -60,14 +61,15 @@ export interface CoreOps {
    *  or STATUS_CLOSED (producer closed and every published record read). The record stays valid
    *  until ringCommit. Reloads HEAD only when the ring looks empty. */
   ringTryPeek(ring: number): number;
-  /** Consumer. Published records not yet read (HEAD - READ); reloads HEAD only when the cached
-   *  value says there are none. */
+  /** Consumer. Published records not yet read (HEAD - READ); always loads HEAD, so it is exact
+   *  at the time of the call (and refreshes the consumer's cached HEAD). */
   ringAvailable(ring: number): number;
   /** Consumer. Copies the next record to `dst` and advances READ. STATUS_OK / STATUS_EMPTY /
    *  STATUS_CLOSED. Its space is freed only at ringCommit. */
   ringTryPop(ring: number, dst: number): number;
-  /** Consumer. Copies up to `max` records to `dst`, advances READ, then commits. Returns the count
-   *  (0 when empty), or -STATUS_CLOSED when the producer closed and everything was read. */
+  /** Consumer. Copies up to `max` records to `dst`, advances READ, then commits. Reloads HEAD when
+   *  the cache says fewer than `max` are readable. Returns the count (0 when empty), or
+   *  -STATUS_CLOSED when the producer closed and everything was read. */
   ringTryPopBatch(ring: number, dst: number, max: number): number;
   /** Consumer. Frees every record read so far with one atomic store TAIL = READ (pairs with the
    *  producer's load of TAIL when it looks full); if PRODUCER_PARKED is set, notifies TAIL's

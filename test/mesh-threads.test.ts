@@ -27,7 +27,7 @@ import { PAIRS, STRESS, newArena, pairName, runWorker } from './harness.ts';
 const MESSAGES = Math.round(60_000 * STRESS);
 const TIMEOUT_MS = 60_000 + MESSAGES / 20;
 
-describe.each(PAIRS)('mesh 2 producers × 2 consumers: %s', (producerBackend, consumerBackend) => {
+describe.each(PAIRS)('mesh 2 producers × 2 consumers, producers on %s, consumers on %s', (producerBackend, consumerBackend) => {
   test(`${pairName([producerBackend, consumerBackend])}: ${MESSAGES} messages per producer, exactly once, in order`, async () => {
     const t = await newArena({
       threads: 1 + PRODUCERS + CONSUMERS,

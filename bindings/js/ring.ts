@@ -13,7 +13,7 @@ import {
   RING_HEADER_BYTES, RING_MASK_OFFSET, RING_PRODUCER_CLOSED_OFFSET, RING_PRODUCER_PARKED_OFFSET,
   RING_READ_OFFSET, RING_RECORD_SIZE_OFFSET, RING_TAIL_OFFSET,
 } from '../../assembly/layout/ring.ts';
-import { ARENA_MAX_BYTES } from '../../assembly/layout/arena.ts';
+import { ADDRESS_MIN, ARENA_MAX_BYTES } from '../../assembly/layout/arena.ts';
 import { STATUS_CLOSED, STATUS_EMPTY, STATUS_FULL, STATUS_OK } from '../../assembly/layout/status.ts';
 import type { CoreOps } from '../core-ops.ts';
 import { alignStructure } from './common.ts';
@@ -54,11 +54,12 @@ export function createJsRing({ u8, i32 }: MemoryViews): RingOps {
     }
   };
 
-  /** Free records as the producer sees them; reloads TAIL only when the cached value says full. */
-  const freeRecords = (w: number, claim: number): number => {
+  /** Free records as the producer sees them; reloads TAIL only when the cached value says fewer
+   *  than `wanted` are free (1 for a claim: only when the ring looks full). */
+  const freeRecords = (w: number, claim: number, wanted: number): number => {
     const capacity = i32[w + CAPACITY]!;
     let free = capacity - ((claim - i32[w + CACHED_TAIL]!) >>> 0);
-    if (free === 0) {
+    if (free < wanted) {
       // Pairs with the consumer's Atomics.store of TAIL in ringCommit.
       const tail = Atomics.load(i32, w + TAIL);
       i32[w + CACHED_TAIL] = tail;
@@ -67,10 +68,11 @@ export function createJsRing({ u8, i32 }: MemoryViews): RingOps {
     return free;
   };
 
-  /** Published unread records as the consumer sees them; reloads HEAD only when cached says none. */
-  const readableRecords = (w: number, read: number): number => {
+  /** Published unread records as the consumer sees them; reloads HEAD only when the cached value
+   *  says fewer than `wanted` are readable (1 for a peek: only when the ring looks empty). */
+  const readableRecords = (w: number, read: number, wanted: number): number => {
     let readable = (i32[w + CACHED_HEAD]! - read) >>> 0;
-    if (readable === 0) {
+    if (readable < wanted) {
       // Pairs with the producer's Atomics.store of HEAD in ringFlush.
       const head = Atomics.load(i32, w + HEAD);
       i32[w + CACHED_HEAD] = head;
@@ -91,7 +93,7 @@ export function createJsRing({ u8, i32 }: MemoryViews): RingOps {
   const ringTryClaim = (ring: number): number => {
     const w = ring >> 2;
     const claim = i32[w + CLAIM]!;
-    if (freeRecords(w, claim) === 0) return producerMayPush(w) ? STATUS_FULL : STATUS_CLOSED;
+    if (freeRecords(w, claim, 1) === 0) return producerMayPush(w) ? STATUS_FULL : STATUS_CLOSED;
     if (!producerMayPush(w)) return STATUS_CLOSED;
     i32[w + CLAIM] = claim + 1;
     return recordAddress(ring, w, claim);
@@ -113,7 +115,7 @@ export function createJsRing({ u8, i32 }: MemoryViews): RingOps {
   const ringTryPeek = (ring: number): number => {
     const w = ring >> 2;
     const read = i32[w + READ]!;
-    if (readableRecords(w, read) === 0) return emptyStatus(w, read);
+    if (readableRecords(w, read, 1) === 0) return emptyStatus(w, read);
     i32[w + READ] = read + 1;
     return recordAddress(ring, w, read);
   };
@@ -148,7 +150,7 @@ export function createJsRing({ u8, i32 }: MemoryViews): RingOps {
 
     ringTryPush(ring, src) {
       const record = ringTryClaim(ring);
-      if (record <= STATUS_CLOSED) return record;
+      if (record < ADDRESS_MIN) return record;
       copy(record, src, i32[(ring >> 2) + RECORD_SIZE]!);
       return STATUS_OK;
     },
@@ -157,9 +159,14 @@ export function createJsRing({ u8, i32 }: MemoryViews): RingOps {
       const w = ring >> 2;
       if (!producerMayPush(w)) return -STATUS_CLOSED;
       const claim = i32[w + CLAIM]!;
-      const free = freeRecords(w, claim);
-      const n = count < free ? count : free;
-      if (n <= 0) return 0;
+      const free = freeRecords(w, claim, count);
+      // `>>> 0`: Wasm reads `count` as a u32, so a negative count means "as many as fit" there too.
+      const n = Math.min(count >>> 0, free);
+      if (n === 0) {
+        // Still publishes earlier claims; no HEAD store when nothing is pending (see ring.ts).
+        if (claim !== i32[w + HEAD]) ringFlush(ring);
+        return 0;
+      }
       const capacity = i32[w + CAPACITY]!;
       const recordSize = i32[w + RECORD_SIZE]!;
       const first = claim & (capacity - 1);
@@ -193,12 +200,14 @@ export function createJsRing({ u8, i32 }: MemoryViews): RingOps {
 
     ringAvailable(ring) {
       const w = ring >> 2;
-      return readableRecords(w, i32[w + READ]!) | 0;
+      const head = Atomics.load(i32, w + HEAD);
+      i32[w + CACHED_HEAD] = head;
+      return (head - i32[w + READ]!) | 0;
     },
 
     ringTryPop(ring, dst) {
       const record = ringTryPeek(ring);
-      if (record <= STATUS_CLOSED) return record;
+      if (record < ADDRESS_MIN) return record;
       copy(dst, record, i32[(ring >> 2) + RECORD_SIZE]!);
       return STATUS_OK;
     },
@@ -206,9 +215,13 @@ export function createJsRing({ u8, i32 }: MemoryViews): RingOps {
     ringTryPopBatch(ring, dst, max) {
       const w = ring >> 2;
       const read = i32[w + READ]!;
-      const readable = readableRecords(w, read);
-      const n = max < readable ? max : readable;
-      if (n <= 0) return emptyStatus(w, read) === STATUS_CLOSED ? -STATUS_CLOSED : 0;
+      const readable = readableRecords(w, read, max);
+      const n = Math.min(max >>> 0, readable);
+      if (n === 0) {
+        // Still commits what earlier peeks read; no TAIL store when nothing is in flight.
+        if (read !== i32[w + TAIL]) ringCommit(ring);
+        return emptyStatus(w, read) === STATUS_CLOSED ? -STATUS_CLOSED : 0;
+      }
       const capacity = i32[w + CAPACITY]!;
       const recordSize = i32[w + RECORD_SIZE]!;
       const first = read & (capacity - 1);
