@@ -90,7 +90,7 @@ export function ringTryClaim(ring: usize): usize {
 /** Producer. Copies one record from `src`; OK / FULL / CLOSED. Published at ringFlush. */
 export function ringTryPush(ring: usize, src: usize): i32 {
   const record = ringTryClaim(ring);
-  if (record < ADDRESS_MIN) return <i32>record;
+  if (record < <usize>ADDRESS_MIN) return <i32>record;
   memory.copy(record, src, load<u32>(ring + RING_RECORD_SIZE_OFFSET));
   return STATUS_OK;
 }
@@ -177,7 +177,7 @@ export function ringAvailable(ring: usize): u32 {
 /** Consumer. Copies the next record to `dst`; OK / EMPTY / CLOSED. Freed at ringCommit. */
 export function ringTryPop(ring: usize, dst: usize): i32 {
   const record = ringTryPeek(ring);
-  if (record < ADDRESS_MIN) return <i32>record;
+  if (record < <usize>ADDRESS_MIN) return <i32>record;
   memory.copy(dst, record, load<u32>(ring + RING_RECORD_SIZE_OFFSET));
   return STATUS_OK;
 }

@@ -25,18 +25,30 @@ import {
   SUB_MODE_OFFSET, SUB_TOPIC_OFFSET, TOPIC_ENTRY_BYTES, TOPIC_FIRST_GROUP_OFFSET,
   TOPIC_GROUP_COUNT_OFFSET,
 } from "./layout/router";
-import { ARENA_MAX_BYTES } from "./layout/arena";
+import { ARENA_MAX_BYTES, STRUCTURE_ALIGN } from "./layout/arena";
 import { STATUS_BUSY, STATUS_FULL, STATUS_INVALID, STATUS_OK } from "./layout/status";
 import { alignStructure } from "./common";
 
+/** routerBytes' answer when the router could not fit any arena: larger than ARENA_MAX_BYTES and
+ *  still a positive i32, so the arena planner rejects it instead of wrapping round. */
 const ROUTER_BYTES_TOO_LARGE: u32 = 0x7FFFFFFF;
+/** One round-robin cursor (u32), and one lane written at routerRoute's `out` (u32). */
+const CURSOR_BYTES: u32 = 4;
+const LANE_BYTES: u32 = 4;
 
-/** Bytes a router occupies (sub-offsets: see subsOffset … cursorsOffset below). */
+/**
+ * Bytes a router occupies: header and epochs, the subscription list, two table buffers, one
+ * cursor block per thread, each part starting on a STRUCTURE_ALIGN boundary (the sub-offsets are
+ * subsOffset … cursors in routerInit). Computed in 64 bits; a result beyond ARENA_MAX_BYTES is
+ * reported as 0x7FFFFFFF.
+ */
 export function routerBytes(maxTopics: u32, maxSubscriptions: u32, threads: u32): u32 {
-  const subs = subsOffset(threads);
-  const table = tableBytes(maxTopics, maxSubscriptions);
-  const tables = alignStructure(subs + maxSubscriptions * SUB_BYTES);
-  const end = <u64>tables + 2 * <u64>table + <u64>threads * <u64>cursorBlockBytes(maxSubscriptions);
+  const align = <u64>STRUCTURE_ALIGN - 1;
+  const subs = (<u64>ROUTER_EPOCHS_OFFSET + <u64>threads * ROUTER_EPOCH_STRIDE + align) & ~align;
+  const table = (<u64>maxTopics * TOPIC_ENTRY_BYTES + <u64>maxSubscriptions * (GROUP_ENTRY_BYTES + MEMBER_ENTRY_BYTES) + align) & ~align;
+  const tables = (subs + <u64>maxSubscriptions * SUB_BYTES + align) & ~align;
+  const cursorBlock = (<u64>maxSubscriptions * CURSOR_BYTES + align) & ~align;
+  const end = tables + 2 * table + <u64>threads * cursorBlock;
   if (end > <u64>ARENA_MAX_BYTES) return ROUTER_BYTES_TOO_LARGE;
   return <u32>end;
 }
@@ -51,7 +63,7 @@ export function routerBytes(maxTopics: u32, maxSubscriptions: u32, threads: u32)
 }
 // @ts-ignore: decorator
 @inline function cursorBlockBytes(maxSubscriptions: u32): u32 {
-  return alignStructure(maxSubscriptions * 4);
+  return alignStructure(maxSubscriptions * CURSOR_BYTES);
 }
 // @ts-ignore: decorator
 @inline function tableAddress(router: usize, version: u32): usize {
@@ -88,11 +100,14 @@ export function routerTryLock(router: usize, thread: u32): i32 {
 
 /** Releases the writer lock held by `thread`: STATUS_OK, or STATUS_INVALID if it does not hold it. */
 export function routerUnlock(router: usize, thread: u32): i32 {
+  // The range check also keeps thread 0xFFFFFFFF (holder word 0) from "releasing" a free lock.
+  if (thread >= load<u32>(router + ROUTER_THREADS_OFFSET)) return STATUS_INVALID;
   return atomic.cmpxchg<u32>(router + ROUTER_WRITER_LOCK_OFFSET, thread + 1, 0) == thread + 1 ? STATUS_OK : STATUS_INVALID;
 }
 
 /** Lock holder. Adds a subscription in the lowest free slot: its id, or -FULL / -INVALID. */
 export function routerAddSubscription(router: usize, topic: u32, lane: u32, mode: u32, group: u32): i32 {
+  if (DEBUG) assert(atomic.load<u32>(router + ROUTER_WRITER_LOCK_OFFSET) != 0, "routerAddSubscription without the writer lock");
   if (topic >= load<u32>(router + ROUTER_MAX_TOPICS_OFFSET)) return -STATUS_INVALID;
   if (mode != MODE_BROADCAST && mode != MODE_GROUP && mode != MODE_KEYED) return -STATUS_INVALID;
   const maxSubscriptions = load<u32>(router + ROUTER_MAX_SUBSCRIPTIONS_OFFSET);
@@ -111,6 +126,7 @@ export function routerAddSubscription(router: usize, topic: u32, lane: u32, mode
 
 /** Lock holder. Frees subscription `id`: STATUS_OK, or STATUS_INVALID (out of range or free). */
 export function routerRemoveSubscription(router: usize, id: u32): i32 {
+  if (DEBUG) assert(atomic.load<u32>(router + ROUTER_WRITER_LOCK_OFFSET) != 0, "routerRemoveSubscription without the writer lock");
   if (id >= load<u32>(router + ROUTER_MAX_SUBSCRIPTIONS_OFFSET)) return STATUS_INVALID;
   const sub = router + load<u32>(router + ROUTER_SUBS_OFFSET_OFFSET) + <usize>id * SUB_BYTES;
   if (load<u32>(sub + SUB_MODE_OFFSET) == MODE_FREE) return STATUS_INVALID;
@@ -118,9 +134,15 @@ export function routerRemoveSubscription(router: usize, id: u32): i32 {
   return STATUS_OK;
 }
 
-/** Lock holder. Compiles into the non-current buffer and publishes it; OK, or BUSY if a thread may
- *  still read that buffer (nothing changed then). */
+/**
+ * Lock holder. Compiles the subscription list into the non-current buffer and publishes it with one
+ * atomic store of VERSION + 1: STATUS_OK, or STATUS_BUSY (nothing changed) while some thread's
+ * EPOCH is neither 0 nor VERSION. In a steady state that is exactly "EPOCH == VERSION - 1" (a
+ * reader of the buffer about to be overwritten); the wider test also refuses, harmlessly, during
+ * the instant a reader in routerEnter has announced a stale version it is about to retry.
+ */
 export function routerTryPublish(router: usize): i32 {
+  if (DEBUG) assert(atomic.load<u32>(router + ROUTER_WRITER_LOCK_OFFSET) != 0, "routerTryPublish without the writer lock");
   const version = atomic.load<u32>(router + ROUTER_VERSION_OFFSET);
   const threads = load<u32>(router + ROUTER_THREADS_OFFSET);
   for (let t: u32 = 0; t < threads; t++) {
@@ -129,7 +151,8 @@ export function routerTryPublish(router: usize): i32 {
     const epoch = atomic.load<u32>(epochAddress(router, t));
     if (epoch != 0 && epoch != version) return STATUS_BUSY;
   }
-  const next = version + 1;
+  // 0 means "idle" in EPOCH, so VERSION skips it when it wraps (2 keeps the buffer parity).
+  const next = version + 1 == 0 ? 2 : version + 1;
   compile(router, tableAddress(router, next));
   // Publishes the compiled table: pairs with routerEnter's atomic loads of VERSION.
   atomic.store<u32>(router + ROUTER_VERSION_OFFSET, next);
@@ -154,8 +177,14 @@ export function routerLeave(router: usize, thread: u32): void {
   atomic.store<u32>(epochAddress(router, thread), 0);
 }
 
-/** Reader inside enter/leave. Writes the receiving lanes of `topic` at `out`; their count, or
- *  -STATUS_INVALID for a bad topic or thread. */
+/**
+ * Reader `thread`, between routerEnter and routerLeave. Writes the lanes receiving a message of
+ * `topic` as u32s at `out` (4-byte aligned, room for MAX_SUBSCRIPTIONS) in group order and returns
+ * their count, or -STATUS_INVALID for a bad topic or thread (nothing written). A broadcast group
+ * or a group of one yields its member; MODE_KEYED yields member keyHash % count; MODE_GROUP yields
+ * member cursor % count and stores the cursor back already wrapped (so it never overflows and a
+ * rebuilt table that shrank a group still reads in range).
+ */
 export function routerRoute(router: usize, thread: u32, topic: u32, keyHash: u32, out: usize): i32 {
   const maxTopics = load<u32>(router + ROUTER_MAX_TOPICS_OFFSET);
   if (topic >= maxTopics || thread >= load<u32>(router + ROUTER_THREADS_OFFSET)) return -STATUS_INVALID;
@@ -180,13 +209,13 @@ export function routerRoute(router: usize, thread: u32, topic: u32, keyHash: u32
       if (mode == MODE_KEYED) {
         pick = keyHash % memberCount;
       } else if (mode == MODE_GROUP) {
-        const cursor = cursors + <usize>g * 4;
+        const cursor = cursors + <usize>g * CURSOR_BYTES;
         const position = load<u32>(cursor);
         pick = position < memberCount ? position : position % memberCount;
         store<u32>(cursor, pick + 1 == memberCount ? 0 : pick + 1);
       }
     }
-    store<u32>(out + <usize>i * 4, load<u32>(members + <usize>(load<u32>(group + GROUP_FIRST_MEMBER_OFFSET) + pick) * MEMBER_ENTRY_BYTES));
+    store<u32>(out + <usize>i * LANE_BYTES, load<u32>(members + <usize>(load<u32>(group + GROUP_FIRST_MEMBER_OFFSET) + pick) * MEMBER_ENTRY_BYTES));
   }
   return <i32>count;
 }
@@ -204,7 +233,9 @@ export function routerGroupCount(router: usize, topic: u32): u32 {
 }
 
 /**
- * Compiles the subscription list into the table buffer at `table` (every byte written).
+ * Compiles the subscription list into the table buffer at `table`: every byte is written, unused
+ * topic, group and member entries are 0, and an empty topic has FIRST_GROUP 0. GROUP_KEY is the
+ * subscriptions' SUB_GROUP, or for a broadcast group (always of one) its lane.
  * 1. count subscriptions per topic (in GROUP_COUNT, as scratch); 2. prefix sums give each topic's
  * member range (in FIRST_GROUP, as scratch); 3. place subscription ids into those ranges in slot
  * order; 4. per topic, stable in-place grouping of equal (mode, key) into contiguous members, then

@@ -5,11 +5,16 @@
  */
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
-import { ADDRESS_MIN } from '../assembly/layout/arena.ts';
-import { RING_DATA_OFFSET, RING_HEADER_BYTES } from '../assembly/layout/ring.ts';
+import { ADDRESS_MIN, ARENA_MAX_BYTES, STRUCTURE_ALIGN } from '../assembly/layout/arena.ts';
+import {
+  RING_CACHED_HEAD_OFFSET, RING_CACHED_TAIL_OFFSET, RING_CLAIM_OFFSET, RING_CONSUMER_PARKED_OFFSET, RING_DATA_OFFSET,
+  RING_HEAD_OFFSET, RING_HEADER_BYTES, RING_MAX_CAPACITY, RING_MAX_RECORD_SIZE, RING_PRODUCER_PARKED_OFFSET,
+  RING_READ_OFFSET, RING_TAIL_OFFSET,
+} from '../assembly/layout/ring.ts';
 import { STATUS_CLOSED, STATUS_EMPTY, STATUS_FULL, STATUS_OK } from '../assembly/layout/status.ts';
 import type { CoreOps } from '../bindings/core-ops.ts';
-import { FC_RUNS, PAIRS, bytesAt, newArena, pairName, type TestArena } from './harness.ts';
+import { alignUp } from '../bindings/js/common.ts';
+import { BACKENDS, FC_RUNS, PAIRS, bytesAt, newArena, pairName, type TestArena } from './harness.ts';
 
 const RECORD = 16;
 
@@ -60,28 +65,70 @@ describe.each(PAIRS)('ring %s→%s', (producerBackend, consumerBackend) => {
     expect(valueOf(i32, b)).toBe(7);
   });
 
-  test(`${name}: FULL at capacity until the consumer commits (capacity 2, 1000 laps)`, async () => {
-    const { p, c, ring, i32 } = await setup(2);
+  test.each([2, 4])(`${name}: FULL at capacity until the consumer commits (capacity %i, 1000 laps)`, async (capacity) => {
+    const { p, c, ring, i32 } = await setup(capacity);
     let next = 0;
     let expected = 0;
     for (let lap = 0; lap < 1000; lap++) {
-      fill(i32, p.ringTryClaim(ring), next++);
-      fill(i32, p.ringTryClaim(ring), next++);
+      for (let k = 0; k < capacity; k++) fill(i32, p.ringTryClaim(ring), next++);
       expect(p.ringTryClaim(ring)).toBe(STATUS_FULL);
+      expect(p.ringPending(ring)).toBe(capacity);
       p.ringFlush(ring);
+      expect(c.ringAvailable(ring)).toBe(capacity);
       expect(valueOf(i32, c.ringTryPeek(ring))).toBe(expected++);
       // Read but not committed: the space is still not free.
       expect(p.ringTryClaim(ring)).toBe(STATUS_FULL);
+      expect(c.ringSize(ring)).toBe(capacity);
       expect(c.ringCommit(ring)).toBe(0);
+      expect(c.ringSize(ring)).toBe(capacity - 1);
       const a = p.ringTryClaim(ring);
       expect(a).toBeGreaterThanOrEqual(ADDRESS_MIN);
       fill(i32, a, next++);
+      expect(p.ringTryClaim(ring)).toBe(STATUS_FULL);
       p.ringFlush(ring);
-      expect(valueOf(i32, c.ringTryPeek(ring))).toBe(expected++);
-      expect(valueOf(i32, c.ringTryPeek(ring))).toBe(expected++);
+      for (let k = 0; k < capacity; k++) expect(valueOf(i32, c.ringTryPeek(ring))).toBe(expected++);
       expect(c.ringTryPeek(ring)).toBe(STATUS_EMPTY);
       c.ringCommit(ring);
     }
+    expect(c.ringSize(ring)).toBe(0);
+    expect(expected).toBe(next);
+  });
+
+  test(`${name}: batch ops with nothing to move still flush earlier claims / commit earlier peeks`, async () => {
+    const { p, c, ring, i32, scratch } = await setup(2);
+    fill(i32, p.ringTryClaim(ring), 1);
+    fill(i32, p.ringTryClaim(ring), 2);
+    expect(p.ringTryPushBatch(ring, scratch(0), 1)).toBe(0); // full: pushes nothing...
+    expect(p.ringPending(ring)).toBe(0); // ...but published the two claims
+    expect(c.ringAvailable(ring)).toBe(2);
+    expect(valueOf(i32, c.ringTryPeek(ring))).toBe(1);
+    expect(c.ringSize(ring)).toBe(2);
+    expect(c.ringTryPopBatch(ring, scratch(1), 0)).toBe(0); // max 0: copies nothing...
+    expect(c.ringSize(ring)).toBe(1); // ...but committed the peeked record
+    expect(p.ringTryPushBatch(ring, scratch(0), 0)).toBe(0);
+    expect(c.ringTryPopBatch(ring, scratch(1), 5)).toBe(1);
+    expect(valueOf(i32, scratch(1))).toBe(2);
+  });
+
+  test(`${name}: flush / commit notify only when the other side announced it parks`, async () => {
+    const { p, c, ring, i32 } = await setup(4);
+    const consumerParked = (ring + RING_CONSUMER_PARKED_OFFSET) >> 2;
+    const producerParked = (ring + RING_PRODUCER_PARKED_OFFSET) >> 2;
+    p.ringTryClaim(ring);
+    expect(p.ringFlush(ring)).toBe(0);
+    Atomics.store(i32, consumerParked, 1);
+    p.ringTryClaim(ring);
+    expect(p.ringFlush(ring)).toBe(1); // no waiter: notify wakes nobody, harmlessly
+    expect(p.ringFlush(ring)).toBe(1);
+    Atomics.store(i32, consumerParked, 0);
+    expect(p.ringFlush(ring)).toBe(0);
+    c.ringTryPeek(ring);
+    expect(c.ringCommit(ring)).toBe(0);
+    Atomics.store(i32, producerParked, 1);
+    c.ringTryPeek(ring);
+    expect(c.ringCommit(ring)).toBe(1);
+    Atomics.store(i32, producerParked, 0);
+    expect(c.ringCommit(ring)).toBe(0);
     expect(c.ringSize(ring)).toBe(0);
   });
 
@@ -153,7 +200,9 @@ describe.each(PAIRS)('ring %s→%s', (producerBackend, consumerBackend) => {
     // Start both sides just below the u32 wrap (as if 2^32 - 3 records had passed).
     const start = -3;
     const w = ring >> 2;
-    for (const offset of [128, 256, 260, 384, 512, 516]) i32[w + offset / 4] = start;
+    for (const offset of [RING_HEAD_OFFSET, RING_CLAIM_OFFSET, RING_CACHED_TAIL_OFFSET, RING_TAIL_OFFSET, RING_READ_OFFSET, RING_CACHED_HEAD_OFFSET]) {
+      i32[w + (offset >> 2)] = start;
+    }
     for (let n = 0; n < 40; n++) {
       fill(i32, p.ringTryClaim(ring), n);
       p.ringFlush(ring);
@@ -161,7 +210,17 @@ describe.each(PAIRS)('ring %s→%s', (producerBackend, consumerBackend) => {
       expect(valueOf(i32, c.ringTryPeek(ring))).toBe(n);
       c.ringCommit(ring);
     }
-    expect(i32[w + 128 / 4]).toBe(start + 40);
+    // Full and empty are still told apart when HEAD and TAIL straddle 2^32.
+    for (let k = 0; k < 4; k++) fill(i32, p.ringTryClaim(ring), 100 + k);
+    expect(p.ringTryClaim(ring)).toBe(STATUS_FULL);
+    p.ringFlush(ring);
+    expect([c.ringSize(ring), c.ringAvailable(ring)]).toEqual([4, 4]);
+    for (let k = 0; k < 4; k++) expect(valueOf(i32, c.ringTryPeek(ring))).toBe(100 + k);
+    expect(c.ringTryPeek(ring)).toBe(STATUS_EMPTY);
+    c.ringCommit(ring);
+    expect(c.ringSize(ring)).toBe(0);
+    expect(i32[w + (RING_HEAD_OFFSET >> 2)]).toBe(start + 44);
+    expect(i32[w + (RING_TAIL_OFFSET >> 2)]).toBe(start + 44);
   });
 
   test(`${name}: records of every allowed shape (8 B and 256 B) move intact`, async () => {
@@ -193,24 +252,30 @@ describe.each(PAIRS)('ring %s→%s', (producerBackend, consumerBackend) => {
   });
 });
 
-/** One step of the model test; the same step list drives both backends and the model. */
+/** One step of the model test; the same step list drives both backends and the model. Batch
+ *  counts include -1, which both backends read as u32 0xFFFFFFFF: "as many as there are". */
 type Op =
   | { kind: 'claim'; value: number } | { kind: 'push'; value: number } | { kind: 'pushBatch'; count: number; value: number }
   | { kind: 'flush' } | { kind: 'peek' } | { kind: 'pop' } | { kind: 'popBatch'; max: number } | { kind: 'commit' }
-  | { kind: 'available' } | { kind: 'size' } | { kind: 'pending' };
+  | { kind: 'available' } | { kind: 'size' } | { kind: 'pending' } | { kind: 'closeProducer' } | { kind: 'closeConsumer' };
 
+/** Records a batch op can move at most (the largest ring in the model tests holds 8). */
+const MAX_MOVED = 16;
+const often = <T>(arbitrary: fc.Arbitrary<T>) => ({ arbitrary, weight: 10 });
 const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({ kind: fc.constant('claim' as const), value: fc.nat(1_000_000) }),
-  fc.record({ kind: fc.constant('push' as const), value: fc.nat(1_000_000) }),
-  fc.record({ kind: fc.constant('pushBatch' as const), count: fc.integer({ min: 0, max: 9 }), value: fc.nat(1_000_000) }),
-  fc.constant({ kind: 'flush' as const }),
-  fc.constant({ kind: 'peek' as const }),
-  fc.constant({ kind: 'pop' as const }),
-  fc.record({ kind: fc.constant('popBatch' as const), max: fc.integer({ min: 0, max: 9 }) }),
-  fc.constant({ kind: 'commit' as const }),
-  fc.constant({ kind: 'available' as const }),
-  fc.constant({ kind: 'size' as const }),
-  fc.constant({ kind: 'pending' as const }),
+  often(fc.record({ kind: fc.constant('claim' as const), value: fc.nat(1_000_000) })),
+  often(fc.record({ kind: fc.constant('push' as const), value: fc.nat(1_000_000) })),
+  often(fc.record({ kind: fc.constant('pushBatch' as const), count: fc.integer({ min: -1, max: 9 }), value: fc.nat(1_000_000) })),
+  often(fc.constant({ kind: 'flush' as const })),
+  often(fc.constant({ kind: 'peek' as const })),
+  often(fc.constant({ kind: 'pop' as const })),
+  often(fc.record({ kind: fc.constant('popBatch' as const), max: fc.integer({ min: -1, max: 9 }) })),
+  often(fc.constant({ kind: 'commit' as const })),
+  often(fc.constant({ kind: 'available' as const })),
+  often(fc.constant({ kind: 'size' as const })),
+  often(fc.constant({ kind: 'pending' as const })),
+  { arbitrary: fc.constant({ kind: 'closeProducer' as const }), weight: 1 },
+  { arbitrary: fc.constant({ kind: 'closeConsumer' as const }), weight: 1 },
 );
 
 /** Plain reference: claimed (unpublished), published (unread), read (uncommitted) records. */
@@ -218,8 +283,12 @@ class ReferenceRing {
   claimed: number[] = [];
   published: number[] = [];
   inFlight = 0;
+  producerClosed = false;
+  consumerClosed = false;
   constructor(readonly capacity: number) {}
   get used(): number { return this.claimed.length + this.published.length + this.inFlight; }
+  get closed(): boolean { return this.producerClosed || this.consumerClosed; }
+  publish(): void { this.published.push(...this.claimed.splice(0)); }
 }
 
 /** Applies `op` to the ring through `p`/`c` and returns an observation to compare with the model. */
@@ -237,9 +306,9 @@ function apply(op: Op, p: CoreOps, c: CoreOps, t: TestArena, ring: number): numb
       fill(i32, src, op.value);
       return [p.ringTryPush(ring, src)];
     case 'pushBatch':
-      for (let k = 0; k < op.count; k++) fill(i32, src + k * RECORD, op.value + k);
+      for (let k = 0; k < Math.min(op.count >>> 0, MAX_MOVED); k++) fill(i32, src + k * RECORD, op.value + k);
       return [p.ringTryPushBatch(ring, src, op.count)];
-    case 'flush': p.ringFlush(ring); return [];
+    case 'flush': return [p.ringFlush(ring)];
     case 'peek': {
       const a = c.ringTryPeek(ring);
       return a >= ADDRESS_MIN ? [STATUS_OK, valueOf(i32, a)] : [a];
@@ -254,10 +323,12 @@ function apply(op: Op, p: CoreOps, c: CoreOps, t: TestArena, ring: number): numb
       for (let k = 0; k < n; k++) values.push(valueOf(i32, dst + k * RECORD));
       return [n, ...values];
     }
-    case 'commit': c.ringCommit(ring); return [];
+    case 'commit': return [c.ringCommit(ring)];
     case 'available': return [c.ringAvailable(ring)];
     case 'size': return [c.ringSize(ring)];
     case 'pending': return [p.ringPending(ring)];
+    case 'closeProducer': p.ringCloseProducer(ring); return [];
+    case 'closeConsumer': c.ringCloseConsumer(ring); return [];
   }
 }
 
@@ -265,31 +336,36 @@ function model(op: Op, m: ReferenceRing): number[] {
   switch (op.kind) {
     case 'claim':
     case 'push':
+      if (m.closed) return [STATUS_CLOSED];
       if (m.used === m.capacity) return [STATUS_FULL];
       m.claimed.push(op.value);
       return [STATUS_OK];
     case 'pushBatch': {
-      const n = Math.min(op.count, m.capacity - m.used);
+      if (m.closed) return [-STATUS_CLOSED];
+      const n = Math.min(op.count >>> 0, m.capacity - m.used);
       for (let k = 0; k < n; k++) m.claimed.push(op.value + k);
-      m.published.push(...m.claimed.splice(0));
+      m.publish();
       return [n];
     }
-    case 'flush': m.published.push(...m.claimed.splice(0)); return [];
+    case 'flush': m.publish(); return [0]; // nobody parked: never notifies
     case 'peek':
     case 'pop': {
-      if (m.published.length === 0) return [STATUS_EMPTY];
+      if (m.published.length === 0) return [m.producerClosed ? STATUS_CLOSED : STATUS_EMPTY];
       m.inFlight++;
       return [STATUS_OK, m.published.shift()!];
     }
     case 'popBatch': {
-      const values = m.published.splice(0, op.max);
-      m.inFlight = 0; // popBatch commits everything read so far
+      const values = m.published.splice(0, op.max >>> 0);
+      m.inFlight = 0; // popBatch commits everything read so far, even when it moves nothing
+      if (values.length === 0 && m.published.length === 0 && m.producerClosed) return [-STATUS_CLOSED];
       return [values.length, ...values];
     }
-    case 'commit': m.inFlight = 0; return [];
+    case 'commit': m.inFlight = 0; return [0];
     case 'available': return [m.published.length];
     case 'size': return [m.published.length + m.inFlight];
     case 'pending': return [m.claimed.length];
+    case 'closeProducer': m.publish(); m.producerClosed = true; return [];
+    case 'closeConsumer': m.consumerClosed = true; return [];
   }
 }
 
@@ -297,7 +373,7 @@ describe('ring model test (fast-check)', () => {
   test.each(PAIRS.map((pair) => [pairName(pair), pair] as const))('%s behaves as a reference FIFO for any operation sequence', async (_, [pb, cb]) => {
     const t = await newArena({ threads: 2, rings: [{ capacity: 2, recordSize: RECORD }, { capacity: 8, recordSize: RECORD }], scratchBytes: 65536 });
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(0, 1), fc.array(opArbitrary, { maxLength: 120 }), async (which, ops) => {
+      fc.asyncProperty(fc.constantFrom(0, 1), fc.array(opArbitrary, { maxLength: 200, size: 'max' }), async (which, ops) => {
         const info = t.arena.ring(which);
         t.cores.js.ringInit(info.address, info.capacity, info.recordSize);
         const m = new ReferenceRing(info.capacity);
@@ -313,7 +389,7 @@ describe('ring model test (fast-check)', () => {
     const ring = a.arena.ring(0).address;
     const bytes = a.cores.js.ringBytes(4, RECORD);
     await fc.assert(
-      fc.asyncProperty(fc.array(opArbitrary, { maxLength: 120 }), async (ops) => {
+      fc.asyncProperty(fc.array(opArbitrary, { maxLength: 200, size: 'max' }), async (ops) => {
         a.cores.wasm.ringInit(ring, 4, RECORD);
         b.cores.js.ringInit(ring, 4, RECORD);
         for (const op of ops) {
@@ -323,5 +399,21 @@ describe('ring model test (fast-check)', () => {
       }),
       { numRuns: FC_RUNS },
     );
+  });
+});
+
+describe.each(BACKENDS)('ringBytes %s', (backend) => {
+  test(`${backend}: header + records, rounded up to STRUCTURE_ALIGN; too-large rings get a sentinel no arena fits`, async () => {
+    const t = await newArena({ threads: 1 });
+    const core = t.cores[backend];
+    expect(core.ringBytes(4, 16)).toBe(alignUp(RING_HEADER_BYTES + 64, STRUCTURE_ALIGN));
+    expect(core.ringBytes(2, 8)).toBe(RING_HEADER_BYTES + STRUCTURE_ALIGN);
+    expect(core.ringBytes(64, 24)).toBe(RING_HEADER_BYTES + 1536);
+    expect(core.ringBytes(RING_MAX_CAPACITY, RING_MAX_RECORD_SIZE)).toBeGreaterThan(ARENA_MAX_BYTES);
+    for (const capacity of [2, 4, 64, 1024, RING_MAX_CAPACITY]) {
+      for (const recordSize of [8, 24, 256, RING_MAX_RECORD_SIZE]) {
+        expect([capacity, recordSize, core.ringBytes(capacity, recordSize)]).toEqual([capacity, recordSize, t.cores.wasm.ringBytes(capacity, recordSize)]);
+      }
+    }
   });
 });

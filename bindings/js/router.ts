@@ -3,7 +3,10 @@
  * with per-thread epochs, and the same deterministic compilation, byte for byte.
  *
  * Layout: assembly/layout/router.ts. Contract: bindings/core-ops.ts. Returns are the i32 values
- * the Wasm exports return; u32 comparisons use `>>> 0`.
+ * the Wasm exports return; u32 comparisons use `>>> 0`. Words are read through the i32 view, so
+ * routerRoute's `out` must be 4-byte aligned (as the contract's "u32s at out" implies). The Wasm
+ * debug build's assertions (writer lock held for list edits, routerRoute only between enter and
+ * leave) are preconditions here too; the twin does not check them.
  */
 import {
   GROUP_ENTRY_BYTES, GROUP_FIRST_MEMBER_OFFSET, GROUP_KEY_OFFSET, GROUP_MEMBER_COUNT_OFFSET,
@@ -15,7 +18,7 @@ import {
   SUB_MODE_OFFSET, SUB_TOPIC_OFFSET, TOPIC_ENTRY_BYTES, TOPIC_FIRST_GROUP_OFFSET,
   TOPIC_GROUP_COUNT_OFFSET,
 } from '../../assembly/layout/router.ts';
-import { ARENA_MAX_BYTES } from '../../assembly/layout/arena.ts';
+import { ARENA_MAX_BYTES, STRUCTURE_ALIGN } from '../../assembly/layout/arena.ts';
 import { STATUS_BUSY, STATUS_FULL, STATUS_INVALID, STATUS_OK } from '../../assembly/layout/status.ts';
 import type { CoreOps } from '../core-ops.ts';
 import { alignStructure } from './common.ts';
@@ -23,13 +26,20 @@ import type { MemoryViews } from './views.ts';
 
 export type RouterOps = Pick<CoreOps, 'routerBytes' | 'routerInit' | 'routerTryLock' | 'routerUnlock' | 'routerAddSubscription' | 'routerRemoveSubscription' | 'routerTryPublish' | 'routerEnter' | 'routerLeave' | 'routerRoute' | 'routerVersion' | 'routerGroupCount'>;
 
+/** routerBytes' answer when the router could not fit any arena (as in assembly/router.ts). */
 const ROUTER_BYTES_TOO_LARGE = 0x7fffffff;
+/** One round-robin cursor (u32), and one lane written at routerRoute's `out` (u32). */
+const CURSOR_BYTES = 4;
+const LANE_BYTES = 4;
 const subsOffset = (threads: number): number => alignStructure(ROUTER_EPOCHS_OFFSET + threads * ROUTER_EPOCH_STRIDE);
 const tableBytes = (maxTopics: number, maxSubscriptions: number): number =>
   alignStructure(maxTopics * TOPIC_ENTRY_BYTES + maxSubscriptions * (GROUP_ENTRY_BYTES + MEMBER_ENTRY_BYTES));
-const cursorBlockBytes = (maxSubscriptions: number): number => alignStructure(maxSubscriptions * 4);
+const cursorBlockBytes = (maxSubscriptions: number): number => alignStructure(maxSubscriptions * CURSOR_BYTES);
+/** Rounds up to STRUCTURE_ALIGN without 32-bit wrap-around (routerBytes takes any u32). */
+const alignWide = (value: number): number => Math.ceil(value / STRUCTURE_ALIGN) * STRUCTURE_ALIGN;
 const epochIndex = (router: number, thread: number): number => (router + ROUTER_EPOCHS_OFFSET + thread * ROUTER_EPOCH_STRIDE) >> 2;
 
+/** The router's CoreOps over `views`: closures made once, nothing allocated per call. */
 export function createJsRouter({ u8, i32 }: MemoryViews): RouterOps {
   const word = (address: number): number => i32[address >> 2]!;
   const setWord = (address: number, value: number): void => {
@@ -124,9 +134,15 @@ export function createJsRouter({ u8, i32 }: MemoryViews): RouterOps {
   };
 
   return {
-    routerBytes(maxTopics, maxSubscriptions, threads) {
-      const tables = alignStructure(subsOffset(threads) + maxSubscriptions * SUB_BYTES);
-      const end = tables + 2 * tableBytes(maxTopics, maxSubscriptions) + threads * cursorBlockBytes(maxSubscriptions);
+    routerBytes(maxTopicsArg, maxSubscriptionsArg, threadsArg) {
+      // u32 arguments as the Wasm export sees them; exact arithmetic (doubles), like its u64.
+      const maxTopics = maxTopicsArg >>> 0;
+      const maxSubscriptions = maxSubscriptionsArg >>> 0;
+      const threads = threadsArg >>> 0;
+      const subs = alignWide(ROUTER_EPOCHS_OFFSET + threads * ROUTER_EPOCH_STRIDE);
+      const table = alignWide(maxTopics * TOPIC_ENTRY_BYTES + maxSubscriptions * (GROUP_ENTRY_BYTES + MEMBER_ENTRY_BYTES));
+      const tables = alignWide(subs + maxSubscriptions * SUB_BYTES);
+      const end = tables + 2 * table + threads * alignWide(maxSubscriptions * CURSOR_BYTES);
       return end > ARENA_MAX_BYTES ? ROUTER_BYTES_TOO_LARGE : end;
     },
 
@@ -153,6 +169,8 @@ export function createJsRouter({ u8, i32 }: MemoryViews): RouterOps {
     },
 
     routerUnlock(router, thread) {
+      // The range check also keeps thread -1 (holder word 0) from "releasing" a free lock.
+      if (thread >>> 0 >= threadsOf(router)) return STATUS_INVALID;
       const holder = (thread + 1) | 0;
       return Atomics.compareExchange(i32, (router + ROUTER_WRITER_LOCK_OFFSET) >> 2, holder, 0) === holder ? STATUS_OK : STATUS_INVALID;
     },
@@ -190,7 +208,8 @@ export function createJsRouter({ u8, i32 }: MemoryViews): RouterOps {
         const epoch = Atomics.load(i32, epochIndex(router, t));
         if (epoch !== 0 && epoch !== version) return STATUS_BUSY;
       }
-      const next = (version + 1) | 0;
+      // 0 means "idle" in EPOCH, so VERSION skips it when it wraps (2 keeps the buffer parity).
+      const next = version === -1 ? 2 : version + 1;
       compile(router, tableAddress(router, next));
       // Publishes the compiled table: pairs with routerEnter's Atomics.load of VERSION.
       Atomics.store(i32, versionIndex(router), next);
@@ -236,13 +255,13 @@ export function createJsRouter({ u8, i32 }: MemoryViews): RouterOps {
           if (mode === MODE_KEYED) {
             pick = (keyHash >>> 0) % memberCount;
           } else if (mode === MODE_GROUP) {
-            const cursor = cursors + g * 4;
+            const cursor = cursors + g * CURSOR_BYTES;
             const position = word(cursor) >>> 0;
             pick = position < memberCount ? position : position % memberCount;
             setWord(cursor, pick + 1 === memberCount ? 0 : pick + 1);
           }
         }
-        setWord(out + i * 4, word(members + (word(group + GROUP_FIRST_MEMBER_OFFSET) + pick) * MEMBER_ENTRY_BYTES));
+        setWord(out + i * LANE_BYTES, word(members + (word(group + GROUP_FIRST_MEMBER_OFFSET) + pick) * MEMBER_ENTRY_BYTES));
       }
       return count;
     },

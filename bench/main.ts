@@ -1,0 +1,103 @@
+/**
+ * The ring benchmark (`npm start`): Wasm core vs JS twin, on one thread (benchmark.js) and across
+ * a producer and a consumer worker, printed side by side and written to bench/results/latest.json.
+ *
+ *   node build/bench/main.js [--quick | --full] [--runs N] [--filter SUBSTRING]
+ *
+ *   --quick   ≤ 60 s: short micro cases, 2 M messages per cross-thread run
+ *   --full    longer micro cases, 50 M (single) / 200 M (batch) messages per run, 9 runs
+ *   --runs N  timed cross-thread runs per case (default 5; min benchmark.js samples per micro case)
+ *   --filter  only cases whose id `suite/case/backend` contains SUBSTRING, e.g. `one-to-one`,
+ *             `batch`, `/wasm`
+ *
+ * Exits non-zero if any case fails verification (lost, duplicated, reordered records, a checksum
+ * mismatch, a failed op, a run that did not finish). Speed is reported, never asserted.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { PROJECT_ROOT, collectEnv, describeEnv } from './env.ts';
+import { runRingMicro } from './ring-micro.ts';
+import { runRingThreads } from './ring-threads.ts';
+import { printTable, type BenchEntry, type BenchOptions } from './results.ts';
+
+function parseOptions(argv: readonly string[]): BenchOptions {
+  const options: BenchOptions = { quick: false, full: false, filter: null, runs: 5 };
+  let runsGiven = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const value = (): string => {
+      const next = argv[++i];
+      if (next === undefined) usage(`${arg} needs a value`);
+      return next;
+    };
+    if (arg === '--quick') options.quick = true;
+    else if (arg === '--full') options.full = true;
+    else if (arg === '--filter') options.filter = value();
+    else if (arg.startsWith('--filter=')) options.filter = arg.slice('--filter='.length);
+    else if (arg === '--runs' || arg.startsWith('--runs=')) {
+      const text = arg === '--runs' ? value() : arg.slice('--runs='.length);
+      const runs = Number(text);
+      if (!Number.isInteger(runs) || runs < 1 || runs > 1000) usage(`--runs=${text}: must be an integer in [1, 1000]`);
+      options.runs = runs;
+      runsGiven = true;
+    } else if (arg === '--help' || arg === '-h') usage(null);
+    else usage(`unknown argument ${arg}`);
+  }
+  if (options.quick && options.full) usage('--quick and --full exclude each other');
+  if (options.full && !runsGiven) options.runs = 9;
+  return options;
+}
+
+function usage(problem: string | null): never {
+  if (problem) console.error(problem);
+  console.error('usage: node build/bench/main.js [--quick | --full] [--runs N] [--filter SUBSTRING]');
+  process.exit(problem ? 2 : 0);
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const started = Date.now();
+  const log = (line: string): void => console.log(line);
+  const env = await collectEnv();
+  console.log(describeEnv(env));
+  if (options.runs < 5) console.log(`note: --runs ${options.runs} is below the 5 runs a median needs to mean much`);
+  console.log();
+
+  const entries: BenchEntry[] = [];
+  const micro = await runRingMicro(options, log);
+  entries.push(...micro);
+  const threads = await runRingThreads(options, log);
+  entries.push(...threads);
+  env.load.loadavgAfter = os.loadavg().map((n) => Math.round(n * 100) / 100);
+
+  console.log();
+  printTable('micro (one thread), records/s', micro);
+  if (micro.length > 0 && threads.length > 0) console.log();
+  printTable('one-to-one (2 workers), msgs/s', threads);
+  console.log(`\nloadavg before ${env.load.loadavgBefore.join(' / ')}, after ${env.load.loadavgAfter.join(' / ')}; ${((Date.now() - started) / 1000).toFixed(1)} s`);
+
+  if (entries.length === 0) {
+    console.error(`no case matches --filter ${options.filter}`);
+    process.exitCode = 2;
+    return;
+  }
+  const dir = new URL('bench/results/', PROJECT_ROOT);
+  mkdirSync(dir, { recursive: true });
+  const file = new URL('latest.json', dir);
+  const rounded = entries.map((e) => ({ ...e, median: Math.round(e.median), min: Math.round(e.min), max: Math.round(e.max) }));
+  writeFileSync(file, `${JSON.stringify({ env, options, entries: rounded }, null, 2)}\n`);
+  console.log(`results: ${fileURLToPath(file)}`);
+
+  const failed = entries.filter((e) => !e.verified);
+  if (failed.length > 0) {
+    console.error(`\nVERIFICATION FAILED in ${failed.length} case(s):`);
+    for (const e of failed) console.error(`  ${e.suite}/${e.case}/${e.who}: ${e.error ?? 'not verified'}`);
+    process.exitCode = 1;
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

@@ -1,0 +1,175 @@
+/**
+ * Ring push/pop on one thread, Wasm vs JS, with benchmark.js.
+ *
+ *   this thread: push 32 records ──▶ ring (1024 × 16 B) ──▶ pop the same 32 records
+ *
+ * One arena, one ring per backend; the Wasm core and the JS twin run over the same memory. One
+ * benchmark call moves RECORDS_PER_CALL records through the ring and back, starting and ending
+ * empty, so every case measures the ring ops plus writing and reading one u32 per record — the
+ * least work a real producer and consumer do:
+ *   single claim/peek: ringTryClaim + write seq in place, ringFlush; ringTryPeek + read seq in
+ *                      place, ringCommit (the zero-copy path: one flush/commit per 32 records)
+ *   single push/pop:   write seq to a staging record, ringTryPush (copy), ringFlush; ringTryPop
+ *                      (copy out) + read seq, ringCommit
+ *   batch 32:          write 32 seqs to staging, ringTryPushBatch; ringTryPopBatch, read 32 seqs
+ * Every popped seq is checked against the one pushed (verified = no mismatch, no failed op, ring
+ * empty at the end). Rates are records/s: benchmark.js's calls/s × RECORDS_PER_CALL; median,
+ * min and max come from its samples, ± is its relative margin of error of the mean.
+ */
+import Benchmark from 'benchmark';
+import { ADDRESS_MIN } from '../assembly/layout/arena.ts';
+import { STATUS_OK } from '../assembly/layout/status.ts';
+import type { Backend, CoreOps } from '../bindings/core-ops.ts';
+import { createJsCore } from '../bindings/js/index.ts';
+import { instantiateCore, loadCoreModule } from '../bindings/wasm.ts';
+import { createArena } from '../src/arena.ts';
+import { median, selected, type BenchEntry, type BenchOptions } from './results.ts';
+
+const SUITE = 'micro';
+const CAPACITY = 1024;
+const RECORD_SIZE = 16;
+const RECORD_WORDS = RECORD_SIZE >> 2;
+const RECORDS_PER_CALL = 32;
+
+/** A case's benchmark body plus what it found while running. */
+interface Probe {
+  fn: () => void;
+  /** Records that went through the ring and were checked. */
+  records(): number;
+  /** Failed ops plus popped seqs that did not match. */
+  errors(): number;
+}
+
+interface CaseDef {
+  name: string;
+  make(core: CoreOps, ring: number, u32: Uint32Array, src: number, dst: number): Probe;
+}
+
+const CASES: readonly CaseDef[] = [
+  { name: `single claim/peek ×${RECORDS_PER_CALL}`, make: singleClaimPeek },
+  { name: `single push/pop ×${RECORDS_PER_CALL}`, make: singlePushPop },
+  { name: `batch ${RECORDS_PER_CALL}`, make: batch },
+];
+
+function singleClaimPeek(core: CoreOps, ring: number, u32: Uint32Array): Probe {
+  let pushed = 0;
+  let popped = 0;
+  let errors = 0;
+  const fn = (): void => {
+    for (let i = 0; i < RECORDS_PER_CALL; i++) {
+      const record = core.ringTryClaim(ring);
+      if (record < ADDRESS_MIN) { errors++; continue; }
+      u32[record >> 2] = pushed;
+      pushed = (pushed + 1) >>> 0;
+    }
+    core.ringFlush(ring);
+    for (let i = 0; i < RECORDS_PER_CALL; i++) {
+      const record = core.ringTryPeek(ring);
+      if (record < ADDRESS_MIN) { errors++; continue; }
+      if (u32[record >> 2] !== popped) errors++;
+      popped = (popped + 1) >>> 0;
+    }
+    core.ringCommit(ring);
+  };
+  return { fn, records: () => popped, errors: () => errors + (pushed - popped) };
+}
+
+function singlePushPop(core: CoreOps, ring: number, u32: Uint32Array, src: number, dst: number): Probe {
+  let pushed = 0;
+  let popped = 0;
+  let errors = 0;
+  const srcWord = src >> 2;
+  const dstWord = dst >> 2;
+  const fn = (): void => {
+    for (let i = 0; i < RECORDS_PER_CALL; i++) {
+      u32[srcWord] = pushed;
+      if (core.ringTryPush(ring, src) !== STATUS_OK) { errors++; continue; }
+      pushed = (pushed + 1) >>> 0;
+    }
+    core.ringFlush(ring);
+    for (let i = 0; i < RECORDS_PER_CALL; i++) {
+      if (core.ringTryPop(ring, dst) !== STATUS_OK) { errors++; continue; }
+      if (u32[dstWord] !== popped) errors++;
+      popped = (popped + 1) >>> 0;
+    }
+    core.ringCommit(ring);
+  };
+  return { fn, records: () => popped, errors: () => errors + (pushed - popped) };
+}
+
+function batch(core: CoreOps, ring: number, u32: Uint32Array, src: number, dst: number): Probe {
+  let pushed = 0;
+  let popped = 0;
+  let errors = 0;
+  const srcWord = src >> 2;
+  const dstWord = dst >> 2;
+  const fn = (): void => {
+    for (let i = 0, w = srcWord; i < RECORDS_PER_CALL; i++, w += RECORD_WORDS) u32[w] = (pushed + i) >>> 0;
+    const n = core.ringTryPushBatch(ring, src, RECORDS_PER_CALL);
+    if (n !== RECORDS_PER_CALL) errors++;
+    if (n > 0) pushed = (pushed + n) >>> 0;
+    const m = core.ringTryPopBatch(ring, dst, RECORDS_PER_CALL);
+    if (m !== n) errors++;
+    for (let i = 0, w = dstWord; i < m; i++, w += RECORD_WORDS) {
+      if (u32[w] !== popped) errors++;
+      popped = (popped + 1) >>> 0;
+    }
+  };
+  return { fn, records: () => popped, errors: () => errors + (pushed - popped) };
+}
+
+function maxTimeSeconds(options: BenchOptions): number {
+  if (options.quick) return 0.5;
+  if (options.full) return 4;
+  return 1.5;
+}
+
+/** Runs the micro cases selected by `options` (synchronously, on this thread). */
+export async function runRingMicro(options: BenchOptions, log: (line: string) => void): Promise<BenchEntry[]> {
+  const module = await loadCoreModule();
+  const arena = createArena({
+    threads: 1,
+    rings: [{ capacity: CAPACITY, recordSize: RECORD_SIZE }, { capacity: CAPACITY, recordSize: RECORD_SIZE }],
+    scratchBytes: 65536,
+  }, (memory) => instantiateCore(module, memory));
+  const cores: Record<Backend, CoreOps> = { wasm: instantiateCore(module, arena.memory), js: createJsCore(arena.memory) };
+  // A ring per backend; each case leaves its ring empty, so cases can share it.
+  const rings: Record<Backend, number> = { wasm: arena.ring(0).address, js: arena.ring(1).address };
+  const u32 = new Uint32Array(arena.memory.buffer);
+  const src = arena.scratchOf(0).address;
+  const dst = src + RECORDS_PER_CALL * RECORD_SIZE;
+
+  const suite = new Benchmark.Suite(SUITE);
+  const probes = new Map<Benchmark, { def: CaseDef; who: Backend; probe: Probe }>();
+  for (const def of CASES) {
+    for (const who of ['wasm', 'js'] as const) {
+      if (!selected(options, SUITE, def.name, who)) continue;
+      const probe = def.make(cores[who], rings[who], u32, src, dst);
+      suite.add(`${def.name} ${who}`, probe.fn, { maxTime: maxTimeSeconds(options), minSamples: Math.max(5, options.runs) });
+      probes.set((suite as unknown as ArrayLike<Benchmark>)[suite.length - 1]!, { def, who, probe });
+    }
+  }
+  if (probes.size === 0) return [];
+  log(`${SUITE}: ${probes.size} cases, ~${maxTimeSeconds(options)} s each (benchmark.js), ${RECORDS_PER_CALL} records per call`);
+  suite.on('cycle', (event: Benchmark.Event) => log(`  ${String(event.target)}`));
+  suite.run({ async: false });
+
+  const entries: BenchEntry[] = [];
+  for (const [bench, { def, who, probe }] of probes) {
+    const sample = bench.stats.sample;
+    const ringEmpty = cores[who].ringSize(rings[who]) === 0;
+    const failure = bench.error ? String((bench.error as Error).message ?? bench.error) : null;
+    const verified = failure === null && probe.errors() === 0 && probe.records() > 0 && ringEmpty;
+    entries.push({
+      suite: SUITE, case: def.name, who, metric: 'msgs_per_s', unit: 'msg/s',
+      median: RECORDS_PER_CALL / median(sample),
+      min: RECORDS_PER_CALL / Math.max(...sample),
+      max: RECORDS_PER_CALL / Math.min(...sample),
+      runs: sample.length,
+      verified,
+      rme: Math.round(bench.stats.rme * 100) / 100,
+      ...(verified ? {} : { error: failure ?? `${probe.errors()} errors, ${probe.records()} records, ring ${ringEmpty ? 'empty' : 'not empty'} at the end` }),
+    });
+  }
+  return entries;
+}
