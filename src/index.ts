@@ -19,3 +19,8 @@ export {
 export * from '../assembly/layout/status.ts';
 export { ADDRESS_MIN, MAX_THREADS } from '../assembly/layout/arena.ts';
 export { MODE_BROADCAST, MODE_GROUP, MODE_KEYED } from '../assembly/layout/router.ts';
+export {
+  defineSchema, SCHEMA_MESSAGE_ALIGN,
+  type Schema, type SchemaSpec, type FieldSpec, type FieldType, type ScalarType, type FieldLayout,
+  type Message, type MessageOf, type SchemaReader, type SchemaWriter, type FlyweightOptions,
+} from './schema.ts';

@@ -1,0 +1,131 @@
+/**
+ * Allocation probe for the schema codecs (test/schema.test.ts). It runs in a worker thread of its
+ * own so that the only JavaScript running on this isolate while it measures is the loop under test:
+ * on jest's thread, the runner and other suites allocate too.
+ *
+ * The loop writes every field of a message through a writer flyweight, reads each back through a
+ * reader flyweight and counts mismatches, cycling over SLOTS messages. After a warm-up (so the loop
+ * runs optimised, accessors inlined), it measures over `messages` messages:
+ * - GC events, from a PerformanceObserver on 'gc' entries whose start falls inside the loop;
+ * - heap growth, process.memoryUsage().heapUsed after minus before. Without a GC in between, that
+ *   is every byte allocated: one boxed double per message would already be 16 MB per million.
+ * Modes other than 'flyweight' are controls that allocate on purpose, to show the detector works:
+ * 'object-per-message' makes one short-lived object per message (GCs), 'retained-objects' keeps
+ * every one (heap growth).
+ */
+import { PerformanceObserver, performance } from 'node:perf_hooks';
+import { parentPort, workerData } from 'node:worker_threads';
+import { defineSchema } from '../../src/schema.ts';
+
+export type SchemaAllocMode = 'flyweight' | 'object-per-message' | 'retained-objects';
+
+export interface SchemaAllocData {
+  memory: WebAssembly.Memory;
+  /** First message address, bytes (8-aligned). */
+  base: number;
+  messages: number;
+  warmup: number;
+  mode: SchemaAllocMode;
+}
+
+export interface SchemaAllocReport {
+  mode: SchemaAllocMode;
+  messages: number;
+  /** GC events that started during the measured loop. */
+  gcEvents: number;
+  /** Their kinds (perf_hooks constants: 1 minor, 2 major, 4 incremental, 8 weak callbacks). */
+  gcKinds: number[];
+  heapGrowthBytes: number;
+  mismatches: number;
+  nsPerMessage: number;
+  /** The last message, decoded with the allocating API after the measurement. */
+  last: { id: number; seq: string; x: number; y: number; delta: number; flags: number; alive: boolean; tag: string };
+}
+
+/** Messages the loop cycles over (a power of two). */
+const SLOTS = 64;
+
+const Probe = defineSchema({
+  id: 'u32', seq: 'i64', x: 'f64', y: 'f32', delta: 'i32', flags: 'u8', alive: 'bool',
+  tag: { type: 'string', maxBytes: 8 },
+});
+
+const data = workerData as SchemaAllocData;
+const writer = Probe.writer(data.memory);
+const reader = Probe.reader(data.memory);
+const size = Probe.size;
+const allocating = data.mode !== 'flyweight';
+const retainAll = data.mode === 'retained-objects';
+const recent: unknown[] = new Array<unknown>(1024).fill(null);
+const retained: unknown[] = [];
+
+function run(first: number, count: number): number {
+  let mismatches = 0;
+  for (let n = first; n < first + count; n++) {
+    const address = data.base + (n & (SLOTS - 1)) * size;
+    const w = writer.at(address);
+    w.id = n;
+    w.seqNumber = n * 3 - 1_000_000;
+    w.x = n * 0.25;
+    w.y = n & 0xffff;
+    w.delta = -n;
+    w.flags = n & 0xff;
+    w.alive = (n & 1) === 0;
+    w.tag = (n & 2) === 0 ? 'even' : 'odd';
+    const r = reader.at(address);
+    if (r.id !== n || r.seqNumber !== n * 3 - 1_000_000 || r.seqLow32 !== (n * 3 - 1_000_000) >>> 0
+      || r.x !== n * 0.25 || r.y !== (n & 0xffff) || r.delta !== -n || r.flags !== (n & 0xff)
+      || r.alive !== ((n & 1) === 0) || !r.tagEquals((n & 2) === 0 ? 'even' : 'odd') || r.tagByteLength !== ((n & 2) === 0 ? 4 : 3)) {
+      mismatches++;
+    }
+    if (allocating) {
+      const object = { n, x: r.x };
+      if (retainAll) retained.push(object);
+      else recent[n & 1023] = object;
+    }
+  }
+  return mismatches;
+}
+
+const nextTask = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 20));
+
+async function main(): Promise<void> {
+  let mismatches = 0;
+  const slice = Math.ceil(data.warmup / 4);
+  for (let i = 0; i < 4; i++) mismatches += run(i * slice, slice);
+  process.memoryUsage();
+  await nextTask();
+
+  const gcEntries: { start: number; kind: number }[] = [];
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      gcEntries.push({ start: entry.startTime, kind: (entry as { detail?: { kind?: number } }).detail?.kind ?? 0 });
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  await nextTask();
+
+  const heapBefore = process.memoryUsage().heapUsed;
+  const start = performance.now();
+  mismatches += run(4 * slice, data.messages);
+  const end = performance.now();
+  const heapAfter = process.memoryUsage().heapUsed;
+
+  await nextTask(); // GC entries are delivered asynchronously
+  observer.disconnect();
+  const during = gcEntries.filter((entry) => entry.start >= start && entry.start <= end);
+  const last = Probe.decode(data.memory, data.base + ((4 * slice + data.messages - 1) & (SLOTS - 1)) * size);
+  const report: SchemaAllocReport = {
+    mode: data.mode,
+    messages: data.messages,
+    gcEvents: during.length,
+    gcKinds: during.map((entry) => entry.kind),
+    heapGrowthBytes: heapAfter - heapBefore,
+    mismatches,
+    nsPerMessage: ((end - start) * 1e6) / data.messages,
+    last: { ...last, seq: String(last.seq) },
+  };
+  parentPort!.postMessage(report);
+}
+
+void main();
