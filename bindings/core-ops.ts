@@ -95,9 +95,11 @@ export interface CoreOps {
   /** Writes the config, VERSION = ROUTER_FIRST_VERSION, empty subscription list, compiles the empty
    *  table into buffer VERSION & 1. Creating thread only. */
   routerInit(router: number, maxTopics: number, maxSubscriptions: number, threads: number): void;
-  /** Takes the writer lock (CAS 0 → thread + 1). STATUS_OK or STATUS_BUSY. Config time only. */
+  /** Takes the writer lock (CAS 0 → thread + 1). STATUS_OK, STATUS_BUSY (held), or STATUS_INVALID
+   *  (thread >= THREADS). Config time only. */
   routerTryLock(router: number, thread: number): number;
-  /** Releases the writer lock held by `thread`. STATUS_OK, or STATUS_INVALID if not held by it. */
+  /** Releases the writer lock held by `thread`. STATUS_OK, or STATUS_INVALID if not held by it
+   *  (or thread >= THREADS). */
   routerUnlock(router: number, thread: number): number;
   /** Lock holder. Adds a subscription in the lowest free slot and returns its id (>= 0), or
    *  -STATUS_FULL (no free slot), or -STATUS_INVALID (topic >= MAX_TOPICS, mode not one of

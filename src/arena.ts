@@ -344,10 +344,13 @@ function corrupt(field: string, value: number): ArenaError {
   return new ArenaError('ERR_ARENA_CORRUPT', field, value, 'arena header or directory is damaged');
 }
 
+let sizeOps: Pick<CoreOps, 'ringBytes' | 'poolBytes' | 'routerBytes'> | undefined;
+
 function jsSizes(): Pick<CoreOps, 'ringBytes' | 'poolBytes' | 'routerBytes'> {
   // Sizes are pure arithmetic and identical on both backends (test/layout.test.ts); the JS twin
-  // needs a memory only for its views, so a tiny placeholder buffer does.
-  return createJsCore(new ArrayBuffer(8));
+  // needs a memory only for its views, so a tiny placeholder buffer does. Made once, on first use.
+  sizeOps ??= createJsCore(new ArrayBuffer(8));
+  return sizeOps;
 }
 
 function requireSharedMemory(memory: WebAssembly.Memory): void {

@@ -12,12 +12,11 @@ import { createJsHash } from './hash.ts';
 /** Builds the JS backend over `memory` (the arena's shared memory, or its buffer). */
 export function createJsCore(memory: WebAssembly.Memory | SharedArrayBuffer | ArrayBuffer): CoreOps {
   const views = makeViews(memory);
-  const hash = createJsHash(views);
   return {
     backend: 'js',
     ...createJsRing(views),
     ...createJsPool(views),
     ...createJsRouter(views),
-    ...hash,
+    ...createJsHash(views),
   };
 }
