@@ -31,6 +31,9 @@ const POOL_BYTES_TOO_LARGE: u32 = 0x7FFFFFFF;
  * Computed in 64 bits; a result beyond ARENA_MAX_BYTES is reported as 0x7FFFFFFF.
  */
 export function poolBytes(slotCount: u32, slotSize: u32): u32 {
+  // A count this large alone puts the cell array past ARENA_MAX_BYTES; saturating here also keeps
+  // count·size below 2^62, so the u64 sum below cannot wrap to a small size.
+  if (slotCount > <u32>ARENA_MAX_BYTES) return POOL_BYTES_TOO_LARGE;
   const align = <u64>STRUCTURE_ALIGN - 1;
   const states = (<u64>POOL_CELLS_OFFSET + <u64>slotCount * POOL_CELL_BYTES + align) & ~align;
   const slots = (states + <u64>slotCount * POOL_SLOT_STATE_BYTES + align) & ~align;

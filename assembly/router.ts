@@ -43,6 +43,10 @@ const LANE_BYTES: u32 = 4;
  * reported as 0x7FFFFFFF.
  */
 export function routerBytes(maxTopics: u32, maxSubscriptions: u32, threads: u32): u32 {
+  // Each of these alone puts a part past ARENA_MAX_BYTES (topics the table, subscriptions the
+  // list, threads the epochs); saturating here also keeps threads·cursorBlock below 2^62, so the
+  // u64 sum below cannot wrap to a small size.
+  if (maxTopics > <u32>ARENA_MAX_BYTES || maxSubscriptions > <u32>ARENA_MAX_BYTES || threads > <u32>ARENA_MAX_BYTES) return ROUTER_BYTES_TOO_LARGE;
   const align = <u64>STRUCTURE_ALIGN - 1;
   const subs = (<u64>ROUTER_EPOCHS_OFFSET + <u64>threads * ROUTER_EPOCH_STRIDE + align) & ~align;
   const table = (<u64>maxTopics * TOPIC_ENTRY_BYTES + <u64>maxSubscriptions * (GROUP_ENTRY_BYTES + MEMBER_ENTRY_BYTES) + align) & ~align;

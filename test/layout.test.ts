@@ -55,6 +55,24 @@ describe('layout agreement between the Wasm module and TypeScript', () => {
     }
   });
 
+  test('size functions agree on huge and nonsense arguments too (u32 view, saturation, no wrap)', async () => {
+    const { cores } = await newArena({ threads: 1 });
+    // Values around every boundary: 0, small, ARENA_MAX_BYTES (2^30) ± 1, 2^31, and negatives
+    // (which the Wasm exports see as large u32s). Products of these overflow 64 bits.
+    const values = [0, 1, 2, 7, 1000, 65536, 1 << 20, 1 << 26, 2 ** 30, 2 ** 30 + 1, 2 ** 31 - 1, -1, -2, -10, 2 ** 32 - 2, 3 * 2 ** 30];
+    const mismatches: string[] = [];
+    for (const a of values) {
+      for (const b of values) {
+        if (cores.wasm.ringBytes(a, b) !== cores.js.ringBytes(a, b)) mismatches.push(`ringBytes(${a}, ${b})`);
+        if (cores.wasm.poolBytes(a, b) !== cores.js.poolBytes(a, b)) mismatches.push(`poolBytes(${a}, ${b})`);
+        for (const c of values) {
+          if (cores.wasm.routerBytes(a, b, c) !== cores.js.routerBytes(a, b, c)) mismatches.push(`routerBytes(${a}, ${b}, ${c})`);
+        }
+      }
+    }
+    expect(mismatches).toEqual([]);
+  });
+
   test('an arena initialised by Wasm is byte-identical to one initialised by the JS twin', async () => {
     const byWasm = await newArena(CONFIG, 'wasm');
     const byJs = await newArena(CONFIG, 'js');

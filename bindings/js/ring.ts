@@ -139,7 +139,8 @@ export function createJsRing({ u8, i32 }: MemoryViews): RingOps {
 
   return {
     ringBytes(capacity, recordSize) {
-      const end = RING_HEADER_BYTES + capacity * recordSize;
+      // u32 arguments, as the Wasm export sees them; doubles are exact wherever the result fits.
+      const end = RING_HEADER_BYTES + (capacity >>> 0) * (recordSize >>> 0);
       return end > ARENA_MAX_BYTES ? RING_BYTES_TOO_LARGE : alignStructure(end);
     },
 
