@@ -10,7 +10,7 @@ export type { Backend, CoreOps } from './core-ops.ts';
 export { CORE_OP_NAMES } from './core-ops.ts';
 export { createJsCore } from './js/index.ts';
 export { instantiateCore, loadCoreModule, coreModuleUrl, CoreAbortError, LAYOUT_CONSTANTS } from './wasm.ts';
-export { parkConsumer, parkProducer, type ParkResult } from './park.ts';
+export { parkConsumer, parkProducer, parkProducerAsync, type ParkResult } from './park.ts';
 
 /**
  * CoreOps of `backend` over `memory`. For 'wasm', pass the Module when you have one (workers get it

@@ -54,18 +54,42 @@ export function parkConsumer(i32: Int32Array, ring: number, timeoutMs: number): 
  * there is space or the consumer closed.
  */
 export function parkProducer(core: CoreOps, i32: Int32Array, ring: number, timeoutMs: number): ParkResult {
+  const observed = announceProducerPark(core, i32, ring);
+  if (observed === READY) return 'ready';
+  const result = Atomics.wait(i32, (ring + RING_TAIL_OFFSET) >> 2, observed, timeoutMs);
+  Atomics.store(i32, (ring + RING_PRODUCER_PARKED_OFFSET) >> 2, 0);
+  return result === 'timed-out' ? 'timed-out' : 'woken';
+}
+
+/**
+ * parkProducer for a thread that may not block (a browser's main thread, the engine's thread):
+ * the same protocol, waiting with `waitAsync(i32, index, value, timeoutMs)` (Atomics.waitAsync or
+ * an event-loop fallback) instead of Atomics.wait.
+ */
+export async function parkProducerAsync(
+  core: CoreOps, i32: Int32Array, ring: number, timeoutMs: number,
+  waitAsync: (i32: Int32Array, index: number, value: number, timeoutMs: number) => Promise<string>,
+): Promise<ParkResult> {
+  const observed = announceProducerPark(core, i32, ring);
+  if (observed === READY) return 'ready';
+  const result = await waitAsync(i32, (ring + RING_TAIL_OFFSET) >> 2, observed, timeoutMs);
+  Atomics.store(i32, (ring + RING_PRODUCER_PARKED_OFFSET) >> 2, 0);
+  return result === 'timed-out' ? 'timed-out' : 'woken';
+}
+
+const READY = -0.5; // not an i32: "do not sleep"
+
+/** Flushes, sets PRODUCER_PARKED, re-checks: the TAIL value to wait on, or READY (flag cleared). */
+function announceProducerPark(core: CoreOps, i32: Int32Array, ring: number): number {
   core.ringFlush(ring);
   const parked = (ring + RING_PRODUCER_PARKED_OFFSET) >> 2;
-  const tail = (ring + RING_TAIL_OFFSET) >> 2;
   Atomics.store(i32, parked, 1);
   // Re-check after announcing: pairs with ringCommit's TAIL store followed by its PARKED load.
-  const observed = Atomics.load(i32, tail);
+  const observed = Atomics.load(i32, (ring + RING_TAIL_OFFSET) >> 2);
   const used = (i32[(ring + RING_CLAIM_OFFSET) >> 2]! - observed) >>> 0;
   if (used < i32[(ring + RING_CAPACITY_OFFSET) >> 2]! || Atomics.load(i32, (ring + RING_CONSUMER_CLOSED_OFFSET) >> 2) !== 0) {
     Atomics.store(i32, parked, 0);
-    return 'ready';
+    return READY;
   }
-  const result = Atomics.wait(i32, tail, observed, timeoutMs);
-  Atomics.store(i32, parked, 0);
-  return result === 'timed-out' ? 'timed-out' : 'woken';
+  return observed;
 }

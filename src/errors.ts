@@ -74,3 +74,28 @@ function safeJson(value: unknown): string {
     return '[unserialisable]';
   }
 }
+
+/** Reasons an engine call failed at run time (as opposed to a bad option or argument). */
+export type EngineErrorCode =
+  | 'ERR_ENGINE_CLOSED'
+  | 'ERR_NO_SUBSCRIBER'
+  | 'ERR_REQUEST_TIMEOUT'
+  | 'ERR_REQUEST_ABORTED'
+  | 'ERR_REQUEST_FAILED'
+  | 'ERR_WORKER_CRASHED'
+  | 'ERR_WORKER_START'
+  | 'ERR_HANDLER'
+  | 'ERR_DRAIN_TIMEOUT';
+
+/**
+ * The engine could not do what was asked: it is closed, a request timed out, was aborted or found
+ * no subscriber, a handler threw, or a worker crashed or failed to start. `field` and `value` name
+ * what it concerns (e.g. field 'topic', value 'moves'; field 'worker', value 1).
+ */
+export class EngineError extends DispatchError {
+  declare readonly code: EngineErrorCode;
+  constructor(code: EngineErrorCode, field: string, value: unknown, reason: string, options?: { cause?: unknown }) {
+    super(code, field, value, reason);
+    if (options && 'cause' in options) (this as { cause?: unknown }).cause = options.cause;
+  }
+}

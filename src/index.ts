@@ -1,19 +1,28 @@
 /**
  * wasm-dispatch public entry point.
  *
- * Today this exposes the core: the arena (one shared WebAssembly.Memory holding rings, slot pools
- * and routing tables), the two backends over it (Wasm and the TypeScript twin), parking helpers,
- * status codes and typed errors. The engine API (workers, topics, publish/subscribe) builds on it.
+ * The engine (createEngine: workers, topics with schemas, publish/subscribe, request/response,
+ * back-pressure, stats) and, beneath it, the core: the arena (one shared WebAssembly.Memory holding
+ * rings, slot pools and routing tables), the two backends over it (Wasm and the TypeScript twin),
+ * parking helpers, status codes and typed errors.
  */
+export { createEngine, Engine } from './engine/engine.ts';
+export {
+  defineTopics, defineHandlers,
+  type BackpressurePolicy, type Balance, type DeliveryMode, type TopicSpec, type TopicMap, type TopicName,
+  type TopicMessage, type TopicReply, type TopicReader, type TopicWriter, type HandlerContext,
+  type HandlerDef, type HandlerModule, type EngineOptions, type SubscribeOptions, type Subscription,
+  type RequestOptions, type TopicStats, type LaneStats, type WorkerStats, type EngineStats,
+} from './engine/types.ts';
 export {
   Arena, attachArena, createArena, planArena, allocateArenaMemory,
   type ArenaConfig, type ArenaPlan, type RingSpec, type PoolSpec, type RouterSpec,
   type RingInfo, type PoolInfo, type RouterInfo, type ScratchInfo,
 } from './arena.ts';
-export { DispatchError, ConfigError, ArenaError, ModuleError, type ArenaErrorCode } from './errors.ts';
+export { DispatchError, ConfigError, ArenaError, ModuleError, EngineError, type ArenaErrorCode, type EngineErrorCode } from './errors.ts';
 export {
   createCore, createJsCore, instantiateCore, loadCoreModule, coreModuleUrl, CoreAbortError,
-  parkConsumer, parkProducer, CORE_OP_NAMES,
+  parkConsumer, parkProducer, parkProducerAsync, CORE_OP_NAMES,
   type Backend, type CoreOps, type ParkResult,
 } from '../bindings/index.ts';
 export * from '../assembly/layout/status.ts';

@@ -1,0 +1,154 @@
+/**
+ * Engine layout: what the engine keeps in the arena besides the core structures, and the header of
+ * every record it sends through a lane.
+ *
+ * Threads: thread 0 is the thread that created the engine (the "main" thread), threads 1..N are the
+ * engine's workers. Lane (p → c) is the SPSC ring whose producer is thread p and whose consumer is
+ * thread c; ring index p·THREADS + c in the arena directory. Thread 0 consumes only replies.
+ *
+ * ── Record (one ring record; RECORD_HEADER_BYTES + the largest message, rounded to 8) ──────────
+ *
+ * | offset | size | field          | meaning                                                         |
+ * |--------|------|----------------|-----------------------------------------------------------------|
+ * | 0      | 2    | TOPIC          | topic id (declaration order)                                    |
+ * | 2      | 2    | SUBSCRIPTION   | subscription slot whose handler runs it, or REPLY_SUBSCRIPTION   |
+ * | 4      | 4    | CORRELATION    | request id (0: not a request); a reply carries its request's id  |
+ * | 8      | 2    | REPLY_TO       | thread that waits for the reply                                  |
+ * | 10     | 2    | FLAGS          | RECORD_FLAG_*                                                    |
+ * | 12     | 4    | (reserved)     | zero                                                             |
+ * | 16     | ...  | message        | the topic's schema (a reply: the topic's reply schema)           |
+ *
+ * Written by the lane's producer before the flush that publishes it (ring HEAD store), read by the
+ * consumer after the HEAD load that pairs with it: plain memory.
+ *
+ * ── Thread control block (the first CONTROL bytes of each thread's arena scratch block) ────────
+ *
+ * Every word below has one writer, the block's owner, except DOORBELL (any producer) and COMMAND
+ * (thread 0). Counters that other threads only report are plain f64 ("may be late"); the ones drain
+ * reasons about are u32 written with Atomics.store.
+ *
+ * | offset | size | field         | writer      | readers        | access |
+ * |--------|------|---------------|-------------|----------------|--------|
+ * | 0      | 4    | DOORBELL      | producers   | owner          | atomic (add + notify) |
+ * | 128    | 4    | SLEEPING      | owner       | producers      | atomic |
+ * | 256    | 4    | STATE         | owner       | thread 0       | atomic |
+ * | 260    | 4    | COMMAND       | thread 0    | owner          | atomic |
+ * | 384    | 4    | ACCEPTED      | owner       | thread 0       | atomic: lane records this thread made visible or took into a backlog (mod 2^32) |
+ * | 388    | 4    | COMPLETED     | owner       | thread 0       | atomic: records it handled and committed, plus backlog records it dropped (mod 2^32) |
+ * | 392    | 4    | BACKLOG       | owner       | thread 0       | atomic: records waiting in its backlogs |
+ * | 400    | 8    | START_MS      | owner       | any            | plain f64: epoch ms when the thread started its loop |
+ * | 408    | 8    | IDLE_MS       | owner       | any            | plain f64: ms spent spinning or parked with nothing to do (closed episodes) |
+ * | 416    | 8    | IDLE_SINCE_MS | owner       | any            | plain f64: epoch ms the current idle episode began, 0 while busy |
+ * | 424    | 8    | LATE_REPLIES  | owner       | any            | plain f64: replies that came after the requester gave up |
+ * | 512    | 16×T | lane stats    | owner       | any            | per consumer thread c: f64 published, f64 high-water mark of lane (owner → c) |
+ * | TOPICS | 128×n| topic stats   | owner       | any            | per topic: TOPIC_STAT_* f64 counters |
+ * | SUBS   | 16×m | subscriptions | thread 0    | all            | only thread 0's block; see SUB_* below |
+ *
+ * The subscription table (thread 0's block) describes each subscription slot: written by thread 0
+ * before the router publish that makes the slot routable (routerTryPublish's VERSION store pairs
+ * with routerEnter's VERSION load), so every thread that routes to a slot sees its entry. A slot is
+ * reused only once no lane can still hold a record for it.
+ */
+
+/** Highest number of workers (thread 0 + workers ≤ MAX_THREADS = 64). */
+export const MAX_WORKERS = 63;
+
+// ── record header ──────────────────────────────────────────────────────────────────────────────
+export const RECORD_TOPIC_OFFSET = 0;
+export const RECORD_SUBSCRIPTION_OFFSET = RECORD_TOPIC_OFFSET + 2;
+export const RECORD_CORRELATION_OFFSET = RECORD_SUBSCRIPTION_OFFSET + 2;
+export const RECORD_REPLY_TO_OFFSET = RECORD_CORRELATION_OFFSET + 4;
+export const RECORD_FLAGS_OFFSET = RECORD_REPLY_TO_OFFSET + 2;
+export const RECORD_HEADER_BYTES = 16;
+/** SUBSCRIPTION value of a reply record. */
+export const REPLY_SUBSCRIPTION = 0xffff;
+/** FLAGS bit: the request's handler threw; the reply carries no message. */
+export const RECORD_FLAG_FAILED = 1;
+
+// ── thread control block ───────────────────────────────────────────────────────────────────────
+export const CONTROL_DOORBELL_OFFSET = 0;
+export const CONTROL_SLEEPING_OFFSET = 128;
+export const CONTROL_STATE_OFFSET = 256;
+export const CONTROL_COMMAND_OFFSET = CONTROL_STATE_OFFSET + 4;
+export const CONTROL_ACCEPTED_OFFSET = 384;
+export const CONTROL_COMPLETED_OFFSET = CONTROL_ACCEPTED_OFFSET + 4;
+export const CONTROL_BACKLOG_OFFSET = CONTROL_COMPLETED_OFFSET + 4;
+export const CONTROL_START_MS_OFFSET = CONTROL_BACKLOG_OFFSET + 8;
+export const CONTROL_IDLE_MS_OFFSET = CONTROL_START_MS_OFFSET + 8;
+export const CONTROL_IDLE_SINCE_MS_OFFSET = CONTROL_IDLE_MS_OFFSET + 8;
+export const CONTROL_LATE_REPLIES_OFFSET = CONTROL_IDLE_SINCE_MS_OFFSET + 8;
+export const CONTROL_LANE_STATS_OFFSET = 512;
+export const LANE_STAT_PUBLISHED = 0;
+export const LANE_STAT_HIGH_WATER = 1;
+/** f64 counters per lane. */
+export const LANE_STAT_COUNT = 2;
+export const LANE_STAT_BYTES = LANE_STAT_COUNT * 8;
+/** Lane stats room for MAX_THREADS consumers. */
+export const CONTROL_TOPIC_STATS_OFFSET = CONTROL_LANE_STATS_OFFSET + 64 * LANE_STAT_BYTES;
+
+/** STATE values. */
+export const THREAD_STARTING = 0;
+export const THREAD_RUNNING = 1;
+export const THREAD_STOPPED = 2;
+/** COMMAND values. */
+export const COMMAND_RUN = 0;
+export const COMMAND_STOP = 1;
+
+/** Per-topic f64 counters, counted by the thread that did the thing (sum over threads). */
+export const TOPIC_STAT_PUBLISHED = 0; // publish() calls accepted by at least one lane, or run inline
+export const TOPIC_STAT_UNROUTED = 1; // publish() calls that found no subscription
+export const TOPIC_STAT_ROUTED = 2; // lane copies produced by routing (one per receiving subscription member)
+export const TOPIC_STAT_DELIVERED = 3; // handler invocations that returned (or threw), workers and caller-runs
+export const TOPIC_STAT_DROPPED_OLDEST = 4;
+export const TOPIC_STAT_DROPPED_NEWEST = 5;
+export const TOPIC_STAT_REJECTED = 6;
+export const TOPIC_STAT_CALLER_RUNS = 7; // of DELIVERED, how many ran on the publishing thread
+export const TOPIC_STAT_HANDLER_ERRORS = 8;
+export const TOPIC_STAT_COUNT = 9;
+export const TOPIC_STAT_BYTES = 128;
+
+// ── subscription table entry (thread 0's control block) ────────────────────────────────────────
+export const SUB_STATE_OFFSET = 0; // u8: SUB_FREE / SUB_ACTIVE / SUB_RETIRED
+export const SUB_MODE_OFFSET = 1; // u8: router MODE_*
+export const SUB_POLICY_OFFSET = 2; // u8: POLICY_*
+export const SUB_BALANCE_OFFSET = 3; // u8: BALANCE_*
+export const SUB_HANDLER_OFFSET = 4; // u16: index in the handler module's sorted names
+export const SUB_TOPIC_OFFSET = 6; // u16
+export const SUB_ENTRY_BYTES = 16;
+export const SUB_FREE = 0;
+export const SUB_ACTIVE = 1;
+export const SUB_RETIRED = 2;
+
+export const POLICY_BLOCK = 1;
+export const POLICY_REJECT = 2;
+export const POLICY_DROP_OLDEST = 3;
+export const POLICY_DROP_NEWEST = 4;
+export const POLICY_CALLER_RUNS = 5;
+
+export const BALANCE_ROUND_ROBIN = 0;
+export const BALANCE_LEAST_LOADED = 1;
+
+/** Byte offsets inside a thread's control block, for `topics` topics and `subscriptions` slots. */
+export interface ControlLayout {
+  readonly topicStats: number;
+  readonly subscriptions: number;
+  /** Bytes of the control block (a multiple of 128). Staging follows it in the scratch block. */
+  readonly bytes: number;
+}
+
+export function controlLayout(topics: number, subscriptions: number): ControlLayout {
+  const topicStats = CONTROL_TOPIC_STATS_OFFSET;
+  const subscriptionTable = topicStats + topics * TOPIC_STAT_BYTES;
+  const end = subscriptionTable + subscriptions * SUB_ENTRY_BYTES;
+  return { topicStats, subscriptions: subscriptionTable, bytes: Math.ceil(end / 128) * 128 };
+}
+
+/** Ring index of lane (producer → consumer) among `threads` threads. */
+export function laneIndex(producer: number, consumer: number, threads: number): number {
+  return producer * threads + consumer;
+}
+
+/** Router lane value of subscription `slot` at consumer thread `thread` (the router stores u32s). */
+export function routeLane(thread: number, slot: number): number {
+  return (thread << 16) | slot;
+}

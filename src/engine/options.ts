@@ -1,0 +1,107 @@
+/**
+ * Engine options: validation (a ConfigError naming the field and value for every bad option) and
+ * the numbers every thread derives from them (EngineShape), plus a fingerprint of the topics so a
+ * worker can prove its handler module declares the same schemas as the engine.
+ */
+import { RING_MAX_CAPACITY, RING_MAX_RECORD_SIZE } from '../../assembly/layout/ring.ts';
+import { ConfigError } from '../errors.ts';
+import type { AnySchema } from '../schema.ts';
+import { MAX_WORKERS, RECORD_HEADER_BYTES, controlLayout } from './layout.ts';
+import type { EngineShape } from './thread.ts';
+import type { BackpressurePolicy, EngineOptions, TopicMap } from './types.ts';
+
+export const POLICIES: readonly BackpressurePolicy[] = ['block', 'reject', 'drop-oldest', 'drop-newest', 'caller-runs'];
+const MAX_TOPICS = 1024;
+const MAX_SUBSCRIPTIONS = 1024;
+
+export interface ValidatedOptions {
+  readonly shape: EngineShape;
+  readonly workers: number;
+  readonly backend: 'wasm' | 'js';
+  readonly coreBuild: 'release' | 'debug';
+  readonly startTimeout: number;
+  /** Arena scratch bytes per thread: control block, staging records, route output. */
+  readonly scratchBytes: number;
+}
+
+/** Validates `options`; `defaultWorkers` is the platform's core count. */
+export function validateOptions(options: EngineOptions<TopicMap>, defaultWorkers: number): ValidatedOptions {
+  if (options === null || typeof options !== 'object') throw new ConfigError('options', options, 'must be an object');
+  const workers = integer('workers', options.workers ?? Math.max(1, Math.min(MAX_WORKERS, defaultWorkers)), 1, MAX_WORKERS);
+  const backend = options.backend ?? 'wasm';
+  if (backend !== 'wasm' && backend !== 'js') throw new ConfigError('backend', backend, "must be 'wasm' or 'js'");
+  const coreBuild = options.coreBuild ?? 'release';
+  if (coreBuild !== 'release' && coreBuild !== 'debug') throw new ConfigError('coreBuild', coreBuild, "must be 'release' or 'debug'");
+  const ringCapacity = integer('ringCapacity', options.ringCapacity ?? 1024, 2, RING_MAX_CAPACITY);
+  if ((ringCapacity & (ringCapacity - 1)) !== 0) throw new ConfigError('ringCapacity', ringCapacity, 'must be a power of two');
+  const maxSubscriptions = integer('maxSubscriptions', options.maxSubscriptions ?? 64, 1, MAX_SUBSCRIPTIONS);
+  const flushEvery = integer('flushEvery', options.flushEvery ?? 64, 1, 4096);
+  const batch = integer('batch', options.batch ?? 256, 1, 65536);
+  const spin = integer('spin', options.spin ?? 2000, 0, 1e7);
+  const startTimeout = integer('startTimeout', options.startTimeout ?? 30_000, 1, 600_000);
+  if (options.handlers === undefined || (typeof options.handlers !== 'string' && !(options.handlers instanceof URL))) {
+    throw new ConfigError('handlers', options.handlers, 'must be the path or URL of the handler module every worker imports');
+  }
+  if (options.onError !== undefined && typeof options.onError !== 'function') throw new ConfigError('onError', options.onError, 'must be a function');
+
+  const topicNames = validateTopics(options.topics);
+  let largest = 8;
+  for (const name of topicNames) {
+    const topic = options.topics[name]!;
+    largest = Math.max(largest, (topic.schema as AnySchema).size, (topic.reply as AnySchema | undefined)?.size ?? 0);
+  }
+  const recordSize = RECORD_HEADER_BYTES + Math.ceil(largest / 8) * 8;
+  if (recordSize > RING_MAX_RECORD_SIZE) {
+    throw new ConfigError('topics', `${recordSize - RECORD_HEADER_BYTES} bytes`, `the largest message must fit a ring record of ${RING_MAX_RECORD_SIZE} bytes with its ${RECORD_HEADER_BYTES}-byte header`);
+  }
+  const threads = workers + 1;
+  const routerSubscriptions = maxSubscriptions * workers;
+  const control = controlLayout(topicNames.length, maxSubscriptions);
+  const staging = (topicNames.length + 2) * recordSize;
+  const scratchBytes = Math.ceil((control.bytes + staging + routerSubscriptions * 4) / 128) * 128;
+  return {
+    workers, backend, coreBuild, startTimeout, scratchBytes,
+    shape: { threads, topicNames, recordSize, ringCapacity, maxSubscriptions, flushEvery, batch, spin, control, routerSubscriptions },
+  };
+}
+
+function validateTopics(topics: TopicMap): string[] {
+  if (topics === null || typeof topics !== 'object') throw new ConfigError('topics', topics, 'must be an object: topic name → { schema, reply?, key?, backpressure? }');
+  const names = Object.keys(topics);
+  if (names.length === 0) throw new ConfigError('topics', topics, 'must declare at least one topic');
+  if (names.length > MAX_TOPICS) throw new ConfigError('topics', `${names.length} topics`, `at most ${MAX_TOPICS}`);
+  for (const name of names) {
+    const topic = topics[name];
+    if (topic === null || typeof topic !== 'object') throw new ConfigError(`topics.${name}`, topic, 'must be { schema, reply?, key?, backpressure? }');
+    if (!isSchema(topic.schema)) throw new ConfigError(`topics.${name}.schema`, topic.schema, 'must be a schema made by defineSchema');
+    if (topic.reply !== undefined && !isSchema(topic.reply)) throw new ConfigError(`topics.${name}.reply`, topic.reply, 'must be a schema made by defineSchema');
+    if (topic.key !== undefined && !(topic.schema as AnySchema).fields.some((f) => f.name === topic.key)) {
+      throw new ConfigError(`topics.${name}.key`, topic.key, 'must name a field of the topic schema');
+    }
+    if (topic.backpressure !== undefined && !POLICIES.includes(topic.backpressure)) {
+      throw new ConfigError(`topics.${name}.backpressure`, topic.backpressure, `must be one of ${POLICIES.join(', ')}`);
+    }
+  }
+  return names;
+}
+
+function isSchema(value: unknown): value is AnySchema {
+  return value !== null && typeof value === 'object' && typeof (value as AnySchema).writer === 'function' && Array.isArray((value as AnySchema).fields);
+}
+
+function integer(field: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(field, value, `must be an integer in [${min}, ${max}]`);
+  }
+  return value;
+}
+
+/** A string that differs whenever two topic maps would lay messages out differently. */
+export function topicFingerprint(topics: TopicMap, names: readonly string[]): string {
+  return JSON.stringify(names.map((name) => {
+    const topic = topics[name];
+    if (topic === undefined) return [name, null];
+    const layout = (schema: AnySchema | undefined) => schema && [schema.size, schema.fields.map((f) => [f.name, f.type, f.offset, f.size])];
+    return [name, layout(topic.schema as AnySchema), layout(topic.reply as AnySchema | undefined), topic.key ?? null];
+  }));
+}

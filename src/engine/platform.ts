@@ -1,0 +1,82 @@
+/**
+ * Platform adapter: the few things the engine needs from its host, so the rest is platform-neutral.
+ * Node uses worker_threads (platform-node.ts); browsers will use Web Workers (a later issue).
+ * The engine's thread never blocks: it waits with Atomics.waitAsync (or an event-loop fallback).
+ */
+
+/** What a worker is started with (structured-cloned: the Module and the shared Memory are shared). */
+export interface WorkerStartData {
+  readonly thread: number;
+  readonly memory: WebAssembly.Memory;
+  readonly module: WebAssembly.Module | undefined;
+  readonly backend: 'wasm' | 'js';
+  /** href of the handler module. */
+  readonly handlers: string;
+  /** The topics' fingerprint the handler module must match. */
+  readonly fingerprint: string;
+  readonly shape: import('./thread.ts').EngineShape;
+}
+
+/** Messages a worker posts to the engine's thread (rare: start-up, first errors, stop). */
+export type WorkerMessage =
+  | { readonly kind: 'ready' }
+  | { readonly kind: 'start-failed'; readonly error: SerializedError }
+  | { readonly kind: 'handler-error'; readonly topic: string; readonly error: SerializedError }
+  | { readonly kind: 'stopped' };
+
+export interface SerializedError { readonly name: string; readonly message: string; readonly stack?: string }
+
+export function serializeError(error: unknown): SerializedError {
+  if (error instanceof Error) return { name: error.name, message: error.message, stack: error.stack };
+  return { name: 'Error', message: String(error) };
+}
+
+export function deserializeError(error: SerializedError): Error {
+  const result = new Error(error.message);
+  result.name = error.name;
+  if (error.stack !== undefined) result.stack = error.stack;
+  return result;
+}
+
+export interface WorkerHandle {
+  terminate(): Promise<void>;
+}
+
+export interface WorkerEvents {
+  message(message: WorkerMessage): void;
+  /** An uncaught error in the worker (it exits next). */
+  error(error: Error): void;
+  exit(code: number): void;
+}
+
+export type WaitResult = 'ok' | 'not-equal' | 'timed-out';
+
+export interface Platform {
+  readonly name: 'node' | 'browser';
+  /** Logical cores, for the default worker count. */
+  cores(): number;
+  /** The handler module's URL (href) from a path or URL. */
+  resolveModule(spec: string | URL): string;
+  startWorker(data: WorkerStartData, events: WorkerEvents): WorkerHandle;
+  /** Waits without blocking until i32[index] !== value, a notify, or the timeout. */
+  waitAsync(i32: Int32Array, index: number, value: number, timeoutMs: number): Promise<WaitResult>;
+  /** Lets other tasks run (timers, I/O, messages). */
+  yield(): Promise<void>;
+}
+
+/** Atomics.waitAsync where the runtime has it; otherwise polls on the event loop. */
+export function waitAsyncOrPoll(i32: Int32Array, index: number, value: number, timeoutMs: number, yieldFn: () => Promise<void>): Promise<WaitResult> {
+  const waitAsync = (Atomics as unknown as { waitAsync?: (a: Int32Array, i: number, v: number, t: number) => { async: boolean; value: WaitResult | Promise<WaitResult> } }).waitAsync;
+  if (typeof waitAsync === 'function') {
+    const result = waitAsync(i32, index, value, timeoutMs);
+    return result.async ? (result.value as Promise<WaitResult>) : Promise.resolve(result.value as WaitResult);
+  }
+  return (async () => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (Atomics.load(i32, index) !== value) return 'ok';
+      if (Date.now() >= deadline) return 'timed-out';
+      await yieldFn();
+    }
+  })();
+}

@@ -1,0 +1,204 @@
+/**
+ * The engine's public types: topics, handler modules, options, subscriptions and stats.
+ *
+ * A topic is a name with a message schema (and, for request/response, a reply schema). Topics are
+ * declared once, in a module that both the code creating the engine and the handler module import,
+ * so both sides share one typed declaration:
+ *
+ *   // topics.ts
+ *   export const topics = defineTopics({
+ *     moves: { schema: defineSchema({ player: 'u32', x: 'f32', y: 'f32' }), key: 'player' },
+ *     where: { schema: defineSchema({ player: 'u32' }), reply: defineSchema({ x: 'f32', y: 'f32' }) },
+ *   });
+ *   // handlers.ts (imported by every worker)
+ *   export default defineHandlers(topics, {
+ *     move: { topic: 'moves', handle(move, ctx) { ... } },
+ *     where: { topic: 'where', handle(query) { return { x: 1, y: 2 }; } },
+ *   });
+ */
+import type { Message, Schema, SchemaReader, SchemaSpec, SchemaWriter } from '../schema.ts';
+import type { Backend } from '../../bindings/core-ops.ts';
+
+/** What a publisher does when a receiving lane is full. */
+export type BackpressurePolicy = 'block' | 'reject' | 'drop-oldest' | 'drop-newest' | 'caller-runs';
+/** How a group subscription picks its one member. */
+export type Balance = 'round-robin' | 'least-loaded';
+/** broadcast: every member gets every message; group: exactly one member; keyed: the member the key's hash picks. */
+export type DeliveryMode = 'broadcast' | 'group' | 'keyed';
+
+/** One topic's declaration. */
+export interface TopicSpec<S extends SchemaSpec = SchemaSpec, R extends SchemaSpec = SchemaSpec> {
+  /** The schema of its messages. */
+  readonly schema: Schema<S>;
+  /** The schema of replies, for request/response. */
+  readonly reply?: Schema<R>;
+  /** The field whose MurmurHash3 picks the member of a keyed subscription. */
+  readonly key?: keyof S & string;
+  /** Default back-pressure policy of its subscriptions; default 'block' (loses nothing). */
+  readonly backpressure?: BackpressurePolicy;
+}
+
+/** Topic name → declaration. */
+export type TopicMap = { readonly [name: string]: TopicSpec<any, any> };
+export type TopicName<T extends TopicMap> = keyof T & string;
+type SpecOf<X> = X extends Schema<infer S> ? S : never;
+/** The plain-object message of topic K. */
+export type TopicMessage<T extends TopicMap, K extends TopicName<T>> = Message<SpecOf<T[K]['schema']>>;
+/** The plain-object reply of topic K (never for topics without a reply schema). */
+export type TopicReply<T extends TopicMap, K extends TopicName<T>> = T[K]['reply'] extends Schema<infer R> ? Message<R> : never;
+/** The flyweight reader a handler of topic K receives. */
+export type TopicReader<T extends TopicMap, K extends TopicName<T>> = SchemaReader<SpecOf<T[K]['schema']>>;
+/** The flyweight writer of topic K's staging record. */
+export type TopicWriter<T extends TopicMap, K extends TopicName<T>> = SchemaWriter<SpecOf<T[K]['schema']>>;
+
+/** Declares topics; returns them unchanged (typed). */
+export function defineTopics<const T extends TopicMap>(topics: T): T {
+  return topics;
+}
+
+/** What a handler can do besides reading its message; one per thread, reused for every message. */
+export interface HandlerContext<T extends TopicMap> {
+  /** Worker number 0..N-1, or -1 on the engine's own thread (a caller-runs delivery). */
+  readonly worker: number;
+  /** Publishes from this thread (see Engine.publish). */
+  publish<K extends TopicName<T>>(topic: K, fields: TopicMessage<T, K>): boolean;
+  /** This thread's staging writer of `topic`: set fields, then `send(topic)`. Allocation-free. */
+  writer<K extends TopicName<T>>(topic: K): TopicWriter<T, K>;
+  /** Publishes what the staging writer of `topic` holds. */
+  send(topic: TopicName<T>): boolean;
+  /** Makes everything this thread published visible now (it also happens after each batch). */
+  flush(): void;
+}
+
+/** A handler of topic K: reads the message (valid only during the call); a request's reply is its return value. */
+export interface HandlerDef<T extends TopicMap, K extends TopicName<T>> {
+  readonly topic: K;
+  handle(message: TopicReader<T, K>, ctx: HandlerContext<T>): TopicReply<T, K> | void;
+}
+
+/** What a handler module's default export is: made by defineHandlers. */
+export interface HandlerModule<T extends TopicMap = TopicMap> {
+  readonly topics: T;
+  readonly handlers: { readonly [name: string]: HandlerDef<T, any> };
+  /** Runs once per thread before its first message (worker state, caches...). */
+  readonly setup?: (ctx: HandlerContext<T>) => void;
+}
+
+/**
+ * Declares the handlers a worker runs. The module that calls this must `export default` the
+ * result; the engine imports it in every worker (and on its own thread for caller-runs).
+ */
+export function defineHandlers<T extends TopicMap, const H extends { readonly [name: string]: TopicName<T> }>(
+  topics: T,
+  handlers: { readonly [N in keyof H]: HandlerDef<T, H[N]> },
+  options: { setup?: (ctx: HandlerContext<T>) => void } = {},
+): HandlerModule<T> & { readonly handlerNames?: keyof H & string } {
+  return { topics, handlers, setup: options.setup } as HandlerModule<T>;
+}
+
+/** Options of createEngine. */
+export interface EngineOptions<T extends TopicMap> {
+  /** The topics (the same object the handler module declares). */
+  readonly topics: T;
+  /** The handler module every worker imports: a URL, or a file path (resolved against the cwd). */
+  readonly handlers: string | URL;
+  /** Worker threads; default: available cores (at least 1), at most 63. */
+  readonly workers?: number;
+  /** 'wasm' (default) or 'js': which implementation of the core every thread uses. */
+  readonly backend?: Backend;
+  /** Records per lane (ring), a power of two in [2, 2^20]; default 1024. */
+  readonly ringCapacity?: number;
+  /** Subscription slots, 1..1024; default 64. */
+  readonly maxSubscriptions?: number;
+  /** A lane is flushed (made visible) once this many records are pending, 1..4096; default 64. */
+  readonly flushEvery?: number;
+  /** Records a worker handles from one lane before it looks at the next, 1..65536; default 256. */
+  readonly batch?: number;
+  /** Empty polls a worker spins before it parks, 0..10^7; default 2000. */
+  readonly spin?: number;
+  /** Milliseconds to wait for the workers to start; default 30000. */
+  readonly startTimeout?: number;
+  /** Which build of the Wasm core: 'release' (default) or 'debug' (assertions on). */
+  readonly coreBuild?: 'release' | 'debug';
+  /** Called with every handler's first error per topic and worker, and with crashed workers. */
+  readonly onError?: (error: Error) => void;
+}
+
+export interface SubscribeOptions<H extends string = string> {
+  /** Name of the handler (a key of the handler module's handlers) that receives the messages. */
+  readonly handler: H;
+  /** Default 'broadcast'. */
+  readonly mode?: DeliveryMode;
+  /** Workers (0..N-1) that take part; default all. */
+  readonly workers?: readonly number[];
+  /** Overrides the topic's policy for this subscription. */
+  readonly backpressure?: BackpressurePolicy;
+  /** group mode only; default 'round-robin'. */
+  readonly balance?: Balance;
+}
+
+export interface Subscription {
+  readonly id: number;
+  readonly topic: string;
+  readonly handler: string;
+  readonly mode: DeliveryMode;
+  readonly workers: readonly number[];
+  readonly backpressure: BackpressurePolicy;
+  /** Stops routing new messages to it; messages already accepted are still delivered. */
+  unsubscribe(): Promise<void>;
+}
+
+export interface RequestOptions {
+  /** Milliseconds before the request rejects with ERR_REQUEST_TIMEOUT; default none. */
+  readonly timeout?: number;
+  /** Aborting rejects the request with ERR_REQUEST_ABORTED. */
+  readonly signal?: AbortSignal;
+}
+
+/** Counters of one topic, summed over threads; each may be late by a batch. */
+export interface TopicStats {
+  /** publish() calls accepted by at least one lane or handled inline. */
+  published: number;
+  /** publish() calls that found no subscription. */
+  unrouted: number;
+  /** Lane copies made by routing (one per receiving member). */
+  routed: number;
+  /** Handler calls (including caller-runs and calls that threw). */
+  delivered: number;
+  droppedOldest: number;
+  droppedNewest: number;
+  rejected: number;
+  callerRuns: number;
+  handlerErrors: number;
+  /** The first handler error seen for this topic, if any. */
+  firstError?: Error;
+}
+
+/** One lane: the ring from thread `from` to thread `to` (0 = the engine's own thread, w + 1 = worker w). */
+export interface LaneStats {
+  from: number;
+  to: number;
+  /** Records made visible on it. */
+  published: number;
+  /** Records visible and not yet handled. */
+  depth: number;
+  /** Highest depth its producer saw at a flush. */
+  highWater: number;
+}
+
+export interface WorkerStats {
+  worker: number;
+  state: 'starting' | 'running' | 'stopped' | 'crashed';
+  busyMs: number;
+  idleMs: number;
+}
+
+export interface EngineStats {
+  topics: Record<string, TopicStats>;
+  lanes: LaneStats[];
+  workers: WorkerStats[];
+  /** Replies that arrived after their request timed out, was aborted or already answered. */
+  lateReplies: number;
+  /** Records waiting in publishers' backlogs (a full lane under block on the engine's thread, or drop-oldest). */
+  backlog: number;
+}

@@ -1,0 +1,143 @@
+/**
+ * The worker loop, platform-neutral: instantiate the core over the shared memory, import the
+ * handler module, then drain inbound lanes until told to stop.
+ *
+ *   pass     drain every inbound lane (up to BATCH records each), pump backlogs
+ *   spin     found nothing: poll again, up to SPIN times (a busy producer refills within µs)
+ *   park     SLEEPING = 1, re-check every lane, Atomics.wait on DOORBELL (1 s timeout)
+ *
+ * Why the doorbell: a worker consumes from one lane per producer thread, but Atomics.wait watches
+ * one word. Producers ring this worker's DOORBELL after their HEAD store only when its SLEEPING
+ * flag is set (ThreadRuntime.flushLane), so a busy engine pays one atomic load per flush and an
+ * idle worker sleeps in the kernel: ~0% CPU once its spin budget is spent.
+ *
+ * The loop is synchronous while there is work, so it yields to the event loop after a park that
+ * timed out and every ~50 ms of continuous work: handlers' timers and promises still run.
+ */
+import { createJsCore } from '../../bindings/js/index.ts';
+import { instantiateCore } from '../../bindings/wasm.ts';
+import { attachArena } from '../arena.ts';
+import { ModuleError } from '../errors.ts';
+import {
+  COMMAND_STOP, CONTROL_COMMAND_OFFSET, CONTROL_DOORBELL_OFFSET, CONTROL_IDLE_MS_OFFSET,
+  CONTROL_IDLE_SINCE_MS_OFFSET, CONTROL_SLEEPING_OFFSET, CONTROL_START_MS_OFFSET,
+  CONTROL_STATE_OFFSET, THREAD_RUNNING, THREAD_STOPPED,
+} from './layout.ts';
+import { topicFingerprint } from './options.ts';
+import { serializeError, type WorkerMessage, type WorkerStartData } from './platform.ts';
+import { ThreadRuntime } from './thread.ts';
+import type { HandlerModule } from './types.ts';
+
+const PARK_TIMEOUT_MS = 1000;
+const YIELD_EVERY_MS = 50;
+
+function nowMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+export async function runWorker(data: WorkerStartData, post: (message: WorkerMessage) => void, yieldFn: () => Promise<void>): Promise<void> {
+  let runtime: ThreadRuntime;
+  try {
+    const core = data.backend === 'wasm' ? instantiateCore(data.module!, data.memory) : createJsCore(data.memory);
+    const arena = attachArena(data.memory);
+    const module = await importHandlers(data.handlers);
+    const fingerprint = topicFingerprint(module.topics, data.shape.topicNames);
+    if (fingerprint !== data.fingerprint) {
+      throw new ModuleError('handlers', data.handlers, "the handler module's topics differ from the engine's (same names, schemas, reply schemas and keys are required)");
+    }
+    runtime = new ThreadRuntime(data.thread, core, arena, data.shape, module.topics, module, true, {
+      onHandlerError(topic, error, first) {
+        if (first) post({ kind: 'handler-error', topic, error: serializeError(error) });
+      },
+    });
+    module.setup?.(runtime.context);
+    runtime.flushAll();
+  } catch (error) {
+    post({ kind: 'start-failed', error: serializeError(error) });
+    return;
+  }
+  const i32 = runtime.i32;
+  const f64 = runtime.f64;
+  const control = runtime.control;
+  const command = (control + CONTROL_COMMAND_OFFSET) >> 2;
+  const sleeping = (control + CONTROL_SLEEPING_OFFSET) >> 2;
+  const doorbell = (control + CONTROL_DOORBELL_OFFSET) >> 2;
+  const idleMs = (control + CONTROL_IDLE_MS_OFFSET) >> 3;
+  const idleSince = (control + CONTROL_IDLE_SINCE_MS_OFFSET) >> 3;
+  f64[(control + CONTROL_START_MS_OFFSET) >> 3] = nowMs();
+  Atomics.store(i32, (control + CONTROL_STATE_OFFSET) >> 2, THREAD_RUNNING);
+  post({ kind: 'ready' });
+
+  const spin = data.shape.spin;
+  let polls = 0;
+  let passes = 0;
+  let lastYield = nowMs();
+  for (;;) {
+    const handled = runtime.drainAll();
+    if (runtime.backlogSize > 0) runtime.pumpBacklogs();
+    if (handled > 0) {
+      if (f64[idleSince] !== 0) {
+        f64[idleMs] = f64[idleMs]! + (nowMs() - f64[idleSince]!);
+        f64[idleSince] = 0;
+      }
+      polls = 0;
+      if ((++passes & 63) === 0) {
+        const now = nowMs();
+        if (now - lastYield > YIELD_EVERY_MS) {
+          lastYield = now;
+          await yieldFn();
+        }
+      }
+      continue;
+    }
+    runtime.flushAll();
+    if (Atomics.load(i32, command) === COMMAND_STOP) {
+      if (!runtime.hasInbound() && runtime.backlogSize === 0) break;
+      continue;
+    }
+    if (f64[idleSince] === 0) f64[idleSince] = nowMs();
+    if (++polls < spin) continue;
+
+    Atomics.store(i32, sleeping, 1);
+    const ring = Atomics.load(i32, doorbell);
+    // Re-check after announcing SLEEPING: pairs with the producer's HEAD store then SLEEPING load.
+    if (runtime.hasInbound() || Atomics.load(i32, command) === COMMAND_STOP) {
+      Atomics.store(i32, sleeping, 0);
+      polls = 0;
+      continue;
+    }
+    // With a backlog, wake often to move it on (its lane's consumer does not ring our doorbell).
+    const result = Atomics.wait(i32, doorbell, ring, runtime.backlogSize > 0 ? 1 : PARK_TIMEOUT_MS);
+    Atomics.store(i32, sleeping, 0);
+    polls = 0;
+    if (result === 'timed-out') {
+      lastYield = nowMs();
+      await yieldFn();
+    }
+  }
+  if (f64[idleSince] !== 0) {
+    f64[idleMs] = f64[idleMs]! + (nowMs() - f64[idleSince]!);
+    f64[idleSince] = 0;
+  }
+  Atomics.store(i32, (control + CONTROL_STATE_OFFSET) >> 2, THREAD_STOPPED);
+  post({ kind: 'stopped' });
+}
+
+async function importHandlers(href: string): Promise<HandlerModule> {
+  const imported = (await import(href)) as { default?: unknown };
+  return checkHandlerModule(imported.default, href);
+}
+
+/** The default export of a handler module, checked: ModuleError naming what is wrong. */
+export function checkHandlerModule(value: unknown, href: string): HandlerModule {
+  const module = value as HandlerModule | undefined;
+  if (module === null || typeof module !== 'object' || typeof module.handlers !== 'object' || module.handlers === null || typeof module.topics !== 'object') {
+    throw new ModuleError('handlers', href, 'the module must `export default defineHandlers(topics, { ... })`');
+  }
+  for (const [name, def] of Object.entries(module.handlers)) {
+    if (def === null || typeof def !== 'object' || typeof def.handle !== 'function' || typeof def.topic !== 'string' || !(def.topic in module.topics)) {
+      throw new ModuleError(`handlers.${name}`, def, 'must be { topic: <a declared topic>, handle(message, ctx) { ... } }');
+    }
+  }
+  return module;
+}
