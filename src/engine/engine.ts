@@ -237,14 +237,20 @@ export class Engine<T extends TopicMap> {
   }
 
   /**
-   * Publishes a batch; returns how many were taken by every receiver (see publish). A message that
-   * fails validation throws after the ones before it were published.
+   * Publishes a batch; returns how many no receiver refused (rejected or dropped as newest): they
+   * will be delivered. Some may wait in a backlog: await whenWritable() before the next batch to
+   * respect back-pressure. A message that fails validation throws after the ones before it were
+   * published.
    */
   publishBatch<K extends TopicName<T>>(topic: K, messages: readonly TopicMessage<T, K>[]): number {
     const runtime = this.topicRuntime(topic);
     if (!Array.isArray(messages)) throw new ConfigError('messages', messages, 'must be an array of messages');
+    const thread = this.runtime;
     let taken = 0;
-    for (let i = 0; i < messages.length; i++) if (this.runtime.publish(runtime, messages[i] as Record<string, unknown>)) taken++;
+    for (let i = 0; i < messages.length; i++) {
+      thread.publish(runtime, messages[i] as Record<string, unknown>);
+      if (thread.lastRefused === 0) taken++;
+    }
     return taken;
   }
 
@@ -618,10 +624,12 @@ export class Engine<T extends TopicMap> {
       Atomics.notify(i32, (control + CONTROL_DOORBELL_OFFSET) >> 2);
     });
     const left = Math.max(100, timeout - (Date.now() - started));
+    let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       Promise.all(this.workerRecords.map((r) => (r.state === 'running' ? r.stopped : undefined))),
-      new Promise<void>((resolve) => setTimeout(resolve, left)),
+      new Promise<void>((resolve) => { timer = setTimeout(resolve, left); }),
     ]);
+    clearTimeout(timer);
     this.closed = true;
     await Promise.all(this.workerRecords.map((r) => r.handle?.terminate()));
     for (const entry of [...this.pending.values()]) {

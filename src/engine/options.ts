@@ -38,6 +38,7 @@ export function validateOptions(options: EngineOptions<TopicMap>, defaultWorkers
   const flushEvery = integer('flushEvery', options.flushEvery ?? 64, 1, 4096);
   const batch = integer('batch', options.batch ?? 256, 1, 65536);
   const spin = integer('spin', options.spin ?? 2000, 0, 1e7);
+  const blockTimeout = integer('blockTimeout', options.blockTimeout ?? 50, 0, 600_000);
   const startTimeout = integer('startTimeout', options.startTimeout ?? 30_000, 1, 600_000);
   if (options.handlers === undefined || (typeof options.handlers !== 'string' && !(options.handlers instanceof URL))) {
     throw new ConfigError('handlers', options.handlers, 'must be the path or URL of the handler module every worker imports');
@@ -61,7 +62,7 @@ export function validateOptions(options: EngineOptions<TopicMap>, defaultWorkers
   const scratchBytes = Math.ceil((control.bytes + staging + routerSubscriptions * 4) / 128) * 128;
   return {
     workers, backend, coreBuild, startTimeout, scratchBytes,
-    shape: { threads, topicNames, recordSize, ringCapacity, maxSubscriptions, flushEvery, batch, spin, control, routerSubscriptions },
+    shape: { threads, topicNames, recordSize, ringCapacity, maxSubscriptions, flushEvery, batch, spin, blockTimeout, control, routerSubscriptions },
   };
 }
 

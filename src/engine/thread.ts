@@ -57,6 +57,8 @@ export interface EngineShape {
   readonly flushEvery: number;
   readonly batch: number;
   readonly spin: number;
+  /** Milliseconds a worker waits for space under 'block' before it spills into its backlog. */
+  readonly blockTimeout: number;
   readonly control: ControlLayout;
   /** Router slots: maxSubscriptions × workers (a subscription has one router entry per member). */
   readonly routerSubscriptions: number;
@@ -146,6 +148,7 @@ export class ThreadRuntime {
   /** Receivers of the last routed record, and how many took it. */
   lastRouted = 0;
   lastAccepted = 0;
+  lastRefused = 0;
   /** Consumer threads the last routed record went to (first lastAccepted entries). */
   readonly lastConsumers: Int32Array;
   /** While true (tryPublish), every full lane rejects, whatever its policy. */
@@ -262,6 +265,7 @@ export class ThreadRuntime {
     const stats = (this.control + this.shape.control.topicStats + topic.id * TOPIC_STAT_BYTES) >> 3;
     this.lastRouted = n > 0 ? n : 0;
     this.lastAccepted = 0;
+    this.lastRefused = 0;
     if (n <= 0) {
       this.f64[stats + TOPIC_STAT_UNROUTED]! += 1;
       return true;
@@ -278,6 +282,7 @@ export class ThreadRuntime {
       this.f64[stats + TOPIC_STAT_ROUTED]! += 1;
       const outcome = this.pushLane(consumer, src, this.u8[entry + SUB_POLICY_OFFSET]!, stats);
       if (outcome !== REFUSED) this.lastConsumers[this.lastAccepted++] = consumer;
+      else this.lastRefused++;
       if (outcome !== TAKEN) all = false;
     }
     if (this.lastAccepted > 0) this.f64[stats + TOPIC_STAT_PUBLISHED]! += 1;
@@ -369,11 +374,7 @@ export class ThreadRuntime {
         break;
     }
     // POLICY_BLOCK (and caller-runs without handlers).
-    if (this.canBlock && this.backlogs[consumer] === undefined) return this.blockingPush(consumer, src, stats);
-    if (consumer === this.thread && this.handlerDefs.length > 0 && this.inlineDepth === 0) {
-      this.runInline(src, stats); // waiting for our own lane would wait forever
-      return TAKEN;
-    }
+    if (this.canBlock) return this.blockingPush(consumer, src, stats);
     this.enqueueBacklog(this.backlogFor(consumer), src, POLICY_BLOCK);
     return TAKEN_WAIT;
   }
@@ -397,33 +398,54 @@ export class ThreadRuntime {
     if (this.backlogTotal === 1) this.hooks.onBacklog?.();
   }
 
-  /** Workers under 'block': flush, spin, then park until the consumer frees space (or closes). */
+  /**
+   * Workers under 'block': flush, spin, then park until the consumer frees space (or closes), for
+   * at most BLOCK_TIMEOUT ms. Then the record spills into this lane's backlog, in order, and later
+   * records join it without waiting until the worker loop has moved it all into the ring: two
+   * workers publishing into each other's full lanes from inside handlers would otherwise wait for
+   * each other forever (a cycle of bounded queues). The backlog is unbounded (stats().backlog).
+   */
   private blockingPush(consumer: number, src: number, stats: number): PushOutcome {
     if (consumer === this.thread) {
-      // Waiting for our own lane would wait forever: run it here, or keep it in order behind.
-      if (this.inlineDepth === 0 && this.handlerDefs.length > 0) this.runInline(src, stats);
-      else this.enqueueBacklog(this.backlogFor(consumer), src, POLICY_BLOCK);
+      // Waiting for our own lane would wait forever (we are its consumer): keep the record in
+      // order behind the ring; the worker loop moves it in once it has drained the lane.
+      this.enqueueBacklog(this.backlogFor(consumer), src, POLICY_BLOCK);
+      return TAKEN;
+    }
+    const backlog = this.backlogs[consumer];
+    if (backlog !== undefined && backlog.size > 0) {
+      this.enqueueBacklog(backlog, src, POLICY_BLOCK); // spilling: keep order, do not wait again
       return TAKEN;
     }
     const ring = this.ringTo[consumer]!;
     this.flushLane(consumer);
     let polls = 0;
+    let deadline = 0;
     for (;;) {
-      const status = this.core.ringTryPush(ring, src);
-      if (status === STATUS_OK) {
-        this.pushed(consumer, 1);
-        return TAKEN;
-      }
-      if (status === STATUS_CLOSED) {
-        this.f64[stats + TOPIC_STAT_REJECTED]! += 1;
-        return REFUSED;
+      if (backlog !== undefined && backlog.size > 0) this.pumpBacklog(consumer);
+      if (backlog === undefined || backlog.size === 0) {
+        const status = this.core.ringTryPush(ring, src);
+        if (status === STATUS_OK) {
+          this.pushed(consumer, 1);
+          return TAKEN;
+        }
+        if (status === STATUS_CLOSED) {
+          this.f64[stats + TOPIC_STAT_REJECTED]! += 1;
+          return REFUSED;
+        }
       }
       // Why spin, then park: waking a parked thread costs ~35 µs on this VM, while a consumer
       // that is merely busy frees space within microseconds. parkProducer sets PRODUCER_PARKED and
       // re-checks TAIL before Atomics.wait, so the consumer's commit (which notifies only when
-      // that flag is set) cannot be missed; the 50 ms timeout bounds a wait on a dead consumer.
+      // that flag is set) cannot be missed.
       if (++polls < this.shape.spin) continue;
-      parkProducer(this.core, this.i32, ring, 50);
+      const now = performance.now();
+      if (deadline === 0) deadline = now + this.shape.blockTimeout;
+      else if (now >= deadline) {
+        this.enqueueBacklog(this.backlogFor(consumer), src, POLICY_BLOCK);
+        return TAKEN;
+      }
+      parkProducer(this.core, this.i32, ring, Math.max(1, Math.min(50, deadline - now)));
     }
   }
 

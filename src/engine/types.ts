@@ -116,6 +116,12 @@ export interface EngineOptions<T extends TopicMap> {
   readonly batch?: number;
   /** Empty polls a worker spins before it parks, 0..10^7; default 2000. */
   readonly spin?: number;
+  /**
+   * Milliseconds a worker publishing under 'block' waits for space before the message spills into
+   * its backlog (kept in order, never lost): two workers publishing into each other's full lanes
+   * from inside handlers would otherwise wait for each other forever. 0..600000; default 50.
+   */
+  readonly blockTimeout?: number;
   /** Milliseconds to wait for the workers to start; default 30000. */
   readonly startTimeout?: number;
   /** Which build of the Wasm core: 'release' (default) or 'debug' (assertions on). */
