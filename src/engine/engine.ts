@@ -23,7 +23,7 @@ import type { CoreOps } from '../../bindings/core-ops.ts';
 import { MODE_BROADCAST, MODE_GROUP, MODE_KEYED } from '../../assembly/layout/router.ts';
 import { STATUS_BUSY, STATUS_OK } from '../../assembly/layout/status.ts';
 import { createArena, type Arena, type RingSpec } from '../arena.ts';
-import { ConfigError, EngineError } from '../errors.ts';
+import { ConfigError, EngineError, ModuleError } from '../errors.ts';
 import {
   BALANCE_LEAST_LOADED, BALANCE_ROUND_ROBIN, COMMAND_STOP, CONTROL_ACCEPTED_OFFSET,
   CONTROL_BACKLOG_OFFSET, CONTROL_COMMAND_OFFSET, CONTROL_COMPLETED_OFFSET, CONTROL_DOORBELL_OFFSET,
@@ -89,7 +89,12 @@ export async function createEngine<T extends TopicMap>(options: EngineOptions<T>
   const platform = await defaultPlatform();
   const validated = validateOptions(options as EngineOptions<TopicMap>, platform.cores());
   const href = platform.resolveModule(options.handlers);
-  const imported = (await import(href)) as { default?: unknown };
+  let imported: { default?: unknown };
+  try {
+    imported = (await import(href)) as { default?: unknown };
+  } catch (error) {
+    throw new ModuleError('handlers', href, `the handler module could not be imported: ${(error as Error)?.message ?? error}`);
+  }
   const handlerModule = checkHandlerModule(imported.default, href);
   const { shape } = validated;
   if (topicFingerprint(handlerModule.topics, shape.topicNames) !== topicFingerprint(options.topics, shape.topicNames)) {
@@ -369,7 +374,7 @@ export class Engine<T extends TopicMap> {
       entry.cleanup();
       return Promise.reject(routed === 0
         ? new EngineError('ERR_NO_SUBSCRIBER', 'topic', topic, 'no subscription receives this request')
-        : new EngineError('ERR_REQUEST_FAILED', 'topic', topic, 'every receiving lane was full and refused the request'));
+        : new EngineError('ERR_REQUEST_FAILED', 'topic', topic, 'every receiving lane refused it (full under reject/drop-newest, or its worker is gone)'));
     }
     if (!this.pending.has(correlation)) return promise; // answered inline (caller-runs)
     this.runtime.flushAll();
