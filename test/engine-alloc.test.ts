@@ -1,0 +1,31 @@
+/**
+ * Zero allocations per message on both sides of the engine, on both backends: over ≥ 1 M messages
+ * published with writer + send and handled through the flyweight reader, no GC event and (almost)
+ * no heap growth on the publishing thread or in the handler's worker. A control run that publishes
+ * a fresh object per message must show GC events, proving the detector can see allocation.
+ */
+import { describe, expect, test } from '@jest/globals';
+import { BACKENDS, CORE_BUILD, STRESS, runWorker } from './harness.ts';
+import type { EngineAllocData, EngineAllocReport } from './workers/engine-alloc.ts';
+
+const MESSAGES = Math.max(1_000_000, Math.round(1_000_000 * STRESS));
+
+describe.each(BACKENDS)('engine allocation (%s)', (backend) => {
+  test(`${MESSAGES} messages: 0 GC events and < 8 bytes of heap growth per message (one boxed number is 12) on the publisher and in the handler`, async () => {
+    const report = await runWorker<EngineAllocReport>('engine-alloc', { backend, messages: MESSAGES, warmup: 300_000, mode: 'writer', coreBuild: CORE_BUILD } satisfies EngineAllocData, 120_000);
+    expect(report.checksumMatches).toBe(true);
+    expect(report.handler.count).toBe(MESSAGES + 300_000);
+    expect(report.publisher.gcEvents).toBe(0);
+    expect(report.handler.gcEvents).toBe(0);
+    // Without a GC, growth is every byte allocated: one boxed double per message would be 12 MB.
+    // What remains (0.04–4 MB in runs here) is JIT output and feedback, not per-message garbage.
+    expect(report.publisher.heapGrowthBytes).toBeLessThan(8 * MESSAGES);
+    expect(report.handler.heapGrowthBytes).toBeLessThan(8 * MESSAGES);
+  });
+
+  test('control: a fresh object per message is seen (GC events on the publisher)', async () => {
+    const report = await runWorker<EngineAllocReport>('engine-alloc', { backend, messages: 1_000_000, warmup: 100_000, mode: 'allocating', coreBuild: CORE_BUILD } satisfies EngineAllocData, 120_000);
+    expect(report.checksumMatches).toBe(true);
+    expect(report.publisher.gcEvents).toBeGreaterThan(0);
+  });
+});

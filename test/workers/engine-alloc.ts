@@ -1,0 +1,93 @@
+/**
+ * Zero-allocation probe for the engine (test/engine-alloc.test.ts), in a worker thread of its own so
+ * that only the loop under test runs on this isolate. It creates an engine (one worker) and
+ * publishes `messages` 24-byte ticks through the allocation-free writer + send path, after a
+ * warm-up, counting GC events and heap growth on this (the publishing) thread while the handler
+ * module counts them on the handler's thread. Mode 'allocating' publishes with a fresh object per
+ * message instead: the control that shows the detector works.
+ */
+import { GCProfiler } from 'node:v8';
+import { parentPort, workerData } from 'node:worker_threads';
+import { createEngine } from '../../src/engine/engine.ts';
+import { allocTopics, collectGarbage, dataHeapUsed } from '../engine/alloc-handlers.ts';
+
+export interface EngineAllocData { backend: 'wasm' | 'js'; messages: number; warmup: number; mode: 'writer' | 'allocating'; coreBuild: 'release' | 'debug' }
+export interface EngineAllocReport {
+  messages: number;
+  publisher: { gcEvents: number; heapGrowthBytes: number };
+  handler: { gcEvents: number; heapGrowthBytes: number; count: number };
+  checksumMatches: boolean;
+  waits: number;
+}
+
+const data = workerData as EngineAllocData;
+
+const engine = await createEngine({
+  topics: allocTopics, handlers: new URL('../engine/alloc-handlers.js', import.meta.url), workers: 1,
+  backend: data.backend, coreBuild: data.coreBuild, ringCapacity: 65536,
+});
+await engine.subscribe('tick', { handler: 'tick', mode: 'group' });
+await engine.subscribe('probe', { handler: 'probe', mode: 'group' });
+const writer = engine.writer('tick');
+// The expected checksum lives in a typed array: a module-level `let` holding a double would be a
+// boxed HeapNumber, re-allocated by every store (the probe's own loop must not allocate).
+const expected = new Float64Array(1);
+let waits = 0;
+/** The control keeps its recent messages reachable, so V8 cannot optimise the objects away. */
+const recent: unknown[] = new Array<unknown>(1024).fill(null);
+
+async function run(from: number, to: number, allocating: boolean): Promise<void> {
+  for (let i = from; i < to; i++) {
+    let ok: boolean;
+    const x = (i & 1023) * 0.5;
+    if (allocating) {
+      const message = { seq: i, player: i & 255, x, y: 1.5, stamp: i * 2 };
+      recent[i & 1023] = message;
+      ok = engine.publish('tick', message);
+    } else {
+      writer.seq = i;
+      writer.player = i & 255;
+      writer.x = x;
+      writer.y = 1.5;
+      writer.stamp = i * 2;
+      ok = engine.send('tick');
+    }
+    expected[0] = (expected[0]! + i + (i & 255) + x + 1.5 + i * 2) % 4294967296;
+    if (!ok) {
+      waits++;
+      await engine.whenWritable();
+    }
+  }
+}
+
+/** Runs [from, to) in chunks, so the loop's function is entered many times: TurboFan then
+ *  optimises the whole function, not only the loop (on-stack replacement), and an unoptimised
+ *  entry (the interpreter boxes every double) does not stay in the measured window. */
+async function runChunks(from: number, to: number, allocating: boolean): Promise<void> {
+  for (let at = from; at < to; at += CHUNK) await run(at, Math.min(to, at + CHUNK), allocating);
+}
+const CHUNK = 50_000;
+
+await runChunks(0, data.warmup, data.mode === 'allocating');
+await engine.drain();
+const handlerBefore = await engine.request('probe', { start: true });
+// GCProfiler reports synchronously what happened between start and stop (a PerformanceObserver
+// would deliver its entries only after the loop yields).
+collectGarbage();
+const profiler = new GCProfiler();
+profiler.start();
+const heapBefore = dataHeapUsed();
+await runChunks(data.warmup, data.warmup + data.messages, data.mode === 'allocating');
+const heapAfter = dataHeapUsed();
+const publisherGcs = profiler.stop().statistics.length;
+await engine.drain();
+const handlerAfter = await engine.request('probe', { start: false });
+await engine.close();
+const report: EngineAllocReport = {
+  messages: data.messages,
+  publisher: { gcEvents: publisherGcs, heapGrowthBytes: heapAfter - heapBefore },
+  handler: { gcEvents: handlerAfter.gcEvents, heapGrowthBytes: handlerAfter.heapUsed - handlerBefore.heapUsed, count: handlerAfter.count },
+  checksumMatches: handlerAfter.checksum === expected[0],
+  waits,
+};
+parentPort!.postMessage(report);
