@@ -69,6 +69,34 @@ describe.each(BACKENDS)('engine lifecycle (%s)', (backend) => {
       await addOnOne.unsubscribe();
       const reply = await within(10_000, 'reply from worker 0', engine.request('add', { a: 2, b: 2, delayMs: 0 }));
       expect(reply).toEqual({ sum: 4, worker: 0 });
+      // Messages for the dead worker are refused from now on; drain still completes.
+      await engine.subscribe('load', { handler: 'load', mode: 'group', workers: [1] });
+      expect(engine.publish('load', { seq: 1, micros: 0 })).toBe(false);
+      await within(10_000, 'drain after crash', engine.drain());
+      expect(engine.stats().topics.load.rejected).toBe(1);
+    } finally {
+      await engine.close({ timeout: 5000 });
+    }
+  });
+
+  test('a worker that crashes with messages queued: they are counted lost, drain completes, the rest is delivered', async () => {
+    const engine = await startEngine(backend, { workers: 2 });
+    try {
+      await engine.subscribe('crash', { handler: 'crash', mode: 'group', workers: [0] });
+      await engine.subscribe('load', { handler: 'load', mode: 'group', workers: [0] });
+      await engine.subscribe('tick', { handler: 'tickGroup', mode: 'group', workers: [1] });
+      engine.publish('crash', { code: 3 });
+      for (let seq = 0; seq < 50; seq++) engine.publish('load', { seq, micros: 0 });
+      engine.flush();
+      await within(10_000, 'crash report', (async () => {
+        while (engine.stats().workers[0]!.state !== 'crashed') await new Promise((r) => setTimeout(r, 5));
+      })());
+      for (let i = 0; i < 100; i++) engine.publish('tick', { producer: 0, seq: i, value: i, key: 0 });
+      await within(10_000, 'drain after crash', engine.drain());
+      const stats = engine.stats();
+      expect(stats.lostToCrashes).toBe(51); // the 50 loads, and the crash message it died handling
+      expect(stats.topics.tick.delivered).toBe(100);
+      await within(10_000, 'second drain', engine.drain());
     } finally {
       await engine.close({ timeout: 5000 });
     }

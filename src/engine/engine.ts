@@ -260,9 +260,10 @@ export class Engine<T extends TopicMap> {
   }
 
   /**
-   * Never waits and never queues: 'ok' if every receiving lane took the message, 'full' if some
-   * lane was full (the message was not enqueued there, whatever the policy: it is still yours to
-   * retry; with several receivers the others did take it), 'closed' if a receiver is gone.
+   * Never waits and never queues: 'ok' if every receiving lane took the message (or none
+   * subscribes: see stats().topics[t].unrouted), 'full' if some lane was full or its worker is
+   * gone (the message was not enqueued there, whatever the policy: it is still yours to retry;
+   * with several receivers the others did take it). Counted as rejected.
    */
   tryPublish<K extends TopicName<T>>(topic: K, fields: TopicMessage<T, K>): 'ok' | 'full' {
     const runtime = this.topicRuntime(topic);
@@ -578,8 +579,9 @@ export class Engine<T extends TopicMap> {
 
   /**
    * Resolves when every message accepted so far has been handled (including what handlers
-   * published meanwhile) and no backlog holds a message. Rejects with ERR_DRAIN_TIMEOUT after
-   * `timeout` ms (default: never), and with ERR_WORKER_CRASHED if a worker died with work.
+   * published meanwhile) and no backlog holds a message, or can never be: what a crashed worker
+   * left in its lanes and backlogs is counted in stats().lostToCrashes instead. Rejects with
+   * ERR_DRAIN_TIMEOUT after `timeout` ms (default: never).
    */
   async drain(options: { timeout?: number } = {}): Promise<void> {
     const deadline = options.timeout === undefined ? Infinity : Date.now() + options.timeout;
@@ -595,9 +597,8 @@ export class Engine<T extends TopicMap> {
       for (const block of scratch) completed = (completed + Atomics.load(i32, (block.address + CONTROL_COMPLETED_OFFSET) >> 2)) | 0;
       let accepted = 0;
       for (const block of scratch) accepted = (accepted + Atomics.load(i32, (block.address + CONTROL_ACCEPTED_OFFSET) >> 2)) | 0;
-      if (accepted === completed && this.runtime.backlogSize === 0) return;
-      const crashed = this.workerRecords.findIndex((r) => r.state === 'crashed');
-      if (crashed >= 0) throw new EngineError('ERR_WORKER_CRASHED', 'worker', crashed, 'crashed with messages still to handle');
+      // Records a crashed worker will never handle are written off (stats().lostToCrashes).
+      if (((accepted - completed - this.lostToCrashes()) | 0) === 0 && this.runtime.backlogSize === 0) return;
       if (Date.now() > deadline) throw new EngineError('ERR_DRAIN_TIMEOUT', 'timeout', options.timeout, `${(accepted - completed) | 0} messages still in flight`);
       await new Promise<void>((resolve) => setTimeout(resolve, 1));
     }
@@ -646,6 +647,18 @@ export class Engine<T extends TopicMap> {
     if (drainError !== undefined && !(drainError instanceof EngineError && drainError.code === 'ERR_WORKER_CRASHED')) {
       this.report(drainError instanceof Error ? drainError : new Error(String(drainError)));
     }
+  }
+
+  /** Records accepted for crashed workers that nobody will handle: their lanes' unhandled records and their backlogs. */
+  private lostToCrashes(): number {
+    const T = this.validated.shape.threads;
+    let lost = 0;
+    this.workerRecords.forEach((record, w) => {
+      if (record.state !== 'crashed') return;
+      for (let p = 0; p < T; p++) lost += this.core.ringSize(this.arena.ring(laneIndex(p, w + 1, T)).address);
+      lost += Atomics.load(this.runtime.i32, (this.arena.scratchOf(w + 1).address + CONTROL_BACKLOG_OFFSET) >> 2);
+    });
+    return lost;
   }
 
   private onWorkerGone(w: number, error: Error): void {
@@ -733,6 +746,6 @@ export class Engine<T extends TopicMap> {
       late += f64[(block.address + CONTROL_LATE_REPLIES_OFFSET) >> 3]!;
       backlog += Atomics.load(i32, (block.address + CONTROL_BACKLOG_OFFSET) >> 2);
     }
-    return { topics, lanes, workers, lateReplies: late, backlog };
+    return { topics, lanes, workers, lateReplies: late, backlog, lostToCrashes: this.lostToCrashes() };
   }
 }

@@ -207,4 +207,6 @@ export interface EngineStats {
   lateReplies: number;
   /** Records waiting in publishers' backlogs (a full lane under block on the engine's thread, or drop-oldest). */
   backlog: number;
+  /** Records accepted for workers that crashed before handling them (left in their lanes or backlogs). */
+  lostToCrashes: number;
 }
