@@ -57,6 +57,8 @@ const MODE_CODES: Readonly<Record<DeliveryMode, number>> = { broadcast: MODE_BRO
 /** Empty polls of the reply lanes before thread 0 parks with waitAsync (each ~50 ns; keeps the event loop free). */
 const THREAD0_SPIN = 64;
 const THREAD0_PARK_MS = 1000;
+/** Polls of a full lane by thread 0's backlog pump before it parks asynchronously (~20–50 µs). */
+const PUMP_SPIN = 256;
 const ROUTER_PUBLISH_TIMEOUT_MS = 10_000;
 
 interface PendingRequest {
@@ -442,10 +444,16 @@ export class Engine<T extends TopicMap> {
     if (this.pumpRunning) return;
     this.pumpRunning = true;
     try {
+      let polls = 0;
       while (this.runtime.pumpBacklogs() > 0 && !this.closed) {
         const consumer = this.runtime.firstBackloggedLane();
         if (consumer < 0) break;
         if (this.workerRecords[consumer - 1]?.state === 'crashed') continue;
+        // A worker that is draining frees space within microseconds, while an asynchronous wake-up
+        // costs tens of µs to a millisecond here: poll a little first (this blocks the event loop
+        // for at most ~PUMP_SPIN polls, each one ring-index load).
+        if (++polls < PUMP_SPIN) continue;
+        polls = 0;
         await parkProducerAsync(this.core, this.runtime.i32, this.runtime.ringTo[consumer]!, 50, this.platform.waitAsync);
       }
     } finally {
