@@ -1,6 +1,9 @@
 /**
- * The ring benchmark (`npm start`): Wasm core vs JS twin, on one thread (benchmark.js) and across
- * a producer and a consumer worker, printed side by side and written to bench/results/latest.json.
+ * The benchmarks (`npm start`): Wasm core vs JS twin, on one thread (benchmark.js) and across
+ * a producer and a consumer worker (the ring), then the engine on both backends: one-to-one
+ * throughput beside a postMessage baseline (engine-throughput.ts), worker↔worker ping-pong and
+ * request() latency (engine-pingpong.ts), CPU-bound handlers on 1 vs 2 workers (engine-scaling.ts).
+ * Printed side by side and written to bench/results/latest.json.
  *
  *   node build/bench/main.js [--quick | --full] [--runs N] [--filter SUBSTRING]
  *
@@ -8,7 +11,7 @@
  *   --full    longer micro cases, 50 M (single) / 200 M (batch) messages per run, 9 runs
  *   --runs N  timed cross-thread runs per case (default 5; min benchmark.js samples per micro case)
  *   --filter  only cases whose id `suite/case/backend` contains SUBSTRING, e.g. `one-to-one`,
- *             `batch`, `/wasm`
+ *             `batch`, `/wasm`, `engine` (every engine suite), `engine-pingpong`, `postMessage`
  *
  * Exits non-zero if any case fails verification (lost, duplicated, reordered records, a checksum
  * mismatch, a failed op, a run that did not finish). Speed is reported, never asserted.
@@ -17,6 +20,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { PROJECT_ROOT, collectEnv, describeEnv } from './env.ts';
+import { printEngineTable, roundForJson, type EngineBenchEntry } from './engine-common.ts';
+import { runEnginePingPong } from './engine-pingpong.ts';
+import { runEngineScaling } from './engine-scaling.ts';
+import { runEngineThroughput } from './engine-throughput.ts';
 import { runRingMicro } from './ring-micro.ts';
 import { runRingThreads } from './ring-threads.ts';
 import { printTable, type BenchEntry, type BenchOptions } from './results.ts';
@@ -64,17 +71,24 @@ async function main(): Promise<void> {
   if (options.runs < 5) console.log(`note: --runs ${options.runs} is below the 5 runs a median needs to mean much`);
   console.log();
 
-  const entries: BenchEntry[] = [];
+  const entries: (BenchEntry | EngineBenchEntry)[] = [];
   const micro = await runRingMicro(options, log);
   entries.push(...micro);
   const threads = await runRingThreads(options, log);
   entries.push(...threads);
+  const engine: EngineBenchEntry[] = [];
+  engine.push(...await runEngineThroughput(options, log));
+  engine.push(...await runEnginePingPong(options, log));
+  engine.push(...await runEngineScaling(options, log));
+  entries.push(...engine);
   env.load.loadavgAfter = os.loadavg().map((n) => Math.round(n * 100) / 100);
 
   console.log();
   printTable('micro (one thread), records/s', micro);
   if (micro.length > 0 && threads.length > 0) console.log();
   printTable('one-to-one (2 workers), msgs/s', threads);
+  if ((micro.length > 0 || threads.length > 0) && engine.length > 0) console.log();
+  printEngineTable('engine (main + workers)', engine);
   console.log(`\nloadavg before ${env.load.loadavgBefore.join(' / ')}, after ${env.load.loadavgAfter.join(' / ')}; ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
   if (entries.length === 0) {
@@ -85,7 +99,7 @@ async function main(): Promise<void> {
   const dir = new URL('bench/results/', PROJECT_ROOT);
   mkdirSync(dir, { recursive: true });
   const file = new URL('latest.json', dir);
-  const rounded = entries.map((e) => ({ ...e, median: Math.round(e.median), min: Math.round(e.min), max: Math.round(e.max) }));
+  const rounded = entries.map((e) => ({ ...e, median: roundForJson(e.median, e.unit), min: roundForJson(e.min, e.unit), max: roundForJson(e.max, e.unit) }));
   writeFileSync(file, `${JSON.stringify({ env, options, entries: rounded }, null, 2)}\n`);
   console.log(`results: ${fileURLToPath(file)}`);
 

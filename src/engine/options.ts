@@ -37,7 +37,7 @@ export function validateOptions(options: EngineOptions<TopicMap>, defaultWorkers
   const maxSubscriptions = integer('maxSubscriptions', options.maxSubscriptions ?? 64, 1, MAX_SUBSCRIPTIONS);
   const flushEvery = integer('flushEvery', options.flushEvery ?? 64, 1, 4096);
   const batch = integer('batch', options.batch ?? 256, 1, 65536);
-  const spin = integer('spin', options.spin ?? 2000, 0, 1e7);
+  const spin = integer('spin', options.spin ?? 20_000, 0, 1e7);
   const blockTimeout = integer('blockTimeout', options.blockTimeout ?? 50, 0, 600_000);
   const startTimeout = integer('startTimeout', options.startTimeout ?? 30_000, 1, 600_000);
   if (options.handlers === undefined || (typeof options.handlers !== 'string' && !(options.handlers instanceof URL))) {
