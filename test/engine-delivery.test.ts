@@ -99,6 +99,8 @@ describe.each(BACKENDS)('engine delivery (%s)', (backend) => {
   });
 
   test('stats: per-topic, per-lane and per-worker counters add up', async () => {
+    // A worker commits a request only after flushing its reply: drain, so no lane is mid-batch.
+    await within(10_000, 'drain', engine.drain());
     const stats = engine.stats();
     const tick = stats.topics.tick;
     expect(tick.routed).toBe(tick.delivered);
