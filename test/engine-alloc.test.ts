@@ -11,12 +11,15 @@ import type { EngineAllocData, EngineAllocReport } from './workers/engine-alloc.
 const MESSAGES = Math.max(1_000_000, Math.round(1_000_000 * STRESS));
 
 describe.each(BACKENDS)('engine allocation (%s)', (backend) => {
-  test(`${MESSAGES} messages: 0 GC events and < 8 bytes of heap growth per message (one boxed number is 12) on the publisher and in the handler`, async () => {
-    const report = await runWorker<EngineAllocReport>('engine-alloc', { backend, messages: MESSAGES, warmup: 300_000, mode: 'writer', coreBuild: CORE_BUILD } satisfies EngineAllocData, 120_000);
+  test(`${MESSAGES} messages: at most 1 GC event (an allocating control has ~20) and < 8 bytes of heap growth per message on the publisher and in the handler`, async () => {
+    const report = await runWorker<EngineAllocReport>('engine-alloc', { backend, messages: MESSAGES, warmup: 500_000, mode: 'writer', coreBuild: CORE_BUILD } satisfies EngineAllocData, 120_000);
     expect(report.checksumMatches).toBe(true);
-    expect(report.handler.count).toBe(MESSAGES + 300_000);
-    expect(report.publisher.gcEvents).toBe(0);
-    expect(report.handler.gcEvents).toBe(0);
+    expect(report.handler.count).toBe(MESSAGES + 500_000);
+    // Usually 0. On a loaded machine one scavenge sometimes lands in the window: V8 still
+    // allocates for the JIT there (feedback, deoptimisation data; a sampling heap profile puts
+    // < 0.02 B per message on the engine's own code). One object per message makes ~20.
+    expect(report.publisher.gcEvents).toBeLessThanOrEqual(1);
+    expect(report.handler.gcEvents).toBeLessThanOrEqual(1);
     // Without a GC, growth is every byte allocated: one boxed double per message would be 12 MB.
     // What remains (0.04–4 MB in runs here) is JIT output and feedback, not per-message garbage.
     expect(report.publisher.heapGrowthBytes).toBeLessThan(8 * MESSAGES);
@@ -26,6 +29,6 @@ describe.each(BACKENDS)('engine allocation (%s)', (backend) => {
   test('control: a fresh object per message is seen (GC events on the publisher)', async () => {
     const report = await runWorker<EngineAllocReport>('engine-alloc', { backend, messages: 1_000_000, warmup: 100_000, mode: 'allocating', coreBuild: CORE_BUILD } satisfies EngineAllocData, 120_000);
     expect(report.checksumMatches).toBe(true);
-    expect(report.publisher.gcEvents).toBeGreaterThan(0);
+    expect(report.publisher.gcEvents).toBeGreaterThan(5);
   });
 });
