@@ -108,6 +108,7 @@ const TAKEN = 0; // enqueued (or handled inline): it will be delivered
 const TAKEN_WAIT = 1; // kept in a backlog in order: it will be delivered, but the publisher should wait
 const REFUSED = 2; // rejected, dropped (drop-newest) or the consumer is gone
 type PushOutcome = typeof TAKEN | typeof TAKEN_WAIT | typeof REFUSED;
+const LANE_FULL = 3; // tryPush only: the ring is full, the policy decides
 
 export class ThreadRuntime {
   readonly u8: Uint8Array;
@@ -324,6 +325,12 @@ export class ThreadRuntime {
       this.pumpBacklog(consumer);
       if (backlog.size > 0) return this.onFull(consumer, src, policy, stats);
     }
+    const outcome = this.tryPush(consumer, src, stats);
+    return outcome === LANE_FULL ? this.onFull(consumer, src, policy, stats) : outcome;
+  }
+
+  /** One ringTryPush into the lane to `consumer`: TAKEN, REFUSED (its consumer is gone: counted rejected) or LANE_FULL. */
+  private tryPush(consumer: number, src: number, stats: number): PushOutcome | typeof LANE_FULL {
     const status = this.core.ringTryPush(this.ringTo[consumer]!, src);
     if (status === STATUS_OK) {
       this.pushed(consumer, 1);
@@ -333,7 +340,7 @@ export class ThreadRuntime {
       this.f64[stats + TOPIC_STAT_REJECTED]! += 1;
       return REFUSED;
     }
-    return this.onFull(consumer, src, policy, stats);
+    return LANE_FULL;
   }
 
   private pushed(consumer: number, fresh: number): void {
@@ -424,15 +431,8 @@ export class ThreadRuntime {
     for (;;) {
       if (backlog !== undefined && backlog.size > 0) this.pumpBacklog(consumer);
       if (backlog === undefined || backlog.size === 0) {
-        const status = this.core.ringTryPush(ring, src);
-        if (status === STATUS_OK) {
-          this.pushed(consumer, 1);
-          return TAKEN;
-        }
-        if (status === STATUS_CLOSED) {
-          this.f64[stats + TOPIC_STAT_REJECTED]! += 1;
-          return REFUSED;
-        }
+        const outcome = this.tryPush(consumer, src, stats);
+        if (outcome !== LANE_FULL) return outcome;
       }
       // Why spin, then park: waking a parked thread costs ~35 µs on this VM, while a consumer
       // that is merely busy frees space within microseconds. parkProducer sets PRODUCER_PARKED and
