@@ -24,15 +24,17 @@ function probe(data: EngineAllocData, timeoutMs = 120_000): Promise<EngineAllocR
 }
 
 describe.each(BACKENDS)('engine allocation (%s)', (backend) => {
-  test(`${MESSAGES} messages: at most 1 GC event (an allocating control has ~20) and < 8 bytes of heap growth per message on the publisher and in the handler`, async () => {
+  test(`${MESSAGES} messages: at most 1 GC event per million (an allocating control has ~20) and < 8 bytes of heap growth per message on the publisher and in the handler`, async () => {
     const report = await probe({ backend, messages: MESSAGES, warmup: 500_000, mode: 'writer', coreBuild: CORE_BUILD });
     expect(report.checksumMatches).toBe(true);
     expect(report.handler.count).toBe(MESSAGES + 500_000);
-    // Usually 0. Sometimes one scavenge lands in the window: V8 keeps allocating a little for
-    // itself (a sampling heap profile attributes ~5 KB per million messages to the engine's code;
-    // the rest of the growth is V8-internal). One object per message makes ~20 scavenges.
-    expect(report.publisher.gcEvents).toBeLessThanOrEqual(1);
-    expect(report.handler.gcEvents).toBeLessThanOrEqual(1);
+    // Usually 0. Sometimes a scavenge lands in the window (more often on a loaded machine): heap
+    // use still grows ~0.2–3 B per message, yet a sampling heap profile attributes only ~5 KB per
+    // million messages to JavaScript allocation sites; the rest is V8-internal. One object per
+    // message makes ~20 scavenges per million.
+    const allowed = Math.ceil(MESSAGES / 1_000_000);
+    expect(report.publisher.gcEvents).toBeLessThanOrEqual(allowed);
+    expect(report.handler.gcEvents).toBeLessThanOrEqual(allowed);
     // Without a GC, growth is every byte allocated: one boxed double per message would be 12 MB.
     // What remains (0.04–4 MB in runs here) is JIT output and feedback, not per-message garbage.
     expect(report.publisher.heapGrowthBytes).toBeLessThan(8 * MESSAGES);
