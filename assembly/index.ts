@@ -16,10 +16,12 @@ export * from "./layout/status";
 export * from "./layout/ring";
 export * from "./layout/pool";
 export * from "./layout/router";
+export * from "./layout/dispatch";
 export * from "./ring";
 export * from "./pool";
 export * from "./router";
 export * from "./hash";
+export * from "./dispatch";
 
 /** The module's first free byte after its static data; must not exceed ARENA_BASE. */
 export function heapBase(): usize {

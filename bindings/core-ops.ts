@@ -133,6 +133,21 @@ export interface CoreOps {
   /** MurmurHash3 x86_32 (seed 0) of the 4 little-endian bytes of `value`: equals hashBytes over
    *  those bytes. Used for keyed delivery of integer keys. */
   hashU32(value: number): number;
+
+  // ── batch dispatch (assembly/dispatch.ts, bindings/js/dispatch.ts) ──────────────────────────
+  /** Reader `thread` of `router` (inside routerEnter/Leave) and producer of every ring in `rings`.
+   *  Routes and pushes `count` records, `stride` bytes apart from `src`: hashes each key (KEY_* kind
+   *  at `keyOffset`, `keyLength` bytes for KEY_BYTES), routes `topic` into `out`, and for each
+   *  route entry stamps its low 16 bits as a u16 at `tagOffset` in the record, ringTryPushes the
+   *  record into the ring u32 `rings[entry >>> 16]` and adds 1 to u32 `pushed[entry >>> 16]`.
+   *  Flushes nothing. Returns `count`, or the index of the record whose push failed (its entries
+   *  left at `out`, the failed one's index and their count in the result block at `result`, see
+   *  assembly/layout/dispatch.ts), or -STATUS_INVALID for a bad topic. */
+  dispatchBatch(
+    router: number, thread: number, topic: number, src: number, count: number, stride: number,
+    keyKind: number, keyOffset: number, keyLength: number, rings: number, tagOffset: number,
+    pushed: number, out: number, result: number,
+  ): number;
 }
 
 /** The names of every CoreOps function, for building the Wasm backend from exports and for tests. */
@@ -146,6 +161,7 @@ export const CORE_OP_NAMES = [
   'routerRemoveSubscription', 'routerTryPublish', 'routerEnter', 'routerLeave', 'routerRoute',
   'routerVersion', 'routerGroupCount',
   'hashBytes', 'hashU32',
+  'dispatchBatch',
 ] as const satisfies ReadonlyArray<Exclude<keyof CoreOps, 'backend'>>;
 
 export type CoreOpName = (typeof CORE_OP_NAMES)[number];

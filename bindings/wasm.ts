@@ -15,12 +15,13 @@ import * as statusLayout from '../assembly/layout/status.ts';
 import * as ringLayout from '../assembly/layout/ring.ts';
 import * as poolLayout from '../assembly/layout/pool.ts';
 import * as routerLayout from '../assembly/layout/router.ts';
+import * as dispatchLayout from '../assembly/layout/dispatch.ts';
 import { CORE_OP_NAMES, type CoreOps } from './core-ops.ts';
 import { ModuleError } from '../src/errors.ts';
 
 /** Every layout constant, by name, as the TypeScript side knows it. */
 export const LAYOUT_CONSTANTS: Readonly<Record<string, number>> = Object.freeze({
-  ...arenaLayout, ...statusLayout, ...ringLayout, ...poolLayout, ...routerLayout,
+  ...arenaLayout, ...statusLayout, ...ringLayout, ...poolLayout, ...routerLayout, ...dispatchLayout,
 });
 
 /** Which build of the core: release (optimised, no assertions) or debug (assertions on). */

@@ -24,26 +24,24 @@ function probe(data: EngineAllocData, timeoutMs = 120_000): Promise<EngineAllocR
 }
 
 describe.each(BACKENDS)('engine allocation (%s)', (backend) => {
-  test(`${MESSAGES} messages: at most 1 GC event per million (an allocating control has ~20) and < 8 bytes of heap growth per message on the publisher and in the handler`, async () => {
+  test(`${MESSAGES} messages per window: a window with 0 GC events and < 1 byte of heap growth per message on the publisher and in the handler`, async () => {
     const report = await probe({ backend, messages: MESSAGES, warmup: 500_000, mode: 'writer', coreBuild: CORE_BUILD });
     expect(report.checksumMatches).toBe(true);
-    expect(report.handler.count).toBe(MESSAGES + 500_000);
-    // Usually 0. Sometimes a scavenge lands in the window (more often on a loaded machine): heap
-    // use still grows ~0.2–3 B per message, yet a sampling heap profile attributes only ~5 KB per
-    // million messages to JavaScript allocation sites; the rest is V8-internal. One object per
-    // message makes ~20 scavenges per million.
-    const allowed = Math.ceil(MESSAGES / 1_000_000);
-    expect(report.publisher.gcEvents).toBeLessThanOrEqual(allowed);
-    expect(report.handler.gcEvents).toBeLessThanOrEqual(allowed);
+    expect(report.handled).toBe(report.published);
+    // Allocation per message would show in every window (one short-lived object per message makes
+    // ~20 scavenges per million); a machine loaded enough to keep a function unoptimised for a
+    // while can put a few scavenges into one window. So: the best window of three.
+    const best = (side: 'publisher' | 'handler') => Math.min(...report.windows.map((w) => w[side].gcEvents));
+    const leastGrowth = (side: 'publisher' | 'handler') => Math.min(...report.windows.map((w) => w[side].heapGrowthBytes));
+    expect({ publisher: best('publisher'), handler: best('handler') }).toEqual({ publisher: 0, handler: 0 });
     // Without a GC, growth is every byte allocated: one boxed double per message would be 12 MB.
-    // What remains (0.04–4 MB in runs here) is JIT output and feedback, not per-message garbage.
-    expect(report.publisher.heapGrowthBytes).toBeLessThan(8 * MESSAGES);
-    expect(report.handler.heapGrowthBytes).toBeLessThan(8 * MESSAGES);
+    expect(leastGrowth('publisher')).toBeLessThan(MESSAGES);
+    expect(leastGrowth('handler')).toBeLessThan(MESSAGES);
   });
 
-  test('control: a fresh object per message is seen (GC events on the publisher)', async () => {
+  test('control: a fresh object per message is seen (GC events on the publisher in every window)', async () => {
     const report = await probe({ backend, messages: 1_000_000, warmup: 100_000, mode: 'allocating', coreBuild: CORE_BUILD });
     expect(report.checksumMatches).toBe(true);
-    expect(report.publisher.gcEvents).toBeGreaterThan(5);
+    expect(Math.min(...report.windows.map((w) => w.publisher.gcEvents))).toBeGreaterThan(5);
   });
 });

@@ -8,15 +8,20 @@ import { createJsRing } from './ring.ts';
 import { createJsPool } from './pool.ts';
 import { createJsRouter } from './router.ts';
 import { createJsHash } from './hash.ts';
+import { createJsDispatch } from './dispatch.ts';
 
 /** Builds the JS backend over `memory` (the arena's shared memory, or its buffer). */
 export function createJsCore(memory: WebAssembly.Memory | SharedArrayBuffer | ArrayBuffer): CoreOps {
   const views = makeViews(memory);
+  const ring = createJsRing(views);
+  const router = createJsRouter(views);
+  const hash = createJsHash(views);
   return {
     backend: 'js',
-    ...createJsRing(views),
+    ...ring,
     ...createJsPool(views),
-    ...createJsRouter(views),
-    ...createJsHash(views),
+    ...router,
+    ...hash,
+    ...createJsDispatch(views, ring, router, hash),
   };
 }

@@ -254,14 +254,9 @@ export class Engine<T extends TopicMap> {
   publishBatch<K extends TopicName<T>>(topic: K, messages: readonly TopicMessage<T, K>[]): number {
     const runtime = this.topicRuntime(topic);
     if (!Array.isArray(messages)) throw new ConfigError('messages', messages, 'must be an array of messages');
-    const thread = this.runtime;
-    let taken = 0;
-    for (let i = 0; i < messages.length; i++) {
-      thread.publish(runtime, messages[i] as Record<string, unknown>);
-      if (thread.lastRefused === 0) taken++;
-    }
-    return taken;
+    return this.runtime.publishBatch(runtime, messages as readonly Record<string, unknown>[]);
   }
+
 
   /**
    * Never waits and never queues: 'ok' if every receiving lane took the message (or none
@@ -533,16 +528,17 @@ export class Engine<T extends TopicMap> {
       }
       ids.push(id);
     }
-    await this.publishRoutes();
     const subscription: Subscription = {
-      id: slot, topic: topicName, handler: options.handler, mode, workers, backpressure: policy,
+      id: slot, topic: topicName, handler: options.handler, mode, workers, backpressure: policy, balance,
       unsubscribe: () => {
         const run = this.subscribeQueue.then(() => this.doUnsubscribe(slot, ids));
         this.subscribeQueue = run.catch(() => undefined);
         return run;
       },
     };
+    // Registered before the publish: markFastTopics must see a least-loaded group in its version.
     this.subscriptions.set(slot, subscription);
+    await this.publishRoutes();
     return subscription;
   }
 
@@ -560,6 +556,7 @@ export class Engine<T extends TopicMap> {
     const deadline = Date.now() + ROUTER_PUBLISH_TIMEOUT_MS;
     for (;;) {
       this.runtime.flushAll(); // thread 0 leaves the table too
+      this.markFastTopics(this.core.routerVersion(this.router) + 1);
       const status = this.core.routerTryPublish(this.router);
       if (status === STATUS_OK) return;
       if (status !== STATUS_BUSY || Date.now() > deadline) {
@@ -567,6 +564,13 @@ export class Engine<T extends TopicMap> {
       }
       await this.platform.yield();
     }
+  }
+
+  /** Before publishing `version`: which topics dispatchBatch may route in it (no least-loaded group). */
+  private markFastTopics(version: number): void {
+    const leastLoaded = new Set<string>();
+    for (const sub of this.subscriptions.values()) if (sub.balance === 'least-loaded') leastLoaded.add(sub.topic);
+    for (const topic of this.runtime.topics) this.runtime.u32[topic.fastVersionIndex] = leastLoaded.has(topic.name) ? 0 : version;
   }
 
   /** A FREE slot; else reclaims RETIRED slots once no lane or backlog can hold their records. */

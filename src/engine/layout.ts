@@ -41,7 +41,7 @@
  * | 416    | 8    | IDLE_SINCE_MS | owner       | any            | plain f64: epoch ms the current idle episode began, 0 while busy |
  * | 424    | 8    | LATE_REPLIES  | owner       | any            | plain f64: replies that came after the requester gave up |
  * | 512    | 16×T | lane stats    | owner       | any            | per consumer thread c: f64 published, f64 high-water mark of lane (owner → c) |
- * | TOPICS | 128×n| topic stats   | owner       | any            | per topic: TOPIC_STAT_* f64 counters |
+ * | TOPICS | 128×n| topic stats   | owner       | any            | per topic: TOPIC_STAT_* f64 counters (+ FAST_VERSION, thread 0) |
  * | SUBS   | 16×m | subscriptions | thread 0    | all            | only thread 0's block; see SUB_* below |
  *
  * The subscription table (thread 0's block) describes each subscription slot: written by thread 0
@@ -106,6 +106,15 @@ export const TOPIC_STAT_CALLER_RUNS = 7; // of DELIVERED, how many ran on the pu
 export const TOPIC_STAT_HANDLER_ERRORS = 8;
 export const TOPIC_STAT_COUNT = 9;
 export const TOPIC_STAT_BYTES = 128;
+/**
+ * In thread 0's block only, a u32 after the counters: the router version in which the topic has
+ * no least-loaded subscription, so a batch may be routed and enqueued by dispatchBatch in the core
+ * (least-loaded picks need the publisher's lane depths). Written by thread 0 before the router
+ * publish of that version (whose VERSION store pairs with routerEnter's load); 0: never.
+ */
+export const TOPIC_FAST_VERSION_OFFSET = 120;
+/** Records publishBatch stages per dispatchBatch call. */
+export const BATCH_RECORDS = 256;
 
 // ── subscription table entry (thread 0's control block) ────────────────────────────────────────
 export const SUB_STATE_OFFSET = 0; // u8: SUB_FREE / SUB_ACTIVE / SUB_RETIRED

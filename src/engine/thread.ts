@@ -27,6 +27,10 @@ import type { CoreOps } from '../../bindings/core-ops.ts';
 import { parkProducer } from '../../bindings/park.ts';
 import { ADDRESS_MIN } from '../../assembly/layout/arena.ts';
 import { STATUS_CLOSED, STATUS_OK } from '../../assembly/layout/status.ts';
+import {
+  DISPATCH_FAILED_LANE_OFFSET, DISPATCH_LANE_COUNT_OFFSET, DISPATCH_RESULT_BYTES,
+  DISPATCH_ROUTED_OFFSET, DISPATCH_UNROUTED_OFFSET, KEY_BYTES, KEY_NONE, KEY_PREFIXED_BYTES, KEY_U32, KEY_U8,
+} from '../../assembly/layout/dispatch.ts';
 import type { Arena } from '../arena.ts';
 import { ConfigError } from '../errors.ts';
 import type { AnySchema } from '../schema.ts';
@@ -41,7 +45,7 @@ import {
   SUB_BALANCE_OFFSET, SUB_ENTRY_BYTES, SUB_HANDLER_OFFSET, SUB_POLICY_OFFSET, TOPIC_STAT_BYTES,
   TOPIC_STAT_CALLER_RUNS, TOPIC_STAT_DELIVERED, TOPIC_STAT_DROPPED_NEWEST, TOPIC_STAT_DROPPED_OLDEST,
   TOPIC_STAT_HANDLER_ERRORS, TOPIC_STAT_PUBLISHED, TOPIC_STAT_REJECTED, TOPIC_STAT_ROUTED,
-  TOPIC_STAT_UNROUTED, laneIndex, type ControlLayout,
+  TOPIC_STAT_UNROUTED, TOPIC_FAST_VERSION_OFFSET, BATCH_RECORDS, laneIndex, type ControlLayout,
 } from './layout.ts';
 import type { HandlerContext, HandlerDef, HandlerModule, TopicMap } from './types.ts';
 
@@ -64,12 +68,6 @@ export interface EngineShape {
   readonly routerSubscriptions: number;
 }
 
-/** Key field encodings for keyed routing. */
-const KEY_NONE = 0;
-const KEY_U32 = 1;
-const KEY_U8 = 2;
-const KEY_BYTES = 3;
-const KEY_STRING = 4;
 
 /** One topic as this thread sees it: its schemas, its staging record and writer, its reader. */
 export interface TopicRuntime {
@@ -87,6 +85,10 @@ export interface TopicRuntime {
   readonly assign: (writer: Record<string, unknown>, message: Record<string, unknown>) => void;
   /** Reader flyweight, re-pointed at each record handled. */
   readonly reader: { at(address: number): unknown };
+  /** Writer flyweight re-pointed at each record of a batch being staged (publishBatch). */
+  readonly batchWriter: { at(address: number): Record<string, unknown> };
+  /** u32 index of thread 0's word naming the router version in which this topic may be batch-dispatched in Wasm. */
+  readonly fastVersionIndex: number;
   readonly keyKind: number;
   readonly keyOffset: number;
   readonly keyLength: number;
@@ -123,6 +125,14 @@ export class ThreadRuntime {
   /** Thread 0's subscription table. */
   readonly subscriptionTable: number;
   readonly routeOut: number;
+  /** u32 × threads: this thread's ring to each consumer (dispatchBatch's ring table). */
+  readonly ringTable: number;
+  /** u32 × threads: records dispatchBatch pushed per consumer since the runtime last read them. */
+  readonly pushedCounts: number;
+  readonly dispatchResult: number;
+  /** BATCH_RECORDS staged records for publishBatch. */
+  readonly batchStaging: number;
+  private enteredVersion = 0;
   readonly replyStaging: number;
   readonly callerStaging: number;
   /** ringTo[c]: the lane this thread produces into for consumer c; ringFrom[p]: lane from p. */
@@ -183,9 +193,14 @@ export class ThreadRuntime {
     this.replyStaging = stagingBase + topicCount * shape.recordSize;
     this.callerStaging = this.replyStaging + shape.recordSize;
     this.routeOut = this.callerStaging + shape.recordSize;
+    this.ringTable = this.routeOut + shape.routerSubscriptions * 4;
+    this.pushedCounts = this.ringTable + T * 4;
+    this.dispatchResult = this.pushedCounts + T * 4;
+    this.batchStaging = Math.ceil((this.dispatchResult + DISPATCH_RESULT_BYTES) / 8) * 8;
     this.ringTo = [];
     this.ringFrom = [];
     for (let c = 0; c < T; c++) this.ringTo.push(arena.ring(laneIndex(thread, c, T)).address);
+    for (let c = 0; c < T; c++) this.u32[(this.ringTable >> 2) + c] = this.ringTo[c]!;
     for (let p = 0; p < T; p++) this.ringFrom.push(arena.ring(laneIndex(p, thread, T)).address);
     this.pending = new Int32Array(T);
     this.fresh = new Int32Array(T);
@@ -205,8 +220,8 @@ export class ThreadRuntime {
         switch (key.type) {
           case 'u32': case 'i32': keyKind = KEY_U32; break;
           case 'u8': case 'bool': keyKind = KEY_U8; break;
-          case 'string': keyKind = KEY_STRING; break;
-          default: keyKind = KEY_BYTES; keyLength = key.size;
+          case 'string': keyKind = KEY_PREFIXED_BYTES; break;
+          default: keyKind = KEY_BYTES; keyLength = key.size; // f32, f64, i64, bytes: their bytes
         }
       }
       return {
@@ -216,6 +231,8 @@ export class ThreadRuntime {
         staging,
         writer: schema.writer(memory).at(staging + RECORD_HEADER_BYTES) as unknown as Record<string, unknown>,
         reader: schema.reader(memory),
+        batchWriter: schema.writer(memory) as unknown as { at(address: number): Record<string, unknown> },
+        fastVersionIndex: (arena.scratchOf(0).address + shape.control.topicStats + id * TOPIC_STAT_BYTES + TOPIC_FAST_VERSION_OFFSET) >> 2,
         keyKind, keyOffset: key?.offset ?? 0, keyLength,
       };
     });
@@ -251,19 +268,14 @@ export class ThreadRuntime {
    * receiving lane. True if every receiver took it (enqueued or ran inline); false if some lane
    * rejected or dropped it, or this thread must wait before publishing more (a backlog).
    */
-  route(topic: TopicRuntime, correlation: number): boolean {
+  route(topic: TopicRuntime, correlation: number, src: number = topic.staging): boolean {
     const core = this.core;
-    const src = topic.staging;
     this.u32[(src + RECORD_CORRELATION_OFFSET) >> 2] = correlation;
     this.u16[(src + RECORD_REPLY_TO_OFFSET) >> 1] = this.thread;
-    if (!this.entered) {
-      core.routerEnter(this.router, this.thread);
-      this.entered = true;
-      this.scheduleFlush();
-    }
+    this.enter();
     const hash = topic.keyKind === KEY_NONE ? 0 : this.keyHash(topic, src + RECORD_HEADER_BYTES);
     const n = core.routerRoute(this.router, this.thread, topic.id, hash, this.routeOut);
-    const stats = (this.control + this.shape.control.topicStats + topic.id * TOPIC_STAT_BYTES) >> 3;
+    const stats = this.topicStats(topic.id);
     this.lastRouted = n > 0 ? n : 0;
     this.lastAccepted = 0;
     this.lastRefused = 0;
@@ -271,6 +283,8 @@ export class ThreadRuntime {
       this.f64[stats + TOPIC_STAT_UNROUTED]! += 1;
       return true;
     }
+    // The loop of pushRouted, inline: as a call it pushes the JS backend's twins out of
+    // TurboFan's inlining budget, and boxed numbers then cost a scavenge every ~300 000 publishes.
     const out = this.routeOut >> 2;
     let all = true;
     for (let i = 0; i < n; i++) {
@@ -288,6 +302,150 @@ export class ThreadRuntime {
     }
     if (this.lastAccepted > 0) this.f64[stats + TOPIC_STAT_PUBLISHED]! += 1;
     return all;
+  }
+
+  /** f64 index of this thread's counters of topic `id`. */
+  private topicStats(id: number): number {
+    return (this.control + this.shape.control.topicStats + id * TOPIC_STAT_BYTES) >> 3;
+  }
+
+  /** Enters the router's current version once per task (left at flushAll). */
+  private enter(): void {
+    if (this.entered) return;
+    this.enteredVersion = this.core.routerEnter(this.router, this.thread);
+    this.entered = true;
+    this.scheduleFlush();
+  }
+
+  /**
+   * Pushes the record at `src` into the lanes of route entries from..n-1 at routeOut, each under
+   * its subscription's policy; counts lastAccepted / lastRefused. True if every lane took it.
+   */
+  private pushRouted(src: number, from: number, n: number, stats: number): boolean {
+    const out = this.routeOut >> 2;
+    let all = true;
+    for (let i = from; i < n; i++) {
+      const lane = this.u32[out + i]!;
+      if (lane === SKIPPED_LANE) continue;
+      const slot = lane & 0xffff;
+      const entry = this.subscriptionTable + slot * SUB_ENTRY_BYTES;
+      const consumer = this.u8[entry + SUB_BALANCE_OFFSET] === BALANCE_LEAST_LOADED ? this.leastLoaded(out, i, n, slot) : lane >>> 16;
+      this.u16[(src + RECORD_SUBSCRIPTION_OFFSET) >> 1] = slot;
+      this.f64[stats + TOPIC_STAT_ROUTED]! += 1;
+      const outcome = this.pushLane(consumer, src, this.u8[entry + SUB_POLICY_OFFSET]!, stats);
+      if (outcome !== REFUSED) this.lastConsumers[this.lastAccepted++] = consumer;
+      else this.lastRefused++;
+      if (outcome !== TAKEN) all = false;
+    }
+    return all;
+  }
+
+  /**
+   * Publishes `messages` (each validated by the setters), staged BATCH_RECORDS at a time and, when
+   * the topic's current routes allow it (no least-loaded group), routed and enqueued by ONE
+   * dispatchBatch call per chunk: hashing, routing and copying happen inside the core (Wasm or its
+   * JS twin). A lane that fills up mid-chunk gets its policy from that record on, exactly as in
+   * publish(). Returns how many messages no receiver refused. A message that fails validation
+   * throws after the ones before it were published.
+   */
+  publishBatch(topic: TopicRuntime, messages: readonly Record<string, unknown>[]): number {
+    const size = this.shape.recordSize;
+    let taken = 0;
+    for (let start = 0; start < messages.length; start += BATCH_RECORDS) {
+      const count = Math.min(BATCH_RECORDS, messages.length - start);
+      let staged = 0;
+      try {
+        for (; staged < count; staged++) {
+          const message = messages[start + staged];
+          if (message === null || typeof message !== 'object') throw new ConfigError(`messages[${start + staged}]`, message, 'must be an object with one property per field');
+          const record = this.batchStaging + staged * size;
+          this.u16[(record + RECORD_TOPIC_OFFSET) >> 1] = topic.id;
+          this.u32[(record + RECORD_CORRELATION_OFFSET) >> 2] = 0;
+          this.u16[(record + RECORD_REPLY_TO_OFFSET) >> 1] = this.thread;
+          this.u16[(record + RECORD_FLAGS_OFFSET) >> 1] = 0;
+          topic.assign(topic.batchWriter.at(record + RECORD_HEADER_BYTES), message);
+        }
+      } finally {
+        taken += this.dispatchStaged(topic, staged);
+      }
+    }
+    return taken;
+  }
+
+  /** Routes and enqueues the first `count` staged batch records; returns how many no receiver refused. */
+  private dispatchStaged(topic: TopicRuntime, count: number): number {
+    if (count === 0) return 0;
+    const size = this.shape.recordSize;
+    this.enter();
+    const stats = this.topicStats(topic.id);
+    if (this.u32[topic.fastVersionIndex] !== this.enteredVersion) {
+      let taken = 0;
+      for (let i = 0; i < count; i++) {
+        this.route(topic, 0, this.batchStaging + i * size);
+        if (this.lastRefused === 0) taken++;
+      }
+      return taken;
+    }
+    const result = this.dispatchResult >> 2;
+    let taken = 0;
+    let i = 0;
+    while (i < count) {
+      if (this.backlogTotal > 0) {
+        // A lane holds records in a backlog: only the per-record path keeps such a lane FIFO
+        // (dispatchBatch would push straight into the ring, ahead of them).
+        for (; i < count; i++) {
+          this.route(topic, 0, this.batchStaging + i * size);
+          if (this.lastRefused === 0) taken++;
+        }
+        break;
+      }
+      const done = this.core.dispatchBatch(
+        this.router, this.thread, topic.id, this.batchStaging + i * size, count - i, size,
+        topic.keyKind, RECORD_HEADER_BYTES + topic.keyOffset, topic.keyLength, this.ringTable,
+        RECORD_SUBSCRIPTION_OFFSET, this.pushedCounts, this.routeOut, this.dispatchResult,
+      );
+      const routed = this.u32[result + (DISPATCH_ROUTED_OFFSET >> 2)]!;
+      const unrouted = this.u32[result + (DISPATCH_UNROUTED_OFFSET >> 2)]!;
+      this.collectPushed();
+      const whole = done < 0 ? 0 : done;
+      this.f64[stats + TOPIC_STAT_ROUTED]! += routed;
+      this.f64[stats + TOPIC_STAT_UNROUTED]! += unrouted;
+      this.f64[stats + TOPIC_STAT_PUBLISHED]! += whole - unrouted;
+      taken += whole;
+      if (done < 0 || i + done >= count) break;
+      // Record i + done met a full (or closed) lane at route entry FAILED_LANE: its earlier
+      // entries were pushed; the rest get their policies, as in publish().
+      const record = this.batchStaging + (i + done) * size;
+      const failed = this.u32[result + (DISPATCH_FAILED_LANE_OFFSET >> 2)]!;
+      const lanes = this.u32[result + (DISPATCH_LANE_COUNT_OFFSET >> 2)]!;
+      this.lastAccepted = failed;
+      this.lastRefused = 0;
+      this.flushAllLanes(); // our own unflushed records may be what fills the lane
+      this.pushRouted(record, failed, lanes, stats);
+      if (this.lastAccepted > 0) this.f64[stats + TOPIC_STAT_PUBLISHED]! += 1;
+      if (this.lastRefused === 0) taken++;
+      i += done + 1;
+    }
+    for (let c = 0; c < this.shape.threads; c++) if (this.pending[c]! >= this.shape.flushEvery) this.flushLane(c);
+    return taken;
+  }
+
+  /** Moves dispatchBatch's per-consumer push counts into pending/fresh (and zeroes them). */
+  private collectPushed(): void {
+    const at = this.pushedCounts >> 2;
+    for (let c = 0; c < this.shape.threads; c++) {
+      const n = this.u32[at + c]!;
+      if (n === 0) continue;
+      this.u32[at + c] = 0;
+      this.pending[c]! += n;
+      this.fresh[c]! += n;
+    }
+  }
+
+  /** Flushes every lane with pending records (without leaving the router version). */
+  private flushAllLanes(): void {
+    const pending = this.pending;
+    for (let c = 0; c < pending.length; c++) if (pending[c]! > 0) this.flushLane(c);
   }
 
   /** Among route entries i..n-1 of subscription `slot`, the consumer whose lane is least full; marks the others skipped. */
@@ -313,7 +471,7 @@ export class ThreadRuntime {
     switch (topic.keyKind) {
       case KEY_U32: return this.core.hashU32(this.i32[at >> 2]!);
       case KEY_U8: return this.core.hashU32(this.u8[at]!);
-      case KEY_STRING: return this.core.hashBytes(at + 2, this.u16[at >> 1]!);
+      case KEY_PREFIXED_BYTES: return this.core.hashBytes(at + 2, this.u16[at >> 1]!);
       default: return this.core.hashBytes(at, topic.keyLength);
     }
   }
@@ -547,8 +705,7 @@ export class ThreadRuntime {
 
   /** Flushes every lane with pending records and leaves the router's version. */
   flushAll(): void {
-    const pending = this.pending;
-    for (let c = 0; c < pending.length; c++) if (pending[c]! > 0) this.flushLane(c);
+    this.flushAllLanes();
     if (this.entered) {
       this.core.routerLeave(this.router, this.thread);
       this.entered = false;

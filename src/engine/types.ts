@@ -154,6 +154,7 @@ export interface Subscription {
   readonly mode: DeliveryMode;
   readonly workers: readonly number[];
   readonly backpressure: BackpressurePolicy;
+  readonly balance: Balance;
   /** Stops routing new messages to it; messages already accepted are still delivered. */
   unsubscribe(): Promise<void>;
 }

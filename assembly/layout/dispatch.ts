@@ -1,0 +1,41 @@
+/**
+ * Dispatch layout: the numbers of dispatchBatch (assembly/dispatch.ts and its TypeScript twin
+ * bindings/js/dispatch.ts), which routes and enqueues a whole batch of records in one call.
+ *
+ * Plain `export const` arithmetic, compiled by both AssemblyScript and TypeScript, like every file
+ * in assembly/layout/ (the single source of truth; bindings/wasm.ts checks the module agrees).
+ *
+ * A record's key is hashed by KEY_* kind:
+ *
+ * | kind               | hashed                                                         |
+ * |--------------------|----------------------------------------------------------------|
+ * | KEY_NONE           | nothing: key hash 0                                            |
+ * | KEY_U32            | hashU32 of the u32 at the key offset                           |
+ * | KEY_U8             | hashU32 of the byte at the key offset                          |
+ * | KEY_BYTES          | hashBytes of `keyLength` bytes at the key offset               |
+ * | KEY_PREFIXED_BYTES | hashBytes of the u16 LE length at the key offset, then that many bytes after it |
+ *
+ * Result block (written by dispatchBatch for its caller, u32 words, the calling thread's memory):
+ *
+ * | offset | field       | meaning                                                              |
+ * |--------|-------------|----------------------------------------------------------------------|
+ * | 0      | ROUTED      | lane copies pushed by this call                                      |
+ * | 4      | UNROUTED    | records no route entry received                                      |
+ * | 8      | FAILED_LANE | in the record it stopped at: index of the route entry not pushed     |
+ * | 12     | LANE_COUNT  | in the record it stopped at: its route entries (left at `out`)       |
+ */
+export const KEY_NONE = 0;
+export const KEY_U32 = 1;
+export const KEY_U8 = 2;
+export const KEY_BYTES = 3;
+export const KEY_PREFIXED_BYTES = 4;
+
+export const DISPATCH_ROUTED_OFFSET = 0;
+export const DISPATCH_UNROUTED_OFFSET = DISPATCH_ROUTED_OFFSET + 4;
+export const DISPATCH_FAILED_LANE_OFFSET = DISPATCH_UNROUTED_OFFSET + 4;
+export const DISPATCH_LANE_COUNT_OFFSET = DISPATCH_FAILED_LANE_OFFSET + 4;
+export const DISPATCH_RESULT_BYTES = DISPATCH_LANE_COUNT_OFFSET + 4;
+/** A route entry's high half names the ring (an index into the `rings` table), its low half is
+ *  the tag stamped into the record before it is pushed. */
+export const ROUTE_RING_SHIFT = 16;
+export const ROUTE_TAG_MASK = 0xffff;
