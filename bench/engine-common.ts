@@ -13,11 +13,11 @@
 import type { Backend } from '../bindings/core-ops.ts';
 import { formatRate, median, type BenchOptions } from './results.ts';
 
-/** Who a number belongs to: one of the engine's backends, or a baseline run beside them. */
-export type EngineWho = Backend | 'postMessage';
+/** Who a number belongs to: one of the engine's backends, or a peer measured beside them. */
+export type EngineWho = Backend | 'postMessage' | 'ringbuf.js' | 'sab-ring' | 'piscina' | 'tinypool' | 'events' | 'eventemitter3' | 'mitt';
 
-export type EngineMetric = 'msgs_per_s' | 'rtt_p50_us' | 'rtt_p99_us' | 'speedup';
-export type EngineUnit = 'msg/s' | 'µs' | '×';
+export type EngineMetric = 'msgs_per_s' | 'rtt_p50_us' | 'rtt_p99_us' | 'speedup' | 'gc_events' | 'heap_bytes_per_msg';
+export type EngineUnit = 'msg/s' | 'µs' | '×' | 'events' | 'B';
 
 /** One measured (suite, case, who, metric); the same fields as the ring benchmarks' BenchEntry. */
 export interface EngineBenchEntry {
@@ -37,7 +37,9 @@ export interface EngineBenchEntry {
 }
 
 export const BACKENDS: readonly Backend[] = ['wasm', 'js'];
-export const UNITS: Readonly<Record<EngineMetric, EngineUnit>> = { msgs_per_s: 'msg/s', rtt_p50_us: 'µs', rtt_p99_us: 'µs', speedup: '×' };
+export const UNITS: Readonly<Record<EngineMetric, EngineUnit>> = {
+  msgs_per_s: 'msg/s', rtt_p50_us: 'µs', rtt_p99_us: 'µs', speedup: '×', gc_events: 'events', heap_bytes_per_msg: 'B',
+};
 
 /** Untimed runs per case and side before the timed ones (JIT warm-up, worker caches, page faults). */
 export const WARMUP_RUNS = 2;
@@ -141,6 +143,8 @@ export function formatValue(value: number, unit: EngineUnit): string {
     case 'msg/s': return formatRate(value);
     case 'µs': return value >= 100 ? `${value.toFixed(0)} µs` : `${value.toFixed(value >= 10 ? 1 : 2)} µs`;
     case '×': return `${value.toFixed(2)}×`;
+    case 'events': return `${value.toFixed(0)} GC`;
+    case 'B': return `${value.toFixed(2)} B`;
   }
 }
 
@@ -149,6 +153,7 @@ export function roundForJson(value: number, unit: string): number {
   if (!Number.isFinite(value)) return value;
   if (unit === 'µs') return Math.round(value * 100) / 100;
   if (unit === '×') return Math.round(value * 1000) / 1000;
+  if (unit === 'B') return Math.round(value * 100) / 100;
   return Math.round(value);
 }
 
@@ -172,7 +177,7 @@ export function printEngineTable(title: string, entries: readonly EngineBenchEnt
     if (!rowKeys.includes(key)) rowKeys.push(key);
     if (!whos.includes(e.who)) whos.push(e.who);
   }
-  const order: EngineWho[] = ['wasm', 'js', 'postMessage'];
+  const order: EngineWho[] = ['wasm', 'js', 'postMessage', 'ringbuf.js', 'sab-ring', 'piscina', 'tinypool', 'events', 'eventemitter3', 'mitt'];
   whos.sort((a, b) => order.indexOf(a) - order.indexOf(b));
   const rows = rowKeys.map((key) => {
     const [suite, name, metric] = key.split('\u0000') as [string, string, EngineMetric];

@@ -24,6 +24,10 @@ import { printEngineTable, roundForJson, type EngineBenchEntry } from './engine-
 import { runEnginePingPong } from './engine-pingpong.ts';
 import { runEngineScaling } from './engine-scaling.ts';
 import { runEngineThroughput } from './engine-throughput.ts';
+import { runInThread } from './in-thread.ts';
+import { runMemory } from './memory.ts';
+import { runOneToOne } from './one-to-one.ts';
+import { runRequestResponse } from './request-response.ts';
 import { runRingMicro } from './ring-micro.ts';
 import { runRingThreads } from './ring-threads.ts';
 import { printTable, type BenchEntry, type BenchOptions } from './results.ts';
@@ -80,6 +84,10 @@ async function main(): Promise<void> {
   engine.push(...await runEngineThroughput(options, log));
   engine.push(...await runEnginePingPong(options, log));
   engine.push(...await runEngineScaling(options, log));
+  engine.push(...(await runOneToOne(options, log)) as EngineBenchEntry[]);
+  engine.push(...await runRequestResponse(options, log));
+  engine.push(...await runInThread(options, log));
+  engine.push(...(await runMemory(options, log)) as unknown as EngineBenchEntry[]);
   entries.push(...engine);
   env.load.loadavgAfter = os.loadavg().map((n) => Math.round(n * 100) / 100);
 

@@ -1,0 +1,250 @@
+/**
+ * One-to-one throughput, the engine beside the ring buffers a user could pick instead.
+ *
+ *   engine (wasm | js):  main thread ── writer+send / publishBatch(256) ──▶ lane 0→1 ──▶ worker: sink handler
+ *                        (then a `report` request on the same lane; its reply ends the run)
+ *   ringbuf.js:          producer worker ── push(256 msgs as u32 words) ──▶ RingBuffer ──▶ consumer worker: pop
+ *   sab-ring:            producer worker ── 256 msgs in place, Atomics.store(head) ──▶ SAB ring ──▶ consumer worker
+ *
+ * Every side moves the same 24-byte message (seq u32, value u32, x u32, y u32, stamp f64) from one
+ * thread to one other thread; the consumer checks seq order, folds value into an FNV-1a checksum
+ * and sums stamp. Each timed run verifies count, order, checksum and stamp sum against what was
+ * sent (VerificationError otherwise). A run's time is measured on the main thread: for the engine
+ * from the first publish to the report's reply; for the peers from bumping the control block's GEN
+ * (which wakes both parked workers) to receiving both workers' reports. Both engine backends and
+ * both peers run in the same process run, alternating run by run (engine-common.ts measureSides).
+ *
+ * Cases: 'writer+send' (wasm, js: one message per call, the engine flushes every 64) and
+ * 'batch 256' (wasm, js via publishBatch of 256 reused objects; ringbuf.js; sab-ring).
+ * Engines: 1 worker, default options (ringCapacity 1024, flushEvery 64, batch 256); peers: a ring
+ * of 4096 messages (bench/workers/o2o-common.ts).
+ */
+import { Worker } from 'node:worker_threads';
+import type { Backend } from '../bindings/core-ops.ts';
+import { createEngine, type Engine } from '../src/engine/engine.ts';
+import { RingBuffer } from 'ringbuf.js';
+import { streamChecksum, valueOf } from './engine/checksum.ts';
+import { o2oTopics, type O2oTopics } from './engine/o2o-topics.ts';
+import {
+  BACKENDS, VerificationError, measureSides, within, type EngineBenchEntry, type EngineWho, type Side,
+} from './engine-common.ts';
+import type { BenchOptions } from './results.ts';
+import {
+  CTRL_ABORT, CTRL_GEN, CTRL_MESSAGES, CTRL_QUIT, CTRL_WORDS, MESSAGE_WORDS, RING_MESSAGES, RUN_TIMEOUT_MS, SAB_RING_BYTES,
+  Y_MASK, stampOf, stampSum, type PeerKind, type PeerReport, type PeerWorkerData, type Role,
+} from './workers/o2o-common.ts';
+
+const SUITE = 'one-to-one';
+const HANDLERS = new URL('./engine/o2o-handlers.js', import.meta.url);
+const BATCH = 256;
+const WRITER_CASE = 'writer+send';
+const BATCH_CASE = `batch ${BATCH}`;
+const PEERS: readonly PeerKind[] = ['ringbuf.js', 'sab-ring'];
+const PEER_WORKERS: Record<PeerKind, string> = { 'ringbuf.js': './workers/o2o-ringbuf.js', 'sab-ring': './workers/o2o-sab-ring.js' };
+
+/** Who a number of this suite belongs to: an engine backend or a peer ring. */
+export type OneToOneWho = Backend | PeerKind;
+/** An EngineBenchEntry whose `who` may also be a peer. */
+export type OneToOneEntry = Omit<EngineBenchEntry, 'who'> & { who: OneToOneWho };
+
+/** Messages per engine run (~10 M msg/s wasm, ~6 M js measured here). */
+function engineMessagesPerRun(options: BenchOptions): number {
+  if (options.quick) return 500_000;
+  if (options.full) return 10_000_000;
+  return 2_000_000;
+}
+/** Messages per peer run: the plain rings run several times faster. */
+function peerMessagesPerRun(options: BenchOptions): number {
+  if (options.quick) return 2_000_000;
+  if (options.full) return 50_000_000;
+  return 10_000_000;
+}
+
+function selectedWho(options: BenchOptions, name: string, who: OneToOneWho): boolean {
+  return options.filter === null || `${SUITE}/${name}/${who}`.includes(options.filter);
+}
+
+interface Tally { count: number; checksum: number; orderErrors: number; stampSum: number }
+
+function check(tally: Tally, n: number, expectedChecksum: number): void {
+  const problems: string[] = [];
+  if (tally.count !== n) problems.push(`consumed ${tally.count} of ${n} messages`);
+  if (tally.orderErrors !== 0) problems.push(`${tally.orderErrors} messages out of order`);
+  if (tally.checksum !== expectedChecksum) problems.push(`checksum ${tally.checksum} != sent ${expectedChecksum}`);
+  const sum = stampSum(n);
+  if (tally.stampSum !== sum) problems.push(`stamp sum ${tally.stampSum} != sent ${sum}`);
+  if (problems.length > 0) throw new VerificationError(problems.join('; '));
+}
+
+type O2oEngine = Engine<O2oTopics>;
+
+async function publishRun(engine: O2oEngine, batched: boolean, n: number): Promise<void> {
+  if (!batched) {
+    const writer = engine.writer('msg');
+    for (let seq = 0; seq < n; seq++) {
+      const value = valueOf(seq);
+      writer.seq = seq;
+      writer.value = value;
+      writer.x = seq & 0xffff;
+      writer.y = (value ^ Y_MASK) >>> 0;
+      writer.stamp = stampOf(seq);
+      if (!engine.send('msg')) await engine.whenWritable();
+    }
+  } else {
+    const batch = Array.from({ length: BATCH }, () => ({ seq: 0, value: 0, x: 0, y: 0, stamp: 0 }));
+    for (let start = 0; start < n; start += BATCH) {
+      const size = Math.min(BATCH, n - start);
+      const messages = size === BATCH ? batch : batch.slice(0, size);
+      for (let i = 0; i < size; i++) {
+        const m = messages[i]!;
+        const seq = start + i;
+        m.seq = seq;
+        m.value = valueOf(seq);
+        m.x = seq & 0xffff;
+        m.y = (m.value ^ Y_MASK) >>> 0;
+        m.stamp = stampOf(seq);
+      }
+      const taken = engine.publishBatch('msg', messages);
+      if (taken !== size) throw new VerificationError(`publishBatch took ${taken} of ${size} messages (policy 'block' refuses none)`);
+      await engine.whenWritable();
+    }
+  }
+  engine.flush();
+}
+
+/** A producer worker and a consumer worker of one peer ring, parked on a control block between runs. */
+class PeerPair {
+  private readonly control = new SharedArrayBuffer(CTRL_WORDS * 4);
+  private readonly ctrl = new Int32Array(this.control);
+  private readonly workers: Worker[];
+  private readonly inbox: PeerReport[][] = [[], []];
+  private waiters: (() => void)[] = [];
+  private failure: Error | null = null;
+
+  constructor(readonly kind: PeerKind) {
+    const ring = kind === 'sab-ring'
+      ? new SharedArrayBuffer(SAB_RING_BYTES)
+      : RingBuffer.getStorageForCapacity(RING_MESSAGES * MESSAGE_WORDS, Uint32Array);
+    const roles: Role[] = ['producer', 'consumer'];
+    this.workers = roles.map((role, i) => {
+      const data: PeerWorkerData = { role, control: this.control, ring };
+      const worker = new Worker(new URL(PEER_WORKERS[kind], import.meta.url), { workerData: data });
+      worker.on('message', (message: PeerReport) => { this.inbox[i]!.push(message); this.wake(); });
+      worker.on('error', (error) => this.fail(error));
+      worker.on('exit', (code) => this.fail(new Error(`${kind} ${role} exited with code ${code}`)));
+      return worker;
+    });
+  }
+
+  private wake(): void { const w = this.waiters; this.waiters = []; for (const f of w) f(); }
+  private fail(error: Error): void { this.failure ??= error; Atomics.store(this.ctrl, CTRL_ABORT, 1); this.wake(); }
+
+  /** The next message from worker i (0 producer, 1 consumer). */
+  private async next(i: number): Promise<PeerReport> {
+    for (;;) {
+      if (this.failure) throw this.failure;
+      const message = this.inbox[i]!.shift();
+      if (message !== undefined) return message;
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+  }
+
+  async ready(): Promise<void> {
+    await Promise.all([this.next(0), this.next(1)]);
+  }
+
+  /** One run of n messages; returns the consumer's tally and the seconds from GEN to both reports. */
+  async run(n: number): Promise<{ tally: Tally; seconds: number }> {
+    Atomics.store(this.ctrl, CTRL_MESSAGES, n);
+    const started = performance.now();
+    Atomics.add(this.ctrl, CTRL_GEN, 1); // MESSAGES first; the workers load it after seeing GEN move
+    Atomics.notify(this.ctrl, CTRL_GEN);
+    const [producer, consumer] = await Promise.all([this.next(0), this.next(1)]);
+    const seconds = (performance.now() - started) / 1000;
+    const error = producer.error ?? consumer.error;
+    if (error !== null) throw new VerificationError(error);
+    if (producer.count !== n) throw new VerificationError(`${this.kind} producer wrote ${producer.count} of ${n} messages`);
+    return { tally: consumer, seconds };
+  }
+
+  async stop(): Promise<void> {
+    for (const worker of this.workers) worker.removeAllListeners('exit');
+    Atomics.store(this.ctrl, CTRL_QUIT, 1);
+    Atomics.add(this.ctrl, CTRL_GEN, 1);
+    Atomics.notify(this.ctrl, CTRL_GEN);
+    await Promise.all(this.workers.map((worker) => worker.terminate()));
+  }
+}
+
+/** Runs the one-to-one suite's cases selected by `options`: engine (wasm, js) beside ringbuf.js and sab-ring. */
+export async function runOneToOne(options: BenchOptions, log: (line: string) => void): Promise<OneToOneEntry[]> {
+  const writerBackends = BACKENDS.filter((who) => selectedWho(options, WRITER_CASE, who));
+  const batchBackends = BACKENDS.filter((who) => selectedWho(options, BATCH_CASE, who));
+  const peers = PEERS.filter((who) => selectedWho(options, BATCH_CASE, who));
+  const backends = BACKENDS.filter((who) => writerBackends.includes(who) || batchBackends.includes(who));
+  if (backends.length === 0 && peers.length === 0) return [];
+  const entries: OneToOneEntry[] = [];
+  const en = engineMessagesPerRun(options);
+  const pn = peerMessagesPerRun(options);
+  const engineExpected = streamChecksum(en);
+  const peerExpected = streamChecksum(pn);
+
+  const engines = new Map<Backend, O2oEngine>();
+  const errors = new Map<Backend, Error[]>(backends.map((who) => [who, []]));
+  const pairs: PeerPair[] = [];
+  try {
+    for (const backend of backends) {
+      const engine = await createEngine<O2oTopics>({
+        topics: o2oTopics, handlers: HANDLERS, backend, workers: 1, onError: (error) => errors.get(backend)!.push(error),
+      });
+      engines.set(backend, engine);
+      await engine.subscribe('msg', { handler: 'sink', mode: 'group', workers: [0] });
+      await engine.subscribe('report', { handler: 'report', mode: 'group', workers: [0] });
+    }
+    for (const kind of peers) pairs.push(new PeerPair(kind));
+    await within(30_000, 'peer workers start', Promise.all(pairs.map((pair) => pair.ready())));
+
+    const engineSide = (who: Backend, batched: boolean): Side => ({
+      who,
+      run: async () => {
+        const engine = engines.get(who)!;
+        const timeout = RUN_TIMEOUT_MS;
+        const started = performance.now();
+        const tally = await within(timeout, `${who} ${batched ? BATCH_CASE : WRITER_CASE}`, (async () => {
+          await publishRun(engine, batched, en);
+          return engine.request('report', { reset: true }, { timeout });
+        })());
+        const seconds = (performance.now() - started) / 1000;
+        const reported = errors.get(who)!;
+        if (reported.length > 0) throw new VerificationError(`engine reported: ${reported[0]!.message}`);
+        check(tally, en, engineExpected);
+        return { msgs_per_s: en / seconds };
+      },
+    });
+    const peerSide = (pair: PeerPair): Side => ({
+      who: pair.kind as unknown as EngineWho, // engine-common's EngineWho does not list the peers (yet)
+      run: async () => {
+        const { tally, seconds } = await within(RUN_TIMEOUT_MS + 10_000, `${pair.kind} run`, pair.run(pn));
+        check(tally, pn, peerExpected);
+        return { msgs_per_s: pn / seconds };
+      },
+    });
+
+    if (writerBackends.length > 0) {
+      log(`${SUITE} ${WRITER_CASE}: ${options.runs} timed runs of ${en.toLocaleString('en')} messages (main → 1 worker) after warm-ups, ${writerBackends.join(' and ')}`);
+      const sides = writerBackends.map((who) => engineSide(who, false));
+      entries.push(...await measureSides(SUITE, WRITER_CASE, sides, ['msgs_per_s'], options, log) as OneToOneEntry[]);
+    }
+    if (batchBackends.length > 0 || peers.length > 0) {
+      log(`${SUITE} ${BATCH_CASE}: ${options.runs} timed runs after warm-ups: ${en.toLocaleString('en')} messages for ${batchBackends.join(' and ') || 'no engine'} (publishBatch, main → 1 worker), ${pn.toLocaleString('en')} for ${peers.join(' and ') || 'no peer'} (producer worker → consumer worker)`);
+      const sides = [...batchBackends.map((who) => engineSide(who, true)), ...pairs.map(peerSide)];
+      entries.push(...await measureSides(SUITE, BATCH_CASE, sides, ['msgs_per_s'], options, log) as OneToOneEntry[]);
+    }
+  } finally {
+    await Promise.all([
+      ...[...engines.values()].map((engine) => engine.close({ timeout: 5_000 })),
+      ...pairs.map((pair) => pair.stop()),
+    ]);
+  }
+  return entries;
+}

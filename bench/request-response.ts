@@ -1,0 +1,240 @@
+/**
+ * Request/response throughput: a trivial task (sum two u32) answered by 2 workers, many requests
+ * in flight, the engine on both backends beside the two usual worker pools.
+ *
+ *   main thread ── request('add', {a, b}) × WINDOW in flight ──▶ group 'add' ─┬─▶ worker 0 ─┐
+ *        ▲         (sliding window: each reply sends the next request)        └─▶ worker 1 ─┤
+ *        └──────────────────── reply {sum, worker} (lanes w→0) ◀────────────────────────────┘
+ *
+ *   Piscina / tinypool: main ── pool.run({a, b}) × WINDOW in flight ──▶ 2 pool threads
+ *                            (concurrentTasksPerWorker, atomics; see POOL_* below) ──▶ a + b
+ *
+ * A run completes N requests with at most WINDOW outstanding (a sliding window: every reply's
+ * continuation verifies it and issues the next request, so the workers never see the pipeline
+ * run dry between windows) and reports requests completed per second, from the first request to
+ * the last reply. Verified on every timed run: every reply equals (a + b) mod 2^32 of its own
+ * request, N replies arrived, their sum mod 2^32 equals the sum computed independently on the main
+ * thread, and (engine) both workers of the group answered some.
+ *
+ * The engine (one per backend, 2 workers, group round-robin) answers through its shared-memory
+ * lanes; each request() still allocates a promise and a pending-table entry on the main thread.
+ * The pools use their best settings measured on this VM for trivial tasks (2 threads, several
+ * tasks in flight per worker: see POOL_CONCURRENCY, POOL_ATOMICS). One extra entry, metric
+ * 'speedup' (who 'wasm', case 'engine ÷ best pool'), is the wasm median over the faster pool's
+ * median; its min/max pair the extremes (wasm min ÷ that pool's max, wasm max ÷ its min).
+ */
+import { Piscina } from 'piscina';
+import { Tinypool } from 'tinypool';
+import type { Backend } from '../bindings/core-ops.ts';
+import { createEngine, type Engine } from '../src/engine/engine.ts';
+import { valueOf } from './engine/checksum.ts';
+import { rrTopics, type RRTopics } from './engine/rr-topics.ts';
+import {
+  BACKENDS, VerificationError, makeEntry, measureSides, selectedCase, within,
+  type EngineBenchEntry, type EngineWho, type Side,
+} from './engine-common.ts';
+import type { BenchOptions } from './results.ts';
+
+const SUITE = 'request-response';
+const CASE = 'add a+b, 2 workers';
+const SPEEDUP_CASE = 'engine ÷ best pool';
+const HANDLERS = new URL('./engine/rr-handlers.js', import.meta.url);
+const TASK_FILE = new URL('./workers/rr-add.js', import.meta.url).href;
+const WORKERS = 2;
+/** Requests outstanding at once, for every side. */
+const WINDOW = 512;
+/** Ring records per lane: a window split over 2 workers (and their replies) never fills a lane. */
+const RING_CAPACITY = 1024;
+/** Tasks each pool thread runs at once (they are synchronous: this only keeps its queue fed). */
+const POOL_CONCURRENCY = 16;
+/** Piscina's atomics mode: 'sync' lets an idle pool thread pick its next task without an event-loop turn. */
+const POOL_ATOMICS = 'sync' as const;
+
+/** The names of this suite's sides; EngineWho is cast wider where engine-common needs it. */
+export type RRWho = Backend | 'piscina' | 'tinypool';
+const POOLS = ['piscina', 'tinypool'] as const;
+type PoolWho = typeof POOLS[number];
+
+function engineRequestsPerRun(options: BenchOptions): number {
+  if (options.quick) return 30_000;
+  if (options.full) return 500_000;
+  return 60_000;
+}
+/** The pools run at ~10^4–10^5 tasks/s here: fewer tasks, runs of a similar length. */
+function poolRequestsPerRun(options: BenchOptions): number {
+  if (options.quick) return 8_000;
+  if (options.full) return 100_000;
+  return 15_000;
+}
+function runTimeoutMs(requests: number): number {
+  return 20_000 + Math.ceil(requests / 5); // ≥ 5 k requests/s plus slack
+}
+
+function operandB(i: number): number {
+  return valueOf(i + 0x10000);
+}
+
+/** Sum mod 2^32 of every request's answer: what the replies must add up to. */
+function expectedTotal(n: number): number {
+  let total = 0;
+  for (let i = 0; i < n; i++) total = (total + ((valueOf(i) + operandB(i)) >>> 0)) >>> 0;
+  return total;
+}
+
+interface WindowResult { count: number; mismatches: number; firstMismatch: string; total: number; perWorker: number[] }
+
+/**
+ * Completes `n` calls of `call(a, b)` with at most `window` outstanding; `sumOf` and `workerOf`
+ * read a reply. Rejects with the first call that fails.
+ */
+function slidingWindow<R>(
+  n: number, window: number, call: (a: number, b: number) => Promise<R>,
+  sumOf: (reply: R) => number, workerOf: (reply: R) => number,
+): Promise<WindowResult> {
+  return new Promise<WindowResult>((resolve, reject) => {
+    const result: WindowResult = { count: 0, mismatches: 0, firstMismatch: '', total: 0, perWorker: new Array<number>(WORKERS).fill(0) };
+    let issued = 0;
+    let failed = false;
+    const issue = (): void => {
+      const i = issued++;
+      const a = valueOf(i);
+      const b = operandB(i);
+      call(a, b).then((reply) => {
+        const sum = sumOf(reply);
+        if (sum !== ((a + b) >>> 0)) {
+          if (result.mismatches++ === 0) result.firstMismatch = `request ${i}: ${a} + ${b} answered ${sum}`;
+        }
+        result.total = (result.total + sum) >>> 0;
+        const worker = workerOf(reply);
+        if (worker >= 0 && worker < WORKERS) result.perWorker[worker]!++;
+        result.count++;
+        if (issued < n) issue();
+        else if (result.count === n) resolve(result);
+      }, (error: unknown) => {
+        if (failed) return;
+        failed = true;
+        reject(error as Error);
+      });
+    };
+    for (let k = 0; k < Math.min(window, n); k++) issue();
+    if (n === 0) resolve(result);
+  });
+}
+
+function checkResult(result: WindowResult, n: number, expected: number, checkWorkers: boolean): void {
+  const problems: string[] = [];
+  if (result.count !== n) problems.push(`${result.count} of ${n} replies`);
+  if (result.mismatches !== 0) problems.push(`${result.mismatches} wrong replies (first: ${result.firstMismatch})`);
+  if (result.total !== expected) problems.push(`reply total ${result.total} != expected ${expected}`);
+  if (checkWorkers && result.perWorker.some((count) => count === 0)) problems.push(`replies per worker ${result.perWorker.join('/')}: a worker answered none`);
+  if (problems.length > 0) throw new VerificationError(problems.join('; '));
+}
+
+interface Pool { run(task: { a: number; b: number }): Promise<number>; destroy(): Promise<void> }
+
+function createPool(who: PoolWho): Pool {
+  if (who === 'piscina') {
+    const pool = new Piscina<{ a: number; b: number }, number>({
+      filename: TASK_FILE, minThreads: WORKERS, maxThreads: WORKERS,
+      concurrentTasksPerWorker: POOL_CONCURRENCY, atomics: POOL_ATOMICS, idleTimeout: 60_000,
+    });
+    return { run: (task) => pool.run(task), destroy: () => pool.destroy() };
+  }
+  const pool = new Tinypool({
+    filename: TASK_FILE, minThreads: WORKERS, maxThreads: WORKERS,
+    concurrentTasksPerWorker: POOL_CONCURRENCY, useAtomics: true, isolateWorkers: false, idleTimeout: 60_000,
+  });
+  return { run: (task) => pool.run(task) as Promise<number>, destroy: () => pool.destroy() };
+}
+
+/**
+ * The speedup entry: wasm's median over the faster pool's median; min/max pair the extremes. Made
+ * only when wasm and both pools were selected; unverified (no value) if any of them failed.
+ */
+function speedupEntry(entries: readonly EngineBenchEntry[], runs: number): EngineBenchEntry {
+  const find = (who: RRWho): EngineBenchEntry | undefined => entries.find((e) => e.case === CASE && e.metric === 'msgs_per_s' && e.who === who);
+  const sides = (['wasm', ...POOLS] as const).map((who) => ({ who, entry: find(who) }));
+  const failed = sides.find(({ entry }) => entry === undefined || !entry.verified || entry.runs === 0);
+  if (failed !== undefined) {
+    return makeEntry(SUITE, SPEEDUP_CASE, 'wasm', 'speedup', [], runs, `${failed.who}: ${failed.entry?.error ?? 'no verified timed runs'}`);
+  }
+  const [wasm, ...pools] = sides.map(({ entry }) => entry!) as [EngineBenchEntry, ...EngineBenchEntry[]];
+  const best = pools.reduce((a, b) => (b.median > a.median ? b : a));
+  const entry = makeEntry(SUITE, SPEEDUP_CASE, 'wasm', 'speedup', [wasm.median / best.median], 1, undefined);
+  entry.min = wasm.min / best.max;
+  entry.max = wasm.max / best.min;
+  entry.runs = Math.min(wasm.runs, best.runs);
+  return entry;
+}
+
+/** Runs the request/response case (both engine backends, Piscina, tinypool) selected by `options`. */
+export async function runRequestResponse(options: BenchOptions, log: (line: string) => void): Promise<EngineBenchEntry[]> {
+  const picked = (who: RRWho): boolean => selectedCase(options, SUITE, CASE, who as EngineWho);
+  const backends = BACKENDS.filter(picked);
+  const pools = POOLS.filter(picked);
+  if (backends.length === 0 && pools.length === 0) return [];
+  const n = engineRequestsPerRun(options);
+  const pn = poolRequestsPerRun(options);
+  const expected = expectedTotal(n);
+  const pexpected = expectedTotal(pn);
+  const engines = new Map<Backend, Engine<RRTopics>>();
+  const poolByWho = new Map<PoolWho, Pool>();
+  const errors = new Map<Backend, Error[]>(backends.map((who) => [who, []]));
+  const entries: EngineBenchEntry[] = [];
+  try {
+    for (const backend of backends) {
+      const engine = await createEngine<RRTopics>({
+        topics: rrTopics, handlers: HANDLERS, backend, workers: WORKERS, ringCapacity: RING_CAPACITY,
+        onError: (error) => errors.get(backend)!.push(error),
+      });
+      engines.set(backend, engine);
+      await engine.subscribe('add', { handler: 'add', mode: 'group', workers: [0, 1] });
+    }
+    for (const who of pools) poolByWho.set(who, createPool(who));
+    log(`${SUITE} ${CASE}: ${options.runs} timed runs after warm-ups, ${WINDOW} requests in flight; `
+      + `engine ${n.toLocaleString('en')} request() per run (${backends.join(' and ') || 'none'}), `
+      + `pools ${pn.toLocaleString('en')} run() per run (${pools.map((p) => `${p} ${WORKERS} threads × ${POOL_CONCURRENCY} tasks`).join(', ') || 'none'})`);
+    const sides: Side[] = [
+      ...backends.map((who): Side => ({
+        who,
+        run: async () => {
+          const engine = engines.get(who)!;
+          const started = performance.now();
+          const result = await within(runTimeoutMs(n), `${who} ${CASE}`, slidingWindow(
+            n, WINDOW, (a, b) => engine.request('add', { a, b }), (r) => r.sum, (r) => r.worker,
+          ));
+          const seconds = (performance.now() - started) / 1000;
+          const reported = errors.get(who)!;
+          if (reported.length > 0) throw new VerificationError(`engine reported: ${reported[0]!.message}`);
+          checkResult(result, n, expected, true);
+          return { msgs_per_s: n / seconds };
+        },
+      })),
+      ...pools.map((who): Side => ({
+        who: who as unknown as EngineWho,
+        run: async () => {
+          const pool = poolByWho.get(who)!;
+          const started = performance.now();
+          const result = await within(runTimeoutMs(pn), `${who} ${CASE}`, slidingWindow(
+            pn, WINDOW, (a, b) => pool.run({ a, b }), (sum) => sum, () => -1,
+          ));
+          const seconds = (performance.now() - started) / 1000;
+          checkResult(result, pn, pexpected, false);
+          return { msgs_per_s: pn / seconds };
+        },
+      })),
+    ];
+    entries.push(...await measureSides(SUITE, CASE, sides, ['msgs_per_s'], options, log));
+    if (backends.includes('wasm') && pools.length === POOLS.length) {
+      const speedup = speedupEntry(entries, options.runs);
+      entries.push(speedup);
+      log(`  speedup (wasm ÷ best pool): ${speedup.verified ? `${speedup.median.toFixed(2)}× [${speedup.min.toFixed(2)}–${speedup.max.toFixed(2)}]` : `not computed (${speedup.error})`}`);
+    }
+  } finally {
+    await Promise.all([
+      ...[...engines.values()].map((engine) => engine.close({ timeout: 5_000 })),
+      ...[...poolByWho.values()].map((pool) => pool.destroy()),
+    ]);
+  }
+  return entries;
+}
