@@ -33,6 +33,8 @@ export interface GameServerOptions {
   readonly ringCapacity?: number;
   /** Prints progress and the summary. Default false. */
   readonly log?: boolean;
+  /** Called every 4096 moves and at the end with (moves published, moves in all). */
+  readonly onProgress?: (done: number, total: number) => void;
 }
 
 type WhereReply = TopicReply<Topics, 'where'>;
@@ -142,6 +144,7 @@ export async function runGameServer(options: GameServerOptions = {}): Promise<Ga
         waits++;
         await engine.whenWritable();
       }
+      if (options.onProgress !== undefined && (i & 4095) === 4095) options.onProgress(i + 1, moves);
       if ((i + 1) % stormEvery === 0) {
         const storm = {
           id: storms++, x: Math.fround(rand() * WORLD), y: Math.fround(rand() * WORLD),
@@ -168,6 +171,7 @@ export async function runGameServer(options: GameServerOptions = {}): Promise<Ga
       }
     }
     await engine.drain({ timeout: 60_000 });
+    options.onProgress?.(moves, moves);
     const elapsedMs = performance.now() - started;
     const movesPerSecond = Math.round(moves / (elapsedMs / 1000));
     log(`published and handled ${moves} moves and ${storms} storms in ${elapsedMs.toFixed(0)} ms: ${movesPerSecond.toLocaleString('en-US')} moves/s (${waits} waits for back-pressure)`);
