@@ -1,5 +1,6 @@
 /**
- * Ring push/pop on one thread, Wasm vs JS, with benchmark.js.
+ * Core ops on one thread, Wasm vs JS, with benchmark.js: ring push/pop, route lookup, key hashing
+ * and batch dispatch (route + enqueue in one call).
  *
  *   this thread: push 32 records ──▶ ring (1024 × 16 B) ──▶ pop the same 32 records
  *
@@ -12,8 +13,14 @@
  *   single push/pop:   write seq to a staging record, ringTryPush (copy), ringFlush; ringTryPop
  *                      (copy out) + read seq, ringCommit
  *   batch 32:          write 32 seqs to staging, ringTryPushBatch; ringTryPopBatch, read 32 seqs
+ *   route lookup:      routerEnter, 32 × routerRoute of a topic with a broadcast, a round-robin
+ *                      group of 2 and a keyed group of 3 (3 lanes each), routerLeave
+ *   hash 16 B:         32 × hashBytes of a 16-byte key (MurmurHash3), compared with the other backend
+ *   dispatchBatch 32:  route + push 32 staged records to those 3 lanes (96 copies) in one call, then
+ *                      pop them back with ringTryPopBatch (one per ring)
  * Every popped seq is checked against the one pushed (verified = no mismatch, no failed op, ring
- * empty at the end). Rates are records/s: benchmark.js's calls/s × RECORDS_PER_CALL; median,
+ * empty at the end); route counts and hashes are checked too. Encoding and decoding messages is
+ * the same TypeScript flyweight on both backends (src/schema.ts), so it has no Wasm-vs-JS row. Rates are records/s: benchmark.js's calls/s × RECORDS_PER_CALL; median,
  * min and max come from its samples, ± is its relative margin of error of the mean.
  */
 import Benchmark from 'benchmark';
@@ -23,6 +30,8 @@ import type { Backend, CoreOps } from '../bindings/core-ops.ts';
 import { createJsCore } from '../bindings/js/index.ts';
 import { instantiateCore, loadCoreModule } from '../bindings/wasm.ts';
 import { createArena } from '../src/arena.ts';
+import { KEY_U32 } from '../assembly/layout/dispatch.ts';
+import { MODE_BROADCAST, MODE_GROUP, MODE_KEYED } from '../assembly/layout/router.ts';
 import { median, selected, type BenchEntry, type BenchOptions } from './results.ts';
 
 const SUITE = 'micro';
@@ -40,16 +49,92 @@ interface Probe {
   errors(): number;
 }
 
+/** What a backend's cases work on: its own ring, router and three dispatch lanes. */
+interface Ctx { router: number; lanes: readonly number[]; table: number; pushed: number; out: number; result: number }
+
 interface CaseDef {
   name: string;
-  make(core: CoreOps, ring: number, u32: Uint32Array, src: number, dst: number): Probe;
+  make(core: CoreOps, ring: number, u32: Uint32Array, src: number, dst: number, ctx: Ctx): Probe;
 }
 
 const CASES: readonly CaseDef[] = [
   { name: `single claim/peek ×${RECORDS_PER_CALL}`, make: singleClaimPeek },
   { name: `single push/pop ×${RECORDS_PER_CALL}`, make: singlePushPop },
   { name: `batch ${RECORDS_PER_CALL}`, make: batch },
+  { name: `route lookup ×${RECORDS_PER_CALL}`, make: routeLookup },
+  { name: `hash 16 B ×${RECORDS_PER_CALL}`, make: hash16 },
+  { name: `dispatchBatch ${RECORDS_PER_CALL} → 3 lanes`, make: dispatch },
 ];
+
+const TOPIC = 0;
+const LANES_PER_MESSAGE = 3;
+
+function routeLookup(core: CoreOps, _ring: number, _u32: Uint32Array, _src: number, _dst: number, ctx: Ctx): Probe {
+  let routed = 0;
+  let errors = 0;
+  const fn = (): void => {
+    core.routerEnter(ctx.router, 0);
+    for (let i = 0; i < RECORDS_PER_CALL; i++) {
+      if (core.routerRoute(ctx.router, 0, TOPIC, i * 2654435761, ctx.out) !== LANES_PER_MESSAGE) errors++;
+      else routed++;
+    }
+    core.routerLeave(ctx.router, 0);
+  };
+  return { fn, records: () => routed, errors: () => errors };
+}
+
+function hash16(core: CoreOps, _ring: number, u32: Uint32Array, src: number): Probe {
+  let hashed = 0;
+  let errors = 0;
+  // Keys live apart from the staging records the other cases overwrite.
+  const keys = src + 16384;
+  const memory = new Uint8Array(u32.buffer);
+  const expected = new Int32Array(RECORDS_PER_CALL);
+  const referenceBytes = new Uint8Array(16);
+  for (let i = 0; i < RECORDS_PER_CALL; i++) {
+    for (let b = 0; b < 16; b++) referenceBytes[b] = (i * 31 + b) & 0xff;
+    memory.set(referenceBytes, keys + i * 16);
+    expected[i] = createJsCore(referenceBytes.buffer).hashBytes(0, 16);
+  }
+  const fn = (): void => {
+    for (let i = 0; i < RECORDS_PER_CALL; i++) {
+      if (core.hashBytes(keys + i * 16, 16) !== expected[i]) errors++;
+      else hashed++;
+    }
+  };
+  return { fn, records: () => hashed, errors: () => errors };
+}
+
+function dispatch(core: CoreOps, _ring: number, u32: Uint32Array, src: number, dst: number, ctx: Ctx): Probe {
+  let pushed = 0;
+  let popped = 0;
+  let errors = 0;
+  const srcWord = src >> 2;
+  const fn = (): void => {
+    for (let i = 0, w = srcWord; i < RECORDS_PER_CALL; i++, w += RECORD_WORDS) u32[w + 1] = (pushed + i) >>> 0;
+    core.routerEnter(ctx.router, 0);
+    const n = core.dispatchBatch(ctx.router, 0, TOPIC, src, RECORDS_PER_CALL, RECORD_SIZE, KEY_U32, 4, 4, ctx.table, 0, ctx.pushed, ctx.out, ctx.result);
+    core.routerLeave(ctx.router, 0);
+    if (n !== RECORDS_PER_CALL) errors++;
+    pushed = (pushed + RECORDS_PER_CALL) >>> 0;
+    let copies = 0;
+    for (const lane of ctx.lanes) {
+      core.ringFlush(lane);
+      let from = popped;
+      const m = core.ringTryPopBatch(lane, dst, RECORDS_PER_CALL * LANES_PER_MESSAGE);
+      copies += m;
+      // Each lane sees the records in order (a subset for the groups); seqs only rise.
+      for (let i = 0, w = dst >> 2; i < m; i++, w += RECORD_WORDS) {
+        if (u32[w + 1]! < from) errors++;
+        from = u32[w + 1]!;
+      }
+    }
+    for (let i = 0; i < ctx.lanes.length; i++) u32[(ctx.pushed >> 2) + i] = 0;
+    if (copies !== RECORDS_PER_CALL * LANES_PER_MESSAGE) errors++;
+    popped = pushed;
+  };
+  return { fn, records: () => popped * LANES_PER_MESSAGE, errors: () => errors };
+}
 
 function singleClaimPeek(core: CoreOps, ring: number, u32: Uint32Array): Probe {
   let pushed = 0;
@@ -127,9 +212,11 @@ function maxTimeSeconds(options: BenchOptions): number {
 /** Runs the micro cases selected by `options` (synchronously, on this thread). */
 export async function runRingMicro(options: BenchOptions, log: (line: string) => void): Promise<BenchEntry[]> {
   const module = await loadCoreModule();
+  // Rings 0/1: the ring cases (wasm/js); 2..4 and 5..7: each backend's three dispatch lanes.
   const arena = createArena({
     threads: 1,
-    rings: [{ capacity: CAPACITY, recordSize: RECORD_SIZE }, { capacity: CAPACITY, recordSize: RECORD_SIZE }],
+    rings: Array.from({ length: 8 }, () => ({ capacity: CAPACITY, recordSize: RECORD_SIZE })),
+    routers: [{ maxTopics: 2, maxSubscriptions: 8 }, { maxTopics: 2, maxSubscriptions: 8 }],
     scratchBytes: 65536,
   }, (memory) => instantiateCore(module, memory));
   const cores: Record<Backend, CoreOps> = { wasm: instantiateCore(module, arena.memory), js: createJsCore(arena.memory) };
@@ -137,14 +224,29 @@ export async function runRingMicro(options: BenchOptions, log: (line: string) =>
   const rings: Record<Backend, number> = { wasm: arena.ring(0).address, js: arena.ring(1).address };
   const u32 = new Uint32Array(arena.memory.buffer);
   const src = arena.scratchOf(0).address;
-  const dst = src + RECORDS_PER_CALL * RECORD_SIZE;
+  const dst = src + RECORDS_PER_CALL * RECORD_SIZE * 4;
+  const ctxs = {} as Record<Backend, Ctx>;
+  (['wasm', 'js'] as const).forEach((who, b) => {
+    const core = cores[who];
+    const router = arena.router(b).address;
+    const lanes = [2, 3, 4].map((r) => arena.ring(r + b * 3).address);
+    const base = src + 32768 + b * 4096;
+    lanes.forEach((lane, i) => { u32[(base >> 2) + i] = lane; });
+    core.routerTryLock(router, 0);
+    core.routerAddSubscription(router, TOPIC, 0 << 16, MODE_BROADCAST, 1);
+    core.routerAddSubscription(router, TOPIC, 1 << 16, MODE_GROUP, 2);
+    core.routerAddSubscription(router, TOPIC, 2 << 16, MODE_GROUP, 2);
+    for (const lane of [0, 1, 2]) core.routerAddSubscription(router, TOPIC, lane << 16, MODE_KEYED, 3);
+    core.routerTryPublish(router);
+    ctxs[who] = { router, lanes, table: base, pushed: base + 64, result: base + 128, out: base + 256 };
+  });
 
   const suite = new Benchmark.Suite(SUITE);
   const probes = new Map<Benchmark, { def: CaseDef; who: Backend; probe: Probe }>();
   for (const def of CASES) {
     for (const who of ['wasm', 'js'] as const) {
       if (!selected(options, SUITE, def.name, who)) continue;
-      const probe = def.make(cores[who], rings[who], u32, src, dst);
+      const probe = def.make(cores[who], rings[who], u32, src, dst, ctxs[who]);
       suite.add(`${def.name} ${who}`, probe.fn, { maxTime: maxTimeSeconds(options), minSamples: Math.max(5, options.runs) });
       probes.set((suite as unknown as ArrayLike<Benchmark>)[suite.length - 1]!, { def, who, probe });
     }
