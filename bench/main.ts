@@ -28,6 +28,7 @@ import { runInThread } from './in-thread.ts';
 import { runMemory } from './memory.ts';
 import { runOneToOne } from './one-to-one.ts';
 import { runRequestResponse } from './request-response.ts';
+import { writeReport } from './report.ts';
 import { runRingMicro } from './ring-micro.ts';
 import { runRingThreads } from './ring-threads.ts';
 import { printTable, type BenchEntry, type BenchOptions } from './results.ts';
@@ -106,10 +107,15 @@ async function main(): Promise<void> {
   }
   const dir = new URL('bench/results/', PROJECT_ROOT);
   mkdirSync(dir, { recursive: true });
-  const file = new URL('latest.json', dir);
+  // A filtered run is a partial one: it must not replace the last whole run's results and report.
+  const file = new URL(options.filter === null ? 'latest.json' : 'filtered.json', dir);
   const rounded = entries.map((e) => ({ ...e, median: roundForJson(e.median, e.unit), min: roundForJson(e.min, e.unit), max: roundForJson(e.max, e.unit) }));
   writeFileSync(file, `${JSON.stringify({ env, options, entries: rounded }, null, 2)}\n`);
   console.log(`results: ${fileURLToPath(file)}`);
+  if (options.filter === null) {
+    const report = writeReport({ env, entries: rounded }, dir);
+    console.log(`report: ${fileURLToPath(report.markdown)}, chart: ${fileURLToPath(report.svg)}`);
+  }
 
   const failed = entries.filter((e) => !e.verified);
   if (failed.length > 0) {
