@@ -14,9 +14,9 @@ import type { Backend } from '../bindings/core-ops.ts';
 import { formatRate, median, type BenchOptions } from './results.ts';
 
 /** Who a number belongs to: one of the engine's backends, or a peer measured beside them. */
-export type EngineWho = Backend | 'postMessage' | 'ringbuf.js' | 'sab-ring' | 'piscina' | 'tinypool' | 'events' | 'eventemitter3' | 'mitt';
+export type EngineWho = Backend | 'postMessage' | 'atomics' | 'ringbuf.js' | 'sab-ring' | 'piscina' | 'tinypool' | 'events' | 'eventemitter3' | 'mitt';
 
-export type EngineMetric = 'msgs_per_s' | 'rtt_p50_us' | 'rtt_p99_us' | 'speedup' | 'gc_events' | 'heap_bytes_per_msg';
+export type EngineMetric = 'msgs_per_s' | 'rtt_p50_us' | 'rtt_p99_us' | 'rtt_p999_us' | 'speedup' | 'gc_events' | 'heap_bytes_per_msg';
 export type EngineUnit = 'msg/s' | 'µs' | '×' | 'events' | 'B';
 
 /** One measured (suite, case, who, metric); the same fields as the ring benchmarks' BenchEntry. */
@@ -38,7 +38,7 @@ export interface EngineBenchEntry {
 
 export const BACKENDS: readonly Backend[] = ['wasm', 'js'];
 export const UNITS: Readonly<Record<EngineMetric, EngineUnit>> = {
-  msgs_per_s: 'msg/s', rtt_p50_us: 'µs', rtt_p99_us: 'µs', speedup: '×', gc_events: 'events', heap_bytes_per_msg: 'B',
+  msgs_per_s: 'msg/s', rtt_p50_us: 'µs', rtt_p99_us: 'µs', rtt_p999_us: 'µs', speedup: '×', gc_events: 'events', heap_bytes_per_msg: 'B',
 };
 
 /** Untimed runs per case and side before the timed ones (JIT warm-up, worker caches, page faults). */
@@ -177,7 +177,7 @@ export function printEngineTable(title: string, entries: readonly EngineBenchEnt
     if (!rowKeys.includes(key)) rowKeys.push(key);
     if (!whos.includes(e.who)) whos.push(e.who);
   }
-  const order: EngineWho[] = ['wasm', 'js', 'postMessage', 'ringbuf.js', 'sab-ring', 'piscina', 'tinypool', 'events', 'eventemitter3', 'mitt'];
+  const order: EngineWho[] = ['wasm', 'js', 'postMessage', 'atomics', 'ringbuf.js', 'sab-ring', 'piscina', 'tinypool', 'events', 'eventemitter3', 'mitt'];
   whos.sort((a, b) => order.indexOf(a) - order.indexOf(b));
   const rows = rowKeys.map((key) => {
     const [suite, name, metric] = key.split('\u0000') as [string, string, EngineMetric];

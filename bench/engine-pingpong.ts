@@ -1,48 +1,85 @@
 /**
- * Engine round-trip latency: worker-to-worker ping-pong while both workers spin, and the main
- * thread's request() round trip.
+ * Engine round-trip latency: worker-to-worker ping-pong while both workers spin, the same game
+ * with parked workers (spin: 0) beside postMessage and Atomics.wait/notify baselines, and the
+ * main thread's request() round trip.
  *
  *   main ── start{rounds} ──▶ worker A (0)                        worker B (1)
  *                              pong handler: RTT sample,  ── ping ──▶ ping handler
  *                              next ping                  ◀── pong ── (publishes pong)
- *   main ◀── report (p50/p99 of A's samples, count, checksum) ── A
+ *   main ◀── report (p50/p99/p99.9 of A's HdrHistogram, count, checksum) ── A
  *
  *   main ── request('echo', {x}) ──▶ worker A ── reply {y: x+1} ──▶ main     (one at a time)
+ *
+ *   parked baselines:  worker A ── postMessage ──▶ worker B   (MessageChannel, event loops)
+ *                      worker A ── Atomics.notify ──▶ worker B (SharedArrayBuffer, Atomics.wait)
  *
  * ping and pong are group subscriptions pinned to one worker each (`workers: [1]` / `[0]`), so
  * every hop crosses threads through one SPSC lane. A measures each round trip with
  * performance.now() from just before it publishes a ping to the start of the pong's handler
- * (publish, flush at the end of A's batch, B's poll, B's handler and flush, A's poll), keeps
- * the samples in a preallocated Float64Array and reports nearest-rank percentiles. Workers spin
- * SPIN polls before parking, far longer than a round trip, so the game runs without parking.
- * Verified: A saw every pong, in order, with the checksum of the values B computed from A's pings.
+ * (publish, flush at the end of A's batch, B's poll, B's handler and flush, A's poll), records
+ * it in ns into an HdrHistogram (hdr-histogram-js, 3 significant digits; bench/workers/
+ * pp-histogram.ts) and reports p50/p99/p99.9. Workers spin SPIN polls before parking, far longer
+ * than a round trip, so the game runs without parking. Verified: A saw every pong, in order, with
+ * the checksum of the values B computed from A's pings.
+ *
+ * Parked: the same game on engines created with `spin: 0`, so each worker parks as soon as its
+ * lanes are empty and every hop pays a notify and a wake-up. Beside it, in the same case, two
+ * worker_threads playing it over postMessage (bench/workers/pp-postmessage.ts), and in a case of
+ * its own two workers playing it with raw Atomics.wait/notify on a SharedArrayBuffer (bench/
+ * workers/pp-atomics.ts): the floor of any design that parks. Same histogram, same checks.
  *
  * request(): the main thread awaits each request before sending the next and measures each round
  * trip (publish, flush, A's handler, the reply lane, thread 0's loop noticing it — it parks with
  * Atomics.waitAsync after a short spin — and the promise continuation). Verified: every reply is
- * x + 1. Metrics are the median over runs of each run's p50 and p99.
+ * x + 1. Metrics are the median over runs of each run's p50, p99 (and p99.9 for the games).
  */
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { Backend } from '../bindings/core-ops.ts';
 import { createEngine, type Engine } from '../src/engine/engine.ts';
 import { CHECKSUM_SEED, checksumStep, valueOf } from './engine/checksum.ts';
 import { pongValue } from './engine/pingpong-handlers.ts';
 import { pingPongTopics, type PingPongTopics } from './engine/pingpong-topics.ts';
 import {
-  BACKENDS, VerificationError, measureSides, percentile, selectedCase, within, type EngineBenchEntry, type Side,
+  BACKENDS, VerificationError, formatValue, measureSides, percentile, selectedCase, within,
+  type EngineBenchEntry, type EngineMetric, type EngineWho, type Side,
 } from './engine-common.ts';
+import { PP_ATOMICS_BYTES, PING_SEQ_OFFSET, STOP } from './workers/pp-atomics.ts';
 import type { BenchOptions } from './results.ts';
 
 const SUITE = 'engine-pingpong';
 const HANDLERS = new URL('./engine/pingpong-handlers.js', import.meta.url);
 const PINGPONG_CASE = 'worker↔worker';
+const PARKED_CASE = 'worker↔worker parked';
+const ATOMICS_CASE = 'parked baseline: Atomics.wait/notify';
 const REQUEST_CASE = 'request() main→worker';
 /** Empty polls before a worker parks: milliseconds of spinning, against a round trip of µs. */
 const SPIN = 50_000;
+/** EngineMetric has no p99.9 yet; widened here until engine-common.ts lists it. */
+const RTT_P999 = 'rtt_p999_us' as EngineMetric;
+const GAME_METRICS: readonly EngineMetric[] = ['rtt_p50_us', 'rtt_p99_us', RTT_P999];
+/**
+ * measureSides takes units from engine-common's UNITS, which has no p99.9 yet (its entries come
+ * back without one, and its log line shows them blank): sets the unit, and logs the p99.9 medians.
+ */
+function withP999Units(entries: EngineBenchEntry[], log: (line: string) => void): EngineBenchEntry[] {
+  const p999 = entries.filter((entry) => entry.metric === RTT_P999);
+  for (const entry of p999) entry.unit = 'µs';
+  if (p999.length > 0) log(`  rtt_p999_us medians: ${p999.map((entry) => `${entry.who} ${formatValue(entry.median, 'µs')}`).join(', ')}`);
+  return entries;
+}
+/** Who the Atomics baseline is; EngineWho has no such peer yet. */
+const ATOMICS_WHO = 'atomics' as EngineWho;
 
 function roundsPerRun(options: BenchOptions): number {
   if (options.quick) return 20_000;
   if (options.full) return 200_000;
   return 50_000;
+}
+/** Parked round trips cost tens of µs (a wake-up per hop): fewer rounds. */
+function parkedRoundsPerRun(options: BenchOptions): number {
+  if (options.quick) return 2_000;
+  if (options.full) return 50_000;
+  return 5_000;
 }
 function requestsPerRun(options: BenchOptions): number {
   if (options.quick) return 1_000;
@@ -59,18 +96,69 @@ function expectedChecksum(rounds: number): number {
   return hash;
 }
 
-async function playGame(engine: PingPongEngine, rounds: number, expected: number): Promise<{ rtt_p50_us: number; rtt_p99_us: number }> {
-  engine.publish('start', { rounds });
-  engine.flush();
-  // drain: every message accepted so far (the whole chain of pings and pongs) has been handled.
-  await engine.drain({ timeout: RUN_TIMEOUT_MS });
-  const report = await engine.request('report', { reset: true }, { timeout: RUN_TIMEOUT_MS });
+type GameResult = Partial<Record<EngineMetric, number>>;
+interface GameReport { count: number; checksum: number; errors: number; p50: number; p99: number; p999: number }
+
+function checkGame(report: GameReport, rounds: number, expected: number): GameResult {
   const problems: string[] = [];
   if (report.count !== rounds) problems.push(`A saw ${report.count} of ${rounds} pongs`);
   if (report.errors !== 0) problems.push(`${report.errors} pongs out of order`);
   if (report.checksum !== expected) problems.push(`checksum ${report.checksum} != expected ${expected}`);
   if (problems.length > 0) throw new VerificationError(problems.join('; '));
-  return { rtt_p50_us: report.p50, rtt_p99_us: report.p99 };
+  return { rtt_p50_us: report.p50, rtt_p99_us: report.p99, [RTT_P999]: report.p999 };
+}
+
+async function playGame(engine: PingPongEngine, rounds: number, expected: number): Promise<GameResult> {
+  engine.publish('start', { rounds });
+  engine.flush();
+  // drain: every message accepted so far (the whole chain of pings and pongs) has been handled.
+  await engine.drain({ timeout: RUN_TIMEOUT_MS });
+  return checkGame(await engine.request('report', { reset: true }, { timeout: RUN_TIMEOUT_MS }), rounds, expected);
+}
+
+/**
+ * Two baseline workers A and B (one file, role in workerData); A plays a game per `game(rounds)`
+ * and answers with its GameReport. Both post `{ ready }` once they can play.
+ */
+class BaselinePair {
+  private readonly a: Worker;
+  private readonly b: Worker;
+  private waiter: { resolve(value: unknown): void; reject(error: Error): void } | null = null;
+  private failure: Error | null = null;
+  readonly ready: Promise<unknown>;
+
+  constructor(file: string, shared: Record<string, unknown>, ports: { a?: MessagePort; b?: MessagePort } = {}) {
+    const url = new URL(file, import.meta.url);
+    const fail = (error: Error): void => { this.failure ??= error; const w = this.waiter; this.waiter = null; w?.reject(error); };
+    const start = (role: 'A' | 'B', port: MessagePort | undefined): Worker => {
+      const worker = new Worker(url, { workerData: { role, ...shared, ...(port ? { port } : {}) }, transferList: port ? [port] : [] });
+      worker.on('error', fail);
+      worker.on('exit', (code) => fail(new Error(`${file} ${role} exited with code ${code}`)));
+      return worker;
+    };
+    this.b = start('B', ports.b);
+    const readyB = new Promise((resolve) => this.b.once('message', resolve));
+    this.a = start('A', ports.a);
+    this.a.on('message', (message: unknown) => { const w = this.waiter; this.waiter = null; w?.resolve(message); });
+    this.ready = Promise.all([this.next(), readyB]);
+  }
+
+  private next<T>(): Promise<T> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise<T>((resolve, reject) => { this.waiter = { resolve: resolve as (value: unknown) => void, reject }; });
+  }
+
+  game(rounds: number): Promise<GameReport> {
+    const reply = this.next<GameReport>();
+    this.a.postMessage({ rounds });
+    return reply;
+  }
+
+  async stop(): Promise<void> {
+    this.a.removeAllListeners('exit');
+    this.b.removeAllListeners('exit');
+    await Promise.all([this.a.terminate(), this.b.terminate()]);
+  }
 }
 
 async function requestRun(engine: PingPongEngine, requests: number, samples: Float64Array): Promise<{ rtt_p50_us: number; rtt_p99_us: number }> {
@@ -85,60 +173,121 @@ async function requestRun(engine: PingPongEngine, requests: number, samples: Flo
   return { rtt_p50_us: percentile(sorted, requests, 50), rtt_p99_us: percentile(sorted, requests, 99) };
 }
 
+type EngineErrors = Map<Backend, Error[]>;
+
+/** One engine per backend with the ping-pong subscriptions; errors go to `errors`. */
+async function startEngines(backends: readonly Backend[], spin: number, errors: EngineErrors, engines: Map<Backend, PingPongEngine>): Promise<void> {
+  for (const backend of backends) {
+    errors.set(backend, []);
+    const engine = await createEngine<PingPongTopics>({
+      topics: pingPongTopics, handlers: HANDLERS, backend, workers: 2, spin, onError: (error) => errors.get(backend)!.push(error),
+    });
+    engines.set(backend, engine);
+    await engine.subscribe('start', { handler: 'start', mode: 'group', workers: [0] });
+    await engine.subscribe('ping', { handler: 'ping', mode: 'group', workers: [1] });
+    await engine.subscribe('pong', { handler: 'pong', mode: 'group', workers: [0] });
+    await engine.subscribe('report', { handler: 'report', mode: 'group', workers: [0] });
+    await engine.subscribe('echo', { handler: 'echo', mode: 'group', workers: [0] });
+  }
+}
+
+async function closeEngines(engines: Map<Backend, PingPongEngine>): Promise<void> {
+  await Promise.all([...engines.values()].map((engine) => engine.close({ timeout: 5_000 })));
+  engines.clear();
+}
+
+function checkErrors(errors: EngineErrors, who: Backend): void {
+  const reported = errors.get(who)!;
+  if (reported.length > 0) throw new VerificationError(`engine reported: ${reported[0]!.message}`);
+}
+
+function gameSide(who: Backend, name: string, engines: Map<Backend, PingPongEngine>, errors: EngineErrors, rounds: number, expected: number): Side {
+  return {
+    who,
+    run: async () => {
+      const result = await within(RUN_TIMEOUT_MS + 5_000, `${who} ${name}`, playGame(engines.get(who)!, rounds, expected));
+      checkErrors(errors, who);
+      return result;
+    },
+  };
+}
+
+function baselineSide(who: EngineWho, name: string, pair: BaselinePair, rounds: number, expected: number): Side {
+  return { who, run: async () => checkGame(await within(RUN_TIMEOUT_MS, `${who} ${name}`, pair.game(rounds)), rounds, expected) };
+}
+
 /** Runs the latency cases selected by `options`. */
 export async function runEnginePingPong(options: BenchOptions, log: (line: string) => void): Promise<EngineBenchEntry[]> {
-  const cases = [PINGPONG_CASE, REQUEST_CASE].filter((name) => BACKENDS.some((who) => selectedCase(options, SUITE, name, who)));
-  if (cases.length === 0) return [];
-  const backends = BACKENDS.filter((who) => cases.some((name) => selectedCase(options, SUITE, name, who)));
+  const pick = (name: string): Backend[] => BACKENDS.filter((who) => selectedCase(options, SUITE, name, who));
+  const spinning = { game: pick(PINGPONG_CASE), request: pick(REQUEST_CASE) };
+  const parked = pick(PARKED_CASE);
+  const postMessage = selectedCase(options, SUITE, PARKED_CASE, 'postMessage');
+  const atomics = selectedCase(options, SUITE, ATOMICS_CASE, ATOMICS_WHO);
   const entries: EngineBenchEntry[] = [];
   const engines = new Map<Backend, PingPongEngine>();
-  const errors = new Map<Backend, Error[]>(backends.map((who) => [who, []]));
-  const checkErrors = (who: Backend): void => {
-    const reported = errors.get(who)!;
-    if (reported.length > 0) throw new VerificationError(`engine reported: ${reported[0]!.message}`);
-  };
+  const errors: EngineErrors = new Map();
+  const pairs: BaselinePair[] = [];
   try {
-    for (const backend of backends) {
-      const engine = await createEngine<PingPongTopics>({
-        topics: pingPongTopics, handlers: HANDLERS, backend, workers: 2, spin: SPIN, onError: (error) => errors.get(backend)!.push(error),
-      });
-      engines.set(backend, engine);
-      await engine.subscribe('start', { handler: 'start', mode: 'group', workers: [0] });
-      await engine.subscribe('ping', { handler: 'ping', mode: 'group', workers: [1] });
-      await engine.subscribe('pong', { handler: 'pong', mode: 'group', workers: [0] });
-      await engine.subscribe('report', { handler: 'report', mode: 'group', workers: [0] });
-      await engine.subscribe('echo', { handler: 'echo', mode: 'group', workers: [0] });
+    const spinBackends = BACKENDS.filter((who) => spinning.game.includes(who) || spinning.request.includes(who));
+    if (spinBackends.length > 0) {
+      await startEngines(spinBackends, SPIN, errors, engines);
+      if (spinning.game.length > 0) {
+        const rounds = roundsPerRun(options);
+        const expected = expectedChecksum(rounds);
+        log(`${SUITE} ${PINGPONG_CASE}: ${options.runs} timed games of ${rounds.toLocaleString('en')} round trips (2 spinning workers) after warm-ups, ${spinning.game.join(' and ')}`);
+        const sides = spinning.game.map((who) => gameSide(who, PINGPONG_CASE, engines, errors, rounds, expected));
+        entries.push(...withP999Units(await measureSides(SUITE, PINGPONG_CASE, sides, GAME_METRICS, options, log), log));
+      }
+      if (spinning.request.length > 0) {
+        const requests = requestsPerRun(options);
+        const samples = new Float64Array(requests);
+        log(`${SUITE} ${REQUEST_CASE}: ${options.runs} timed runs of ${requests.toLocaleString('en')} sequential requests after warm-ups, ${spinning.request.join(' and ')}`);
+        const sides: Side[] = spinning.request.map((who) => ({
+          who,
+          run: async () => {
+            const result = await within(RUN_TIMEOUT_MS + 5_000, `${who} ${REQUEST_CASE}`, requestRun(engines.get(who)!, requests, samples));
+            checkErrors(errors, who);
+            return result;
+          },
+        }));
+        entries.push(...await measureSides(SUITE, REQUEST_CASE, sides, ['rtt_p50_us', 'rtt_p99_us'], options, log));
+      }
+      await closeEngines(engines);
     }
-    if (cases.includes(PINGPONG_CASE)) {
-      const rounds = roundsPerRun(options);
-      const expected = expectedChecksum(rounds);
-      log(`${SUITE} ${PINGPONG_CASE}: ${options.runs} timed games of ${rounds.toLocaleString('en')} round trips (2 spinning workers) after warm-ups, ${backends.join(' and ')}`);
-      const sides: Side[] = backends.filter((who) => selectedCase(options, SUITE, PINGPONG_CASE, who)).map((who) => ({
-        who,
-        run: async () => {
-          const result = await within(RUN_TIMEOUT_MS + 5_000, `${who} ${PINGPONG_CASE}`, playGame(engines.get(who)!, rounds, expected));
-          checkErrors(who);
-          return result;
-        },
-      }));
-      entries.push(...await measureSides(SUITE, PINGPONG_CASE, sides, ['rtt_p50_us', 'rtt_p99_us'], options, log));
+    const rounds = parkedRoundsPerRun(options);
+    const expected = expectedChecksum(rounds);
+    if (parked.length > 0 || postMessage) {
+      await startEngines(parked, 0, errors, engines);
+      const sides = parked.map((who) => gameSide(who, PARKED_CASE, engines, errors, rounds, expected));
+      if (postMessage) {
+        const channel = new MessageChannel();
+        const pair = new BaselinePair('./workers/pp-postmessage.js', {}, { a: channel.port1, b: channel.port2 });
+        pairs.push(pair);
+        await within(30_000, 'postMessage ping-pong workers start', pair.ready);
+        sides.push(baselineSide('postMessage', PARKED_CASE, pair, rounds, expected));
+      }
+      log(`${SUITE} ${PARKED_CASE}: ${options.runs} timed games of ${rounds.toLocaleString('en')} round trips (spin: 0, workers park between messages) after warm-ups, ${sides.map((side) => side.who).join(', ')}`);
+      entries.push(...withP999Units(await measureSides(SUITE, PARKED_CASE, sides, GAME_METRICS, options, log), log));
+      await closeEngines(engines);
     }
-    if (cases.includes(REQUEST_CASE)) {
-      const requests = requestsPerRun(options);
-      const samples = new Float64Array(requests);
-      log(`${SUITE} ${REQUEST_CASE}: ${options.runs} timed runs of ${requests.toLocaleString('en')} sequential requests after warm-ups, ${backends.join(' and ')}`);
-      const sides: Side[] = backends.filter((who) => selectedCase(options, SUITE, REQUEST_CASE, who)).map((who) => ({
-        who,
-        run: async () => {
-          const result = await within(RUN_TIMEOUT_MS + 5_000, `${who} ${REQUEST_CASE}`, requestRun(engines.get(who)!, requests, samples));
-          checkErrors(who);
-          return result;
-        },
-      }));
-      entries.push(...await measureSides(SUITE, REQUEST_CASE, sides, ['rtt_p50_us', 'rtt_p99_us'], options, log));
+    if (atomics) {
+      const sab = new SharedArrayBuffer(PP_ATOMICS_BYTES);
+      const pair = new BaselinePair('./workers/pp-atomics.js', { sab });
+      pairs.push(pair);
+      await within(30_000, 'Atomics ping-pong workers start', pair.ready);
+      log(`${SUITE} ${ATOMICS_CASE}: ${options.runs} timed games of ${rounds.toLocaleString('en')} round trips (2 workers in Atomics.wait) after warm-ups`);
+      try {
+        entries.push(...withP999Units(await measureSides(SUITE, ATOMICS_CASE, [baselineSide(ATOMICS_WHO, ATOMICS_CASE, pair, rounds, expected)], GAME_METRICS, options, log), log));
+      } finally {
+        // B sleeps in Atomics.wait on PING_SEQ: STOP wakes it so it exits on its own.
+        const i32 = new Int32Array(sab);
+        Atomics.store(i32, PING_SEQ_OFFSET >> 2, STOP);
+        Atomics.notify(i32, PING_SEQ_OFFSET >> 2);
+      }
     }
   } finally {
-    await Promise.all([...engines.values()].map((engine) => engine.close({ timeout: 5_000 })));
+    await closeEngines(engines);
+    await Promise.all(pairs.map((pair) => pair.stop()));
   }
   return entries;
 }

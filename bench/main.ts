@@ -24,7 +24,9 @@ import { printEngineTable, roundForJson, type EngineBenchEntry } from './engine-
 import { runEnginePingPong } from './engine-pingpong.ts';
 import { runEngineScaling } from './engine-scaling.ts';
 import { runEngineThroughput } from './engine-throughput.ts';
+import { runFanOut } from './fan-out.ts';
 import { runInThread } from './in-thread.ts';
+import { runKeyed } from './keyed.ts';
 import { runMemory } from './memory.ts';
 import { runOneToOne } from './one-to-one.ts';
 import { runRequestResponse } from './request-response.ts';
@@ -86,6 +88,8 @@ async function main(): Promise<void> {
   engine.push(...await runEnginePingPong(options, log));
   engine.push(...await runEngineScaling(options, log));
   engine.push(...(await runOneToOne(options, log)) as EngineBenchEntry[]);
+  engine.push(...await runFanOut(options, log));
+  engine.push(...await runKeyed(options, log));
   engine.push(...await runRequestResponse(options, log));
   engine.push(...await runInThread(options, log));
   engine.push(...(await runMemory(options, log)) as unknown as EngineBenchEntry[]);

@@ -14,8 +14,9 @@
  * (which wakes both parked workers) to receiving both workers' reports. Both engine backends and
  * both peers run in the same process run, alternating run by run (engine-common.ts measureSides).
  *
- * Cases: 'writer+send' (wasm, js: one message per call, the engine flushes every 64) and
- * 'batch 256' (wasm, js via publishBatch of 256 reused objects; ringbuf.js; sab-ring).
+ * Cases: 'engine writer+send' (wasm, js: one message per call, the engine flushes every 64) and
+ * 'messages, batch 256' (wasm, js via publishBatch of 256 reused objects; ringbuf.js; sab-ring).
+ * (The ring's own one-to-one cases, bench/ring-threads.ts, move bare records, not messages.)
  * Engines: 1 worker, default options (ringCapacity 1024, flushEvery 64, batch 256); peers: a ring
  * of 4096 messages (bench/workers/o2o-common.ts).
  */
@@ -37,8 +38,8 @@ import {
 const SUITE = 'one-to-one';
 const HANDLERS = new URL('./engine/o2o-handlers.js', import.meta.url);
 const BATCH = 256;
-const WRITER_CASE = 'writer+send';
-const BATCH_CASE = `batch ${BATCH}`;
+const WRITER_CASE = 'engine writer+send';
+const BATCH_CASE = `messages, batch ${BATCH}`;
 const PEERS: readonly PeerKind[] = ['ringbuf.js', 'sab-ring'];
 const PEER_WORKERS: Record<PeerKind, string> = { 'ringbuf.js': './workers/o2o-ringbuf.js', 'sab-ring': './workers/o2o-sab-ring.js' };
 
