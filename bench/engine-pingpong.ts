@@ -46,7 +46,7 @@ import {
 import { PP_ATOMICS_BYTES, PING_SEQ_OFFSET, STOP } from './workers/pp-atomics.ts';
 import type { BenchOptions } from './results.ts';
 
-const SUITE = 'engine-pingpong';
+const SUITE = 'ping-pong';
 const HANDLERS = new URL('./engine/pingpong-handlers.js', import.meta.url);
 const PINGPONG_CASE = 'worker↔worker';
 const PARKED_CASE = 'worker↔worker parked';

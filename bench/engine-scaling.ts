@@ -27,7 +27,7 @@ import {
 } from './engine-common.ts';
 import type { BenchOptions } from './results.ts';
 
-const SUITE = 'engine-scaling';
+const SUITE = 'scaling';
 const HANDLERS = new URL('./engine/scaling-handlers.js', import.meta.url);
 /** Target cost of one message's work, in ns. */
 const WORK_NS = 2_000;

@@ -30,13 +30,14 @@ import {
 } from './engine-common.ts';
 import type { BenchOptions } from './results.ts';
 
-const SUITE = 'engine-throughput';
+/** Suite 'one-to-one' (the issue's name): main thread → one worker, with the postMessage baseline. */
+const SUITE = 'one-to-one';
 const HANDLERS = new URL('./engine/throughput-handlers.js', import.meta.url);
 const BATCH = 256;
 type Mode = 'publish' | 'writer+send' | 'publishBatch';
 const MODES: readonly Mode[] = ['publish', 'writer+send', 'publishBatch'];
-const CASE_NAMES: Record<Mode, string> = { publish: 'publish', 'writer+send': 'writer+send', publishBatch: `publishBatch ${BATCH}` };
-const POSTMESSAGE_CASE = 'postMessage';
+const CASE_NAMES: Record<Mode, string> = { publish: 'engine publish', 'writer+send': 'engine writer+send, 16 B', publishBatch: `engine publishBatch ${BATCH}` };
+const POSTMESSAGE_CASE = 'postMessage baseline';
 
 function messagesPerRun(options: BenchOptions): number {
   if (options.quick) return 500_000;

@@ -1,9 +1,12 @@
 /**
- * The benchmarks (`npm start`): Wasm core vs JS twin, on one thread (benchmark.js) and across
- * a producer and a consumer worker (the ring), then the engine on both backends: one-to-one
- * throughput beside a postMessage baseline (engine-throughput.ts), worker↔worker ping-pong and
- * request() latency (engine-pingpong.ts), CPU-bound handlers on 1 vs 2 workers (engine-scaling.ts).
- * Printed side by side and written to bench/results/latest.json.
+ * The whole benchmark suite (`npm run bench`), Wasm vs JS vs the peers in one run, one file per
+ * topology: micro (ring-micro.ts: ring ops, route lookup, hashing, batch dispatch), one-to-one
+ * (ring-threads.ts: the bare ring; engine-throughput.ts: main → worker beside postMessage;
+ * one-to-one.ts: beside ringbuf.js and a plain SAB ring), ping-pong (engine-pingpong.ts: spinning
+ * and parked, beside postMessage and Atomics.wait/notify), scaling (engine-scaling.ts), fan-out,
+ * keyed, request-response (beside Piscina and tinypool), in-thread (beside EventEmitter,
+ * eventemitter3, mitt) and memory (GC events and heap bytes per message beside postMessage).
+ * Printed side by side and written to bench/results/latest.json, latest.md and latest.svg.
  *
  *   node build/bench/main.js [--quick | --full] [--runs N] [--filter SUBSTRING]
  *
@@ -11,7 +14,7 @@
  *   --full    longer micro cases, 50 M (single) / 200 M (batch) messages per run, 9 runs
  *   --runs N  timed cross-thread runs per case (default 5; min benchmark.js samples per micro case)
  *   --filter  only cases whose id `suite/case/backend` contains SUBSTRING, e.g. `one-to-one`,
- *             `batch`, `/wasm`, `engine` (every engine suite), `engine-pingpong`, `postMessage`
+ *             `batch`, `/wasm`, `ping-pong`, `memory`, `postMessage`
  *
  * Exits non-zero if any case fails verification (lost, duplicated, reordered records, a checksum
  * mismatch, a failed op, a run that did not finish). Speed is reported, never asserted.

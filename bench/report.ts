@@ -23,7 +23,7 @@ export interface ReportEntry {
 }
 
 /** Engines first, then peers in a fixed order; anything else after them, alphabetically. */
-const WHO_ORDER = ['wasm', 'js', 'postMessage', 'ringbuf.js', 'sab-ring', 'piscina', 'tinypool', 'events', 'eventemitter3', 'mitt'];
+const WHO_ORDER = ['wasm', 'js', 'postMessage', 'atomics', 'ringbuf.js', 'sab-ring', 'piscina', 'tinypool', 'events', 'eventemitter3', 'mitt'];
 const ENGINES = new Set(['wasm', 'js']);
 const COLORS: Record<string, string> = {
   wasm: '#654ff0',
@@ -261,7 +261,7 @@ function renderMarkdown(env: unknown, entries: readonly ReportEntry[], svgName: 
       'above 1 means Wasm is faster; for latency (µs) and memory (GC events, B/msg) lower is better, so **below 1 means Wasm is faster / leaner**.',
     '- **engine ÷ best peer** is the Wasm engine median divided by the best non-engine backend in the same row ' +
       '(highest peer for throughput, lowest peer for latency and memory); where a suite measures a peer as its own case ' +
-      '(marked "case", e.g. engine-throughput\'s postMessage) that case stands in. So for throughput above 1 means the engine wins; ' +
+      '(marked "case", e.g. one-to-one\'s postMessage baseline) that case stands in. So for throughput above 1 means the engine wins; ' +
       'for latency and memory below 1 means the engine wins. It is blank where the row has no peer or the peer is 0 (e.g. 0 GC events).',
     '',
     `Throughput chart: [${svgName}](${svgName})`,

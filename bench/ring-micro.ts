@@ -19,8 +19,10 @@
  *   dispatchBatch 32:  route + push 32 staged records to those 3 lanes (96 copies) in one call, then
  *                      pop them back with ringTryPopBatch (one per ring)
  * Every popped seq is checked against the one pushed (verified = no mismatch, no failed op, ring
- * empty at the end); route counts and hashes are checked too. Encoding and decoding messages is
- * the same TypeScript flyweight on both backends (src/schema.ts), so it has no Wasm-vs-JS row. Rates are records/s: benchmark.js's calls/s × RECORDS_PER_CALL; median,
+ * empty at the end); route counts and hashes are checked too.
+ *   encode + decode:   32 × write a 24-byte message's 5 fields through the schema's writer
+ *                      flyweight and read them back through its reader (src/schema.ts). The codec
+ *                      is the same TypeScript on both backends, so this row is measured once (js). Rates are records/s: benchmark.js's calls/s × RECORDS_PER_CALL; median,
  * min and max come from its samples, ± is its relative margin of error of the mean.
  */
 import Benchmark from 'benchmark';
@@ -30,6 +32,7 @@ import type { Backend, CoreOps } from '../bindings/core-ops.ts';
 import { createJsCore } from '../bindings/js/index.ts';
 import { instantiateCore, loadCoreModule } from '../bindings/wasm.ts';
 import { createArena } from '../src/arena.ts';
+import { defineSchema } from '../src/schema.ts';
 import { KEY_U32 } from '../assembly/layout/dispatch.ts';
 import { MODE_BROADCAST, MODE_GROUP, MODE_KEYED } from '../assembly/layout/router.ts';
 import { median, selected, type BenchEntry, type BenchOptions } from './results.ts';
@@ -54,6 +57,8 @@ interface Ctx { router: number; lanes: readonly number[]; table: number; pushed:
 
 interface CaseDef {
   name: string;
+  /** Measured for this backend only (code both backends share). */
+  only?: Backend;
   make(core: CoreOps, ring: number, u32: Uint32Array, src: number, dst: number, ctx: Ctx): Probe;
 }
 
@@ -64,7 +69,34 @@ const CASES: readonly CaseDef[] = [
   { name: `route lookup ×${RECORDS_PER_CALL}`, make: routeLookup },
   { name: `hash 16 B ×${RECORDS_PER_CALL}`, make: hash16 },
   { name: `dispatchBatch ${RECORDS_PER_CALL} → 3 lanes`, make: dispatch },
+  { name: `encode + decode 24 B ×${RECORDS_PER_CALL}`, make: encodeDecode, only: 'js' },
 ];
+
+const Tick = defineSchema({ seq: 'u32', player: 'u32', x: 'f32', y: 'f32', stamp: 'f64' });
+
+function encodeDecode(_core: CoreOps, _ring: number, u32: Uint32Array, src: number): Probe {
+  const messages = src + 8192; // apart from the staging records other cases overwrite
+  const writer = Tick.writer(u32.buffer as SharedArrayBuffer);
+  const reader = Tick.reader(u32.buffer as SharedArrayBuffer);
+  let done = 0;
+  let errors = 0;
+  const fn = (): void => {
+    for (let i = 0; i < RECORDS_PER_CALL; i++) {
+      const w = writer.at(messages + i * Tick.size);
+      w.seq = done + i;
+      w.player = i;
+      w.x = i * 0.5;
+      w.y = 1.5;
+      w.stamp = i * 2;
+    }
+    for (let i = 0; i < RECORDS_PER_CALL; i++) {
+      const r = reader.at(messages + i * Tick.size);
+      if (r.seq !== done + i || r.player !== i || r.x !== i * 0.5 || r.y !== 1.5 || r.stamp !== i * 2) errors++;
+    }
+    done += RECORDS_PER_CALL;
+  };
+  return { fn, records: () => done, errors: () => errors };
+}
 
 const TOPIC = 0;
 const LANES_PER_MESSAGE = 3;
@@ -245,6 +277,7 @@ export async function runRingMicro(options: BenchOptions, log: (line: string) =>
   const probes = new Map<Benchmark, { def: CaseDef; who: Backend; probe: Probe }>();
   for (const def of CASES) {
     for (const who of ['wasm', 'js'] as const) {
+      if (def.only !== undefined && def.only !== who) continue;
       if (!selected(options, SUITE, def.name, who)) continue;
       const probe = def.make(cores[who], rings[who], u32, src, dst, ctxs[who]);
       suite.add(`${def.name} ${who}`, probe.fn, { maxTime: maxTimeSeconds(options), minSamples: Math.max(5, options.runs) });
