@@ -114,12 +114,13 @@ async function main(): Promise<void> {
   }
   const dir = new URL('bench/results/', PROJECT_ROOT);
   mkdirSync(dir, { recursive: true });
-  // A filtered run is a partial one: it must not replace the last whole run's results and report.
-  const file = new URL(options.filter === null ? 'latest.json' : 'filtered.json', dir);
+  // A filtered or quick run is a partial one: it must not replace the last whole run's results and report.
+  const whole = options.filter === null && !options.quick;
+  const file = new URL(whole ? 'latest.json' : options.filter === null ? 'quick.json' : 'filtered.json', dir);
   const rounded = entries.map((e) => ({ ...e, median: roundForJson(e.median, e.unit), min: roundForJson(e.min, e.unit), max: roundForJson(e.max, e.unit) }));
   writeFileSync(file, `${JSON.stringify({ env, options, entries: rounded }, null, 2)}\n`);
   console.log(`results: ${fileURLToPath(file)}`);
-  if (options.filter === null) {
+  if (whole) {
     const report = writeReport({ env, entries: rounded }, dir);
     console.log(`report: ${fileURLToPath(report.markdown)}, chart: ${fileURLToPath(report.svg)}`);
   }

@@ -60,7 +60,7 @@ export interface MemoryEntry {
 }
 
 function messagesPerRun(who: MemWho, options: BenchOptions): number {
-  if (who === 'postMessage') return options.quick ? 200_000 : options.full ? 2_000_000 : 500_000;
+  if (who === 'postMessage') return options.quick ? 100_000 : options.full ? 2_000_000 : 500_000;
   return options.quick ? 1_000_000 : 10_000_000;
 }
 /** Warm-up runs are shorter: they only have to get the loops optimised and the heap settled. */

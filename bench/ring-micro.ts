@@ -236,7 +236,7 @@ function batch(core: CoreOps, ring: number, u32: Uint32Array, src: number, dst: 
 }
 
 function maxTimeSeconds(options: BenchOptions): number {
-  if (options.quick) return 0.5;
+  if (options.quick) return 0.3;
   if (options.full) return 4;
   return 1.5;
 }
