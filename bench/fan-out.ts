@@ -92,7 +92,6 @@ async function publishRun(engine: FanOutEngine, n: number, batch: { seq: number;
 /** FANOUT worker_threads running the postMessage sink; `ready` resolves once all of them can take messages. */
 class PostMessageFanOut {
   private readonly workers: Worker[] = [];
-  private readonly replies: ((message: SinkReport) => void)[] = [];
   private failure: Error | null = null;
   private onFailure: ((error: Error) => void) | null = null;
   readonly ready: Promise<unknown>;

@@ -129,9 +129,6 @@ export class Engine<T extends TopicMap> {
   readonly workers: number;
   readonly backend: 'wasm' | 'js';
   private readonly runtime: ThreadRuntime;
-  private readonly topicsByName = new Map<string, TopicRuntime>();
-  private lastTopicName: string | undefined;
-  private lastTopic: TopicRuntime | undefined;
   private readonly workerRecords: WorkerRecord[] = [];
   private readonly pending = new Map<number, PendingRequest>();
   private readonly firstErrors = new Map<string, Error>();
@@ -165,7 +162,6 @@ export class Engine<T extends TopicMap> {
       onReply: (record, topic) => this.onReply(record, topic),
       onBacklog: () => { void this.pump(); },
     });
-    for (const topic of this.runtime.topics) this.topicsByName.set(topic.name, topic);
   }
 
   /** @internal Starts the workers and thread 0's loop; resolves when every worker runs. */
@@ -301,17 +297,9 @@ export class Engine<T extends TopicMap> {
 
   private topicRuntime(name: string): TopicRuntime {
     if (this.closing !== undefined) throw new EngineError('ERR_ENGINE_CLOSED', 'topic', name, 'the engine is closed');
-    // Publishers usually repeat one topic: a string compare (pointer-equal for the same literal)
-    // is cheaper than a Map lookup per message.
-    if (name === this.lastTopicName) return this.lastTopic!;
-    const topic = this.topicsByName.get(name);
-    if (topic !== undefined) {
-      this.lastTopicName = name;
-      this.lastTopic = topic;
-    }
-    if (topic === undefined) throw new ConfigError('topic', name, `is not a declared topic (${[...this.topicsByName.keys()].join(', ')})`);
-    return topic;
+    return this.runtime.topicByName(name);
   }
+
 
   // ── request/response ────────────────────────────────────────────────────────────────────────
 

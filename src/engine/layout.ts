@@ -50,6 +50,8 @@
  * reused only once no lane can still hold a record for it.
  */
 
+import { DISPATCH_RESULT_BYTES } from '../../assembly/layout/dispatch.ts';
+
 /** Highest number of workers (thread 0 + workers ≤ MAX_THREADS = 64). */
 export const MAX_WORKERS = 63;
 
@@ -150,6 +152,39 @@ export function controlLayout(topics: number, subscriptions: number): ControlLay
   const subscriptionTable = topicStats + topics * TOPIC_STAT_BYTES;
   const end = subscriptionTable + subscriptions * SUB_ENTRY_BYTES;
   return { topicStats, subscriptions: subscriptionTable, bytes: Math.ceil(end / 128) * 128 };
+}
+
+/**
+ * A thread's scratch block, offsets from its start: the control block, then one staging record
+ * per topic (the writer of `writer(topic)`), a reply staging record, a caller-runs record, the
+ * router's output (u32 per router subscription), dispatchBatch's ring table and push counts (u32
+ * per thread) and result block, and BATCH_RECORDS records of publishBatch staging (8-aligned).
+ * The arena is sized from `bytes` and ThreadRuntime places everything by these offsets.
+ */
+export interface ScratchLayout {
+  readonly topicStaging: number;
+  readonly replyStaging: number;
+  readonly callerStaging: number;
+  readonly routeOut: number;
+  readonly ringTable: number;
+  readonly pushedCounts: number;
+  readonly dispatchResult: number;
+  readonly batchStaging: number;
+  /** Bytes of the whole block (a multiple of 128). */
+  readonly bytes: number;
+}
+
+export function scratchLayout(control: ControlLayout, topics: number, recordSize: number, routerSubscriptions: number, threads: number): ScratchLayout {
+  const topicStaging = control.bytes;
+  const replyStaging = topicStaging + topics * recordSize;
+  const callerStaging = replyStaging + recordSize;
+  const routeOut = callerStaging + recordSize;
+  const ringTable = routeOut + routerSubscriptions * 4;
+  const pushedCounts = ringTable + threads * 4;
+  const dispatchResult = pushedCounts + threads * 4;
+  const batchStaging = Math.ceil((dispatchResult + DISPATCH_RESULT_BYTES) / 8) * 8;
+  const bytes = Math.ceil((batchStaging + BATCH_RECORDS * recordSize) / 128) * 128;
+  return { topicStaging, replyStaging, callerStaging, routeOut, ringTable, pushedCounts, dispatchResult, batchStaging, bytes };
 }
 
 /** Ring index of lane (producer → consumer) among `threads` threads. */

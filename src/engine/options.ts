@@ -6,7 +6,7 @@
 import { RING_MAX_CAPACITY, RING_MAX_RECORD_SIZE } from '../../assembly/layout/ring.ts';
 import { ConfigError } from '../errors.ts';
 import type { AnySchema } from '../schema.ts';
-import { BATCH_RECORDS, MAX_WORKERS, RECORD_HEADER_BYTES, controlLayout } from './layout.ts';
+import { MAX_WORKERS, RECORD_HEADER_BYTES, controlLayout, scratchLayout } from './layout.ts';
 import type { EngineShape } from './thread.ts';
 import type { BackpressurePolicy, EngineOptions, TopicMap } from './types.ts';
 
@@ -58,10 +58,7 @@ export function validateOptions(options: EngineOptions<TopicMap>, defaultWorkers
   const threads = workers + 1;
   const routerSubscriptions = maxSubscriptions * workers;
   const control = controlLayout(topicNames.length, maxSubscriptions);
-  const staging = (topicNames.length + 2) * recordSize;
-  // Control block, staging records, route output, ring table + push counts + dispatch result, batch staging.
-  const dispatch = threads * 8 + 16 + 8;
-  const scratchBytes = Math.ceil((control.bytes + staging + routerSubscriptions * 4 + dispatch + BATCH_RECORDS * recordSize) / 128) * 128;
+  const scratchBytes = scratchLayout(control, topicNames.length, recordSize, routerSubscriptions, threads).bytes;
   return {
     workers, backend, coreBuild, startTimeout, scratchBytes,
     shape: { threads, topicNames, recordSize, ringCapacity, maxSubscriptions, flushEvery, batch, spin, blockTimeout, control, routerSubscriptions },

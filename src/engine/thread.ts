@@ -28,7 +28,7 @@ import { parkProducer } from '../../bindings/park.ts';
 import { ADDRESS_MIN } from '../../assembly/layout/arena.ts';
 import { STATUS_CLOSED, STATUS_OK } from '../../assembly/layout/status.ts';
 import {
-  DISPATCH_FAILED_LANE_OFFSET, DISPATCH_LANE_COUNT_OFFSET, DISPATCH_RESULT_BYTES,
+  DISPATCH_FAILED_LANE_OFFSET, DISPATCH_LANE_COUNT_OFFSET,
   DISPATCH_ROUTED_OFFSET, DISPATCH_UNROUTED_OFFSET, KEY_BYTES, KEY_NONE, KEY_PREFIXED_BYTES, KEY_U32, KEY_U8,
 } from '../../assembly/layout/dispatch.ts';
 import type { Arena } from '../arena.ts';
@@ -45,7 +45,7 @@ import {
   SUB_BALANCE_OFFSET, SUB_ENTRY_BYTES, SUB_HANDLER_OFFSET, SUB_POLICY_OFFSET, TOPIC_STAT_BYTES,
   TOPIC_STAT_CALLER_RUNS, TOPIC_STAT_DELIVERED, TOPIC_STAT_DROPPED_NEWEST, TOPIC_STAT_DROPPED_OLDEST,
   TOPIC_STAT_HANDLER_ERRORS, TOPIC_STAT_PUBLISHED, TOPIC_STAT_REJECTED, TOPIC_STAT_ROUTED,
-  TOPIC_STAT_UNROUTED, TOPIC_FAST_VERSION_OFFSET, BATCH_RECORDS, laneIndex, type ControlLayout,
+  TOPIC_STAT_UNROUTED, TOPIC_FAST_VERSION_OFFSET, BATCH_RECORDS, laneIndex, scratchLayout, type ControlLayout,
 } from './layout.ts';
 import type { HandlerContext, HandlerDef, HandlerModule, TopicMap } from './types.ts';
 
@@ -119,6 +119,9 @@ export class ThreadRuntime {
   readonly i32: Int32Array;
   readonly f64: Float64Array;
   readonly topics: TopicRuntime[];
+  private readonly topicsByName = new Map<string, TopicRuntime>();
+  private lastTopicName: string | undefined;
+  private lastTopic: TopicRuntime | undefined;
   readonly router: number;
   /** This thread's control block. */
   readonly control: number;
@@ -188,15 +191,16 @@ export class ThreadRuntime {
     this.router = arena.router(0).address;
     this.control = arena.scratchOf(thread).address;
     this.subscriptionTable = arena.scratchOf(0).address + shape.control.subscriptions;
-    const stagingBase = this.control + shape.control.bytes;
     const topicCount = shape.topicNames.length;
-    this.replyStaging = stagingBase + topicCount * shape.recordSize;
-    this.callerStaging = this.replyStaging + shape.recordSize;
-    this.routeOut = this.callerStaging + shape.recordSize;
-    this.ringTable = this.routeOut + shape.routerSubscriptions * 4;
-    this.pushedCounts = this.ringTable + T * 4;
-    this.dispatchResult = this.pushedCounts + T * 4;
-    this.batchStaging = Math.ceil((this.dispatchResult + DISPATCH_RESULT_BYTES) / 8) * 8;
+    const scratch = scratchLayout(shape.control, topicCount, shape.recordSize, shape.routerSubscriptions, T);
+    const stagingBase = this.control + scratch.topicStaging;
+    this.replyStaging = this.control + scratch.replyStaging;
+    this.callerStaging = this.control + scratch.callerStaging;
+    this.routeOut = this.control + scratch.routeOut;
+    this.ringTable = this.control + scratch.ringTable;
+    this.pushedCounts = this.control + scratch.pushedCounts;
+    this.dispatchResult = this.control + scratch.dispatchResult;
+    this.batchStaging = this.control + scratch.batchStaging;
     this.ringTo = [];
     this.ringFrom = [];
     for (let c = 0; c < T; c++) this.ringTo.push(arena.ring(laneIndex(thread, c, T)).address);
@@ -237,6 +241,7 @@ export class ThreadRuntime {
       };
     });
 
+    for (const topic of this.topics) this.topicsByName.set(topic.name, topic);
     const names = handlerModule === undefined ? [] : Object.keys(handlerModule.handlers).sort();
     this.handlerDefs = names.map((n) => handlerModule!.handlers[n]!);
     const self = this;
@@ -251,9 +256,14 @@ export class ThreadRuntime {
 
   /** The topic named `name`, or a ConfigError naming it. */
   topicByName(name: string): TopicRuntime {
-    const index = this.shape.topicNames.indexOf(name);
-    if (index < 0) throw new ConfigError('topic', name, `is not a declared topic (${this.shape.topicNames.join(', ')})`);
-    return this.topics[index]!;
+    // Publishers usually repeat one topic: a string compare (pointer-equal for the same literal)
+    // is cheaper than a Map lookup per message.
+    if (name === this.lastTopicName) return this.lastTopic!;
+    const topic = this.topicsByName.get(name);
+    if (topic === undefined) throw new ConfigError('topic', name, `is not a declared topic (${this.shape.topicNames.join(', ')})`);
+    this.lastTopicName = name;
+    this.lastTopic = topic;
+    return topic;
   }
 
   /** Stages `fields` (each validated by its setter: ConfigError naming the field) and routes it. */
