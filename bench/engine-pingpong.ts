@@ -35,7 +35,7 @@
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { Backend } from '../bindings/core-ops.ts';
-import { createEngine, type Engine } from '../src/engine/engine.ts';
+import { createEngine, type Engine } from '../src/index.ts';
 import { CHECKSUM_SEED, checksumStep, valueOf } from './engine/checksum.ts';
 import { pongValue } from './engine/pingpong-handlers.ts';
 import { pingPongTopics, type PingPongTopics } from './engine/pingpong-topics.ts';

@@ -19,7 +19,7 @@
  * is full) competes with the two workers for the two cores, so 2× is out of reach by design.
  */
 import type { Backend } from '../bindings/core-ops.ts';
-import { createEngine, type Engine } from '../src/engine/engine.ts';
+import { createEngine, type Engine } from '../src/index.ts';
 import { spinHash } from './engine/checksum.ts';
 import { scalingTopics, type ScalingTopics } from './engine/scaling-topics.ts';
 import {

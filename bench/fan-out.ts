@@ -23,7 +23,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { Backend } from '../bindings/core-ops.ts';
-import { createEngine, type Engine } from '../src/engine/engine.ts';
+import { createEngine, type Engine } from '../src/index.ts';
 import { streamChecksum, valueOf } from './engine/checksum.ts';
 import { throughputTopics, type ThroughputTopics } from './engine/throughput-topics.ts';
 import {

@@ -24,7 +24,7 @@
  * unless filtered out), so every side is measured on a worker thread of the same kind.
  */
 import type { Backend } from '../bindings/core-ops.ts';
-import { createEngine, type Engine } from '../src/engine/engine.ts';
+import { createEngine, type Engine } from '../src/index.ts';
 import { streamChecksum } from './engine/checksum.ts';
 import {
   MODE_ENGINE, MODE_EVENTEMITTER3, MODE_EVENTS, MODE_MITT, inThreadTopics, type InThreadTopics,

@@ -18,7 +18,7 @@
  * moves delivered (2M) per second. No peer baseline: postMessage has no keyed routing to compare.
  */
 import type { Backend } from '../bindings/core-ops.ts';
-import { createEngine, type Engine } from '../src/engine/engine.ts';
+import { createEngine, type Engine } from '../src/index.ts';
 import { KEYS, PRODUCERS, moveHash, moveValue, playerOf } from './engine/keyed-handlers.ts';
 import { keyedTopics, type KeyedTopics } from './engine/keyed-topics.ts';
 import {

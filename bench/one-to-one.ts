@@ -22,7 +22,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { Backend } from '../bindings/core-ops.ts';
-import { createEngine, type Engine } from '../src/engine/engine.ts';
+import { createEngine, type Engine } from '../src/index.ts';
 import { RingBuffer } from 'ringbuf.js';
 import { streamChecksum, valueOf } from './engine/checksum.ts';
 import { o2oTopics, type O2oTopics } from './engine/o2o-topics.ts';

@@ -26,7 +26,7 @@
 import { Piscina } from 'piscina';
 import { Tinypool } from 'tinypool';
 import type { Backend } from '../bindings/core-ops.ts';
-import { createEngine, type Engine } from '../src/engine/engine.ts';
+import { createEngine, type Engine } from '../src/index.ts';
 import { valueOf } from './engine/checksum.ts';
 import { rrTopics, type RRTopics } from './engine/rr-topics.ts';
 import {

@@ -32,27 +32,44 @@ export function coreModuleUrl(build: CoreBuild = 'release'): URL {
   return new URL(`../core.${build}.wasm`, import.meta.url);
 }
 
-const compiled = new Map<CoreBuild, Promise<WebAssembly.Module>>();
+const compiled = new Map<string, Promise<WebAssembly.Module>>();
 
-/** Compiles the core once per build and caches the Module (send it to workers with the memory). */
-export function loadCoreModule(build: CoreBuild = 'release'): Promise<WebAssembly.Module> {
-  let module = compiled.get(build);
+/**
+ * Compiles the core once per URL and caches the Module (send it to workers with the memory).
+ * `url` defaults to the build's file next to these bindings; pass it where a bundler serves the
+ * .wasm elsewhere (see the README's bundler section).
+ */
+export function loadCoreModule(build: CoreBuild = 'release', url: URL = coreModuleUrl(build)): Promise<WebAssembly.Module> {
+  let module = compiled.get(url.href);
   if (!module) {
-    module = readModuleBytes(coreModuleUrl(build)).then((bytes) => WebAssembly.compile(bytes));
-    compiled.set(build, module);
+    module = compileFromUrl(url);
+    compiled.set(url.href, module);
+    // A failed fetch or compile is not cached: the next call tries again.
+    module.catch(() => compiled.delete(url.href));
   }
   return module;
 }
 
-async function readModuleBytes(url: URL): Promise<BufferSource> {
+/**
+ * Compiles the core from its URL. file: URLs (Node) are read with node:fs, reached through
+ * process.getBuiltinModule so that no import of a Node built-in appears in the module graph (a
+ * browser bundler must not try to resolve one); http(s) URLs (browsers) are streamed into the
+ * compiler, which needs the server's `Content-Type: application/wasm`, else the bytes are compiled
+ * once fetched.
+ */
+async function compileFromUrl(url: URL): Promise<WebAssembly.Module> {
   if (url.protocol === 'file:') {
-    const { readFile } = await import('node:fs/promises');
-    const bytes = await readFile(url);
-    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) as Uint8Array<ArrayBuffer>;
+    const fs = globalThis.process?.getBuiltinModule?.('node:fs/promises') as typeof import('node:fs/promises') | undefined;
+    if (fs === undefined) throw new ModuleError('url', url.href, 'file: URLs are read with node:fs (Node >= 20.16); in a browser, serve the .wasm over http(s)');
+    const bytes = await fs.readFile(url);
+    return WebAssembly.compile(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) as Uint8Array<ArrayBuffer>);
   }
   const response = await fetch(url);
   if (!response.ok) throw new ModuleError('url', url.href, `fetch failed with HTTP ${response.status}`);
-  return response.arrayBuffer();
+  if (typeof WebAssembly.compileStreaming === 'function' && response.headers.get('content-type')?.split(';')[0]?.trim() === 'application/wasm') {
+    return WebAssembly.compileStreaming(response);
+  }
+  return WebAssembly.compile(await response.arrayBuffer());
 }
 
 /** Error raised by a debug build's failed assertion (release builds trap with `unreachable`). */

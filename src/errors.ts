@@ -85,7 +85,8 @@ export type EngineErrorCode =
   | 'ERR_WORKER_CRASHED'
   | 'ERR_WORKER_START'
   | 'ERR_HANDLER'
-  | 'ERR_DRAIN_TIMEOUT';
+  | 'ERR_DRAIN_TIMEOUT'
+  | 'ERR_NOT_ISOLATED';
 
 /**
  * The engine could not do what was asked: it is closed, a request timed out, was aborted or found

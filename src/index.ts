@@ -1,35 +1,20 @@
 /**
- * wasm-dispatch public entry point.
- *
- * The engine (createEngine: workers, topics with schemas, publish/subscribe, request/response,
- * back-pressure, stats) and, beneath it, the core: the arena (one shared WebAssembly.Memory holding
- * rings, slot pools and routing tables), the two backends over it (Wasm and the TypeScript twin),
- * parking helpers, status codes and typed errors.
+ * wasm-dispatch under Node (the package's default entry): createEngine runs its workers as
+ * worker_threads, and everything else the package exports (src/exports.ts).
+ * Browsers and bundlers get src/browser.ts instead (package.json's "browser" condition).
  */
-export { createEngine, Engine } from './engine/engine.ts';
-export {
-  defineTopics, defineHandlers,
-  type BackpressurePolicy, type Balance, type DeliveryMode, type TopicSpec, type TopicMap, type TopicName,
-  type TopicMessage, type TopicReply, type TopicReader, type TopicWriter, type HandlerContext,
-  type HandlerDef, type HandlerModule, type EngineOptions, type SubscribeOptions, type Subscription,
-  type RequestOptions, type TopicStats, type LaneStats, type WorkerStats, type EngineStats,
-} from './engine/types.ts';
-export {
-  Arena, attachArena, createArena, planArena, allocateArenaMemory,
-  type ArenaConfig, type ArenaPlan, type RingSpec, type PoolSpec, type RouterSpec,
-  type RingInfo, type PoolInfo, type RouterInfo, type ScratchInfo,
-} from './arena.ts';
-export { DispatchError, ConfigError, ArenaError, ModuleError, EngineError, type ArenaErrorCode, type EngineErrorCode } from './errors.ts';
-export {
-  createCore, createJsCore, instantiateCore, loadCoreModule, coreModuleUrl, CoreAbortError,
-  parkConsumer, parkProducer, parkProducerAsync, CORE_OP_NAMES,
-  type Backend, type CoreOps, type ParkResult,
-} from '../bindings/index.ts';
-export * from '../assembly/layout/status.ts';
-export { ADDRESS_MIN, MAX_THREADS } from '../assembly/layout/arena.ts';
-export { MODE_BROADCAST, MODE_GROUP, MODE_KEYED } from '../assembly/layout/router.ts';
-export {
-  defineSchema, SCHEMA_MESSAGE_ALIGN,
-  type Schema, type SchemaSpec, type FieldSpec, type FieldType, type ScalarType, type FieldLayout,
-  type Message, type MessageOf, type SchemaReader, type SchemaWriter, type FlyweightOptions,
-} from './schema.ts';
+import { createEngineWith, type Engine } from './engine/engine.ts';
+import { nodePlatform } from './engine/platform-node.ts';
+import type { EngineOptions, TopicMap } from './engine/types.ts';
+
+export * from './exports.ts';
+
+/**
+ * Creates an engine whose workers are worker_threads: validates the options, lays out the arena,
+ * starts the workers (each imports the handler module) and resolves once all of them run.
+ * ConfigError for a bad option, ModuleError for a bad handler module, EngineError
+ * ERR_WORKER_START if a worker fails to start.
+ */
+export function createEngine<T extends TopicMap>(options: EngineOptions<T>): Promise<Engine<T>> {
+  return createEngineWith(nodePlatform, options);
+}

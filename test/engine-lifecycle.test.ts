@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { BACKENDS, STRESS } from './harness.ts';
 import { HANDLERS, reports, startEngine, within, type TestEngine } from './engine/harness.ts';
 import { topics } from './engine/topics.ts';
-import { createEngine } from '../src/engine/engine.ts';
+import { createEngine } from '../src/index.ts';
 import { ConfigError, EngineError, ModuleError } from '../src/errors.ts';
 
 const N = Math.round(20_000 * STRESS);

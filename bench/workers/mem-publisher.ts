@@ -14,7 +14,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { createInterface } from 'node:readline';
-import { createEngine, type Engine } from '../../src/engine/engine.ts';
+import { createEngine, type Engine } from '../../src/index.ts';
 import { memTopics, type MemTopics } from '../engine/mem-handlers.ts';
 import { HeapWindow } from '../engine/mem-heap.ts';
 import { ACK_EVERY, foldTick, type PublisherData, type PublisherReport } from './mem-common.ts';

@@ -47,7 +47,7 @@ import type {
   RequestOptions, SubscribeOptions, Subscription, TopicMap, TopicMessage, TopicName, TopicReply,
   TopicStats, TopicWriter, WorkerStats,
 } from './types.ts';
-import { checkHandlerModule } from './worker.ts';
+import { checkHandlerModule, importHandlers } from './worker.ts';
 
 const POLICY_CODES: Readonly<Record<BackpressurePolicy, number>> = {
   block: POLICY_BLOCK, reject: POLICY_REJECT, 'drop-oldest': POLICY_DROP_OLDEST,
@@ -83,26 +83,37 @@ interface WorkerRecord {
 }
 
 /**
- * Creates an engine: validates the options, lays out the arena, starts the workers (each imports
- * the handler module) and resolves once all of them run. ConfigError for a bad option,
- * ModuleError for a bad handler module, EngineError ERR_WORKER_START if a worker fails to start.
+ * Creates an engine on `platform`: validates the options, lays out the arena, starts the workers
+ * (each gets the handler module) and resolves once all of them run. The package's entry points
+ * bind the platform: createEngine from 'wasm-dispatch' (src/index.ts under Node, src/browser.ts in
+ * browsers). ConfigError for a bad option, ModuleError for a bad handler module, EngineError
+ * ERR_NOT_ISOLATED on a page without cross-origin isolation, ERR_WORKER_START if a worker fails.
  */
-export async function createEngine<T extends TopicMap>(options: EngineOptions<T>): Promise<Engine<T>> {
-  const platform = await defaultPlatform();
+export async function createEngineWith<T extends TopicMap>(platform: Platform, options: EngineOptions<T>): Promise<Engine<T>> {
+  platform.checkSupport();
   const validated = validateOptions(options as EngineOptions<TopicMap>, platform.cores());
-  const href = platform.resolveModule(options.handlers);
-  let imported: { default?: unknown };
-  try {
-    imported = (await import(href)) as { default?: unknown };
-  } catch (error) {
-    throw new ModuleError('handlers', href, `the handler module could not be imported: ${(error as Error)?.message ?? error}`);
+  let href: string;
+  let handlerModule: HandlerModule;
+  if (typeof options.handlers === 'string' || options.handlers instanceof URL) {
+    href = platform.resolveModule(options.handlers);
+    handlerModule = await importHandlers(href);
+  } else {
+    // The module itself: the app's worker script brings its own copy (serveEngineWorker(handlers)).
+    if (options.worker === undefined) {
+      throw new ConfigError('worker', undefined, 'a handler module passed as an object needs options.worker: a function that starts a Web Worker whose script calls serveEngineWorker(handlers)');
+    }
+    href = '';
+    handlerModule = checkHandlerModule(options.handlers, 'handlers');
   }
-  const handlerModule = checkHandlerModule(imported.default, href);
+  if (options.worker !== undefined && platform.name !== 'browser') {
+    throw new ConfigError('worker', options.worker, 'browsers only: under Node every worker imports options.handlers by path or URL');
+  }
   const { shape } = validated;
   if (topicFingerprint(handlerModule.topics, shape.topicNames) !== topicFingerprint(options.topics, shape.topicNames)) {
-    throw new ConfigError('handlers', href, "the handler module's topics differ from options.topics (same names, schemas, reply schemas and keys are required)");
+    throw new ConfigError('handlers', href || 'handlers', "the handler module's topics differ from options.topics (same names, schemas, reply schemas and keys are required)");
   }
-  const module = validated.backend === 'wasm' ? await loadCoreModule(validated.coreBuild) : undefined;
+  const coreUrl = options.coreUrl === undefined ? undefined : new URL(platform.resolveModule(options.coreUrl));
+  const module = validated.backend === 'wasm' ? await loadCoreModule(validated.coreBuild, coreUrl) : undefined;
   const makeCore = (memory: WebAssembly.Memory): CoreOps => (module !== undefined ? instantiateCore(module, memory) : createJsCore(memory));
   const T = shape.threads;
   const rings: RingSpec[] = [];
@@ -116,12 +127,6 @@ export async function createEngine<T extends TopicMap>(options: EngineOptions<T>
   const engine = new Engine<T>(options, validated, platform, arena, core, handlerModule, href);
   await engine.start(module);
   return engine;
-}
-
-async function defaultPlatform(): Promise<Platform> {
-  const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
-  if (!isNode) throw new ConfigError('platform', typeof globalThis, 'only Node is supported yet (browsers: a later release)');
-  return (await import('./platform-node.ts')).nodePlatform;
 }
 
 export class Engine<T extends TopicMap> {
@@ -177,8 +182,9 @@ export class Engine<T extends TopicMap> {
         stopped: new Promise<void>((resolve) => { markStopped = resolve; }), markStopped: () => markStopped(),
       };
       this.workerRecords.push(record);
+      let timer: ReturnType<typeof setTimeout> | undefined;
       ready.push(new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new EngineError('ERR_WORKER_START', 'worker', w, `did not start within ${startTimeout} ms`)), startTimeout);
+        timer = setTimeout(() => reject(new EngineError('ERR_WORKER_START', 'worker', w, `did not start within ${startTimeout} ms`)), startTimeout);
         record.handle = this.platform.startWorker(
           { thread, memory: this.arena.memory, module, backend: this.backend, handlers: this.handlersHref, fingerprint, shape },
           {
@@ -213,8 +219,9 @@ export class Engine<T extends TopicMap> {
               this.onWorkerGone(w, new Error(`exited with code ${code}`));
             },
           },
+          this.options.worker,
         );
-      }));
+      }).finally(() => clearTimeout(timer)));
     }
     try {
       await Promise.all(ready);

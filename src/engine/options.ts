@@ -40,8 +40,13 @@ export function validateOptions(options: EngineOptions<TopicMap>, defaultWorkers
   const spin = integer('spin', options.spin ?? 20_000, 0, 1e7);
   const blockTimeout = integer('blockTimeout', options.blockTimeout ?? 50, 0, 600_000);
   const startTimeout = integer('startTimeout', options.startTimeout ?? 30_000, 1, 600_000);
-  if (options.handlers === undefined || (typeof options.handlers !== 'string' && !(options.handlers instanceof URL))) {
-    throw new ConfigError('handlers', options.handlers, 'must be the path or URL of the handler module every worker imports');
+  const handlers = options.handlers as unknown;
+  if (handlers === undefined || handlers === null || (typeof handlers !== 'string' && typeof handlers !== 'object')) {
+    throw new ConfigError('handlers', handlers, 'must be the path or URL of the handler module every worker imports (or, in a browser bundle, the module itself)');
+  }
+  if (options.worker !== undefined && typeof options.worker !== 'function') throw new ConfigError('worker', options.worker, 'must be a function that starts a Web Worker');
+  if (options.coreUrl !== undefined && typeof options.coreUrl !== 'string' && !(options.coreUrl instanceof URL)) {
+    throw new ConfigError('coreUrl', options.coreUrl, "must be the URL of the core's .wasm file");
   }
   if (options.onError !== undefined && typeof options.onError !== 'function') throw new ConfigError('onError', options.onError, 'must be a function');
 

@@ -9,6 +9,7 @@ const WORKER_ENTRY = new URL('./worker-node.js', import.meta.url);
 export const nodePlatform: Platform = {
   name: 'node',
   cores: () => availableParallelism(),
+  checkSupport() {},
   resolveModule(spec) {
     if (spec instanceof URL) return spec.href;
     return /^[a-z][a-z0-9+.-]*:/i.test(spec) && !/^[a-z]:[\\/]/i.test(spec) ? new URL(spec).href : pathToFileURL(spec).href;

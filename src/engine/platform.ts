@@ -1,6 +1,7 @@
 /**
  * Platform adapter: the few things the engine needs from its host, so the rest is platform-neutral.
- * Node uses worker_threads (platform-node.ts); browsers will use Web Workers (a later issue).
+ * Node uses worker_threads (platform-node.ts), browsers use Web Workers (platform-browser.ts); the
+ * package's entry points pick one (src/index.ts for Node, src/browser.ts for browsers).
  * The engine's thread never blocks: it waits with Atomics.waitAsync (or an event-loop fallback).
  */
 
@@ -10,7 +11,7 @@ export interface WorkerStartData {
   readonly memory: WebAssembly.Memory;
   readonly module: WebAssembly.Module | undefined;
   readonly backend: 'wasm' | 'js';
-  /** href of the handler module. */
+  /** href of the handler module; '' when the worker's own script brought it (serveEngineWorker(handlers)). */
   readonly handlers: string;
   /** The topics' fingerprint the handler module must match. */
   readonly fingerprint: string;
@@ -55,9 +56,12 @@ export interface Platform {
   readonly name: 'node' | 'browser';
   /** Logical cores, for the default worker count. */
   cores(): number;
+  /** Throws a typed error if this host cannot run the engine (a browser page without isolation). */
+  checkSupport(): void;
   /** The handler module's URL (href) from a path or URL. */
   resolveModule(spec: string | URL): string;
-  startWorker(data: WorkerStartData, events: WorkerEvents): WorkerHandle;
+  /** Starts worker thread `data.thread`; `factory` is options.worker (browsers only). */
+  startWorker(data: WorkerStartData, events: WorkerEvents, factory?: (index: number) => unknown): WorkerHandle;
   /** Waits without blocking until i32[index] !== value, a notify, or the timeout. */
   waitAsync(i32: Int32Array, index: number, value: number, timeoutMs: number): Promise<WaitResult>;
   /** Lets other tasks run (timers, I/O, messages). */

@@ -96,12 +96,35 @@ export function defineHandlers<T extends TopicMap, const H extends { readonly [n
   return { topics, handlers, setup: options.setup } as HandlerModule<T>;
 }
 
+/** A Web Worker, as options.worker returns it (typed structurally so Node's types need no DOM). */
+export interface WebWorkerLike {
+  postMessage(message: unknown): void;
+  terminate(): void;
+  addEventListener(type: 'message' | 'error' | 'messageerror', listener: (event: any) => void): void;
+}
+
 /** Options of createEngine. */
 export interface EngineOptions<T extends TopicMap> {
   /** The topics (the same object the handler module declares). */
   readonly topics: T;
-  /** The handler module every worker imports: a URL, or a file path (resolved against the cwd). */
-  readonly handlers: string | URL;
+  /**
+   * The handler module every worker imports: a URL, or a file path (Node: resolved against the
+   * cwd; browsers: against the page). In a browser bundle it may be the imported module itself
+   * (its default export), with `worker` starting a worker script that calls
+   * serveEngineWorker(handlers): the bundler then bundles the handlers into that script.
+   */
+  readonly handlers: string | URL | HandlerModule<T>;
+  /**
+   * Browsers: starts engine worker `index` (0-based), e.g.
+   * `() => new Worker(new URL('./engine-worker.js', import.meta.url), { type: 'module' })`.
+   * Default: the package's own worker script, which imports `handlers` by URL.
+   */
+  readonly worker?: (index: number) => WebWorkerLike;
+  /**
+   * Where the core's .wasm is served, when a bundler does not rewrite the package's
+   * `new URL('../core.release.wasm', import.meta.url)` (esbuild, say). Default: next to the package.
+   */
+  readonly coreUrl?: string | URL;
   /** Worker threads; default: available cores (at least 1), at most 63. */
   readonly workers?: number;
   /** 'wasm' (default) or 'js': which implementation of the core every thread uses. */

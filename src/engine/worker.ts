@@ -43,12 +43,19 @@ function nowMs(): number {
   return performance.timeOrigin + performance.now();
 }
 
-export async function runWorker(data: WorkerStartData, post: (message: WorkerMessage) => void, yieldFn: () => Promise<void>): Promise<void> {
+/**
+ * Runs one engine worker until the engine stops it. `bundled` is the handler module when the
+ * worker's own script imported it (data.handlers is '' then); otherwise it is imported by URL.
+ */
+export async function runWorker(data: WorkerStartData, post: (message: WorkerMessage) => void, yieldFn: () => Promise<void>, bundled?: HandlerModule): Promise<void> {
   let runtime: ThreadRuntime;
   try {
     const core = data.backend === 'wasm' ? instantiateCore(data.module!, data.memory) : createJsCore(data.memory);
     const arena = attachArena(data.memory);
-    const module = await importHandlers(data.handlers);
+    let module: HandlerModule;
+    if (data.handlers !== '') module = await importHandlers(data.handlers);
+    else if (bundled !== undefined) module = checkHandlerModule(bundled, 'serveEngineWorker(handlers)');
+    else throw new ModuleError('handlers', '', "this worker's script must call serveEngineWorker(handlers) with the handler module (options.handlers was an object)");
     const fingerprint = topicFingerprint(module.topics, data.shape.topicNames);
     if (fingerprint !== data.fingerprint) {
       throw new ModuleError('handlers', data.handlers, "the handler module's topics differ from the engine's (same names, schemas, reply schemas and keys are required)");
@@ -133,8 +140,14 @@ export async function runWorker(data: WorkerStartData, post: (message: WorkerMes
   post({ kind: 'stopped' });
 }
 
-async function importHandlers(href: string): Promise<HandlerModule> {
-  const imported = (await import(href)) as { default?: unknown };
+/** Imports a handler module by URL at run time (bundlers must leave this import alone). */
+export async function importHandlers(href: string): Promise<HandlerModule> {
+  let imported: { default?: unknown };
+  try {
+    imported = (await import(/* webpackIgnore: true */ /* @vite-ignore */ href)) as { default?: unknown };
+  } catch (error) {
+    throw new ModuleError('handlers', href, `the handler module could not be imported: ${(error as Error)?.message ?? error}`);
+  }
   return checkHandlerModule(imported.default, href);
 }
 

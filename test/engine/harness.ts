@@ -1,5 +1,5 @@
 /** Helpers of the engine suites: engines on a backend, reports from every worker, bounded waits. */
-import { createEngine, type Engine } from '../../src/engine/engine.ts';
+import { createEngine, type Engine } from '../../src/index.ts';
 import type { EngineOptions } from '../../src/engine/types.ts';
 import { CORE_BUILD } from '../harness.ts';
 import { topics, type Topics } from './topics.ts';

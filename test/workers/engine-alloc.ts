@@ -9,7 +9,7 @@
  * message instead: the control that shows the detector works.
  */
 import { GCProfiler } from 'node:v8';
-import { createEngine } from '../../src/engine/engine.ts';
+import { createEngine } from '../../src/index.ts';
 import { allocTopics, collectGarbage, dataHeapUsed } from '../engine/alloc-handlers.ts';
 
 export interface EngineAllocData { backend: 'wasm' | 'js'; messages: number; warmup: number; mode: 'writer' | 'allocating'; coreBuild: 'release' | 'debug' }
