@@ -1,0 +1,135 @@
+/**
+ * The browser tests' page script (test/browser.test.ts drives it with page.evaluate): runs the
+ * engine in Web Workers with the Node suites' topics and handler module (test/engine/), so the
+ * same per-worker checksums and order checks judge both platforms.
+ *
+ * window.harness.delivery(...)   publish ticks to a group and a keyed subscription, then compare
+ *                                what every worker counted with what was sent
+ * window.harness.requests(...)   concurrent request/response, every reply checked
+ * window.harness.isolation()     createEngine on this page: the error it raises, if any
+ */
+import { createEngine, EngineError, DispatchError, type Engine, type EngineOptions } from '../../src/browser.ts';
+import handlerModule from '../../test/engine/handlers.ts';
+import { topics, type Topics } from '../../test/engine/topics.ts';
+
+export interface HarnessOptions {
+  readonly backend: 'wasm' | 'js';
+  readonly workers: number;
+  /** Start workers with the app's own script (handlers bundled in) instead of the package's. */
+  readonly ownWorker?: boolean;
+  /** Remove Atomics.waitAsync first, so the main thread uses the event-loop fallback. */
+  readonly noWaitAsync?: boolean;
+  readonly coreBuild?: 'release' | 'debug';
+}
+
+interface Report { worker: number; count: number; sum: number; sumSquares: number; orderErrors: number }
+
+async function start(options: HarnessOptions): Promise<Engine<Topics> & { errors: string[] }> {
+  if (options.noWaitAsync) delete (Atomics as { waitAsync?: unknown }).waitAsync;
+  const errors: string[] = [];
+  const engineOptions: EngineOptions<Topics> = options.ownWorker
+    ? { topics, handlers: handlerModule, worker: () => new Worker(new URL('./engine-worker.js', import.meta.url), { type: 'module' }) }
+    : { topics, handlers: new URL('../../test/engine/handlers.js', import.meta.url) };
+  const engine = await createEngine<Topics>({
+    ...engineOptions, backend: options.backend, workers: options.workers, coreBuild: options.coreBuild ?? 'release',
+    onError: (error) => errors.push(`${error.name}: ${error.message}`),
+  });
+  await engine.subscribe('report', { handler: 'report', mode: 'broadcast' });
+  return Object.assign(engine, { errors });
+}
+
+async function reports(engine: Engine<Topics>, handler: string): Promise<Report[]> {
+  const replies = (await engine.requestAll('report', { handler, reset: true }, { timeout: 20_000 })) as Report[];
+  return replies.sort((a, b) => a.worker - b.worker);
+}
+
+/**
+ * Publishes `messages` ticks on `keys` keys (per-key consecutive sequences) in batches, honouring
+ * back-pressure, to a least-loaded group and a keyed subscription; returns what was sent and
+ * what each worker counted for each.
+ */
+async function delivery(options: HarnessOptions & { messages: number; keys: number; batch: number }) {
+  const engine = await start(options);
+  try {
+    const group = await engine.subscribe('tick', { handler: 'tickGroup', mode: 'group', balance: 'least-loaded' });
+    const keyed = await engine.subscribe('tick', { handler: 'tickStrict', mode: 'keyed' });
+    const seq = new Array<number>(options.keys).fill(0);
+    let sum = 0;
+    let sumSquares = 0;
+    let accepted = 0;
+    const batch: { producer: number; seq: number; value: number; key: number }[] = [];
+    const began = performance.now();
+    for (let i = 0; i < options.messages; i++) {
+      const key = i % options.keys;
+      const value = (i * 2654435761) >>> 16;
+      batch.push({ producer: 0, seq: seq[key]!++, value, key });
+      sum += value;
+      sumSquares += value * value;
+      if (batch.length === options.batch || i === options.messages - 1) {
+        accepted += engine.publishBatch('tick', batch);
+        batch.length = 0;
+        await engine.whenWritable();
+      }
+    }
+    await engine.drain({ timeout: 30_000 });
+    const elapsedMs = performance.now() - began;
+    const result = {
+      sent: { count: options.messages, accepted, sum, sumSquares },
+      group: await reports(engine, 'tickGroup'),
+      keyed: await reports(engine, 'tickStrict'),
+      stats: engine.stats().topics.tick,
+      elapsedMs,
+      waitAsync: typeof (Atomics as { waitAsync?: unknown }).waitAsync === 'function',
+      errors: engine.errors,
+    };
+    await group.unsubscribe();
+    await keyed.unsubscribe();
+    return result;
+  } finally {
+    await engine.close();
+  }
+}
+
+/** `count` concurrent requests of add(a, b), each reply checked; which workers answered. */
+async function requests(options: HarnessOptions & { count: number }) {
+  const engine = await start(options);
+  try {
+    await engine.subscribe('add', { handler: 'add', mode: 'group' });
+    const pending: Promise<{ sum: number; worker: number }>[] = [];
+    for (let i = 0; i < options.count; i++) pending.push(engine.request('add', { a: i, b: i / 4, delayMs: 0 }, { timeout: 20_000 }) as Promise<{ sum: number; worker: number }>);
+    const replies = await Promise.all(pending);
+    let wrong = 0;
+    const workers = new Set<number>();
+    replies.forEach((reply, i) => {
+      if (reply.sum !== i + i / 4) wrong++;
+      workers.add(reply.worker);
+    });
+    // A handler that throws rejects its request with a typed error, and the worker lives on.
+    const failed = await engine.request('add', { a: -1, b: 0, delayMs: 0 }, { timeout: 20_000 }).then(
+      () => undefined, (error: DispatchError) => ({ name: error.name, code: error.code }));
+    const after = (await engine.request('add', { a: 2, b: 3, delayMs: 0 }, { timeout: 20_000 })) as { sum: number };
+    return { count: replies.length, wrong, workers: [...workers].sort(), failed, after: after.sum, errors: engine.errors };
+  } finally {
+    await engine.close();
+  }
+}
+
+/** What createEngine does on this page: null if it works, else the error's typed fields. */
+async function isolation() {
+  try {
+    const engine = await createEngine<Topics>({ topics, handlers: new URL('../../test/engine/handlers.js', import.meta.url), workers: 1 });
+    await engine.close();
+    return { crossOriginIsolated: globalThis.crossOriginIsolated, error: null };
+  } catch (error) {
+    const e = error as EngineError;
+    return {
+      crossOriginIsolated: globalThis.crossOriginIsolated,
+      error: { name: e.name, code: e.code, field: e.field, message: e.message, isEngineError: e instanceof EngineError },
+    };
+  }
+}
+
+const harness = { delivery, requests, isolation };
+(globalThis as { harness?: typeof harness }).harness = harness;
+document.getElementById('log')!.textContent = `ready; crossOriginIsolated=${globalThis.crossOriginIsolated}`;
+document.body.dataset.ready = 'true';
