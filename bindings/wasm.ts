@@ -29,7 +29,8 @@ export type CoreBuild = 'release' | 'debug';
 
 /** URL of a build's .wasm file, next to the compiled bindings (build/bindings → build/). */
 export function coreModuleUrl(build: CoreBuild = 'release'): URL {
-  return new URL(`../core.${build}.wasm`, import.meta.url);
+  // Literal URLs, not a template: bundlers (webpack 5, Vite) emit exactly the file each names.
+  return build === 'debug' ? new URL('../core.debug.wasm', import.meta.url) : new URL('../core.release.wasm', import.meta.url);
 }
 
 const compiled = new Map<string, Promise<WebAssembly.Module>>();

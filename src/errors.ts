@@ -16,7 +16,9 @@ export class DispatchError extends Error {
 
   constructor(code: string, field: string, value: unknown, reason: string) {
     super(`${field}=${formatValue(value)}: ${reason}`);
-    this.name = new.target.name;
+    // Each subclass sets its name as a literal: bundlers minify class names (new.target.name
+    // would read 'Zt' in a production bundle).
+    this.name = 'DispatchError';
     this.code = code;
     this.field = field;
     this.value = value;
@@ -27,6 +29,7 @@ export class DispatchError extends Error {
 export class ConfigError extends DispatchError {
   constructor(field: string, value: unknown, reason: string) {
     super('ERR_CONFIG', field, value, reason);
+    this.name = 'ConfigError';
   }
 }
 
@@ -45,6 +48,7 @@ export class ArenaError extends DispatchError {
   declare readonly code: ArenaErrorCode;
   constructor(code: ArenaErrorCode, field: string, value: unknown, reason: string) {
     super(code, field, value, reason);
+    this.name = 'ArenaError';
   }
 }
 
@@ -52,6 +56,7 @@ export class ArenaError extends DispatchError {
 export class ModuleError extends DispatchError {
   constructor(field: string, value: unknown, reason: string) {
     super('ERR_MODULE', field, value, reason);
+    this.name = 'ModuleError';
   }
 }
 
@@ -97,6 +102,7 @@ export class EngineError extends DispatchError {
   declare readonly code: EngineErrorCode;
   constructor(code: EngineErrorCode, field: string, value: unknown, reason: string, options?: { cause?: unknown }) {
     super(code, field, value, reason);
+    this.name = 'EngineError';
     if (options && 'cause' in options) (this as { cause?: unknown }).cause = options.cause;
   }
 }

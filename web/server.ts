@@ -18,14 +18,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+// The headers the engine's isolation error names: one definition for both.
+import { ISOLATION_HEADERS } from '../src/engine/platform-browser.ts';
 
 /** The repository root (this file runs from build/web/server.js). */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-export const ISOLATION_HEADERS: Readonly<Record<string, string>> = {
-  'Cross-Origin-Opener-Policy': 'same-origin',
-  'Cross-Origin-Embedder-Policy': 'require-corp',
-};
 
 const MIME_TYPES: Readonly<Record<string, string>> = {
   '.html': 'text/html; charset=utf-8',
