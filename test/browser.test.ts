@@ -218,5 +218,18 @@ describe('browser: bundled apps (examples/browser-webpack, examples/browser-esbu
       await page.close();
     }
   });
+
+  test.each(['webpack', 'esbuild'] as const)('%s app with a bad option: the typed error survives minification (name, code, field)', async (name) => {
+    const example = built.find((b) => b.name === name)!;
+    const page = await open(`${example.page}?backend=bogus`, 'document.body.dataset.result !== undefined');
+    try {
+      const result = JSON.parse(await page.evaluate(() => document.body.dataset.result!)) as { ok: boolean; error?: { name: string; code: string; message: string } };
+      expect(result.ok).toBe(false);
+      expect(result.error).toMatchObject({ name: 'ConfigError', code: 'ERR_CONFIG' });
+      expect(result.error!.message).toContain('backend="bogus"');
+    } finally {
+      await page.close();
+    }
+  });
 });
 
