@@ -6,7 +6,7 @@
  *   page (producer)                                        N workers
  *   Wasm / JS engine:  publish() or publishBatch(batch) ─▶ lanes 0→w (SPSC rings, 1024 records)
  *                      await whenWritable() when a lane  │ tick handler: count++, sum += value
- *                      is full (back-pressure)           │ (least-loaded group: one worker each)
+ *                      is full (back-pressure)           │ (round-robin group: one worker each)
  *   postMessage:       worker.postMessage(tick or array) ─▶ plain module Web Workers, round-robin,
  *                      at most windowPosts posts per     │ same count and sum; an ack every
  *                      worker unacknowledged             │ windowPosts / ACK_FRACTION posts
@@ -66,12 +66,13 @@ const WINDOW_MESSAGES = 1024;
 /** postMessage: a worker acknowledges after every windowPosts / ACK_FRACTION posts. */
 const ACK_FRACTION = 4;
 /**
- * How the tick group picks its worker. 'least-loaded' evens out the workers' shares when one is
- * slowed (another tab, a busy core), but the engine then routes publishBatch record by record
- * instead of with one dispatchBatch call: on this 2-core VM about half the throughput of
- * 'round-robin' with one worker (≈5 vs ≈11 M msg/s, Wasm, batch 256).
+ * How the tick group picks its worker: the engine's default, 'round-robin', which publishBatch
+ * routes and enqueues with one dispatchBatch call per chunk. 'least-loaded' evens out the
+ * workers' shares when one is slowed (another tab, a busy core), but the engine then routes
+ * record by record: on a 2-core VM about half the throughput (≈5 vs ≈11 M msg/s, Wasm, batch 256,
+ * one worker).
  */
-const TICK_BALANCE: 'least-loaded' | 'round-robin' = 'least-loaded';
+const TICK_BALANCE: 'least-loaded' | 'round-robin' = 'round-robin';
 /** Keys 0..63 (the tick's key field; the group subscription ignores it). */
 const KEY_MASK = 63;
 
@@ -196,7 +197,7 @@ interface Contestant {
   close(): Promise<void>;
 }
 
-/** The Wasm or JS engine with `workers` workers; ticks to a least-loaded group, pings to a group. */
+/** The Wasm or JS engine with `workers` workers; ticks to a round-robin group, pings to a group. */
 async function startEngine(backend: 'wasm' | 'js', settings: Settings): Promise<Contestant> {
   const errors: string[] = [];
   const creating = createEngine<DemoTopics>({
@@ -887,7 +888,8 @@ function setUp(): void {
   const cores = navigator.hardwareConcurrency > 0 ? navigator.hardwareConcurrency : 1;
   const maxWorkers = Math.max(1, Math.min(MAX_WORKERS, cores));
   for (let w = 1; w <= maxWorkers; w++) ui.workers.append(new Option(String(w), String(w)));
-  ui.workers.value = String(Math.min(2, maxWorkers));
+  // One core stays for this page's thread, the producer (engine workers poll briefly before they sleep).
+  ui.workers.value = String(Math.max(1, Math.min(2, cores - 1, maxWorkers)));
   for (const b of BATCH_SIZES) ui.batch.append(new Option(b === 1 ? '1 (publish)' : String(b), String(b)));
   ui.batch.value = '256';
   ui.seconds.min = String(MIN_SECONDS);
