@@ -9,7 +9,7 @@
  *                  worker and an app's own worker; the event-loop fallback without
  *                  Atomics.waitAsync; request/response; the typed error without isolation
  *   demo page      runs all three contenders briefly; a screenshot is saved for people to see
- *   examples       the webpack 5 and esbuild apps (examples/browser-*), bundled from `npm pack`
+ *   examples       examples/browser-app bundled by webpack 5 and by esbuild from `npm pack`
  *                  output, run on both backends
  *
  * Chromium must be installed (.ci/run does `apt-get install chromium`); WD_CHROMIUM overrides
@@ -193,7 +193,7 @@ describe('browser: the demo page (npm run demo:web)', () => {
   });
 });
 
-describe('browser: bundled apps (examples/browser-webpack, examples/browser-esbuild)', () => {
+describe('browser: the example app bundled by webpack 5 and by esbuild (examples/browser-app)', () => {
   let built: BuiltExample[];
   beforeAll(async () => {
     built = await buildBrowserExamples();

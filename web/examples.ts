@@ -1,9 +1,9 @@
 /**
- * Builds the bundler examples (examples/browser-webpack, examples/browser-esbuild) the way a user
+ * Builds the bundler example (examples/browser-app, once with webpack 5 and once with esbuild) the way a user
  * of the published package would: `npm pack` the repository (so only what package.json's "files"
  * ships, reached only through its "exports"), extract the tarball as each example's
  * node_modules/wasm-dispatch, then run each bundler through its Node API with the example's own
- * configuration (webpack.config.js; build.mjs's build()). The pages land in examples/<app>/dist/,
+ * configuration (webpack.config.js; esbuild.mjs's build()). The pages land in dist/<bundler>/,
  * which web/server.ts serves with the isolation headers.
  *
  * The bundlers themselves come from the repository's node_modules (the examples' package.json
@@ -11,7 +11,7 @@
  * up from each example to find them.
  *
  *   node build/web/examples.js      builds both and prints what each wrote (after npm run build);
- *                                   then `npm run demo:web` serves /examples/<app>/dist/index.html
+ *                                   then `npm run demo:web` serves /examples/browser-app/dist/<bundler>/index.html
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -28,7 +28,7 @@ const run = promisify(execFile);
 
 export interface BuiltExample {
   readonly name: 'webpack' | 'esbuild';
-  /** URL path of the built page on web/server.ts, e.g. /examples/browser-webpack/dist/index.html. */
+  /** URL path of the built page on web/server.ts, e.g. /examples/browser-app/dist/webpack/index.html. */
   readonly page: string;
   /** Wall time of the bundler run, ms. */
   readonly buildMs: number;
@@ -38,7 +38,8 @@ export interface BuiltExample {
   readonly warnings: string[];
 }
 
-const EXAMPLES = { webpack: 'browser-webpack', esbuild: 'browser-esbuild' } as const;
+/** The example app: one source, built by each bundler into dist/<bundler>/. */
+const APP_DIR = 'examples/browser-app';
 
 /** What the package must ship for the examples: a stale or missing build fails here, not in a bundler. */
 const REQUIRED_BUILD = ['build/src/browser.js', 'build/src/engine/serve-worker.js', 'build/core.release.wasm'];
@@ -54,7 +55,7 @@ export async function buildBrowserExamples(): Promise<BuiltExample[]> {
   }
   const tarball = await packPackage();
   try {
-    for (const dir of Object.values(EXAMPLES)) await installTarball(tarball.file, join(REPO_ROOT, 'examples', dir));
+    await installTarball(tarball.file, join(REPO_ROOT, APP_DIR));
   } finally {
     await rm(tarball.dir, { recursive: true, force: true });
   }
@@ -77,7 +78,7 @@ async function packPackage(): Promise<{ dir: string; file: string }> {
   }
 }
 
-/** Replaces examples/<app>/node_modules/wasm-dispatch with the tarball's contents. */
+/** Replaces <example>/node_modules/wasm-dispatch with the tarball's contents. */
 async function installTarball(tarball: string, exampleDir: string): Promise<void> {
   const target = join(exampleDir, 'node_modules', 'wasm-dispatch');
   await rm(target, { recursive: true, force: true });
@@ -87,7 +88,7 @@ async function installTarball(tarball: string, exampleDir: string): Promise<void
 }
 
 async function buildWebpack(): Promise<BuiltExample> {
-  const dir = join(REPO_ROOT, 'examples', EXAMPLES.webpack);
+  const dir = join(REPO_ROOT, APP_DIR);
   const { default: webpack } = await import('webpack');
   const { default: config } = (await import(pathToFileURL(join(dir, 'webpack.config.js')).href)) as { default: Configuration };
   const began = performance.now();
@@ -104,18 +105,18 @@ async function buildWebpack(): Promise<BuiltExample> {
   const info = stats.toJson({ all: false, errors: true, warnings: true });
   const format = (m: { message: string; moduleName?: string }) => (m.moduleName ? `${m.moduleName}: ${m.message}` : m.message);
   if (stats.hasErrors()) {
-    throw new Error(`webpack failed to build examples/${EXAMPLES.webpack}:\n${(info.errors ?? []).map(format).join('\n\n')}`);
+    throw new Error(`webpack failed to build ${APP_DIR}:\n${(info.errors ?? []).map(format).join('\n\n')}`);
   }
   return {
-    name: 'webpack', page: `/examples/${EXAMPLES.webpack}/dist/index.html`, buildMs,
-    files: await listFiles(join(dir, 'dist')), warnings: (info.warnings ?? []).map(format),
+    name: 'webpack', page: `/${APP_DIR}/dist/webpack/index.html`, buildMs,
+    files: await listFiles(join(dir, 'dist', 'webpack')), warnings: (info.warnings ?? []).map(format),
   };
 }
 
 async function buildEsbuild(): Promise<BuiltExample> {
-  const dir = join(REPO_ROOT, 'examples', EXAMPLES.esbuild);
+  const dir = join(REPO_ROOT, APP_DIR);
   const esbuild = await import('esbuild');
-  const { build } = (await import(pathToFileURL(join(dir, 'build.mjs')).href)) as {
+  const { build } = (await import(pathToFileURL(join(dir, 'esbuild.mjs')).href)) as {
     build(options: { logLevel: 'silent' }): Promise<BuildResult>;
   };
   const format = async (messages: Message[], kind: 'error' | 'warning') =>
@@ -127,12 +128,12 @@ async function buildEsbuild(): Promise<BuiltExample> {
   } catch (error) {
     const failure = error as Partial<BuildFailure>;
     if (!Array.isArray(failure.errors)) throw error;
-    throw new Error(`esbuild failed to build examples/${EXAMPLES.esbuild}:\n${(await format(failure.errors, 'error')).join('\n')}`);
+    throw new Error(`esbuild failed to build ${APP_DIR}:\n${(await format(failure.errors, 'error')).join('\n')}`);
   }
   const buildMs = performance.now() - began;
   return {
-    name: 'esbuild', page: `/examples/${EXAMPLES.esbuild}/dist/index.html`, buildMs,
-    files: await listFiles(join(dir, 'dist')), warnings: await format(result.warnings, 'warning'),
+    name: 'esbuild', page: `/${APP_DIR}/dist/esbuild/index.html`, buildMs,
+    files: await listFiles(join(dir, 'dist', 'esbuild')), warnings: await format(result.warnings, 'warning'),
   };
 }
 

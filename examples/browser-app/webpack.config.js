@@ -2,7 +2,7 @@
  * The whole webpack configuration this app needs: wasm-dispatch's "browser" export, its core's
  * .wasm (`new URL('../core.release.wasm', import.meta.url)` inside the package) and the app's
  * worker (`new Worker(new URL('./engine-worker.js', import.meta.url))`) are all handled by
- * webpack 5's defaults. The small plugin below only copies index.html into dist/ (a real project
+ * webpack 5's defaults. The small plugin below only copies index.html into dist/webpack/ (a real project
  * would use html-webpack-plugin or copy-webpack-plugin).
  */
 import { readFileSync } from 'node:fs';
@@ -25,7 +25,7 @@ export default {
   mode: 'production',
   target: 'web',
   context: here,
-  entry: { main: './src/main.js' },
-  output: { path: `${here}dist`, clean: true },
+  entry: { main: './src/main-webpack.js' },
+  output: { path: `${here}dist/webpack`, clean: true },
   plugins: [new CopyIndexHtml()],
 };

@@ -1,5 +1,6 @@
 /**
- * The page: starts an engine with 2 workers (backend from `?backend=wasm|js`, default wasm),
+ * The app, whichever bundler built it (main-webpack.js and main-esbuild.js only differ in what
+ * they tell createEngine about the core's .wasm): starts an engine with 2 workers (backend from `?backend=wasm|js`, default wasm),
  * publishes MESSAGES samples with a known checksum in batches, drains, asks every worker what it
  * counted (requestAll) and one worker to square a number (request), checks both, closes, and
  * writes the outcome as JSON into document.body.dataset.result and as text on the page.
@@ -7,9 +8,6 @@
  * Every wait is bounded: worker start (startTimeout), drain, requests and close (timeout).
  */
 import { createEngine } from 'wasm-dispatch';
-// esbuild copies the core's .wasm into dist/ (loader '.wasm': 'file' in build.mjs) and gives its
-// path; esbuild does not rewrite the package's own new URL('../core.release.wasm', import.meta.url).
-import coreFile from 'wasm-dispatch/core.wasm';
 import handlers from './handlers.js';
 import { topics } from './topics.js';
 
@@ -18,14 +16,14 @@ const BATCH = 512;
 const WORKERS = 2;
 const TIMEOUT_MS = 20_000;
 
-async function run(backend) {
+async function run(backend, bundlerOptions) {
   const errors = [];
   const engine = await createEngine({
     topics,
     handlers,
-    // The app's own worker script (handlers bundled in): build.mjs builds it next to main.js.
+    // The app's own worker script (handlers bundled in); the bundler emits it next to main.js.
     worker: () => new Worker(new URL('./engine-worker.js', import.meta.url), { type: 'module' }),
-    coreUrl: new URL(coreFile, import.meta.url),
+    ...bundlerOptions,
     backend,
     workers: WORKERS,
     startTimeout: TIMEOUT_MS,
@@ -88,10 +86,13 @@ function show(result) {
   }
 }
 
-const backend = new URLSearchParams(location.search).get('backend') ?? 'wasm';
-document.getElementById('out').textContent = `running on the ${backend} backend…`;
-run(backend).then(show, (error) => show({
-  ok: false,
-  backend,
-  error: { name: error?.name ?? 'Error', code: error?.code, message: String(error?.message ?? error) },
-}));
+/** Runs the app on the backend named by `?backend=` (default wasm) and shows the outcome. */
+export function startApp(bundlerOptions = {}) {
+  const backend = new URLSearchParams(location.search).get('backend') ?? 'wasm';
+  document.getElementById('out').textContent = `running on the ${backend} backend…`;
+  return run(backend, bundlerOptions).then(show, (error) => show({
+    ok: false,
+    backend,
+    error: { name: error?.name ?? 'Error', code: error?.code, message: String(error?.message ?? error) },
+  }));
+}
