@@ -71,6 +71,8 @@ interface DeliveryResult {
   group: Report[];
   keyed: Report[];
   waitAsync: boolean;
+  /** Atomics.wait calls on the page's thread (must be 0) and Atomics.waitAsync calls. */
+  mainThread: { waits: number; asyncWaits: number };
   errors: string[];
 }
 
@@ -109,6 +111,8 @@ describe.each(['wasm', 'js'] as const)('browser: engine in Web Workers (%s)', (b
     const result = await within(STEP_MS, 'delivery', page.evaluate((o) => (globalThis as any).harness.delivery(o),
       { backend, workers: 2, messages: MESSAGES, keys: 16, batch: 256, ownWorker, coreBuild: CORE_BUILD })) as DeliveryResult;
     expect(result.waitAsync).toBe(true);
+    expect(result.mainThread.waits).toBe(0);
+    expect(result.mainThread.asyncWaits).toBeGreaterThan(0);
     expectDelivered(result, 2);
   });
 
@@ -130,6 +134,7 @@ test('browser: without Atomics.waitAsync the main thread falls back to polling o
     const result = await within(STEP_MS, 'fallback delivery', page.evaluate((o) => (globalThis as any).harness.delivery(o),
       { backend: 'wasm', workers: 2, messages: MESSAGES, keys: 16, batch: 64, noWaitAsync: true, coreBuild: CORE_BUILD })) as DeliveryResult;
     expect(result.waitAsync).toBe(false);
+    expect(result.mainThread.waits).toBe(0);
     expectDelivered(result, 2);
     const requests = await within(STEP_MS, 'fallback requests', page.evaluate((o) => (globalThis as any).harness.requests(o),
       { backend: 'js', workers: 2, count: 500, noWaitAsync: true })) as { count: number; wrong: number };

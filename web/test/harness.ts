@@ -24,6 +24,25 @@ export interface HarnessOptions {
 
 interface Report { worker: number; count: number; sum: number; sumSquares: number; orderErrors: number }
 
+/**
+ * The page's thread must never block: count every Atomics.wait it attempts (Chromium would also
+ * throw on the main thread) and how often it waited asynchronously instead.
+ */
+const blocking = { waits: 0, asyncWaits: 0 };
+const atomics = Atomics as unknown as Record<string, (...args: unknown[]) => unknown>;
+const originalWait = atomics.wait!;
+atomics.wait = (...args: unknown[]) => {
+  blocking.waits++;
+  return originalWait.apply(Atomics, args);
+};
+const originalWaitAsync = atomics.waitAsync;
+if (originalWaitAsync !== undefined) {
+  atomics.waitAsync = (...args: unknown[]) => {
+    blocking.asyncWaits++;
+    return originalWaitAsync.apply(Atomics, args);
+  };
+}
+
 async function start(options: HarnessOptions): Promise<Engine<Topics> & { errors: string[] }> {
   if (options.noWaitAsync) delete (Atomics as { waitAsync?: unknown }).waitAsync;
   const errors: string[] = [];
@@ -49,6 +68,7 @@ async function reports(engine: Engine<Topics>, handler: string): Promise<Report[
  * what each worker counted for each.
  */
 async function delivery(options: HarnessOptions & { messages: number; keys: number; batch: number }) {
+  const before = { ...blocking };
   const engine = await start(options);
   try {
     const group = await engine.subscribe('tick', { handler: 'tickGroup', mode: 'group', balance: 'least-loaded' });
@@ -80,6 +100,7 @@ async function delivery(options: HarnessOptions & { messages: number; keys: numb
       stats: engine.stats().topics.tick,
       elapsedMs,
       waitAsync: typeof (Atomics as { waitAsync?: unknown }).waitAsync === 'function',
+      mainThread: { waits: blocking.waits - before.waits, asyncWaits: blocking.asyncWaits - before.asyncWaits },
       errors: engine.errors,
     };
     await group.unsubscribe();
