@@ -60,9 +60,25 @@ const LATENCY_PINGS = 2000;
  */
 const LATENCY_WARMUP_PINGS = 100;
 const LATENCY_MS = 600;
-/** postMessage: unacknowledged posts allowed per worker: 64 batches, or 1024 messages (an engine lane's capacity). */
+/** postMessage: unacknowledged posts allowed per worker: 64 batches, or 1024 messages; engine lanes hold as many (laneCapacity). */
 const WINDOW_POSTS = 64;
 const WINDOW_MESSAGES = 1024;
+/** postMessage: posts a worker may have unacknowledged (at least WINDOW_MESSAGES messages). */
+function postWindow(batchSize: number): number {
+  return Math.max(WINDOW_POSTS, Math.ceil(WINDOW_MESSAGES / batchSize));
+}
+
+/**
+ * Records per engine lane: as many messages as the postMessage baseline may have in flight per
+ * worker (a power of two, at most 2^16), so both buffer the same amount. With more threads than
+ * cores a worker loses its core for whole time slices (milliseconds); a lane that holds less
+ * than that then stalls the producer, which the bigger postMessage window would absorb.
+ */
+function laneCapacity(batchSize: number): number {
+  const messages = postWindow(batchSize) * batchSize;
+  return Math.min(1 << 16, 2 ** Math.ceil(Math.log2(Math.max(1024, messages))));
+}
+
 /** postMessage: a worker acknowledges after every windowPosts / ACK_FRACTION posts. */
 const ACK_FRACTION = 4;
 /**
@@ -202,7 +218,7 @@ async function startEngine(backend: 'wasm' | 'js', settings: Settings): Promise<
   const errors: string[] = [];
   const creating = createEngine<DemoTopics>({
     topics, handlers: new URL('./handlers.js', import.meta.url), backend, workers: settings.workers,
-    startTimeout: START_TIMEOUT_MS, onError: (error) => errors.push(error.message),
+    ringCapacity: laneCapacity(settings.batch), startTimeout: START_TIMEOUT_MS, onError: (error) => errors.push(error.message),
   });
   let engine: Engine<DemoTopics>;
   try {
@@ -292,7 +308,7 @@ async function startEngine(backend: 'wasm' | 'js', settings: Settings): Promise<
 async function startPostMessage(settings: Settings): Promise<Contestant> {
   const n = settings.workers;
   const batchSize = settings.batch;
-  const windowPosts = Math.max(WINDOW_POSTS, Math.ceil(WINDOW_MESSAGES / batchSize));
+  const windowPosts = postWindow(batchSize);
   const ackEvery = Math.max(1, Math.floor(windowPosts / ACK_FRACTION));
   const workers: Worker[] = [];
   const posted = new Float64Array(n);  // posts sent to worker w
