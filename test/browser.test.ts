@@ -128,6 +128,24 @@ describe.each(['wasm', 'js'] as const)('browser: engine in Web Workers (%s)', (b
   });
 });
 
+test('browser: a Web Worker that dies of an uncaught error is detected as crashed, reported once; the other keeps serving', async () => {
+  const page = await open('/web/test/index.html', "document.body.dataset.ready === 'true'");
+  try {
+    const result = await within(STEP_MS, 'crash', page.evaluate((o) => (globalThis as any).harness.crash(o),
+      { backend: 'wasm', coreBuild: CORE_BUILD })) as { states: string[]; reply: unknown; refused: boolean; rejected: number; errors: string[] };
+    expect(result.states).toEqual(['running', 'crashed']);
+    expect(result.reply).toEqual({ sum: 4, worker: 0 });
+    expect(result.refused).toBe(true);
+    expect(result.rejected).toBe(1);
+    expect(result.errors).toHaveLength(1);
+    expect(result.errors[0]).toMatch(/^EngineError: worker=1: crashed: .*crash 9/);
+  } finally {
+    await page.close();
+  }
+  // The worker's uncaught error reached the engine as the Worker's error event; afterEach checks
+  // that no page error was left uncaught.
+});
+
 test('browser: without Atomics.waitAsync the main thread falls back to polling on the event loop, and delivers the same', async () => {
   const page = await open('/web/test/index.html', "document.body.dataset.ready === 'true'");
   try {

@@ -82,7 +82,17 @@ export default defineHandlers(topics, {
       return { sum: q.a + q.b, worker };
     },
   },
-  crash: { topic: 'crash', handle(m) { process.exit(m.code); } },
+  /**
+   * Ends the worker: process.exit under Node; a Web Worker cannot exit itself, so in a browser an
+   * error thrown outside any handler (from a timer) is the crash the platform must detect.
+   */
+  crash: {
+    topic: 'crash',
+    handle(m) {
+      if (typeof process !== 'undefined' && typeof process.exit === 'function') process.exit(m.code);
+      setTimeout(() => { throw new Error(`crash ${m.code}`); }, 0);
+    },
+  },
   named: { topic: 'named', handle() { countersOf('named').count++; } },
 }, {
   setup(ctx) { worker = ctx.worker; },

@@ -6,6 +6,7 @@
  * window.harness.delivery(...)   publish ticks to a group and a keyed subscription, then compare
  *                                what every worker counted with what was sent
  * window.harness.requests(...)   concurrent request/response, every reply checked
+ * window.harness.crash(...)      a worker dies of an uncaught error: detected, reported, refused
  * window.harness.isolation()     createEngine on this page: the error it raises, if any
  */
 import { createEngine, EngineError, DispatchError, type Engine, type EngineOptions } from '../../src/browser.ts';
@@ -135,6 +136,30 @@ async function requests(options: HarnessOptions & { count: number }) {
   }
 }
 
+/**
+ * Worker 1 dies (an uncaught error: a Web Worker has no exit); the engine must report
+ * ERR_WORKER_CRASHED once, mark it crashed, refuse its messages, and keep worker 0 serving.
+ */
+async function crash(options: HarnessOptions) {
+  const engine = await start({ ...options, workers: 2 });
+  try {
+    await engine.subscribe('crash', { handler: 'crash', mode: 'group', workers: [1] });
+    await engine.subscribe('add', { handler: 'add', mode: 'group', workers: [0] });
+    engine.publish('crash', { code: 9 });
+    engine.flush();
+    const deadline = performance.now() + 10_000;
+    while (engine.stats().workers[1]!.state !== 'crashed' && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    const states = engine.stats().workers.map((w) => w.state);
+    const reply = (await engine.request('add', { a: 2, b: 2, delayMs: 0 }, { timeout: 10_000 })) as { sum: number; worker: number };
+    await engine.subscribe('load', { handler: 'load', mode: 'group', workers: [1] });
+    const refused = engine.publish('load', { seq: 1, micros: 0 }) === false;
+    await engine.drain({ timeout: 10_000 });
+    return { states, reply, refused, rejected: engine.stats().topics.load.rejected, errors: engine.errors };
+  } finally {
+    await engine.close({ timeout: 10_000 });
+  }
+}
+
 /** What createEngine does on this page: null if it works, else the error's typed fields. */
 async function isolation() {
   try {
@@ -150,7 +175,7 @@ async function isolation() {
   }
 }
 
-const harness = { delivery, requests, isolation };
+const harness = { delivery, requests, crash, isolation };
 (globalThis as { harness?: typeof harness }).harness = harness;
 document.getElementById('log')!.textContent = `ready; crossOriginIsolated=${globalThis.crossOriginIsolated}`;
 document.body.dataset.ready = 'true';
