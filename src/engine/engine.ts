@@ -91,7 +91,7 @@ interface WorkerRecord {
  */
 export async function createEngineWith<T extends TopicMap>(platform: Platform, options: EngineOptions<T>): Promise<Engine<T>> {
   platform.checkSupport();
-  const validated = validateOptions(options as EngineOptions<TopicMap>, platform.cores());
+  const validated = validateOptions(options as EngineOptions<TopicMap>, platform.defaultWorkers());
   let href: string;
   let handlerModule: HandlerModule;
   if (typeof options.handlers === 'string' || options.handlers instanceof URL) {

@@ -8,7 +8,7 @@ const WORKER_ENTRY = new URL('./worker-node.js', import.meta.url);
 
 export const nodePlatform: Platform = {
   name: 'node',
-  cores: () => availableParallelism(),
+  defaultWorkers: () => availableParallelism(),
   checkSupport() {},
   resolveModule(spec) {
     if (spec instanceof URL) return spec.href;

@@ -54,8 +54,8 @@ export type WaitResult = 'ok' | 'not-equal' | 'timed-out';
 
 export interface Platform {
   readonly name: 'node' | 'browser';
-  /** Logical cores, for the default worker count. */
-  cores(): number;
+  /** The default worker count: Node, the logical cores; browsers, one fewer (the page's thread). */
+  defaultWorkers(): number;
   /** Throws a typed error if this host cannot run the engine (a browser page without isolation). */
   checkSupport(): void;
   /** The handler module's URL (href) from a path or URL. */

@@ -125,7 +125,7 @@ export interface EngineOptions<T extends TopicMap> {
    * `new URL('../core.release.wasm', import.meta.url)` (esbuild, say). Default: next to the package.
    */
   readonly coreUrl?: string | URL;
-  /** Worker threads; default: available cores (at least 1), at most 63. */
+  /** Worker threads; default: available cores under Node, one fewer in browsers (at least 1); at most 63. */
   readonly workers?: number;
   /** 'wasm' (default) or 'js': which implementation of the core every thread uses. */
   readonly backend?: Backend;
