@@ -5,7 +5,8 @@
  * one-to-one.ts: beside ringbuf.js and a plain SAB ring), ping-pong (engine-pingpong.ts: spinning
  * and parked, beside postMessage and Atomics.wait/notify), scaling (engine-scaling.ts), fan-out,
  * keyed, request-response (beside Piscina and tinypool), in-thread (beside EventEmitter,
- * eventemitter3, mitt) and memory (GC events and heap bytes per message beside postMessage).
+ * eventemitter3, mitt), memory (GC events and heap bytes per message beside postMessage) and
+ * browser (browser.ts: the demo page's contenders in headless Chromium).
  * Printed side by side and written to bench/results/latest.json, latest.md and latest.svg.
  *
  *   node build/bench/main.js [--quick | --full] [--runs N] [--filter SUBSTRING]
@@ -24,6 +25,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { PROJECT_ROOT, collectEnv, describeEnv } from './env.ts';
 import { printEngineTable, roundForJson, type EngineBenchEntry } from './engine-common.ts';
+import { runBrowser } from './browser.ts';
 import { runEnginePingPong } from './engine-pingpong.ts';
 import { runEngineScaling } from './engine-scaling.ts';
 import { runEngineThroughput } from './engine-throughput.ts';
@@ -96,6 +98,7 @@ async function main(): Promise<void> {
   engine.push(...await runRequestResponse(options, log));
   engine.push(...await runInThread(options, log));
   engine.push(...(await runMemory(options, log)) as unknown as EngineBenchEntry[]);
+  engine.push(...await runBrowser(options, log));
   entries.push(...engine);
   env.load.loadavgAfter = os.loadavg().map((n) => Math.round(n * 100) / 100);
 
