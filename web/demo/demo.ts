@@ -4,7 +4,7 @@
  * live throughput on a chart, then latency and a verified checksum in a table.
  *
  *   page (producer)                                        N workers
- *   Wasm / JS engine:  publish() or publishBatch(batch) ─▶ lanes 0→w (SPSC rings, 1024 records)
+ *   Wasm / JS engine:  publish() or publishBatch(batch) ─▶ lanes 0→w (SPSC rings, laneCapacity)
  *                      await whenWritable() when a lane  │ tick handler: count++, sum += value
  *                      is full (back-pressure)           │ (round-robin group: one worker each)
  *   postMessage:       worker.postMessage(tick or array) ─▶ plain module Web Workers, round-robin,
@@ -24,9 +24,10 @@
  *   'report', or a postMessage report), and the totals must equal what the page sent.
  *
  * The postMessage baseline is bounded: each worker may have at most `windowPosts` posts in flight
- * (unacknowledged), 64 batches or 1024 single messages, the engine's ring capacity; otherwise it
- * would measure how fast the page can fill an unbounded queue rather than how fast workers get
- * messages. The engines are bounded by their rings (back-pressure), so both sides are comparable.
+ * (unacknowledged), 64 batches or 1024 single messages; otherwise it would measure how fast the
+ * page can fill an unbounded queue rather than how fast workers get messages. The engines are
+ * bounded by their lanes (back-pressure), sized to hold as many messages (laneCapacity), so both
+ * sides buffer alike.
  *
  * For the automated test: window.demo.run(options) sets the controls and runs what Start runs;
  * document.body.dataset.state is 'ready', 'running', 'done' or 'error' (dataset.error: message).
