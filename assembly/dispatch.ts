@@ -5,14 +5,23 @@
  *
  * For each of `count` records, `stride` bytes apart from `src`: hash its key (KEY_* kind at
  * `keyOffset`), routerRoute the topic with that hash into `out`, and for each route entry stamp
- * the entry's low half (u16) at `tagOffset` in the record, then ringTryPush the record into the
- * ring whose address is u32 `rings[entry >>> ROUTE_RING_SHIFT]`, counting one more in u32
- * `pushed[entry >>> ROUTE_RING_SHIFT]`. Nothing is flushed (write-combining: the caller flushes).
+ * the entry's low half (u16, its tag) at `tagOffset` in the record, then ringTryPush the record
+ * into the ring whose address is u32 `rings[entry >>> ROUTE_RING_SHIFT]`, counting one more in
+ * u32 `pushed[entry >>> ROUTE_RING_SHIFT]`. Nothing is flushed (write-combining: the caller
+ * flushes).
+ *
+ * Least-loaded picks: when `balance` is not 0 and the u8 `balance[tag]` is not 0, the entry opens
+ * a pick among the record's entries j..n-1 with that tag that are not ROUTE_SKIPPED: the one whose
+ * ring holds the fewest records, CLAIM - TAIL (so records this producer claimed but has not
+ * flushed count too; ties: the earliest entry), is pushed when the loop reaches it; every other
+ * entry of the pick is overwritten with ROUTE_SKIPPED at `out` and not pushed. Entries keep their
+ * order, so a stop inside a pick names the chosen entry and finds the others already skipped.
  *
  * Stops at the first push that does not return STATUS_OK (a full or closed ring): returns that
- * record's index and leaves its route entries at `out`, with the entry that failed in the result
- * block, so the caller can apply its back-pressure policy from that entry on and call again with
- * the rest. Returns `count` when every record was dispatched, -STATUS_INVALID for a bad topic.
+ * record's index and leaves its route entries at `out` (with the ROUTE_SKIPPED marks made so
+ * far), with the entry that failed in the result block, so the caller can apply its back-pressure
+ * policy from that entry on and call again with the rest. Returns `count` when every record was
+ * dispatched, -STATUS_INVALID for a bad topic.
  *
  * The caller must be inside routerEnter/routerLeave as thread `thread`, and the producer of every
  * ring in the table. Never allocates, never waits.
@@ -21,8 +30,9 @@ import { STATUS_INVALID, STATUS_OK } from "./layout/status";
 import {
   DISPATCH_FAILED_LANE_OFFSET, DISPATCH_LANE_COUNT_OFFSET, DISPATCH_ROUTED_OFFSET,
   DISPATCH_UNROUTED_OFFSET, KEY_BYTES, KEY_NONE, KEY_PREFIXED_BYTES, KEY_U32, KEY_U8,
-  ROUTE_RING_SHIFT, ROUTE_TAG_MASK,
+  ROUTE_RING_SHIFT, ROUTE_SKIPPED, ROUTE_TAG_MASK,
 } from "./layout/dispatch";
+import { RING_CLAIM_OFFSET, RING_TAIL_OFFSET } from "./layout/ring";
 import { hashBytes, hashU32 } from "./hash";
 import { ringTryPush } from "./ring";
 import { routerRoute } from "./router";
@@ -37,10 +47,42 @@ import { routerRoute } from "./router";
   return 0;
 }
 
+/** Records in the ring as its producer sees them: claimed (flushed or not) and not yet committed. */
+// @ts-ignore: decorator
+@inline function producerDepth(ring: usize): u32 {
+  // CLAIM is the caller's own word; TAIL pairs with the consumer's atomic store in ringCommit.
+  return load<u32>(ring + RING_CLAIM_OFFSET) - atomic.load<u32>(ring + RING_TAIL_OFFSET);
+}
+
+/** The least-loaded pick opened by entry `from` (tag `tag`) among entries from..n-1 at `out`:
+ *  returns the chosen entry's index and overwrites the pick's other entries with ROUTE_SKIPPED. */
+function leastLoaded(out: usize, from: u32, n: u32, tag: u32, rings: usize): u32 {
+  let best = from;
+  let bestDepth: u32 = 0;
+  let measured = false; // a pick of one (the usual case on resuming) loads no ring word
+  for (let k = from + 1; k < n; k++) {
+    const entry = load<u32>(out + <usize>k * 4);
+    if (entry == ROUTE_SKIPPED || (entry & ROUTE_TAG_MASK) != tag) continue;
+    if (!measured) {
+      bestDepth = producerDepth(<usize>load<u32>(rings + <usize>(load<u32>(out + <usize>best * 4) >>> ROUTE_RING_SHIFT) * 4));
+      measured = true;
+    }
+    const depth = producerDepth(<usize>load<u32>(rings + <usize>(entry >>> ROUTE_RING_SHIFT) * 4));
+    if (depth < bestDepth) {
+      store<u32>(out + <usize>best * 4, ROUTE_SKIPPED);
+      best = k;
+      bestDepth = depth;
+    } else {
+      store<u32>(out + <usize>k * 4, ROUTE_SKIPPED);
+    }
+  }
+  return best;
+}
+
 export function dispatchBatch(
   router: usize, thread: u32, topic: u32, src: usize, count: u32, stride: u32,
   keyKind: u32, keyOffset: u32, keyLength: u32, rings: usize, tagOffset: u32, pushed: usize,
-  out: usize, result: usize,
+  balance: usize, out: usize, result: usize,
 ): i32 {
   let routed: u32 = 0;
   let unrouted: u32 = 0;
@@ -55,8 +97,12 @@ export function dispatchBatch(
     if (n == 0) unrouted++;
     for (let j: u32 = 0; j < <u32>n; j++) {
       const entry = load<u32>(out + <usize>j * 4);
+      if (entry == ROUTE_SKIPPED) continue;
+      const tag = entry & ROUTE_TAG_MASK;
+      // Not the chosen one: it is ROUTE_SKIPPED now; the chosen entry is pushed at its own index.
+      if (balance != 0 && load<u8>(balance + <usize>tag) != 0 && leastLoaded(out, j, <u32>n, tag, rings) != j) continue;
       const ring = <usize>(entry >>> ROUTE_RING_SHIFT);
-      store<u16>(record + tagOffset, <u16>(entry & ROUTE_TAG_MASK));
+      store<u16>(record + tagOffset, <u16>tag);
       if (ringTryPush(<usize>load<u32>(rings + ring * 4), record) != STATUS_OK) {
         store<u32>(result + DISPATCH_ROUTED_OFFSET, routed);
         store<u32>(result + DISPATCH_UNROUTED_OFFSET, unrouted);

@@ -145,7 +145,7 @@ function dispatch(core: CoreOps, _ring: number, u32: Uint32Array, src: number, d
   const fn = (): void => {
     for (let i = 0, w = srcWord; i < RECORDS_PER_CALL; i++, w += RECORD_WORDS) u32[w + 1] = (pushed + i) >>> 0;
     core.routerEnter(ctx.router, 0);
-    const n = core.dispatchBatch(ctx.router, 0, TOPIC, src, RECORDS_PER_CALL, RECORD_SIZE, KEY_U32, 4, 4, ctx.table, 0, ctx.pushed, ctx.out, ctx.result);
+    const n = core.dispatchBatch(ctx.router, 0, TOPIC, src, RECORDS_PER_CALL, RECORD_SIZE, KEY_U32, 4, 4, ctx.table, 0, ctx.pushed, 0, ctx.out, ctx.result);
     core.routerLeave(ctx.router, 0);
     if (n !== RECORDS_PER_CALL) errors++;
     pushed = (pushed + RECORDS_PER_CALL) >>> 0;

@@ -140,13 +140,20 @@ export interface CoreOps {
    *  at `keyOffset`, `keyLength` bytes for KEY_BYTES), routes `topic` into `out`, and for each
    *  route entry stamps its low 16 bits as a u16 at `tagOffset` in the record, ringTryPushes the
    *  record into the ring u32 `rings[entry >>> 16]` and adds 1 to u32 `pushed[entry >>> 16]`.
+   *  `balance`: address of a u8 table indexed by an entry's low 16 bits (its tag), or 0 for none.
+   *  An entry whose tag's byte is not 0 opens a least-loaded pick among the record's remaining
+   *  entries of that tag (entries j..n-1 not already ROUTE_SKIPPED): only the one whose ring holds
+   *  the fewest records, CLAIM - TAIL (counting this producer's unflushed claims; ties: the
+   *  earliest entry), is pushed; the pick's other entries are overwritten with ROUTE_SKIPPED at
+   *  `out`, and ROUTE_SKIPPED entries are passed over. Entries keep their order at `out`.
    *  Flushes nothing. Returns `count`, or the index of the record whose push failed (its entries
-   *  left at `out`, the failed one's index and their count in the result block at `result`, see
-   *  assembly/layout/dispatch.ts), or -STATUS_INVALID for a bad topic. */
+   *  left at `out` with the ROUTE_SKIPPED marks made so far, the failed one's index and their
+   *  count in the result block at `result`, see assembly/layout/dispatch.ts), or -STATUS_INVALID
+   *  for a bad topic. */
   dispatchBatch(
     router: number, thread: number, topic: number, src: number, count: number, stride: number,
     keyKind: number, keyOffset: number, keyLength: number, rings: number, tagOffset: number,
-    pushed: number, out: number, result: number,
+    pushed: number, balance: number, out: number, result: number,
   ): number;
 }
 

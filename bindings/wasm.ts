@@ -24,6 +24,15 @@ export const LAYOUT_CONSTANTS: Readonly<Record<string, number>> = Object.freeze(
   ...arenaLayout, ...statusLayout, ...ringLayout, ...poolLayout, ...routerLayout, ...dispatchLayout,
 });
 
+/**
+ * The value JavaScript reads from the module's global for layout constant `value`: the same
+ * number, except that a u32 constant of 2^31 or more (ROUTE_SKIPPED) is an i32 global, read
+ * signed (0xffffffff reads -1). Same bits either way.
+ */
+export function layoutGlobalValue(value: number): number {
+  return value >= 0x80000000 && value <= 0xffffffff ? value | 0 : value;
+}
+
 /** Which build of the core: release (optimised, no assertions) or debug (assertions on). */
 export type CoreBuild = 'release' | 'debug';
 
@@ -106,7 +115,7 @@ export function instantiateCore(module: WebAssembly.Module, memory: WebAssembly.
   for (const [name, value] of Object.entries(LAYOUT_CONSTANTS)) {
     const global = exports[name];
     if (!(global instanceof WebAssembly.Global)) throw new ModuleError(`exports.${name}`, typeof global, 'layout constant missing from the core module (stale build?)');
-    if (global.value !== value) throw new ModuleError(`exports.${name}`, global.value, `the bindings were built with ${name}=${value} (stale build?)`);
+    if (global.value !== layoutGlobalValue(value)) throw new ModuleError(`exports.${name}`, global.value, `the bindings were built with ${name}=${value} (stale build?)`);
   }
   return ops as unknown as CoreOps;
 }

@@ -1,20 +1,25 @@
 /**
  * dispatchBatch (route + enqueue a batch in one call) on one thread, both backends: results against
- * an independent model made of the per-record ops (routerRoute, hash, ringTryPush), every key kind,
- * the stop at a full ring with its result block, and wasm/js conformance (same returns, same bytes
- * in rings, cursors, counters and result block).
+ * an independent model made of the per-record ops (routerRoute, hash, ringTryPush, ringSize +
+ * ringPending for least-loaded picks), every key kind, least-loaded picks by a balance table (fill
+ * levels counting committed, read and unflushed records, ties, a least-loaded group beside a
+ * broadcast and a round-robin group), the stop at a full ring with its result block and the resume
+ * after it, a fast-check property over random fill levels, capacities, topics and batch sizes, and
+ * wasm/js conformance (same returns, same bytes in rings, cursors, counters, route entries and
+ * result block).
  */
 import { describe, expect, test } from '@jest/globals';
+import fc from 'fast-check';
 import {
   DISPATCH_FAILED_LANE_OFFSET, DISPATCH_LANE_COUNT_OFFSET, DISPATCH_RESULT_BYTES, DISPATCH_ROUTED_OFFSET,
-  DISPATCH_UNROUTED_OFFSET, KEY_BYTES, KEY_NONE, KEY_PREFIXED_BYTES, KEY_U32, KEY_U8,
+  DISPATCH_UNROUTED_OFFSET, KEY_BYTES, KEY_NONE, KEY_PREFIXED_BYTES, KEY_U32, KEY_U8, ROUTE_SKIPPED,
 } from '../assembly/layout/dispatch.ts';
 import { MODE_BROADCAST, MODE_GROUP, MODE_KEYED } from '../assembly/layout/router.ts';
 import { ADDRESS_MIN } from '../assembly/layout/arena.ts';
 import { STATUS_INVALID, STATUS_OK } from '../assembly/layout/status.ts';
 import type { CoreOps } from '../bindings/core-ops.ts';
 import type { ArenaConfig } from '../src/arena.ts';
-import { BACKENDS, bytesAt, newArena, type TestArena } from './harness.ts';
+import { BACKENDS, FC_RUNS, bytesAt, newArena, type TestArena } from './harness.ts';
 
 const RECORD = 32;
 const CONFIG = (capacity: number): ArenaConfig => ({
@@ -65,38 +70,64 @@ function fillRecords(s: Setup, count: number): void {
   }
 }
 
-function dispatch(s: Setup, count: number, keyKind: number, keyOffset: number, keyLength: number): number {
+/** Where dispatch / model start, which topic, and the balance table (0: none). */
+interface Call { topic?: number; balance?: number; from?: number }
+
+function dispatch(s: Setup, count: number, keyKind: number, keyOffset: number, keyLength: number, call: Call = {}): number {
   s.core.routerEnter(s.router, 1);
-  const n = s.core.dispatchBatch(s.router, 1, 0, s.src, count, RECORD, keyKind, keyOffset, keyLength, s.table, TAG_OFFSET, s.pushed, s.out, s.result);
+  const n = s.core.dispatchBatch(
+    s.router, 1, call.topic ?? 0, s.src + (call.from ?? 0) * RECORD, count, RECORD, keyKind, keyOffset, keyLength,
+    s.table, TAG_OFFSET, s.pushed, call.balance ?? 0, s.out, s.result,
+  );
   s.core.routerLeave(s.router, 1);
   return n;
 }
 
-/** The same work with the per-record ops, for comparison. */
-function model(s: Setup, count: number, keyKind: number, keyOffset: number, keyLength: number): { done: number; routed: number; unrouted: number; pushed: number[]; failedLane: number; laneCount: number } {
+/** The same work with the per-record ops, for comparison. A least-loaded pick, written out plainly:
+ *  the record's remaining entries of the tag, each ring's ringSize + ringPending, the first
+ *  smallest wins, the others are skipped (at `out`, as dispatchBatch leaves them). */
+function model(s: Setup, count: number, keyKind: number, keyOffset: number, keyLength: number, call: Call = {}): { done: number; routed: number; unrouted: number; pushed: number[]; failedLane: number; laneCount: number } {
   const { u8, u32 } = s.t.views;
   const core = s.core;
+  const balance = call.balance ?? 0;
+  const out = s.out >> 2;
   const pushed = [0, 0, 0];
   let routed = 0;
+  let unrouted = 0;
   core.routerEnter(s.router, 1);
   try {
     for (let i = 0; i < count; i++) {
-      const record = s.src + i * RECORD;
+      const record = s.src + ((call.from ?? 0) + i) * RECORD;
       const at = record + keyOffset;
       const hash = keyKind === KEY_NONE ? 0 : keyKind === KEY_U32 ? core.hashU32(u32[at >> 2]!)
         : keyKind === KEY_U8 ? core.hashU32(u8[at]!) : keyKind === KEY_PREFIXED_BYTES ? core.hashBytes(at + 2, u8[at]! | (u8[at + 1]! << 8))
           : core.hashBytes(at, keyLength);
-      const n = core.routerRoute(s.router, 1, 0, hash >>> 0, s.out);
+      const n = core.routerRoute(s.router, 1, call.topic ?? 0, hash >>> 0, s.out);
+      if (n === 0) unrouted++;
       for (let j = 0; j < n; j++) {
-        const entry = u32[(s.out >> 2) + j]!;
+        const entry = u32[out + j]!;
+        if (entry === ROUTE_SKIPPED) continue;
+        const tag = entry & 0xffff;
+        if (balance !== 0 && u8[balance + tag] !== 0) {
+          const candidates: number[] = [];
+          for (let k = j; k < n; k++) if (u32[out + k] !== ROUTE_SKIPPED && (u32[out + k]! & 0xffff) === tag) candidates.push(k);
+          const depth = (k: number): number => {
+            const ring = s.rings[u32[out + k]! >>> 16]!;
+            return (core.ringSize(ring) + core.ringPending(ring)) >>> 0;
+          };
+          const depths = candidates.map(depth);
+          const best = candidates[depths.indexOf(Math.min(...depths))]!;
+          for (const k of candidates) if (k !== best) u32[out + k] = ROUTE_SKIPPED;
+          if (best !== j) continue;
+        }
         u8[record + TAG_OFFSET] = entry & 0xff;
         u8[record + TAG_OFFSET + 1] = (entry >>> 8) & 0xff;
-        if (core.ringTryPush(s.rings[entry >>> 16]!, record) !== STATUS_OK) return { done: i, routed, unrouted: 0, pushed, failedLane: j, laneCount: n };
+        if (core.ringTryPush(s.rings[entry >>> 16]!, record) !== STATUS_OK) return { done: i, routed, unrouted, pushed, failedLane: j, laneCount: n };
         pushed[entry >>> 16]!++;
         routed++;
       }
     }
-    return { done: count, routed, unrouted: 0, pushed, failedLane: 0, laneCount: 0 };
+    return { done: count, routed, unrouted, pushed, failedLane: 0, laneCount: 0 };
   } finally {
     core.routerLeave(s.router, 1);
   }
@@ -157,7 +188,7 @@ describe.each(BACKENDS)('dispatchBatch (%s)', (backend) => {
   test('a bad topic is -STATUS_INVALID', async () => {
     const s = await setup(backend);
     s.core.routerEnter(s.router, 1);
-    expect(s.core.dispatchBatch(s.router, 1, 99, s.src, 1, RECORD, KEY_NONE, 0, 0, s.table, TAG_OFFSET, s.pushed, s.out, s.result)).toBe(-STATUS_INVALID);
+    expect(s.core.dispatchBatch(s.router, 1, 99, s.src, 1, RECORD, KEY_NONE, 0, 0, s.table, TAG_OFFSET, s.pushed, 0, s.out, s.result)).toBe(-STATUS_INVALID);
     s.core.routerLeave(s.router, 1);
   });
 });
@@ -175,3 +206,273 @@ test('wasm and js write the same bytes (rings, router cursors, counters, result)
     expect(DISPATCH_RESULT_BYTES).toBe(16);
   }
 });
+
+// ── least-loaded picks (the balance table) ──────────────────────────────────────────────────────
+
+const BALANCE_AT = 512; // scratch offset of the u8 balance table (tags < 64)
+const PREFILL_AT = 4096; // scratch offset of the record used to pre-fill rings
+const PREFILL_SEQ = 1000; // pre-filled records carry seq ≥ this
+const lane = (ring: number, tag: number): number => ((ring << 16) | tag) >>> 0;
+
+interface Balanced extends Setup { balance: number }
+
+/**
+ * Topic 0: a least-loaded group (tag 11) whose members are rings 2, 0, 1 in entry order, with a
+ * broadcast to ring 1 (tag 12) and a round-robin group of rings 0, 2 (tag 7) among its entries, and
+ * a second least-loaded group (tag 13) of rings 1, 0; route entries per record:
+ * [2:11, 1:12, 0:11, 0|2:7, 1:11, 1:13, 0:13]. Topic 1: a least-loaded group (tag 14) of rings
+ * 2, 0, 1 alone. Least-loaded members are router broadcast subscriptions, as the engine makes
+ * them; the balance table marks tags 11, 13 and 14.
+ */
+async function setupBalanced(backend: 'wasm' | 'js', capacities: readonly number[] = [64, 64, 64]): Promise<Balanced> {
+  const t = await newArena({
+    threads: 2, rings: capacities.map((capacity) => ({ capacity, recordSize: RECORD })),
+    routers: [{ maxTopics: 4, maxSubscriptions: 16 }], scratchBytes: 65536,
+  }, backend);
+  const core = t.cores[backend];
+  const router = t.arena.router(0).address;
+  const rings = t.arena.rings.map((r) => r.address);
+  expect(core.routerTryLock(router, 0)).toBe(STATUS_OK);
+  const subscriptions: [number, number, number, number][] = [
+    [0, 2, 11, MODE_BROADCAST], [0, 1, 12, MODE_BROADCAST], [0, 0, 11, MODE_BROADCAST], [0, 0, 7, MODE_GROUP],
+    [0, 1, 11, MODE_BROADCAST], [0, 1, 13, MODE_BROADCAST], [0, 2, 7, MODE_GROUP], [0, 0, 13, MODE_BROADCAST],
+    [1, 2, 14, MODE_BROADCAST], [1, 0, 14, MODE_BROADCAST], [1, 1, 14, MODE_BROADCAST],
+  ];
+  for (const [topic, ring, tag, mode] of subscriptions) expect(core.routerAddSubscription(router, topic, lane(ring, tag), mode, tag)).toBeGreaterThanOrEqual(0);
+  expect(core.routerTryPublish(router)).toBe(STATUS_OK);
+  const scratch = t.scratch(1);
+  rings.forEach((address, i) => { t.views.u32[(scratch >> 2) + i] = address; });
+  const balance = scratch + BALANCE_AT;
+  for (const tag of [11, 13, 14]) t.views.u8[balance + tag] = 1;
+  return { t, core, router, rings, table: scratch, pushed: scratch + 64, out: scratch + 256, result: scratch + 128, src: scratch + 1024, balance };
+}
+
+/**
+ * Fills ring `ring` as its producer and consumer would: `published` records pushed and flushed, of
+ * which the consumer committed `committed` and then read (not committed) `read` more; then
+ * `unflushed` records pushed and not flushed. Its producer-side depth is then
+ * published - committed + unflushed.
+ */
+function prefill(s: Setup, ring: number, published: number, committed: number, read: number, unflushed: number): void {
+  const { core } = s;
+  const { u32 } = s.t.views;
+  const address = s.rings[ring]!;
+  const record = s.t.scratch(1) + PREFILL_AT;
+  let seq = PREFILL_SEQ;
+  const push = (): void => {
+    u32[(record >> 2) + 1] = seq++;
+    expect(core.ringTryPush(address, record)).toBe(STATUS_OK);
+  };
+  for (let i = 0; i < published; i++) push();
+  core.ringFlush(address);
+  for (let i = 0; i < committed; i++) expect(core.ringTryPeek(address)).toBeGreaterThanOrEqual(ADDRESS_MIN);
+  core.ringCommit(address);
+  for (let i = 0; i < read; i++) expect(core.ringTryPeek(address)).toBeGreaterThanOrEqual(ADDRESS_MIN);
+  for (let i = 0; i < unflushed; i++) push();
+}
+
+/** The route entries dispatchBatch (or the model) left at `out` for the last record routed. */
+function outEntries(s: Setup, count: number): number[] {
+  return Array.from(s.t.views.u32.subarray(s.out >> 2, (s.out >> 2) + count));
+}
+
+/** Flushes every ring, then: the seqs (below PREFILL_SEQ) and tags each ring now hands out, in order. */
+function dispatched(s: Setup): [number, number][][] {
+  for (const ring of s.rings) s.core.ringFlush(ring);
+  return ringContents(s).map((records) => records
+    .map((r): [number, number] => [Math.floor(r / 65536), r % 65536])
+    .filter(([seq]) => seq < PREFILL_SEQ));
+}
+
+/** Depths 2 (ring 0: committed and read records gone), 3 (ring 1: 2 of them unflushed), 4 (ring 2: 4 read, none committed). */
+function prefillDepths(s: Setup): void {
+  prefill(s, 0, 5, 3, 0, 0);
+  prefill(s, 1, 1, 0, 0, 2);
+  prefill(s, 2, 4, 0, 4, 0);
+}
+
+/** Scenario: topic 1 (one least-loaded group), 9 records, rings at depths 2, 3, 4. */
+async function leastLoadedScenario(backend: 'wasm' | 'js'): Promise<{ s: Balanced; done: number }> {
+  const s = await setupBalanced(backend);
+  fillRecords(s, 9);
+  prefillDepths(s);
+  return { s, done: dispatch(s, 9, KEY_NONE, 0, 0, { topic: 1, balance: s.balance }) };
+}
+
+/** Scenario: topic 0 (a least-loaded group between a broadcast and a round-robin group, and a
+ *  second one), 40 records; without the balance table 12 (7 copies each: ring 1 would fill). */
+async function mixScenario(backend: 'wasm' | 'js', balanced: boolean): Promise<{ s: Balanced; done: number }> {
+  const s = await setupBalanced(backend);
+  const count = balanced ? 40 : 12;
+  fillRecords(s, count);
+  prefillDepths(s);
+  return { s, done: dispatch(s, count, KEY_U32, KEY_OFFSET, 4, { balance: balanced ? s.balance : 0 }) };
+}
+
+/** dispatchBatch with its result block, or the model's answer for the same call. */
+function step(s: Setup, count: number, keyKind: number, call: Call, useModel: boolean): ReturnType<typeof model> {
+  if (useModel) return model(s, count, keyKind, 0, 0, call);
+  s.t.views.u32.fill(0, s.pushed >> 2, (s.pushed >> 2) + 3); // counts per call, as the engine collects them
+  return resultOf(s, dispatch(s, count, keyKind, 0, 0, call)) as ReturnType<typeof model>;
+}
+
+/**
+ * Scenario: ring 0 holds 4 records, rings 1 and 2 hold 16; at depths 0, 3, 4 the least-loaded ring
+ * 0 fills first: the 7th record's pick chooses it (entry 1) while the others have room. Then the
+ * resume as the engine does it: the consumer of ring 0 frees its records, the chosen entry takes
+ * the stopped record, and the batch continues after it (until ring 0, the least loaded again,
+ * fills again).
+ */
+async function fullScenario(backend: 'wasm' | 'js', useModel = false): Promise<{ s: Balanced; done: number; stop: ReturnType<typeof model>; out: number[]; rest: ReturnType<typeof model> }> {
+  const s = await setupBalanced(backend, [4, 16, 16]);
+  fillRecords(s, 12);
+  prefill(s, 1, 3, 0, 0, 0);
+  prefill(s, 2, 4, 0, 0, 0);
+  const call = { topic: 1, balance: s.balance };
+  const stop = step(s, 12, KEY_NONE, call, useModel);
+  const out = outEntries(s, stop.laneCount);
+  // Resume: from FAILED_LANE on, the first entry that is not skipped is the chosen one.
+  const chosen = out[stop.failedLane]!;
+  const ring0 = s.rings[0]!;
+  s.core.ringFlush(ring0);
+  for (let i = 0; i < 4; i++) expect(s.core.ringTryPeek(ring0)).toBeGreaterThanOrEqual(ADDRESS_MIN);
+  s.core.ringCommit(ring0);
+  const record = s.src + stop.done * RECORD;
+  s.t.views.u8[record + TAG_OFFSET] = chosen & 0xff;
+  s.t.views.u8[record + TAG_OFFSET + 1] = (chosen >>> 8) & 0xff;
+  expect(s.core.ringTryPush(s.rings[chosen >>> 16]!, record)).toBe(STATUS_OK);
+  const rest = step(s, 12 - stop.done - 1, KEY_NONE, { ...call, from: stop.done + 1 }, useModel);
+  return { s, done: stop.done, stop, out, rest };
+}
+
+describe.each(BACKENDS)('dispatchBatch least-loaded (%s)', (backend) => {
+  test('each record goes to the ring holding the fewest records (committed and read ones gone, unflushed ones counted), ties to the earliest entry', async () => {
+    const { s, done } = await leastLoadedScenario(backend);
+    // Depths (entry order rings 2, 0, 1): 4, 2, 3 → ring 0 twice (the second a tie with ring 1, ring 0's entry first), ring 1,
+    // then a three-way tie: ring 2 (entry 0), and round again.
+    expect(resultOf(s, done)).toEqual({ done: 9, routed: 9, unrouted: 0, pushed: [4, 3, 2], failedLane: 0, laneCount: 0 });
+    expect(outEntries(s, 3)).toEqual([ROUTE_SKIPPED, ROUTE_SKIPPED, lane(1, 14)]); // the last record went to ring 1
+    expect(dispatched(s)).toEqual([
+      [[0, 14], [1, 14], [4, 14], [7, 14]],
+      [[2, 14], [5, 14], [8, 14]],
+      [[3, 14], [6, 14]],
+    ]);
+  });
+
+  test('the per-record model agrees: one pick per record, the same rings, counts and skipped entries', async () => {
+    const { s, done } = await leastLoadedScenario(backend);
+    const m = await setupBalanced(backend);
+    fillRecords(m, 9);
+    prefillDepths(m);
+    expect(resultOf(s, done)).toEqual(model(m, 9, KEY_NONE, 0, 0, { topic: 1, balance: m.balance }));
+    expect(outEntries(s, 3)).toEqual(outEntries(m, 3));
+    expect(dispatched(s)).toEqual(dispatched(m));
+  });
+
+  test('a least-loaded group beside a broadcast and a round-robin group, and a second group: one copy per group, as the model', async () => {
+    const { s, done } = await mixScenario(backend, true);
+    const m = await setupBalanced(backend);
+    fillRecords(m, 40);
+    prefillDepths(m);
+    const expected = model(m, 40, KEY_U32, KEY_OFFSET, 4, { balance: m.balance });
+    expect(resultOf(s, done)).toEqual(expected);
+    expect(expected.routed).toBe(40 * 4); // the broadcast, one round-robin member, one member of each least-loaded group
+    const out = outEntries(s, 7);
+    expect(out).toEqual(outEntries(m, 7));
+    expect(out.filter((e) => e === ROUTE_SKIPPED)).toHaveLength(3);
+    expect(out[1]).toBe(lane(1, 12)); // the broadcast entry is never skipped
+    const rings = dispatched(s);
+    expect(rings).toEqual(dispatched(m));
+    // Every record: exactly one copy tagged 11, one tagged 13, one 12 (ring 1) and one 7.
+    for (const tag of [11, 12, 13, 7]) {
+      const seqs = rings.flat().filter(([, t]) => t === tag).map(([seq]) => seq).sort((a, b) => a - b);
+      expect(seqs).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    }
+  });
+
+  test('balance 0, or a table of zeros, routes exactly as before: every least-loaded member gets a copy', async () => {
+    const { s, done } = await mixScenario(backend, false);
+    const zeros = await setupBalanced(backend);
+    for (const tag of [11, 13, 14]) zeros.t.views.u8[zeros.balance + tag] = 0;
+    fillRecords(zeros, 12);
+    prefillDepths(zeros);
+    const zerosDone = dispatch(zeros, 12, KEY_U32, KEY_OFFSET, 4, { balance: zeros.balance });
+    const m = await setupBalanced(backend);
+    fillRecords(m, 12);
+    prefillDepths(m);
+    const expected = model(m, 12, KEY_U32, KEY_OFFSET, 4);
+    expect(expected.routed).toBe(12 * 7);
+    expect(resultOf(s, done)).toEqual(expected);
+    expect(resultOf(zeros, zerosDone)).toEqual(expected);
+    expect(outEntries(s, 7)).not.toContain(ROUTE_SKIPPED);
+    const rings = dispatched(s);
+    expect(dispatched(zeros)).toEqual(rings);
+    expect(dispatched(m)).toEqual(rings);
+  });
+
+  test('a full chosen ring: stops at the chosen entry with the others skipped; resuming there picks the same member', async () => {
+    const { s, stop, out, rest } = await fullScenario(backend);
+    // Depths (entry order rings 2, 0, 1): 4, 0, 3 → ring 0 ×4 (full: capacity 4), ring 1, ring 2
+    // (a three-way tie at 4: the earliest entry), then ring 0 again (entry 1): full.
+    expect(stop).toEqual({ done: 6, routed: 6, unrouted: 0, pushed: [4, 1, 1], failedLane: 1, laneCount: 3 });
+    expect(out).toEqual([ROUTE_SKIPPED, lane(0, 14), ROUTE_SKIPPED]);
+    // What the engine's per-record leastLoaded sees from FAILED_LANE on: the chosen entry, alone in its pick.
+    expect(out.slice(stop.failedLane).filter((e) => e !== ROUTE_SKIPPED)).toEqual([lane(0, 14)]);
+    // Resumed at depths 5, 1, 4: records 7, 8, 9 fill ring 0 again and record 10 stops there.
+    expect(rest).toEqual({ done: 3, routed: 3, unrouted: 0, pushed: [3, 0, 0], failedLane: 1, laneCount: 3 });
+    const m = await fullScenario(backend, true);
+    expect({ stop: m.stop, out: m.out, rest: m.rest }).toEqual({ stop, out, rest });
+    expect(outEntries(s, 3)).toEqual(outEntries(m.s, 3));
+    const rings = dispatched(s);
+    expect(rings).toEqual(dispatched(m.s));
+    expect(rings).toEqual([[[6, 14], [7, 14], [8, 14], [9, 14]], [[4, 14]], [[5, 14]]]);
+  });
+});
+
+test('least-loaded picks: wasm and js write the same bytes (rings, cursors, counters, route entries, result), also at a full ring', async () => {
+  const scenarios: ((backend: 'wasm' | 'js') => Promise<{ s: Balanced; done: number }>)[] = [
+    leastLoadedScenario, (b) => mixScenario(b, true), (b) => mixScenario(b, false), fullScenario,
+  ];
+  for (const scenario of scenarios) {
+    const w = await scenario('wasm');
+    const j = await scenario('js');
+    expect(w.done).toBe(j.done);
+    const start = w.s.t.arena.rings[0]!.address;
+    const span = w.s.t.scratch(1) + PREFILL_AT + RECORD - start;
+    expect(j.s.t.arena.rings[0]!.address).toBe(start);
+    expect(bytesAt(w.s.t.views, start, span)).toEqual(bytesAt(j.s.t.views, start, span));
+  }
+});
+
+test(`least-loaded picks at random fill levels, capacities, topics and batch sizes: wasm = js = the model, byte for byte (${FC_RUNS} runs)`, async () => {
+  const fill = fc.tuple(fc.nat(16), fc.nat(16), fc.nat(16), fc.nat(16));
+  await fc.assert(fc.asyncProperty(
+    fc.array(fc.constantFrom(4, 8, 16), { minLength: 3, maxLength: 3 }), fc.array(fill, { minLength: 3, maxLength: 3 }),
+    fc.integer({ min: 0, max: 1 }), fc.integer({ min: 1, max: 40 }), fc.boolean(),
+    async (capacities, fills, topic, count, balanced) => {
+      const sides = await Promise.all((['wasm', 'js', 'wasm'] as const).map((backend) => setupBalanced(backend, capacities)));
+      for (const s of sides) {
+        fillRecords(s, count);
+        fills.forEach(([published, committed, read, unflushed], ring) => {
+          const capacity = capacities[ring]!;
+          const p = published % (capacity + 1);
+          const c = committed % (p + 1);
+          prefill(s, ring, p, c, read % (p - c + 1), unflushed % (capacity - (p - c) + 1));
+        });
+      }
+      const [w, j, m] = sides as [Balanced, Balanced, Balanced];
+      const call = (s: Balanced): Call => ({ topic, balance: balanced ? s.balance : 0 });
+      const doneW = dispatch(w, count, KEY_U32, KEY_OFFSET, 4, call(w));
+      const doneJ = dispatch(j, count, KEY_U32, KEY_OFFSET, 4, call(j));
+      const expected = model(m, count, KEY_U32, KEY_OFFSET, 4, call(m));
+      expect(resultOf(w, doneW)).toEqual(expected);
+      expect(resultOf(j, doneJ)).toEqual(expected);
+      const entries = expected.laneCount > 0 ? expected.laneCount : topic === 0 ? 7 : 3;
+      expect(outEntries(w, entries)).toEqual(outEntries(m, entries));
+      const start = w.t.arena.rings[0]!.address;
+      const span = w.t.scratch(1) + PREFILL_AT + RECORD - start;
+      expect(bytesAt(w.t.views, start, span)).toEqual(bytesAt(j.t.views, start, span));
+      expect(dispatched(w)).toEqual(dispatched(m));
+    },
+  ), { numRuns: FC_RUNS });
+}, Math.max(120_000, FC_RUNS * 1_000)); // three fresh arenas per run

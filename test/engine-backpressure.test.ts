@@ -3,7 +3,9 @@
  * per message, fed by the engine's thread at twice that rate, through a 32-record lane. For every
  * policy the accounting is exact: routed = delivered + droppedOldest + droppedNewest + rejected,
  * what the worker counted equals delivered - callerRuns, and the messages publish() reported as
- * refused are exactly the rejected or dropped-newest ones. Sizes scale with WD_STRESS.
+ * refused are exactly the rejected or dropped-newest ones. Also publishBatch into a least-loaded
+ * group of 2 such workers under 'reject' (the batch stops at a full chosen lane and the policy
+ * takes over there). Sizes scale with WD_STRESS.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { BACKENDS, STRESS } from './harness.ts';
@@ -99,5 +101,38 @@ describe.each(BACKENDS)('engine back-pressure (%s)', (backend) => {
     expect({ count: worker!.count, sum: worker!.sum }).toEqual({ count: ok, sum });
     expect(engine.stats().topics.load.rejected - before.rejected).toBe(full);
     await sub.unsubscribe();
+  });
+});
+
+describe.each(BACKENDS)('engine back-pressure, publishBatch into a least-loaded group (%s)', (backend) => {
+  let engine: TestEngine & { errors: Error[] };
+  beforeAll(async () => { engine = await startEngine(backend, { workers: 2, ringCapacity: 32, flushEvery: 4 }); });
+  afterAll(async () => { await engine?.close({ timeout: 5000 }); });
+
+  test("reject: what publishBatch took is delivered exactly once, the rest rejected; both workers get a share", async () => {
+    const before = engine.stats().topics.load;
+    const sub = await engine.subscribe('load', { handler: 'load', mode: 'group', balance: 'least-loaded', backpressure: 'reject' });
+    let taken = 0;
+    const chunk = 100;
+    for (let start = 0; start < MESSAGES; start += chunk) {
+      const messages = Array.from({ length: chunk }, (_, k) => ({ seq: start + k, micros: MICROS }));
+      taken += engine.publishBatch('load', messages);
+      busyWait(MICROS * chunk / 4); // 2× overload for the two workers together
+      await null;
+    }
+    await within(30_000, 'drain', engine.drain());
+    const after = engine.stats().topics.load;
+    const d = (k: keyof typeof after): number => (after[k] as number) - (before[k] as number);
+    const workers = await reports(engine, 'load');
+    expect(d('routed')).toBe(MESSAGES);
+    expect(d('rejected')).toBeGreaterThan(0);
+    expect({ delivered: d('delivered'), published: d('published'), dropped: d('droppedNewest') + d('droppedOldest') })
+      .toEqual({ delivered: MESSAGES - d('rejected'), published: taken, dropped: 0 });
+    expect(taken).toBe(MESSAGES - d('rejected'));
+    expect(workers.reduce((t, w) => t + w.count, 0)).toBe(taken);
+    for (const w of workers) expect(w.count).toBeGreaterThan(0);
+    await sub.unsubscribe();
+    expect(engine.stats().backlog).toBe(0);
+    expect(engine.errors).toEqual([]);
   });
 });

@@ -1,8 +1,8 @@
 /**
  * Delivery modes across real worker threads, on both backends: broadcast (every member gets every
  * message, in order), group (exactly once over the members: counts and two checksums), keyed (each
- * key on exactly one member, per-key order exact), publishing from workers, publishBatch and the
- * allocation-free writer + send path. Sizes scale with WD_STRESS.
+ * key on exactly one member, per-key order exact), publishing from workers, publishBatch (also
+ * into a least-loaded group) and the allocation-free writer + send path. Sizes scale with WD_STRESS.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { BACKENDS, STRESS } from './harness.ts';
@@ -40,6 +40,44 @@ describe.each(BACKENDS)('engine delivery (%s)', (backend) => {
     for (const r of got) expect(r.orderErrors).toBe(0); // per member, each stream's sequence rises
     if (balance === 'round-robin') for (const r of got) expect(r.count).toBeGreaterThan(N / 3 - 2);
     await sub.unsubscribe();
+  });
+
+  test('publishBatch into a least-loaded group beside a broadcast: the group gets each message exactly once, every worker a share', async () => {
+    const before = engine.stats().topics.tick;
+    const group = await engine.subscribe('tick', { handler: 'tickGroup', mode: 'group', balance: 'least-loaded' });
+    const broadcast = await engine.subscribe('tick', { handler: 'tickStrict2', mode: 'broadcast', workers: [1] });
+    const seq = new Array<number>(KEYS).fill(0);
+    let sum = 0;
+    let sumSquares = 0;
+    // Chunks of 1000 (four dispatchBatch calls each) into 256-record lanes: lanes fill mid-chunk,
+    // so the stop at a full chosen lane, its resume and the backlog path all take part.
+    for (let start = 0; start < N; start += 1000) {
+      const chunk = Array.from({ length: Math.min(1000, N - start) }, (_, k) => {
+        const i = start + k;
+        const key = i % KEYS;
+        const value = (i * 2654435761) >>> 16;
+        sum += value;
+        sumSquares += value * value;
+        return { producer: 0, seq: seq[key]!++, value, key };
+      });
+      expect(engine.publishBatch('tick', chunk)).toBe(chunk.length); // 'block': nothing refused
+      await within(10_000, 'whenWritable', engine.whenWritable());
+    }
+    await within(30_000, 'drain', engine.drain());
+    const got = await reports(engine, 'tickGroup');
+    const total = got.reduce((t, r) => ({ count: t.count + r.count, sum: t.sum + r.sum, sumSquares: t.sumSquares + r.sumSquares }), { count: 0, sum: 0, sumSquares: 0 });
+    expect(total).toEqual({ count: N, sum, sumSquares });
+    for (const r of got) {
+      expect(r.orderErrors).toBe(0); // per member, each stream's sequence rises
+      expect(r.count).toBeGreaterThan(0);
+    }
+    const side = await reports(engine, 'tickStrict2');
+    expect(side.filter((r) => r.count > 0).map((r) => [r.worker, r.count, r.sum, r.orderErrors])).toEqual([[1, N, sum, 0]]);
+    const after = engine.stats().topics.tick;
+    expect({ published: after.published - before.published, routed: after.routed - before.routed, delivered: after.delivered - before.delivered })
+      .toEqual({ published: N, routed: 2 * N, delivered: 2 * N });
+    await group.unsubscribe();
+    await broadcast.unsubscribe();
   });
 
   test('keyed: each key on exactly one worker, per-key order exact, with a broadcast beside it', async () => {

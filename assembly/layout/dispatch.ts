@@ -23,6 +23,23 @@
  * | 4      | UNROUTED    | records no route entry received                                      |
  * | 8      | FAILED_LANE | in the record it stopped at: index of the route entry not pushed     |
  * | 12     | LANE_COUNT  | in the record it stopped at: its route entries (left at `out`)       |
+ *
+ * Route entries (u32s at `out`, as routerRoute writes them, one record at a time):
+ *
+ * | bits / value  | meaning                                                                      |
+ * |---------------|------------------------------------------------------------------------------|
+ * | 31..16 (RING) | index into the `rings` table (and the `pushed` counts) of the entry's ring   |
+ * | 15..0  (TAG)  | stamped into the record before the push (the engine's subscription slot);    |
+ * |               | also the index into the `balance` table                                      |
+ * | ROUTE_SKIPPED | not pushed: another entry of its least-loaded tag was chosen. Written over   |
+ * |               | the entry by dispatchBatch (and by the engine's per-record path); a real     |
+ * |               | route entry never has this value (ring 0xffff, tag 0xffff)                   |
+ *
+ * Balance table (optional, u8 per tag, read-only for dispatchBatch): a nonzero byte makes every
+ * entry with that tag a candidate of one least-loaded pick per record: among a record's entries of
+ * the tag that are not ROUTE_SKIPPED, the one whose ring holds the fewest records (CLAIM - TAIL,
+ * which counts records the calling producer claimed but has not flushed yet; ties: the earliest
+ * entry) is pushed, the others become ROUTE_SKIPPED. The order of the entries at `out` is kept.
  */
 export const KEY_NONE = 0;
 export const KEY_U32 = 1;
@@ -39,3 +56,6 @@ export const DISPATCH_RESULT_BYTES = DISPATCH_LANE_COUNT_OFFSET + 4;
  *  the tag stamped into the record before it is pushed. */
 export const ROUTE_RING_SHIFT = 16;
 export const ROUTE_TAG_MASK = 0xffff;
+/** A route entry not to push (the rest of its least-loaded pick); never a real entry. A u32: the
+ *  module exports it as an i32 global, which reads -1 from JavaScript. */
+export const ROUTE_SKIPPED = 0xffffffff;

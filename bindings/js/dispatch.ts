@@ -8,8 +8,9 @@
 import {
   DISPATCH_FAILED_LANE_OFFSET, DISPATCH_LANE_COUNT_OFFSET, DISPATCH_ROUTED_OFFSET,
   DISPATCH_UNROUTED_OFFSET, KEY_BYTES, KEY_NONE, KEY_PREFIXED_BYTES, KEY_U32, KEY_U8,
-  ROUTE_RING_SHIFT, ROUTE_TAG_MASK,
+  ROUTE_RING_SHIFT, ROUTE_SKIPPED, ROUTE_TAG_MASK,
 } from '../../assembly/layout/dispatch.ts';
+import { RING_CLAIM_OFFSET, RING_TAIL_OFFSET } from '../../assembly/layout/ring.ts';
 import { STATUS_INVALID, STATUS_OK } from '../../assembly/layout/status.ts';
 import type { CoreOps } from '../core-ops.ts';
 import type { HashOps } from './hash.ts';
@@ -20,7 +21,7 @@ import type { MemoryViews } from './views.ts';
 export type DispatchOps = Pick<CoreOps, 'dispatchBatch'>;
 
 export function createJsDispatch(views: MemoryViews, ring: RingOps, router: RouterOps, hash: HashOps): DispatchOps {
-  const { u8, u32 } = views;
+  const { u8, u32, i32 } = views;
   const u16 = new Uint16Array(views.buffer);
   const { ringTryPush } = ring;
   const { routerRoute } = router;
@@ -38,8 +39,40 @@ export function createJsDispatch(views: MemoryViews, ring: RingOps, router: Rout
     }
   };
 
+  /** Records in the ring as its producer sees them: claimed (flushed or not) and not yet committed. */
+  const producerDepth = (ring: number): number =>
+    // CLAIM is the caller's own word; TAIL pairs with the consumer's Atomics.store in ringCommit.
+    (u32[(ring + RING_CLAIM_OFFSET) >>> 2]! - Atomics.load(i32, (ring + RING_TAIL_OFFSET) >>> 2)) >>> 0;
+
+  /** The least-loaded pick opened by entry `from` (tag `tag`) among entries from..n-1 at `out`:
+   *  returns the chosen entry's index and overwrites the pick's other entries with ROUTE_SKIPPED. */
+  const leastLoaded = (out: number, from: number, n: number, tag: number, rings: number): number => {
+    const o = out >>> 2;
+    const r = rings >>> 2;
+    let best = from;
+    let bestDepth = 0;
+    let measured = false; // a pick of one (the usual case on resuming) loads no ring word
+    for (let k = from + 1; k < n; k++) {
+      const entry = u32[o + k]!;
+      if (entry === ROUTE_SKIPPED || (entry & ROUTE_TAG_MASK) !== tag) continue;
+      if (!measured) {
+        bestDepth = producerDepth(u32[r + (u32[o + best]! >>> ROUTE_RING_SHIFT)]!);
+        measured = true;
+      }
+      const depth = producerDepth(u32[r + (entry >>> ROUTE_RING_SHIFT)]!);
+      if (depth < bestDepth) {
+        u32[o + best] = ROUTE_SKIPPED;
+        best = k;
+        bestDepth = depth;
+      } else {
+        u32[o + k] = ROUTE_SKIPPED;
+      }
+    }
+    return best;
+  };
+
   return {
-    dispatchBatch(router, thread, topic, src, count, stride, keyKind, keyOffset, keyLength, rings, tagOffset, pushed, out, result) {
+    dispatchBatch(router, thread, topic, src, count, stride, keyKind, keyOffset, keyLength, rings, tagOffset, pushed, balance, out, result) {
       let routed = 0;
       let unrouted = 0;
       const finish = (failedLane: number, laneCount: number): void => {
@@ -59,8 +92,12 @@ export function createJsDispatch(views: MemoryViews, ring: RingOps, router: Rout
         if (n === 0) unrouted++;
         for (let j = 0; j < n; j++) {
           const entry = u32[(out >>> 2) + j]!;
+          if (entry === ROUTE_SKIPPED) continue;
+          const tag = entry & ROUTE_TAG_MASK;
+          // Not the chosen one: it is ROUTE_SKIPPED now; the chosen entry is pushed at its own index.
+          if (balance !== 0 && u8[balance + tag] !== 0 && leastLoaded(out, j, n, tag, rings) !== j) continue;
           const index = entry >>> ROUTE_RING_SHIFT;
-          u16[(record + tagOffset) >>> 1] = entry & ROUTE_TAG_MASK;
+          u16[(record + tagOffset) >>> 1] = tag;
           if (ringTryPush(u32[(rings >>> 2) + index]!, record) !== STATUS_OK) {
             finish(j, n);
             return i;

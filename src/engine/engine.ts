@@ -32,7 +32,7 @@ import {
   CONTROL_STATE_OFFSET, LANE_STAT_BYTES, LANE_STAT_HIGH_WATER, LANE_STAT_PUBLISHED,
   POLICY_BLOCK, POLICY_CALLER_RUNS, POLICY_DROP_NEWEST, POLICY_DROP_OLDEST, POLICY_REJECT,
   RECORD_CORRELATION_OFFSET, RECORD_FLAGS_OFFSET, RECORD_FLAG_FAILED, RECORD_HEADER_BYTES,
-  SUB_ACTIVE, SUB_BALANCE_OFFSET, SUB_ENTRY_BYTES, SUB_FREE, SUB_HANDLER_OFFSET, SUB_MODE_OFFSET,
+  SUB_ACTIVE, SUB_ENTRY_BYTES, SUB_FREE, SUB_HANDLER_OFFSET, SUB_MODE_OFFSET,
   SUB_POLICY_OFFSET, SUB_RETIRED, SUB_STATE_OFFSET, SUB_TOPIC_OFFSET, THREAD_RUNNING,
   THREAD_STOPPED, TOPIC_STAT_BYTES, TOPIC_STAT_CALLER_RUNS, TOPIC_STAT_DELIVERED,
   TOPIC_STAT_DROPPED_NEWEST, TOPIC_STAT_DROPPED_OLDEST, TOPIC_STAT_HANDLER_ERRORS,
@@ -507,11 +507,13 @@ export class Engine<T extends TopicMap> {
     const u16 = this.runtime.u16;
     u8[entry + SUB_MODE_OFFSET] = MODE_CODES[mode];
     u8[entry + SUB_POLICY_OFFSET] = POLICY_CODES[policy];
-    u8[entry + SUB_BALANCE_OFFSET] = balance === 'least-loaded' ? BALANCE_LEAST_LOADED : BALANCE_ROUND_ROBIN;
+    // Like the entry, before the router publish that makes the slot routable.
+    u8[this.runtime.balanceTable + slot] = balance === 'least-loaded' ? BALANCE_LEAST_LOADED : BALANCE_ROUND_ROBIN;
     u16[(entry + SUB_HANDLER_OFFSET) >> 1] = handlerIndex;
     u16[(entry + SUB_TOPIC_OFFSET) >> 1] = topic.id;
     u8[entry + SUB_STATE_OFFSET] = SUB_ACTIVE;
-    // least-loaded groups are routed as broadcast members; the publisher picks one (ThreadRuntime.leastLoaded).
+    // least-loaded groups are routed as broadcast members; the publisher picks one by the balance
+    // table (dispatchBatch in the core, ThreadRuntime.leastLoaded on the per-record path).
     const routerMode = balance === 'least-loaded' ? MODE_BROADCAST : MODE_CODES[mode];
     const ids: number[] = [];
     for (const w of workers) {
@@ -519,6 +521,7 @@ export class Engine<T extends TopicMap> {
       if (id < 0) {
         for (const added of ids) this.core.routerRemoveSubscription(this.router, added);
         u8[entry + SUB_STATE_OFFSET] = SUB_FREE;
+        u8[this.runtime.balanceTable + slot] = BALANCE_ROUND_ROBIN;
         throw new ConfigError('maxSubscriptions', this.validated.shape.maxSubscriptions, 'the routing table is full');
       }
       ids.push(id);
@@ -531,7 +534,6 @@ export class Engine<T extends TopicMap> {
         return run;
       },
     };
-    // Registered before the publish: markFastTopics must see a least-loaded group in its version.
     this.subscriptions.set(slot, subscription);
     await this.publishRoutes();
     return subscription;
@@ -540,7 +542,8 @@ export class Engine<T extends TopicMap> {
   private async doUnsubscribe(slot: number, ids: readonly number[]): Promise<void> {
     if (!this.subscriptions.has(slot)) return;
     for (const id of ids) this.core.routerRemoveSubscription(this.router, id);
-    // RETIRED, not FREE: records already in lanes still name this slot and its handler.
+    // RETIRED, not FREE: records already in lanes still name this slot and its handler. Its balance
+    // byte stays too: a thread still inside an older table version may route to its members.
     this.runtime.u8[this.runtime.subscriptionTable + slot * SUB_ENTRY_BYTES + SUB_STATE_OFFSET] = SUB_RETIRED;
     this.subscriptions.delete(slot);
     await this.publishRoutes();
@@ -551,7 +554,6 @@ export class Engine<T extends TopicMap> {
     const deadline = Date.now() + ROUTER_PUBLISH_TIMEOUT_MS;
     for (;;) {
       this.runtime.flushAll(); // thread 0 leaves the table too
-      this.markFastTopics(this.core.routerVersion(this.router) + 1);
       const status = this.core.routerTryPublish(this.router);
       if (status === STATUS_OK) return;
       if (status !== STATUS_BUSY || Date.now() > deadline) {
@@ -559,13 +561,6 @@ export class Engine<T extends TopicMap> {
       }
       await this.platform.yield();
     }
-  }
-
-  /** Before publishing `version`: which topics dispatchBatch may route in it (no least-loaded group). */
-  private markFastTopics(version: number): void {
-    const leastLoaded = new Set<string>();
-    for (const sub of this.subscriptions.values()) if (sub.balance === 'least-loaded') leastLoaded.add(sub.topic);
-    for (const topic of this.runtime.topics) this.runtime.u32[topic.fastVersionIndex] = leastLoaded.has(topic.name) ? 0 : version;
   }
 
   /** A FREE slot; else reclaims RETIRED slots once no lane or backlog can hold their records. */
@@ -584,6 +579,7 @@ export class Engine<T extends TopicMap> {
       const at = table + s * SUB_ENTRY_BYTES + SUB_STATE_OFFSET;
       if (u8[at] === SUB_RETIRED) {
         u8[at] = SUB_FREE;
+        u8[this.runtime.balanceTable + s] = BALANCE_ROUND_ROBIN;
         if (found < 0) found = s;
       }
     }

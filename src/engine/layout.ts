@@ -41,13 +41,21 @@
  * | 416    | 8    | IDLE_SINCE_MS | owner       | any            | plain f64: epoch ms the current idle episode began, 0 while busy |
  * | 424    | 8    | LATE_REPLIES  | owner       | any            | plain f64: replies that came after the requester gave up |
  * | 512    | 16×T | lane stats    | owner       | any            | per consumer thread c: f64 published, f64 high-water mark of lane (owner → c) |
- * | TOPICS | 128×n| topic stats   | owner       | any            | per topic: TOPIC_STAT_* f64 counters (+ FAST_VERSION, thread 0) |
+ * | TOPICS | 128×n| topic stats   | owner       | any            | per topic: TOPIC_STAT_* f64 counters |
  * | SUBS   | 16×m | subscriptions | thread 0    | all            | only thread 0's block; see SUB_* below |
+ * | BALANCES | 1×m | balances     | thread 0    | all            | only thread 0's block: u8 BALANCE_* per subscription slot |
  *
  * The subscription table (thread 0's block) describes each subscription slot: written by thread 0
  * before the router publish that makes the slot routable (routerTryPublish's VERSION store pairs
  * with routerEnter's VERSION load), so every thread that routes to a slot sees its entry. A slot is
  * reused only once no lane can still hold a record for it.
+ *
+ * The balance table (thread 0's block, right after the subscription table) is each slot's
+ * BALANCE_* as one byte, indexed by slot: the `balance` table every thread hands dispatchBatch
+ * (a route entry's tag is its slot; a nonzero byte makes the slot's members one least-loaded pick)
+ * and reads on the per-record path. Written with the slot's entry, before the router publish, by
+ * thread 0 only; left as it is when the slot retires (threads still routing with an older table
+ * version must keep picking one member, not broadcast to all) and zeroed when the slot is freed.
  */
 
 import { DISPATCH_RESULT_BYTES } from '../../assembly/layout/dispatch.ts';
@@ -108,13 +116,6 @@ export const TOPIC_STAT_CALLER_RUNS = 7; // of DELIVERED, how many ran on the pu
 export const TOPIC_STAT_HANDLER_ERRORS = 8;
 export const TOPIC_STAT_COUNT = 9;
 export const TOPIC_STAT_BYTES = 128;
-/**
- * In thread 0's block only, a u32 after the counters: the router version in which the topic has
- * no least-loaded subscription, so a batch may be routed and enqueued by dispatchBatch in the core
- * (least-loaded picks need the publisher's lane depths). Written by thread 0 before the router
- * publish of that version (whose VERSION store pairs with routerEnter's load); 0: never.
- */
-export const TOPIC_FAST_VERSION_OFFSET = 120;
 /** Records publishBatch stages per dispatchBatch call. */
 export const BATCH_RECORDS = 256;
 
@@ -122,7 +123,7 @@ export const BATCH_RECORDS = 256;
 export const SUB_STATE_OFFSET = 0; // u8: SUB_FREE / SUB_ACTIVE / SUB_RETIRED
 export const SUB_MODE_OFFSET = 1; // u8: router MODE_*
 export const SUB_POLICY_OFFSET = 2; // u8: POLICY_*
-export const SUB_BALANCE_OFFSET = 3; // u8: BALANCE_*
+// byte 3: reserved (a slot's BALANCE_* is in the balance table, one byte per slot)
 export const SUB_HANDLER_OFFSET = 4; // u16: index in the handler module's sorted names
 export const SUB_TOPIC_OFFSET = 6; // u16
 export const SUB_ENTRY_BYTES = 16;
@@ -136,6 +137,7 @@ export const POLICY_DROP_OLDEST = 3;
 export const POLICY_DROP_NEWEST = 4;
 export const POLICY_CALLER_RUNS = 5;
 
+/** Balance table values: 0, or nonzero for a least-loaded group (dispatchBatch's `balance` bytes). */
 export const BALANCE_ROUND_ROBIN = 0;
 export const BALANCE_LEAST_LOADED = 1;
 
@@ -143,6 +145,8 @@ export const BALANCE_LEAST_LOADED = 1;
 export interface ControlLayout {
   readonly topicStats: number;
   readonly subscriptions: number;
+  /** The balance table: u8 per subscription slot (thread 0's block). */
+  readonly balances: number;
   /** Bytes of the control block (a multiple of 128). Staging follows it in the scratch block. */
   readonly bytes: number;
 }
@@ -150,8 +154,9 @@ export interface ControlLayout {
 export function controlLayout(topics: number, subscriptions: number): ControlLayout {
   const topicStats = CONTROL_TOPIC_STATS_OFFSET;
   const subscriptionTable = topicStats + topics * TOPIC_STAT_BYTES;
-  const end = subscriptionTable + subscriptions * SUB_ENTRY_BYTES;
-  return { topicStats, subscriptions: subscriptionTable, bytes: Math.ceil(end / 128) * 128 };
+  const balances = subscriptionTable + subscriptions * SUB_ENTRY_BYTES;
+  const end = balances + subscriptions;
+  return { topicStats, subscriptions: subscriptionTable, balances, bytes: Math.ceil(end / 128) * 128 };
 }
 
 /**

@@ -30,6 +30,7 @@ import { STATUS_CLOSED, STATUS_OK } from '../../assembly/layout/status.ts';
 import {
   DISPATCH_FAILED_LANE_OFFSET, DISPATCH_LANE_COUNT_OFFSET,
   DISPATCH_ROUTED_OFFSET, DISPATCH_UNROUTED_OFFSET, KEY_BYTES, KEY_NONE, KEY_PREFIXED_BYTES, KEY_U32, KEY_U8,
+  ROUTE_SKIPPED,
 } from '../../assembly/layout/dispatch.ts';
 import type { Arena } from '../arena.ts';
 import { ConfigError } from '../errors.ts';
@@ -42,10 +43,10 @@ import {
   POLICY_BLOCK, POLICY_CALLER_RUNS, POLICY_DROP_NEWEST, POLICY_DROP_OLDEST, POLICY_REJECT,
   RECORD_CORRELATION_OFFSET, RECORD_FLAGS_OFFSET, RECORD_FLAG_FAILED, RECORD_HEADER_BYTES,
   RECORD_REPLY_TO_OFFSET, RECORD_SUBSCRIPTION_OFFSET, RECORD_TOPIC_OFFSET, REPLY_SUBSCRIPTION,
-  SUB_BALANCE_OFFSET, SUB_ENTRY_BYTES, SUB_HANDLER_OFFSET, SUB_POLICY_OFFSET, TOPIC_STAT_BYTES,
+  SUB_ENTRY_BYTES, SUB_HANDLER_OFFSET, SUB_POLICY_OFFSET, TOPIC_STAT_BYTES,
   TOPIC_STAT_CALLER_RUNS, TOPIC_STAT_DELIVERED, TOPIC_STAT_DROPPED_NEWEST, TOPIC_STAT_DROPPED_OLDEST,
   TOPIC_STAT_HANDLER_ERRORS, TOPIC_STAT_PUBLISHED, TOPIC_STAT_REJECTED, TOPIC_STAT_ROUTED,
-  TOPIC_STAT_UNROUTED, TOPIC_FAST_VERSION_OFFSET, BATCH_RECORDS, laneIndex, scratchLayout, type ControlLayout,
+  TOPIC_STAT_UNROUTED, BATCH_RECORDS, laneIndex, scratchLayout, type ControlLayout,
 } from './layout.ts';
 import type { HandlerContext, HandlerDef, HandlerModule, TopicMap } from './types.ts';
 
@@ -87,8 +88,6 @@ export interface TopicRuntime {
   readonly reader: { at(address: number): unknown };
   /** Writer flyweight re-pointed at each record of a batch being staged (publishBatch). */
   readonly batchWriter: { at(address: number): Record<string, unknown> };
-  /** u32 index of thread 0's word naming the router version in which this topic may be batch-dispatched in Wasm. */
-  readonly fastVersionIndex: number;
   readonly keyKind: number;
   readonly keyOffset: number;
   readonly keyLength: number;
@@ -104,7 +103,6 @@ export interface ThreadHooks {
   onBacklog?(): void;
 }
 
-const SKIPPED_LANE = 0xffffffff;
 /** Outcomes of pushing a record into one lane. */
 const TAKEN = 0; // enqueued (or handled inline): it will be delivered
 const TAKEN_WAIT = 1; // kept in a backlog in order: it will be delivered, but the publisher should wait
@@ -127,6 +125,8 @@ export class ThreadRuntime {
   readonly control: number;
   /** Thread 0's subscription table. */
   readonly subscriptionTable: number;
+  /** Thread 0's balance table (u8 BALANCE_* per slot): dispatchBatch's `balance` and the per-record path's. */
+  readonly balanceTable: number;
   readonly routeOut: number;
   /** u32 × threads: this thread's ring to each consumer (dispatchBatch's ring table). */
   readonly ringTable: number;
@@ -135,7 +135,6 @@ export class ThreadRuntime {
   readonly dispatchResult: number;
   /** BATCH_RECORDS staged records for publishBatch. */
   readonly batchStaging: number;
-  private enteredVersion = 0;
   readonly replyStaging: number;
   readonly callerStaging: number;
   /** ringTo[c]: the lane this thread produces into for consumer c; ringFrom[p]: lane from p. */
@@ -191,6 +190,7 @@ export class ThreadRuntime {
     this.router = arena.router(0).address;
     this.control = arena.scratchOf(thread).address;
     this.subscriptionTable = arena.scratchOf(0).address + shape.control.subscriptions;
+    this.balanceTable = arena.scratchOf(0).address + shape.control.balances;
     const topicCount = shape.topicNames.length;
     const scratch = scratchLayout(shape.control, topicCount, shape.recordSize, shape.routerSubscriptions, T);
     const stagingBase = this.control + scratch.topicStaging;
@@ -236,7 +236,6 @@ export class ThreadRuntime {
         writer: schema.writer(memory).at(staging + RECORD_HEADER_BYTES) as unknown as Record<string, unknown>,
         reader: schema.reader(memory),
         batchWriter: schema.writer(memory) as unknown as { at(address: number): Record<string, unknown> },
-        fastVersionIndex: (arena.scratchOf(0).address + shape.control.topicStats + id * TOPIC_STAT_BYTES + TOPIC_FAST_VERSION_OFFSET) >> 2,
         keyKind, keyOffset: key?.offset ?? 0, keyLength,
       };
     });
@@ -299,10 +298,10 @@ export class ThreadRuntime {
     let all = true;
     for (let i = 0; i < n; i++) {
       const lane = this.u32[out + i]!;
-      if (lane === SKIPPED_LANE) continue;
+      if (lane === ROUTE_SKIPPED) continue;
       const slot = lane & 0xffff;
       const entry = this.subscriptionTable + slot * SUB_ENTRY_BYTES;
-      const consumer = this.u8[entry + SUB_BALANCE_OFFSET] === BALANCE_LEAST_LOADED ? this.leastLoaded(out, i, n, slot) : lane >>> 16;
+      const consumer = this.u8[this.balanceTable + slot] === BALANCE_LEAST_LOADED ? this.leastLoaded(out, i, n, slot) : lane >>> 16;
       this.u16[(src + RECORD_SUBSCRIPTION_OFFSET) >> 1] = slot;
       this.f64[stats + TOPIC_STAT_ROUTED]! += 1;
       const outcome = this.pushLane(consumer, src, this.u8[entry + SUB_POLICY_OFFSET]!, stats);
@@ -322,7 +321,7 @@ export class ThreadRuntime {
   /** Enters the router's current version once per task (left at flushAll). */
   private enter(): void {
     if (this.entered) return;
-    this.enteredVersion = this.core.routerEnter(this.router, this.thread);
+    this.core.routerEnter(this.router, this.thread);
     this.entered = true;
     this.scheduleFlush();
   }
@@ -336,10 +335,10 @@ export class ThreadRuntime {
     let all = true;
     for (let i = from; i < n; i++) {
       const lane = this.u32[out + i]!;
-      if (lane === SKIPPED_LANE) continue;
+      if (lane === ROUTE_SKIPPED) continue;
       const slot = lane & 0xffff;
       const entry = this.subscriptionTable + slot * SUB_ENTRY_BYTES;
-      const consumer = this.u8[entry + SUB_BALANCE_OFFSET] === BALANCE_LEAST_LOADED ? this.leastLoaded(out, i, n, slot) : lane >>> 16;
+      const consumer = this.u8[this.balanceTable + slot] === BALANCE_LEAST_LOADED ? this.leastLoaded(out, i, n, slot) : lane >>> 16;
       this.u16[(src + RECORD_SUBSCRIPTION_OFFSET) >> 1] = slot;
       this.f64[stats + TOPIC_STAT_ROUTED]! += 1;
       const outcome = this.pushLane(consumer, src, this.u8[entry + SUB_POLICY_OFFSET]!, stats);
@@ -351,12 +350,12 @@ export class ThreadRuntime {
   }
 
   /**
-   * Publishes `messages` (each validated by the setters), staged BATCH_RECORDS at a time and, when
-   * the topic's current routes allow it (no least-loaded group), routed and enqueued by ONE
-   * dispatchBatch call per chunk: hashing, routing and copying happen inside the core (Wasm or its
-   * JS twin). A lane that fills up mid-chunk gets its policy from that record on, exactly as in
-   * publish(). Returns how many messages no receiver refused. A message that fails validation
-   * throws after the ones before it were published.
+   * Publishes `messages` (each validated by the setters), staged BATCH_RECORDS at a time and
+   * routed and enqueued by ONE dispatchBatch call per chunk: hashing, routing, least-loaded picks
+   * (by the balance table) and copying happen inside the core (Wasm or its JS twin). A lane that
+   * fills up mid-chunk gets its policy from that record on, exactly as in publish(). Returns how
+   * many messages no receiver refused. A message that fails validation throws after the ones
+   * before it were published.
    */
   publishBatch(topic: TopicRuntime, messages: readonly Record<string, unknown>[]): number {
     const size = this.shape.recordSize;
@@ -388,14 +387,6 @@ export class ThreadRuntime {
     const size = this.shape.recordSize;
     this.enter();
     const stats = this.topicStats(topic.id);
-    if (this.u32[topic.fastVersionIndex] !== this.enteredVersion) {
-      let taken = 0;
-      for (let i = 0; i < count; i++) {
-        this.route(topic, 0, this.batchStaging + i * size);
-        if (this.lastRefused === 0) taken++;
-      }
-      return taken;
-    }
     const result = this.dispatchResult >> 2;
     let taken = 0;
     let i = 0;
@@ -412,7 +403,7 @@ export class ThreadRuntime {
       const done = this.core.dispatchBatch(
         this.router, this.thread, topic.id, this.batchStaging + i * size, count - i, size,
         topic.keyKind, RECORD_HEADER_BYTES + topic.keyOffset, topic.keyLength, this.ringTable,
-        RECORD_SUBSCRIPTION_OFFSET, this.pushedCounts, this.routeOut, this.dispatchResult,
+        RECORD_SUBSCRIPTION_OFFSET, this.pushedCounts, this.balanceTable, this.routeOut, this.dispatchResult,
       );
       const routed = this.u32[result + (DISPATCH_ROUTED_OFFSET >> 2)]!;
       const unrouted = this.u32[result + (DISPATCH_UNROUTED_OFFSET >> 2)]!;
@@ -424,11 +415,15 @@ export class ThreadRuntime {
       taken += whole;
       if (done < 0 || i + done >= count) break;
       // Record i + done met a full (or closed) lane at route entry FAILED_LANE: its earlier
-      // entries were pushed; the rest get their policies, as in publish().
+      // entries were pushed (or are ROUTE_SKIPPED: not chosen by their least-loaded pick); the
+      // rest get their policies, as in publish(). A pick that stopped there left the chosen entry
+      // at FAILED_LANE and the others skipped, so leastLoaded resumes it with the same member.
       const record = this.batchStaging + (i + done) * size;
       const failed = this.u32[result + (DISPATCH_FAILED_LANE_OFFSET >> 2)]!;
       const lanes = this.u32[result + (DISPATCH_LANE_COUNT_OFFSET >> 2)]!;
-      this.lastAccepted = failed;
+      const out = this.routeOut >> 2;
+      this.lastAccepted = 0;
+      for (let j = 0; j < failed; j++) if (this.u32[out + j] !== ROUTE_SKIPPED) this.lastAccepted++;
       this.lastRefused = 0;
       this.flushAllLanes(); // our own unflushed records may be what fills the lane
       this.pushRouted(record, failed, lanes, stats);
@@ -458,20 +453,24 @@ export class ThreadRuntime {
     for (let c = 0; c < pending.length; c++) if (pending[c]! > 0) this.flushLane(c);
   }
 
-  /** Among route entries i..n-1 of subscription `slot`, the consumer whose lane is least full; marks the others skipped. */
+  /**
+   * Among route entries i..n-1 of subscription `slot` (not ROUTE_SKIPPED), the consumer whose lane
+   * holds the fewest records, ties to the earliest entry; marks the others ROUTE_SKIPPED. The same
+   * pick as dispatchBatch's: ringSize + pending = (HEAD - TAIL) + (CLAIM - HEAD) = CLAIM - TAIL.
+   */
   private leastLoaded(out: number, i: number, n: number, slot: number): number {
     let best = this.u32[out + i]! >>> 16;
     let bestDepth = this.core.ringSize(this.ringTo[best]!) + this.pending[best]!;
     for (let j = i + 1; j < n; j++) {
       const lane = this.u32[out + j]!;
-      if (lane === SKIPPED_LANE || (lane & 0xffff) !== slot) continue;
+      if (lane === ROUTE_SKIPPED || (lane & 0xffff) !== slot) continue;
       const consumer = lane >>> 16;
       const depth = this.core.ringSize(this.ringTo[consumer]!) + this.pending[consumer]!;
       if (depth < bestDepth) {
         best = consumer;
         bestDepth = depth;
       }
-      this.u32[out + j] = SKIPPED_LANE;
+      this.u32[out + j] = ROUTE_SKIPPED;
     }
     return best;
   }

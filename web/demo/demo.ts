@@ -83,11 +83,10 @@ function laneCapacity(batchSize: number): number {
 /** postMessage: a worker acknowledges after every windowPosts / ACK_FRACTION posts. */
 const ACK_FRACTION = 4;
 /**
- * How the tick group picks its worker: the engine's default, 'round-robin', which publishBatch
- * routes and enqueues with one dispatchBatch call per chunk. 'least-loaded' evens out the
- * workers' shares when one is slowed (another tab, a busy core), but the engine then routes
- * record by record: on a 2-core VM about half the throughput (≈5 vs ≈11 M msg/s, Wasm, batch 256,
- * one worker).
+ * How the tick group picks its worker: the engine's default, 'round-robin'. publishBatch routes
+ * and enqueues either with one dispatchBatch call per chunk; 'least-loaded' evens out the workers'
+ * shares when one is slowed (another tab, a busy core), at the cost of reading each member's ring
+ * cursors per record.
  */
 const TICK_BALANCE: 'least-loaded' | 'round-robin' = 'round-robin';
 /** Keys 0..63 (the tick's key field; the group subscription ignores it). */
