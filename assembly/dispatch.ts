@@ -13,7 +13,7 @@
  * Least-loaded picks: when `balance` is not 0 and the u8 `balance[tag]` is not 0, the entry opens
  * a pick among the record's entries j..n-1 with that tag that are not ROUTE_SKIPPED: the one whose
  * ring holds the fewest records, CLAIM - TAIL (so records this producer claimed but has not
- * flushed count too; ties: the earliest entry), is pushed when the loop reaches it; every other
+ * flushed count too; a ring its consumer closed counts as full to the brim; ties: the earliest entry), is pushed when the loop reaches it; every other
  * entry of the pick is overwritten with ROUTE_SKIPPED at `out` and not pushed. Entries keep their
  * order, so a stop inside a pick names the chosen entry and finds the others already skipped.
  *
@@ -32,7 +32,7 @@ import {
   DISPATCH_UNROUTED_OFFSET, KEY_BYTES, KEY_NONE, KEY_PREFIXED_BYTES, KEY_U32, KEY_U8,
   ROUTE_RING_SHIFT, ROUTE_SKIPPED, ROUTE_TAG_MASK,
 } from "./layout/dispatch";
-import { RING_CLAIM_OFFSET, RING_TAIL_OFFSET } from "./layout/ring";
+import { RING_CLAIM_OFFSET, RING_CONSUMER_CLOSED_OFFSET, RING_TAIL_OFFSET } from "./layout/ring";
 import { hashBytes, hashU32 } from "./hash";
 import { ringTryPush } from "./ring";
 import { routerRoute } from "./router";
@@ -47,9 +47,14 @@ import { routerRoute } from "./router";
   return 0;
 }
 
-/** Records in the ring as its producer sees them: claimed (flushed or not) and not yet committed. */
+/**
+ * Records in the ring as its producer sees them: claimed (flushed or not) and not yet committed.
+ * A ring whose consumer closed it (a crashed worker) is as deep as can be: a pick never chooses it
+ * over a live member, whose depth froze lower when its consumer died.
+ */
 // @ts-ignore: decorator
 @inline function producerDepth(ring: usize): u32 {
+  if (atomic.load<u32>(ring + RING_CONSUMER_CLOSED_OFFSET) != 0) return u32.MAX_VALUE;
   // CLAIM is the caller's own word; TAIL pairs with the consumer's atomic store in ringCommit.
   return load<u32>(ring + RING_CLAIM_OFFSET) - atomic.load<u32>(ring + RING_TAIL_OFFSET);
 }

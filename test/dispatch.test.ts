@@ -16,6 +16,7 @@ import {
 } from '../assembly/layout/dispatch.ts';
 import { MODE_BROADCAST, MODE_GROUP, MODE_KEYED } from '../assembly/layout/router.ts';
 import { ADDRESS_MIN } from '../assembly/layout/arena.ts';
+import { RING_CONSUMER_CLOSED_OFFSET } from '../assembly/layout/ring.ts';
 import { STATUS_INVALID, STATUS_OK } from '../assembly/layout/status.ts';
 import type { CoreOps } from '../bindings/core-ops.ts';
 import type { ArenaConfig } from '../src/arena.ts';
@@ -113,6 +114,8 @@ function model(s: Setup, count: number, keyKind: number, keyOffset: number, keyL
           for (let k = j; k < n; k++) if (u32[out + k] !== ROUTE_SKIPPED && (u32[out + k]! & 0xffff) === tag) candidates.push(k);
           const depth = (k: number): number => {
             const ring = s.rings[u32[out + k]! >>> 16]!;
+            // A ring its consumer closed is never picked over a live one.
+            if (Atomics.load(s.t.views.i32, (ring + RING_CONSUMER_CLOSED_OFFSET) >> 2) !== 0) return 0xffffffff;
             return (core.ringSize(ring) + core.ringPending(ring)) >>> 0;
           };
           const depths = candidates.map(depth);
@@ -357,6 +360,22 @@ describe.each(BACKENDS)('dispatchBatch least-loaded (%s)', (backend) => {
       [[2, 14], [5, 14], [8, 14]],
       [[3, 14], [6, 14]],
     ]);
+  });
+
+  test('a ring whose consumer closed it (a crashed worker) is never picked, though its depth froze lowest', async () => {
+    const s = await setupBalanced(backend);
+    fillRecords(s, 9);
+    prefillDepths(s);
+    s.core.ringCloseConsumer(s.rings[0]!); // depth 2: the shallowest
+    const done = dispatch(s, 9, KEY_NONE, 0, 0, { topic: 1, balance: s.balance });
+    expect(resultOf(s, done)).toMatchObject({ done: 9, routed: 9, unrouted: 0 });
+    expect(resultOf(s, done).pushed[0]).toBe(0);
+    const m = await setupBalanced(backend);
+    fillRecords(m, 9);
+    prefillDepths(m);
+    m.core.ringCloseConsumer(m.rings[0]!);
+    expect(resultOf(s, done)).toEqual(model(m, 9, KEY_NONE, 0, 0, { topic: 1, balance: m.balance }));
+    expect(dispatched(s)).toEqual(dispatched(m));
   });
 
   test('the per-record model agrees: one pick per record, the same rings, counts and skipped entries', async () => {

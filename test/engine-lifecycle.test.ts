@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { BACKENDS, STRESS } from './harness.ts';
-import { HANDLERS, reports, startEngine, within, type TestEngine } from './engine/harness.ts';
+import { HANDLERS, publishTicks, reports, startEngine, within, type TestEngine } from './engine/harness.ts';
 import { topics } from './engine/topics.ts';
 import { createEngine } from '../src/index.ts';
 import { ConfigError, EngineError, ModuleError } from '../src/errors.ts';
@@ -74,6 +74,31 @@ describe.each(BACKENDS)('engine lifecycle (%s)', (backend) => {
       expect(engine.publish('load', { seq: 1, micros: 0 })).toBe(false);
       await within(10_000, 'drain after crash', engine.drain());
       expect(engine.stats().topics.load.rejected).toBe(1);
+    } finally {
+      await engine.close({ timeout: 5000 });
+    }
+  });
+
+  test('a least-loaded group routes around a crashed member: nothing is rejected, the live worker takes it all', async () => {
+    const engine = await startEngine(backend, { workers: 2 });
+    try {
+      await engine.subscribe('crash', { handler: 'crash', mode: 'group', workers: [1] });
+      const group = await engine.subscribe('tick', { handler: 'tickGroup', mode: 'group', balance: 'least-loaded' });
+      engine.publish('crash', { code: 5 });
+      engine.flush();
+      await within(10_000, 'crash report', (async () => {
+        while (engine.stats().workers[1]!.state !== 'crashed') await new Promise((r) => setTimeout(r, 5));
+      })());
+      // Worker 1's lane froze empty (the shallowest): a pick by depth alone would choose it.
+      const sent = await publishTicks(engine, 2000, 8);
+      const batch = Array.from({ length: 256 }, (_, i) => ({ producer: 1, seq: i, value: i, key: 0 }));
+      expect(engine.publishBatch('tick', batch)).toBe(256);
+      await within(10_000, 'drain', engine.drain());
+      const tick = engine.stats().topics.tick;
+      expect(tick.rejected).toBe(0);
+      const [live] = await reports(engine, 'tickGroup');
+      expect(live).toMatchObject({ worker: 0, count: 2256, sum: sent.sum + (255 * 256) / 2 });
+      await group.unsubscribe();
     } finally {
       await engine.close({ timeout: 5000 });
     }

@@ -10,7 +10,7 @@ import {
   DISPATCH_UNROUTED_OFFSET, KEY_BYTES, KEY_NONE, KEY_PREFIXED_BYTES, KEY_U32, KEY_U8,
   ROUTE_RING_SHIFT, ROUTE_SKIPPED, ROUTE_TAG_MASK,
 } from '../../assembly/layout/dispatch.ts';
-import { RING_CLAIM_OFFSET, RING_TAIL_OFFSET } from '../../assembly/layout/ring.ts';
+import { RING_CLAIM_OFFSET, RING_CONSUMER_CLOSED_OFFSET, RING_TAIL_OFFSET } from '../../assembly/layout/ring.ts';
 import { STATUS_INVALID, STATUS_OK } from '../../assembly/layout/status.ts';
 import type { CoreOps } from '../core-ops.ts';
 import type { HashOps } from './hash.ts';
@@ -41,8 +41,10 @@ export function createJsDispatch(views: MemoryViews, ring: RingOps, router: Rout
 
   /** Records in the ring as its producer sees them: claimed (flushed or not) and not yet committed. */
   const producerDepth = (ring: number): number =>
-    // CLAIM is the caller's own word; TAIL pairs with the consumer's Atomics.store in ringCommit.
-    (u32[(ring + RING_CLAIM_OFFSET) >>> 2]! - Atomics.load(i32, (ring + RING_TAIL_OFFSET) >>> 2)) >>> 0;
+    // A ring its consumer closed (a crashed worker) is never chosen over a live one: u32 max.
+    Atomics.load(i32, (ring + RING_CONSUMER_CLOSED_OFFSET) >>> 2) !== 0 ? 0xffffffff
+      // CLAIM is the caller's own word; TAIL pairs with the consumer's Atomics.store in ringCommit.
+      : (u32[(ring + RING_CLAIM_OFFSET) >>> 2]! - Atomics.load(i32, (ring + RING_TAIL_OFFSET) >>> 2)) >>> 0;
 
   /** The least-loaded pick opened by entry `from` (tag `tag`) among entries from..n-1 at `out`:
    *  returns the chosen entry's index and overwrites the pick's other entries with ROUTE_SKIPPED. */

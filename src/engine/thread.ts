@@ -27,6 +27,7 @@ import type { CoreOps } from '../../bindings/core-ops.ts';
 import { parkProducer } from '../../bindings/park.ts';
 import { ADDRESS_MIN } from '../../assembly/layout/arena.ts';
 import { STATUS_CLOSED, STATUS_OK } from '../../assembly/layout/status.ts';
+import { RING_CONSUMER_CLOSED_OFFSET } from '../../assembly/layout/ring.ts';
 import {
   DISPATCH_FAILED_LANE_OFFSET, DISPATCH_LANE_COUNT_OFFSET,
   DISPATCH_ROUTED_OFFSET, DISPATCH_UNROUTED_OFFSET, KEY_BYTES, KEY_NONE, KEY_PREFIXED_BYTES, KEY_U32, KEY_U8,
@@ -460,12 +461,12 @@ export class ThreadRuntime {
    */
   private leastLoaded(out: number, i: number, n: number, slot: number): number {
     let best = this.u32[out + i]! >>> 16;
-    let bestDepth = this.core.ringSize(this.ringTo[best]!) + this.pending[best]!;
+    let bestDepth = this.laneDepth(best);
     for (let j = i + 1; j < n; j++) {
       const lane = this.u32[out + j]!;
       if (lane === ROUTE_SKIPPED || (lane & 0xffff) !== slot) continue;
       const consumer = lane >>> 16;
-      const depth = this.core.ringSize(this.ringTo[consumer]!) + this.pending[consumer]!;
+      const depth = this.laneDepth(consumer);
       if (depth < bestDepth) {
         best = consumer;
         bestDepth = depth;
@@ -473,6 +474,16 @@ export class ThreadRuntime {
       this.u32[out + j] = ROUTE_SKIPPED;
     }
     return best;
+  }
+
+  /**
+   * Records in this thread's lane to `consumer`, flushed or not (as dispatchBatch's pick counts
+   * them); a lane its consumer closed (a crashed worker) counts as deepest, so picks avoid it.
+   */
+  private laneDepth(consumer: number): number {
+    const ring = this.ringTo[consumer]!;
+    if (Atomics.load(this.i32, (ring + RING_CONSUMER_CLOSED_OFFSET) >> 2) !== 0) return 0xffffffff;
+    return this.core.ringSize(ring) + this.pending[consumer]!;
   }
 
   private keyHash(topic: TopicRuntime, message: number): number {
