@@ -11,7 +11,7 @@
  *
  *   node build/bench/main.js [--quick | --full] [--runs N] [--filter SUBSTRING]
  *
- *   --quick   ≤ 60 s: short micro cases, 2 M messages per cross-thread run
+ *   --quick   ~80 s: short micro cases, 2 M messages per cross-thread run, one browser case
  *   --full    longer micro cases, 50 M (single) / 200 M (batch) messages per run, 9 runs
  *   --runs N  timed cross-thread runs per case (default 5; min benchmark.js samples per micro case)
  *   --filter  only cases whose id `suite/case/backend` contains SUBSTRING, e.g. `one-to-one`,
