@@ -4,7 +4,7 @@
  * (web/demo/demo.ts: `window.demo.run`), so `npm run demo:web` shows the same thing live.
  *
  *   page thread (the producer)                       Web Workers 1..N
- *   publishBatch(B) / publish() of 'tick' ──lanes──▶  round-robin group: count + sum
+ *   publishBatch(B) / publish() of 'tick' ──lanes──▶  group (round-robin or least-loaded): count + sum
  *   request('ping') round trips ◀─────────────────── reply
  *
  *   baseline: page ──postMessage(array of B objects)──▶ N plain module workers (at most 64 posts
@@ -36,11 +36,28 @@ const RUN_TIMEOUT_MS = 60_000;
 
 interface DemoRow { contender: string; medianMps: number; p50Us: number; p99Us: number; checksumOk: boolean; checksum?: string; error?: string }
 
-/** (workers, batch) cases: one worker (a core left to the page), and two (as many as this VM's cores). */
-function cases(options: BenchOptions): { workers: number; batch: number }[] {
-  if (options.quick) return [{ workers: 1, batch: 256 }];
-  if (options.full) return [{ workers: 1, batch: 256 }, { workers: 2, batch: 256 }, { workers: 1, batch: 1 }];
-  return [{ workers: 1, batch: 256 }, { workers: 2, batch: 256 }];
+interface Case {
+  workers: number;
+  batch: number;
+  /** The engines' tick group (the postMessage pool always deals round-robin). */
+  balance: 'round-robin' | 'least-loaded';
+  whos: readonly EngineWho[];
+}
+
+const ALL: readonly EngineWho[] = ['wasm', 'js', 'postMessage'];
+const ENGINES: readonly EngineWho[] = ['wasm', 'js'];
+
+/**
+ * Cases: one worker (a core left to the page), two (as many as this VM's cores), and two in a
+ * least-loaded group (the engines only: publishBatch's per-record pick inside dispatchBatch).
+ */
+function cases(options: BenchOptions): Case[] {
+  const one: Case = { workers: 1, batch: 256, balance: 'round-robin', whos: ALL };
+  const two: Case = { workers: 2, batch: 256, balance: 'round-robin', whos: ALL };
+  const leastLoaded: Case = { workers: 2, batch: 256, balance: 'least-loaded', whos: ENGINES };
+  if (options.quick) return [one];
+  if (options.full) return [one, two, leastLoaded, { workers: 1, batch: 1, balance: 'round-robin', whos: ALL }];
+  return [one, two, leastLoaded];
 }
 
 /** Seconds of a run's throughput phase (the demo takes whole seconds). */
@@ -49,8 +66,7 @@ function seconds(options: BenchOptions): number {
 }
 
 export async function runBrowser(options: BenchOptions, log: (line: string) => void): Promise<EngineBenchEntry[]> {
-  const whos: EngineWho[] = ['wasm', 'js', 'postMessage'];
-  const selected = cases(options).filter((c) => whos.some((who) => selectedCase(options, SUITE, caseName(c), who)));
+  const selected = cases(options).filter((c) => c.whos.some((who) => selectedCase(options, SUITE, caseName(c), who)));
   if (selected.length === 0) return [];
   log(`${SUITE}: headless Chromium, the demo page's contenders (web/demo/)`);
   if (!existsSync(CHROMIUM)) {
@@ -70,10 +86,10 @@ export async function runBrowser(options: BenchOptions, log: (line: string) => v
     for (const c of selected) {
       const name = caseName(c);
       log(` ${name}`);
-      const sides: Side[] = whos.filter((who) => selectedCase(options, SUITE, name, who)).map((who) => ({
+      const sides: Side[] = c.whos.filter((who) => selectedCase(options, SUITE, name, who)).map((who) => ({
         who,
         run: async () => {
-          const row = await demoRun(page, who, c.workers, c.batch, seconds(options));
+          const row = await demoRun(page, who, c, seconds(options));
           return { msgs_per_s: row.medianMps * 1e6, rtt_p50_us: row.p50Us, rtt_p99_us: row.p99Us };
         },
       }));
@@ -86,16 +102,17 @@ export async function runBrowser(options: BenchOptions, log: (line: string) => v
   return entries;
 }
 
-function caseName(c: { workers: number; batch: number }): string {
-  return `${c.batch === 1 ? 'publish' : `publishBatch ${c.batch}`}, ${c.workers} worker${c.workers === 1 ? '' : 's'}`;
+function caseName(c: Case): string {
+  const publishing = c.batch === 1 ? 'publish' : `publishBatch ${c.batch}`;
+  return `${publishing}, ${c.workers} worker${c.workers === 1 ? '' : 's'}${c.balance === 'least-loaded' ? ', least-loaded' : ''}`;
 }
 
 /** One demo run of `who` alone; throws unless the page's checksum matched. */
-async function demoRun(page: Page, who: EngineWho, workers: number, batch: number, runSeconds: number): Promise<DemoRow> {
+async function demoRun(page: Page, who: EngineWho, c: Case, runSeconds: number): Promise<DemoRow> {
   const contender = who === 'postMessage' ? 'postMessage' : who;
   const rows = await within(RUN_TIMEOUT_MS, `${who} demo run`, page.evaluate(
     (o) => (globalThis as any).demo.run(o).catch((error: Error) => [{ contender: o.contenders[0], error: String(error?.message ?? error) }]),
-    { workers, batch, seconds: runSeconds, contenders: [contender] },
+    { workers: c.workers, batch: c.batch, balance: c.balance, seconds: runSeconds, contenders: [contender] },
   )) as DemoRow[];
   const row = rows.find((r) => r.contender === contender);
   if (row === undefined) throw new Error(`the demo page returned no row for ${contender}`);

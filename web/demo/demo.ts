@@ -6,7 +6,7 @@
  *   page (producer)                                        N workers
  *   Wasm / JS engine:  publish() or publishBatch(batch) ─▶ lanes 0→w (SPSC rings, laneCapacity)
  *                      await whenWritable() when a lane  │ tick handler: count++, sum += value
- *                      is full (back-pressure)           │ (round-robin group: one worker each)
+ *                      is full (back-pressure)           │ (a group: one worker each)        
  *   postMessage:       worker.postMessage(tick or array) ─▶ plain module Web Workers, round-robin,
  *                      at most windowPosts posts per     │ same count and sum; an ack every
  *                      worker unacknowledged             │ windowPosts / ACK_FRACTION posts
@@ -83,12 +83,13 @@ function laneCapacity(batchSize: number): number {
 /** postMessage: a worker acknowledges after every windowPosts / ACK_FRACTION posts. */
 const ACK_FRACTION = 4;
 /**
- * How the tick group picks its worker: the engine's default, 'round-robin'. publishBatch routes
- * and enqueues either with one dispatchBatch call per chunk; 'least-loaded' evens out the workers'
- * shares when one is slowed (another tab, a busy core), at the cost of reading each member's ring
- * cursors per record.
+ * How the engines' tick group picks its worker (the Balance control): 'round-robin' (the engine's
+ * default) or 'least-loaded', which evens out the workers' shares when one is slowed (another tab,
+ * a busy core) at the cost of reading each member's ring cursors per record. publishBatch routes
+ * and enqueues either with one dispatchBatch call per chunk.
  */
-const TICK_BALANCE: 'least-loaded' | 'round-robin' = 'round-robin';
+type Balance = 'round-robin' | 'least-loaded';
+const BALANCES: readonly Balance[] = ['round-robin', 'least-loaded'];
 /** Keys 0..63 (the tick's key field; the group subscription ignores it). */
 const KEY_MASK = 63;
 
@@ -102,6 +103,8 @@ const CLOSE_TIMEOUT_MS = 10_000;
 export interface DemoOptions {
   workers?: number;
   batch?: number;
+  /** The engines' tick group: 'round-robin' (default) or 'least-loaded'. */
+  balance?: Balance;
   seconds?: number;
   contenders?: Contender[];
 }
@@ -131,7 +134,7 @@ export interface DemoResult {
   errorCode?: string;
 }
 
-interface Settings { workers: number; batch: number; seconds: number; contenders: Contender[] }
+interface Settings { workers: number; batch: number; balance: Balance; seconds: number; contenders: Contender[] }
 
 /** The value of tick `seq`: a multiplicative hash, < 2^16 (see topics.ts), so the sum is exact. */
 function valueOf(seq: number): number {
@@ -213,7 +216,7 @@ interface Contestant {
   close(): Promise<void>;
 }
 
-/** The Wasm or JS engine with `workers` workers; ticks to a round-robin group, pings to a group. */
+/** The Wasm or JS engine with `workers` workers; ticks to a group (settings.balance), pings to a group. */
 async function startEngine(backend: 'wasm' | 'js', settings: Settings): Promise<Contestant> {
   const errors: string[] = [];
   const creating = createEngine<DemoTopics>({
@@ -231,7 +234,7 @@ async function startEngine(backend: 'wasm' | 'js', settings: Settings): Promise<
   }
   try {
     await within(START_TIMEOUT_MS, 'subscribe', (async () => {
-      await engine.subscribe('tick', { handler: 'tick', mode: 'group', balance: TICK_BALANCE });
+      await engine.subscribe('tick', { handler: 'tick', mode: 'group', balance: settings.balance });
       await engine.subscribe('ping', { handler: 'ping', mode: 'group' });
       await engine.subscribe('report', { handler: 'report', mode: 'broadcast' });
     })());
@@ -471,6 +474,7 @@ interface Series { contender: Contender; points: { t: number; mps: number }[]; m
 const ui = {
   workers: document.getElementById('workers') as HTMLSelectElement,
   batch: document.getElementById('batch') as HTMLSelectElement,
+  balance: document.getElementById('balance') as HTMLSelectElement,
   seconds: document.getElementById('seconds') as HTMLInputElement,
   secondsOut: document.getElementById('seconds-out') as HTMLOutputElement,
   contenders: CONTENDERS.map((c) => document.getElementById(`use-${c}`) as HTMLInputElement),
@@ -633,6 +637,7 @@ function readSettings(): Settings {
   return {
     workers: Number(ui.workers.value),
     batch: Number(ui.batch.value),
+    balance: ui.balance.value as Balance,
     seconds: Number(ui.seconds.value),
     contenders: CONTENDERS.filter((_, i) => ui.contenders[i]!.checked),
   };
@@ -875,7 +880,7 @@ function drawChart(): void {
 // ── controls and start-up ───────────────────────────────────────────────────────────────────
 
 function setControlsEnabled(enabled: boolean): void {
-  for (const control of [ui.workers, ui.batch, ui.seconds, ...ui.contenders]) control.disabled = !enabled;
+  for (const control of [ui.workers, ui.batch, ui.balance, ui.seconds, ...ui.contenders]) control.disabled = !enabled;
   ui.start.disabled = !enabled;
   ui.stop.disabled = enabled;
 }
@@ -889,6 +894,10 @@ function applyOptions(options: DemoOptions): void {
   if (options.batch !== undefined) {
     if (!BATCH_SIZES.includes(options.batch)) throw new Error(`batch=${options.batch}: must be one of ${BATCH_SIZES.join(', ')}`);
     ui.batch.value = String(options.batch);
+  }
+  if (options.balance !== undefined) {
+    if (!BALANCES.includes(options.balance)) throw new Error(`balance=${String(options.balance)}: must be one of ${BALANCES.join(', ')}`);
+    ui.balance.value = options.balance;
   }
   if (options.seconds !== undefined) {
     ui.seconds.value = String(Math.min(MAX_SECONDS, Math.max(MIN_SECONDS, Math.round(options.seconds))));
@@ -908,6 +917,8 @@ function setUp(): void {
   ui.workers.value = String(Math.max(1, Math.min(2, cores - 1, maxWorkers)));
   for (const b of BATCH_SIZES) ui.batch.append(new Option(b === 1 ? '1 (publish)' : String(b), String(b)));
   ui.batch.value = '256';
+  for (const b of BALANCES) ui.balance.append(new Option(b, b));
+  ui.balance.value = 'round-robin';
   ui.seconds.min = String(MIN_SECONDS);
   ui.seconds.max = String(MAX_SECONDS);
   ui.seconds.value = '3';
