@@ -20,18 +20,13 @@
  * Needs Chromium (WD_CHROMIUM or /usr/bin/chromium) and the built pages; without Chromium the
  * suite says so and measures nothing (the browser tests, not the benchmark, insist on it).
  */
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { CHROMIUM_PATH, chromiumInstalled, launchChromium } from '../web/chromium.ts';
 import { startWebServer, type WebServer } from '../web/server.ts';
 import { measureSides, selectedCase, within, type EngineBenchEntry, type EngineWho, type Side } from './engine-common.ts';
 import type { BenchOptions } from './results.ts';
 
 const SUITE = 'browser';
-const CHROMIUM = process.env.WD_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
 const RUN_TIMEOUT_MS = 60_000;
 
 interface DemoRow { contender: string; medianMps: number; p50Us: number; p99Us: number; checksumOk: boolean; checksum?: string; error?: string }
@@ -69,8 +64,8 @@ export async function runBrowser(options: BenchOptions, log: (line: string) => v
   const selected = cases(options).filter((c) => c.whos.some((who) => selectedCase(options, SUITE, caseName(c), who)));
   if (selected.length === 0) return [];
   log(`${SUITE}: headless Chromium, the demo page's contenders (web/demo/)`);
-  if (!existsSync(CHROMIUM)) {
-    log(`  skipped: no Chromium at ${CHROMIUM} (apt-get install chromium, or set WD_CHROMIUM)`);
+  if (!chromiumInstalled()) {
+    log(`  skipped: no Chromium at ${CHROMIUM_PATH} (apt-get install chromium, or set WD_CHROMIUM)`);
     return [];
   }
   let web: WebServer | undefined;
@@ -78,7 +73,7 @@ export async function runBrowser(options: BenchOptions, log: (line: string) => v
   const entries: EngineBenchEntry[] = [];
   try {
     web = await startWebServer();
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: RUN_TIMEOUT_MS });
+    browser = await launchChromium(RUN_TIMEOUT_MS);
     const page = await browser.newPage();
     await page.goto(`${web.origin}/web/demo/index.html`, { timeout: RUN_TIMEOUT_MS });
     await page.waitForFunction("document.body.dataset.state === 'ready'", null, { timeout: RUN_TIMEOUT_MS });
@@ -109,7 +104,8 @@ function caseName(c: Case): string {
 
 /** One demo run of `who` alone; throws unless the page's checksum matched. */
 async function demoRun(page: Page, who: EngineWho, c: Case, runSeconds: number): Promise<DemoRow> {
-  const contender = who === 'postMessage' ? 'postMessage' : who;
+  // The demo names its contenders as the benchmark does: 'wasm', 'js', 'postMessage'.
+  const contender = who;
   const rows = await within(RUN_TIMEOUT_MS, `${who} demo run`, page.evaluate(
     (o) => (globalThis as any).demo.run(o).catch((error: Error) => [{ contender: o.contenders[0], error: String(error?.message ?? error) }]),
     { workers: c.workers, batch: c.batch, balance: c.balance, seconds: runSeconds, contenders: [contender] },

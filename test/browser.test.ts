@@ -18,18 +18,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
 import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { CHROMIUM_PATH, chromiumInstalled, launchChromium } from '../web/chromium.ts';
 import { buildBrowserExamples, type BuiltExample } from '../web/examples.ts';
 import { startWebServer, type WebServer } from '../web/server.ts';
 import { within } from './engine/harness.ts';
 import { CORE_BUILD, STRESS } from './harness.ts';
 
-const CHROMIUM = process.env.WD_CHROMIUM ?? '/usr/bin/chromium';
-/** Headless, and no background traffic: this machine's network is closed (see the env notes). */
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
 /** Where the demo's screenshot goes (gitignored; the README shows a committed copy). */
 export const SCREENSHOT_DIR = fileURLToPath(new URL('../../test-results/browser/', import.meta.url));
 const MESSAGES = Math.round(100_000 * STRESS);
@@ -48,11 +43,11 @@ async function open(path: string, ready: string): Promise<Page> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium not found at ${CHROMIUM}: install Debian's chromium (apt-get install chromium) or set WD_CHROMIUM`);
+  if (!chromiumInstalled()) {
+    throw new Error(`Chromium not found at ${CHROMIUM_PATH}: install Debian's chromium (apt-get install chromium) or set WD_CHROMIUM`);
   }
   web = await startWebServer();
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: STEP_MS });
+  browser = await launchChromium(STEP_MS);
 }, STEP_MS);
 
 // An uncaught error on any page fails the test that was running.

@@ -92,6 +92,9 @@ interface WorkerRecord {
 export async function createEngineWith<T extends TopicMap>(platform: Platform, options: EngineOptions<T>): Promise<Engine<T>> {
   platform.checkSupport();
   const validated = validateOptions(options as EngineOptions<TopicMap>, platform.defaultWorkers());
+  if (options.worker !== undefined && platform.name !== 'browser') {
+    throw new ConfigError('worker', options.worker, 'browsers only: under Node every worker imports options.handlers by path or URL');
+  }
   let href: string;
   let handlerModule: HandlerModule;
   if (typeof options.handlers === 'string' || options.handlers instanceof URL) {
@@ -104,9 +107,6 @@ export async function createEngineWith<T extends TopicMap>(platform: Platform, o
     }
     href = '';
     handlerModule = checkHandlerModule(options.handlers, 'handlers');
-  }
-  if (options.worker !== undefined && platform.name !== 'browser') {
-    throw new ConfigError('worker', options.worker, 'browsers only: under Node every worker imports options.handlers by path or URL');
   }
   const { shape } = validated;
   if (topicFingerprint(handlerModule.topics, shape.topicNames) !== topicFingerprint(options.topics, shape.topicNames)) {

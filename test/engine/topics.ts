@@ -18,7 +18,7 @@ export const topics = defineTopics({
   report: { schema: defineSchema({ handler: { type: 'string', maxBytes: 32 }, reset: 'bool' }), reply: Report },
   /** Request/response: sum of a and b, after `delayMs` (busy) if given; throws if a < 0. */
   add: { schema: defineSchema({ a: 'i32', b: 'f64', delayMs: 'u32' }), reply: defineSchema({ sum: 'f64', worker: 'i32' }) },
-  /** Calls process.exit(code) in the worker: a crash. */
+  /** Ends the worker: process.exit(code) under Node, an uncaught error in a browser (see handlers.ts). */
   crash: { schema: defineSchema({ code: 'u32' }) },
   /** Strings and bytes: oversize input tests. */
   named: { schema: defineSchema({ name: { type: 'string', maxBytes: 8 }, tag: { type: 'bytes', length: 4 }, big: 'i64' }) },
