@@ -5,7 +5,7 @@
  * in bindings/js/. Layout constants are re-exported as immutable globals so the bindings can
  * prove at load time that this module was built from the same layout files they were.
  *
- * Rules for every file under assembly/ (see ../shared/ARCHITECTURE.md):
+ * Rules for every file under assembly/ (docs/architecture.md#assemblyscript-on-shared-memory):
  * - no managed allocation (the runtime in runtime/no-alloc.ts makes it a compile error);
  * - no mutable module state shared between threads: module globals are per instance, i.e. per thread;
  * - no top-level statements touching memory (they would run once per instance);

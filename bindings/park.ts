@@ -2,8 +2,8 @@
  * Parking: how a ring's consumer or producer sleeps when there is nothing to do, for both backends.
  *
  * Waiting never happens inside Wasm: on Node 20, V8's baseline compiler (Liftoff) corrupts locals
- * after `memory.atomic.wait32` (../shared/ARCHITECTURE.md). The ring words are the same bytes on
- * both backends, so one TypeScript implementation parks for both.
+ * after `memory.atomic.wait32` (docs/architecture.md#6-no-waiting-inside-wasm). The ring words
+ * are the same bytes on both backends, so one TypeScript implementation parks for both.
  *
  * The protocol is Dekker-style over seq-cst atomics, so no wake-up is lost:
  *   sleeper:  store PARKED = 1;  re-load the word it waits for;  if it moved → don't sleep;

@@ -1,6 +1,7 @@
 /**
  * The rules that keep one Wasm module safe on one memory shared by several instances
- * (../shared/ARCHITECTURE.md), checked against the real compiler and the real build output:
+ * (docs/architecture.md#assemblyscript-on-shared-memory), checked against the real compiler and
+ * the real build output:
  * - managed allocation in assembly/ is a compile error (runtime/no-alloc.ts);
  * - the module imports only its memory (plus `abort` in the debug build) and waits nowhere;
  * - the release build has no data segments, so no mutable state is re-written per instance.
