@@ -16,7 +16,7 @@
  * and take turns run by run (alternating order). Each side measures where it happens: a GCProfiler
  * window on the publisher's main thread around the synchronous publishing loops, and one in the
  * consumer's thread, opened and closed by a probe sent on the same lane/port as the messages and
- * reported back at the end (bench/engine/mem-heap.ts). Every timed run verifies that the consumer
+ * reported back at the end (bench/heap-window.ts). Every timed run verifies that the consumer
  * handled exactly N messages with the publisher's checksum (VerificationError otherwise).
  *
  * Metrics per (case 'publisher' | 'consumer', who): 'gc_events' (GCs in the window) and
