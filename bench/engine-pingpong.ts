@@ -44,6 +44,7 @@ import {
   type RunSizes, type Side,
 } from './engine-common.ts';
 import { PP_ATOMICS_BYTES, PING_SEQ_OFFSET, STOP } from './workers/pp-atomics.ts';
+import type { GameReport } from './workers/pp-histogram.ts';
 import { selected, type BenchOptions, type EngineBenchEntry, type EngineMetric, type EngineWho } from './results.ts';
 
 const SUITE = 'ping-pong';
@@ -71,7 +72,6 @@ function expectedChecksum(rounds: number): number {
 }
 
 type GameResult = Partial<Record<EngineMetric, number>>;
-interface GameReport { count: number; checksum: number; errors: number; p50: number; p99: number; p999: number }
 
 function checkGame(report: GameReport, rounds: number, expected: number): GameResult {
   verify(streamProblems({ count: report.count, checksum: report.checksum, orderErrors: report.errors }, rounds, expected, 'A: '));
