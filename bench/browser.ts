@@ -23,8 +23,8 @@
 import type { Browser, Page } from 'playwright-core';
 import { CHROMIUM_PATH, chromiumInstalled, launchChromium } from '../web/chromium.ts';
 import { startWebServer, type WebServer } from '../web/server.ts';
-import { measureSides, selectedCase, within, type EngineBenchEntry, type EngineWho, type Side } from './engine-common.ts';
-import type { BenchOptions } from './results.ts';
+import { measureSides, within, type Side } from './engine-common.ts';
+import { selected, type BenchOptions, type EngineBenchEntry, type EngineWho } from './results.ts';
 
 const SUITE = 'browser';
 const RUN_TIMEOUT_MS = 60_000;
@@ -61,8 +61,8 @@ function seconds(options: BenchOptions): number {
 }
 
 export async function runBrowser(options: BenchOptions, log: (line: string) => void): Promise<EngineBenchEntry[]> {
-  const selected = cases(options).filter((c) => c.whos.some((who) => selectedCase(options, SUITE, caseName(c), who)));
-  if (selected.length === 0) return [];
+  const chosen = cases(options).filter((c) => c.whos.some((who) => selected(options, SUITE, caseName(c), who)));
+  if (chosen.length === 0) return [];
   log(`${SUITE}: headless Chromium, the demo page's contenders (web/demo/)`);
   if (!chromiumInstalled()) {
     log(`  skipped: no Chromium at ${CHROMIUM_PATH} (apt-get install chromium, or set WD_CHROMIUM)`);
@@ -78,10 +78,10 @@ export async function runBrowser(options: BenchOptions, log: (line: string) => v
     await page.goto(`${web.origin}/web/demo/index.html`, { timeout: RUN_TIMEOUT_MS });
     await page.waitForFunction("document.body.dataset.state === 'ready'", null, { timeout: RUN_TIMEOUT_MS });
     log(`  ${browser.version()}, ${await page.evaluate(() => navigator.hardwareConcurrency)} logical cores`);
-    for (const c of selected) {
+    for (const c of chosen) {
       const name = caseName(c);
       log(` ${name}`);
-      const sides: Side[] = c.whos.filter((who) => selectedCase(options, SUITE, name, who)).map((who) => ({
+      const sides: Side[] = c.whos.filter((who) => selected(options, SUITE, name, who)).map((who) => ({
         who,
         run: async () => {
           const row = await demoRun(page, who, c, seconds(options));

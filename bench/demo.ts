@@ -16,11 +16,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { runGameServer, type GameServerSummary } from '../examples/game-server/main.ts';
 import { PROJECT_ROOT, collectEnv, describeEnv } from './env.ts';
-import { formatValue, printEngineTable, roundForJson, type EngineBenchEntry } from './engine-common.ts';
 import { runEnginePingPong } from './engine-pingpong.ts';
 import { runEngineThroughput } from './engine-throughput.ts';
 import { runRequestResponse } from './request-response.ts';
-import type { BenchOptions } from './results.ts';
+import { formatValue, printEngineTable, roundEntries, type BenchOptions, type EngineBenchEntry } from './results.ts';
 
 const BAR_WIDTH = 30;
 
@@ -79,7 +78,7 @@ async function main(): Promise<void> {
 
   const dir = new URL('bench/results/', PROJECT_ROOT);
   mkdirSync(dir, { recursive: true });
-  const rounded = [...demo, ...entries].map((e) => ({ ...e, median: roundForJson(e.median, e.unit), min: roundForJson(e.min, e.unit), max: roundForJson(e.max, e.unit) }));
+  const rounded = roundEntries([...demo, ...entries]);
   writeFileSync(new URL('demo.json', dir), `${JSON.stringify({ env, entries: rounded }, null, 2)}\n`);
   if (failed || entries.some((e) => !e.verified)) {
     console.error('VERIFICATION FAILED (see above)');

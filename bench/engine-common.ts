@@ -1,52 +1,40 @@
 /**
- * What the engine benchmarks (engine-throughput.ts, engine-pingpong.ts, engine-scaling.ts) share:
- * their result entry (more metrics than the ring benchmarks: latency in µs and a speedup ratio,
- * and a postMessage baseline beside the two backends), case selection, run scheduling with
- * alternating backends, percentiles, and the table they print.
+ * How the engine suites run (engine-throughput.ts, one-to-one.ts, engine-pingpong.ts, fan-out.ts,
+ * keyed.ts, request-response.ts, engine-scaling.ts, in-thread.ts, memory.ts, browser.ts): their
+ * engines (SuiteEngines: started and subscribed, every run bounded and checked against what the
+ * engine reported, closed together), the sampling of every side into result entries
+ * (measureCases, measureSides), the checks a run's result must pass, run sizes and deadlines.
  *
- * Every case runs WARMUP_RUNS untimed runs, then `options.runs` timed runs; the backends (and the
- * baseline) take turns run by run, in alternating order, so a burst of load from other processes
- * does not land on one of them only. A run that fails verification (or times out) stops that
- * case for that side; its entry says `verified: false` with the reason, and main.ts exits
- * non-zero.
+ * Every case runs WARMUP_RUNS untimed runs, then `options.runs` timed runs; the sides (the
+ * backends and the peers measured beside them) take turns run by run, in alternating order, so a
+ * burst of load from other processes does not land on one of them only. A run that fails
+ * verification (or times out) stops that side; its entries say `verified: false` with the reason,
+ * and main.ts exits non-zero.
  */
 import type { Backend } from '../bindings/core-ops.ts';
-import { formatRate, median, type BenchOptions } from './results.ts';
-
-/** Who a number belongs to: one of the engine's backends, or a peer measured beside them. */
-export type EngineWho = Backend | 'postMessage' | 'atomics' | 'ringbuf.js' | 'sab-ring' | 'piscina' | 'tinypool' | 'events' | 'eventemitter3' | 'mitt';
-
-export type EngineMetric = 'msgs_per_s' | 'rtt_p50_us' | 'rtt_p99_us' | 'rtt_p999_us' | 'speedup' | 'gc_events' | 'heap_bytes_per_msg';
-export type EngineUnit = 'msg/s' | 'µs' | '×' | 'events' | 'B';
-
-/** One measured (suite, case, who, metric); the same fields as the ring benchmarks' BenchEntry. */
-export interface EngineBenchEntry {
-  suite: string;
-  case: string;
-  who: EngineWho;
-  metric: EngineMetric;
-  unit: EngineUnit;
-  median: number;
-  min: number;
-  max: number;
-  /** Timed runs behind median/min/max. */
-  runs: number;
-  /** Every run's count and checksum matched what was sent. */
-  verified: boolean;
-  error?: string;
-}
+import { createEngine, type Engine, type EngineOptions, type SubscribeOptions, type TopicMap, type TopicName } from '../src/index.ts';
+import { UNITS, formatValue, makeEntry, type BenchOptions, type EngineBenchEntry, type EngineMetric, type EngineWho } from './results.ts';
 
 export const BACKENDS: readonly Backend[] = ['wasm', 'js'];
-export const UNITS: Readonly<Record<EngineMetric, EngineUnit>> = {
-  msgs_per_s: 'msg/s', rtt_p50_us: 'µs', rtt_p99_us: 'µs', rtt_p999_us: 'µs', speedup: '×', gc_events: 'events', heap_bytes_per_msg: 'B',
-};
 
 /** Untimed runs per case and side before the timed ones (JIT warm-up, worker caches, page faults). */
 export const WARMUP_RUNS = 2;
 
-/** True when `suite/name/who` contains options.filter (or there is no filter). */
-export function selectedCase(options: BenchOptions, suite: string, name: string, who: EngineWho): boolean {
-  return options.filter === null || `${suite}/${name}/${who}`.includes(options.filter);
+/** Messages (or rounds, requests) per run at each length: --quick, the default, --full. */
+export interface RunSizes {
+  readonly quick: number;
+  readonly normal: number;
+  readonly full: number;
+}
+
+/** The size of a run under `options`. */
+export function runSize(options: BenchOptions, sizes: RunSizes): number {
+  return options.quick ? sizes.quick : options.full ? sizes.full : sizes.normal;
+}
+
+/** A run's deadline in ms: `slackMs` plus the time `count` items take at `minPerSecond`, a rate far below the expected one. */
+export function runTimeoutMs(count: number, minPerSecond: number, slackMs = 20_000): number {
+  return slackMs + Math.ceil((count * 1000) / minPerSecond);
 }
 
 /** Resolves `promise`, or rejects after `ms` naming `what`: no benchmark run waits forever. */
@@ -67,31 +55,128 @@ export async function within<T>(ms: number, what: string, promise: Promise<T>): 
 /** Thrown by a run whose result does not verify. */
 export class VerificationError extends Error {}
 
-/** One side of a case: runs one measurement, returning metric → value (throws on failure). */
-export interface Side {
+/** Throws `problems` as one VerificationError; returns when there are none. */
+export function verify(problems: readonly string[]): void {
+  if (problems.length > 0) throw new VerificationError(problems.join('; '));
+}
+
+/** What the consumer of an in-order stream counted: messages, seq order errors, the checksum of their values. */
+export interface StreamTally {
+  count: number;
+  checksum: number;
+  orderErrors: number;
+}
+
+/** What `tally` gets wrong for a stream of `n` messages whose checksum is `expected`; `who` (e.g. 'worker 1: ') opens each problem. */
+export function streamProblems(tally: StreamTally, n: number, expected: number, who = ''): string[] {
+  const problems: string[] = [];
+  if (tally.count !== n) problems.push(`${who}handled ${tally.count} of ${n} messages`);
+  if (tally.orderErrors !== 0) problems.push(`${who}${tally.orderErrors} messages out of order`);
+  if (tally.checksum !== expected) problems.push(`${who}checksum ${tally.checksum} != sent ${expected}`);
+  return problems;
+}
+
+/** A subscription a suite's engine makes when it starts: the topic and how. */
+export type SuiteSubscription<T extends TopicMap> = readonly [TopicName<T>, SubscribeOptions];
+
+/**
+ * A suite's engines, one per key (a backend, or a backend and a configuration), each started with
+ * its subscriptions and collecting the errors it reports (onError); every run on one is bounded by
+ * a deadline and then fails if its engine reported an error. Start them inside `try` and close()
+ * in `finally`, so an engine that started is closed even if a later one fails to.
+ */
+export class SuiteEngines<T extends TopicMap, K = Backend> {
+  private readonly engines = new Map<K, Engine<T>>();
+  private readonly reported = new Map<K, Error[]>();
+
+  /** Starts an engine under `key`, then makes `subscriptions` in order. */
+  async start(key: K, options: Omit<EngineOptions<T>, 'onError'>, subscriptions: readonly SuiteSubscription<T>[]): Promise<Engine<T>> {
+    const reported: Error[] = [];
+    this.reported.set(key, reported);
+    const engine = await createEngine<T>({ ...options, onError: (error) => reported.push(error) });
+    this.engines.set(key, engine);
+    for (const [topic, subscription] of subscriptions) await engine.subscribe(topic, subscription);
+    return engine;
+  }
+
+  /** start() for each of `backends`, keyed by the backend, with the same options. */
+  async startEach(
+    this: SuiteEngines<T, Backend>, backends: readonly Backend[],
+    options: Omit<EngineOptions<T>, 'onError' | 'backend'>, subscriptions: readonly SuiteSubscription<T>[],
+  ): Promise<void> {
+    for (const backend of backends) await this.start(backend, { ...options, backend }, subscriptions);
+  }
+
+  get(key: K): Engine<T> {
+    const engine = this.engines.get(key);
+    if (engine === undefined) throw new Error(`no engine started for ${String(key)}`);
+    return engine;
+  }
+
+  /** Throws a VerificationError naming the first error `key`'s engine reported, if it reported one. */
+  check(key: K): void {
+    const reported = this.reported.get(key) ?? [];
+    if (reported.length > 0) throw new VerificationError(`engine reported: ${reported[0]!.message}`);
+  }
+
+  /** Runs `work` on `key`'s engine, failing after `ms` (naming `what`), then check(key). */
+  async run<R>(key: K, what: string, ms: number, work: (engine: Engine<T>) => Promise<R>): Promise<R> {
+    const result = await within(ms, what, work(this.get(key)));
+    this.check(key);
+    return result;
+  }
+
+  /** run(), timed: `seconds` from just before `work` starts until its promise resolves. */
+  async timed<R>(key: K, what: string, ms: number, work: (engine: Engine<T>) => Promise<R>): Promise<{ result: R; seconds: number }> {
+    const engine = this.get(key);
+    const started = performance.now();
+    const result = await within(ms, what, work(engine));
+    const seconds = (performance.now() - started) / 1000;
+    this.check(key);
+    return { result, seconds };
+  }
+
+  /** Closes every engine (each within 5 s) and forgets them; start() may follow. */
+  async close(): Promise<void> {
+    const engines = [...this.engines.values()];
+    this.engines.clear();
+    this.reported.clear();
+    await Promise.all(engines.map((engine) => engine.close({ timeout: 5_000 })));
+  }
+}
+
+/** One side of a case: runs one measurement and returns its values by key (throws on failure). */
+export interface Side<K extends string = EngineMetric> {
   who: EngineWho;
-  run(timed: boolean): Promise<Partial<Record<EngineMetric, number>>>;
+  run(timed: boolean): Promise<Partial<Record<K, number>>>;
+}
+
+/** Where a side's values under `key` go: the entries of `case` and `metric`. */
+export interface Slot<K extends string> {
+  key: K;
+  case: string;
+  metric: EngineMetric;
 }
 
 /**
- * Runs WARMUP_RUNS then `runs` timed runs of every side (alternating order), and returns one entry
- * per (side, metric in `metrics`). A failing side is not run again; its entries carry the error.
+ * Runs WARMUP_RUNS then `options.runs` timed runs of every side (alternating order) and returns
+ * one entry per (side, slot), in that order. A failing side is not run again; its entries carry
+ * the error.
  */
-export async function measureSides(
-  suite: string, name: string, sides: readonly Side[], metrics: readonly EngineMetric[],
-  options: BenchOptions, log: (line: string) => void,
+export async function measureCases<K extends string>(
+  suite: string, sides: readonly Side<K>[], slots: readonly Slot<K>[], options: BenchOptions, log: (line: string) => void,
 ): Promise<EngineBenchEntry[]> {
-  const samples = new Map<EngineWho, Map<EngineMetric, number[]>>(sides.map((s) => [s.who, new Map(metrics.map((m) => [m, []]))]));
+  const samples = new Map<EngineWho, Map<K, number[]>>(sides.map((s) => [s.who, new Map(slots.map((slot) => [slot.key, []]))]));
   const errors = new Map<EngineWho, string>();
-  const attempt = async (side: Side, timed: boolean): Promise<void> => {
+  const attempt = async (side: Side<K>, timed: boolean): Promise<void> => {
     if (errors.has(side.who)) return;
     try {
       const values = await side.run(timed);
       if (!timed) return;
-      for (const metric of metrics) {
-        const value = values[metric];
-        if (value === undefined || !Number.isFinite(value)) throw new Error(`run gave no finite ${metric} (${value})`);
-        samples.get(side.who)!.get(metric)!.push(value);
+      for (const { key } of slots) {
+        const value = values[key];
+        if (value === undefined || !Number.isFinite(value)) throw new Error(`run gave no finite ${key} (${value})`);
+        samples.get(side.who)!.get(key)!.push(value);
       }
     } catch (error) {
       const message = (error as Error).message;
@@ -108,26 +193,21 @@ export async function measureSides(
   for (const side of sides) {
     const error = errors.get(side.who);
     const parts: string[] = [];
-    for (const metric of metrics) {
-      const values = samples.get(side.who)!.get(metric)!;
-      entries.push(makeEntry(suite, name, side.who, metric, values, options.runs, error));
-      parts.push(`${metric} ${values.map((v) => formatValue(v, UNITS[metric])).join(', ')}`);
+    for (const slot of slots) {
+      const values = samples.get(side.who)!.get(slot.key)!;
+      entries.push(makeEntry(suite, slot.case, side.who, slot.metric, values, options.runs, error));
+      parts.push(`${slot.key} ${values.map((v) => formatValue(v, UNITS[slot.metric])).join(', ')}`);
     }
     if (error === undefined) log(`  ${side.who}: ${parts.join('; ')}`);
   }
   return entries;
 }
 
-/** An entry from a side's timed samples; verified when there was no error and every run counted. */
-export function makeEntry(
-  suite: string, name: string, who: EngineWho, metric: EngineMetric, values: readonly number[], runs: number, error: string | undefined,
-): EngineBenchEntry {
-  return {
-    suite, case: name, who, metric, unit: UNITS[metric],
-    median: median(values), min: Math.min(...values), max: Math.max(...values), runs: values.length,
-    verified: error === undefined && values.length === runs,
-    ...(error === undefined ? {} : { error }),
-  };
+/** measureCases for one case whose sides return their values by metric. */
+export function measureSides(
+  suite: string, name: string, sides: readonly Side[], metrics: readonly EngineMetric[], options: BenchOptions, log: (line: string) => void,
+): Promise<EngineBenchEntry[]> {
+  return measureCases(suite, sides, metrics.map((metric) => ({ key: metric, case: name, metric })), options, log);
 }
 
 /** The p-th percentile (0..100, nearest rank) of the first `n` values of `sorted` (ascending). */
@@ -135,62 +215,4 @@ export function percentile(sorted: Float64Array, n: number, p: number): number {
   if (n === 0) return NaN;
   const rank = Math.min(n - 1, Math.max(0, Math.ceil((p / 100) * n) - 1));
   return sorted[rank]!;
-}
-
-export function formatValue(value: number, unit: EngineUnit): string {
-  if (!Number.isFinite(value)) return '—';
-  switch (unit) {
-    case 'msg/s': return formatRate(value);
-    case 'µs': return value >= 100 ? `${value.toFixed(0)} µs` : `${value.toFixed(value >= 10 ? 1 : 2)} µs`;
-    case '×': return `${value.toFixed(2)}×`;
-    case 'events': return `${value.toFixed(0)} GC`;
-    case 'B': return `${value.toFixed(2)} B`;
-  }
-}
-
-/** Rounds for latest.json: rates to integers, latencies to 0.01 µs, ratios to 0.001. */
-export function roundForJson(value: number, unit: string): number {
-  if (!Number.isFinite(value)) return value;
-  if (unit === 'µs') return Math.round(value * 100) / 100;
-  if (unit === '×') return Math.round(value * 1000) / 1000;
-  if (unit === 'B') return Math.round(value * 100) / 100;
-  return Math.round(value);
-}
-
-function describe(entry: EngineBenchEntry | undefined): string {
-  if (!entry) return '';
-  if (entry.runs === 0) return entry.verified ? '—' : 'FAILED';
-  const spread = `[${formatValue(entry.min, entry.unit)}–${formatValue(entry.max, entry.unit)}]`.replace(/ µs–/, '–');
-  return `${formatValue(entry.median, entry.unit)} ${spread}${entry.verified ? '' : ' UNVERIFIED'}`;
-}
-
-/**
- * One table for all engine suites: a row per (suite, case, metric), a column per side present
- * (wasm, js, postMessage), and wasm/js of the medians (for latency, below 1 means wasm is faster).
- */
-export function printEngineTable(title: string, entries: readonly EngineBenchEntry[]): void {
-  if (entries.length === 0) return;
-  const rowKeys: string[] = [];
-  const whos: EngineWho[] = [];
-  for (const e of entries) {
-    const key = `${e.suite}\u0000${e.case}\u0000${e.metric}`;
-    if (!rowKeys.includes(key)) rowKeys.push(key);
-    if (!whos.includes(e.who)) whos.push(e.who);
-  }
-  const order: EngineWho[] = ['wasm', 'js', 'postMessage', 'atomics', 'ringbuf.js', 'sab-ring', 'piscina', 'tinypool', 'events', 'eventemitter3', 'mitt'];
-  whos.sort((a, b) => order.indexOf(a) - order.indexOf(b));
-  const rows = rowKeys.map((key) => {
-    const [suite, name, metric] = key.split('\u0000') as [string, string, EngineMetric];
-    const find = (who: EngineWho): EngineBenchEntry | undefined => entries.find((e) => e.suite === suite && e.case === name && e.metric === metric && e.who === who);
-    const wasm = find('wasm');
-    const js = find('js');
-    const ratio = wasm && js && wasm.runs > 0 && js.runs > 0 && js.median > 0 ? `${(wasm.median / js.median).toFixed(2)}×` : '';
-    return [`${suite.replace(/^engine-/, '')} ${name}`, metric, ...whos.map((who) => describe(find(who))), ratio];
-  });
-  const header = [title, 'metric', ...whos, 'wasm/js'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  console.log(line(header));
-  console.log(widths.map((w) => '─'.repeat(w)).join('  '));
-  for (const row of rows) console.log(line(row));
 }

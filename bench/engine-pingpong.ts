@@ -35,16 +35,17 @@
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { Backend } from '../bindings/core-ops.ts';
-import { createEngine, type Engine } from '../src/index.ts';
+import type { Engine } from '../src/index.ts';
 import { CHECKSUM_SEED, checksumStep, valueOf } from './engine/checksum.ts';
 import { pongValue } from './engine/pingpong-handlers.ts';
 import { pingPongTopics, type PingPongTopics } from './engine/pingpong-topics.ts';
 import {
-  BACKENDS, VerificationError, formatValue, measureSides, percentile, selectedCase, within,
-  type EngineBenchEntry, type EngineMetric, type EngineWho, type Side,
+  BACKENDS, SuiteEngines, VerificationError, measureSides, percentile, runSize, streamProblems, verify, within,
+  type RunSizes, type Side,
 } from './engine-common.ts';
 import { PP_ATOMICS_BYTES, PING_SEQ_OFFSET, STOP } from './workers/pp-atomics.ts';
-import type { BenchOptions } from './results.ts';
+import type { GameReport } from './workers/pp-histogram.ts';
+import { selected, type BenchOptions, type EngineBenchEntry, type EngineMetric, type EngineWho } from './results.ts';
 
 const SUITE = 'ping-pong';
 const HANDLERS = new URL('./engine/pingpong-handlers.js', import.meta.url);
@@ -54,38 +55,12 @@ const ATOMICS_CASE = 'parked baseline: Atomics.wait/notify';
 const REQUEST_CASE = 'request() main→worker';
 /** Empty polls before a worker parks: milliseconds of spinning, against a round trip of µs. */
 const SPIN = 50_000;
-/** EngineMetric has no p99.9 yet; widened here until engine-common.ts lists it. */
-const RTT_P999 = 'rtt_p999_us' as EngineMetric;
-const GAME_METRICS: readonly EngineMetric[] = ['rtt_p50_us', 'rtt_p99_us', RTT_P999];
-/**
- * measureSides takes units from engine-common's UNITS, which has no p99.9 yet (its entries come
- * back without one, and its log line shows them blank): sets the unit, and logs the p99.9 medians.
- */
-function withP999Units(entries: EngineBenchEntry[], log: (line: string) => void): EngineBenchEntry[] {
-  const p999 = entries.filter((entry) => entry.metric === RTT_P999);
-  for (const entry of p999) entry.unit = 'µs';
-  if (p999.length > 0) log(`  rtt_p999_us medians: ${p999.map((entry) => `${entry.who} ${formatValue(entry.median, 'µs')}`).join(', ')}`);
-  return entries;
-}
-/** Who the Atomics baseline is; EngineWho has no such peer yet. */
-const ATOMICS_WHO = 'atomics' as EngineWho;
+const GAME_METRICS: readonly EngineMetric[] = ['rtt_p50_us', 'rtt_p99_us', 'rtt_p999_us'];
 
-function roundsPerRun(options: BenchOptions): number {
-  if (options.quick) return 20_000;
-  if (options.full) return 200_000;
-  return 50_000;
-}
+const ROUNDS: RunSizes = { quick: 20_000, normal: 50_000, full: 200_000 };
 /** Parked round trips cost tens of µs (a wake-up per hop): fewer rounds. */
-function parkedRoundsPerRun(options: BenchOptions): number {
-  if (options.quick) return 2_000;
-  if (options.full) return 50_000;
-  return 5_000;
-}
-function requestsPerRun(options: BenchOptions): number {
-  if (options.quick) return 1_000;
-  if (options.full) return 20_000;
-  return 3_000;
-}
+const PARKED_ROUNDS: RunSizes = { quick: 2_000, normal: 5_000, full: 50_000 };
+const REQUESTS: RunSizes = { quick: 1_000, normal: 3_000, full: 20_000 };
 const RUN_TIMEOUT_MS = 60_000;
 
 type PingPongEngine = Engine<PingPongTopics>;
@@ -97,15 +72,10 @@ function expectedChecksum(rounds: number): number {
 }
 
 type GameResult = Partial<Record<EngineMetric, number>>;
-interface GameReport { count: number; checksum: number; errors: number; p50: number; p99: number; p999: number }
 
 function checkGame(report: GameReport, rounds: number, expected: number): GameResult {
-  const problems: string[] = [];
-  if (report.count !== rounds) problems.push(`A saw ${report.count} of ${rounds} pongs`);
-  if (report.errors !== 0) problems.push(`${report.errors} pongs out of order`);
-  if (report.checksum !== expected) problems.push(`checksum ${report.checksum} != expected ${expected}`);
-  if (problems.length > 0) throw new VerificationError(problems.join('; '));
-  return { rtt_p50_us: report.p50, rtt_p99_us: report.p99, [RTT_P999]: report.p999 };
+  verify(streamProblems({ count: report.count, checksum: report.checksum, orderErrors: report.errors }, rounds, expected, 'A: '));
+  return { rtt_p50_us: report.p50, rtt_p99_us: report.p99, rtt_p999_us: report.p999 };
 }
 
 async function playGame(engine: PingPongEngine, rounds: number, expected: number): Promise<GameResult> {
@@ -173,43 +143,21 @@ async function requestRun(engine: PingPongEngine, requests: number, samples: Flo
   return { rtt_p50_us: percentile(sorted, requests, 50), rtt_p99_us: percentile(sorted, requests, 99) };
 }
 
-type EngineErrors = Map<Backend, Error[]>;
+type PingPongEngines = SuiteEngines<PingPongTopics>;
 
-/** One engine per backend with the ping-pong subscriptions; errors go to `errors`. */
-async function startEngines(backends: readonly Backend[], spin: number, errors: EngineErrors, engines: Map<Backend, PingPongEngine>): Promise<void> {
-  for (const backend of backends) {
-    errors.set(backend, []);
-    const engine = await createEngine<PingPongTopics>({
-      topics: pingPongTopics, handlers: HANDLERS, backend, workers: 2, spin, onError: (error) => errors.get(backend)!.push(error),
-    });
-    engines.set(backend, engine);
-    await engine.subscribe('start', { handler: 'start', mode: 'group', workers: [0] });
-    await engine.subscribe('ping', { handler: 'ping', mode: 'group', workers: [1] });
-    await engine.subscribe('pong', { handler: 'pong', mode: 'group', workers: [0] });
-    await engine.subscribe('report', { handler: 'report', mode: 'group', workers: [0] });
-    await engine.subscribe('echo', { handler: 'echo', mode: 'group', workers: [0] });
-  }
+/** One engine per backend with the ping-pong subscriptions. */
+async function startEngines(engines: PingPongEngines, backends: readonly Backend[], spin: number): Promise<void> {
+  await engines.startEach(backends, { topics: pingPongTopics, handlers: HANDLERS, workers: 2, spin }, [
+    ['start', { handler: 'start', mode: 'group', workers: [0] }],
+    ['ping', { handler: 'ping', mode: 'group', workers: [1] }],
+    ['pong', { handler: 'pong', mode: 'group', workers: [0] }],
+    ['report', { handler: 'report', mode: 'group', workers: [0] }],
+    ['echo', { handler: 'echo', mode: 'group', workers: [0] }],
+  ]);
 }
 
-async function closeEngines(engines: Map<Backend, PingPongEngine>): Promise<void> {
-  await Promise.all([...engines.values()].map((engine) => engine.close({ timeout: 5_000 })));
-  engines.clear();
-}
-
-function checkErrors(errors: EngineErrors, who: Backend): void {
-  const reported = errors.get(who)!;
-  if (reported.length > 0) throw new VerificationError(`engine reported: ${reported[0]!.message}`);
-}
-
-function gameSide(who: Backend, name: string, engines: Map<Backend, PingPongEngine>, errors: EngineErrors, rounds: number, expected: number): Side {
-  return {
-    who,
-    run: async () => {
-      const result = await within(RUN_TIMEOUT_MS + 5_000, `${who} ${name}`, playGame(engines.get(who)!, rounds, expected));
-      checkErrors(errors, who);
-      return result;
-    },
-  };
+function gameSide(who: Backend, name: string, engines: PingPongEngines, rounds: number, expected: number): Side {
+  return { who, run: () => engines.run(who, `${who} ${name}`, RUN_TIMEOUT_MS + 5_000, (engine) => playGame(engine, rounds, expected)) };
 }
 
 function baselineSide(who: EngineWho, name: string, pair: BaselinePair, rounds: number, expected: number): Side {
@@ -218,47 +166,42 @@ function baselineSide(who: EngineWho, name: string, pair: BaselinePair, rounds: 
 
 /** Runs the latency cases selected by `options`. */
 export async function runEnginePingPong(options: BenchOptions, log: (line: string) => void): Promise<EngineBenchEntry[]> {
-  const pick = (name: string): Backend[] => BACKENDS.filter((who) => selectedCase(options, SUITE, name, who));
+  const pick = (name: string): Backend[] => BACKENDS.filter((who) => selected(options, SUITE, name, who));
   const spinning = { game: pick(PINGPONG_CASE), request: pick(REQUEST_CASE) };
   const parked = pick(PARKED_CASE);
-  const postMessage = selectedCase(options, SUITE, PARKED_CASE, 'postMessage');
-  const atomics = selectedCase(options, SUITE, ATOMICS_CASE, ATOMICS_WHO);
+  const postMessage = selected(options, SUITE, PARKED_CASE, 'postMessage');
+  const atomics = selected(options, SUITE, ATOMICS_CASE, 'atomics');
   const entries: EngineBenchEntry[] = [];
-  const engines = new Map<Backend, PingPongEngine>();
-  const errors: EngineErrors = new Map();
+  const engines: PingPongEngines = new SuiteEngines();
   const pairs: BaselinePair[] = [];
   try {
     const spinBackends = BACKENDS.filter((who) => spinning.game.includes(who) || spinning.request.includes(who));
     if (spinBackends.length > 0) {
-      await startEngines(spinBackends, SPIN, errors, engines);
+      await startEngines(engines, spinBackends, SPIN);
       if (spinning.game.length > 0) {
-        const rounds = roundsPerRun(options);
+        const rounds = runSize(options, ROUNDS);
         const expected = expectedChecksum(rounds);
         log(`${SUITE} ${PINGPONG_CASE}: ${options.runs} timed games of ${rounds.toLocaleString('en')} round trips (2 spinning workers) after warm-ups, ${spinning.game.join(' and ')}`);
-        const sides = spinning.game.map((who) => gameSide(who, PINGPONG_CASE, engines, errors, rounds, expected));
-        entries.push(...withP999Units(await measureSides(SUITE, PINGPONG_CASE, sides, GAME_METRICS, options, log), log));
+        const sides = spinning.game.map((who) => gameSide(who, PINGPONG_CASE, engines, rounds, expected));
+        entries.push(...await measureSides(SUITE, PINGPONG_CASE, sides, GAME_METRICS, options, log));
       }
       if (spinning.request.length > 0) {
-        const requests = requestsPerRun(options);
+        const requests = runSize(options, REQUESTS);
         const samples = new Float64Array(requests);
         log(`${SUITE} ${REQUEST_CASE}: ${options.runs} timed runs of ${requests.toLocaleString('en')} sequential requests after warm-ups, ${spinning.request.join(' and ')}`);
         const sides: Side[] = spinning.request.map((who) => ({
           who,
-          run: async () => {
-            const result = await within(RUN_TIMEOUT_MS + 5_000, `${who} ${REQUEST_CASE}`, requestRun(engines.get(who)!, requests, samples));
-            checkErrors(errors, who);
-            return result;
-          },
+          run: () => engines.run(who, `${who} ${REQUEST_CASE}`, RUN_TIMEOUT_MS + 5_000, (engine) => requestRun(engine, requests, samples)),
         }));
         entries.push(...await measureSides(SUITE, REQUEST_CASE, sides, ['rtt_p50_us', 'rtt_p99_us'], options, log));
       }
-      await closeEngines(engines);
+      await engines.close();
     }
-    const rounds = parkedRoundsPerRun(options);
+    const rounds = runSize(options, PARKED_ROUNDS);
     const expected = expectedChecksum(rounds);
     if (parked.length > 0 || postMessage) {
-      await startEngines(parked, 0, errors, engines);
-      const sides = parked.map((who) => gameSide(who, PARKED_CASE, engines, errors, rounds, expected));
+      await startEngines(engines, parked, 0);
+      const sides = parked.map((who) => gameSide(who, PARKED_CASE, engines, rounds, expected));
       if (postMessage) {
         const channel = new MessageChannel();
         const pair = new BaselinePair('./workers/pp-postmessage.js', {}, { a: channel.port1, b: channel.port2 });
@@ -267,8 +210,8 @@ export async function runEnginePingPong(options: BenchOptions, log: (line: strin
         sides.push(baselineSide('postMessage', PARKED_CASE, pair, rounds, expected));
       }
       log(`${SUITE} ${PARKED_CASE}: ${options.runs} timed games of ${rounds.toLocaleString('en')} round trips (spin: 0, workers park between messages) after warm-ups, ${sides.map((side) => side.who).join(', ')}`);
-      entries.push(...withP999Units(await measureSides(SUITE, PARKED_CASE, sides, GAME_METRICS, options, log), log));
-      await closeEngines(engines);
+      entries.push(...await measureSides(SUITE, PARKED_CASE, sides, GAME_METRICS, options, log));
+      await engines.close();
     }
     if (atomics) {
       const sab = new SharedArrayBuffer(PP_ATOMICS_BYTES);
@@ -277,7 +220,7 @@ export async function runEnginePingPong(options: BenchOptions, log: (line: strin
       await within(30_000, 'Atomics ping-pong workers start', pair.ready);
       log(`${SUITE} ${ATOMICS_CASE}: ${options.runs} timed games of ${rounds.toLocaleString('en')} round trips (2 workers in Atomics.wait) after warm-ups`);
       try {
-        entries.push(...withP999Units(await measureSides(SUITE, ATOMICS_CASE, [baselineSide(ATOMICS_WHO, ATOMICS_CASE, pair, rounds, expected)], GAME_METRICS, options, log), log));
+        entries.push(...await measureSides(SUITE, ATOMICS_CASE, [baselineSide('atomics', ATOMICS_CASE, pair, rounds, expected)], GAME_METRICS, options, log));
       } finally {
         // B sleeps in Atomics.wait on PING_SEQ: STOP wakes it so it exits on its own.
         const i32 = new Int32Array(sab);
@@ -286,7 +229,7 @@ export async function runEnginePingPong(options: BenchOptions, log: (line: strin
       }
     }
   } finally {
-    await closeEngines(engines);
+    await engines.close();
     await Promise.all(pairs.map((pair) => pair.stop()));
   }
   return entries;

@@ -19,13 +19,11 @@
  * is full) competes with the two workers for the two cores, so 2× is out of reach by design.
  */
 import type { Backend } from '../bindings/core-ops.ts';
-import { createEngine, type Engine } from '../src/index.ts';
+import type { Engine } from '../src/index.ts';
 import { spinHash } from './engine/checksum.ts';
 import { scalingTopics, type ScalingTopics } from './engine/scaling-topics.ts';
-import {
-  BACKENDS, VerificationError, WARMUP_RUNS, formatValue, makeEntry, selectedCase, within, type EngineBenchEntry,
-} from './engine-common.ts';
-import type { BenchOptions } from './results.ts';
+import { BACKENDS, SuiteEngines, measureCases, runSize, runTimeoutMs, verify, type RunSizes, type Side, type Slot } from './engine-common.ts';
+import { selected, type BenchOptions, type EngineBenchEntry } from './results.ts';
 
 const SUITE = 'scaling';
 const HANDLERS = new URL('./engine/scaling-handlers.js', import.meta.url);
@@ -42,14 +40,16 @@ const SPEEDUPS: readonly { readonly name: string; readonly config: string }[] = 
   { name: '2 vs 1 workers, round-robin', config: '2rr' },
   { name: '2 vs 1 workers, least-loaded', config: '2ll' },
 ];
+/** Where a round's values go: each configuration's rate, then each speedup. */
+const SLOTS: readonly Slot<string>[] = [
+  ...CONFIGS.map((config) => ({ key: config.id, case: config.name, metric: 'msgs_per_s' as const })),
+  ...SPEEDUPS.map((speedup) => ({ key: `speedup ${speedup.config}`, case: speedup.name, metric: 'speedup' as const })),
+];
 
-function messagesPerRun(options: BenchOptions): number {
-  if (options.quick) return 100_000;
-  if (options.full) return 1_000_000;
-  return 200_000;
-}
-function runTimeoutMs(messages: number): number {
-  return 30_000 + Math.ceil((messages * WORK_NS) / 1e5); // 100× the expected time
+const MESSAGES: RunSizes = { quick: 100_000, normal: 200_000, full: 1_000_000 };
+/** A run's deadline: 30 s plus 10× the time its messages' work takes on one worker. */
+function runDeadlineMs(messages: number): number {
+  return runTimeoutMs(messages, 1e9 / WORK_NS / 10, 30_000);
 }
 
 type ScalingEngine = Engine<ScalingTopics>;
@@ -81,7 +81,7 @@ async function workRun(engine: ScalingEngine, n: number, rounds: number, expecte
     if (!engine.send('work')) await engine.whenWritable();
   }
   engine.flush();
-  const replies = await engine.requestAll('report', { reset: true }, { timeout: runTimeoutMs(n) });
+  const replies = await engine.requestAll('report', { reset: true }, { timeout: runDeadlineMs(n) });
   const seconds = (performance.now() - started) / 1000;
   let count = 0;
   let sum = 0;
@@ -93,79 +93,51 @@ async function workRun(engine: ScalingEngine, n: number, rounds: number, expecte
   if (replies.length !== engine.workers) problems.push(`${replies.length} of ${engine.workers} workers replied`);
   if (count !== n) problems.push(`handled ${count} of ${n} messages (${replies.map((r) => `worker ${r.worker}: ${r.count}`).join(', ')})`);
   if (sum !== expectedSum) problems.push(`sum of results ${sum} != expected ${expectedSum}`);
-  if (problems.length > 0) throw new VerificationError(problems.join('; '));
+  verify(problems);
   return n / seconds;
 }
 
 /** Runs the scaling cases selected by `options`. */
 export async function runEngineScaling(options: BenchOptions, log: (line: string) => void): Promise<EngineBenchEntry[]> {
   const names = [...CONFIGS.map((c) => c.name), ...SPEEDUPS.map((s) => s.name)];
-  const backends = BACKENDS.filter((who) => names.some((name) => selectedCase(options, SUITE, name, who)));
+  const backends = BACKENDS.filter((who) => names.some((name) => selected(options, SUITE, name, who)));
   if (backends.length === 0) return [];
-  const n = messagesPerRun(options);
+  const n = runSize(options, MESSAGES);
   const rounds = calibrateRounds();
   let expectedSum = 0;
   for (let seq = 0; seq < n; seq++) expectedSum += spinHash(seq, rounds);
   log(`${SUITE}: ${options.runs} timed rounds of ${n.toLocaleString('en')} messages × ${rounds} hash rounds (~${WORK_NS / 1000} µs) on 1 worker and on 2 (round-robin, least-loaded) after warm-ups, ${backends.join(' and ')}`);
 
   const key = (who: Backend, config: Config): string => `${who}/${config.id}`;
-  const engines = new Map<string, ScalingEngine>();
-  const errors = new Map<string, Error[]>();
-  const rates = new Map<string, number[]>();
-  const speedups = new Map<string, number[]>();
-  const failures = new Map<Backend, string>();
+  const engines = new SuiteEngines<ScalingTopics, string>();
   try {
     for (const who of backends) {
       for (const config of CONFIGS) {
-        const reported: Error[] = [];
-        errors.set(key(who, config), reported);
-        rates.set(key(who, config), []);
-        const engine = await createEngine<ScalingTopics>({
-          topics: scalingTopics, handlers: HANDLERS, backend: who, workers: config.workers, onError: (error) => reported.push(error),
-        });
-        engines.set(key(who, config), engine);
-        await engine.subscribe('work', { handler: 'work', mode: 'group', balance: config.balance });
-        await engine.subscribe('report', { handler: 'report', mode: 'broadcast' });
-      }
-      for (const speedup of SPEEDUPS) speedups.set(`${who}/${speedup.config}`, []);
-    }
-    const one = async (who: Backend, config: Config): Promise<number> => {
-      const rate = await within(runTimeoutMs(n) + 5_000, `${who} ${config.name}`, workRun(engines.get(key(who, config))!, n, rounds, expectedSum));
-      const reported = errors.get(key(who, config))!;
-      if (reported.length > 0) throw new VerificationError(`engine reported: ${reported[0]!.message}`);
-      return rate;
-    };
-    for (let run = 0; run < WARMUP_RUNS + options.runs; run++) {
-      const timed = run >= WARMUP_RUNS;
-      const order = run % 2 === 0 ? backends : [...backends].reverse();
-      for (const who of order) {
-        if (failures.has(who)) continue;
-        try {
-          const configs = run % 2 === 0 ? CONFIGS : [...CONFIGS].reverse();
-          const got = new Map<string, number>();
-          for (const config of configs) got.set(config.id, await one(who, config));
-          if (!timed) continue;
-          for (const config of CONFIGS) rates.get(key(who, config))!.push(got.get(config.id)!);
-          for (const speedup of SPEEDUPS) speedups.get(`${who}/${speedup.config}`)!.push(got.get(speedup.config)! / got.get('1')!);
-        } catch (error) {
-          failures.set(who, (error as Error).message);
-          log(`  ${who}: FAILED: ${(error as Error).message}`);
-        }
+        await engines.start(key(who, config), { topics: scalingTopics, handlers: HANDLERS, backend: who, workers: config.workers }, [
+          ['work', { handler: 'work', mode: 'group', balance: config.balance }],
+          ['report', { handler: 'report', mode: 'broadcast' }],
+        ]);
       }
     }
+    // A side is a backend; each of its runs is a round: every configuration back to back (in
+    // alternating order), so each speedup is a ratio of rates measured moments apart.
+    const sides = backends.map((who): Side<string> => {
+      let round = 0;
+      return {
+        who,
+        run: async () => {
+          const configs = round++ % 2 === 0 ? CONFIGS : [...CONFIGS].reverse();
+          const got: Record<string, number> = {};
+          for (const config of configs) {
+            got[config.id] = await engines.run(key(who, config), `${who} ${config.name}`, runDeadlineMs(n) + 5_000, (engine) => workRun(engine, n, rounds, expectedSum));
+          }
+          for (const speedup of SPEEDUPS) got[`speedup ${speedup.config}`] = got[speedup.config]! / got['1']!;
+          return got;
+        },
+      };
+    });
+    return await measureCases(SUITE, sides, SLOTS, options, log);
   } finally {
-    await Promise.all([...engines.values()].map((engine) => engine.close({ timeout: 5_000 })));
+    await engines.close();
   }
-
-  const entries: EngineBenchEntry[] = [];
-  for (const who of backends) {
-    const error = failures.get(who);
-    for (const config of CONFIGS) entries.push(makeEntry(SUITE, config.name, who, 'msgs_per_s', rates.get(key(who, config))!, options.runs, error));
-    for (const speedup of SPEEDUPS) entries.push(makeEntry(SUITE, speedup.name, who, 'speedup', speedups.get(`${who}/${speedup.config}`)!, options.runs, error));
-    if (error === undefined) {
-      log(`  ${who}: ${CONFIGS.map((c) => `${c.id} ${rates.get(key(who, c))!.map((r) => formatValue(r, 'msg/s')).join(', ')}`).join('; ')}`);
-      log(`  ${who}: speedup ${SPEEDUPS.map((s) => `${s.config} ${speedups.get(`${who}/${s.config}`)!.map((v) => formatValue(v, '×')).join(', ')}`).join('; ')}`);
-    }
-  }
-  return entries;
 }

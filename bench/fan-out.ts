@@ -21,165 +21,77 @@
  * again in case `…, deliveries` as handler deliveries per second (published × N). All sides take
  * turns in one measureSides call, so the baseline sees the same machine load as the backends.
  */
-import { Worker } from 'node:worker_threads';
-import type { Backend } from '../bindings/core-ops.ts';
-import { createEngine, type Engine } from '../src/index.ts';
-import { streamChecksum, valueOf } from './engine/checksum.ts';
+import { streamChecksum } from './engine/checksum.ts';
 import { throughputTopics, type ThroughputTopics } from './engine/throughput-topics.ts';
 import {
-  BACKENDS, VerificationError, measureSides, selectedCase, within, type EngineBenchEntry, type EngineWho, type Side,
+  BACKENDS, SuiteEngines, measureSides, runSize, runTimeoutMs, streamProblems, verify, within, type RunSizes, type Side,
 } from './engine-common.ts';
-import type { BenchOptions } from './results.ts';
+import { ITEM_BATCH, PostMessageSinks, itemBatch, publishItemBatches, type SinkReport } from './item-stream.ts';
+import { selected, type BenchOptions, type EngineBenchEntry, type EngineWho } from './results.ts';
 
 const SUITE = 'fan-out';
 const HANDLERS = new URL('./engine/throughput-handlers.js', import.meta.url);
 /** Workers every message is broadcast to. */
 const FANOUT = 2;
-const BATCH = 256;
-const PUBLISHED_CASE = `broadcast 1→${FANOUT} publishBatch ${BATCH}`;
+const PUBLISHED_CASE = `broadcast 1→${FANOUT} publishBatch ${ITEM_BATCH}`;
 const DELIVERY_CASE = `${PUBLISHED_CASE}, deliveries`;
 
-function messagesPerRun(options: BenchOptions): number {
-  if (options.quick) return 100_000;
-  if (options.full) return 4_000_000;
-  return 400_000;
-}
+const MESSAGES: RunSizes = { quick: 100_000, normal: 400_000, full: 4_000_000 };
 /** postMessage queues everything unbounded at well under 1 M/s per copy: fewer messages. */
-function postMessagesPerRun(options: BenchOptions): number {
-  if (options.quick) return 30_000;
-  if (options.full) return 1_000_000;
-  return 100_000;
-}
-function runTimeoutMs(messages: number): number {
-  return 20_000 + Math.ceil((messages * FANOUT) / 100); // ≥ 100 k deliveries/s plus slack
-}
-
-type FanOutEngine = Engine<ThroughputTopics>;
-interface SinkReport { count: number; checksum: number; orderErrors: number; worker?: number }
+const POST_MESSAGES: RunSizes = { quick: 30_000, normal: 100_000, full: 1_000_000 };
+/** Deliveries per second below which a run times out: far below what any side does. */
+const MIN_DELIVERY_RATE = 100_000;
 
 /** Every one of FANOUT reports saw all n messages, in order, with the sender's checksum. */
 function checkReports(reports: readonly SinkReport[], n: number, expected: number): void {
   const problems: string[] = [];
   if (reports.length !== FANOUT) problems.push(`${reports.length} of ${FANOUT} workers reported`);
-  reports.forEach((report, i) => {
-    const who = report.worker ?? i;
-    if (report.count !== n) problems.push(`worker ${who} handled ${report.count} of ${n} messages`);
-    if (report.orderErrors !== 0) problems.push(`worker ${who}: ${report.orderErrors} messages out of order`);
-    if (report.checksum !== expected) problems.push(`worker ${who}: checksum ${report.checksum} != sent ${expected}`);
-  });
+  for (const report of reports) problems.push(...streamProblems(report, n, expected, `worker ${report.worker}: `));
   const workers = new Set(reports.map((report) => report.worker));
-  if (reports[0]?.worker !== undefined && workers.size !== reports.length) problems.push(`replies came from workers ${[...workers].join(', ')}`);
-  if (problems.length > 0) throw new VerificationError(problems.join('; '));
-}
-
-async function publishRun(engine: FanOutEngine, n: number, batch: { seq: number; value: number; stamp: number }[]): Promise<void> {
-  for (let start = 0; start < n; start += BATCH) {
-    const size = Math.min(BATCH, n - start);
-    const messages = size === BATCH ? batch : batch.slice(0, size);
-    for (let i = 0; i < size; i++) {
-      const message = messages[i]!;
-      message.seq = start + i;
-      message.value = valueOf(start + i);
-      message.stamp = start + i;
-    }
-    const taken = engine.publishBatch('item', messages);
-    if (taken !== size) throw new VerificationError(`publishBatch took ${taken} of ${size} messages (policy 'block' refuses none)`);
-    await engine.whenWritable();
-  }
-  engine.flush();
-}
-
-/** FANOUT worker_threads running the postMessage sink; `ready` resolves once all of them can take messages. */
-class PostMessageFanOut {
-  private readonly workers: Worker[] = [];
-  private failure: Error | null = null;
-  private onFailure: ((error: Error) => void) | null = null;
-  readonly ready: Promise<unknown>;
-
-  constructor() {
-    const ready: Promise<unknown>[] = [];
-    for (let w = 0; w < FANOUT; w++) {
-      const worker = new Worker(new URL('./workers/engine-postmessage.js', import.meta.url));
-      const fail = (error: Error): void => { this.failure ??= error; this.onFailure?.(error); };
-      ready.push(new Promise((resolve) => worker.once('message', resolve)));
-      worker.on('error', fail);
-      worker.on('exit', (code) => fail(new Error(`postMessage worker ${w} exited with code ${code}`)));
-      this.workers.push(worker);
-    }
-    this.ready = Promise.all(ready);
-  }
-
-  /** Posts n items to every worker (one postMessage per item and worker), then a report request to each. */
-  async run(n: number): Promise<SinkReport[]> {
-    if (this.failure) throw this.failure;
-    const replies = Promise.all(this.workers.map((worker, w) => new Promise<SinkReport>((resolve, reject) => {
-      this.onFailure = reject;
-      worker.once('message', (report: SinkReport) => resolve({ ...report, worker: w }));
-    })));
-    for (let seq = 0; seq < n; seq++) {
-      const message = { seq, value: valueOf(seq), stamp: seq };
-      for (const worker of this.workers) worker.postMessage(message);
-    }
-    for (const worker of this.workers) worker.postMessage({ report: true });
-    return replies;
-  }
-
-  async stop(): Promise<void> {
-    for (const worker of this.workers) worker.removeAllListeners('exit');
-    await Promise.all(this.workers.map((worker) => worker.terminate()));
-  }
+  if (workers.size !== reports.length) problems.push(`replies came from workers ${[...workers].join(', ')}`);
+  verify(problems);
 }
 
 /** Runs the fan-out cases selected by `options`. */
 export async function runFanOut(options: BenchOptions, log: (line: string) => void): Promise<EngineBenchEntry[]> {
-  const wanted = (who: EngineWho): boolean => selectedCase(options, SUITE, PUBLISHED_CASE, who) || selectedCase(options, SUITE, DELIVERY_CASE, who);
+  const wanted = (who: EngineWho): boolean => selected(options, SUITE, PUBLISHED_CASE, who) || selected(options, SUITE, DELIVERY_CASE, who);
   const backends = BACKENDS.filter(wanted);
   const baseline = wanted('postMessage');
   if (backends.length === 0 && !baseline) return [];
-  const n = messagesPerRun(options);
+  const n = runSize(options, MESSAGES);
   const expected = streamChecksum(n);
-  const pn = postMessagesPerRun(options);
+  const pn = runSize(options, POST_MESSAGES);
   const pexpected = streamChecksum(pn);
-  const engines = new Map<Backend, FanOutEngine>();
-  const errors = new Map<Backend, Error[]>(backends.map((who) => [who, []]));
-  let sink: PostMessageFanOut | null = null;
+  const engines = new SuiteEngines<ThroughputTopics>();
+  let sink: PostMessageSinks | null = null;
   try {
-    for (const backend of backends) {
-      const engine = await createEngine<ThroughputTopics>({
-        topics: throughputTopics, handlers: HANDLERS, backend, workers: FANOUT, onError: (error) => errors.get(backend)!.push(error),
-      });
-      engines.set(backend, engine);
-      const all = Array.from({ length: FANOUT }, (_, w) => w);
-      await engine.subscribe('item', { handler: 'sink', mode: 'broadcast', workers: all });
-      await engine.subscribe('report', { handler: 'report', mode: 'broadcast', workers: all });
-    }
-    const batch = Array.from({ length: BATCH }, () => ({ seq: 0, value: 0, stamp: 0 }));
+    const all = Array.from({ length: FANOUT }, (_, w) => w);
+    await engines.startEach(backends, { topics: throughputTopics, handlers: HANDLERS, workers: FANOUT }, [
+      ['item', { handler: 'sink', mode: 'broadcast', workers: all }],
+      ['report', { handler: 'report', mode: 'broadcast', workers: all }],
+    ]);
+    const batch = itemBatch();
     const sides: Side[] = backends.map((who) => ({
       who,
       run: async () => {
-        const engine = engines.get(who)!;
-        const timeout = runTimeoutMs(n);
-        const started = performance.now();
-        const reports = await within(timeout, `${who} ${PUBLISHED_CASE}`, (async () => {
-          await publishRun(engine, n, batch);
+        const timeout = runTimeoutMs(n * FANOUT, MIN_DELIVERY_RATE);
+        const { result: reports, seconds } = await engines.timed(who, `${who} ${PUBLISHED_CASE}`, timeout, async (engine) => {
+          await publishItemBatches(engine, n, batch);
           return engine.requestAll('report', { reset: true }, { timeout });
-        })());
-        const seconds = (performance.now() - started) / 1000;
-        const reported = errors.get(who)!;
-        if (reported.length > 0) throw new VerificationError(`engine reported: ${reported[0]!.message}`);
+        });
         checkReports(reports, n, expected);
         return { msgs_per_s: n / seconds };
       },
     }));
     if (baseline) {
-      sink = new PostMessageFanOut();
+      sink = new PostMessageSinks(FANOUT);
       const started = sink;
       await within(30_000, 'postMessage workers start', started.ready);
       sides.push({
         who: 'postMessage',
         run: async () => {
           const begun = performance.now();
-          const reports = await within(runTimeoutMs(pn), `postMessage ${PUBLISHED_CASE}`, started.run(pn));
+          const reports = await within(runTimeoutMs(pn * FANOUT, MIN_DELIVERY_RATE), `postMessage ${PUBLISHED_CASE}`, started.run(pn));
           const seconds = (performance.now() - begun) / 1000;
           checkReports(reports, pn, pexpected);
           return { msgs_per_s: pn / seconds };
@@ -193,11 +105,11 @@ export async function runFanOut(options: BenchOptions, log: (line: string) => vo
       ...entry, case: DELIVERY_CASE, median: entry.median * FANOUT, min: entry.min * FANOUT, max: entry.max * FANOUT,
     }));
     return [
-      ...published.filter((entry) => selectedCase(options, SUITE, PUBLISHED_CASE, entry.who)),
-      ...deliveries.filter((entry) => selectedCase(options, SUITE, DELIVERY_CASE, entry.who)),
+      ...published.filter((entry) => selected(options, SUITE, PUBLISHED_CASE, entry.who)),
+      ...deliveries.filter((entry) => selected(options, SUITE, DELIVERY_CASE, entry.who)),
     ];
   } finally {
-    await Promise.all([...engines.values()].map((engine) => engine.close({ timeout: 5_000 })));
+    await engines.close();
     await sink?.stop();
   }
 }

@@ -24,107 +24,81 @@
  * unless filtered out), so every side is measured on a worker thread of the same kind.
  */
 import type { Backend } from '../bindings/core-ops.ts';
-import { createEngine, type Engine } from '../src/index.ts';
 import { streamChecksum } from './engine/checksum.ts';
 import {
   MODE_ENGINE, MODE_EVENTEMITTER3, MODE_EVENTS, MODE_MITT, inThreadTopics, type InThreadTopics,
 } from './engine/inthread-topics.ts';
-import {
-  BACKENDS, VerificationError, measureSides, selectedCase, within, type EngineBenchEntry, type EngineWho, type Side,
-} from './engine-common.ts';
-import type { BenchOptions } from './results.ts';
+import { BACKENDS, SuiteEngines, measureSides, runSize, runTimeoutMs, streamProblems, verify, type RunSizes, type Side, type StreamTally } from './engine-common.ts';
+import { selected, type BenchOptions, type EngineBenchEntry, type EngineWho } from './results.ts';
 
 const SUITE = 'in-thread';
 const CASE = 'emit → 1 listener, 1 thread';
 const HANDLERS = new URL('./engine/inthread-handlers.js', import.meta.url);
 
-/** The names of this suite's sides; EngineWho is cast wider where engine-common needs it. */
-export type InThreadWho = Backend | 'events' | 'eventemitter3' | 'mitt';
 const EMITTERS = ['events', 'eventemitter3', 'mitt'] as const;
 type EmitterWho = typeof EMITTERS[number];
 const EMITTER_MODES: Readonly<Record<EmitterWho, number>> = { events: MODE_EVENTS, eventemitter3: MODE_EVENTEMITTER3, mitt: MODE_MITT };
 
-function messagesPerRun(options: BenchOptions): number {
-  if (options.quick) return 1_000_000;
-  if (options.full) return 10_000_000;
-  return 2_000_000;
-}
-function runTimeoutMs(messages: number): number {
-  return 20_000 + Math.ceil(messages / 200); // ≥ 200 k msg/s plus slack
-}
+const MESSAGES: RunSizes = { quick: 1_000_000, normal: 2_000_000, full: 10_000_000 };
+/** Messages per second below which a run times out: far below what any side does. */
+const MIN_RATE = 200_000;
 
-interface Tally { count: number; checksum: number; orderErrors: number; spills: number; ms: number }
+interface Tally extends StreamTally { spills: number; ms: number }
 
 function checkTally(tally: Tally, n: number, expected: number): number {
-  const problems: string[] = [];
-  if (tally.count !== n) problems.push(`handled ${tally.count} of ${n} messages`);
-  if (tally.orderErrors !== 0) problems.push(`${tally.orderErrors} messages out of order`);
-  if (tally.checksum !== expected) problems.push(`checksum ${tally.checksum} != sent ${expected}`);
+  const problems = streamProblems(tally, n, expected);
   if (tally.spills !== 0) problems.push(`${tally.spills} publishes spilled into the backlog (the self lane filled)`);
   if (!(tally.ms > 0)) problems.push(`elapsed ${tally.ms} ms`);
-  if (problems.length > 0) throw new VerificationError(problems.join('; '));
+  verify(problems);
   return n / (tally.ms / 1000);
 }
 
 /** Runs the in-thread case (both engine backends, events, eventemitter3, mitt) selected by `options`. */
 export async function runInThread(options: BenchOptions, log: (line: string) => void): Promise<EngineBenchEntry[]> {
-  const picked = (who: InThreadWho): boolean => selectedCase(options, SUITE, CASE, who as EngineWho);
+  const picked = (who: EngineWho): boolean => selected(options, SUITE, CASE, who);
   const backends = BACKENDS.filter(picked);
   const emitters = EMITTERS.filter(picked);
   if (backends.length === 0 && emitters.length === 0) return [];
   const host: Backend = backends[0] ?? 'wasm';
   const needed = backends.includes(host) ? backends : [host, ...backends];
-  const n = messagesPerRun(options);
+  const n = runSize(options, MESSAGES);
   const expected = streamChecksum(n);
-  const timeout = runTimeoutMs(n);
-  const engines = new Map<Backend, Engine<InThreadTopics>>();
-  const errors = new Map<Backend, Error[]>(needed.map((who) => [who, []]));
-  const checkErrors = (who: Backend): void => {
-    const reported = errors.get(who)!;
-    if (reported.length > 0) throw new VerificationError(`engine reported: ${reported[0]!.message}`);
-  };
+  const timeout = runTimeoutMs(n, MIN_RATE);
+  const engines = new SuiteEngines<InThreadTopics>();
   const entries: EngineBenchEntry[] = [];
   try {
-    for (const backend of needed) {
-      const engine = await createEngine<InThreadTopics>({
-        topics: inThreadTopics, handlers: HANDLERS, backend, workers: 1, onError: (error) => errors.get(backend)!.push(error),
-      });
-      engines.set(backend, engine);
-      await engine.subscribe('kick', { handler: 'kick', mode: 'group', workers: [0] });
-      await engine.subscribe('item', { handler: 'sink', mode: 'group', workers: [0] });
-      await engine.subscribe('next', { handler: 'next', mode: 'group', workers: [0] });
-      await engine.subscribe('report', { handler: 'report', mode: 'group', workers: [0] });
-    }
+    await engines.startEach(needed, { topics: inThreadTopics, handlers: HANDLERS, workers: 1 }, [
+      ['kick', { handler: 'kick', mode: 'group', workers: [0] }],
+      ['item', { handler: 'sink', mode: 'group', workers: [0] }],
+      ['next', { handler: 'next', mode: 'group', workers: [0] }],
+      ['report', { handler: 'report', mode: 'group', workers: [0] }],
+    ]);
     log(`${SUITE} ${CASE}: ${options.runs} timed runs of ${n.toLocaleString('en')} messages after warm-ups, timed inside one worker: `
       + `${[...backends.map((b) => `engine ${b} (own lane)`), ...emitters].join(', ')}${emitters.length > 0 ? ` (emitters on the ${host} engine's worker)` : ''}`);
     const sides: Side[] = [
       ...backends.map((who): Side => ({
         who,
         run: async () => {
-          const engine = engines.get(who)!;
-          const report = await within(timeout + 5_000, `${who} ${CASE}`, (async () => {
+          const report = await engines.run(who, `${who} ${CASE}`, timeout + 5_000, async (engine) => {
             await engine.request('kick', { mode: MODE_ENGINE, n }, { timeout });
             // drain: the whole chain of chunks and markers the kick started has been handled.
             await engine.drain({ timeout });
             return engine.request('report', { reset: true }, { timeout });
-          })());
-          checkErrors(who);
+          });
           return { msgs_per_s: checkTally(report, n, expected) };
         },
       })),
       ...emitters.map((who): Side => ({
-        who: who as unknown as EngineWho,
+        who,
         run: async () => {
-          const engine = engines.get(host)!;
-          const tally = await within(timeout + 5_000, `${who} ${CASE}`, engine.request('kick', { mode: EMITTER_MODES[who], n }, { timeout }));
-          checkErrors(host);
+          const tally = await engines.run(host, `${who} ${CASE}`, timeout + 5_000, (engine) => engine.request('kick', { mode: EMITTER_MODES[who], n }, { timeout }));
           return { msgs_per_s: checkTally(tally, n, expected) };
         },
       })),
     ];
     entries.push(...await measureSides(SUITE, CASE, sides, ['msgs_per_s'], options, log));
   } finally {
-    await Promise.all([...engines.values()].map((engine) => engine.close({ timeout: 5_000 })));
+    await engines.close();
   }
   return entries;
 }

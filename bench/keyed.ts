@@ -17,30 +17,19 @@
  * receiver. The run's time is from publishing `start` to drain() resolving; msgs_per_s counts
  * moves delivered (2M) per second. No peer baseline: postMessage has no keyed routing to compare.
  */
-import type { Backend } from '../bindings/core-ops.ts';
-import { createEngine, type Engine } from '../src/index.ts';
 import { KEYS, PRODUCERS, moveHash, moveValue, playerOf } from './engine/keyed-handlers.ts';
 import { keyedTopics, type KeyedTopics } from './engine/keyed-topics.ts';
-import {
-  BACKENDS, VerificationError, measureSides, selectedCase, within, type EngineBenchEntry, type Side,
-} from './engine-common.ts';
-import type { BenchOptions } from './results.ts';
+import { BACKENDS, SuiteEngines, measureSides, runSize, runTimeoutMs, verify, type RunSizes, type Side } from './engine-common.ts';
+import { selected, type BenchOptions, type EngineBenchEntry } from './results.ts';
 
 const SUITE = 'keyed';
 const HANDLERS = new URL('./engine/keyed-handlers.js', import.meta.url);
 const CASE = `${PRODUCERS} workers ↔ ${PRODUCERS} workers, ${KEYS} keys`;
 
 /** Moves per producer per run. */
-function movesPerProducer(options: BenchOptions): number {
-  if (options.quick) return 500_000;
-  if (options.full) return 5_000_000;
-  return 1_500_000;
-}
-function runTimeoutMs(moves: number): number {
-  return 20_000 + Math.ceil(moves / 100); // ≥ 100 k moves/s plus slack
-}
-
-type KeyedEngine = Engine<KeyedTopics>;
+const MOVES: RunSizes = { quick: 500_000, normal: 1_500_000, full: 5_000_000 };
+/** Moves per second below which a run times out: far below what the engine does. */
+const MIN_RATE = 100_000;
 
 /** Distinct players sent, and the sum over every move of moveHash (mod 2^32). */
 function expectedRun(moves: number): { players: number; checksum: number } {
@@ -74,52 +63,42 @@ function checkReports(reports: readonly KeyedReport[], moves: number, expected: 
   if (count !== moves * PRODUCERS) problems.push(`receivers handled ${count} of ${moves * PRODUCERS} moves`);
   if (checksum !== expected.checksum) problems.push(`checksum ${checksum} != sent ${expected.checksum}`);
   if (players !== expected.players) problems.push(`${players} (receiver, player) pairs for ${expected.players} players: a player went to both`);
-  if (problems.length > 0) throw new VerificationError(problems.join('; '));
+  verify(problems);
 }
 
 /** Runs the keyed case selected by `options`. */
 export async function runKeyed(options: BenchOptions, log: (line: string) => void): Promise<EngineBenchEntry[]> {
-  const backends = BACKENDS.filter((who) => selectedCase(options, SUITE, CASE, who));
+  const backends = BACKENDS.filter((who) => selected(options, SUITE, CASE, who));
   if (backends.length === 0) return [];
-  const moves = movesPerProducer(options);
+  const moves = runSize(options, MOVES);
   const expected = expectedRun(moves);
-  const engines = new Map<Backend, KeyedEngine>();
-  const errors = new Map<Backend, Error[]>(backends.map((who) => [who, []]));
+  const engines = new SuiteEngines<KeyedTopics>();
   try {
-    for (const backend of backends) {
-      const engine = await createEngine<KeyedTopics>({
-        topics: keyedTopics, handlers: HANDLERS, backend, workers: PRODUCERS, onError: (error) => errors.get(backend)!.push(error),
-      });
-      engines.set(backend, engine);
-      const all = Array.from({ length: PRODUCERS }, (_, w) => w);
-      await engine.subscribe('start', { handler: 'start', mode: 'broadcast', workers: all });
-      await engine.subscribe('more0', { handler: 'more0', mode: 'group', workers: [0] });
-      await engine.subscribe('more1', { handler: 'more1', mode: 'group', workers: [1] });
-      await engine.subscribe('move', { handler: 'move', mode: 'keyed', workers: all });
-      await engine.subscribe('report', { handler: 'report', mode: 'broadcast', workers: all });
-    }
+    const all = Array.from({ length: PRODUCERS }, (_, w) => w);
+    await engines.startEach(backends, { topics: keyedTopics, handlers: HANDLERS, workers: PRODUCERS }, [
+      ['start', { handler: 'start', mode: 'broadcast', workers: all }],
+      ['more0', { handler: 'more0', mode: 'group', workers: [0] }],
+      ['more1', { handler: 'more1', mode: 'group', workers: [1] }],
+      ['move', { handler: 'move', mode: 'keyed', workers: all }],
+      ['report', { handler: 'report', mode: 'broadcast', workers: all }],
+    ]);
     log(`${SUITE} ${CASE}: ${options.runs} timed runs of ${PRODUCERS} × ${moves.toLocaleString('en')} moves (each worker publishes from a handler into a keyed subscription over both) after warm-ups, ${backends.join(' and ')}`);
     const sides: Side[] = backends.map((who) => ({
       who,
       run: async () => {
-        const engine = engines.get(who)!;
-        const timeout = runTimeoutMs(moves * PRODUCERS);
-        const started = performance.now();
-        await within(timeout + 5_000, `${who} ${CASE}`, (async () => {
+        const timeout = runTimeoutMs(moves * PRODUCERS, MIN_RATE);
+        const { seconds } = await engines.timed(who, `${who} ${CASE}`, timeout + 5_000, async (engine) => {
           engine.publish('start', { remaining: moves });
           engine.flush();
           await engine.drain({ timeout });
-        })());
-        const seconds = (performance.now() - started) / 1000;
-        const reports = await within(timeout, `${who} ${CASE} report`, engine.requestAll('report', { reset: true }, { timeout }));
-        const reported = errors.get(who)!;
-        if (reported.length > 0) throw new VerificationError(`engine reported: ${reported[0]!.message}`);
+        });
+        const reports = await engines.run(who, `${who} ${CASE} report`, timeout, (engine) => engine.requestAll('report', { reset: true }, { timeout }));
         checkReports(reports, moves, expected);
         return { msgs_per_s: (moves * PRODUCERS) / seconds };
       },
     }));
     return await measureSides(SUITE, CASE, sides, ['msgs_per_s'], options, log);
   } finally {
-    await Promise.all([...engines.values()].map((engine) => engine.close({ timeout: 5_000 })));
+    await engines.close();
   }
 }

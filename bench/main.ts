@@ -24,7 +24,6 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { PROJECT_ROOT, collectEnv, describeEnv } from './env.ts';
-import { printEngineTable, roundForJson, type EngineBenchEntry } from './engine-common.ts';
 import { runBrowser } from './browser.ts';
 import { runEnginePingPong } from './engine-pingpong.ts';
 import { runEngineScaling } from './engine-scaling.ts';
@@ -38,7 +37,7 @@ import { runRequestResponse } from './request-response.ts';
 import { writeReport } from './report.ts';
 import { runRingMicro } from './ring-micro.ts';
 import { runRingThreads } from './ring-threads.ts';
-import { printTable, type BenchEntry, type BenchOptions } from './results.ts';
+import { printEngineTable, printTable, roundEntries, type BenchEntry, type BenchOptions, type EngineBenchEntry } from './results.ts';
 
 function parseOptions(argv: readonly string[]): BenchOptions {
   const options: BenchOptions = { quick: false, full: false, filter: null, runs: 5 };
@@ -92,12 +91,12 @@ async function main(): Promise<void> {
   engine.push(...await runEngineThroughput(options, log));
   engine.push(...await runEnginePingPong(options, log));
   engine.push(...await runEngineScaling(options, log));
-  engine.push(...(await runOneToOne(options, log)) as EngineBenchEntry[]);
+  engine.push(...await runOneToOne(options, log));
   engine.push(...await runFanOut(options, log));
   engine.push(...await runKeyed(options, log));
   engine.push(...await runRequestResponse(options, log));
   engine.push(...await runInThread(options, log));
-  engine.push(...(await runMemory(options, log)) as unknown as EngineBenchEntry[]);
+  engine.push(...await runMemory(options, log));
   engine.push(...await runBrowser(options, log));
   entries.push(...engine);
   env.load.loadavgAfter = os.loadavg().map((n) => Math.round(n * 100) / 100);
@@ -120,7 +119,7 @@ async function main(): Promise<void> {
   // A filtered or quick run is a partial one: it must not replace the last whole run's results and report.
   const whole = options.filter === null && !options.quick;
   const file = new URL(whole ? 'latest.json' : options.filter === null ? 'quick.json' : 'filtered.json', dir);
-  const rounded = entries.map((e) => ({ ...e, median: roundForJson(e.median, e.unit), min: roundForJson(e.min, e.unit), max: roundForJson(e.max, e.unit) }));
+  const rounded = roundEntries(entries);
   writeFileSync(file, `${JSON.stringify({ env, options, entries: rounded }, null, 2)}\n`);
   console.log(`results: ${fileURLToPath(file)}`);
   if (whole) {

@@ -16,7 +16,7 @@
  * and take turns run by run (alternating order). Each side measures where it happens: a GCProfiler
  * window on the publisher's main thread around the synchronous publishing loops, and one in the
  * consumer's thread, opened and closed by a probe sent on the same lane/port as the messages and
- * reported back at the end (bench/engine/mem-heap.ts). Every timed run verifies that the consumer
+ * reported back at the end (bench/heap-window.ts). Every timed run verifies that the consumer
  * handled exactly N messages with the publisher's checksum (VerificationError otherwise).
  *
  * Metrics per (case 'publisher' | 'consumer', who): 'gc_events' (GCs in the window) and
@@ -29,8 +29,8 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { VerificationError, WARMUP_RUNS, within } from './engine-common.ts';
-import { median, type BenchOptions } from './results.ts';
+import { WARMUP_RUNS, measureCases, verify, within, type Side, type Slot } from './engine-common.ts';
+import { selected, type BenchOptions, type EngineBenchEntry, type EngineWho } from './results.ts';
 import type { MemWho, PublisherData, PublisherReport } from './workers/mem-common.ts';
 
 const SUITE = 'memory';
@@ -40,31 +40,22 @@ const CASES = ['publisher', 'consumer'] as const;
 type MemCase = (typeof CASES)[number];
 export type MemoryMetric = 'gc_events' | 'heap_bytes_per_msg';
 const METRICS: readonly MemoryMetric[] = ['gc_events', 'heap_bytes_per_msg'];
-const UNITS: Record<MemoryMetric, 'events' | 'B'> = { gc_events: 'events', heap_bytes_per_msg: 'B' };
+type MemKey = `${MemCase} ${MemoryMetric}`;
+/** Where a run's values go: each case's GC events and bytes per message. */
+const SLOTS: readonly Slot<MemKey>[] = CASES.flatMap((name) => METRICS.map((metric) => ({ key: `${name} ${metric}` as const, case: name, metric })));
 
-/** One measured (suite, case, who, metric): the EngineBenchEntry fields, with this suite's metrics and units. */
-export interface MemoryEntry {
-  suite: 'memory';
-  case: MemCase;
-  who: MemWho;
-  metric: MemoryMetric;
-  unit: 'events' | 'B';
-  median: number;
-  min: number;
-  max: number;
-  runs: number;
-  verified: boolean;
+/** One entry of this suite: an engine entry that also says how many messages each run sent. */
+export interface MemoryEntry extends EngineBenchEntry {
   /** Messages per timed run behind the numbers. */
   messages: number;
-  error?: string;
 }
 
-function messagesPerRun(who: MemWho, options: BenchOptions): number {
+function messagesPerRun(who: EngineWho, options: BenchOptions): number {
   if (who === 'postMessage') return options.quick ? 100_000 : options.full ? 2_000_000 : 500_000;
   return options.quick ? 1_000_000 : 10_000_000;
 }
 /** Warm-up runs are shorter: they only have to get the loops optimised and the heap settled. */
-function warmupMessages(who: MemWho, options: BenchOptions): number {
+function warmupMessages(who: EngineWho, options: BenchOptions): number {
   return Math.min(messagesPerRun(who, options), options.quick ? 300_000 : 1_000_000);
 }
 
@@ -107,76 +98,49 @@ function check(report: PublisherReport, n: number): void {
   if (report.error !== null && report.error !== undefined) problems.push(report.error);
   if (report.count !== n) problems.push(`consumer handled ${report.count} of ${n} messages`);
   if (!report.checksumMatches) problems.push('consumer checksum != publisher checksum');
-  if (problems.length > 0) throw new VerificationError(problems.join('; '));
+  verify(problems);
 }
 
 /** Runs the memory suite's sides selected by `options` (filter ids: `memory/publisher/wasm`, …). */
 export async function runMemory(options: BenchOptions, log: (line: string) => void): Promise<MemoryEntry[]> {
-  const selected = (name: MemCase, who: MemWho): boolean => options.filter === null || `${SUITE}/${name}/${who}`.includes(options.filter);
-  const whos = WHOS.filter((who) => CASES.some((name) => selected(name, who)));
+  const whos = WHOS.filter((who) => CASES.some((name) => selected(options, SUITE, name, who)));
   if (whos.length === 0) return [];
   const counts = whos.map((who) => `${messagesPerRun(who, options).toLocaleString('en')} for ${who}`).join(', ');
   log(`${SUITE}: ${options.runs} timed runs after ${WARMUP_RUNS} warm-ups, messages per run: ${counts} (publisher: a child process's main thread → 1 worker)`);
 
-  const samples = new Map(whos.map((who) => [who, new Map(CASES.map((name) => [name, new Map(METRICS.map((m) => [m, [] as number[]]))]))]));
-  const errors = new Map<MemWho, string>();
   const publishers = new Map<MemWho, PublisherProcess>();
   try {
     for (const who of whos) publishers.set(who, new PublisherProcess(who));
+    // Every publisher is up before any runs; one that failed to start fails its side's first run.
+    const startErrors = new Map<MemWho, Error>();
     for (const who of whos) {
       try {
         await within(60_000, `${who} publisher start`, publishers.get(who)!.nextLine());
       } catch (error) {
-        errors.set(who, (error as Error).message);
+        startErrors.set(who, error as Error);
       }
     }
-    const attempt = async (who: MemWho, timed: boolean): Promise<void> => {
-      if (errors.has(who)) return;
-      const n = timed ? messagesPerRun(who, options) : warmupMessages(who, options);
-      try {
+    const sides = whos.map((who): Side<MemKey> => ({
+      who,
+      run: async (timed) => {
+        const failed = startErrors.get(who);
+        if (failed !== undefined) throw failed;
+        const n = timed ? messagesPerRun(who, options) : warmupMessages(who, options);
         const report = await within(120_000 + n / 100, `${who} run`, publishers.get(who)!.run(n));
         check(report, n);
-        if (!timed) return;
+        const values: Partial<Record<MemKey, number>> = {};
         for (const name of CASES) {
-          const side = report[name];
-          const values: Record<MemoryMetric, number> = { gc_events: side.gcEvents, heap_bytes_per_msg: side.allocatedBytes / n };
-          for (const metric of METRICS) {
-            if (!Number.isFinite(values[metric])) throw new Error(`run gave no finite ${name} ${metric} (${values[metric]})`);
-            samples.get(who)!.get(name)!.get(metric)!.push(values[metric]);
-          }
+          values[`${name} gc_events`] = report[name].gcEvents;
+          values[`${name} heap_bytes_per_msg`] = report[name].allocatedBytes / n;
         }
-      } catch (error) {
-        errors.set(who, (error as Error).message);
-        log(`  ${who}: FAILED: ${(error as Error).message}`);
-      }
-    };
-    for (let run = 0; run < WARMUP_RUNS; run++) for (const who of whos) await attempt(who, false);
-    for (let run = 0; run < options.runs; run++) {
-      const order = run % 2 === 0 ? whos : [...whos].reverse();
-      for (const who of order) await attempt(who, true);
-    }
+        return values;
+      },
+    }));
+    const entries = await measureCases(SUITE, sides, SLOTS, options, log);
+    return entries
+      .filter((entry) => selected(options, SUITE, entry.case, entry.who))
+      .map((entry) => ({ ...entry, messages: messagesPerRun(entry.who, options) }));
   } finally {
     await Promise.all([...publishers.values()].map((p) => p.stop()));
   }
-
-  const entries: MemoryEntry[] = [];
-  for (const who of whos) {
-    const error = errors.get(who);
-    const parts: string[] = [];
-    for (const name of CASES) {
-      if (!selected(name, who)) continue;
-      for (const metric of METRICS) {
-        const values = samples.get(who)!.get(name)!.get(metric)!;
-        entries.push({
-          suite: SUITE, case: name, who, metric, unit: UNITS[metric],
-          median: median(values), min: Math.min(...values), max: Math.max(...values), runs: values.length,
-          verified: error === undefined && values.length === options.runs, messages: messagesPerRun(who, options),
-          ...(error === undefined ? {} : { error }),
-        });
-        parts.push(`${name} ${metric} ${values.map((v) => (metric === 'gc_events' ? v.toFixed(0) : v.toFixed(2))).join(', ')}`);
-      }
-    }
-    if (error === undefined) log(`  ${who}: ${parts.join('; ')}`);
-  }
-  return entries;
 }

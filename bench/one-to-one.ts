@@ -22,14 +22,14 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { Backend } from '../bindings/core-ops.ts';
-import { createEngine, type Engine } from '../src/index.ts';
+import type { Engine } from '../src/index.ts';
 import { RingBuffer } from 'ringbuf.js';
 import { streamChecksum, valueOf } from './engine/checksum.ts';
 import { o2oTopics, type O2oTopics } from './engine/o2o-topics.ts';
 import {
-  BACKENDS, VerificationError, measureSides, within, type EngineBenchEntry, type EngineWho, type Side,
+  BACKENDS, SuiteEngines, VerificationError, measureSides, runSize, streamProblems, verify, within, type RunSizes, type Side, type StreamTally,
 } from './engine-common.ts';
-import type { BenchOptions } from './results.ts';
+import { selected, type BenchOptions, type EngineBenchEntry } from './results.ts';
 import {
   CTRL_ABORT, CTRL_GEN, CTRL_MESSAGES, CTRL_QUIT, CTRL_WORDS, MESSAGE_WORDS, RING_MESSAGES, RUN_TIMEOUT_MS, SAB_RING_BYTES,
   Y_MASK, stampOf, stampSum, type PeerKind, type PeerReport, type PeerWorkerData, type Role,
@@ -43,38 +43,18 @@ const BATCH_CASE = `messages, batch ${BATCH}`;
 const PEERS: readonly PeerKind[] = ['ringbuf.js', 'sab-ring'];
 const PEER_WORKERS: Record<PeerKind, string> = { 'ringbuf.js': './workers/o2o-ringbuf.js', 'sab-ring': './workers/o2o-sab-ring.js' };
 
-/** Who a number of this suite belongs to: an engine backend or a peer ring. */
-export type OneToOneWho = Backend | PeerKind;
-/** An EngineBenchEntry whose `who` may also be a peer. */
-export type OneToOneEntry = Omit<EngineBenchEntry, 'who'> & { who: OneToOneWho };
-
 /** Messages per engine run (~10 M msg/s wasm, ~6 M js measured here). */
-function engineMessagesPerRun(options: BenchOptions): number {
-  if (options.quick) return 500_000;
-  if (options.full) return 10_000_000;
-  return 2_000_000;
-}
+const ENGINE_MESSAGES: RunSizes = { quick: 500_000, normal: 2_000_000, full: 10_000_000 };
 /** Messages per peer run: the plain rings run several times faster. */
-function peerMessagesPerRun(options: BenchOptions): number {
-  if (options.quick) return 2_000_000;
-  if (options.full) return 50_000_000;
-  return 10_000_000;
-}
+const PEER_MESSAGES: RunSizes = { quick: 2_000_000, normal: 10_000_000, full: 50_000_000 };
 
-function selectedWho(options: BenchOptions, name: string, who: OneToOneWho): boolean {
-  return options.filter === null || `${SUITE}/${name}/${who}`.includes(options.filter);
-}
-
-interface Tally { count: number; checksum: number; orderErrors: number; stampSum: number }
+interface Tally extends StreamTally { stampSum: number }
 
 function check(tally: Tally, n: number, expectedChecksum: number): void {
-  const problems: string[] = [];
-  if (tally.count !== n) problems.push(`consumed ${tally.count} of ${n} messages`);
-  if (tally.orderErrors !== 0) problems.push(`${tally.orderErrors} messages out of order`);
-  if (tally.checksum !== expectedChecksum) problems.push(`checksum ${tally.checksum} != sent ${expectedChecksum}`);
+  const problems = streamProblems(tally, n, expectedChecksum);
   const sum = stampSum(n);
   if (tally.stampSum !== sum) problems.push(`stamp sum ${tally.stampSum} != sent ${sum}`);
-  if (problems.length > 0) throw new VerificationError(problems.join('; '));
+  verify(problems);
 }
 
 type O2oEngine = Engine<O2oTopics>;
@@ -178,52 +158,42 @@ class PeerPair {
 }
 
 /** Runs the one-to-one suite's cases selected by `options`: engine (wasm, js) beside ringbuf.js and sab-ring. */
-export async function runOneToOne(options: BenchOptions, log: (line: string) => void): Promise<OneToOneEntry[]> {
-  const writerBackends = BACKENDS.filter((who) => selectedWho(options, WRITER_CASE, who));
-  const batchBackends = BACKENDS.filter((who) => selectedWho(options, BATCH_CASE, who));
-  const peers = PEERS.filter((who) => selectedWho(options, BATCH_CASE, who));
+export async function runOneToOne(options: BenchOptions, log: (line: string) => void): Promise<EngineBenchEntry[]> {
+  const writerBackends = BACKENDS.filter((who) => selected(options, SUITE, WRITER_CASE, who));
+  const batchBackends = BACKENDS.filter((who) => selected(options, SUITE, BATCH_CASE, who));
+  const peers = PEERS.filter((who) => selected(options, SUITE, BATCH_CASE, who));
   const backends = BACKENDS.filter((who) => writerBackends.includes(who) || batchBackends.includes(who));
   if (backends.length === 0 && peers.length === 0) return [];
-  const entries: OneToOneEntry[] = [];
-  const en = engineMessagesPerRun(options);
-  const pn = peerMessagesPerRun(options);
+  const entries: EngineBenchEntry[] = [];
+  const en = runSize(options, ENGINE_MESSAGES);
+  const pn = runSize(options, PEER_MESSAGES);
   const engineExpected = streamChecksum(en);
   const peerExpected = streamChecksum(pn);
 
-  const engines = new Map<Backend, O2oEngine>();
-  const errors = new Map<Backend, Error[]>(backends.map((who) => [who, []]));
+  const engines = new SuiteEngines<O2oTopics>();
   const pairs: PeerPair[] = [];
   try {
-    for (const backend of backends) {
-      const engine = await createEngine<O2oTopics>({
-        topics: o2oTopics, handlers: HANDLERS, backend, workers: 1, onError: (error) => errors.get(backend)!.push(error),
-      });
-      engines.set(backend, engine);
-      await engine.subscribe('msg', { handler: 'sink', mode: 'group', workers: [0] });
-      await engine.subscribe('report', { handler: 'report', mode: 'group', workers: [0] });
-    }
+    await engines.startEach(backends, { topics: o2oTopics, handlers: HANDLERS, workers: 1 }, [
+      ['msg', { handler: 'sink', mode: 'group', workers: [0] }],
+      ['report', { handler: 'report', mode: 'group', workers: [0] }],
+    ]);
     for (const kind of peers) pairs.push(new PeerPair(kind));
     await within(30_000, 'peer workers start', Promise.all(pairs.map((pair) => pair.ready())));
 
     const engineSide = (who: Backend, batched: boolean): Side => ({
       who,
       run: async () => {
-        const engine = engines.get(who)!;
         const timeout = RUN_TIMEOUT_MS;
-        const started = performance.now();
-        const tally = await within(timeout, `${who} ${batched ? BATCH_CASE : WRITER_CASE}`, (async () => {
+        const { result: tally, seconds } = await engines.timed(who, `${who} ${batched ? BATCH_CASE : WRITER_CASE}`, timeout, async (engine) => {
           await publishRun(engine, batched, en);
           return engine.request('report', { reset: true }, { timeout });
-        })());
-        const seconds = (performance.now() - started) / 1000;
-        const reported = errors.get(who)!;
-        if (reported.length > 0) throw new VerificationError(`engine reported: ${reported[0]!.message}`);
+        });
         check(tally, en, engineExpected);
         return { msgs_per_s: en / seconds };
       },
     });
     const peerSide = (pair: PeerPair): Side => ({
-      who: pair.kind as unknown as EngineWho, // engine-common's EngineWho does not list the peers (yet)
+      who: pair.kind,
       run: async () => {
         const { tally, seconds } = await within(RUN_TIMEOUT_MS + 10_000, `${pair.kind} run`, pair.run(pn));
         check(tally, pn, peerExpected);
@@ -234,18 +204,15 @@ export async function runOneToOne(options: BenchOptions, log: (line: string) => 
     if (writerBackends.length > 0) {
       log(`${SUITE} ${WRITER_CASE}: ${options.runs} timed runs of ${en.toLocaleString('en')} messages (main → 1 worker) after warm-ups, ${writerBackends.join(' and ')}`);
       const sides = writerBackends.map((who) => engineSide(who, false));
-      entries.push(...await measureSides(SUITE, WRITER_CASE, sides, ['msgs_per_s'], options, log) as OneToOneEntry[]);
+      entries.push(...await measureSides(SUITE, WRITER_CASE, sides, ['msgs_per_s'], options, log));
     }
     if (batchBackends.length > 0 || peers.length > 0) {
       log(`${SUITE} ${BATCH_CASE}: ${options.runs} timed runs after warm-ups: ${en.toLocaleString('en')} messages for ${batchBackends.join(' and ') || 'no engine'} (publishBatch, main → 1 worker), ${pn.toLocaleString('en')} for ${peers.join(' and ') || 'no peer'} (producer worker → consumer worker)`);
       const sides = [...batchBackends.map((who) => engineSide(who, true)), ...pairs.map(peerSide)];
-      entries.push(...await measureSides(SUITE, BATCH_CASE, sides, ['msgs_per_s'], options, log) as OneToOneEntry[]);
+      entries.push(...await measureSides(SUITE, BATCH_CASE, sides, ['msgs_per_s'], options, log));
     }
   } finally {
-    await Promise.all([
-      ...[...engines.values()].map((engine) => engine.close({ timeout: 5_000 })),
-      ...pairs.map((pair) => pair.stop()),
-    ]);
+    await Promise.all([engines.close(), ...pairs.map((pair) => pair.stop())]);
   }
   return entries;
 }

@@ -6,24 +6,7 @@
  * Deterministic: the only time in the output is the one the env object holds.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-
-/** One measured (suite, case, backend, metric), as stored in bench/results/latest.json. */
-export interface ReportEntry {
-  suite: string;
-  case: string;
-  who: string;
-  metric: string;
-  unit: string;
-  median: number;
-  min: number;
-  max: number;
-  runs: number;
-  verified: boolean;
-  error?: string;
-}
-
-/** Engines first, then peers in a fixed order; anything else after them, alphabetically. */
-const WHO_ORDER = ['wasm', 'js', 'postMessage', 'atomics', 'ringbuf.js', 'sab-ring', 'piscina', 'tinypool', 'events', 'eventemitter3', 'mitt'];
+import { WHO_ORDER, formatRate, type ResultEntry } from './results.ts';
 const ENGINES = new Set(['wasm', 'js']);
 const COLORS: Record<string, string> = {
   wasm: '#654ff0',
@@ -64,10 +47,10 @@ function str(value: unknown, fallback = ''): string {
 }
 
 /** Copies the fields defensively: missing strings become '?', missing numbers NaN. */
-function normalise(raw: unknown): ReportEntry | null {
+function normalise(raw: unknown): ResultEntry | null {
   if (typeof raw !== 'object' || raw === null) return null;
   const e = raw as Record<string, unknown>;
-  const entry: ReportEntry = {
+  const entry: ResultEntry = {
     suite: str(e.suite, '?'),
     case: str(e.case, '?'),
     who: str(e.who, '?'),
@@ -83,8 +66,9 @@ function normalise(raw: unknown): ReportEntry | null {
   return entry;
 }
 
+/** Engines first, then peers in WHO_ORDER; anything else after them, alphabetically. */
 function whoRank(who: string): number {
-  const i = WHO_ORDER.indexOf(who);
+  const i = (WHO_ORDER as readonly string[]).indexOf(who);
   return i === -1 ? WHO_ORDER.length : i;
 }
 
@@ -101,20 +85,6 @@ function colorOf(who: string, allWho: readonly string[]): string {
 
 // ---------------------------------------------------------------------------------------------
 // Number formatting
-
-function trimFixed(value: number, digits: number): string {
-  return value.toFixed(digits);
-}
-
-/** 42350848 → '42.4 M'. */
-function formatRate(rate: number): string {
-  if (!Number.isFinite(rate)) return '—';
-  const abs = Math.abs(rate);
-  if (abs >= 1e9) return `${trimFixed(rate / 1e9, 2)} G`;
-  if (abs >= 1e6) return `${trimFixed(rate / 1e6, 1)} M`;
-  if (abs >= 1e3) return `${trimFixed(rate / 1e3, 1)} k`;
-  return rate.toFixed(0);
-}
 
 /** One value in the metric's unit (the unit itself goes in the table's metric column). */
 function formatValue(value: number, metric: string, unit: string): string {
@@ -134,7 +104,7 @@ function unitLabel(metric: string, unit: string): string {
   return unit;
 }
 
-function formatCell(e: ReportEntry | undefined): string {
+function formatCell(e: ResultEntry | undefined): string {
   if (e === undefined) return '';
   const spread = Number.isFinite(e.min) || Number.isFinite(e.max)
     ? ` [${formatValue(e.min, e.metric, e.unit)}–${formatValue(e.max, e.metric, e.unit)}]`
@@ -165,7 +135,7 @@ interface Row {
   case: string;
   metric: string;
   unit: string;
-  byWho: Map<string, ReportEntry>;
+  byWho: Map<string, ResultEntry>;
 }
 
 interface Suite {
@@ -175,7 +145,7 @@ interface Suite {
 }
 
 /** Suites and rows (case, metric) in order of first appearance; one entry per who per row. */
-function group(entries: readonly ReportEntry[]): Suite[] {
+function group(entries: readonly ResultEntry[]): Suite[] {
   const suites = new Map<string, { rows: Map<string, Row>; whos: Set<string> }>();
   for (const e of entries) {
     let suite = suites.get(e.suite);
@@ -204,8 +174,8 @@ function bestPeer(row: Row): { who: string; median: number } | null {
 }
 
 /** Peer entries of rows in `suite` with the same metric that hold no engine (wasm/js) at all. */
-function peerOnlyRows(suite: Suite, row: Row): Map<string, ReportEntry> {
-  const peers = new Map<string, ReportEntry>();
+function peerOnlyRows(suite: Suite, row: Row): Map<string, ResultEntry> {
+  const peers = new Map<string, ResultEntry>();
   for (const other of suite.rows) {
     if (other === row || other.metric !== row.metric || [...other.byWho.keys()].some((w) => ENGINES.has(w))) continue;
     for (const [who, e] of other.byWho) {
@@ -249,7 +219,7 @@ function envLines(env: unknown): string[] {
   return lines;
 }
 
-function renderMarkdown(env: unknown, entries: readonly ReportEntry[], svgName: string): string {
+function renderMarkdown(env: unknown, entries: readonly ResultEntry[], svgName: string): string {
   const out: string[] = [];
   out.push('# wasm-dispatch benchmark report', '');
   out.push(...envLines(env), '');
@@ -365,7 +335,7 @@ function tickLabel(d: number): string {
   return `${10 ** d}/s`;
 }
 
-function renderSvg(entries: readonly ReportEntry[]): string {
+function renderSvg(entries: readonly ResultEntry[]): string {
   const rows = group(entries.filter((e) => e.metric === 'msgs_per_s')).flatMap((s) => s.rows);
   const allWho = sortWho(rows.flatMap((r) => [...r.byWho.keys()]));
   const values = rows.flatMap((r) => [...r.byWho.values()].flatMap((e) => [e.median, e.min, e.max])).filter((v) => Number.isFinite(v) && v > 0);
@@ -480,12 +450,12 @@ function renderSvg(entries: readonly ReportEntry[]): string {
  * Writes `latest.md` and `latest.svg` into `dir` (created if missing) and returns their URLs.
  * Entries missing fields or holding NaN/0 are tolerated: they print as '—' / 'n/a'.
  */
-export function writeReport(results: { env: unknown; entries: readonly ReportEntry[] }, dir: URL): { markdown: URL; svg: URL } {
+export function writeReport(results: { env: unknown; entries: readonly ResultEntry[] }, dir: URL): { markdown: URL; svg: URL } {
   const base = dir.href.endsWith('/') ? dir : new URL(`${dir.href}/`);
   mkdirSync(base, { recursive: true });
   const entries = (Array.isArray(results?.entries) ? results.entries : [])
     .map((e: unknown) => normalise(e))
-    .filter((e): e is ReportEntry => e !== null);
+    .filter((e): e is ResultEntry => e !== null);
   const markdown = new URL('latest.md', base);
   const svg = new URL('latest.svg', base);
   writeFileSync(markdown, renderMarkdown(results?.env, entries, 'latest.svg'));

@@ -25,15 +25,10 @@
  */
 import { Piscina } from 'piscina';
 import { Tinypool } from 'tinypool';
-import type { Backend } from '../bindings/core-ops.ts';
-import { createEngine, type Engine } from '../src/index.ts';
 import { valueOf } from './engine/checksum.ts';
 import { rrTopics, type RRTopics } from './engine/rr-topics.ts';
-import {
-  BACKENDS, VerificationError, makeEntry, measureSides, selectedCase, within,
-  type EngineBenchEntry, type EngineWho, type Side,
-} from './engine-common.ts';
-import type { BenchOptions } from './results.ts';
+import { BACKENDS, SuiteEngines, measureSides, runSize, runTimeoutMs, verify, within, type RunSizes, type Side } from './engine-common.ts';
+import { makeEntry, selected, type BenchOptions, type EngineBenchEntry, type EngineWho } from './results.ts';
 
 const SUITE = 'request-response';
 const CASE = 'add a+b, 2 workers';
@@ -50,25 +45,14 @@ const POOL_CONCURRENCY = 16;
 /** Piscina's atomics mode: 'sync' lets an idle pool thread pick its next task without an event-loop turn. */
 const POOL_ATOMICS = 'sync' as const;
 
-/** The names of this suite's sides; EngineWho is cast wider where engine-common needs it. */
-export type RRWho = Backend | 'piscina' | 'tinypool';
 const POOLS = ['piscina', 'tinypool'] as const;
 type PoolWho = typeof POOLS[number];
 
-function engineRequestsPerRun(options: BenchOptions): number {
-  if (options.quick) return 30_000;
-  if (options.full) return 500_000;
-  return 60_000;
-}
+const ENGINE_REQUESTS: RunSizes = { quick: 30_000, normal: 60_000, full: 500_000 };
 /** The pools run at ~10^4–10^5 tasks/s here: fewer tasks, runs of a similar length. */
-function poolRequestsPerRun(options: BenchOptions): number {
-  if (options.quick) return 8_000;
-  if (options.full) return 100_000;
-  return 15_000;
-}
-function runTimeoutMs(requests: number): number {
-  return 20_000 + Math.ceil(requests / 5); // ≥ 5 k requests/s plus slack
-}
+const POOL_REQUESTS: RunSizes = { quick: 8_000, normal: 15_000, full: 100_000 };
+/** Requests per second below which a run times out: far below what any side does. */
+const MIN_RATE = 5_000;
 
 function operandB(i: number): number {
   return valueOf(i + 0x10000);
@@ -127,7 +111,7 @@ function checkResult(result: WindowResult, n: number, expected: number, checkWor
   if (result.mismatches !== 0) problems.push(`${result.mismatches} wrong replies (first: ${result.firstMismatch})`);
   if (result.total !== expected) problems.push(`reply total ${result.total} != expected ${expected}`);
   if (checkWorkers && result.perWorker.some((count) => count === 0)) problems.push(`replies per worker ${result.perWorker.join('/')}: a worker answered none`);
-  if (problems.length > 0) throw new VerificationError(problems.join('; '));
+  verify(problems);
 }
 
 interface Pool { run(task: { a: number; b: number }): Promise<number>; destroy(): Promise<void> }
@@ -152,7 +136,7 @@ function createPool(who: PoolWho): Pool {
  * only when wasm and both pools were selected; unverified (no value) if any of them failed.
  */
 function speedupEntry(entries: readonly EngineBenchEntry[], runs: number): EngineBenchEntry {
-  const find = (who: RRWho): EngineBenchEntry | undefined => entries.find((e) => e.case === CASE && e.metric === 'msgs_per_s' && e.who === who);
+  const find = (who: EngineWho): EngineBenchEntry | undefined => entries.find((e) => e.case === CASE && e.metric === 'msgs_per_s' && e.who === who);
   const sides = (['wasm', ...POOLS] as const).map((who) => ({ who, entry: find(who) }));
   const failed = sides.find(({ entry }) => entry === undefined || !entry.verified || entry.runs === 0);
   if (failed !== undefined) {
@@ -169,27 +153,21 @@ function speedupEntry(entries: readonly EngineBenchEntry[], runs: number): Engin
 
 /** Runs the request/response case (both engine backends, Piscina, tinypool) selected by `options`. */
 export async function runRequestResponse(options: BenchOptions, log: (line: string) => void): Promise<EngineBenchEntry[]> {
-  const picked = (who: RRWho): boolean => selectedCase(options, SUITE, CASE, who as EngineWho);
+  const picked = (who: EngineWho): boolean => selected(options, SUITE, CASE, who);
   const backends = BACKENDS.filter(picked);
   const pools = POOLS.filter(picked);
   if (backends.length === 0 && pools.length === 0) return [];
-  const n = engineRequestsPerRun(options);
-  const pn = poolRequestsPerRun(options);
+  const n = runSize(options, ENGINE_REQUESTS);
+  const pn = runSize(options, POOL_REQUESTS);
   const expected = expectedTotal(n);
   const pexpected = expectedTotal(pn);
-  const engines = new Map<Backend, Engine<RRTopics>>();
+  const engines = new SuiteEngines<RRTopics>();
   const poolByWho = new Map<PoolWho, Pool>();
-  const errors = new Map<Backend, Error[]>(backends.map((who) => [who, []]));
   const entries: EngineBenchEntry[] = [];
   try {
-    for (const backend of backends) {
-      const engine = await createEngine<RRTopics>({
-        topics: rrTopics, handlers: HANDLERS, backend, workers: WORKERS, ringCapacity: RING_CAPACITY,
-        onError: (error) => errors.get(backend)!.push(error),
-      });
-      engines.set(backend, engine);
-      await engine.subscribe('add', { handler: 'add', mode: 'group', workers: [0, 1] });
-    }
+    await engines.startEach(backends, { topics: rrTopics, handlers: HANDLERS, workers: WORKERS, ringCapacity: RING_CAPACITY }, [
+      ['add', { handler: 'add', mode: 'group', workers: [0, 1] }],
+    ]);
     for (const who of pools) poolByWho.set(who, createPool(who));
     log(`${SUITE} ${CASE}: ${options.runs} timed runs after warm-ups, ${WINDOW} requests in flight; `
       + `engine ${n.toLocaleString('en')} request() per run (${backends.join(' and ') || 'none'}), `
@@ -198,24 +176,19 @@ export async function runRequestResponse(options: BenchOptions, log: (line: stri
       ...backends.map((who): Side => ({
         who,
         run: async () => {
-          const engine = engines.get(who)!;
-          const started = performance.now();
-          const result = await within(runTimeoutMs(n), `${who} ${CASE}`, slidingWindow(
+          const { result, seconds } = await engines.timed(who, `${who} ${CASE}`, runTimeoutMs(n, MIN_RATE), (engine) => slidingWindow(
             n, WINDOW, (a, b) => engine.request('add', { a, b }), (r) => r.sum, (r) => r.worker,
           ));
-          const seconds = (performance.now() - started) / 1000;
-          const reported = errors.get(who)!;
-          if (reported.length > 0) throw new VerificationError(`engine reported: ${reported[0]!.message}`);
           checkResult(result, n, expected, true);
           return { msgs_per_s: n / seconds };
         },
       })),
       ...pools.map((who): Side => ({
-        who: who as unknown as EngineWho,
+        who,
         run: async () => {
           const pool = poolByWho.get(who)!;
           const started = performance.now();
-          const result = await within(runTimeoutMs(pn), `${who} ${CASE}`, slidingWindow(
+          const result = await within(runTimeoutMs(pn, MIN_RATE), `${who} ${CASE}`, slidingWindow(
             pn, WINDOW, (a, b) => pool.run({ a, b }), (sum) => sum, () => -1,
           ));
           const seconds = (performance.now() - started) / 1000;
@@ -231,10 +204,7 @@ export async function runRequestResponse(options: BenchOptions, log: (line: stri
       log(`  speedup (wasm ÷ best pool): ${speedup.verified ? `${speedup.median.toFixed(2)}× [${speedup.min.toFixed(2)}–${speedup.max.toFixed(2)}]` : `not computed (${speedup.error})`}`);
     }
   } finally {
-    await Promise.all([
-      ...[...engines.values()].map((engine) => engine.close({ timeout: 5_000 })),
-      ...[...poolByWho.values()].map((pool) => pool.destroy()),
-    ]);
+    await Promise.all([engines.close(), ...[...poolByWho.values()].map((pool) => pool.destroy())]);
   }
   return entries;
 }

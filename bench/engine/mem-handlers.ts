@@ -8,7 +8,7 @@
 import { defineSchema } from '../../src/schema.ts';
 import { defineHandlers, defineTopics } from '../../src/engine/types.ts';
 import { foldTick } from '../workers/mem-common.ts';
-import { HeapWindow } from './mem-heap.ts';
+import { HeapWindow } from '../heap-window.ts';
 
 export const memTopics = defineTopics({
   /** 24 bytes: seq, value = seq & 0xffff, x = (seq & 1023) * 0.5, stamp = seq * 2. */

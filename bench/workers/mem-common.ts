@@ -7,7 +7,7 @@
  * `{"ready":true}`, then answers every stdin line `{"messages":n}` with one PublisherReport line
  * and leaves on `{"quit":true}` (or when stdin closes).
  */
-import type { HeapWindowReport } from '../engine/mem-heap.ts';
+import type { HeapWindowReport } from '../heap-window.ts';
 
 /** postMessage consumer acks every this many messages; the publisher keeps ≤ 2 × this in flight. */
 export const ACK_EVERY = 10_000;
@@ -21,10 +21,13 @@ export type MemWho = 'wasm' | 'js' | 'postMessage';
 
 export interface PublisherData { who: MemWho }
 
+/** What the suite reads of one thread's heap window. */
+export type WindowCounts = Pick<HeapWindowReport, 'gcEvents' | 'allocatedBytes'>;
+
 export interface PublisherReport {
   messages: number;
-  publisher: HeapWindowReport;
-  consumer: HeapWindowReport;
+  publisher: WindowCounts;
+  consumer: WindowCounts;
   /** Messages the consumer handled in the window, and whether its checksum equals the publisher's. */
   count: number;
   checksumMatches: boolean;

@@ -6,7 +6,7 @@
  * (posted after a run's messages, so handled after all of them) closes it and replies.
  */
 import { parentPort } from 'node:worker_threads';
-import { HeapWindow } from '../engine/mem-heap.ts';
+import { HeapWindow } from '../heap-window.ts';
 import { ACK_EVERY, foldTick } from './mem-common.ts';
 
 interface Tick { seq: number; value: number; x: number; stamp: number; probe?: undefined }

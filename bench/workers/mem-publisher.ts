@@ -16,7 +16,7 @@ import { Worker } from 'node:worker_threads';
 import { createInterface } from 'node:readline';
 import { createEngine, type Engine } from '../../src/index.ts';
 import { memTopics, type MemTopics } from '../engine/mem-handlers.ts';
-import { HeapWindow } from '../engine/mem-heap.ts';
+import { HeapWindow } from '../heap-window.ts';
 import { ACK_EVERY, foldTick, type PublisherData, type PublisherReport } from './mem-common.ts';
 
 const data = JSON.parse(process.argv[2]!) as PublisherData;

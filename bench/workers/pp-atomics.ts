@@ -21,13 +21,13 @@
  * PING_SEQ counts pings sent since the workers started (it never resets between games, so B
  * needs no per-game set-up); PONG_SEQ echoes it. A game: for each round A writes the value,
  * stamps performance.now(), stores PING_SEQ and notifies; B wakes, answers; A wakes at PONG_SEQ
- * and records the round trip into an HdrHistogram (pp-histogram.ts). No spinning: both sides
- * park on every message, which is what the engine's `spin: 0` case is compared with.
+ * and scores the round trip (GameScore, pp-histogram.ts). No spinning: both sides park on every
+ * message, which is what the engine's `spin: 0` case is compared with.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { CHECKSUM_SEED, checksumStep, valueOf } from '../engine/checksum.ts';
+import { valueOf } from '../engine/checksum.ts';
 import { pongValue } from '../engine/pingpong-handlers.ts';
-import { recordRttMs, rttHistogram, rttPercentilesUs } from './pp-histogram.ts';
+import { GameScore } from './pp-histogram.ts';
 
 const CACHE_LINE = 64;
 /** Byte offsets of PpAtomicsLayout: the ping words, and the pong words two cache lines further. */
@@ -64,13 +64,10 @@ if (parentPort !== null) {
       Atomics.notify(i32, PONG_SEQ);
     }
   } else {
-    const histogram = rttHistogram();
+    const score = new GameScore();
     let sent = 0;
     parent.on('message', (start: { rounds: number }) => {
-      histogram.reset();
-      let checksum = CHECKSUM_SEED;
-      let errors = 0;
-      let count = 0;
+      score.start(start.rounds);
       for (let seq = 0; seq < start.rounds; seq++) {
         i32[PING_VALUE] = valueOf(seq) | 0;
         const sentAt = performance.now();
@@ -81,12 +78,10 @@ if (parentPort !== null) {
         // Sleep until B echoes this ping's number; the load pairs with B's store of PONG_SEQ.
         let echoed: number;
         while ((echoed = Atomics.load(i32, PONG_SEQ)) !== sent) Atomics.wait(i32, PONG_SEQ, echoed);
-        recordRttMs(histogram, performance.now() - sentAt);
-        checksum = checksumStep(checksum, i32[PONG_VALUE]! >>> 0);
-        count++;
+        score.pong(seq, i32[PONG_VALUE]! >>> 0, performance.now() - sentAt);
       }
-      if (Atomics.load(i32, PONG_SEQ) !== sent) errors++;
-      parent.postMessage({ count, checksum, errors, ...rttPercentilesUs(histogram) });
+      if (Atomics.load(i32, PONG_SEQ) !== sent) score.errors++;
+      parent.postMessage(score.report());
     });
     parent.postMessage({ ready: true });
   }

@@ -5,15 +5,15 @@
  *                        A ◀── {seq, pongValue(value)} ── B
  *   main ◀── {count, checksum, errors, p50, p99, p999} ── A
  *
- * Role and port come in workerData. A stamps performance.now() before each ping and records the
- * round trip at the pong's arrival into an HdrHistogram (pp-histogram.ts); it checks the seq and
- * folds the pong value into the same FNV-1a checksum as the engine's pong handler. Between
- * messages both threads sleep in their event loops (the "parked" case of the comparison).
+ * Role and port come in workerData. A stamps performance.now() before each ping and, at the pong's
+ * arrival, records the round trip, checks the seq and folds the pong value into the checksum: the
+ * same GameScore (pp-histogram.ts) as the engine's pong handler. Between messages both threads
+ * sleep in their event loops (the "parked" case of the comparison).
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import { CHECKSUM_SEED, checksumStep, valueOf } from '../engine/checksum.ts';
+import { valueOf } from '../engine/checksum.ts';
 import { pongValue } from '../engine/pingpong-handlers.ts';
-import { recordRttMs, rttHistogram, rttPercentilesUs } from './pp-histogram.ts';
+import { GameScore } from './pp-histogram.ts';
 
 interface Ball { seq: number; value: number }
 
@@ -23,32 +23,20 @@ const parent = parentPort!;
 if (role === 'B') {
   port.on('message', (ping: Ball) => port.postMessage({ seq: ping.seq, value: pongValue(ping.value) }));
 } else {
-  const histogram = rttHistogram();
-  let rounds = 0;
-  let count = 0;
-  let checksum = CHECKSUM_SEED;
-  let errors = 0;
+  const score = new GameScore();
   let sentAt = 0;
   const serve = (seq: number): void => {
     sentAt = performance.now();
     port.postMessage({ seq, value: valueOf(seq) });
   };
   port.on('message', (pong: Ball) => {
-    recordRttMs(histogram, performance.now() - sentAt);
-    if (pong.seq !== count) errors++;
-    checksum = checksumStep(checksum, pong.value);
-    count++;
-    if (count < rounds) serve(count);
-    else parent.postMessage({ count, checksum, errors, ...rttPercentilesUs(histogram) });
+    if (score.pong(pong.seq, pong.value, performance.now() - sentAt)) serve(score.count);
+    else parent.postMessage(score.report());
   });
   parent.on('message', (start: { rounds: number }) => {
-    rounds = start.rounds;
-    count = 0;
-    checksum = CHECKSUM_SEED;
-    errors = 0;
-    histogram.reset();
-    if (rounds > 0) serve(0);
-    else parent.postMessage({ count, checksum, errors, ...rttPercentilesUs(histogram) });
+    score.start(start.rounds);
+    if (start.rounds > 0) serve(0);
+    else parent.postMessage(score.report());
   });
 }
 parent.postMessage({ ready: true });

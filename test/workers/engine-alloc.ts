@@ -5,12 +5,13 @@
  * JIT-side allocation per million messages when the same loop ran inside a worker). It creates an engine (one worker) and
  * publishes `messages` 24-byte ticks through the allocation-free writer + send path, after a
  * warm-up, counting GC events and heap growth on this (the publishing) thread while the handler
- * module counts them on the handler's thread. Mode 'allocating' publishes with a fresh object per
- * message instead: the control that shows the detector works.
+ * module counts them on the handler's thread, each in a heap window (bench/heap-window.ts). Mode
+ * 'allocating' publishes with a fresh object per message instead: the control that shows the
+ * detector works.
  */
-import { GCProfiler } from 'node:v8';
 import { createEngine } from '../../src/index.ts';
-import { allocTopics, collectGarbage, dataHeapUsed } from '../engine/alloc-handlers.ts';
+import { HeapWindow } from '../../bench/heap-window.ts';
+import { allocTopics } from '../engine/alloc-handlers.ts';
 
 export interface EngineAllocData { backend: 'wasm' | 'js'; messages: number; warmup: number; mode: 'writer' | 'allocating'; coreBuild: 'release' | 'debug' }
 export interface EngineAllocWindow {
@@ -98,24 +99,19 @@ await engine.drain();
 // a loaded machine sometimes leaves a function unoptimised for a while (the interpreter boxes
 // doubles), which shows in one window: the test judges the best window.
 const windows: EngineAllocWindow[] = [];
+const window = new HeapWindow();
 let next = data.warmup + CHUNK;
 for (let w = 0; w < WINDOWS; w++) {
-  const handlerBefore = await engine.request('probe', { start: true });
-  // GCProfiler reports synchronously what happened between start and stop (a PerformanceObserver
-  // would deliver its entries only after the loop yields).
-  collectGarbage();
-  const profiler = new GCProfiler();
-  profiler.start();
-  const heapBefore = dataHeapUsed();
+  await engine.request('probe', { start: true });
+  window.start();
   await runChunks(next, next + data.messages, data.mode === 'allocating');
-  const heapAfter = dataHeapUsed();
-  const publisherGcs = profiler.stop().statistics.length;
+  const publisher = window.stop();
   next += data.messages;
   await engine.drain();
-  const handlerAfter = await engine.request('probe', { start: false });
+  const handler = await engine.request('probe', { start: false });
   windows.push({
-    publisher: { gcEvents: publisherGcs, heapGrowthBytes: heapAfter - heapBefore },
-    handler: { gcEvents: handlerAfter.gcEvents, heapGrowthBytes: handlerAfter.heapUsed - handlerBefore.heapUsed },
+    publisher: { gcEvents: publisher.gcEvents, heapGrowthBytes: publisher.heapGrowthBytes },
+    handler: { gcEvents: handler.gcEvents, heapGrowthBytes: handler.heapGrowthBytes },
   });
 }
 const last = await engine.request('probe', { start: false });

@@ -5,16 +5,17 @@
  *
  * The loop writes every field of a message through a writer flyweight, reads each back through a
  * reader flyweight and counts mismatches, cycling over SLOTS messages. After a warm-up (so the loop
- * runs optimised, accessors inlined), it measures over `messages` messages:
- * - GC events, from a PerformanceObserver on 'gc' entries whose start falls inside the loop;
- * - heap growth, process.memoryUsage().heapUsed after minus before. Without a GC in between, that
- *   is every byte allocated: one boxed double per message would already be 16 MB per million.
+ * runs optimised, accessors inlined), it measures over `messages` messages in a heap window
+ * (bench/heap-window.ts, the GC probe the engine's test and the memory benchmark use):
+ * - GC events, counted by a GCProfiler from just before the loop to just after it;
+ * - heap growth, the data heap in use after minus before. Without a GC in between, that is every
+ *   byte allocated: one boxed double per message would already be 16 MB per million.
  * Modes other than 'flyweight' are controls that allocate on purpose, to show the detector works:
  * 'object-per-message' makes one short-lived object per message (GCs), 'retained-objects' keeps
  * every one (heap growth).
  */
-import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
+import { HeapWindow } from '../../bench/heap-window.ts';
 import { defineSchema } from '../../src/schema.ts';
 
 export type SchemaAllocMode = 'flyweight' | 'object-per-message' | 'retained-objects';
@@ -31,10 +32,10 @@ export interface SchemaAllocData {
 export interface SchemaAllocReport {
   mode: SchemaAllocMode;
   messages: number;
-  /** GC events that started during the measured loop. */
+  /** GC events during the measured loop. */
   gcEvents: number;
-  /** Their kinds (perf_hooks constants: 1 minor, 2 major, 4 incremental, 8 weak callbacks). */
-  gcKinds: number[];
+  /** Their kinds, as GCProfiler names them ('Scavenge', 'MarkSweepCompact', …). */
+  gcKinds: string[];
   heapGrowthBytes: number;
   mismatches: number;
   nsPerMessage: number;
@@ -93,34 +94,22 @@ async function main(): Promise<void> {
   let mismatches = 0;
   const slice = Math.ceil(data.warmup / 4);
   for (let i = 0; i < 4; i++) mismatches += run(i * slice, slice);
-  process.memoryUsage();
   await nextTask();
 
-  const gcEntries: { start: number; kind: number }[] = [];
-  const observer = new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) {
-      gcEntries.push({ start: entry.startTime, kind: (entry as { detail?: { kind?: number } }).detail?.kind ?? 0 });
-    }
-  });
-  observer.observe({ entryTypes: ['gc'] });
-  await nextTask();
-
-  const heapBefore = process.memoryUsage().heapUsed;
+  const window = new HeapWindow();
+  window.start();
   const start = performance.now();
   mismatches += run(4 * slice, data.messages);
   const end = performance.now();
-  const heapAfter = process.memoryUsage().heapUsed;
+  const measured = window.stop();
 
-  await nextTask(); // GC entries are delivered asynchronously
-  observer.disconnect();
-  const during = gcEntries.filter((entry) => entry.start >= start && entry.start <= end);
   const last = Probe.decode(data.memory, data.base + ((4 * slice + data.messages - 1) & (SLOTS - 1)) * size);
   const report: SchemaAllocReport = {
     mode: data.mode,
     messages: data.messages,
-    gcEvents: during.length,
-    gcKinds: during.map((entry) => entry.kind),
-    heapGrowthBytes: heapAfter - heapBefore,
+    gcEvents: measured.gcEvents,
+    gcKinds: measured.gcTypes,
+    heapGrowthBytes: measured.heapGrowthBytes,
     mismatches,
     nsPerMessage: ((end - start) * 1e6) / data.messages,
     last: { ...last, seq: String(last.seq) },
