@@ -138,9 +138,10 @@ export interface CoreOps {
   /** Reader `thread` of `router` (inside routerEnter/Leave) and producer of every ring in `rings`.
    *  Routes and pushes `count` records, `stride` bytes apart from `src`: hashes each key (KEY_* kind
    *  at `keyOffset`, `keyLength` bytes for KEY_BYTES), routes `topic` into `out`, and for each
-   *  route entry stamps its low 16 bits as a u16 at `tagOffset` in the record, ringTryPushes the
-   *  record into the ring u32 `rings[entry >>> 16]` and adds 1 to u32 `pushed[entry >>> 16]`.
-   *  `balance`: address of a u8 table indexed by an entry's low 16 bits (its tag), or 0 for none.
+   *  route entry stamps its tag, `entry & ROUTE_TAG_MASK`, as a u16 at `tagOffset` in the record,
+   *  ringTryPushes the record into the ring u32 `rings[entry >>> ROUTE_RING_SHIFT]` and adds 1 to
+   *  u32 `pushed[entry >>> ROUTE_RING_SHIFT]`.
+   *  `balance`: address of a u8 table indexed by an entry's tag, or 0 for none.
    *  An entry whose tag's byte is not 0 opens a least-loaded pick among the record's remaining
    *  entries of that tag (entries j..n-1 not already ROUTE_SKIPPED): only the one whose ring holds
    *  the fewest records, CLAIM - TAIL (counting this producer's unflushed claims; ties: the
