@@ -25,6 +25,11 @@
  *
  * The caller must be inside routerEnter/routerLeave as thread `thread`, and the producer of every
  * ring in the table. Never allocates, never waits.
+ *
+ * Its per-record pieces are core ops of their own, for callers that route one record at a time
+ * (the engine's per-record path): keyHash (the key hash a record is routed by) and
+ * pickLeastLoaded (one least-loaded pick over the route entries at `out`). dispatchBatch inlines
+ * these very functions, so both paths hash and pick alike.
  */
 import { STATUS_INVALID, STATUS_OK } from "./layout/status";
 import {
@@ -37,13 +42,19 @@ import { hashBytes, hashU32 } from "./hash";
 import { ringTryPush } from "./ring";
 import { routerRoute } from "./router";
 
-@inline function keyHash(record: usize, keyKind: u32, keyOffset: u32, keyLength: u32): u32 {
+/**
+ * The hash of the key at `record + keyOffset` by KEY_* kind (the table in
+ * assembly/layout/dispatch.ts), as an i32; any other kind hashes to 0. Exported for the engine's
+ * per-record path; inlined here into dispatchBatch (an exported @inline function is both).
+ */
+// @ts-ignore: decorator
+@inline export function keyHash(record: usize, keyKind: u32, keyOffset: u32, keyLength: u32): i32 {
   const at = record + keyOffset;
   if (keyKind == KEY_NONE) return 0;
-  if (keyKind == KEY_U32) return <u32>hashU32(load<u32>(at));
-  if (keyKind == KEY_U8) return <u32>hashU32(<u32>load<u8>(at));
-  if (keyKind == KEY_PREFIXED_BYTES) return <u32>hashBytes(at + 2, <u32>load<u16>(at));
-  if (keyKind == KEY_BYTES) return <u32>hashBytes(at, keyLength);
+  if (keyKind == KEY_U32) return hashU32(load<u32>(at));
+  if (keyKind == KEY_U8) return hashU32(<u32>load<u8>(at));
+  if (keyKind == KEY_PREFIXED_BYTES) return hashBytes(at + 2, <u32>load<u16>(at));
+  if (keyKind == KEY_BYTES) return hashBytes(at, keyLength);
   return 0;
 }
 
@@ -59,9 +70,14 @@ import { routerRoute } from "./router";
   return load<u32>(ring + RING_CLAIM_OFFSET) - atomic.load<u32>(ring + RING_TAIL_OFFSET);
 }
 
-/** The least-loaded pick opened by entry `from` (tag `tag`) among entries from..n-1 at `out`:
- *  returns the chosen entry's index and overwrites the pick's other entries with ROUTE_SKIPPED. */
-function leastLoaded(out: usize, from: u32, n: u32, tag: u32, rings: usize): u32 {
+/**
+ * The least-loaded pick opened by entry `from` (tag `tag`) among entries from..n-1 at `out`:
+ * returns the chosen entry's index and overwrites the pick's other entries with ROUTE_SKIPPED.
+ * Entries of other tags and ROUTE_SKIPPED ones are passed over. Exported for the engine's
+ * per-record path; inlined here into dispatchBatch (an exported @inline function is both).
+ */
+// @ts-ignore: decorator
+@inline export function pickLeastLoaded(out: usize, from: u32, n: u32, tag: u32, rings: usize): u32 {
   let best = from;
   let bestDepth: u32 = 0;
   let measured = false; // a pick of one (the usual case on resuming) loads no ring word
@@ -93,7 +109,7 @@ export function dispatchBatch(
   let unrouted: u32 = 0;
   for (let i: u32 = 0; i < count; i++) {
     const record = src + <usize>i * stride;
-    const n = routerRoute(router, thread, topic, keyHash(record, keyKind, keyOffset, keyLength), out);
+    const n = routerRoute(router, thread, topic, <u32>keyHash(record, keyKind, keyOffset, keyLength), out);
     if (n < 0) {
       store<u32>(result + DISPATCH_ROUTED_OFFSET, routed);
       store<u32>(result + DISPATCH_UNROUTED_OFFSET, unrouted);
@@ -105,7 +121,7 @@ export function dispatchBatch(
       if (entry == ROUTE_SKIPPED) continue;
       const tag = entry & ROUTE_TAG_MASK;
       // Not the chosen one: it is ROUTE_SKIPPED now; the chosen entry is pushed at its own index.
-      if (balance != 0 && load<u8>(balance + <usize>tag) != 0 && leastLoaded(out, j, <u32>n, tag, rings) != j) continue;
+      if (balance != 0 && load<u8>(balance + <usize>tag) != 0 && pickLeastLoaded(out, j, <u32>n, tag, rings) != j) continue;
       const ring = <usize>(entry >>> ROUTE_RING_SHIFT);
       store<u16>(record + tagOffset, <u16>tag);
       if (ringTryPush(<usize>load<u32>(rings + ring * 4), record) != STATUS_OK) {

@@ -135,12 +135,34 @@ export interface CoreOps {
   hashU32(value: number): number;
 
   // ── batch dispatch (assembly/dispatch.ts, bindings/js/dispatch.ts) ──────────────────────────
+  /** Any thread. The key hash dispatchBatch routes a record by, for callers that route one record
+   *  at a time: the key at `record + keyOffset` hashed by KEY_* kind `keyKind` (table in
+   *  assembly/layout/dispatch.ts): KEY_NONE → 0 (reads nothing); KEY_U32 → hashU32 of the u32
+   *  there; KEY_U8 → hashU32 of the byte; KEY_PREFIXED_BYTES → hashBytes of the u16 LE length there
+   *  and then that many bytes after it; KEY_BYTES → hashBytes of `keyLength` bytes; another kind →
+   *  0. As an i32 (use `>>> 0` for routerRoute's u32). `record` may be a record's start with the
+   *  key's offset in the record (as dispatchBatch passes them) or a message's address with the
+   *  key's offset in the message: only the sum matters. A KEY_U32 key must be 4-byte aligned and a
+   *  KEY_PREFIXED_BYTES length 2-byte aligned (the JS backend reads them with typed arrays). */
+  keyHash(record: number, keyKind: number, keyOffset: number, keyLength: number): number;
+  /** Producer of the candidates' rings. The least-loaded pick that route entry `from` opens among
+   *  the route entries from..n-1 (u32s at `out`, 4-byte aligned, as routerRoute wrote them; entry
+   *  `from` itself must have tag `tag` and not be ROUTE_SKIPPED): of the entries whose tag,
+   *  `entry & ROUTE_TAG_MASK`, is `tag` and that are not ROUTE_SKIPPED, returns the index of the
+   *  one whose ring, u32 `rings[entry >>> ROUTE_RING_SHIFT]`, holds the fewest records as its
+   *  producer sees them: CLAIM - TAIL, counting this producer's unflushed claims; a ring whose
+   *  consumer closed it counts as deepest (u32 max), so a live ring is chosen over it; ties: the
+   *  earliest entry. Overwrites the pick's other entries with ROUTE_SKIPPED at `out`; entries of
+   *  other tags and ROUTE_SKIPPED entries are left as they are. A pick of one loads no ring word.
+   *  This is the very pick dispatchBatch makes for an entry whose `balance` byte is not 0. */
+  pickLeastLoaded(out: number, from: number, n: number, tag: number, rings: number): number;
   /** Reader `thread` of `router` (inside routerEnter/Leave) and producer of every ring in `rings`.
    *  Routes and pushes `count` records, `stride` bytes apart from `src`: hashes each key (KEY_* kind
    *  at `keyOffset`, `keyLength` bytes for KEY_BYTES), routes `topic` into `out`, and for each
-   *  route entry stamps its low 16 bits as a u16 at `tagOffset` in the record, ringTryPushes the
-   *  record into the ring u32 `rings[entry >>> 16]` and adds 1 to u32 `pushed[entry >>> 16]`.
-   *  `balance`: address of a u8 table indexed by an entry's low 16 bits (its tag), or 0 for none.
+   *  route entry stamps its tag, `entry & ROUTE_TAG_MASK`, as a u16 at `tagOffset` in the record,
+   *  ringTryPushes the record into the ring u32 `rings[entry >>> ROUTE_RING_SHIFT]` and adds 1 to
+   *  u32 `pushed[entry >>> ROUTE_RING_SHIFT]`.
+   *  `balance`: address of a u8 table indexed by an entry's tag, or 0 for none.
    *  An entry whose tag's byte is not 0 opens a least-loaded pick among the record's remaining
    *  entries of that tag (entries j..n-1 not already ROUTE_SKIPPED): only the one whose ring holds
    *  the fewest records, CLAIM - TAIL (counting this producer's unflushed claims; ties: the
@@ -168,7 +190,7 @@ export const CORE_OP_NAMES = [
   'routerRemoveSubscription', 'routerTryPublish', 'routerEnter', 'routerLeave', 'routerRoute',
   'routerVersion', 'routerGroupCount',
   'hashBytes', 'hashU32',
-  'dispatchBatch',
+  'keyHash', 'pickLeastLoaded', 'dispatchBatch',
 ] as const satisfies ReadonlyArray<Exclude<keyof CoreOps, 'backend'>>;
 
 export type CoreOpName = (typeof CORE_OP_NAMES)[number];

@@ -4,7 +4,7 @@
 import type { Backend, CoreOps } from './core-ops.ts';
 import { createJsCore } from './js/index.ts';
 import { instantiateCore, loadCoreModule } from './wasm.ts';
-import { ConfigError } from '../src/errors.ts';
+import { ConfigError } from './errors.ts';
 
 export type { Backend, CoreOps } from './core-ops.ts';
 export { CORE_OP_NAMES } from './core-ops.ts';

@@ -17,7 +17,7 @@ import * as poolLayout from '../assembly/layout/pool.ts';
 import * as routerLayout from '../assembly/layout/router.ts';
 import * as dispatchLayout from '../assembly/layout/dispatch.ts';
 import { CORE_OP_NAMES, type CoreOps } from './core-ops.ts';
-import { ModuleError } from '../src/errors.ts';
+import { ModuleError } from './errors.ts';
 
 /** Every layout constant, by name, as the TypeScript side knows it. */
 export const LAYOUT_CONSTANTS: Readonly<Record<string, number>> = Object.freeze({

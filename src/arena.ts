@@ -21,7 +21,8 @@ import {
   ARENA_HEADER_BYTES, ARENA_LAYOUT_VERSION, ARENA_MAGIC, ARENA_MAGIC_OFFSET, ARENA_MAX_BYTES,
   ARENA_MAX_ENTRIES, ARENA_READY_OFFSET, ARENA_THREADS_OFFSET, ARENA_VERSION_OFFSET, ENTRY_BYTES,
   ENTRY_BYTES_OFFSET, ENTRY_KIND_OFFSET, ENTRY_OFFSET_OFFSET, ENTRY_PARAM_OFFSET, KIND_POOL,
-  KIND_RING, KIND_ROUTER, KIND_SCRATCH, MAX_THREADS, STRUCTURE_ALIGN, WASM_PAGE_BYTES,
+  KIND_RING, KIND_ROUTER, KIND_SCRATCH, MAX_THREADS, RING_PARAM_CONSUMER_MASK, RING_PARAM_PRODUCER_SHIFT,
+  RING_PARAM_UNASSIGNED, STRUCTURE_ALIGN, WASM_PAGE_BYTES,
 } from '../assembly/layout/arena.ts';
 import {
   RING_CAPACITY_OFFSET, RING_MAX_CAPACITY, RING_MAX_RECORD_SIZE, RING_MIN_CAPACITY,
@@ -93,7 +94,6 @@ export interface RouterInfo { readonly address: number; readonly maxTopics: numb
 export interface ScratchInfo { readonly address: number; readonly bytes: number }
 
 const DEFAULT_SCRATCH_BYTES = 65536;
-const UNASSIGNED_THREAD = 0xffff;
 
 /** The layout of an arena: where each structure lives. Plain data; safe to rebuild per thread. */
 export class Arena {
@@ -168,7 +168,7 @@ export function planArena(config: ArenaConfig, sizes: Pick<CoreOps, 'ringBytes' 
     requireMultiple(`${at}.recordSize`, ring.recordSize, RING_RECORD_ALIGN);
     const producer = optionalThread(`${at}.producer`, ring.producer, threads);
     const consumer = optionalThread(`${at}.consumer`, ring.consumer, threads);
-    add(KIND_RING, sizes.ringBytes(ring.capacity, ring.recordSize), (producer << 16) | consumer);
+    add(KIND_RING, sizes.ringBytes(ring.capacity, ring.recordSize), (producer << RING_PARAM_PRODUCER_SHIFT) | consumer);
   });
   (config.pools ?? []).forEach((pool, i) => {
     const at = `pools[${i}]`;
@@ -301,12 +301,12 @@ export function attachArena(memory: WebAssembly.Memory): Arena {
         const recordSize = word(offset + RING_RECORD_SIZE_OFFSET);
         if (!isPowerOfTwo(capacity) || capacity < RING_MIN_CAPACITY || capacity > RING_MAX_CAPACITY) throw corrupt(`${field}.ring.capacity`, capacity);
         if (recordSize < RING_MIN_RECORD_SIZE || recordSize > RING_MAX_RECORD_SIZE || recordSize % RING_RECORD_ALIGN !== 0) throw corrupt(`${field}.ring.recordSize`, recordSize);
-        const producer = param >>> 16;
-        const consumer = param & 0xffff;
+        const producer = param >>> RING_PARAM_PRODUCER_SHIFT;
+        const consumer = param & RING_PARAM_CONSUMER_MASK;
         rings.push({
           address: offset, capacity, recordSize,
-          producer: producer === UNASSIGNED_THREAD ? -1 : producer,
-          consumer: consumer === UNASSIGNED_THREAD ? -1 : consumer,
+          producer: producer === RING_PARAM_UNASSIGNED ? -1 : producer,
+          consumer: consumer === RING_PARAM_UNASSIGNED ? -1 : consumer,
         });
         break;
       }
@@ -376,7 +376,7 @@ function requirePowerOfTwo(field: string, value: unknown, min: number, max: numb
 }
 
 function optionalThread(field: string, value: number | undefined, threads: number): number {
-  if (value === undefined) return UNASSIGNED_THREAD;
+  if (value === undefined) return RING_PARAM_UNASSIGNED;
   requireInt(field, value, 0, threads - 1);
   return value;
 }

@@ -5,7 +5,8 @@
 import { describe, expect, test } from '@jest/globals';
 import {
   ARENA_BASE, ARENA_DIRECTORY_OFFSET, ARENA_HEADER_BYTES, ARENA_VERSION_OFFSET, ENTRY_BYTES,
-  ENTRY_OFFSET_OFFSET, STRUCTURE_ALIGN, WASM_PAGE_BYTES,
+  ENTRY_OFFSET_OFFSET, ENTRY_PARAM_OFFSET, MAX_THREADS, RING_PARAM_CONSUMER_MASK, RING_PARAM_PRODUCER_SHIFT,
+  RING_PARAM_UNASSIGNED, STRUCTURE_ALIGN, WASM_PAGE_BYTES,
 } from '../assembly/layout/arena.ts';
 import { RING_CAPACITY_OFFSET } from '../assembly/layout/ring.ts';
 import { attachArena, createArena, planArena, type ArenaConfig } from '../src/arena.ts';
@@ -42,6 +43,19 @@ describe.each(BACKENDS)('arena laid out by %s', (backend) => {
     // The memory is sized exactly and can never grow (other threads would keep stale views).
     expect(memory.buffer.byteLength).toBe(planArena(CONFIG).pages * WASM_PAGE_BYTES);
     expect(() => memory.grow(1)).toThrow();
+  });
+
+  test("a ring's directory PARAM packs its producer and consumer as the arena layout says", async () => {
+    const { memory } = await newArena(CONFIG, backend);
+    const param = (entry: number): number => new Uint32Array(memory.buffer)[(ARENA_BASE + ARENA_DIRECTORY_OFFSET + entry * ENTRY_BYTES + ENTRY_PARAM_OFFSET) >> 2]!;
+    expect(param(0)).toBe(0x00000001); // producer 0, consumer 1
+    expect(param(1)).toBe(0xffffffff); // neither assigned
+    expect([param(0) >>> RING_PARAM_PRODUCER_SHIFT, param(0) & RING_PARAM_CONSUMER_MASK]).toEqual([0, 1]);
+    expect(param(1)).toBe(((RING_PARAM_UNASSIGNED << RING_PARAM_PRODUCER_SHIFT) | RING_PARAM_UNASSIGNED) >>> 0);
+    // Every thread index and the unassigned mark fit the consumer half and stay apart.
+    expect(RING_PARAM_UNASSIGNED).toBeGreaterThanOrEqual(MAX_THREADS);
+    expect(RING_PARAM_UNASSIGNED & RING_PARAM_CONSUMER_MASK).toBe(RING_PARAM_UNASSIGNED);
+    expect(RING_PARAM_CONSUMER_MASK >>> 0).toBe(2 ** RING_PARAM_PRODUCER_SHIFT - 1);
   });
 
   test('a caller-supplied memory is used when large enough', async () => {

@@ -5,14 +5,18 @@
  * - managed allocation in assembly/ is a compile error (runtime/no-alloc.ts);
  * - the module imports only its memory (plus `abort` in the debug build) and waits nowhere;
  * - the release build has no data segments, so no mutable state is re-written per instance.
+ * And one layering rule: bindings/ (the core's TypeScript side) imports nothing from src/; the
+ * errors it throws are the public classes (src/errors.ts re-exports bindings/errors.ts).
  */
 import { describe, expect, test } from '@jest/globals';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import asc from 'assemblyscript/asc';
+import * as bindingErrors from '../bindings/errors.ts';
 import { loadCoreModule } from '../bindings/wasm.ts';
+import * as publicErrors from '../src/errors.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const RUNTIME = join(ROOT, 'assembly/runtime/no-alloc');
@@ -69,4 +73,23 @@ test('the release module has no data segments (nothing re-written per instance)'
   const wat = readFileSync(join(ROOT, 'build/core.release.wat'), 'utf8');
   expect(wat).toContain('(module');
   expect(wat).not.toMatch(/\(data\b/);
+});
+
+describe('layering: bindings/ stands below src/', () => {
+  test('no file under bindings/ imports from src/', () => {
+    const files = readdirSync(join(ROOT, 'bindings'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+    expect(files).toEqual(expect.arrayContaining(['index.ts', 'wasm.ts', 'errors.ts', join('js', 'index.ts')]));
+    const offenders = files.filter((f) => /\b(?:from|import)\s*\(?\s*['"](?:\.\.\/)+src\//.test(readFileSync(join(ROOT, 'bindings', f), 'utf8')));
+    expect(offenders).toEqual([]);
+  });
+
+  test('src/errors.ts re-exports the very classes the bindings throw', () => {
+    expect(publicErrors.DispatchError).toBe(bindingErrors.DispatchError);
+    expect(publicErrors.ConfigError).toBe(bindingErrors.ConfigError);
+    expect(publicErrors.ModuleError).toBe(bindingErrors.ModuleError);
+    const error = new bindingErrors.ConfigError('backend', 'gpu', "must be 'wasm' or 'js'");
+    expect(error).toBeInstanceOf(publicErrors.DispatchError);
+    expect(new publicErrors.ArenaError('ERR_ARENA_MAGIC', 'header.magic', 1, 'foreign')).toBeInstanceOf(bindingErrors.DispatchError);
+    expect([error.name, error.code, error.message]).toEqual(['ConfigError', 'ERR_CONFIG', `backend="gpu": must be 'wasm' or 'js'`]);
+  });
 });

@@ -6,13 +6,17 @@
  * broadcast and a round-robin group), the stop at a full ring with its result block and the resume
  * after it, a fast-check property over random fill levels, capacities, topics and batch sizes, and
  * wasm/js conformance (same returns, same bytes in rings, cursors, counters, route entries and
- * result block).
+ * result block). Then its per-record pieces as ops of their own: keyHash against the hash ops for
+ * every key kind, pickLeastLoaded against a plain model (shallowest, ties, closed rings, skipped
+ * entries, other tags), both wasm = js on random inputs, and a per-record path built from them
+ * (as the engine's) that dispatches exactly as dispatchBatch does.
  */
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
 import {
   DISPATCH_FAILED_LANE_OFFSET, DISPATCH_LANE_COUNT_OFFSET, DISPATCH_RESULT_BYTES, DISPATCH_ROUTED_OFFSET,
-  DISPATCH_UNROUTED_OFFSET, KEY_BYTES, KEY_NONE, KEY_PREFIXED_BYTES, KEY_U32, KEY_U8, ROUTE_SKIPPED,
+  DISPATCH_UNROUTED_OFFSET, KEY_BYTES, KEY_NONE, KEY_PREFIXED_BYTES, KEY_U32, KEY_U8, ROUTE_RING_SHIFT,
+  ROUTE_SKIPPED, ROUTE_TAG_MASK,
 } from '../assembly/layout/dispatch.ts';
 import { MODE_BROADCAST, MODE_GROUP, MODE_KEYED } from '../assembly/layout/router.ts';
 import { ADDRESS_MIN } from '../assembly/layout/arena.ts';
@@ -492,6 +496,301 @@ test(`least-loaded picks at random fill levels, capacities, topics and batch siz
       const span = w.t.scratch(1) + PREFILL_AT + RECORD - start;
       expect(bytesAt(w.t.views, start, span)).toEqual(bytesAt(j.t.views, start, span));
       expect(dispatched(w)).toEqual(dispatched(m));
+    },
+  ), { numRuns: FC_RUNS });
+}, Math.max(120_000, FC_RUNS * 1_000)); // three fresh arenas per run
+
+// ── keyHash and pickLeastLoaded: dispatchBatch's per-record pieces as ops of their own ──────────
+
+/** What keyHash must return, from the hash ops and the key-kind table of assembly/layout/dispatch.ts. */
+function expectedKeyHash(core: CoreOps, u8: Uint8Array, at: number, keyKind: number, keyLength: number): number {
+  switch (keyKind) {
+    case KEY_NONE: return 0;
+    case KEY_U32: return core.hashU32((u8[at]! | (u8[at + 1]! << 8) | (u8[at + 2]! << 16) | (u8[at + 3]! << 24)) >>> 0);
+    case KEY_U8: return core.hashU32(u8[at]!);
+    case KEY_PREFIXED_BYTES: return core.hashBytes(at + 2, u8[at]! | (u8[at + 1]! << 8));
+    case KEY_BYTES: return core.hashBytes(at, keyLength);
+    default: return 0;
+  }
+}
+
+/** A least-loaded pick written out plainly: entry `from` and the later entries of tag `tag` that are
+ *  not skipped, each ring's ringSize + ringPending (u32 max when its consumer closed it), the first
+ *  smallest wins; the entries it should leave at `out` (the others of the pick skipped). */
+function pickModel(s: Setup, entries: readonly number[], from: number, n: number, tag: number): { best: number; out: number[] } {
+  const candidates = [from];
+  for (let k = from + 1; k < n; k++) if (entries[k] !== ROUTE_SKIPPED && (entries[k]! & ROUTE_TAG_MASK) === tag) candidates.push(k);
+  const depth = (k: number): number => {
+    const ring = s.rings[entries[k]! >>> ROUTE_RING_SHIFT]!;
+    if (Atomics.load(s.t.views.i32, (ring + RING_CONSUMER_CLOSED_OFFSET) >> 2) !== 0) return 0xffffffff;
+    return (s.core.ringSize(ring) + s.core.ringPending(ring)) >>> 0;
+  };
+  const depths = candidates.map(depth);
+  const best = candidates[depths.indexOf(Math.min(...depths))]!;
+  return { best, out: entries.map((e, k) => (k !== best && candidates.includes(k) ? ROUTE_SKIPPED : e)) };
+}
+
+/** Writes `entries` at `out`, calls pickLeastLoaded, returns its answer and what it left at `out`. */
+function pick(s: Setup, entries: readonly number[], from: number, n: number, tag: number): { best: number; out: number[] } {
+  s.t.views.u32.set(entries, s.out >> 2);
+  const best = s.core.pickLeastLoaded(s.out, from, n, tag, s.table);
+  return { best, out: outEntries(s, entries.length) };
+}
+
+/** Where the `bytes` bytes at `at` first differ between two arenas (-1: nowhere). Quicker than
+ *  toEqual on tens of KiB, which the properties below would pay on every run. */
+function firstDifference(a: Setup, b: Setup, at: number, bytes: number): number {
+  const x = bytesAt(a.t.views, at, bytes);
+  const y = bytesAt(b.t.views, at, bytes);
+  for (let i = 0; i < bytes; i++) if (x[i] !== y[i]) return at + i;
+  return -1;
+}
+
+/**
+ * The engine's per-record path made of the ops, as ThreadRuntime uses them: keyHash from `split`
+ * bytes into the record (the engine passes the message address and the key's offset in the
+ * message), routerRoute, then for each entry pickLeastLoaded when its tag's balance byte is set,
+ * the tag stamp and ringTryPush. Stops at the first failed push, as dispatchBatch; model()'s shape.
+ */
+function perRecord(s: Setup, count: number, keyKind: number, keyOffset: number, keyLength: number, call: Call = {}, split = 0): ReturnType<typeof model> {
+  const { u8, u32, dv } = s.t.views;
+  const core = s.core;
+  const balance = call.balance ?? 0;
+  const out = s.out >> 2;
+  const pushed = [0, 0, 0];
+  let routed = 0;
+  let unrouted = 0;
+  core.routerEnter(s.router, 1);
+  try {
+    for (let i = 0; i < count; i++) {
+      const record = s.src + ((call.from ?? 0) + i) * RECORD;
+      const n = core.routerRoute(s.router, 1, call.topic ?? 0, core.keyHash(record + split, keyKind, keyOffset - split, keyLength) >>> 0, s.out);
+      if (n === 0) unrouted++;
+      for (let j = 0; j < n; j++) {
+        const entry = u32[out + j]!;
+        if (entry === ROUTE_SKIPPED) continue;
+        const tag = entry & ROUTE_TAG_MASK;
+        if (balance !== 0 && u8[balance + tag] !== 0 && core.pickLeastLoaded(s.out, j, n, tag, s.table) !== j) continue;
+        const ring = entry >>> ROUTE_RING_SHIFT;
+        dv.setUint16(record + TAG_OFFSET, tag, true);
+        if (core.ringTryPush(s.rings[ring]!, record) !== STATUS_OK) return { done: i, routed, unrouted, pushed, failedLane: j, laneCount: n };
+        pushed[ring]!++;
+        routed++;
+      }
+    }
+    return { done: count, routed, unrouted, pushed, failedLane: 0, laneCount: 0 };
+  } finally {
+    core.routerLeave(s.router, 1);
+  }
+}
+
+describe.each(BACKENDS)('keyHash (%s)', (backend) => {
+  test.each(KEYS)('%s: the hash op the key-kind table names, from a record or from inside it', async (_, keyKind, keyOffset, keyLength) => {
+    const s = await setup(backend);
+    fillRecords(s, 20);
+    const { u8 } = s.t.views;
+    const hashes = new Set<number>();
+    for (let i = 0; i < 20; i++) {
+      const record = s.src + i * RECORD;
+      const expected = expectedKeyHash(s.core, u8, record + keyOffset, keyKind, keyLength);
+      expect([i, s.core.keyHash(record, keyKind, keyOffset, keyLength)]).toEqual([i, expected]);
+      // The engine's way: the message address and the key's offset within the message.
+      const split = Math.min(keyOffset, 8);
+      expect([i, s.core.keyHash(record + split, keyKind, keyOffset - split, keyLength)]).toEqual([i, expected]);
+      hashes.add(expected);
+    }
+    // Distinct keys among the 20 records: none; 4 bytes; 16 prefixed (the 5 of length 0 are one); 20.
+    expect(hashes.size).toBe(keyKind === KEY_NONE ? 1 : keyKind === KEY_U8 ? 4 : keyKind === KEY_PREFIXED_BYTES ? 16 : 20);
+  });
+
+  test('KEY_NONE and unknown kinds hash to 0 and read nothing (an address past the memory is fine)', async () => {
+    const s = await setup(backend);
+    const end = s.t.memory.buffer.byteLength;
+    expect(s.core.keyHash(end, KEY_NONE, 64, 4)).toBe(0);
+    expect(s.core.keyHash(end, 99, 64, 4)).toBe(0);
+    expect(s.core.keyHash(s.src, KEY_PREFIXED_BYTES + 1, 0, 4)).toBe(0);
+  });
+
+  test('KEY_BYTES of length 0 and KEY_PREFIXED_BYTES of length 0 are the empty hash', async () => {
+    const s = await setup(backend);
+    s.t.views.u32.fill(0xdeadbeef, s.src >> 2, (s.src >> 2) + 8);
+    s.t.views.u8[s.src + 4] = 0;
+    s.t.views.u8[s.src + 5] = 0;
+    const empty = s.core.hashBytes(s.src, 0);
+    expect(s.core.keyHash(s.src, KEY_BYTES, 4, 0)).toBe(empty);
+    expect(s.core.keyHash(s.src, KEY_PREFIXED_BYTES, 4, 99)).toBe(empty);
+  });
+});
+
+describe.each(BACKENDS)('pickLeastLoaded (%s)', (backend) => {
+  test('the entry whose ring holds the fewest records (committed and read ones gone, unflushed ones counted); the others skipped', async () => {
+    const s = await setupBalanced(backend);
+    prefillDepths(s); // depths 2, 3, 4
+    expect(pick(s, [lane(2, 14), lane(1, 14), lane(0, 14)], 0, 3, 14)).toEqual({ best: 2, out: [ROUTE_SKIPPED, ROUTE_SKIPPED, lane(0, 14)] });
+    expect(pick(s, [lane(2, 14), lane(1, 14)], 0, 2, 14)).toEqual({ best: 1, out: [ROUTE_SKIPPED, lane(1, 14)] });
+    expect(pick(s, [lane(0, 14), lane(2, 14), lane(1, 14)], 0, 3, 14)).toEqual({ best: 0, out: [lane(0, 14), ROUTE_SKIPPED, ROUTE_SKIPPED] });
+  });
+
+  test('ties go to the earliest entry', async () => {
+    const s = await setupBalanced(backend);
+    expect(pick(s, [lane(2, 14), lane(0, 14), lane(1, 14)], 0, 3, 14)).toEqual({ best: 0, out: [lane(2, 14), ROUTE_SKIPPED, ROUTE_SKIPPED] });
+    prefill(s, 2, 3, 0, 0, 0);
+    prefill(s, 0, 1, 0, 0, 0);
+    prefill(s, 1, 0, 0, 0, 1); // depths 1, 1, 3: rings 0 and 1 tie, ring 1's entry first
+    expect(pick(s, [lane(2, 14), lane(1, 14), lane(0, 14)], 0, 3, 14)).toEqual({ best: 1, out: [ROUTE_SKIPPED, lane(1, 14), ROUTE_SKIPPED] });
+  });
+
+  test('never a ring whose consumer closed it while a live one is among the candidates; all closed: the earliest', async () => {
+    const s = await setupBalanced(backend);
+    prefillDepths(s); // depths 2, 3, 4
+    s.core.ringCloseConsumer(s.rings[0]!); // the shallowest
+    expect(pick(s, [lane(0, 14), lane(2, 14), lane(1, 14)], 0, 3, 14)).toEqual({ best: 2, out: [ROUTE_SKIPPED, ROUTE_SKIPPED, lane(1, 14)] });
+    expect(pick(s, [lane(0, 14), lane(2, 14)], 0, 2, 14)).toEqual({ best: 1, out: [ROUTE_SKIPPED, lane(2, 14)] });
+    s.core.ringCloseConsumer(s.rings[1]!);
+    s.core.ringCloseConsumer(s.rings[2]!);
+    expect(pick(s, [lane(0, 14), lane(2, 14), lane(1, 14)], 0, 3, 14)).toEqual({ best: 0, out: [lane(0, 14), ROUTE_SKIPPED, ROUTE_SKIPPED] });
+  });
+
+  test('passes over ROUTE_SKIPPED entries, entries of other tags, entries before `from` and from `n` on, and leaves them as they are', async () => {
+    const s = await setupBalanced(backend);
+    prefillDepths(s); // depths 2, 3, 4: ring 0 is the shallowest, but its entries are not candidates
+    const entries = [lane(0, 14), lane(2, 14), ROUTE_SKIPPED, lane(0, 7), lane(1, 13), lane(1, 14), lane(0, 15), lane(0, 14)];
+    expect(pick(s, entries, 1, 7, 14)).toEqual({
+      best: 5, out: [lane(0, 14), ROUTE_SKIPPED, ROUTE_SKIPPED, lane(0, 7), lane(1, 13), lane(1, 14), lane(0, 15), lane(0, 14)],
+    });
+    // ROUTE_SKIPPED has every tag bit set: a pick of that tag still passes it over.
+    const top = ROUTE_TAG_MASK;
+    expect(pick(s, [lane(2, top), ROUTE_SKIPPED, lane(1, top), ROUTE_SKIPPED], 0, 4, top)).toEqual({
+      best: 2, out: [ROUTE_SKIPPED, ROUTE_SKIPPED, lane(1, top), ROUTE_SKIPPED],
+    });
+  });
+
+  test('a pick of one returns `from` and changes nothing', async () => {
+    const s = await setupBalanced(backend);
+    prefillDepths(s);
+    const entries = [lane(1, 12), lane(2, 14), lane(0, 13), ROUTE_SKIPPED];
+    expect(pick(s, entries, 1, 4, 14)).toEqual({ best: 1, out: entries });
+    expect(pick(s, entries, 2, 4, 13).best).toBe(2);
+    expect(outEntries(s, 4)).toEqual(entries);
+  });
+
+  test('the same picks as the model over a whole route of the mixed topic, from each pick\'s opening entry', async () => {
+    const s = await setupBalanced(backend);
+    prefillDepths(s);
+    const entries = [lane(2, 11), lane(1, 12), lane(0, 11), lane(2, 7), lane(1, 11), lane(1, 13), lane(0, 13)];
+    for (const [from, tag] of [[0, 11], [5, 13], [2, 11], [4, 11]] as const) {
+      const expected = pickModel(s, entries, from, entries.length, tag);
+      expect([from, pick(s, entries, from, entries.length, tag)]).toEqual([from, expected]);
+    }
+  });
+});
+
+const KEY_KIND = fc.constantFrom(KEY_NONE, KEY_U32, KEY_U8, KEY_BYTES, KEY_PREFIXED_BYTES, 7);
+
+test(`keyHash on random bytes, kinds, offsets and lengths: wasm = js = the hash ops (${FC_RUNS} runs; the seed is printed on failure)`, async () => {
+  const s = await setup('wasm');
+  const { wasm, js } = s.t.cores;
+  const { u8 } = s.t.views;
+  await fc.assert(fc.property(
+    fc.uint8Array({ minLength: 128, maxLength: 128 }), KEY_KIND, fc.nat(63), fc.nat(64), fc.nat(64), fc.nat(63),
+    (bytes, keyKind, offset, keyLength, prefixed, splitSeed) => {
+      u8.set(bytes, s.src);
+      // Keys are naturally aligned (the schema's layout): u32 keys on 4, u16 length prefixes on 2.
+      const keyOffset = keyKind === KEY_U32 ? offset & ~3 : keyKind === KEY_PREFIXED_BYTES ? offset & ~1 : offset;
+      if (keyKind === KEY_PREFIXED_BYTES) s.t.views.dv.setUint16(s.src + keyOffset, prefixed, true);
+      const split = splitSeed % (keyOffset + 1);
+      const expected = expectedKeyHash(wasm, u8, s.src + keyOffset, keyKind, keyLength);
+      expect(expectedKeyHash(js, u8, s.src + keyOffset, keyKind, keyLength)).toBe(expected);
+      expect(wasm.keyHash(s.src, keyKind, keyOffset, keyLength)).toBe(expected);
+      expect(js.keyHash(s.src, keyKind, keyOffset, keyLength)).toBe(expected);
+      expect(wasm.keyHash(s.src + split, keyKind, keyOffset - split, keyLength)).toBe(expected);
+      expect(js.keyHash(s.src + split, keyKind, keyOffset - split, keyLength)).toBe(expected);
+    },
+  ), { numRuns: FC_RUNS });
+});
+
+/** Random ring state for the pick properties: capacities, fill levels (as prefill takes them) and consumer-closed rings. */
+const RING_STATE = fc.record({
+  capacities: fc.array(fc.constantFrom(4, 8, 16), { minLength: 3, maxLength: 3 }),
+  fills: fc.array(fc.tuple(fc.nat(16), fc.nat(16), fc.nat(16), fc.nat(16)), { minLength: 3, maxLength: 3 }),
+  closed: fc.array(fc.integer({ min: 0, max: 3 }).map((x) => x === 0), { minLength: 3, maxLength: 3 }),
+});
+
+function applyRingState(s: Setup, state: { capacities: number[]; fills: [number, number, number, number][]; closed: boolean[] }): void {
+  state.fills.forEach(([published, committed, read, unflushed], ring) => {
+    const capacity = state.capacities[ring]!;
+    const p = published % (capacity + 1);
+    const c = committed % (p + 1);
+    prefill(s, ring, p, c, read % (p - c + 1), unflushed % (capacity - (p - c) + 1));
+  });
+  state.closed.forEach((closed, ring) => { if (closed) s.core.ringCloseConsumer(s.rings[ring]!); });
+}
+
+test(`pickLeastLoaded on random entries, tags, fill levels and closed rings: wasm = js = the model, byte for byte (${FC_RUNS} runs; the seed is printed on failure)`, async () => {
+  const TAGS = [3, 14, 0xfffe, ROUTE_TAG_MASK]; // the last: ROUTE_SKIPPED's tag bits, on a real ring
+  const entry = fc.oneof(
+    { arbitrary: fc.constant(ROUTE_SKIPPED), weight: 1 },
+    { arbitrary: fc.tuple(fc.nat(2), fc.constantFrom(...TAGS)).map(([ring, tag]) => lane(ring, tag)), weight: 4 },
+  );
+  await fc.assert(fc.asyncProperty(
+    RING_STATE, fc.array(entry, { minLength: 1, maxLength: 12 }), fc.nat(), fc.nat(), fc.nat(2), fc.constantFrom(...TAGS),
+    async (state, drawn, fromSeed, nSeed, openerRing, tag) => {
+      const from = fromSeed % drawn.length;
+      const n = from + 1 + (nSeed % (drawn.length - from));
+      const entries = drawn.map((e, k) => (k === from ? lane(openerRing, tag) : e));
+      const [w, j] = await Promise.all((['wasm', 'js'] as const).map((backend) => setupBalanced(backend, state.capacities))) as [Balanced, Balanced];
+      for (const s of [w, j]) applyRingState(s, state);
+      const expected = pickModel(w, entries, from, n, tag);
+      expect(pick(w, entries, from, n, tag)).toEqual(expected);
+      expect(pick(j, entries, from, n, tag)).toEqual(expected);
+      // Nothing else written either: rings, router, both scratch blocks agree to the byte.
+      const start = w.t.arena.rings[0]!.address;
+      expect(firstDifference(w, j, start, w.t.scratch(1) + PREFILL_AT + RECORD - start)).toBe(-1);
+    },
+  ), { numRuns: FC_RUNS });
+}, Math.max(120_000, FC_RUNS * 1_000));
+
+describe.each(BACKENDS)('a per-record path of keyHash, routerRoute and pickLeastLoaded (%s)', (backend) => {
+  test.each(KEYS)('%s: routes and enqueues every record as dispatchBatch does, also when a ring fills', async (_, keyKind, keyOffset, keyLength) => {
+    for (const capacity of [64, 8]) {
+      const batch = await setup(backend, capacity);
+      const single = await setup(backend, capacity);
+      fillRecords(batch, 40);
+      fillRecords(single, 40);
+      const done = dispatch(batch, 40, keyKind, keyOffset, keyLength);
+      expect(perRecord(single, 40, keyKind, keyOffset, keyLength, {}, Math.min(keyOffset, 8))).toEqual(resultOf(batch, done));
+      const start = batch.t.arena.rings[0]!.address;
+      expect(firstDifference(single, batch, start, batch.t.scratch(1) - start)).toBe(-1);
+      expect(outEntries(single, 3)).toEqual(outEntries(batch, 3));
+      expect(dispatched(single)).toEqual(dispatched(batch));
+    }
+  });
+});
+
+test(`a per-record path of the ops at random fill levels, closed rings, topics and batch sizes: the same picks, rings and entries as dispatchBatch, on both backends (${FC_RUNS} runs; the seed is printed on failure)`, async () => {
+  await fc.assert(fc.asyncProperty(
+    RING_STATE, fc.integer({ min: 0, max: 1 }), fc.integer({ min: 1, max: 40 }), fc.boolean(), fc.nat(KEY_OFFSET),
+    async (state, topic, count, balanced, split) => {
+      const sides = await Promise.all((['wasm', 'wasm', 'js'] as const).map((backend) => setupBalanced(backend, state.capacities)));
+      for (const s of sides) {
+        fillRecords(s, count);
+        applyRingState(s, state);
+      }
+      const [batch, ...singles] = sides as [Balanced, Balanced, Balanced];
+      const call = (s: Balanced): Call => ({ topic, balance: balanced ? s.balance : 0 });
+      const expected = resultOf(batch, dispatch(batch, count, KEY_U32, KEY_OFFSET, 4, call(batch)));
+      const entries = expected.laneCount > 0 ? expected.laneCount : topic === 0 ? 7 : 3;
+      const start = batch.t.arena.rings[0]!.address;
+      // Rings, router cursors, then (past the pushed counts and the result block) the route
+      // entries, the records with their tags and the pre-fill record.
+      const spans = [[start, batch.t.scratch(1) - start], [batch.out, batch.t.scratch(1) + PREFILL_AT + RECORD - batch.out]] as const;
+      for (const single of singles) {
+        expect(perRecord(single, count, KEY_U32, KEY_OFFSET, 4, call(single), split)).toEqual(expected);
+        expect(outEntries(single, entries)).toEqual(outEntries(batch, entries));
+        for (const [at, bytes] of spans) expect(firstDifference(single, batch, at, bytes)).toBe(-1);
+      }
+      const rings = dispatched(batch);
+      for (const single of singles) expect(dispatched(single)).toEqual(rings);
     },
   ), { numRuns: FC_RUNS });
 }, Math.max(120_000, FC_RUNS * 1_000)); // three fresh arenas per run

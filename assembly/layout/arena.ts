@@ -25,9 +25,17 @@
  * | 20     | 4    | READY (0/1)        | creating thread  | attachers   | atomic |
  * | 64     | 16×n | directory entries  | creating thread  | attachers   | plain  |
  *
- * Directory entry (16 bytes): KIND (ring/pool/router), OFFSET (absolute byte address of the
- * structure), BYTES (its size), PARAM (kind-specific: for rings, producer thread << 16 | consumer
- * thread, 0xFFFF for "unassigned").
+ * Directory entry (ENTRY_BYTES, same writer, readers and access as the header):
+ *
+ * | offset | size | field  | meaning                                                              |
+ * |--------|------|--------|----------------------------------------------------------------------|
+ * | 0      | 4    | KIND   | KIND_RING, KIND_POOL, KIND_ROUTER or KIND_SCRATCH                    |
+ * | 4      | 4    | OFFSET | absolute byte address of the structure                               |
+ * | 8      | 4    | BYTES  | its size                                                             |
+ * | 12     | 4    | PARAM  | ring: producer thread << RING_PARAM_PRODUCER_SHIFT, OR'd with the    |
+ * |        |      |        | consumer thread (PARAM & RING_PARAM_CONSUMER_MASK); either is        |
+ * |        |      |        | RING_PARAM_UNASSIGNED when not given. Scratch block: its thread.     |
+ * |        |      |        | Pool, router: 0                                                      |
  */
 
 /** Cache line of the x86-64 and ARM cores we run on. */
@@ -62,6 +70,12 @@ export const ENTRY_OFFSET_OFFSET = ENTRY_KIND_OFFSET + 4;
 export const ENTRY_BYTES_OFFSET = ENTRY_OFFSET_OFFSET + 4;
 export const ENTRY_PARAM_OFFSET = ENTRY_BYTES_OFFSET + 4;
 export const ENTRY_BYTES = ENTRY_PARAM_OFFSET + 4;
+
+/** A ring's PARAM word: producer thread in the high half, consumer thread in the low half. */
+export const RING_PARAM_PRODUCER_SHIFT = 16;
+export const RING_PARAM_CONSUMER_MASK = 0xffff;
+/** A ring's producer or consumer in PARAM when none was assigned: never a thread index (all are below MAX_THREADS). */
+export const RING_PARAM_UNASSIGNED = RING_PARAM_CONSUMER_MASK;
 
 export const ARENA_HEADER_BYTES = 16384;
 export const ARENA_MAX_ENTRIES = (ARENA_HEADER_BYTES - ARENA_DIRECTORY_OFFSET) / ENTRY_BYTES;

@@ -28,9 +28,10 @@
  *
  * | bits / value  | meaning                                                                      |
  * |---------------|------------------------------------------------------------------------------|
- * | 31..16 (RING) | index into the `rings` table (and the `pushed` counts) of the entry's ring   |
- * | 15..0  (TAG)  | stamped into the record before the push (the engine's subscription slot);    |
- * |               | also the index into the `balance` table                                      |
+ * | 31..16 (RING) | `entry >>> ROUTE_RING_SHIFT`: index into the `rings` table (and the `pushed` |
+ * |               | counts) of the entry's ring                                                  |
+ * | 15..0  (TAG)  | `entry & ROUTE_TAG_MASK`: stamped into the record before the push (the       |
+ * |               | engine's subscription slot); also the index into the `balance` table         |
  * | ROUTE_SKIPPED | not pushed: another entry of its least-loaded tag was chosen. Written over   |
  * |               | the entry by dispatchBatch (and by the engine's per-record path); a real     |
  * |               | route entry never has this value (ring 0xffff, tag 0xffff)                   |
@@ -55,7 +56,7 @@ export const DISPATCH_RESULT_BYTES = DISPATCH_LANE_COUNT_OFFSET + 4;
 /** A route entry's high half names the ring (an index into the `rings` table), its low half is
  *  the tag stamped into the record before it is pushed. */
 export const ROUTE_RING_SHIFT = 16;
-export const ROUTE_TAG_MASK = 0xffff;
+export const ROUTE_TAG_MASK = (1 << ROUTE_RING_SHIFT) - 1;
 /** A route entry not to push (the rest of its least-loaded pick); never a real entry. A u32: the
  *  module exports it as an i32 global, which reads -1 from JavaScript. */
 export const ROUTE_SKIPPED = 0xffffffff;

@@ -1,7 +1,8 @@
 /**
  * dispatchBatch, TypeScript twin of assembly/dispatch.ts: the same routing and enqueueing of a
  * batch of records over the same bytes, built from this backend's own router, ring and hash twins
- * (so the two backends write identical rings, cursors and result blocks).
+ * (so the two backends write identical rings, cursors and result blocks), with its per-record
+ * pieces keyHash and pickLeastLoaded, which dispatchBatch calls and the ops object hands out.
  *
  * Layout and result block: assembly/layout/dispatch.ts. Contract: bindings/core-ops.ts.
  */
@@ -18,7 +19,7 @@ import type { RingOps } from './ring.ts';
 import type { RouterOps } from './router.ts';
 import type { MemoryViews } from './views.ts';
 
-export type DispatchOps = Pick<CoreOps, 'dispatchBatch'>;
+export type DispatchOps = Pick<CoreOps, 'keyHash' | 'pickLeastLoaded' | 'dispatchBatch'>;
 
 export function createJsDispatch(views: MemoryViews, ring: RingOps, router: RouterOps, hash: HashOps): DispatchOps {
   const { u8, u32, i32 } = views;
@@ -27,6 +28,13 @@ export function createJsDispatch(views: MemoryViews, ring: RingOps, router: Rout
   const { routerRoute } = router;
   const { hashU32, hashBytes } = hash;
 
+  // keyHash and pickLeastLoaded are handed out as ops exactly as dispatchBatch calls them, with no
+  // wrapper: small closures over the views that take small integers only (addresses, kinds,
+  // indices), so callers elsewhere keep their type feedback monomorphic and TurboFan inlines them
+  // into dispatchBatch as before they were ops (--trace-turbo-inlining: keyHash while no pick
+  // runs; once picks run, pickLeastLoaded, and keyHash when the inlining budget allows).
+
+  /** The hash of the key at `record + keyOffset` by KEY_* kind, as an i32; any other kind: 0. */
   const keyHash = (record: number, keyKind: number, keyOffset: number, keyLength: number): number => {
     const at = record + keyOffset;
     switch (keyKind) {
@@ -47,8 +55,9 @@ export function createJsDispatch(views: MemoryViews, ring: RingOps, router: Rout
       : (u32[(ring + RING_CLAIM_OFFSET) >>> 2]! - Atomics.load(i32, (ring + RING_TAIL_OFFSET) >>> 2)) >>> 0;
 
   /** The least-loaded pick opened by entry `from` (tag `tag`) among entries from..n-1 at `out`:
-   *  returns the chosen entry's index and overwrites the pick's other entries with ROUTE_SKIPPED. */
-  const leastLoaded = (out: number, from: number, n: number, tag: number, rings: number): number => {
+   *  returns the chosen entry's index and overwrites the pick's other entries with ROUTE_SKIPPED.
+   *  Entries of other tags and ROUTE_SKIPPED ones are passed over. */
+  const pickLeastLoaded = (out: number, from: number, n: number, tag: number, rings: number): number => {
     const o = out >>> 2;
     const r = rings >>> 2;
     let best = from;
@@ -74,6 +83,8 @@ export function createJsDispatch(views: MemoryViews, ring: RingOps, router: Rout
   };
 
   return {
+    keyHash,
+    pickLeastLoaded,
     dispatchBatch(router, thread, topic, src, count, stride, keyKind, keyOffset, keyLength, rings, tagOffset, pushed, balance, out, result) {
       let routed = 0;
       let unrouted = 0;
@@ -97,7 +108,7 @@ export function createJsDispatch(views: MemoryViews, ring: RingOps, router: Rout
           if (entry === ROUTE_SKIPPED) continue;
           const tag = entry & ROUTE_TAG_MASK;
           // Not the chosen one: it is ROUTE_SKIPPED now; the chosen entry is pushed at its own index.
-          if (balance !== 0 && u8[balance + tag] !== 0 && leastLoaded(out, j, n, tag, rings) !== j) continue;
+          if (balance !== 0 && u8[balance + tag] !== 0 && pickLeastLoaded(out, j, n, tag, rings) !== j) continue;
           const index = entry >>> ROUTE_RING_SHIFT;
           u16[(record + tagOffset) >>> 1] = tag;
           if (ringTryPush(u32[(rings >>> 2) + index]!, record) !== STATUS_OK) {
