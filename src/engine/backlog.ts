@@ -14,6 +14,8 @@
  */
 export class Backlog {
   private words: Int32Array;
+  /** The same bytes as u16s (header fields). */
+  private halves: Uint16Array;
   private policies: Uint8Array;
   private dropped: Uint8Array;
   private head = 0;
@@ -24,6 +26,7 @@ export class Backlog {
 
   constructor(private readonly recordWords: number, private capacity: number) {
     this.words = new Int32Array(capacity * recordWords);
+    this.halves = new Uint16Array(this.words.buffer);
     this.policies = new Uint8Array(capacity);
     this.dropped = new Uint8Array(capacity);
   }
@@ -70,6 +73,11 @@ export class Backlog {
     return this.words;
   }
 
+  /** The u16 at byte `offset` of the record at i32 index `index` (a header field, by its named offset). */
+  u16(index: number, offset: number): number {
+    return this.halves[((index * 4) + offset) >> 1]!;
+  }
+
   /** i32 index of the oldest live record, skipping (and discarding) dropped ones; -1 if empty. */
   headIndex(): number {
     while (this.count > 0 && this.dropped[this.head] === 1) this.advance();
@@ -99,6 +107,7 @@ export class Backlog {
       dropped[i] = this.dropped[from]!;
     }
     this.words = words;
+    this.halves = new Uint16Array(words.buffer);
     this.policies = policies;
     this.dropped = dropped;
     this.head = 0;

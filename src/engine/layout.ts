@@ -40,28 +40,28 @@
  * | 408    | 8    | IDLE_MS       | owner       | any            | plain f64: ms spent spinning or parked with nothing to do (closed episodes) |
  * | 416    | 8    | IDLE_SINCE_MS | owner       | any            | plain f64: epoch ms the current idle episode began, 0 while busy |
  * | 424    | 8    | LATE_REPLIES  | owner       | any            | plain f64: replies that came after the requester gave up |
- * | 512    | 16×T | lane stats    | owner       | any            | per consumer thread c: f64 published, f64 high-water mark of lane (owner → c) |
+ * | 512    | 16×64| lane stats    | owner       | any            | per consumer thread c < MAX_THREADS: f64 published, f64 high-water mark of lane (owner → c) |
  * | TOPICS | 128×n| topic stats   | owner       | any            | per topic: TOPIC_STAT_* f64 counters |
- * | SUBS   | 16×m | subscriptions | thread 0    | all            | only thread 0's block; see SUB_* below |
- * | BALANCES | 1×m | balances     | thread 0    | all            | only thread 0's block: u8 BALANCE_* per subscription slot |
+ * | SUBS   | 16×m | subscriptions | thread 0    | all            | only thread 0's block: SLOT_ENTRY_BYTES per slot (subscription-table.ts) |
+ * | BALANCES | 1×m | balances     | thread 0    | all            | only thread 0's block: u8 BALANCE_* per slot (subscription-table.ts) |
  *
- * The subscription table (thread 0's block) describes each subscription slot: written by thread 0
- * before the router publish that makes the slot routable (routerTryPublish's VERSION store pairs
- * with routerEnter's VERSION load), so every thread that routes to a slot sees its entry. A slot is
- * reused only once no lane can still hold a record for it.
+ * Every word is reached through ControlBlock (control-block.ts); the subscription and balance
+ * tables through SubscriptionTable (subscription-table.ts), which documents their entries.
  *
- * The balance table (thread 0's block, right after the subscription table) is each slot's
- * BALANCE_* as one byte, indexed by slot: the `balance` table every thread hands dispatchBatch
- * (a route entry's tag is its slot; a nonzero byte makes the slot's members one least-loaded pick)
- * and reads on the per-record path. Written with the slot's entry, before the router publish, by
- * thread 0 only; left as it is when the slot retires (threads still routing with an older table
- * version must keep picking one member, not broadcast to all) and zeroed when the slot is freed.
+ * ── Scratch block (the rest of each thread's arena scratch block, after its control block) ─────
+ *
+ * One staging record per topic (the writer of `writer(topic)`), a reply staging record, a
+ * caller-runs record, the router's output (route entries: u32 per router subscription),
+ * dispatchBatch's ring table and push counts (u32 per thread) and result block, and BATCH_RECORDS
+ * records of publishBatch staging: offsets in ScratchLayout, placed by scratchLayout().
  */
 
-import { DISPATCH_RESULT_BYTES } from '../../assembly/layout/dispatch.ts';
+import { FALSE_SHARING_STRIDE, MAX_THREADS } from '../../assembly/layout/arena.ts';
+import { DISPATCH_RESULT_BYTES, ROUTE_RING_SHIFT, ROUTE_TAG_MASK } from '../../assembly/layout/dispatch.ts';
+import { SLOT_ENTRY_BYTES } from './subscription-table.ts';
 
-/** Highest number of workers (thread 0 + workers ≤ MAX_THREADS = 64). */
-export const MAX_WORKERS = 63;
+/** Highest number of workers (thread 0 + workers ≤ MAX_THREADS). */
+export const MAX_WORKERS = MAX_THREADS - 1;
 
 // ── record header ──────────────────────────────────────────────────────────────────────────────
 export const RECORD_TOPIC_OFFSET = 0;
@@ -70,31 +70,33 @@ export const RECORD_CORRELATION_OFFSET = RECORD_SUBSCRIPTION_OFFSET + 2;
 export const RECORD_REPLY_TO_OFFSET = RECORD_CORRELATION_OFFSET + 4;
 export const RECORD_FLAGS_OFFSET = RECORD_REPLY_TO_OFFSET + 2;
 export const RECORD_HEADER_BYTES = 16;
-/** SUBSCRIPTION value of a reply record. */
+/** SUBSCRIPTION value of a reply record: the highest u16, above every slot (options.ts MAX_SUBSCRIPTIONS). */
 export const REPLY_SUBSCRIPTION = 0xffff;
 /** FLAGS bit: the request's handler threw; the reply carries no message. */
 export const RECORD_FLAG_FAILED = 1;
 
 // ── thread control block ───────────────────────────────────────────────────────────────────────
+// Words written by different threads (DOORBELL: producers; SLEEPING: the owner) and the owner's
+// own groups sit FALSE_SHARING_STRIDE apart.
 export const CONTROL_DOORBELL_OFFSET = 0;
-export const CONTROL_SLEEPING_OFFSET = 128;
-export const CONTROL_STATE_OFFSET = 256;
+export const CONTROL_SLEEPING_OFFSET = CONTROL_DOORBELL_OFFSET + FALSE_SHARING_STRIDE;
+export const CONTROL_STATE_OFFSET = CONTROL_SLEEPING_OFFSET + FALSE_SHARING_STRIDE;
 export const CONTROL_COMMAND_OFFSET = CONTROL_STATE_OFFSET + 4;
-export const CONTROL_ACCEPTED_OFFSET = 384;
+export const CONTROL_ACCEPTED_OFFSET = CONTROL_STATE_OFFSET + FALSE_SHARING_STRIDE;
 export const CONTROL_COMPLETED_OFFSET = CONTROL_ACCEPTED_OFFSET + 4;
 export const CONTROL_BACKLOG_OFFSET = CONTROL_COMPLETED_OFFSET + 4;
 export const CONTROL_START_MS_OFFSET = CONTROL_BACKLOG_OFFSET + 8;
 export const CONTROL_IDLE_MS_OFFSET = CONTROL_START_MS_OFFSET + 8;
 export const CONTROL_IDLE_SINCE_MS_OFFSET = CONTROL_IDLE_MS_OFFSET + 8;
 export const CONTROL_LATE_REPLIES_OFFSET = CONTROL_IDLE_SINCE_MS_OFFSET + 8;
-export const CONTROL_LANE_STATS_OFFSET = 512;
+export const CONTROL_LANE_STATS_OFFSET = CONTROL_ACCEPTED_OFFSET + FALSE_SHARING_STRIDE;
 export const LANE_STAT_PUBLISHED = 0;
 export const LANE_STAT_HIGH_WATER = 1;
 /** f64 counters per lane. */
 export const LANE_STAT_COUNT = 2;
 export const LANE_STAT_BYTES = LANE_STAT_COUNT * 8;
 /** Lane stats room for MAX_THREADS consumers. */
-export const CONTROL_TOPIC_STATS_OFFSET = CONTROL_LANE_STATS_OFFSET + 64 * LANE_STAT_BYTES;
+export const CONTROL_TOPIC_STATS_OFFSET = CONTROL_LANE_STATS_OFFSET + MAX_THREADS * LANE_STAT_BYTES;
 
 /** STATE values. */
 export const THREAD_STARTING = 0;
@@ -115,21 +117,10 @@ export const TOPIC_STAT_REJECTED = 6;
 export const TOPIC_STAT_CALLER_RUNS = 7; // of DELIVERED, how many ran on the publishing thread
 export const TOPIC_STAT_HANDLER_ERRORS = 8;
 export const TOPIC_STAT_COUNT = 9;
-export const TOPIC_STAT_BYTES = 128;
+/** Room per topic: 16 f64 counters (TOPIC_STAT_COUNT used), so counters can be added in place. */
+export const TOPIC_STAT_BYTES = 16 * 8;
 /** Records publishBatch stages per dispatchBatch call. */
 export const BATCH_RECORDS = 256;
-
-// ── subscription table entry (thread 0's control block) ────────────────────────────────────────
-export const SUB_STATE_OFFSET = 0; // u8: SUB_FREE / SUB_ACTIVE / SUB_RETIRED
-export const SUB_MODE_OFFSET = 1; // u8: router MODE_*
-export const SUB_POLICY_OFFSET = 2; // u8: POLICY_*
-// byte 3: reserved (a slot's BALANCE_* is in the balance table, one byte per slot)
-export const SUB_HANDLER_OFFSET = 4; // u16: index in the handler module's sorted names
-export const SUB_TOPIC_OFFSET = 6; // u16
-export const SUB_ENTRY_BYTES = 16;
-export const SUB_FREE = 0;
-export const SUB_ACTIVE = 1;
-export const SUB_RETIRED = 2;
 
 export const POLICY_BLOCK = 1;
 export const POLICY_REJECT = 2;
@@ -137,34 +128,28 @@ export const POLICY_DROP_OLDEST = 3;
 export const POLICY_DROP_NEWEST = 4;
 export const POLICY_CALLER_RUNS = 5;
 
-/** Balance table values: 0, or nonzero for a least-loaded group (dispatchBatch's `balance` bytes). */
-export const BALANCE_ROUND_ROBIN = 0;
-export const BALANCE_LEAST_LOADED = 1;
-
 /** Byte offsets inside a thread's control block, for `topics` topics and `subscriptions` slots. */
 export interface ControlLayout {
   readonly topicStats: number;
   readonly subscriptions: number;
   /** The balance table: u8 per subscription slot (thread 0's block). */
   readonly balances: number;
-  /** Bytes of the control block (a multiple of 128). Staging follows it in the scratch block. */
+  /** Bytes of the control block (a multiple of FALSE_SHARING_STRIDE). Staging follows it in the scratch block. */
   readonly bytes: number;
 }
 
 export function controlLayout(topics: number, subscriptions: number): ControlLayout {
   const topicStats = CONTROL_TOPIC_STATS_OFFSET;
   const subscriptionTable = topicStats + topics * TOPIC_STAT_BYTES;
-  const balances = subscriptionTable + subscriptions * SUB_ENTRY_BYTES;
+  const balances = subscriptionTable + subscriptions * SLOT_ENTRY_BYTES;
   const end = balances + subscriptions;
-  return { topicStats, subscriptions: subscriptionTable, balances, bytes: Math.ceil(end / 128) * 128 };
+  return { topicStats, subscriptions: subscriptionTable, balances, bytes: alignStride(end) };
 }
 
 /**
- * A thread's scratch block, offsets from its start: the control block, then one staging record
- * per topic (the writer of `writer(topic)`), a reply staging record, a caller-runs record, the
- * router's output (u32 per router subscription), dispatchBatch's ring table and push counts (u32
- * per thread) and result block, and BATCH_RECORDS records of publishBatch staging (8-aligned).
- * The arena is sized from `bytes` and ThreadRuntime places everything by these offsets.
+ * A thread's scratch block, offsets from its start (see "Scratch block" above; publishBatch
+ * staging is 8-aligned). The arena is sized from `bytes`; ThreadRuntime places everything by
+ * these offsets.
  */
 export interface ScratchLayout {
   readonly topicStaging: number;
@@ -175,7 +160,7 @@ export interface ScratchLayout {
   readonly pushedCounts: number;
   readonly dispatchResult: number;
   readonly batchStaging: number;
-  /** Bytes of the whole block (a multiple of 128). */
+  /** Bytes of the whole block (a multiple of FALSE_SHARING_STRIDE). */
   readonly bytes: number;
 }
 
@@ -188,7 +173,7 @@ export function scratchLayout(control: ControlLayout, topics: number, recordSize
   const pushedCounts = ringTable + threads * 4;
   const dispatchResult = pushedCounts + threads * 4;
   const batchStaging = Math.ceil((dispatchResult + DISPATCH_RESULT_BYTES) / 8) * 8;
-  const bytes = Math.ceil((batchStaging + BATCH_RECORDS * recordSize) / 128) * 128;
+  const bytes = alignStride(batchStaging + BATCH_RECORDS * recordSize);
   return { topicStaging, replyStaging, callerStaging, routeOut, ringTable, pushedCounts, dispatchResult, batchStaging, bytes };
 }
 
@@ -197,7 +182,25 @@ export function laneIndex(producer: number, consumer: number, threads: number): 
   return producer * threads + consumer;
 }
 
-/** Router lane value of subscription `slot` at consumer thread `thread` (the router stores u32s). */
-export function routeLane(thread: number, slot: number): number {
-  return (thread << 16) | slot;
+function alignStride(bytes: number): number {
+  return Math.ceil(bytes / FALSE_SHARING_STRIDE) * FALSE_SHARING_STRIDE;
+}
+
+/**
+ * The route entry of subscription `slot` at consumer thread `consumer`, as the router stores it
+ * and routerRoute writes it (assembly/layout/dispatch.ts): the consumer thread is the index into
+ * a thread's ring table (its lane to that consumer), the slot is the tag stamped into the record.
+ */
+export function routeEntry(consumer: number, slot: number): number {
+  return (consumer << ROUTE_RING_SHIFT) | slot;
+}
+
+/** The consumer thread of a route entry. */
+export function routeEntryConsumer(entry: number): number {
+  return entry >>> ROUTE_RING_SHIFT;
+}
+
+/** The subscription slot of a route entry. */
+export function routeEntrySlot(entry: number): number {
+  return entry & ROUTE_TAG_MASK;
 }

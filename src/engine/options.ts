@@ -6,13 +6,44 @@
 import { RING_MAX_CAPACITY, RING_MAX_RECORD_SIZE } from '../../assembly/layout/ring.ts';
 import { ConfigError } from '../errors.ts';
 import type { AnySchema } from '../schema.ts';
-import { MAX_WORKERS, RECORD_HEADER_BYTES, controlLayout, scratchLayout } from './layout.ts';
-import type { EngineShape } from './thread.ts';
+import { MAX_WORKERS, RECORD_HEADER_BYTES, controlLayout, scratchLayout, type ControlLayout } from './layout.ts';
 import type { BackpressurePolicy, EngineOptions, TopicMap } from './types.ts';
+
+/** Numbers every thread derives identically from the engine's options (sent to every worker). */
+export interface EngineShape {
+  /** Engine thread count: workers + 1. */
+  readonly threads: number;
+  readonly topicNames: readonly string[];
+  /** Bytes per ring record: RECORD_HEADER_BYTES + the largest message or reply, rounded to 8. */
+  readonly recordSize: number;
+  readonly ringCapacity: number;
+  readonly maxSubscriptions: number;
+  readonly flushEvery: number;
+  readonly batch: number;
+  readonly spin: number;
+  /** Milliseconds a worker waits for space under 'block' before it spills into its backlog. */
+  readonly blockTimeout: number;
+  readonly control: ControlLayout;
+  /** Router slots: maxSubscriptions × workers (a subscription has one router entry per member). */
+  readonly routerSubscriptions: number;
+}
 
 export const POLICIES: readonly BackpressurePolicy[] = ['block', 'reject', 'drop-oldest', 'drop-newest', 'caller-runs'];
 const MAX_TOPICS = 1024;
+/** Slots stay below REPLY_SUBSCRIPTION (a record's SUBSCRIPTION is a u16). */
 const MAX_SUBSCRIPTIONS = 1024;
+const MAX_FLUSH_EVERY = 4096;
+
+/** Defaults of the numeric options (types.ts documents each option). */
+export const DEFAULTS = {
+  ringCapacity: 1024,
+  maxSubscriptions: 64,
+  flushEvery: 64,
+  batch: 256,
+  spin: 20_000,
+  blockTimeout: 50,
+  startTimeout: 30_000,
+} as const;
 
 export interface ValidatedOptions {
   readonly shape: EngineShape;
@@ -32,14 +63,14 @@ export function validateOptions(options: EngineOptions<TopicMap>, defaultWorkers
   if (backend !== 'wasm' && backend !== 'js') throw new ConfigError('backend', backend, "must be 'wasm' or 'js'");
   const coreBuild = options.coreBuild ?? 'release';
   if (coreBuild !== 'release' && coreBuild !== 'debug') throw new ConfigError('coreBuild', coreBuild, "must be 'release' or 'debug'");
-  const ringCapacity = integer('ringCapacity', options.ringCapacity ?? 1024, 2, RING_MAX_CAPACITY);
+  const ringCapacity = integer('ringCapacity', options.ringCapacity ?? DEFAULTS.ringCapacity, 2, RING_MAX_CAPACITY);
   if ((ringCapacity & (ringCapacity - 1)) !== 0) throw new ConfigError('ringCapacity', ringCapacity, 'must be a power of two');
-  const maxSubscriptions = integer('maxSubscriptions', options.maxSubscriptions ?? 64, 1, MAX_SUBSCRIPTIONS);
-  const flushEvery = integer('flushEvery', options.flushEvery ?? 64, 1, 4096);
-  const batch = integer('batch', options.batch ?? 256, 1, 65536);
-  const spin = integer('spin', options.spin ?? 20_000, 0, 1e7);
-  const blockTimeout = integer('blockTimeout', options.blockTimeout ?? 50, 0, 600_000);
-  const startTimeout = integer('startTimeout', options.startTimeout ?? 30_000, 1, 600_000);
+  const maxSubscriptions = integer('maxSubscriptions', options.maxSubscriptions ?? DEFAULTS.maxSubscriptions, 1, MAX_SUBSCRIPTIONS);
+  const flushEvery = integer('flushEvery', options.flushEvery ?? DEFAULTS.flushEvery, 1, MAX_FLUSH_EVERY);
+  const batch = integer('batch', options.batch ?? DEFAULTS.batch, 1, 65536);
+  const spin = integer('spin', options.spin ?? DEFAULTS.spin, 0, 1e7);
+  const blockTimeout = integer('blockTimeout', options.blockTimeout ?? DEFAULTS.blockTimeout, 0, 600_000);
+  const startTimeout = integer('startTimeout', options.startTimeout ?? DEFAULTS.startTimeout, 1, 600_000);
   const handlers = options.handlers as unknown;
   if (handlers === undefined || handlers === null || (typeof handlers !== 'string' && typeof handlers !== 'object')) {
     throw new ConfigError('handlers', handlers, 'must be the path or URL of the handler module every worker imports (or, in a browser bundle, the module itself)');

@@ -15,7 +15,7 @@ export interface WorkerStartData {
   readonly handlers: string;
   /** The topics' fingerprint the handler module must match. */
   readonly fingerprint: string;
-  readonly shape: import('./thread.ts').EngineShape;
+  readonly shape: import('./options.ts').EngineShape;
 }
 
 /** Messages a worker posts to the engine's thread (rare: start-up, first errors, stop). */

@@ -129,7 +129,7 @@ export interface EngineOptions<T extends TopicMap> {
   readonly workers?: number;
   /** 'wasm' (default) or 'js': which implementation of the core every thread uses. */
   readonly backend?: Backend;
-  /** Records per lane (ring), a power of two in [2, 2^20]; default 1024. */
+  /** Records per lane (ring), a power of two in [2, 2^24] (RING_MAX_CAPACITY); default 1024. */
   readonly ringCapacity?: number;
   /** Subscription slots, 1..1024; default 64. */
   readonly maxSubscriptions?: number;

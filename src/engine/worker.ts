@@ -8,7 +8,7 @@
  *
  * Why the doorbell: a worker consumes from one lane per producer thread, but Atomics.wait watches
  * one word. Producers ring this worker's DOORBELL after their HEAD store only when its SLEEPING
- * flag is set (ThreadRuntime.flushLane), so a busy engine pays one atomic load per flush and an
+ * flag is set (Producer.flushLane), so a busy engine pays one atomic load per flush and an
  * idle worker sleeps in the kernel: ~0% CPU once its spin budget is spent.
  *
  * The loop is synchronous while there is work, so it yields to the event loop after a park that
@@ -18,11 +18,7 @@ import { createJsCore } from '../../bindings/js/index.ts';
 import { instantiateCore } from '../../bindings/wasm.ts';
 import { attachArena } from '../arena.ts';
 import { ModuleError } from '../errors.ts';
-import {
-  COMMAND_STOP, CONTROL_COMMAND_OFFSET, CONTROL_DOORBELL_OFFSET, CONTROL_IDLE_MS_OFFSET,
-  CONTROL_IDLE_SINCE_MS_OFFSET, CONTROL_SLEEPING_OFFSET, CONTROL_START_MS_OFFSET,
-  CONTROL_STATE_OFFSET, THREAD_RUNNING, THREAD_STOPPED,
-} from './layout.ts';
+import { COMMAND_STOP, THREAD_RUNNING, THREAD_STOPPED } from './layout.ts';
 import { topicFingerprint } from './options.ts';
 import { serializeError, type WorkerMessage, type WorkerStartData } from './platform.ts';
 import { ThreadRuntime } from './thread.ts';
@@ -66,21 +62,15 @@ export async function runWorker(data: WorkerStartData, post: (message: WorkerMes
       },
     });
     module.setup?.(runtime.context);
-    runtime.flushAll();
+    runtime.producer.flushAll();
   } catch (error) {
     post({ kind: 'start-failed', error: serializeError(error) });
     return;
   }
-  const i32 = runtime.i32;
-  const f64 = runtime.f64;
-  const control = runtime.control;
-  const command = (control + CONTROL_COMMAND_OFFSET) >> 2;
-  const sleeping = (control + CONTROL_SLEEPING_OFFSET) >> 2;
-  const doorbell = (control + CONTROL_DOORBELL_OFFSET) >> 2;
-  const idleMs = (control + CONTROL_IDLE_MS_OFFSET) >> 3;
-  const idleSince = (control + CONTROL_IDLE_SINCE_MS_OFFSET) >> 3;
-  f64[(control + CONTROL_START_MS_OFFSET) >> 3] = nowMs();
-  Atomics.store(i32, (control + CONTROL_STATE_OFFSET) >> 2, THREAD_RUNNING);
+  const { producer, consumer, backpressure, control } = runtime;
+  const { i32, f64, command, sleeping, doorbell, idleMs, idleSinceMs: idleSince } = control;
+  f64[control.startMs] = nowMs();
+  Atomics.store(i32, control.state, THREAD_RUNNING);
   post({ kind: 'ready' });
 
   const spin = data.shape.spin;
@@ -88,8 +78,8 @@ export async function runWorker(data: WorkerStartData, post: (message: WorkerMes
   let passes = 0;
   let lastYield = nowMs();
   for (;;) {
-    const handled = runtime.drainAll();
-    if (runtime.backlogSize > 0) runtime.pumpBacklogs();
+    const handled = consumer.drainAll();
+    if (backpressure.backlogSize > 0) backpressure.pumpBacklogs();
     if (handled > 0) {
       if (f64[idleSince] !== 0) {
         f64[idleMs] = f64[idleMs]! + (nowMs() - f64[idleSince]!);
@@ -105,9 +95,9 @@ export async function runWorker(data: WorkerStartData, post: (message: WorkerMes
       }
       continue;
     }
-    runtime.flushAll();
+    producer.flushAll();
     if (Atomics.load(i32, command) === COMMAND_STOP) {
-      if (!runtime.hasInbound() && runtime.backlogSize === 0) break;
+      if (!consumer.hasInbound() && backpressure.backlogSize === 0) break;
       continue;
     }
     ++polls;
@@ -116,15 +106,15 @@ export async function runWorker(data: WorkerStartData, post: (message: WorkerMes
     if (f64[idleSince] === 0) f64[idleSince] = nowMs();
 
     Atomics.store(i32, sleeping, 1);
-    const ring = Atomics.load(i32, doorbell);
+    const rung = Atomics.load(i32, doorbell);
     // Re-check after announcing SLEEPING: pairs with the producer's HEAD store then SLEEPING load.
-    if (runtime.hasInbound() || Atomics.load(i32, command) === COMMAND_STOP) {
+    if (consumer.hasInbound() || Atomics.load(i32, command) === COMMAND_STOP) {
       Atomics.store(i32, sleeping, 0);
       polls = 0;
       continue;
     }
     // With a backlog, wake often to move it on (its lane's consumer does not ring our doorbell).
-    const result = Atomics.wait(i32, doorbell, ring, runtime.backlogSize > 0 ? 1 : PARK_TIMEOUT_MS);
+    const result = Atomics.wait(i32, doorbell, rung, backpressure.backlogSize > 0 ? 1 : PARK_TIMEOUT_MS);
     Atomics.store(i32, sleeping, 0);
     polls = 0;
     if (result === 'timed-out') {
@@ -136,7 +126,7 @@ export async function runWorker(data: WorkerStartData, post: (message: WorkerMes
     f64[idleMs] = f64[idleMs]! + (nowMs() - f64[idleSince]!);
     f64[idleSince] = 0;
   }
-  Atomics.store(i32, (control + CONTROL_STATE_OFFSET) >> 2, THREAD_STOPPED);
+  Atomics.store(i32, control.state, THREAD_STOPPED);
   post({ kind: 'stopped' });
 }
 

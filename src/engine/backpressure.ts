@@ -1,0 +1,238 @@
+/**
+ * Backpressure: what one thread does when a lane is full — the policies (block, reject,
+ * drop-newest, drop-oldest, caller-runs), the backlogs that keep a lane FIFO while it is full,
+ * the bounded blocking push of workers, and the pump that moves backlogs into their lanes.
+ *
+ * Thread 0 never waits synchronously (browsers forbid it): under 'block' its record joins the
+ * lane's backlog and publish returns false until whenWritable(). A worker waits at most
+ * `blockTimeout` ms, then spills in order into the backlog (see blockingPush).
+ */
+import type { CoreOps } from '../../bindings/core-ops.ts';
+import { parkProducer } from '../../bindings/park.ts';
+import { ADDRESS_MIN } from '../../assembly/layout/arena.ts';
+import { STATUS_CLOSED } from '../../assembly/layout/status.ts';
+import { Backlog } from './backlog.ts';
+import type { ControlBlock } from './control-block.ts';
+import type { Consumer } from './consumer.ts';
+import {
+  POLICY_BLOCK, POLICY_CALLER_RUNS, POLICY_DROP_NEWEST, POLICY_DROP_OLDEST, POLICY_REJECT,
+  RECORD_TOPIC_OFFSET, TOPIC_STAT_CALLER_RUNS, TOPIC_STAT_DROPPED_NEWEST, TOPIC_STAT_DROPPED_OLDEST,
+  TOPIC_STAT_REJECTED,
+} from './layout.ts';
+import type { EngineShape } from './options.ts';
+import { LANE_FULL, REFUSED, TAKEN, TAKEN_WAIT, type Producer, type PushOutcome } from './producer.ts';
+
+export class Backpressure {
+  private readonly i32: Int32Array;
+  private readonly f64: Float64Array;
+  private readonly backlogs: (Backlog | undefined)[];
+  private backlogTotal = 0;
+  /** > 0 while a caller-runs handler runs (its record is in callerStaging: no nesting). */
+  private inlineDepth = 0;
+  /** Wired by ThreadRuntime: runs caller-runs records on this thread. */
+  consumer: Consumer | undefined;
+
+  constructor(
+    private readonly thread: number,
+    private readonly core: CoreOps,
+    memory: WebAssembly.Memory,
+    private readonly shape: EngineShape,
+    private readonly control: ControlBlock,
+    private readonly producer: Producer,
+    /** Whether this thread may wait synchronously (workers: yes; the engine's thread: never). */
+    private readonly canBlock: boolean,
+    /** Where a caller-runs record is copied before its handler runs (the lane's record may be reused). */
+    private readonly callerStaging: number,
+    /** Called when a backlog gets its first record (thread 0 starts its asynchronous pump). */
+    private readonly onBacklog: (() => void) | undefined,
+  ) {
+    this.i32 = new Int32Array(memory.buffer);
+    this.f64 = new Float64Array(memory.buffer);
+    this.backlogs = new Array<Backlog | undefined>(shape.threads).fill(undefined);
+  }
+
+  /** Records waiting in this thread's backlogs. */
+  get backlogSize(): number {
+    return this.backlogTotal;
+  }
+
+  /** Whether the lane to `consumer` has records waiting in its backlog. */
+  holds(consumer: number): boolean {
+    return (this.backlogs[consumer]?.size ?? 0) > 0;
+  }
+
+  /** The record at `src` for a lane whose backlog holds records: behind them, in order. */
+  pushBehindBacklog(consumer: number, src: number, policy: number, stats: number, override: number): PushOutcome {
+    this.pumpBacklog(consumer);
+    if (this.holds(consumer)) return this.onFull(consumer, src, policy, stats, override);
+    const outcome = this.producer.tryPush(consumer, src, stats);
+    return outcome === LANE_FULL ? this.onFull(consumer, src, policy, stats, override) : outcome;
+  }
+
+  /** The lane to `consumer` is full (or keeps a backlog): `policy` (or `override`, if not 0) decides. */
+  onFull(consumer: number, src: number, policy: number, stats: number, override: number): PushOutcome {
+    switch (override !== 0 ? override : policy) {
+      case POLICY_REJECT:
+        this.f64[stats + TOPIC_STAT_REJECTED]! += 1;
+        return REFUSED;
+      case POLICY_DROP_NEWEST:
+        this.f64[stats + TOPIC_STAT_DROPPED_NEWEST]! += 1;
+        return REFUSED;
+      case POLICY_CALLER_RUNS:
+        if (this.consumer !== undefined && this.inlineDepth === 0) {
+          this.runInline(this.consumer, src, stats);
+          return TAKEN;
+        }
+        break; // no handler module on this thread: treat as block
+      case POLICY_DROP_OLDEST: {
+        const backlog = this.backlogFor(consumer);
+        if (backlog.size >= this.shape.ringCapacity) {
+          const dropped = backlog.dropOldest(POLICY_DROP_OLDEST);
+          if (dropped >= 0) {
+            const topic = backlog.u16(dropped, RECORD_TOPIC_OFFSET);
+            this.f64[this.control.topicStats(topic) + TOPIC_STAT_DROPPED_OLDEST]! += 1;
+            this.backlogTotal--;
+            this.control.addCompleted(1);
+          }
+        }
+        this.enqueueBacklog(backlog, src, POLICY_DROP_OLDEST);
+        return TAKEN;
+      }
+      default:
+        break;
+    }
+    // POLICY_BLOCK (and caller-runs without handlers).
+    if (this.canBlock) return this.blockingPush(consumer, src, stats);
+    this.enqueueBacklog(this.backlogFor(consumer), src, POLICY_BLOCK);
+    return TAKEN_WAIT;
+  }
+
+  private backlogFor(consumer: number): Backlog {
+    let backlog = this.backlogs[consumer];
+    if (backlog === undefined) {
+      backlog = new Backlog(this.shape.recordSize >> 2, this.shape.ringCapacity);
+      this.backlogs[consumer] = backlog;
+    }
+    return backlog;
+  }
+
+  private enqueueBacklog(backlog: Backlog, src: number, policy: number): void {
+    backlog.push(this.i32, src >> 2, policy);
+    this.backlogTotal++;
+    // Counted accepted before anyone can complete it (drain reads COMPLETED, then ACCEPTED).
+    this.control.addAccepted(1);
+    this.control.setBacklog(this.backlogTotal);
+    if (this.backlogTotal === 1) this.onBacklog?.();
+  }
+
+  /**
+   * Workers under 'block': flush, spin, then park until the consumer frees space (or closes), for
+   * at most blockTimeout ms. Then the record spills into this lane's backlog, in order, and later
+   * records join it without waiting until the worker loop has moved it all into the ring: two
+   * workers publishing into each other's full lanes from inside handlers would otherwise wait for
+   * each other forever (a cycle of bounded queues). The backlog is unbounded (stats().backlog).
+   */
+  private blockingPush(consumer: number, src: number, stats: number): PushOutcome {
+    if (consumer === this.thread) {
+      // Waiting for our own lane would wait forever (we are its consumer): keep the record in
+      // order behind the ring; the worker loop moves it in once it has drained the lane.
+      this.enqueueBacklog(this.backlogFor(consumer), src, POLICY_BLOCK);
+      return TAKEN;
+    }
+    const backlog = this.backlogs[consumer];
+    if (backlog !== undefined && backlog.size > 0) {
+      this.enqueueBacklog(backlog, src, POLICY_BLOCK); // spilling: keep order, do not wait again
+      return TAKEN;
+    }
+    const ring = this.producer.ringTo[consumer]!;
+    this.producer.flushLane(consumer);
+    let polls = 0;
+    let deadline = 0;
+    for (;;) {
+      if (backlog !== undefined && backlog.size > 0) this.pumpBacklog(consumer);
+      if (backlog === undefined || backlog.size === 0) {
+        const outcome = this.producer.tryPush(consumer, src, stats);
+        if (outcome !== LANE_FULL) return outcome;
+      }
+      // Why spin, then park: waking a parked thread costs tens of µs (docs/architecture.md),
+      // while a consumer that is merely busy frees space within microseconds. parkProducer sets
+      // PRODUCER_PARKED and re-checks TAIL before Atomics.wait, so the consumer's commit (which
+      // notifies only when that flag is set) cannot be missed.
+      if (++polls < this.shape.spin) continue;
+      const now = performance.now();
+      if (deadline === 0) deadline = now + this.shape.blockTimeout;
+      else if (now >= deadline) {
+        this.enqueueBacklog(this.backlogFor(consumer), src, POLICY_BLOCK);
+        return TAKEN;
+      }
+      parkProducer(this.core, this.i32, ring, Math.max(1, Math.min(50, deadline - now)));
+    }
+  }
+
+  /** Caller-runs: runs the handler of the record at `src` on this thread. */
+  private runInline(consumer: Consumer, src: number, stats: number): void {
+    const words = this.shape.recordSize >> 2;
+    const from = src >> 2;
+    const to = this.callerStaging >> 2;
+    for (let i = 0; i < words; i++) this.i32[to + i] = this.i32[from + i]!;
+    this.f64[stats + TOPIC_STAT_CALLER_RUNS]! += 1;
+    this.inlineDepth++;
+    try {
+      consumer.handleRecord(this.callerStaging);
+    } finally {
+      this.inlineDepth--;
+    }
+  }
+
+  /** Moves backlog records of the lane to `consumer` into its ring while there is space. */
+  pumpBacklog(consumer: number): void {
+    const backlog = this.backlogs[consumer];
+    if (backlog === undefined) return;
+    const ring = this.producer.ringTo[consumer]!;
+    const words = this.shape.recordSize >> 2;
+    let moved = 0;
+    for (;;) {
+      const head = backlog.headIndex();
+      if (head < 0) break;
+      const address = this.core.ringTryClaim(ring);
+      if (address < ADDRESS_MIN) {
+        if (address === STATUS_CLOSED) {
+          // The consumer is gone (crashed): what waits for it can never be delivered.
+          let lost = 0;
+          while (backlog.headIndex() >= 0) {
+            backlog.shift();
+            lost++;
+          }
+          this.backlogTotal -= lost;
+          this.control.addCompleted(lost);
+          this.control.setBacklog(this.backlogTotal);
+        }
+        break;
+      }
+      const storage = backlog.storage;
+      const to = address >> 2;
+      for (let i = 0; i < words; i++) this.i32[to + i] = storage[head + i]!;
+      backlog.shift();
+      this.backlogTotal--;
+      moved++;
+    }
+    if (moved > 0) {
+      this.producer.claimed(consumer, moved);
+      this.control.setBacklog(this.backlogTotal);
+      this.producer.flushLane(consumer);
+    }
+  }
+
+  /** Pumps every backlog; returns how many records are still waiting. */
+  pumpBacklogs(): number {
+    if (this.backlogTotal === 0) return 0;
+    for (let c = 0; c < this.shape.threads; c++) this.pumpBacklog(c);
+    return this.backlogTotal;
+  }
+
+  /** The first consumer whose backlog is not empty, or -1. */
+  firstBackloggedLane(): number {
+    for (let c = 0; c < this.shape.threads; c++) if (this.holds(c)) return c;
+    return -1;
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * BatchPublisher: publishBatch — messages staged BATCH_RECORDS at a time in this thread's batch
+ * staging and routed and enqueued by ONE core call per chunk (dispatchBatch: key hashing,
+ * routing, least-loaded picks by the balance table and copying happen inside the core, Wasm or
+ * its JS twin), falling back to the Producer's per-record path where a lane is full or keeps a
+ * backlog.
+ */
+import type { CoreOps } from '../../bindings/core-ops.ts';
+import {
+  DISPATCH_FAILED_LANE_OFFSET, DISPATCH_LANE_COUNT_OFFSET, DISPATCH_ROUTED_OFFSET,
+  DISPATCH_UNROUTED_OFFSET, ROUTE_SKIPPED,
+} from '../../assembly/layout/dispatch.ts';
+import type { Arena } from '../arena.ts';
+import { ConfigError } from '../errors.ts';
+import type { Backpressure } from './backpressure.ts';
+import type { ControlBlock } from './control-block.ts';
+import {
+  BATCH_RECORDS, RECORD_CORRELATION_OFFSET, RECORD_FLAGS_OFFSET, RECORD_HEADER_BYTES,
+  RECORD_REPLY_TO_OFFSET, RECORD_SUBSCRIPTION_OFFSET, RECORD_TOPIC_OFFSET, TOPIC_STAT_PUBLISHED,
+  TOPIC_STAT_ROUTED, TOPIC_STAT_UNROUTED,
+} from './layout.ts';
+import type { EngineShape } from './options.ts';
+import { RouteResult, type Producer } from './producer.ts';
+import type { SubscriptionTable } from './subscription-table.ts';
+import type { TopicRuntime } from './topic-runtime.ts';
+
+export class BatchPublisher {
+  private readonly u16: Uint16Array;
+  private readonly u32: Uint32Array;
+  private readonly f64: Float64Array;
+  private readonly router: number;
+  private readonly result: RouteResult;
+
+  constructor(
+    private readonly thread: number,
+    private readonly core: CoreOps,
+    arena: Arena,
+    private readonly shape: EngineShape,
+    private readonly control: ControlBlock,
+    private readonly table: SubscriptionTable,
+    private readonly producer: Producer,
+    private readonly backpressure: Backpressure,
+    private readonly scratch: {
+      /** BATCH_RECORDS staged records. */
+      readonly batchStaging: number;
+      /** u32 × threads: records dispatchBatch pushed per consumer since the producer collected them. */
+      readonly pushedCounts: number;
+      /** dispatchBatch's result block. */
+      readonly dispatchResult: number;
+    },
+  ) {
+    const buffer = arena.memory.buffer;
+    this.u16 = new Uint16Array(buffer);
+    this.u32 = new Uint32Array(buffer);
+    this.f64 = new Float64Array(buffer);
+    this.router = arena.router(0).address;
+    this.result = new RouteResult(shape.routerSubscriptions);
+  }
+
+  /**
+   * Publishes `messages` (each validated by the setters). A lane that fills up mid-chunk gets its
+   * policy from that record on, exactly as in publish(). Returns how many messages no receiver
+   * refused. A message that fails validation throws after the ones before it were published.
+   */
+  publishBatch(topic: TopicRuntime, messages: readonly Record<string, unknown>[]): number {
+    const size = this.shape.recordSize;
+    const staging = this.scratch.batchStaging;
+    let taken = 0;
+    for (let start = 0; start < messages.length; start += BATCH_RECORDS) {
+      const count = Math.min(BATCH_RECORDS, messages.length - start);
+      let staged = 0;
+      try {
+        for (; staged < count; staged++) {
+          const message = messages[start + staged];
+          if (message === null || typeof message !== 'object') throw new ConfigError(`messages[${start + staged}]`, message, 'must be an object with one property per field');
+          const record = staging + staged * size;
+          this.u16[(record + RECORD_TOPIC_OFFSET) >> 1] = topic.id;
+          this.u32[(record + RECORD_CORRELATION_OFFSET) >> 2] = 0;
+          this.u16[(record + RECORD_REPLY_TO_OFFSET) >> 1] = this.thread;
+          this.u16[(record + RECORD_FLAGS_OFFSET) >> 1] = 0;
+          topic.assign(topic.batchWriter.at(record + RECORD_HEADER_BYTES), message);
+        }
+      } finally {
+        taken += this.dispatchStaged(topic, staged);
+      }
+    }
+    return taken;
+  }
+
+  /** Routes and enqueues the first `count` staged records; returns how many no receiver refused. */
+  private dispatchStaged(topic: TopicRuntime, count: number): number {
+    if (count === 0) return 0;
+    const size = this.shape.recordSize;
+    const { batchStaging, pushedCounts, dispatchResult } = this.scratch;
+    const producer = this.producer;
+    const result = this.result;
+    producer.enter();
+    const stats = this.control.topicStats(topic.id);
+    const words = dispatchResult >> 2;
+    let taken = 0;
+    let i = 0;
+    while (i < count) {
+      if (this.backpressure.backlogSize > 0) {
+        // A lane holds records in a backlog: only the per-record path keeps such a lane FIFO
+        // (dispatchBatch would push straight into the ring, ahead of them).
+        for (; i < count; i++) {
+          producer.route(topic, 0, batchStaging + i * size, 0, result);
+          if (result.refused === 0) taken++;
+        }
+        break;
+      }
+      const done = this.core.dispatchBatch(
+        this.router, this.thread, topic.id, batchStaging + i * size, count - i, size,
+        topic.keyKind, RECORD_HEADER_BYTES + topic.keyOffset, topic.keyLength, producer.ringTable,
+        RECORD_SUBSCRIPTION_OFFSET, pushedCounts, this.table.balances, producer.routeOut, dispatchResult,
+      );
+      const routed = this.u32[words + (DISPATCH_ROUTED_OFFSET >> 2)]!;
+      const unrouted = this.u32[words + (DISPATCH_UNROUTED_OFFSET >> 2)]!;
+      producer.collectPushed(pushedCounts);
+      const whole = done < 0 ? 0 : done;
+      this.f64[stats + TOPIC_STAT_ROUTED]! += routed;
+      this.f64[stats + TOPIC_STAT_UNROUTED]! += unrouted;
+      this.f64[stats + TOPIC_STAT_PUBLISHED]! += whole - unrouted;
+      taken += whole;
+      if (done < 0 || i + done >= count) break;
+      // Record i + done met a full (or closed) lane at route entry FAILED_LANE: its earlier
+      // entries were pushed (or are ROUTE_SKIPPED: not chosen by their least-loaded pick); the
+      // rest get their policies, as in publish(). A pick that stopped there left the chosen entry
+      // at FAILED_LANE and the others skipped, so the resumed pick is a pick of one.
+      const record = batchStaging + (i + done) * size;
+      const failed = this.u32[words + (DISPATCH_FAILED_LANE_OFFSET >> 2)]!;
+      const entries = this.u32[words + (DISPATCH_LANE_COUNT_OFFSET >> 2)]!;
+      const out = producer.routeOut >> 2;
+      result.accepted = 0;
+      for (let j = 0; j < failed; j++) if (this.u32[out + j] !== ROUTE_SKIPPED) result.accepted++;
+      result.refused = 0;
+      producer.flushAllLanes(); // our own unflushed records may be what fills the lane
+      producer.pushRoutes(record, failed, entries, stats, 0, result);
+      if (result.accepted > 0) this.f64[stats + TOPIC_STAT_PUBLISHED]! += 1;
+      if (result.refused === 0) taken++;
+      i += done + 1;
+    }
+    producer.flushFullLanes();
+    return taken;
+  }
+}

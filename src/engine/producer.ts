@@ -1,0 +1,260 @@
+/**
+ * Producer: one thread's publishing half — route a staged record (key hash, routerRoute, the
+ * least-loaded pick), push it into each receiving lane, flush lanes (write-combining) and ring the
+ * doorbell of a consumer that sleeps. A full lane goes to Backpressure (backpressure.ts).
+ *
+ *   stage   the message is written into this thread's staging record of its topic
+ *   route   routerRoute(topic, keyHash) → route entries, one per receiving subscription member;
+ *           the thread enters the router's current version once per task and leaves it at flushAll
+ *   push    ringTryPush copies the record into each entry's lane; nothing is visible yet
+ *   flush   one HEAD store per lane, when `flushEvery` records are pending, at the end of the task
+ *           (a microtask) and after every batch a worker handles; then the consumer's doorbell is
+ *           rung only if it said it sleeps
+ */
+import type { CoreOps } from '../../bindings/core-ops.ts';
+import { STATUS_CLOSED, STATUS_OK } from '../../assembly/layout/status.ts';
+import { KEY_NONE, ROUTE_SKIPPED } from '../../assembly/layout/dispatch.ts';
+import type { Arena } from '../arena.ts';
+import type { Backpressure } from './backpressure.ts';
+import type { ControlBlock } from './control-block.ts';
+import {
+  LANE_STAT_HIGH_WATER, LANE_STAT_PUBLISHED, RECORD_CORRELATION_OFFSET, RECORD_HEADER_BYTES,
+  RECORD_REPLY_TO_OFFSET, RECORD_SUBSCRIPTION_OFFSET, TOPIC_STAT_PUBLISHED, TOPIC_STAT_REJECTED,
+  TOPIC_STAT_ROUTED, TOPIC_STAT_UNROUTED, laneIndex, routeEntryConsumer, routeEntrySlot,
+} from './layout.ts';
+import type { EngineShape } from './options.ts';
+import type { SubscriptionTable } from './subscription-table.ts';
+import type { TopicRuntime } from './topic-runtime.ts';
+
+/** Outcomes of pushing a record into one lane. */
+export const TAKEN = 0; // enqueued (or handled inline): it will be delivered
+export const TAKEN_WAIT = 1; // kept in a backlog in order: it will be delivered, but the publisher should wait
+export const REFUSED = 2; // rejected, dropped (drop-newest) or the consumer is gone
+export type PushOutcome = typeof TAKEN | typeof TAKEN_WAIT | typeof REFUSED;
+export const LANE_FULL = 3; // tryPush only: the ring is full, the policy decides
+
+/** What routing one record did: filled by Producer.route, reused (one per caller that reads it). */
+export class RouteResult {
+  /** Route entries the router produced (receiving subscription members, before least-loaded picks). */
+  routed = 0;
+  /** Receivers that took the record (enqueued, kept in a backlog, or ran it inline). */
+  accepted = 0;
+  /** Receivers that refused it (rejected, dropped as newest, or their consumer is gone). */
+  refused = 0;
+  /** Consumer threads of the first `accepted` receivers. */
+  readonly consumers: Int32Array;
+
+  constructor(capacity: number) {
+    this.consumers = new Int32Array(capacity);
+  }
+}
+
+export class Producer {
+  private readonly u16: Uint16Array;
+  private readonly u32: Uint32Array;
+  private readonly f64: Float64Array;
+  private readonly router: number;
+  /** This thread's control block. */
+  private readonly control: ControlBlock;
+  /** routerRoute's output: route entries (u32 each). */
+  readonly routeOut: number;
+  /** u32 × threads: this thread's lane to each consumer (the core's `rings` table). */
+  readonly ringTable: number;
+  /** ringTo[c]: the lane this thread produces into for consumer c. */
+  readonly ringTo: readonly number[];
+  /** Records pushed per lane and not yet flushed; `fresh` ones were not counted ACCEPTED yet. */
+  private readonly pending: Int32Array;
+  private readonly fresh: Int32Array;
+  private entered = false;
+  private flushScheduled = false;
+  private readonly flushTask = (): void => {
+    this.flushScheduled = false;
+    this.flushAll();
+  };
+  /** The result of publishes whose caller reads only the returned boolean. */
+  private readonly scratchResult: RouteResult;
+  /** Wired by ThreadRuntime: where a full lane (or a lane with a backlog) goes. */
+  backpressure!: Backpressure;
+
+  constructor(
+    readonly thread: number,
+    private readonly core: CoreOps,
+    arena: Arena,
+    private readonly shape: EngineShape,
+    /** Every thread's control block (index = thread): ours for counters, theirs for doorbells. */
+    private readonly controls: readonly ControlBlock[],
+    private readonly table: SubscriptionTable,
+    scratch: { readonly routeOut: number; readonly ringTable: number },
+  ) {
+    const buffer = arena.memory.buffer;
+    this.u16 = new Uint16Array(buffer);
+    this.u32 = new Uint32Array(buffer);
+    this.f64 = new Float64Array(buffer);
+    this.router = arena.router(0).address;
+    this.control = controls[thread]!;
+    this.routeOut = scratch.routeOut;
+    this.ringTable = scratch.ringTable;
+    const T = shape.threads;
+    const ringTo: number[] = [];
+    for (let c = 0; c < T; c++) {
+      ringTo.push(arena.ring(laneIndex(thread, c, T)).address);
+      this.u32[(this.ringTable >> 2) + c] = ringTo[c]!;
+    }
+    this.ringTo = ringTo;
+    this.pending = new Int32Array(T);
+    this.fresh = new Int32Array(T);
+    this.scratchResult = new RouteResult(shape.routerSubscriptions);
+  }
+
+  /**
+   * Routes the record at `src` (default: `topic`'s staging record) with request id `correlation`
+   * to every receiver, each full lane under its subscription's policy, or under `override` when it
+   * is not 0 (tryPublish: POLICY_REJECT). Fills `result`. True if every receiver took it without
+   * waiting; false if some lane refused it, or this thread must wait (a backlog).
+   */
+  route(topic: TopicRuntime, correlation: number, src: number = topic.staging, override = 0, result: RouteResult = this.scratchResult): boolean {
+    this.u32[(src + RECORD_CORRELATION_OFFSET) >> 2] = correlation;
+    this.u16[(src + RECORD_REPLY_TO_OFFSET) >> 1] = this.thread;
+    this.enter();
+    const hash = topic.keyKind === KEY_NONE ? 0 : this.core.keyHash(src + RECORD_HEADER_BYTES, topic.keyKind, topic.keyOffset, topic.keyLength);
+    const n = this.core.routerRoute(this.router, this.thread, topic.id, hash, this.routeOut);
+    const stats = this.control.topicStats(topic.id);
+    result.routed = n > 0 ? n : 0;
+    result.accepted = 0;
+    result.refused = 0;
+    if (n <= 0) {
+      this.f64[stats + TOPIC_STAT_UNROUTED]! += 1;
+      return true;
+    }
+    const all = this.pushRoutes(src, 0, n, stats, override, result);
+    if (result.accepted > 0) this.f64[stats + TOPIC_STAT_PUBLISHED]! += 1;
+    return all;
+  }
+
+  /**
+   * Pushes the record at `src` into the lanes of route entries from..n-1 at routeOut (a
+   * least-loaded slot's entries make one pick: the core's pickLeastLoaded, as dispatchBatch does),
+   * each under its subscription's policy (or `override`). Adds to `result`'s counts (locals until
+   * the end: a caller-runs handler may publish, and route again, from inside this loop).
+   * True if every lane took it without waiting.
+   */
+  pushRoutes(src: number, from: number, n: number, stats: number, override: number, result: RouteResult): boolean {
+    const u32 = this.u32;
+    const out = this.routeOut >> 2;
+    const consumers = result.consumers;
+    let accepted = result.accepted;
+    let refused = result.refused;
+    let all = true;
+    for (let i = from; i < n; i++) {
+      const entry = u32[out + i]!;
+      if (entry === ROUTE_SKIPPED) continue;
+      const slot = routeEntrySlot(entry);
+      // Not the chosen member: its entry is ROUTE_SKIPPED now, the chosen one is pushed at its index.
+      if (this.table.isLeastLoaded(slot) && this.core.pickLeastLoaded(this.routeOut, i, n, slot, this.ringTable) !== i) continue;
+      const consumer = routeEntryConsumer(entry);
+      this.u16[(src + RECORD_SUBSCRIPTION_OFFSET) >> 1] = slot;
+      this.f64[stats + TOPIC_STAT_ROUTED]! += 1;
+      const outcome = this.pushLane(consumer, src, this.table.policy(slot), stats, override);
+      if (outcome !== REFUSED) consumers[accepted++] = consumer;
+      else refused++;
+      if (outcome !== TAKEN) all = false;
+    }
+    result.accepted = accepted;
+    result.refused = refused;
+    return all;
+  }
+
+  /** Pushes the record at `src` into the lane to `consumer`, applying `policy` (or `override`) if it is full. */
+  pushLane(consumer: number, src: number, policy: number, stats: number, override: number): PushOutcome {
+    const backpressure = this.backpressure;
+    // A lane with a backlog stays FIFO: its records go behind the backlog (the cold path).
+    if (backpressure.backlogSize > 0 && backpressure.holds(consumer)) return backpressure.pushBehindBacklog(consumer, src, policy, stats, override);
+    const outcome = this.tryPush(consumer, src, stats);
+    return outcome === LANE_FULL ? backpressure.onFull(consumer, src, policy, stats, override) : outcome;
+  }
+
+  /** One ringTryPush into the lane to `consumer`: TAKEN, REFUSED (its consumer is gone: counted rejected) or LANE_FULL. */
+  tryPush(consumer: number, src: number, stats: number): PushOutcome | typeof LANE_FULL {
+    const status = this.core.ringTryPush(this.ringTo[consumer]!, src);
+    if (status === STATUS_OK) {
+      this.fresh[consumer]! += 1;
+      if (++this.pending[consumer]! >= this.shape.flushEvery) this.flushLane(consumer);
+      return TAKEN;
+    }
+    if (status === STATUS_CLOSED) {
+      this.f64[stats + TOPIC_STAT_REJECTED]! += 1;
+      return REFUSED;
+    }
+    return LANE_FULL;
+  }
+
+  /** `count` records were put into the lane to `consumer` by other means (the backlog pump): counted at its next flush. */
+  claimed(consumer: number, count: number): void {
+    this.pending[consumer]! += count;
+  }
+
+  /** Adds the core's per-consumer push counts at `pushedCounts` (dispatchBatch) to pending, and zeroes them. */
+  collectPushed(pushedCounts: number): void {
+    const at = pushedCounts >> 2;
+    for (let c = 0; c < this.shape.threads; c++) {
+      const n = this.u32[at + c]!;
+      if (n === 0) continue;
+      this.u32[at + c] = 0;
+      this.pending[c]! += n;
+      this.fresh[c]! += n;
+    }
+  }
+
+  /** Makes the records pushed into the lane to `consumer` visible, and wakes it if it sleeps. */
+  flushLane(consumer: number): void {
+    const control = this.control;
+    const fresh = this.fresh[consumer]!;
+    if (fresh > 0) {
+      // Before the HEAD store: a record is counted accepted before anyone can complete it.
+      control.addAccepted(fresh);
+      this.fresh[consumer] = 0;
+    }
+    const ring = this.ringTo[consumer]!;
+    this.core.ringFlush(ring);
+    const lane = control.laneStat(consumer);
+    this.f64[lane + LANE_STAT_PUBLISHED]! += this.pending[consumer]!;
+    this.pending[consumer] = 0;
+    const depth = this.core.ringSize(ring);
+    if (depth > this.f64[lane + LANE_STAT_HIGH_WATER]!) this.f64[lane + LANE_STAT_HIGH_WATER] = depth;
+    // Doorbell: pairs with the consumer's store of SLEEPING followed by its loads of every lane's
+    // HEAD (the worker loop's park). Our HEAD store (ringFlush) precedes this load of SLEEPING, so
+    // either we see SLEEPING = 1 and ring, or the consumer sees our HEAD and does not sleep.
+    const peer = this.controls[consumer]!;
+    if (peer.isSleeping()) peer.ring();
+  }
+
+  /** Flushes every lane with pending records (without leaving the router version). */
+  flushAllLanes(): void {
+    const pending = this.pending;
+    for (let c = 0; c < pending.length; c++) if (pending[c]! > 0) this.flushLane(c);
+  }
+
+  /** Flushes the lanes that reached `flushEvery` pending records. */
+  flushFullLanes(): void {
+    for (let c = 0; c < this.shape.threads; c++) if (this.pending[c]! >= this.shape.flushEvery) this.flushLane(c);
+  }
+
+  /** Flushes every lane with pending records and leaves the router's version. */
+  flushAll(): void {
+    this.flushAllLanes();
+    if (this.entered) {
+      this.core.routerLeave(this.router, this.thread);
+      this.entered = false;
+    }
+  }
+
+  /** Enters the router's current version once per task (left at flushAll, scheduled as a microtask). */
+  enter(): void {
+    if (this.entered) return;
+    this.core.routerEnter(this.router, this.thread);
+    this.entered = true;
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    queueMicrotask(this.flushTask);
+  }
+}

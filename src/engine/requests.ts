@@ -1,0 +1,150 @@
+/**
+ * Requests: request/response on the engine's thread — the table of pending requests by
+ * correlation id, their timeouts and abort signals, and the replies that settle them.
+ *
+ * A request is an ordinary record whose header carries a nonzero correlation id and the thread to
+ * reply to; the handler's return value comes back as a reply record (REPLY_SUBSCRIPTION) that
+ * thread 0's loop hands to onReply.
+ */
+import { ConfigError, EngineError } from '../errors.ts';
+import { RECORD_CORRELATION_OFFSET, RECORD_FLAGS_OFFSET, RECORD_FLAG_FAILED, RECORD_HEADER_BYTES } from './layout.ts';
+import { RouteResult, type Producer } from './producer.ts';
+import type { Reporter } from './reporter.ts';
+import type { TopicRuntime } from './topic-runtime.ts';
+import type { RequestOptions } from './types.ts';
+
+interface PendingRequest {
+  /** requestAll: resolve with every receiver's reply; request: with the first. */
+  readonly all: boolean;
+  /** Replies to wait for: 1 for request(), every receiver that took it for requestAll(). */
+  expected: number;
+  readonly replies: unknown[];
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+  readonly topic: TopicRuntime;
+  /** Consumer threads that took the request. */
+  readonly consumers: readonly number[];
+  cleanup(): void;
+}
+
+
+export class Requests {
+  private readonly pending = new Map<number, PendingRequest>();
+  private nextCorrelation = 1;
+  private readonly result: RouteResult;
+  private readonly u16: Uint16Array;
+  private readonly u32: Uint32Array;
+  /** Replies that came after their request was settled or gone. */
+  lateReplies = 0;
+
+  constructor(
+    private readonly memory: WebAssembly.Memory,
+    private readonly producer: Producer,
+    private readonly reporter: Reporter,
+    routerSubscriptions: number,
+  ) {
+    this.u16 = new Uint16Array(memory.buffer);
+    this.u32 = new Uint32Array(memory.buffer);
+    this.result = new RouteResult(routerSubscriptions);
+  }
+
+  /**
+   * Validates, stages and routes a request of `topic`; resolves with the first reply (or every
+   * receiver's, `all`). See Engine.request for the rejections.
+   */
+  send(topic: TopicRuntime, fields: unknown, options: RequestOptions, all: boolean): Promise<unknown> {
+    const name = topic.name;
+    if (topic.reply === undefined) throw new ConfigError('topic', name, 'has no reply schema: declare { reply } to use request()');
+    if (options === null || typeof options !== 'object') throw new ConfigError('options', options, 'must be { timeout?, signal? }');
+    const timeout = options.timeout;
+    if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout >= 0) || !Number.isFinite(timeout))) throw new ConfigError('timeout', timeout, 'must be a finite number of milliseconds ≥ 0');
+    const signal = options.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new ConfigError('signal', signal, 'must be an AbortSignal');
+    if (signal?.aborted) return Promise.reject(new EngineError('ERR_REQUEST_ABORTED', 'topic', name, 'the signal was already aborted', { cause: signal.reason }));
+    if (fields === null || typeof fields !== 'object') throw new ConfigError('fields', fields, 'must be an object with one property per field');
+    // Validate and stage before anything is routed.
+    topic.assign(topic.writer, fields as Record<string, unknown>);
+    const correlation = this.nextCorrelation;
+    this.nextCorrelation = this.nextCorrelation === 0xffffffff ? 1 : this.nextCorrelation + 1;
+    // Registered before routing: a caller-runs handler replies synchronously, inside route().
+    let settle!: { resolve(value: unknown): void; reject(error: Error): void };
+    const promise = new Promise<unknown>((resolve, reject) => { settle = { resolve, reject }; });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const onAbort = (): void => {
+      if (!this.pending.has(correlation)) return;
+      entry.cleanup();
+      settle.reject(new EngineError('ERR_REQUEST_ABORTED', 'topic', name, 'aborted by its signal', { cause: signal?.reason }));
+    };
+    const consumers: number[] = [];
+    const entry: PendingRequest = {
+      all, expected: all ? Infinity : 1, replies: [], resolve: (value) => settle.resolve(value), reject: (error) => settle.reject(error), topic, consumers,
+      cleanup: () => {
+        this.pending.delete(correlation);
+        if (timer !== undefined) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      },
+    };
+    this.pending.set(correlation, entry);
+    const result = this.result;
+    this.producer.route(topic, correlation, topic.staging, 0, result);
+    for (let i = 0; i < result.accepted; i++) consumers.push(result.consumers[i]!);
+    entry.expected = all ? result.accepted : 1;
+    if (all && result.accepted > 0 && entry.replies.length >= result.accepted && this.pending.has(correlation)) {
+      entry.cleanup(); // every receiver answered inline (caller-runs)
+      entry.resolve(entry.replies);
+    }
+    if (result.routed === 0 || result.accepted === 0) {
+      entry.cleanup();
+      return Promise.reject(result.routed === 0
+        ? new EngineError('ERR_NO_SUBSCRIBER', 'topic', name, 'no subscription receives this request')
+        : new EngineError('ERR_REQUEST_FAILED', 'topic', name, 'every receiving lane refused it (full under reject/drop-newest, or its worker is gone)'));
+    }
+    if (!this.pending.has(correlation)) return promise; // answered inline (caller-runs)
+    this.producer.flushAll();
+    if (timeout !== undefined) {
+      timer = setTimeout(() => {
+        entry.cleanup();
+        settle.reject(new EngineError('ERR_REQUEST_TIMEOUT', 'topic', name, `no reply within ${timeout} ms`));
+      }, timeout);
+    }
+    signal?.addEventListener('abort', onAbort, { once: true });
+    return promise;
+  }
+
+  /** A reply record for this thread (thread 0's consumer hands it over). */
+  onReply(record: number, topic: TopicRuntime): void {
+    const correlation = this.u32[(record + RECORD_CORRELATION_OFFSET) >> 2]!;
+    const entry = this.pending.get(correlation);
+    if (entry === undefined) {
+      this.lateReplies++;
+      return;
+    }
+    if ((this.u16[(record + RECORD_FLAGS_OFFSET) >> 1]! & RECORD_FLAG_FAILED) !== 0) {
+      entry.cleanup();
+      entry.reject(new EngineError('ERR_REQUEST_FAILED', 'topic', topic.name, 'the handler threw (or returned an invalid reply)', { cause: this.reporter.firstError(topic.name) }));
+      return;
+    }
+    entry.replies.push(topic.reply!.decode(this.memory, record + RECORD_HEADER_BYTES));
+    if (entry.replies.length < entry.expected) return;
+    entry.cleanup();
+    entry.resolve(entry.all ? entry.replies : entry.replies[0]);
+  }
+
+  /** Rejects every pending request that `thread` took (its worker crashed). */
+  rejectTakenBy(thread: number, error: Error): void {
+    for (const entry of [...this.pending.values()]) {
+      if (entry.consumers.includes(thread)) {
+        entry.cleanup();
+        entry.reject(error);
+      }
+    }
+  }
+
+  /** Rejects every pending request with ERR_ENGINE_CLOSED. */
+  rejectAllClosed(): void {
+    for (const entry of [...this.pending.values()]) {
+      entry.cleanup();
+      entry.reject(new EngineError('ERR_ENGINE_CLOSED', 'topic', entry.topic.name, 'the engine closed before the reply came'));
+    }
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * Stats: reads the engine's counters out of shared memory on the engine's thread — per topic and
+ * per lane summed over every thread's control block, per worker from its own block — without a
+ * message to any worker; and the in-flight count that drain waits on.
+ */
+import type { CoreOps } from '../../bindings/core-ops.ts';
+import type { Arena } from '../arena.ts';
+import type { ControlBlock } from './control-block.ts';
+import {
+  LANE_STAT_HIGH_WATER, LANE_STAT_PUBLISHED, THREAD_RUNNING, THREAD_STOPPED, TOPIC_STAT_CALLER_RUNS,
+  TOPIC_STAT_DELIVERED, TOPIC_STAT_DROPPED_NEWEST, TOPIC_STAT_DROPPED_OLDEST, TOPIC_STAT_HANDLER_ERRORS,
+  TOPIC_STAT_PUBLISHED, TOPIC_STAT_REJECTED, TOPIC_STAT_ROUTED, TOPIC_STAT_UNROUTED, laneIndex,
+} from './layout.ts';
+import type { EngineShape } from './options.ts';
+import type { Reporter } from './reporter.ts';
+import type { Requests } from './requests.ts';
+import type { EngineStats, LaneStats, TopicStats, WorkerStats } from './types.ts';
+import type { Workers } from './workers.ts';
+
+export class Stats {
+  constructor(
+    private readonly arena: Arena,
+    private readonly core: CoreOps,
+    private readonly shape: EngineShape,
+    private readonly controls: readonly ControlBlock[],
+    private readonly workers: Workers,
+    private readonly requests: Requests,
+    private readonly reporter: Reporter,
+  ) {}
+
+  /**
+   * Records accepted and not completed, minus what crashed workers will never handle. Reads every
+   * COMPLETED first, then every ACCEPTED: each thread counts a record ACCEPTED before it can be
+   * COMPLETED, and children ACCEPTED before their parent COMPLETED, so 0 read in this order means
+   * that at the moment between the two reads nothing was in flight.
+   */
+  inFlight(): number {
+    let completed = 0;
+    for (const control of this.controls) completed = (completed + control.completed()) | 0;
+    let accepted = 0;
+    for (const control of this.controls) accepted = (accepted + control.accepted()) | 0;
+    return (accepted - completed - this.workers.lostToCrashes()) | 0;
+  }
+
+  /** Counters summed over every thread (each may be late by one batch). */
+  read(): EngineStats {
+    const { shape, controls } = this;
+    const T = shape.threads;
+    const topics: Record<string, TopicStats> = {};
+    shape.topicNames.forEach((name, id) => {
+      const sum = (stat: number): number => {
+        let total = 0;
+        for (const control of controls) total += control.f64[control.topicStats(id) + stat]!;
+        return total;
+      };
+      const firstError = this.reporter.firstError(name);
+      topics[name] = {
+        published: sum(TOPIC_STAT_PUBLISHED), unrouted: sum(TOPIC_STAT_UNROUTED), routed: sum(TOPIC_STAT_ROUTED),
+        delivered: sum(TOPIC_STAT_DELIVERED), droppedOldest: sum(TOPIC_STAT_DROPPED_OLDEST),
+        droppedNewest: sum(TOPIC_STAT_DROPPED_NEWEST), rejected: sum(TOPIC_STAT_REJECTED),
+        callerRuns: sum(TOPIC_STAT_CALLER_RUNS), handlerErrors: sum(TOPIC_STAT_HANDLER_ERRORS),
+        ...(firstError !== undefined ? { firstError } : {}),
+      };
+    });
+    const lanes: LaneStats[] = [];
+    for (let p = 0; p < T; p++) {
+      const control = controls[p]!;
+      for (let c = 0; c < T; c++) {
+        const lane = control.laneStat(c);
+        lanes.push({
+          from: p, to: c, published: control.f64[lane + LANE_STAT_PUBLISHED]!, highWater: control.f64[lane + LANE_STAT_HIGH_WATER]!,
+          depth: this.core.ringSize(this.arena.ring(laneIndex(p, c, T)).address),
+        });
+      }
+    }
+    const now = performance.timeOrigin + performance.now();
+    const workers: WorkerStats[] = [];
+    for (let w = 0; w < this.workers.count; w++) {
+      const control = controls[w + 1]!;
+      const f64 = control.f64;
+      const start = f64[control.startMs]!;
+      const since = f64[control.idleSinceMs]!;
+      const idle = f64[control.idleMs]! + (since !== 0 ? Math.max(0, now - since) : 0);
+      const state = Atomics.load(control.i32, control.state);
+      workers.push({
+        worker: w,
+        state: this.workers.state(w) === 'crashed' ? 'crashed' : state === THREAD_STOPPED ? 'stopped' : state === THREAD_RUNNING ? 'running' : 'starting',
+        busyMs: start === 0 ? 0 : Math.max(0, now - start - idle), idleMs: idle,
+      });
+    }
+    let late = this.requests.lateReplies;
+    let backlog = 0;
+    for (const control of controls) {
+      late += control.f64[control.lateReplies]!;
+      backlog += control.backlog();
+    }
+    return { topics, lanes, workers, lateReplies: late, backlog, lostToCrashes: this.workers.lostToCrashes() };
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * SubscriptionTable: the engine's table of subscription slots in thread 0's control block, one
+ * SLOT_ENTRY_BYTES entry per slot plus one balance byte per slot; the only code that reads or
+ * writes those bytes.
+ *
+ * ── Slot entry (SLOT_ENTRY_BYTES at subscriptions + slot × SLOT_ENTRY_BYTES) ───────────────────
+ *
+ * | offset | size | field   | meaning                                                           |
+ * |--------|------|---------|-------------------------------------------------------------------|
+ * | 0      | 1    | STATE   | SLOT_FREE / SLOT_ACTIVE / SLOT_RETIRED                            |
+ * | 1      | 1    | MODE    | the router's MODE_* the subscription was made with                |
+ * | 2      | 1    | POLICY  | POLICY_* (layout.ts): what a full lane does to its records        |
+ * | 3      | 1    | (reserved) | zero (the slot's balance is in the balance table)              |
+ * | 4      | 2    | HANDLER | index of its handler in the handler module's sorted names         |
+ * | 6      | 2    | TOPIC   | topic id                                                          |
+ * | 8      | 8    | (reserved) | zero                                                           |
+ *
+ * ── Balance table (u8 per slot at `balances`, right after the entries) ───────────────────────
+ *
+ * BALANCE_ROUND_ROBIN (0) or BALANCE_LEAST_LOADED: the `balance` table every thread hands the
+ * core (dispatchBatch, pickLeastLoaded): a route entry's tag is its slot, and a nonzero byte makes
+ * the slot's members one least-loaded pick per record.
+ *
+ * Writers and ordering: thread 0 only. An entry and its balance byte are written before the
+ * router publish that makes the slot routable (routerTryPublish's VERSION store pairs with
+ * routerEnter's VERSION load), so every thread that routes to a slot, and every consumer that
+ * handles a record naming it, sees its entry: plain memory. A retired slot keeps its entry and
+ * balance byte (records in lanes still name it; threads inside an older table version may still
+ * route to its members and must keep picking one of them, not broadcast to all); it is freed, and
+ * its balance byte zeroed, only once no lane or backlog can hold a record for it.
+ */
+
+export const SLOT_STATE_OFFSET = 0; // u8: SLOT_FREE / SLOT_ACTIVE / SLOT_RETIRED
+export const SLOT_MODE_OFFSET = SLOT_STATE_OFFSET + 1; // u8: router MODE_*
+export const SLOT_POLICY_OFFSET = SLOT_MODE_OFFSET + 1; // u8: POLICY_*
+export const SLOT_HANDLER_OFFSET = SLOT_POLICY_OFFSET + 2; // u16 (after a reserved byte)
+export const SLOT_TOPIC_OFFSET = SLOT_HANDLER_OFFSET + 2; // u16
+export const SLOT_ENTRY_BYTES = 16;
+
+export const SLOT_FREE = 0;
+export const SLOT_ACTIVE = 1;
+export const SLOT_RETIRED = 2;
+
+/** Balance table values: 0, or nonzero for a least-loaded group (dispatchBatch's `balance` bytes). */
+export const BALANCE_ROUND_ROBIN = 0;
+export const BALANCE_LEAST_LOADED = 1;
+
+/** What thread 0 writes into a slot's entry when it subscribes. */
+export interface SlotEntry {
+  readonly mode: number;
+  readonly policy: number;
+  readonly balance: number;
+  readonly handler: number;
+  readonly topic: number;
+}
+
+export class SubscriptionTable {
+  private readonly u8: Uint8Array;
+  private readonly u16: Uint16Array;
+
+  constructor(
+    buffer: ArrayBufferLike,
+    /** Address of slot 0's entry. */
+    readonly entries: number,
+    /** Address of the balance table (u8 per slot): the `balance` argument of the core's ops. */
+    readonly balances: number,
+    readonly slots: number,
+  ) {
+    this.u8 = new Uint8Array(buffer);
+    this.u16 = new Uint16Array(buffer);
+  }
+
+  /** The slot's POLICY_*. */
+  policy(slot: number): number {
+    return this.u8[this.entries + slot * SLOT_ENTRY_BYTES + SLOT_POLICY_OFFSET]!;
+  }
+
+  /** The slot's handler index. */
+  handler(slot: number): number {
+    return this.u16[(this.entries + slot * SLOT_ENTRY_BYTES + SLOT_HANDLER_OFFSET) >> 1]!;
+  }
+
+  /** Whether the slot's members make one least-loaded pick per record. */
+  isLeastLoaded(slot: number): boolean {
+    return this.u8[this.balances + slot] !== BALANCE_ROUND_ROBIN;
+  }
+
+  /** SLOT_FREE / SLOT_ACTIVE / SLOT_RETIRED. */
+  state(slot: number): number {
+    return this.u8[this.entries + slot * SLOT_ENTRY_BYTES + SLOT_STATE_OFFSET]!;
+  }
+
+  /** Thread 0: fills a FREE slot's entry and balance byte and marks it ACTIVE (before the router publish). */
+  activate(slot: number, entry: SlotEntry): void {
+    const at = this.entries + slot * SLOT_ENTRY_BYTES;
+    this.u8[at + SLOT_MODE_OFFSET] = entry.mode;
+    this.u8[at + SLOT_POLICY_OFFSET] = entry.policy;
+    this.u16[(at + SLOT_HANDLER_OFFSET) >> 1] = entry.handler;
+    this.u16[(at + SLOT_TOPIC_OFFSET) >> 1] = entry.topic;
+    this.u8[this.balances + slot] = entry.balance;
+    this.u8[at + SLOT_STATE_OFFSET] = SLOT_ACTIVE;
+  }
+
+  /** Thread 0: an unsubscribed slot; records already in lanes still name it and its handler. */
+  retire(slot: number): void {
+    this.u8[this.entries + slot * SLOT_ENTRY_BYTES + SLOT_STATE_OFFSET] = SLOT_RETIRED;
+  }
+
+  /** Thread 0: a slot no record names any more (or one never made routable) can be reused. */
+  free(slot: number): void {
+    this.u8[this.entries + slot * SLOT_ENTRY_BYTES + SLOT_STATE_OFFSET] = SLOT_FREE;
+    this.u8[this.balances + slot] = BALANCE_ROUND_ROBIN;
+  }
+
+  /** The lowest FREE slot, or -1. */
+  firstFree(): number {
+    for (let s = 0; s < this.slots; s++) if (this.state(s) === SLOT_FREE) return s;
+    return -1;
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * Topic runtime: each topic as one thread sees it — its schemas, its staging record and writer,
+ * its reader, its key kind for the core's hash, and the generated assigner that copies a message
+ * object into a writer — and the lookup of topics by name.
+ */
+import { KEY_BYTES, KEY_NONE, KEY_PREFIXED_BYTES, KEY_U32, KEY_U8 } from '../../assembly/layout/dispatch.ts';
+import { ConfigError } from '../errors.ts';
+import type { AnySchema } from '../schema.ts';
+import { RECORD_HEADER_BYTES, RECORD_TOPIC_OFFSET } from './layout.ts';
+import type { TopicMap } from './types.ts';
+
+/** Sets every field of a writer from a message object (each setter validates its value). */
+export type Assigner = (writer: Record<string, unknown>, message: Record<string, unknown>) => void;
+
+export interface TopicRuntime {
+  readonly id: number;
+  readonly name: string;
+  readonly schema: AnySchema;
+  readonly reply: AnySchema | undefined;
+  /** Field names in declaration order (publish(fields) sets them in this order). */
+  readonly fieldNames: readonly string[];
+  /** Address of this thread's staging record of the topic. */
+  readonly staging: number;
+  /** Writer flyweight over the staging record's message. */
+  readonly writer: Record<string, unknown>;
+  readonly assign: Assigner;
+  /** Reader flyweight, re-pointed at each record handled. */
+  readonly reader: { at(address: number): unknown };
+  /** Writer flyweight re-pointed at each record of a batch being staged (publishBatch). */
+  readonly batchWriter: { at(address: number): Record<string, unknown> };
+  /** KEY_* kind of the key field for the core's keyHash (KEY_NONE: not keyed). */
+  readonly keyKind: number;
+  /** Byte offset of the key field in the message. */
+  readonly keyOffset: number;
+  /** Bytes hashed for KEY_BYTES. */
+  readonly keyLength: number;
+}
+
+/** The topics of one thread, by id (declaration order) and by name. */
+export class TopicSet {
+  readonly byId: readonly TopicRuntime[];
+  private readonly byName = new Map<string, TopicRuntime>();
+  private lastName: string | undefined;
+  private lastTopic: TopicRuntime | undefined;
+
+  /**
+   * Builds every topic of `names` over `memory`, topic `id`'s staging record at
+   * `stagingBase + id × recordSize` (its header's TOPIC written once here).
+   */
+  constructor(memory: WebAssembly.Memory, topicMap: TopicMap, readonly names: readonly string[], stagingBase: number, recordSize: number) {
+    const u16 = new Uint16Array(memory.buffer);
+    this.byId = names.map((name, id) => {
+      const spec = topicMap[name]!;
+      const staging = stagingBase + id * recordSize;
+      u16[(staging + RECORD_TOPIC_OFFSET) >> 1] = id;
+      const schema = spec.schema as AnySchema;
+      const key = spec.key === undefined ? undefined : schema.fields.find((f) => f.name === spec.key);
+      const fieldNames = Object.keys(schema.spec);
+      return {
+        id, name, schema, reply: spec.reply as AnySchema | undefined,
+        fieldNames, assign: compileAssign(fieldNames), staging,
+        writer: schema.writer(memory).at(staging + RECORD_HEADER_BYTES) as unknown as Record<string, unknown>,
+        reader: schema.reader(memory),
+        batchWriter: schema.writer(memory) as unknown as { at(address: number): Record<string, unknown> },
+        keyKind: key === undefined ? KEY_NONE : keyKindOf(key.type), keyOffset: key?.offset ?? 0,
+        keyLength: key !== undefined && keyKindOf(key.type) === KEY_BYTES ? key.size : 0,
+      };
+    });
+    for (const topic of this.byId) this.byName.set(topic.name, topic);
+  }
+
+  /** The topic named `name`, or a ConfigError naming it. */
+  get(name: string): TopicRuntime {
+    // Publishers usually repeat one topic: a string compare (pointer-equal for the same literal)
+    // is cheaper than a Map lookup per message.
+    if (name === this.lastName) return this.lastTopic!;
+    const topic = this.byName.get(name);
+    if (topic === undefined) throw new ConfigError('topic', name, `is not a declared topic (${this.names.join(', ')})`);
+    this.lastName = name;
+    this.lastTopic = topic;
+    return topic;
+  }
+}
+
+/** How the core hashes a key field of this type (assembly/layout/dispatch.ts, KEY_*). */
+function keyKindOf(type: string): number {
+  switch (type) {
+    case 'u32': case 'i32': return KEY_U32;
+    case 'u8': case 'bool': return KEY_U8;
+    case 'string': return KEY_PREFIXED_BYTES;
+    default: return KEY_BYTES; // f32, f64, i64, bytes: their bytes
+  }
+}
+
+/**
+ * `(w, m) => { w.a = m.a; w.b = m.b; ... }` for these field names. Generated code gives every
+ * property access its own monomorphic site: ~4× faster than a loop of keyed accesses, which go
+ * megamorphic. Field names are validated identifiers (schema.ts), so the source is safe to build.
+ * Where eval is forbidden (a Content-Security-Policy without 'unsafe-eval'), the loop is used.
+ */
+export function compileAssign(names: readonly string[]): Assigner {
+  try {
+    const body = names.map((name) => `w.${name} = m.${name};`).join('\n');
+    return new Function('w', 'm', body) as Assigner;
+  } catch {
+    return (writer, message) => {
+      for (let i = 0; i < names.length; i++) writer[names[i]!] = message[names[i]!];
+    };
+  }
+}
