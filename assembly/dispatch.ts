@@ -33,7 +33,7 @@
  */
 import { STATUS_INVALID, STATUS_OK } from "./layout/status";
 import {
-  DISPATCH_FAILED_LANE_OFFSET, DISPATCH_LANE_COUNT_OFFSET, DISPATCH_ROUTED_OFFSET,
+  DISPATCH_FAILED_ENTRY_OFFSET, DISPATCH_ENTRY_COUNT_OFFSET, DISPATCH_ROUTED_OFFSET,
   DISPATCH_UNROUTED_OFFSET, KEY_BYTES, KEY_NONE, KEY_PREFIXED_BYTES, KEY_U32, KEY_U8,
   ROUTE_RING_SHIFT, ROUTE_SKIPPED, ROUTE_TAG_MASK,
 } from "./layout/dispatch";
@@ -127,8 +127,8 @@ export function dispatchBatch(
       if (ringTryPush(<usize>load<u32>(rings + ring * 4), record) != STATUS_OK) {
         store<u32>(result + DISPATCH_ROUTED_OFFSET, routed);
         store<u32>(result + DISPATCH_UNROUTED_OFFSET, unrouted);
-        store<u32>(result + DISPATCH_FAILED_LANE_OFFSET, j);
-        store<u32>(result + DISPATCH_LANE_COUNT_OFFSET, <u32>n);
+        store<u32>(result + DISPATCH_FAILED_ENTRY_OFFSET, j);
+        store<u32>(result + DISPATCH_ENTRY_COUNT_OFFSET, <u32>n);
         return <i32>i;
       }
       store<u32>(pushed + ring * 4, load<u32>(pushed + ring * 4) + 1);
@@ -137,7 +137,7 @@ export function dispatchBatch(
   }
   store<u32>(result + DISPATCH_ROUTED_OFFSET, routed);
   store<u32>(result + DISPATCH_UNROUTED_OFFSET, unrouted);
-  store<u32>(result + DISPATCH_FAILED_LANE_OFFSET, 0);
-  store<u32>(result + DISPATCH_LANE_COUNT_OFFSET, 0);
+  store<u32>(result + DISPATCH_FAILED_ENTRY_OFFSET, 0);
+  store<u32>(result + DISPATCH_ENTRY_COUNT_OFFSET, 0);
   return <i32>count;
 }

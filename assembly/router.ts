@@ -1,5 +1,5 @@
 /**
- * Routing table: topic id → delivery groups → consumer lanes, double-buffered and versioned.
+ * Routing table: topic id → delivery groups → route entries, double-buffered and versioned.
  *
  * Algorithm: read-copy-update with per-thread epochs (the userspace RCU "quiescent state" idea,
  * reduced to two buffers). The lock holder edits the subscription list, compiles it into the
@@ -21,7 +21,7 @@ import {
   ROUTER_CURSORS_OFFSET_OFFSET, ROUTER_EPOCHS_OFFSET, ROUTER_EPOCH_STRIDE, ROUTER_FIRST_VERSION,
   ROUTER_MAX_SUBSCRIPTIONS_OFFSET, ROUTER_MAX_TOPICS_OFFSET, ROUTER_SUBS_OFFSET_OFFSET,
   ROUTER_TABLES_OFFSET_OFFSET, ROUTER_TABLE_BYTES_OFFSET, ROUTER_THREADS_OFFSET,
-  ROUTER_VERSION_OFFSET, ROUTER_WRITER_LOCK_OFFSET, SUB_BYTES, SUB_GROUP_OFFSET, SUB_LANE_OFFSET,
+  ROUTER_VERSION_OFFSET, ROUTER_WRITER_LOCK_OFFSET, SUB_BYTES, SUB_GROUP_OFFSET, SUB_ROUTE_ENTRY_OFFSET,
   SUB_MODE_OFFSET, SUB_TOPIC_OFFSET, TOPIC_ENTRY_BYTES, TOPIC_FIRST_GROUP_OFFSET,
   TOPIC_GROUP_COUNT_OFFSET,
 } from "./layout/router";
@@ -32,7 +32,7 @@ import { alignStructure } from "./common";
 /** routerBytes' answer when the router could not fit any arena: larger than ARENA_MAX_BYTES and
  *  still a positive i32, so the arena planner rejects it instead of wrapping round. */
 const ROUTER_BYTES_TOO_LARGE: u32 = 0x7FFFFFFF;
-/** One round-robin cursor (u32), and one lane written at routerRoute's `out` (u32). */
+/** One round-robin cursor (u32), and one route entry written at routerRoute's `out` (u32). */
 const CURSOR_BYTES: u32 = 4;
 const LANE_BYTES: u32 = 4;
 
@@ -110,7 +110,7 @@ export function routerUnlock(router: usize, thread: u32): i32 {
 }
 
 /** Lock holder. Adds a subscription in the lowest free slot: its id, or -FULL / -INVALID. */
-export function routerAddSubscription(router: usize, topic: u32, lane: u32, mode: u32, group: u32): i32 {
+export function routerAddSubscription(router: usize, topic: u32, entry: u32, mode: u32, group: u32): i32 {
   if (DEBUG) assert(atomic.load<u32>(router + ROUTER_WRITER_LOCK_OFFSET) != 0, "routerAddSubscription without the writer lock");
   if (topic >= load<u32>(router + ROUTER_MAX_TOPICS_OFFSET)) return -STATUS_INVALID;
   if (mode != MODE_BROADCAST && mode != MODE_GROUP && mode != MODE_KEYED) return -STATUS_INVALID;
@@ -120,7 +120,7 @@ export function routerAddSubscription(router: usize, topic: u32, lane: u32, mode
     const sub = subs + <usize>id * SUB_BYTES;
     if (load<u32>(sub + SUB_MODE_OFFSET) != MODE_FREE) continue;
     store<u32>(sub + SUB_TOPIC_OFFSET, topic);
-    store<u32>(sub + SUB_LANE_OFFSET, lane);
+    store<u32>(sub + SUB_ROUTE_ENTRY_OFFSET, entry);
     store<u32>(sub + SUB_GROUP_OFFSET, mode == MODE_BROADCAST ? 0 : group);
     store<u32>(sub + SUB_MODE_OFFSET, mode);
     return <i32>id;
@@ -182,7 +182,7 @@ export function routerLeave(router: usize, thread: u32): void {
 }
 
 /**
- * Reader `thread`, between routerEnter and routerLeave. Writes the lanes receiving a message of
+ * Reader `thread`, between routerEnter and routerLeave. Writes the route entries receiving a message of
  * `topic` as u32s at `out` (4-byte aligned, room for MAX_SUBSCRIPTIONS) in group order and returns
  * their count, or -STATUS_INVALID for a bad topic or thread (nothing written). A broadcast group
  * or a group of one yields its member; MODE_KEYED yields member keyHash % count; MODE_GROUP yields
@@ -239,11 +239,11 @@ export function routerGroupCount(router: usize, topic: u32): u32 {
 /**
  * Compiles the subscription list into the table buffer at `table`: every byte is written, unused
  * topic, group and member entries are 0, and an empty topic has FIRST_GROUP 0. GROUP_KEY is the
- * subscriptions' SUB_GROUP, or for a broadcast group (always of one) its lane.
+ * subscriptions' SUB_GROUP, or for a broadcast group (always of one) its route entry.
  * 1. count subscriptions per topic (in GROUP_COUNT, as scratch); 2. prefix sums give each topic's
  * member range (in FIRST_GROUP, as scratch); 3. place subscription ids into those ranges in slot
  * order; 4. per topic, stable in-place grouping of equal (mode, key) into contiguous members, then
- * ids → lanes, and the topic entry gets its real FIRST_GROUP / GROUP_COUNT.
+ * ids → route entries, and the topic entry gets its real FIRST_GROUP / GROUP_COUNT.
  */
 function compile(router: usize, table: usize): void {
   const maxTopics = load<u32>(router + ROUTER_MAX_TOPICS_OFFSET);
@@ -286,7 +286,7 @@ function compile(router: usize, table: usize): void {
       const id = load<u32>(members + <usize>(start + i) * MEMBER_ENTRY_BYTES);
       const sub = subs + <usize>id * SUB_BYTES;
       const mode = load<u32>(sub + SUB_MODE_OFFSET);
-      const key = mode == MODE_BROADCAST ? load<u32>(sub + SUB_LANE_OFFSET) : load<u32>(sub + SUB_GROUP_OFFSET);
+      const key = mode == MODE_BROADCAST ? load<u32>(sub + SUB_ROUTE_ENTRY_OFFSET) : load<u32>(sub + SUB_GROUP_OFFSET);
       let match: u32 = groupCount;
       if (mode != MODE_BROADCAST) {
         for (let g = topicFirstGroup; g < groupCount; g++) {
@@ -322,7 +322,7 @@ function compile(router: usize, table: usize): void {
     }
     for (let i: u32 = 0; i < n; i++) {
       const member = members + <usize>(start + i) * MEMBER_ENTRY_BYTES;
-      store<u32>(member, load<u32>(subs + <usize>load<u32>(member) * SUB_BYTES + SUB_LANE_OFFSET));
+      store<u32>(member, load<u32>(subs + <usize>load<u32>(member) * SUB_BYTES + SUB_ROUTE_ENTRY_OFFSET));
     }
     store<u32>(entry + TOPIC_FIRST_GROUP_OFFSET, n == 0 ? 0 : topicFirstGroup);
     store<u32>(entry + TOPIC_GROUP_COUNT_OFFSET, groupCount - topicFirstGroup);

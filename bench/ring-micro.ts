@@ -33,7 +33,7 @@ import { createJsCore } from '../bindings/js/index.ts';
 import { instantiateCore, loadCoreModule } from '../bindings/wasm.ts';
 import { createArena } from '../src/arena.ts';
 import { defineSchema } from '../src/schema.ts';
-import { KEY_U32 } from '../assembly/layout/dispatch.ts';
+import { KEY_U32, ROUTE_RING_SHIFT } from '../assembly/layout/dispatch.ts';
 import { MODE_BROADCAST, MODE_GROUP, MODE_KEYED } from '../assembly/layout/router.ts';
 import { median, selected, type BenchEntry, type BenchOptions } from './results.ts';
 
@@ -265,10 +265,11 @@ export async function runRingMicro(options: BenchOptions, log: (line: string) =>
     const base = src + 32768 + b * 4096;
     lanes.forEach((lane, i) => { u32[(base >> 2) + i] = lane; });
     core.routerTryLock(router, 0);
-    core.routerAddSubscription(router, TOPIC, 0 << 16, MODE_BROADCAST, 1);
-    core.routerAddSubscription(router, TOPIC, 1 << 16, MODE_GROUP, 2);
-    core.routerAddSubscription(router, TOPIC, 2 << 16, MODE_GROUP, 2);
-    for (const lane of [0, 1, 2]) core.routerAddSubscription(router, TOPIC, lane << 16, MODE_KEYED, 3);
+    // Route entries: ring-table index << ROUTE_RING_SHIFT, tag 0.
+    core.routerAddSubscription(router, TOPIC, 0 << ROUTE_RING_SHIFT, MODE_BROADCAST, 1);
+    core.routerAddSubscription(router, TOPIC, 1 << ROUTE_RING_SHIFT, MODE_GROUP, 2);
+    core.routerAddSubscription(router, TOPIC, 2 << ROUTE_RING_SHIFT, MODE_GROUP, 2);
+    for (const ring of [0, 1, 2]) core.routerAddSubscription(router, TOPIC, ring << ROUTE_RING_SHIFT, MODE_KEYED, 3);
     core.routerTryPublish(router);
     ctxs[who] = { router, lanes, table: base, pushed: base + 64, result: base + 128, out: base + 256 };
   });

@@ -104,7 +104,7 @@ export interface CoreOps {
   /** Lock holder. Adds a subscription in the lowest free slot and returns its id (>= 0), or
    *  -STATUS_FULL (no free slot), or -STATUS_INVALID (topic >= MAX_TOPICS, mode not one of
    *  MODE_BROADCAST/GROUP/KEYED). Not routed to until routerTryPublish. */
-  routerAddSubscription(router: number, topic: number, lane: number, mode: number, group: number): number;
+  routerAddSubscription(router: number, topic: number, entry: number, mode: number, group: number): number;
   /** Lock holder. Frees subscription `id`: STATUS_OK, or STATUS_INVALID (out of range or free). */
   routerRemoveSubscription(router: number, id: number): number;
   /** Lock holder. Compiles the subscription list into the non-current buffer and makes it current
@@ -116,7 +116,7 @@ export interface CoreOps {
   routerEnter(router: number, thread: number): number;
   /** Reader `thread`. EPOCH[thread] = 0: it no longer reads any table. */
   routerLeave(router: number, thread: number): void;
-  /** Reader `thread`, inside routerEnter/Leave. Writes the lanes that receive a message of `topic`
+  /** Reader `thread`, inside routerEnter/Leave. Writes the route entries that receive a message of `topic`
    *  as u32s at `out` (room for MAX_SUBSCRIPTIONS) and returns how many: one per broadcast
    *  subscription; one member per group (round-robin by this thread's cursor); one member per
    *  keyed group (member = (keyHash >>> 0) % memberCount). -STATUS_INVALID if topic >= MAX_TOPICS. */

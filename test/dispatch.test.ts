@@ -14,7 +14,7 @@
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
 import {
-  DISPATCH_FAILED_LANE_OFFSET, DISPATCH_LANE_COUNT_OFFSET, DISPATCH_RESULT_BYTES, DISPATCH_ROUTED_OFFSET,
+  DISPATCH_FAILED_ENTRY_OFFSET, DISPATCH_ENTRY_COUNT_OFFSET, DISPATCH_RESULT_BYTES, DISPATCH_ROUTED_OFFSET,
   DISPATCH_UNROUTED_OFFSET, KEY_BYTES, KEY_NONE, KEY_PREFIXED_BYTES, KEY_U32, KEY_U8, ROUTE_RING_SHIFT,
   ROUTE_SKIPPED, ROUTE_TAG_MASK,
 } from '../assembly/layout/dispatch.ts';
@@ -45,11 +45,11 @@ async function setup(backend: 'wasm' | 'js', capacity = 64): Promise<Setup> {
   const router = t.arena.router(0).address;
   const rings = t.arena.rings.map((r) => r.address);
   expect(core.routerTryLock(router, 0)).toBe(STATUS_OK);
-  const lane = (ring: number, tag: number): number => (ring << 16) | tag;
-  core.routerAddSubscription(router, 0, lane(0, 5), MODE_BROADCAST, 100);
-  core.routerAddSubscription(router, 0, lane(1, 7), MODE_GROUP, 7);
-  core.routerAddSubscription(router, 0, lane(2, 7), MODE_GROUP, 7);
-  for (const ring of [0, 1, 2]) core.routerAddSubscription(router, 0, lane(ring, 9), MODE_KEYED, 9);
+  const entry = (ring: number, tag: number): number => (ring << ROUTE_RING_SHIFT) | tag;
+  core.routerAddSubscription(router, 0, entry(0, 5), MODE_BROADCAST, 100);
+  core.routerAddSubscription(router, 0, entry(1, 7), MODE_GROUP, 7);
+  core.routerAddSubscription(router, 0, entry(2, 7), MODE_GROUP, 7);
+  for (const ring of [0, 1, 2]) core.routerAddSubscription(router, 0, entry(ring, 9), MODE_KEYED, 9);
   expect(core.routerTryPublish(router)).toBe(STATUS_OK);
   const scratch = t.scratch(1);
   const table = scratch;
@@ -91,7 +91,7 @@ function dispatch(s: Setup, count: number, keyKind: number, keyOffset: number, k
 /** The same work with the per-record ops, for comparison. A least-loaded pick, written out plainly:
  *  the record's remaining entries of the tag, each ring's ringSize + ringPending, the first
  *  smallest wins, the others are skipped (at `out`, as dispatchBatch leaves them). */
-function model(s: Setup, count: number, keyKind: number, keyOffset: number, keyLength: number, call: Call = {}): { done: number; routed: number; unrouted: number; pushed: number[]; failedLane: number; laneCount: number } {
+function model(s: Setup, count: number, keyKind: number, keyOffset: number, keyLength: number, call: Call = {}): { done: number; routed: number; unrouted: number; pushed: number[]; failedEntry: number; entryCount: number } {
   const { u8, u32 } = s.t.views;
   const core = s.core;
   const balance = call.balance ?? 0;
@@ -112,12 +112,12 @@ function model(s: Setup, count: number, keyKind: number, keyOffset: number, keyL
       for (let j = 0; j < n; j++) {
         const entry = u32[out + j]!;
         if (entry === ROUTE_SKIPPED) continue;
-        const tag = entry & 0xffff;
+        const tag = entry & ROUTE_TAG_MASK;
         if (balance !== 0 && u8[balance + tag] !== 0) {
           const candidates: number[] = [];
-          for (let k = j; k < n; k++) if (u32[out + k] !== ROUTE_SKIPPED && (u32[out + k]! & 0xffff) === tag) candidates.push(k);
+          for (let k = j; k < n; k++) if (u32[out + k] !== ROUTE_SKIPPED && (u32[out + k]! & ROUTE_TAG_MASK) === tag) candidates.push(k);
           const depth = (k: number): number => {
-            const ring = s.rings[u32[out + k]! >>> 16]!;
+            const ring = s.rings[u32[out + k]! >>> ROUTE_RING_SHIFT]!;
             // A ring its consumer closed is never picked over a live one.
             if (Atomics.load(s.t.views.i32, (ring + RING_CONSUMER_CLOSED_OFFSET) >> 2) !== 0) return 0xffffffff;
             return (core.ringSize(ring) + core.ringPending(ring)) >>> 0;
@@ -129,12 +129,12 @@ function model(s: Setup, count: number, keyKind: number, keyOffset: number, keyL
         }
         u8[record + TAG_OFFSET] = entry & 0xff;
         u8[record + TAG_OFFSET + 1] = (entry >>> 8) & 0xff;
-        if (core.ringTryPush(s.rings[entry >>> 16]!, record) !== STATUS_OK) return { done: i, routed, unrouted, pushed, failedLane: j, laneCount: n };
-        pushed[entry >>> 16]!++;
+        if (core.ringTryPush(s.rings[entry >>> ROUTE_RING_SHIFT]!, record) !== STATUS_OK) return { done: i, routed, unrouted, pushed, failedEntry: j, entryCount: n };
+        pushed[entry >>> ROUTE_RING_SHIFT]!++;
         routed++;
       }
     }
-    return { done: count, routed, unrouted, pushed, failedLane: 0, laneCount: 0 };
+    return { done: count, routed, unrouted, pushed, failedEntry: 0, entryCount: 0 };
   } finally {
     core.routerLeave(s.router, 1);
   }
@@ -144,8 +144,8 @@ function resultOf(s: Setup, done: number) {
   const { u32 } = s.t.views;
   return {
     done, routed: u32[(s.result + DISPATCH_ROUTED_OFFSET) >> 2], unrouted: u32[(s.result + DISPATCH_UNROUTED_OFFSET) >> 2],
-    pushed: [0, 1, 2].map((i) => u32[(s.pushed >> 2) + i]), failedLane: u32[(s.result + DISPATCH_FAILED_LANE_OFFSET) >> 2],
-    laneCount: u32[(s.result + DISPATCH_LANE_COUNT_OFFSET) >> 2],
+    pushed: [0, 1, 2].map((i) => u32[(s.pushed >> 2) + i]), failedEntry: u32[(s.result + DISPATCH_FAILED_ENTRY_OFFSET) >> 2],
+    entryCount: u32[(s.result + DISPATCH_ENTRY_COUNT_OFFSET) >> 2],
   };
 }
 
@@ -186,10 +186,10 @@ describe.each(BACKENDS)('dispatchBatch (%s)', (backend) => {
     const done = dispatch(s, 20, KEY_U32, KEY_OFFSET, 4);
     const r = resultOf(s, done);
     expect(done).toBeLessThan(20);
-    expect(r.laneCount).toBe(3);
-    expect(r.failedLane).toBeLessThan(3);
+    expect(r.entryCount).toBe(3);
+    expect(r.failedEntry).toBeLessThan(3);
     expect(r.pushed.reduce((a, b) => a + b, 0)).toBe(r.routed);
-    expect(r.routed).toBe(done * 3 + r.failedLane);
+    expect(r.routed).toBe(done * 3 + r.failedEntry);
   });
 
   test('a bad topic is -STATUS_INVALID', async () => {
@@ -219,7 +219,7 @@ test('wasm and js write the same bytes (rings, router cursors, counters, result)
 const BALANCE_AT = 512; // scratch offset of the u8 balance table (tags < 64)
 const PREFILL_AT = 4096; // scratch offset of the record used to pre-fill rings
 const PREFILL_SEQ = 1000; // pre-filled records carry seq ≥ this
-const lane = (ring: number, tag: number): number => ((ring << 16) | tag) >>> 0;
+const routeEntry = (ring: number, tag: number): number => ((ring << ROUTE_RING_SHIFT) | tag) >>> 0;
 
 interface Balanced extends Setup { balance: number }
 
@@ -245,7 +245,7 @@ async function setupBalanced(backend: 'wasm' | 'js', capacities: readonly number
     [0, 1, 11, MODE_BROADCAST], [0, 1, 13, MODE_BROADCAST], [0, 2, 7, MODE_GROUP], [0, 0, 13, MODE_BROADCAST],
     [1, 2, 14, MODE_BROADCAST], [1, 0, 14, MODE_BROADCAST], [1, 1, 14, MODE_BROADCAST],
   ];
-  for (const [topic, ring, tag, mode] of subscriptions) expect(core.routerAddSubscription(router, topic, lane(ring, tag), mode, tag)).toBeGreaterThanOrEqual(0);
+  for (const [topic, ring, tag, mode] of subscriptions) expect(core.routerAddSubscription(router, topic, routeEntry(ring, tag), mode, tag)).toBeGreaterThanOrEqual(0);
   expect(core.routerTryPublish(router)).toBe(STATUS_OK);
   const scratch = t.scratch(1);
   rings.forEach((address, i) => { t.views.u32[(scratch >> 2) + i] = address; });
@@ -337,9 +337,9 @@ async function fullScenario(backend: 'wasm' | 'js', useModel = false): Promise<{
   prefill(s, 2, 4, 0, 0, 0);
   const call = { topic: 1, balance: s.balance };
   const stop = step(s, 12, KEY_NONE, call, useModel);
-  const out = outEntries(s, stop.laneCount);
-  // Resume: from FAILED_LANE on, the first entry that is not skipped is the chosen one.
-  const chosen = out[stop.failedLane]!;
+  const out = outEntries(s, stop.entryCount);
+  // Resume: from FAILED_ENTRY on, the first entry that is not skipped is the chosen one.
+  const chosen = out[stop.failedEntry]!;
   const ring0 = s.rings[0]!;
   s.core.ringFlush(ring0);
   for (let i = 0; i < 4; i++) expect(s.core.ringTryPeek(ring0)).toBeGreaterThanOrEqual(ADDRESS_MIN);
@@ -347,7 +347,7 @@ async function fullScenario(backend: 'wasm' | 'js', useModel = false): Promise<{
   const record = s.src + stop.done * RECORD;
   s.t.views.u8[record + TAG_OFFSET] = chosen & 0xff;
   s.t.views.u8[record + TAG_OFFSET + 1] = (chosen >>> 8) & 0xff;
-  expect(s.core.ringTryPush(s.rings[chosen >>> 16]!, record)).toBe(STATUS_OK);
+  expect(s.core.ringTryPush(s.rings[chosen >>> ROUTE_RING_SHIFT]!, record)).toBe(STATUS_OK);
   const rest = step(s, 12 - stop.done - 1, KEY_NONE, { ...call, from: stop.done + 1 }, useModel);
   return { s, done: stop.done, stop, out, rest };
 }
@@ -357,8 +357,8 @@ describe.each(BACKENDS)('dispatchBatch least-loaded (%s)', (backend) => {
     const { s, done } = await leastLoadedScenario(backend);
     // Depths (entry order rings 2, 0, 1): 4, 2, 3 → ring 0 twice (the second a tie with ring 1, ring 0's entry first), ring 1,
     // then a three-way tie: ring 2 (entry 0), and round again.
-    expect(resultOf(s, done)).toEqual({ done: 9, routed: 9, unrouted: 0, pushed: [4, 3, 2], failedLane: 0, laneCount: 0 });
-    expect(outEntries(s, 3)).toEqual([ROUTE_SKIPPED, ROUTE_SKIPPED, lane(1, 14)]); // the last record went to ring 1
+    expect(resultOf(s, done)).toEqual({ done: 9, routed: 9, unrouted: 0, pushed: [4, 3, 2], failedEntry: 0, entryCount: 0 });
+    expect(outEntries(s, 3)).toEqual([ROUTE_SKIPPED, ROUTE_SKIPPED, routeEntry(1, 14)]); // the last record went to ring 1
     expect(dispatched(s)).toEqual([
       [[0, 14], [1, 14], [4, 14], [7, 14]],
       [[2, 14], [5, 14], [8, 14]],
@@ -403,7 +403,7 @@ describe.each(BACKENDS)('dispatchBatch least-loaded (%s)', (backend) => {
     const out = outEntries(s, 7);
     expect(out).toEqual(outEntries(m, 7));
     expect(out.filter((e) => e === ROUTE_SKIPPED)).toHaveLength(3);
-    expect(out[1]).toBe(lane(1, 12)); // the broadcast entry is never skipped
+    expect(out[1]).toBe(routeEntry(1, 12)); // the broadcast entry is never skipped
     const rings = dispatched(s);
     expect(rings).toEqual(dispatched(m));
     // Every record: exactly one copy tagged 11, one tagged 13, one 12 (ring 1) and one 7.
@@ -437,12 +437,12 @@ describe.each(BACKENDS)('dispatchBatch least-loaded (%s)', (backend) => {
     const { s, stop, out, rest } = await fullScenario(backend);
     // Depths (entry order rings 2, 0, 1): 4, 0, 3 → ring 0 ×4 (full: capacity 4), ring 1, ring 2
     // (a three-way tie at 4: the earliest entry), then ring 0 again (entry 1): full.
-    expect(stop).toEqual({ done: 6, routed: 6, unrouted: 0, pushed: [4, 1, 1], failedLane: 1, laneCount: 3 });
-    expect(out).toEqual([ROUTE_SKIPPED, lane(0, 14), ROUTE_SKIPPED]);
-    // What the engine's per-record leastLoaded sees from FAILED_LANE on: the chosen entry, alone in its pick.
-    expect(out.slice(stop.failedLane).filter((e) => e !== ROUTE_SKIPPED)).toEqual([lane(0, 14)]);
+    expect(stop).toEqual({ done: 6, routed: 6, unrouted: 0, pushed: [4, 1, 1], failedEntry: 1, entryCount: 3 });
+    expect(out).toEqual([ROUTE_SKIPPED, routeEntry(0, 14), ROUTE_SKIPPED]);
+    // What the engine's per-record leastLoaded sees from FAILED_ENTRY on: the chosen entry, alone in its pick.
+    expect(out.slice(stop.failedEntry).filter((e) => e !== ROUTE_SKIPPED)).toEqual([routeEntry(0, 14)]);
     // Resumed at depths 5, 1, 4: records 7, 8, 9 fill ring 0 again and record 10 stops there.
-    expect(rest).toEqual({ done: 3, routed: 3, unrouted: 0, pushed: [3, 0, 0], failedLane: 1, laneCount: 3 });
+    expect(rest).toEqual({ done: 3, routed: 3, unrouted: 0, pushed: [3, 0, 0], failedEntry: 1, entryCount: 3 });
     const m = await fullScenario(backend, true);
     expect({ stop: m.stop, out: m.out, rest: m.rest }).toEqual({ stop, out, rest });
     expect(outEntries(s, 3)).toEqual(outEntries(m.s, 3));
@@ -490,7 +490,7 @@ test(`least-loaded picks at random fill levels, capacities, topics and batch siz
       const expected = model(m, count, KEY_U32, KEY_OFFSET, 4, call(m));
       expect(resultOf(w, doneW)).toEqual(expected);
       expect(resultOf(j, doneJ)).toEqual(expected);
-      const entries = expected.laneCount > 0 ? expected.laneCount : topic === 0 ? 7 : 3;
+      const entries = expected.entryCount > 0 ? expected.entryCount : topic === 0 ? 7 : 3;
       expect(outEntries(w, entries)).toEqual(outEntries(m, entries));
       const start = w.t.arena.rings[0]!.address;
       const span = w.t.scratch(1) + PREFILL_AT + RECORD - start;
@@ -573,12 +573,12 @@ function perRecord(s: Setup, count: number, keyKind: number, keyOffset: number, 
         if (balance !== 0 && u8[balance + tag] !== 0 && core.pickLeastLoaded(s.out, j, n, tag, s.table) !== j) continue;
         const ring = entry >>> ROUTE_RING_SHIFT;
         dv.setUint16(record + TAG_OFFSET, tag, true);
-        if (core.ringTryPush(s.rings[ring]!, record) !== STATUS_OK) return { done: i, routed, unrouted, pushed, failedLane: j, laneCount: n };
+        if (core.ringTryPush(s.rings[ring]!, record) !== STATUS_OK) return { done: i, routed, unrouted, pushed, failedEntry: j, entryCount: n };
         pushed[ring]!++;
         routed++;
       }
     }
-    return { done: count, routed, unrouted, pushed, failedLane: 0, laneCount: 0 };
+    return { done: count, routed, unrouted, pushed, failedEntry: 0, entryCount: 0 };
   } finally {
     core.routerLeave(s.router, 1);
   }
@@ -626,49 +626,49 @@ describe.each(BACKENDS)('pickLeastLoaded (%s)', (backend) => {
   test('the entry whose ring holds the fewest records (committed and read ones gone, unflushed ones counted); the others skipped', async () => {
     const s = await setupBalanced(backend);
     prefillDepths(s); // depths 2, 3, 4
-    expect(pick(s, [lane(2, 14), lane(1, 14), lane(0, 14)], 0, 3, 14)).toEqual({ best: 2, out: [ROUTE_SKIPPED, ROUTE_SKIPPED, lane(0, 14)] });
-    expect(pick(s, [lane(2, 14), lane(1, 14)], 0, 2, 14)).toEqual({ best: 1, out: [ROUTE_SKIPPED, lane(1, 14)] });
-    expect(pick(s, [lane(0, 14), lane(2, 14), lane(1, 14)], 0, 3, 14)).toEqual({ best: 0, out: [lane(0, 14), ROUTE_SKIPPED, ROUTE_SKIPPED] });
+    expect(pick(s, [routeEntry(2, 14), routeEntry(1, 14), routeEntry(0, 14)], 0, 3, 14)).toEqual({ best: 2, out: [ROUTE_SKIPPED, ROUTE_SKIPPED, routeEntry(0, 14)] });
+    expect(pick(s, [routeEntry(2, 14), routeEntry(1, 14)], 0, 2, 14)).toEqual({ best: 1, out: [ROUTE_SKIPPED, routeEntry(1, 14)] });
+    expect(pick(s, [routeEntry(0, 14), routeEntry(2, 14), routeEntry(1, 14)], 0, 3, 14)).toEqual({ best: 0, out: [routeEntry(0, 14), ROUTE_SKIPPED, ROUTE_SKIPPED] });
   });
 
   test('ties go to the earliest entry', async () => {
     const s = await setupBalanced(backend);
-    expect(pick(s, [lane(2, 14), lane(0, 14), lane(1, 14)], 0, 3, 14)).toEqual({ best: 0, out: [lane(2, 14), ROUTE_SKIPPED, ROUTE_SKIPPED] });
+    expect(pick(s, [routeEntry(2, 14), routeEntry(0, 14), routeEntry(1, 14)], 0, 3, 14)).toEqual({ best: 0, out: [routeEntry(2, 14), ROUTE_SKIPPED, ROUTE_SKIPPED] });
     prefill(s, 2, 3, 0, 0, 0);
     prefill(s, 0, 1, 0, 0, 0);
     prefill(s, 1, 0, 0, 0, 1); // depths 1, 1, 3: rings 0 and 1 tie, ring 1's entry first
-    expect(pick(s, [lane(2, 14), lane(1, 14), lane(0, 14)], 0, 3, 14)).toEqual({ best: 1, out: [ROUTE_SKIPPED, lane(1, 14), ROUTE_SKIPPED] });
+    expect(pick(s, [routeEntry(2, 14), routeEntry(1, 14), routeEntry(0, 14)], 0, 3, 14)).toEqual({ best: 1, out: [ROUTE_SKIPPED, routeEntry(1, 14), ROUTE_SKIPPED] });
   });
 
   test('never a ring whose consumer closed it while a live one is among the candidates; all closed: the earliest', async () => {
     const s = await setupBalanced(backend);
     prefillDepths(s); // depths 2, 3, 4
     s.core.ringCloseConsumer(s.rings[0]!); // the shallowest
-    expect(pick(s, [lane(0, 14), lane(2, 14), lane(1, 14)], 0, 3, 14)).toEqual({ best: 2, out: [ROUTE_SKIPPED, ROUTE_SKIPPED, lane(1, 14)] });
-    expect(pick(s, [lane(0, 14), lane(2, 14)], 0, 2, 14)).toEqual({ best: 1, out: [ROUTE_SKIPPED, lane(2, 14)] });
+    expect(pick(s, [routeEntry(0, 14), routeEntry(2, 14), routeEntry(1, 14)], 0, 3, 14)).toEqual({ best: 2, out: [ROUTE_SKIPPED, ROUTE_SKIPPED, routeEntry(1, 14)] });
+    expect(pick(s, [routeEntry(0, 14), routeEntry(2, 14)], 0, 2, 14)).toEqual({ best: 1, out: [ROUTE_SKIPPED, routeEntry(2, 14)] });
     s.core.ringCloseConsumer(s.rings[1]!);
     s.core.ringCloseConsumer(s.rings[2]!);
-    expect(pick(s, [lane(0, 14), lane(2, 14), lane(1, 14)], 0, 3, 14)).toEqual({ best: 0, out: [lane(0, 14), ROUTE_SKIPPED, ROUTE_SKIPPED] });
+    expect(pick(s, [routeEntry(0, 14), routeEntry(2, 14), routeEntry(1, 14)], 0, 3, 14)).toEqual({ best: 0, out: [routeEntry(0, 14), ROUTE_SKIPPED, ROUTE_SKIPPED] });
   });
 
   test('passes over ROUTE_SKIPPED entries, entries of other tags, entries before `from` and from `n` on, and leaves them as they are', async () => {
     const s = await setupBalanced(backend);
     prefillDepths(s); // depths 2, 3, 4: ring 0 is the shallowest, but its entries are not candidates
-    const entries = [lane(0, 14), lane(2, 14), ROUTE_SKIPPED, lane(0, 7), lane(1, 13), lane(1, 14), lane(0, 15), lane(0, 14)];
+    const entries = [routeEntry(0, 14), routeEntry(2, 14), ROUTE_SKIPPED, routeEntry(0, 7), routeEntry(1, 13), routeEntry(1, 14), routeEntry(0, 15), routeEntry(0, 14)];
     expect(pick(s, entries, 1, 7, 14)).toEqual({
-      best: 5, out: [lane(0, 14), ROUTE_SKIPPED, ROUTE_SKIPPED, lane(0, 7), lane(1, 13), lane(1, 14), lane(0, 15), lane(0, 14)],
+      best: 5, out: [routeEntry(0, 14), ROUTE_SKIPPED, ROUTE_SKIPPED, routeEntry(0, 7), routeEntry(1, 13), routeEntry(1, 14), routeEntry(0, 15), routeEntry(0, 14)],
     });
     // ROUTE_SKIPPED has every tag bit set: a pick of that tag still passes it over.
     const top = ROUTE_TAG_MASK;
-    expect(pick(s, [lane(2, top), ROUTE_SKIPPED, lane(1, top), ROUTE_SKIPPED], 0, 4, top)).toEqual({
-      best: 2, out: [ROUTE_SKIPPED, ROUTE_SKIPPED, lane(1, top), ROUTE_SKIPPED],
+    expect(pick(s, [routeEntry(2, top), ROUTE_SKIPPED, routeEntry(1, top), ROUTE_SKIPPED], 0, 4, top)).toEqual({
+      best: 2, out: [ROUTE_SKIPPED, ROUTE_SKIPPED, routeEntry(1, top), ROUTE_SKIPPED],
     });
   });
 
   test('a pick of one returns `from` and changes nothing', async () => {
     const s = await setupBalanced(backend);
     prefillDepths(s);
-    const entries = [lane(1, 12), lane(2, 14), lane(0, 13), ROUTE_SKIPPED];
+    const entries = [routeEntry(1, 12), routeEntry(2, 14), routeEntry(0, 13), ROUTE_SKIPPED];
     expect(pick(s, entries, 1, 4, 14)).toEqual({ best: 1, out: entries });
     expect(pick(s, entries, 2, 4, 13).best).toBe(2);
     expect(outEntries(s, 4)).toEqual(entries);
@@ -677,7 +677,7 @@ describe.each(BACKENDS)('pickLeastLoaded (%s)', (backend) => {
   test('the same picks as the model over a whole route of the mixed topic, from each pick\'s opening entry', async () => {
     const s = await setupBalanced(backend);
     prefillDepths(s);
-    const entries = [lane(2, 11), lane(1, 12), lane(0, 11), lane(2, 7), lane(1, 11), lane(1, 13), lane(0, 13)];
+    const entries = [routeEntry(2, 11), routeEntry(1, 12), routeEntry(0, 11), routeEntry(2, 7), routeEntry(1, 11), routeEntry(1, 13), routeEntry(0, 13)];
     for (const [from, tag] of [[0, 11], [5, 13], [2, 11], [4, 11]] as const) {
       const expected = pickModel(s, entries, from, entries.length, tag);
       expect([from, pick(s, entries, from, entries.length, tag)]).toEqual([from, expected]);
@@ -730,14 +730,14 @@ test(`pickLeastLoaded on random entries, tags, fill levels and closed rings: was
   const TAGS = [3, 14, 0xfffe, ROUTE_TAG_MASK]; // the last: ROUTE_SKIPPED's tag bits, on a real ring
   const entry = fc.oneof(
     { arbitrary: fc.constant(ROUTE_SKIPPED), weight: 1 },
-    { arbitrary: fc.tuple(fc.nat(2), fc.constantFrom(...TAGS)).map(([ring, tag]) => lane(ring, tag)), weight: 4 },
+    { arbitrary: fc.tuple(fc.nat(2), fc.constantFrom(...TAGS)).map(([ring, tag]) => routeEntry(ring, tag)), weight: 4 },
   );
   await fc.assert(fc.asyncProperty(
     RING_STATE, fc.array(entry, { minLength: 1, maxLength: 12 }), fc.nat(), fc.nat(), fc.nat(2), fc.constantFrom(...TAGS),
     async (state, drawn, fromSeed, nSeed, openerRing, tag) => {
       const from = fromSeed % drawn.length;
       const n = from + 1 + (nSeed % (drawn.length - from));
-      const entries = drawn.map((e, k) => (k === from ? lane(openerRing, tag) : e));
+      const entries = drawn.map((e, k) => (k === from ? routeEntry(openerRing, tag) : e));
       const [w, j] = await Promise.all((['wasm', 'js'] as const).map((backend) => setupBalanced(backend, state.capacities))) as [Balanced, Balanced];
       for (const s of [w, j]) applyRingState(s, state);
       const expected = pickModel(w, entries, from, n, tag);
@@ -779,7 +779,7 @@ test(`a per-record path of the ops at random fill levels, closed rings, topics a
       const [batch, ...singles] = sides as [Balanced, Balanced, Balanced];
       const call = (s: Balanced): Call => ({ topic, balance: balanced ? s.balance : 0 });
       const expected = resultOf(batch, dispatch(batch, count, KEY_U32, KEY_OFFSET, 4, call(batch)));
-      const entries = expected.laneCount > 0 ? expected.laneCount : topic === 0 ? 7 : 3;
+      const entries = expected.entryCount > 0 ? expected.entryCount : topic === 0 ? 7 : 3;
       const start = batch.t.arena.rings[0]!.address;
       // Rings, router cursors, then (past the pushed counts and the result block) the route
       // entries, the records with their tags and the pre-fill record.

@@ -18,7 +18,7 @@ import {
   ROUTER_EPOCHS_OFFSET, ROUTER_EPOCH_STRIDE, ROUTER_FIRST_VERSION, ROUTER_MAX_SUBSCRIPTIONS_OFFSET,
   ROUTER_MAX_TOPICS_OFFSET, ROUTER_SUBS_OFFSET_OFFSET, ROUTER_TABLES_OFFSET_OFFSET, ROUTER_TABLE_BYTES_OFFSET,
   ROUTER_THREADS_OFFSET, ROUTER_VERSION_OFFSET, ROUTER_WRITER_LOCK_OFFSET, SUB_BYTES, SUB_GROUP_OFFSET,
-  SUB_LANE_OFFSET, SUB_MODE_OFFSET, SUB_TOPIC_OFFSET, TOPIC_ENTRY_BYTES, TOPIC_FIRST_GROUP_OFFSET,
+  SUB_ROUTE_ENTRY_OFFSET, SUB_MODE_OFFSET, SUB_TOPIC_OFFSET, TOPIC_ENTRY_BYTES, TOPIC_FIRST_GROUP_OFFSET,
   TOPIC_GROUP_COUNT_OFFSET,
 } from '../assembly/layout/router.ts';
 import { STATUS_BUSY, STATUS_FULL, STATUS_INVALID, STATUS_OK } from '../assembly/layout/status.ts';
@@ -358,7 +358,7 @@ describe.each(BACKENDS)('router on %s', (backend) => {
     expect(core.routerAddSubscription(r.address, 6, 70, MODE_BROADCAST, 0)).toBe(5);
     const sub = r.address + r.layout.subs + 2 * SUB_BYTES;
     // A broadcast subscription's group key is stored as 0 (ignored).
-    expect([SUB_MODE_OFFSET, SUB_TOPIC_OFFSET, SUB_LANE_OFFSET, SUB_GROUP_OFFSET].map((o) => word(t, sub + o))).toEqual([MODE_BROADCAST, 6, 68, 0]);
+    expect([SUB_MODE_OFFSET, SUB_TOPIC_OFFSET, SUB_ROUTE_ENTRY_OFFSET, SUB_GROUP_OFFSET].map((o) => word(t, sub + o))).toEqual([MODE_BROADCAST, 6, 68, 0]);
     // Not routed until published.
     expect(routeOnce(t, core, r, READER, 6)).toEqual([]);
     expect(core.routerTryPublish(r.address)).toBe(STATUS_OK);
@@ -734,7 +734,7 @@ describe('router model and conformance', () => {
       // The subscription list itself matches the model, slot for slot.
       model.subs.forEach((sub, id) => {
         const at = spec.address + spec.layout.subs + id * SUB_BYTES;
-        const words = [SUB_MODE_OFFSET, SUB_TOPIC_OFFSET, SUB_LANE_OFFSET, SUB_GROUP_OFFSET].map((o) => word(t, at + o));
+        const words = [SUB_MODE_OFFSET, SUB_TOPIC_OFFSET, SUB_ROUTE_ENTRY_OFFSET, SUB_GROUP_OFFSET].map((o) => word(t, at + o));
         expect(words).toEqual(sub === null ? [0, 0, 0, 0] : [sub.mode, sub.topic, sub.lane, sub.mode === MODE_BROADCAST ? 0 : sub.group]);
       });
       return true;

@@ -9,7 +9,9 @@
  *   memory byte 0                                   ARENA_BASE (64 KiB)
  *   ┌────────────────────────────────────────────┬──────────────────────┬───────────────────────┐
  *   │ Wasm static data / unused (Binaryen assumes │ arena header +       │ structures, each at a │
- *   │ the low 1 KiB is unused; never written)     │ directory (16 KiB)   │ STRUCTURE_ALIGN bound │
+ *   │ the low 1 KiB is unused). Release: no data; │ directory (16 KiB)   │ STRUCTURE_ALIGN bound │
+ *   │ debug: assertion messages, the same bytes   │                      │                       │
+ *   │ written by every instantiation              │                      │                       │
  *   └────────────────────────────────────────────┴──────────────────────┴───────────────────────┘
  *
  * Header, relative to ARENA_BASE. Written once by the creating thread before any other thread

@@ -17,12 +17,12 @@
  *
  * Result block (written by dispatchBatch for its caller, u32 words, the calling thread's memory):
  *
- * | offset | field       | meaning                                                              |
- * |--------|-------------|----------------------------------------------------------------------|
- * | 0      | ROUTED      | lane copies pushed by this call                                      |
- * | 4      | UNROUTED    | records no route entry received                                      |
- * | 8      | FAILED_LANE | in the record it stopped at: index of the route entry not pushed     |
- * | 12     | LANE_COUNT  | in the record it stopped at: its route entries (left at `out`)       |
+ * | offset | field        | meaning                                                             |
+ * |--------|--------------|---------------------------------------------------------------------|
+ * | 0      | ROUTED       | route entries pushed by this call (one lane copy each)              |
+ * | 4      | UNROUTED     | records no route entry received                                     |
+ * | 8      | FAILED_ENTRY | in the record it stopped at: index of the route entry not pushed    |
+ * | 12     | ENTRY_COUNT  | in the record it stopped at: its route entries (left at `out`)      |
  *
  * Route entries (u32s at `out`, as routerRoute writes them, one record at a time):
  *
@@ -50,9 +50,9 @@ export const KEY_PREFIXED_BYTES = 4;
 
 export const DISPATCH_ROUTED_OFFSET = 0;
 export const DISPATCH_UNROUTED_OFFSET = DISPATCH_ROUTED_OFFSET + 4;
-export const DISPATCH_FAILED_LANE_OFFSET = DISPATCH_UNROUTED_OFFSET + 4;
-export const DISPATCH_LANE_COUNT_OFFSET = DISPATCH_FAILED_LANE_OFFSET + 4;
-export const DISPATCH_RESULT_BYTES = DISPATCH_LANE_COUNT_OFFSET + 4;
+export const DISPATCH_FAILED_ENTRY_OFFSET = DISPATCH_UNROUTED_OFFSET + 4;
+export const DISPATCH_ENTRY_COUNT_OFFSET = DISPATCH_FAILED_ENTRY_OFFSET + 4;
+export const DISPATCH_RESULT_BYTES = DISPATCH_ENTRY_COUNT_OFFSET + 4;
 /** A route entry's high half names the ring (an index into the `rings` table), its low half is
  *  the tag stamped into the record before it is pushed. */
 export const ROUTE_RING_SHIFT = 16;

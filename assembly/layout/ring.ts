@@ -35,8 +35,11 @@
  * |        |                    |           |           |        | on HEAD: flush must notify       |
  * | 644    | PRODUCER_PARKED    | producer  | consumer  | atomic | 1 while the producer may sleep   |
  * |        |                    |           |           |        | on TAIL: commit must notify      |
- * | 648    | CONSUMER_CLOSED    | consumer  | producer  | atomic | 1: pushes are refused (CLOSED)   |
+ * | 648    | CONSUMER_CLOSED    | consumer* | producer  | atomic | 1: pushes are refused (CLOSED)   |
  * | 768    | records            | producer  | consumer  | plain  | published by the HEAD store      |
+ *
+ * (*) or the thread that stands in for a consumer that is gone: the engine's thread 0 closes a
+ * crashed worker's lanes (ringCloseConsumer is idempotent and only ever sets the flag).
  *
  * The wake line has two writers on purpose: each flag is written only when its side parks or the
  * consumer closes (rare) and read on every claim/flush/commit by the other side, so the line stays

@@ -1,5 +1,5 @@
 /**
- * Routing table layout: topic id → delivery groups → consumer lanes, double-buffered and
+ * Routing table layout: topic id → delivery groups → route entries, double-buffered and
  * versioned so subscriptions change while messages flow.
  *
  * Algorithm: read-copy-update with per-thread epochs. The writer (whoever changes subscriptions,
@@ -31,18 +31,19 @@
  * | 128               | VERSION          | lock holder       | all       | atomic | starts at 1; 0 = "none"
  * | 132               | WRITER_LOCK      | any thread (CAS)  | all       | atomic | 0 free, else thread+1
  * | 256 + 128·t       | EPOCH[t]         | thread t          | writer    | atomic | version t reads, 0 idle
- * | SUBS + 16·s       | subscription s   | lock holder       | lock hold.| plain  | FLAGS, TOPIC, LANE, GROUP
+ * | SUBS + 16·s       | subscription s   | lock holder       | lock hold.| plain  | MODE, TOPIC, ROUTE_ENTRY, GROUP
  * | TABLES + TB·b     | table buffer b   | lock holder       | readers   | plain  | published by VERSION
  * | CURSORS + CB·t    | cursor[t][g]     | thread t          | thread t  | plain  | round-robin positions
  *
- * Subscription record (16 bytes): SUB_MODE (0 = free slot, else MODE_*), SUB_TOPIC, SUB_LANE
- * (the consumer lane id the engine maps to a ring), SUB_GROUP (group key; ignored for broadcast).
+ * Subscription record (16 bytes): SUB_MODE (0 = free slot, else MODE_*), SUB_TOPIC, SUB_ROUTE_ENTRY
+ * (the u32 routerRoute writes for this member: the engine's route entry, assembly/layout/dispatch.ts),
+ * SUB_GROUP (group key; ignored for broadcast).
  *
  * Table buffer (TABLE_BYTES, compiled deterministically from the subscription list, so both
  * backends produce the same bytes):
  *   topics:  MAX_TOPICS × 8        { FIRST_GROUP u32, GROUP_COUNT u32 }
  *   groups:  MAX_SUBSCRIPTIONS × 16 { MODE u32, MEMBER_COUNT u32, FIRST_MEMBER u32, GROUP_KEY u32 }
- *   members: MAX_SUBSCRIPTIONS × 4  { LANE u32 }
+ *   members: MAX_SUBSCRIPTIONS × 4  { ROUTE_ENTRY u32 }
  * Groups of a topic are contiguous; members of a group are contiguous. Compilation order: topics
  * ascending; within a topic, groups in order of their first subscription's slot; within a group,
  * members in slot order. A broadcast subscription is a group of one; group and keyed
@@ -70,8 +71,8 @@ export const ROUTER_FIRST_VERSION = 1;
 
 export const SUB_MODE_OFFSET = 0;
 export const SUB_TOPIC_OFFSET = SUB_MODE_OFFSET + 4;
-export const SUB_LANE_OFFSET = SUB_TOPIC_OFFSET + 4;
-export const SUB_GROUP_OFFSET = SUB_LANE_OFFSET + 4;
+export const SUB_ROUTE_ENTRY_OFFSET = SUB_TOPIC_OFFSET + 4;
+export const SUB_GROUP_OFFSET = SUB_ROUTE_ENTRY_OFFSET + 4;
 export const SUB_BYTES = SUB_GROUP_OFFSET + 4;
 
 export const MODE_FREE = 0;

@@ -7,7 +7,7 @@
  * Layout and result block: assembly/layout/dispatch.ts. Contract: bindings/core-ops.ts.
  */
 import {
-  DISPATCH_FAILED_LANE_OFFSET, DISPATCH_LANE_COUNT_OFFSET, DISPATCH_ROUTED_OFFSET,
+  DISPATCH_FAILED_ENTRY_OFFSET, DISPATCH_ENTRY_COUNT_OFFSET, DISPATCH_ROUTED_OFFSET,
   DISPATCH_UNROUTED_OFFSET, KEY_BYTES, KEY_NONE, KEY_PREFIXED_BYTES, KEY_U32, KEY_U8,
   ROUTE_RING_SHIFT, ROUTE_SKIPPED, ROUTE_TAG_MASK,
 } from '../../assembly/layout/dispatch.ts';
@@ -88,11 +88,11 @@ export function createJsDispatch(views: MemoryViews, ring: RingOps, router: Rout
     dispatchBatch(router, thread, topic, src, count, stride, keyKind, keyOffset, keyLength, rings, tagOffset, pushed, balance, out, result) {
       let routed = 0;
       let unrouted = 0;
-      const finish = (failedLane: number, laneCount: number): void => {
+      const finish = (failedEntry: number, entryCount: number): void => {
         u32[(result + DISPATCH_ROUTED_OFFSET) >>> 2] = routed;
         u32[(result + DISPATCH_UNROUTED_OFFSET) >>> 2] = unrouted;
-        u32[(result + DISPATCH_FAILED_LANE_OFFSET) >>> 2] = failedLane;
-        u32[(result + DISPATCH_LANE_COUNT_OFFSET) >>> 2] = laneCount;
+        u32[(result + DISPATCH_FAILED_ENTRY_OFFSET) >>> 2] = failedEntry;
+        u32[(result + DISPATCH_ENTRY_COUNT_OFFSET) >>> 2] = entryCount;
       };
       for (let i = 0; i < count >>> 0; i++) {
         const record = src + i * stride;

@@ -14,7 +14,7 @@ import {
   ROUTER_CURSORS_OFFSET_OFFSET, ROUTER_EPOCHS_OFFSET, ROUTER_EPOCH_STRIDE, ROUTER_FIRST_VERSION,
   ROUTER_MAX_SUBSCRIPTIONS_OFFSET, ROUTER_MAX_TOPICS_OFFSET, ROUTER_SUBS_OFFSET_OFFSET,
   ROUTER_TABLES_OFFSET_OFFSET, ROUTER_TABLE_BYTES_OFFSET, ROUTER_THREADS_OFFSET,
-  ROUTER_VERSION_OFFSET, ROUTER_WRITER_LOCK_OFFSET, SUB_BYTES, SUB_GROUP_OFFSET, SUB_LANE_OFFSET,
+  ROUTER_VERSION_OFFSET, ROUTER_WRITER_LOCK_OFFSET, SUB_BYTES, SUB_GROUP_OFFSET, SUB_ROUTE_ENTRY_OFFSET,
   SUB_MODE_OFFSET, SUB_TOPIC_OFFSET, TOPIC_ENTRY_BYTES, TOPIC_FIRST_GROUP_OFFSET,
   TOPIC_GROUP_COUNT_OFFSET,
 } from '../../assembly/layout/router.ts';
@@ -28,7 +28,7 @@ export type RouterOps = Pick<CoreOps, 'routerBytes' | 'routerInit' | 'routerTryL
 
 /** routerBytes' answer when the router could not fit any arena (as in assembly/router.ts). */
 const ROUTER_BYTES_TOO_LARGE = 0x7fffffff;
-/** One round-robin cursor (u32), and one lane written at routerRoute's `out` (u32). */
+/** One round-robin cursor (u32), and one route entry written at routerRoute's `out` (u32). */
 const CURSOR_BYTES = 4;
 const LANE_BYTES = 4;
 const subsOffset = (threads: number): number => alignStructure(ROUTER_EPOCHS_OFFSET + threads * ROUTER_EPOCH_STRIDE);
@@ -92,7 +92,7 @@ export function createJsRouter({ u8, i32 }: MemoryViews): RouterOps {
         const id = word(members + (start + i) * MEMBER_ENTRY_BYTES);
         const sub = subs + id * SUB_BYTES;
         const mode = word(sub + SUB_MODE_OFFSET);
-        const key = mode === MODE_BROADCAST ? word(sub + SUB_LANE_OFFSET) : word(sub + SUB_GROUP_OFFSET);
+        const key = mode === MODE_BROADCAST ? word(sub + SUB_ROUTE_ENTRY_OFFSET) : word(sub + SUB_GROUP_OFFSET);
         let match = groupCount;
         if (mode !== MODE_BROADCAST) {
           for (let g = topicFirstGroup; g < groupCount; g++) {
@@ -126,7 +126,7 @@ export function createJsRouter({ u8, i32 }: MemoryViews): RouterOps {
       }
       for (let i = 0; i < n; i++) {
         const member = members + (start + i) * MEMBER_ENTRY_BYTES;
-        setWord(member, word(subs + word(member) * SUB_BYTES + SUB_LANE_OFFSET));
+        setWord(member, word(subs + word(member) * SUB_BYTES + SUB_ROUTE_ENTRY_OFFSET));
       }
       setWord(entry + TOPIC_FIRST_GROUP_OFFSET, n === 0 ? 0 : topicFirstGroup);
       setWord(entry + TOPIC_GROUP_COUNT_OFFSET, groupCount - topicFirstGroup);
@@ -175,7 +175,7 @@ export function createJsRouter({ u8, i32 }: MemoryViews): RouterOps {
       return Atomics.compareExchange(i32, (router + ROUTER_WRITER_LOCK_OFFSET) >> 2, holder, 0) === holder ? STATUS_OK : STATUS_INVALID;
     },
 
-    routerAddSubscription(router, topic, lane, mode, group) {
+    routerAddSubscription(router, topic, entry, mode, group) {
       if (topic >>> 0 >= word(router + ROUTER_MAX_TOPICS_OFFSET)) return -STATUS_INVALID;
       if (mode !== MODE_BROADCAST && mode !== MODE_GROUP && mode !== MODE_KEYED) return -STATUS_INVALID;
       const maxSubscriptions = word(router + ROUTER_MAX_SUBSCRIPTIONS_OFFSET);
@@ -184,7 +184,7 @@ export function createJsRouter({ u8, i32 }: MemoryViews): RouterOps {
         const sub = subs + id * SUB_BYTES;
         if (word(sub + SUB_MODE_OFFSET) !== MODE_FREE) continue;
         setWord(sub + SUB_TOPIC_OFFSET, topic);
-        setWord(sub + SUB_LANE_OFFSET, lane);
+        setWord(sub + SUB_ROUTE_ENTRY_OFFSET, entry);
         setWord(sub + SUB_GROUP_OFFSET, mode === MODE_BROADCAST ? 0 : group);
         setWord(sub + SUB_MODE_OFFSET, mode);
         return id;

@@ -7,7 +7,7 @@
  */
 import type { CoreOps } from '../../bindings/core-ops.ts';
 import {
-  DISPATCH_FAILED_LANE_OFFSET, DISPATCH_LANE_COUNT_OFFSET, DISPATCH_ROUTED_OFFSET,
+  DISPATCH_FAILED_ENTRY_OFFSET, DISPATCH_ENTRY_COUNT_OFFSET, DISPATCH_ROUTED_OFFSET,
   DISPATCH_UNROUTED_OFFSET, ROUTE_SKIPPED,
 } from '../../assembly/layout/dispatch.ts';
 import type { Arena } from '../arena.ts';
@@ -123,20 +123,19 @@ export class BatchPublisher {
       this.f64[stats + TOPIC_STAT_PUBLISHED]! += whole - unrouted;
       taken += whole;
       if (done < 0 || i + done >= count) break;
-      // Record i + done met a full (or closed) lane at route entry FAILED_LANE: its earlier
+      // Record i + done met a full (or closed) lane at route entry FAILED_ENTRY: its earlier
       // entries were pushed (or are ROUTE_SKIPPED: not chosen by their least-loaded pick); the
       // rest get their policies, as in publish(). A pick that stopped there left the chosen entry
-      // at FAILED_LANE and the others skipped, so the resumed pick is a pick of one.
+      // at FAILED_ENTRY and the others skipped, so the resumed pick is a pick of one.
       const record = batchStaging + (i + done) * size;
-      const failed = this.u32[words + (DISPATCH_FAILED_LANE_OFFSET >> 2)]!;
-      const entries = this.u32[words + (DISPATCH_LANE_COUNT_OFFSET >> 2)]!;
+      const failed = this.u32[words + (DISPATCH_FAILED_ENTRY_OFFSET >> 2)]!;
+      const entries = this.u32[words + (DISPATCH_ENTRY_COUNT_OFFSET >> 2)]!;
       const out = producer.routeOut >> 2;
       result.accepted = 0;
       for (let j = 0; j < failed; j++) if (this.u32[out + j] !== ROUTE_SKIPPED) result.accepted++;
       result.refused = 0;
       producer.flushAllLanes(); // our own unflushed records may be what fills the lane
       producer.pushRoutes(record, failed, entries, stats, 0, result);
-      if (result.accepted > 0) this.f64[stats + TOPIC_STAT_PUBLISHED]! += 1;
       if (result.refused === 0) taken++;
       i += done + 1;
     }

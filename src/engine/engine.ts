@@ -182,7 +182,9 @@ export class Engine<T extends TopicMap> {
    * with several receivers the others did take it). Counted as rejected.
    */
   tryPublish<K extends TopicName<T>>(topic: K, fields: TopicMessage<T, K>): 'ok' | 'full' {
-    return this.runtime.publish(this.topic(topic), fields as Record<string, unknown>, POLICY_REJECT) ? 'ok' : 'full';
+    const runtime = this.topic(topic);
+    this.runtime.stage(runtime, fields as Record<string, unknown>);
+    return this.runtime.producer.route(runtime, 0, runtime.staging, POLICY_REJECT) ? 'ok' : 'full';
   }
 
   /**

@@ -22,7 +22,7 @@ import { Consumer, type ConsumerHooks } from './consumer.ts';
 import { controlBlocks, type ControlBlock } from './control-block.ts';
 import { scratchLayout } from './layout.ts';
 import type { EngineShape } from './options.ts';
-import { Producer, type RouteResult } from './producer.ts';
+import { Producer } from './producer.ts';
 import { SubscriptionTable } from './subscription-table.ts';
 import { TopicSet, type TopicRuntime } from './topic-runtime.ts';
 import type { HandlerContext, HandlerModule, TopicMap } from './types.ts';
@@ -98,13 +98,15 @@ export class ThreadRuntime {
     if (handlerDefs.length > 0) this.backpressure.consumer = this.consumer;
   }
 
-  /**
-   * Stages `fields` (each validated by its setter: ConfigError naming the field) and routes it
-   * (see Producer.route for `override` and `result`).
-   */
-  publish(topic: TopicRuntime, fields: Record<string, unknown>, override = 0, result?: RouteResult): boolean {
+  /** Stages `fields` (each validated by its setter: ConfigError naming the field) and routes it. */
+  publish(topic: TopicRuntime, fields: Record<string, unknown>): boolean {
+    this.stage(topic, fields);
+    return this.producer.route(topic, 0);
+  }
+
+  /** Writes `fields` into `topic`'s staging record (each validated by its setter: ConfigError naming the field). */
+  stage(topic: TopicRuntime, fields: Record<string, unknown>): void {
     if (fields === null || typeof fields !== 'object') throw new ConfigError('fields', fields, 'must be an object with one property per field');
     topic.assign(topic.writer, fields);
-    return this.producer.route(topic, 0, topic.staging, override, result);
   }
 }
