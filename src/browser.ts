@@ -8,7 +8,7 @@
  */
 import { createEngineWith, type Engine } from './engine/engine.ts';
 import { browserPlatform } from './engine/platform-browser.ts';
-import type { EngineOptions, TopicMap } from './engine/types.ts';
+import type { EngineOptions, HandlerModule, TopicMap } from './engine/types.ts';
 
 export * from './exports.ts';
 export { ISOLATION_HEADERS } from './engine/platform-browser.ts';
@@ -19,6 +19,6 @@ export { serveEngineWorker } from './engine/serve-worker.ts';
  * Module and shared Memory are sent to every worker. The main thread never blocks (it waits with
  * Atomics.waitAsync, or polls on the event loop where that is missing).
  */
-export function createEngine<T extends TopicMap>(options: EngineOptions<T>): Promise<Engine<T>> {
+export function createEngine<T extends TopicMap, M extends HandlerModule<T, any> = HandlerModule<T>>(options: EngineOptions<T, M>): Promise<Engine<T, M>> {
   return createEngineWith(browserPlatform, options);
 }

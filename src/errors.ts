@@ -41,6 +41,7 @@ export type EngineErrorCode =
   | 'ERR_WORKER_CRASHED'
   | 'ERR_WORKER_START'
   | 'ERR_HANDLER'
+  | 'ERR_HANDLER_ASYNC'
   | 'ERR_DRAIN_TIMEOUT'
   | 'ERR_NOT_ISOLATED';
 

@@ -5,7 +5,7 @@
  */
 import { createEngineWith, type Engine } from './engine/engine.ts';
 import { nodePlatform } from './engine/platform-node.ts';
-import type { EngineOptions, TopicMap } from './engine/types.ts';
+import type { EngineOptions, HandlerModule, TopicMap } from './engine/types.ts';
 
 export * from './exports.ts';
 
@@ -15,6 +15,6 @@ export * from './exports.ts';
  * ConfigError for a bad option, ModuleError for a bad handler module, EngineError
  * ERR_WORKER_START if a worker fails to start.
  */
-export function createEngine<T extends TopicMap>(options: EngineOptions<T>): Promise<Engine<T>> {
+export function createEngine<T extends TopicMap, M extends HandlerModule<T, any> = HandlerModule<T>>(options: EngineOptions<T, M>): Promise<Engine<T, M>> {
   return createEngineWith(nodePlatform, options);
 }

@@ -100,16 +100,16 @@ describe('named views', () => {
     const entries = 8192;
     const balances = entries + 4 * SLOT_ENTRY_BYTES;
     const table = new SubscriptionTable(buffer, entries, balances, 4);
-    expect(table.firstFree()).toBe(0);
+    expect(table.freeSlots(1)[0]).toBe(0);
     table.activate(0, { mode: 2, policy: 3, balance: BALANCE_LEAST_LOADED, handler: 700, topic: 513 });
     const at = entries;
     expect([u8[at + SLOT_STATE_OFFSET], u8[at + SLOT_MODE_OFFSET], u8[at + SLOT_POLICY_OFFSET]]).toEqual([SLOT_ACTIVE, 2, 3]);
     expect([u16[(at + SLOT_HANDLER_OFFSET) >> 1], u16[(at + SLOT_TOPIC_OFFSET) >> 1], u8[balances]]).toEqual([700, 513, BALANCE_LEAST_LOADED]);
     expect([table.policy(0), table.handler(0), table.isLeastLoaded(0), table.isLeastLoaded(1)]).toEqual([3, 700, true, false]);
-    expect(table.firstFree()).toBe(1);
+    expect(table.freeSlots(1)[0]).toBe(1);
     table.retire(0);
     expect([table.state(0), table.isLeastLoaded(0)]).toEqual([SLOT_RETIRED, true]); // a retired slot keeps its pick
     table.free(0);
-    expect([table.state(0), table.isLeastLoaded(0), table.firstFree()]).toEqual([SLOT_FREE, false, 0]);
+    expect([table.state(0), table.isLeastLoaded(0), table.freeSlots(1)[0]]).toEqual([SLOT_FREE, false, 0]);
   });
 });

@@ -10,9 +10,10 @@
 import type { CoreOps } from '../../bindings/core-ops.ts';
 import { ADDRESS_MIN } from '../../assembly/layout/arena.ts';
 import type { Arena } from '../arena.ts';
+import { EngineError } from '../errors.ts';
 import type { ControlBlock } from './control-block.ts';
 import {
-  POLICY_BLOCK, RECORD_CORRELATION_OFFSET, RECORD_FLAGS_OFFSET, RECORD_FLAG_FAILED,
+  POLICY_BLOCK, RECORD_CORRELATION_OFFSET, RECORD_FLAGS_OFFSET, RECORD_FLAG_ASYNC, RECORD_FLAG_FAILED,
   RECORD_HEADER_BYTES, RECORD_REPLY_TO_OFFSET, RECORD_SUBSCRIPTION_OFFSET, RECORD_TOPIC_OFFSET,
   REPLY_SUBSCRIPTION, TOPIC_STAT_DELIVERED, TOPIC_STAT_HANDLER_ERRORS, laneIndex,
 } from './layout.ts';
@@ -119,8 +120,11 @@ export class Consumer {
     const correlation = this.u32[(record + RECORD_CORRELATION_OFFSET) >> 2]!;
     let result: unknown;
     let failed = false;
+    (this.context as { topic: string }).topic = topic.name;
     try {
       result = def.handle(topic.reader.at(record + RECORD_HEADER_BYTES) as never, this.context);
+      // A handler that returns a Promise did not finish: its record is reused once we return.
+      if (result !== undefined && result !== null && typeof (result as { then?: unknown }).then === 'function') throw asyncHandlerError(topic.name, result as PromiseLike<unknown>);
     } catch (error) {
       failed = true;
       result = error;
@@ -145,7 +149,7 @@ export class Consumer {
     this.u32[(at + RECORD_CORRELATION_OFFSET) >> 2] = correlation;
     this.u16[(at + RECORD_REPLY_TO_OFFSET) >> 1] = this.thread;
     const stats = this.control.topicStats(topic.id);
-    let flags = failed ? RECORD_FLAG_FAILED : 0;
+    let flags = !failed ? 0 : result instanceof EngineError && result.code === 'ERR_HANDLER_ASYNC' ? RECORD_FLAG_FAILED | RECORD_FLAG_ASYNC : RECORD_FLAG_FAILED;
     if (!failed && topic.reply !== undefined) {
       try {
         topic.reply.encode(this.arena.memory, at + RECORD_HEADER_BYTES, result as never);
@@ -162,4 +166,14 @@ export class Consumer {
     // Replies are never dropped: a worker waits for space; thread 0 keeps it in its backlog.
     this.producer.pushLane(to, at, POLICY_BLOCK, stats, 0);
   }
+}
+
+/**
+ * The error for a handler of `topic` that returned a Promise (its own rejection, if any, is
+ * handled here); a failed request's reply says so with RECORD_FLAG_ASYNC, and thread 0 makes the
+ * same error as its cause.
+ */
+export function asyncHandlerError(topic: string, promise?: PromiseLike<unknown>): EngineError {
+  if (promise !== undefined) Promise.resolve(promise).catch(() => undefined); // never an unhandled rejection on top
+  return new EngineError('ERR_HANDLER_ASYNC', 'topic', topic, 'a handler returned a Promise: handlers are synchronous (the message is only valid during the call); do the asynchronous part outside the handler, or publish its result when it is done');
 }

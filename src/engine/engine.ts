@@ -26,18 +26,20 @@ import { STATUS_OK } from '../../assembly/layout/status.ts';
 import { createArena, type Arena, type RingSpec } from '../arena.ts';
 import { ConfigError, EngineError } from '../errors.ts';
 import { POLICY_REJECT } from './layout.ts';
-import { topicFingerprint, validateOptions, type ValidatedOptions } from './options.ts';
+import { checkTimeout, topicFingerprint, validateOptions, type ValidatedOptions } from './options.ts';
 import type { Platform } from './platform.ts';
+import { KeepAlive } from './keep-alive.ts';
 import { Reporter } from './reporter.ts';
 import { Requests } from './requests.ts';
 import { Stats } from './stats.ts';
+import { isPattern, patternProblem, subjectMatches, type SubjectPattern } from './subjects.ts';
 import { Subscriptions } from './subscriptions.ts';
 import { ThreadRuntime } from './thread.ts';
 import { ThreadZero } from './thread-zero.ts';
 import type { TopicRuntime } from './topic-runtime.ts';
 import type {
-  EngineOptions, EngineStats, HandlerModule, RequestOptions, SubscribeOptions, Subscription, TopicMap,
-  TopicMessage, TopicName, TopicReply, TopicWriter,
+  EngineOptions, EngineStats, HandlerModule, HandlerNameFor, ReplyTopicName, RequestOptions, SubscribeOptions,
+  Subscription, TopicMap, TopicMessage, TopicName, TopicReply, TopicWriter,
 } from './types.ts';
 import { checkHandlerModule, importHandlers } from './worker.ts';
 import { Workers } from './workers.ts';
@@ -49,7 +51,7 @@ import { Workers } from './workers.ts';
  * browsers). ConfigError for a bad option, ModuleError for a bad handler module, EngineError
  * ERR_NOT_ISOLATED on a page without cross-origin isolation, ERR_WORKER_START if a worker fails.
  */
-export async function createEngineWith<T extends TopicMap>(platform: Platform, options: EngineOptions<T>): Promise<Engine<T>> {
+export async function createEngineWith<T extends TopicMap, M extends HandlerModule<T, any> = HandlerModule<T>>(platform: Platform, options: EngineOptions<T, M>): Promise<Engine<T, M>> {
   platform.checkSupport();
   const validated = validateOptions(options as EngineOptions<TopicMap>, platform.defaultWorkers());
   if (options.worker !== undefined && platform.name !== 'browser') {
@@ -86,12 +88,17 @@ export async function createEngineWith<T extends TopicMap>(platform: Platform, o
   const core = makeCore(arena.memory);
   // Thread 0 is the router's only writer, for the engine's life.
   if (core.routerTryLock(arena.router(0).address, 0) !== STATUS_OK) throw new Error('unreachable: a new router is locked');
-  const engine = new Engine<T>(options, validated, platform, arena, core, handlerModule);
+  const engine = new Engine<T, M>(options, validated, platform, arena, core, handlerModule);
   await engine.start({ module, backend: validated.backend, handlers: href, fingerprint, factory: options.worker });
   return engine;
 }
 
-export class Engine<T extends TopicMap> {
+/**
+ * A running engine. `T` is its topics; `M` its handler module's type, when given
+ * (createEngine<typeof topics, typeof handlers>), so subscribe() accepts only handler names of
+ * the topic subscribed to.
+ */
+export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = HandlerModule<T>> {
   /** Worker count. */
   readonly workers: number;
   readonly backend: 'wasm' | 'js';
@@ -102,11 +109,12 @@ export class Engine<T extends TopicMap> {
   private readonly subscriptions: Subscriptions;
   private readonly counters: Stats;
   private readonly threadZero: ThreadZero;
+  private readonly keepAlive: KeepAlive;
   private closing: Promise<void> | undefined;
 
   /** @internal use createEngine. */
   constructor(
-    private readonly options: EngineOptions<T>,
+    private readonly options: EngineOptions<T, M>,
     private readonly validated: ValidatedOptions,
     platform: Platform,
     readonly arena: Arena,
@@ -120,12 +128,17 @@ export class Engine<T extends TopicMap> {
     const reporter = this.reporter;
     let requests!: Requests;
     let threadZero!: ThreadZero;
+    let keepAlive!: KeepAlive;
     this.runtime = new ThreadRuntime(0, core, arena, shape, options.topics, handlerModule, false, {
       onHandlerError: (topic, error, first) => {
-        if (first) reporter.handlerError(topic, error instanceof Error ? error : new Error(String(error)));
+        if (first) reporter.handlerError(topic, error instanceof Error ? error : new Error(String(error)), -1);
       },
       onReply: (record, topic) => requests.onReply(record, topic),
-      onBacklog: () => { void threadZero.pump(); },
+      onBacklog: () => {
+        keepAlive.hold();
+        void threadZero.pump();
+      },
+      onTask: () => keepAlive.hold(),
     });
     const { producer, controls } = this.runtime;
     this.requests = requests = new Requests(arena.memory, producer, reporter, shape.routerSubscriptions);
@@ -136,6 +149,11 @@ export class Engine<T extends TopicMap> {
       () => platform.yield(), (drain) => this.drain(drain),
     );
     this.counters = new Stats(arena, core, shape, controls, this.workerThreads, requests, reporter);
+    const backpressure = this.runtime.backpressure;
+    this.keepAlive = keepAlive = new KeepAlive(
+      (keep) => this.workerThreads.setKeepAlive(keep),
+      () => requests.pendingCount > 0 || backpressure.backlogSize > 0 || this.counters.inFlight() !== 0,
+    );
   }
 
   /** @internal Starts the workers and thread 0's loop; resolves when every worker runs. */
@@ -148,6 +166,7 @@ export class Engine<T extends TopicMap> {
     }
     this.handlerModule.setup?.(this.runtime.context);
     this.threadZero.start();
+    this.keepAlive.watch();
   }
 
   // ── publishing ──────────────────────────────────────────────────────────────────────────────
@@ -225,16 +244,20 @@ export class Engine<T extends TopicMap> {
    * (options.signal), ERR_REQUEST_FAILED (the handler threw, or every lane refused it),
    * ERR_WORKER_CRASHED, ERR_ENGINE_CLOSED. A reply that arrives after that is counted (lateReplies).
    */
-  request<K extends TopicName<T>>(topic: K, fields: TopicMessage<T, K>, options: RequestOptions = {}): Promise<TopicReply<T, K>> {
-    return this.requests.send(this.topic(topic), fields, options, false) as Promise<TopicReply<T, K>>;
+  request<K extends ReplyTopicName<T> & TopicName<T>>(topic: K, fields: TopicMessage<T, K>, options: RequestOptions = {}): Promise<TopicReply<T, K>> {
+    const runtime = this.topic(topic);
+    this.keepAlive.hold();
+    return this.requests.send(runtime, fields, options, false) as Promise<TopicReply<T, K>>;
   }
 
   /**
    * Scatter-gather: sends a request like request() and resolves with the replies of every
    * receiver that took it (e.g. one per worker of a broadcast subscription), in arrival order.
    */
-  requestAll<K extends TopicName<T>>(topic: K, fields: TopicMessage<T, K>, options: RequestOptions = {}): Promise<TopicReply<T, K>[]> {
-    return this.requests.send(this.topic(topic), fields, options, true) as Promise<TopicReply<T, K>[]>;
+  requestAll<K extends ReplyTopicName<T> & TopicName<T>>(topic: K, fields: TopicMessage<T, K>, options: RequestOptions = {}): Promise<TopicReply<T, K>[]> {
+    const runtime = this.topic(topic);
+    this.keepAlive.hold();
+    return this.requests.send(runtime, fields, options, true) as Promise<TopicReply<T, K>[]>;
   }
 
   // ── subscriptions ───────────────────────────────────────────────────────────────────────────
@@ -243,9 +266,24 @@ export class Engine<T extends TopicMap> {
    * Subscribes the handler `options.handler` (of the handler module) to `topic` on
    * `options.workers` (default all). Resolves once the new routing table is live: messages
    * published after that reach it. Subscription changes are serialised.
+   *
+   * `topic` may be a pattern over dot-separated tokens (`sensor.*.temp`: `*` is one token;
+   * `sensor.>`: one or more): it subscribes to every declared topic it matches, resolved now
+   * (one subscription slot per topic), with a handler declared for that pattern.
    */
-  subscribe<K extends TopicName<T>>(topic: K, options: SubscribeOptions): Promise<Subscription> {
-    return this.subscriptions.subscribe(() => this.topic(topic), options);
+  subscribe<K extends TopicName<T> | SubjectPattern>(topic: K, options: SubscribeOptions<HandlerNameFor<M, K>>): Promise<Subscription> {
+    return this.subscriptions.subscribe(topic, () => this.resolveSubject(topic), options);
+  }
+
+  /** The declared topics `subject` (a name or a pattern) stands for; ConfigError if none. */
+  private resolveSubject(subject: string): readonly TopicRuntime[] {
+    if (typeof subject !== 'string' || !isPattern(subject)) return [this.topic(subject)];
+    if (this.closing !== undefined) throw new EngineError('ERR_ENGINE_CLOSED', 'topic', subject, 'the engine is closed');
+    const problem = patternProblem(subject);
+    if (problem !== null) throw new ConfigError('topic', subject, problem);
+    const topics = this.runtime.topics.byId.filter((topic) => subjectMatches(subject, topic.name));
+    if (topics.length === 0) throw new ConfigError('topic', subject, `matches no declared topic (${this.runtime.topics.names.join(', ')})`);
+    return topics;
   }
 
   // ── lifecycle ───────────────────────────────────────────────────────────────────────────────
@@ -257,14 +295,15 @@ export class Engine<T extends TopicMap> {
    * ERR_DRAIN_TIMEOUT after `timeout` ms (default: never).
    */
   async drain(options: { timeout?: number } = {}): Promise<void> {
-    const deadline = options.timeout === undefined ? Infinity : Date.now() + options.timeout;
+    const timeout = checkTimeout('timeout', lifecycleOptions(options).timeout);
+    const deadline = timeout === undefined ? Infinity : Date.now() + timeout;
     const { producer, backpressure } = this.runtime;
     for (;;) {
       producer.flushAll();
       backpressure.pumpBacklogs();
       const inFlight = this.counters.inFlight();
       if (inFlight === 0 && backpressure.backlogSize === 0) return;
-      if (Date.now() > deadline) throw new EngineError('ERR_DRAIN_TIMEOUT', 'timeout', options.timeout, `${inFlight} messages still in flight`);
+      if (Date.now() > deadline) throw new EngineError('ERR_DRAIN_TIMEOUT', 'timeout', timeout, `${inFlight} messages still in flight`);
       await new Promise<void>((resolve) => setTimeout(resolve, 1));
     }
   }
@@ -274,7 +313,9 @@ export class Engine<T extends TopicMap> {
    * ERR_ENGINE_CLOSED. Publishing after close() throws ERR_ENGINE_CLOSED. Idempotent.
    */
   close(options: { timeout?: number } = {}): Promise<void> {
-    this.closing ??= this.doClose(options.timeout ?? 10_000);
+    if (this.closing !== undefined) return this.closing;
+    const timeout = checkTimeout('timeout', lifecycleOptions(options).timeout) ?? 10_000;
+    this.closing = this.doClose(timeout);
     return this.closing;
   }
 
@@ -288,6 +329,7 @@ export class Engine<T extends TopicMap> {
     }
     await this.workerThreads.stop(Math.max(100, timeout - (Date.now() - started)));
     this.threadZero.stop();
+    this.keepAlive.stop();
     await this.workerThreads.terminate();
     this.requests.rejectAllClosed();
     if (drainError !== undefined && !(drainError instanceof EngineError && drainError.code === 'ERR_WORKER_CRASHED')) {
@@ -301,4 +343,16 @@ export class Engine<T extends TopicMap> {
   stats(): EngineStats {
     return this.counters.read();
   }
+
+  /** `await using engine = await createEngine(…)`: close() (which drains) when the scope ends. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/** drain()/close() options: an object (or nothing), else a ConfigError. */
+function lifecycleOptions(options: unknown): { timeout?: unknown } {
+  if (options === undefined) return {};
+  if (options === null || typeof options !== 'object') throw new ConfigError('options', options, 'must be { timeout? }');
+  return options as { timeout?: unknown };
 }

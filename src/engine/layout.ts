@@ -14,7 +14,7 @@
  * | 2      | 2    | SUBSCRIPTION   | subscription slot whose handler runs it, or REPLY_SUBSCRIPTION   |
  * | 4      | 4    | CORRELATION    | request id (0: not a request); a reply carries its request's id  |
  * | 8      | 2    | REPLY_TO       | thread that waits for the reply                                  |
- * | 10     | 2    | FLAGS          | RECORD_FLAG_*                                                    |
+ * | 10     | 2    | FLAGS          | RECORD_FLAG_* (FAILED, ASYNC: a reply of a failed request)       |
  * | 12     | 4    | (reserved)     | zero                                                             |
  * | 16     | ...  | message        | the topic's schema (a reply: the topic's reply schema)           |
  *
@@ -74,6 +74,8 @@ export const RECORD_HEADER_BYTES = 16;
 export const REPLY_SUBSCRIPTION = 0xffff;
 /** FLAGS bit: the request's handler threw; the reply carries no message. */
 export const RECORD_FLAG_FAILED = 1;
+/** FLAGS bit, with FAILED: the handler returned a Promise (handlers are synchronous). */
+export const RECORD_FLAG_ASYNC = 2;
 
 // ── thread control block ───────────────────────────────────────────────────────────────────────
 // Words written by different threads (DOORBELL: producers; SLEEPING: the owner) and the owner's

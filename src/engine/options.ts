@@ -7,6 +7,7 @@ import { RING_MAX_CAPACITY, RING_MAX_RECORD_SIZE } from '../../assembly/layout/r
 import { ConfigError } from '../errors.ts';
 import type { AnySchema } from '../schema.ts';
 import { MAX_WORKERS, RECORD_HEADER_BYTES, controlLayout, scratchLayout, type ControlLayout } from './layout.ts';
+import { isPattern } from './subjects.ts';
 import type { BackpressurePolicy, EngineOptions, TopicMap } from './types.ts';
 
 /** Numbers every thread derives identically from the engine's options (sent to every worker). */
@@ -33,6 +34,21 @@ const MAX_TOPICS = 1024;
 /** Slots stay below REPLY_SUBSCRIPTION (a record's SUBSCRIPTION is a u16). */
 const MAX_SUBSCRIPTIONS = 1024;
 const MAX_FLUSH_EVERY = 4096;
+
+/** The longest delay a timer holds (setTimeout clamps longer ones to 1 ms): 2^31 - 1 ms, ~24.8 days. */
+export const MAX_TIMER_MS = 0x7fffffff;
+
+/**
+ * A timeout argument (request, drain, close): undefined, or a finite number of milliseconds in
+ * [0, MAX_TIMER_MS]; anything else is a ConfigError naming `field`.
+ */
+export function checkTimeout(field: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_TIMER_MS) {
+    throw new ConfigError(field, value, `must be a finite number of milliseconds in [0, ${MAX_TIMER_MS}] (or left out)`);
+  }
+  return value;
+}
 
 /** Defaults of the numeric options (types.ts documents each option). */
 export const DEFAULTS = {
@@ -107,6 +123,7 @@ function validateTopics(topics: TopicMap): string[] {
   if (names.length === 0) throw new ConfigError('topics', topics, 'must declare at least one topic');
   if (names.length > MAX_TOPICS) throw new ConfigError('topics', `${names.length} topics`, `at most ${MAX_TOPICS}`);
   for (const name of names) {
+    if (isPattern(name)) throw new ConfigError('topics', name, "a topic name's tokens must not be the wildcards '*' or '>' (they make patterns: subscribe('sensor.*.temp'))");
     const topic = topics[name];
     if (topic === null || typeof topic !== 'object') throw new ConfigError(`topics.${name}`, topic, 'must be { schema, reply?, key?, backpressure? }');
     if (!isSchema(topic.schema)) throw new ConfigError(`topics.${name}.schema`, topic.schema, 'must be a schema made by defineSchema');

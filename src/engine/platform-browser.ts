@@ -84,6 +84,7 @@ export const browserPlatform: Platform = {
         gone = true;
         worker.terminate();
       },
+      setKeepAlive: () => {}, // a page's workers never hold it open
     };
   },
   waitAsync: (i32, index, value, timeoutMs) => waitAsyncOrPoll(i32, index, value, timeoutMs, yieldToEventLoop),

@@ -19,7 +19,10 @@ export const nodePlatform: Platform = {
     worker.on('message', events.message);
     worker.on('error', events.error);
     worker.on('exit', events.exit);
-    return { terminate: async () => { await worker.terminate(); } };
+    return {
+      terminate: async () => { await worker.terminate(); },
+      setKeepAlive: (keep) => { if (keep) worker.ref(); else worker.unref(); },
+    };
   },
   waitAsync: (i32, index, value, timeoutMs) => waitAsyncOrPoll(i32, index, value, timeoutMs, nodePlatform.yield),
   yield: () => new Promise<void>((resolve) => setImmediate(resolve)),

@@ -25,22 +25,31 @@ export type WorkerMessage =
   | { readonly kind: 'handler-error'; readonly topic: string; readonly error: SerializedError }
   | { readonly kind: 'stopped' };
 
-export interface SerializedError { readonly name: string; readonly message: string; readonly stack?: string }
+/** An error as a worker posts it: a typed error keeps its code and field (its class stays behind). */
+export interface SerializedError { readonly name: string; readonly message: string; readonly stack?: string; readonly code?: string; readonly field?: string }
 
 export function serializeError(error: unknown): SerializedError {
-  if (error instanceof Error) return { name: error.name, message: error.message, stack: error.stack };
-  return { name: 'Error', message: String(error) };
+  if (!(error instanceof Error)) return { name: 'Error', message: String(error) };
+  const { code, field } = error as { code?: unknown; field?: unknown };
+  return {
+    name: error.name, message: error.message, stack: error.stack,
+    ...(typeof code === 'string' ? { code } : {}), ...(typeof field === 'string' ? { field } : {}),
+  };
 }
 
 export function deserializeError(error: SerializedError): Error {
-  const result = new Error(error.message);
+  const result = new Error(error.message) as Error & { code?: string; field?: string };
   result.name = error.name;
   if (error.stack !== undefined) result.stack = error.stack;
+  if (error.code !== undefined) result.code = error.code;
+  if (error.field !== undefined) result.field = error.field;
   return result;
 }
 
 export interface WorkerHandle {
   terminate(): Promise<void>;
+  /** Whether the running worker keeps the host process alive (Node; browsers: no effect). */
+  setKeepAlive(keep: boolean): void;
 }
 
 export interface WorkerEvents {

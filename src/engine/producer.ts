@@ -85,6 +85,8 @@ export class Producer {
     private readonly controls: readonly ControlBlock[],
     private readonly table: SubscriptionTable,
     scratch: { readonly routeOut: number; readonly ringTable: number },
+    /** Called once per task that publishes (thread 0: KeepAlive holds the process). */
+    private readonly onTask: (() => void) | undefined,
   ) {
     const buffer = arena.memory.buffer;
     this.u16 = new Uint16Array(buffer);
@@ -262,5 +264,6 @@ export class Producer {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     queueMicrotask(this.flushTask);
+    if (this.onTask !== undefined) this.onTask();
   }
 }

@@ -7,7 +7,9 @@
  * thread 0's loop hands to onReply.
  */
 import { ConfigError, EngineError } from '../errors.ts';
-import { RECORD_CORRELATION_OFFSET, RECORD_FLAGS_OFFSET, RECORD_FLAG_FAILED, RECORD_HEADER_BYTES } from './layout.ts';
+import { checkTimeout } from './options.ts';
+import { asyncHandlerError } from './consumer.ts';
+import { RECORD_CORRELATION_OFFSET, RECORD_FLAGS_OFFSET, RECORD_FLAG_ASYNC, RECORD_FLAG_FAILED, RECORD_HEADER_BYTES } from './layout.ts';
 import { RouteResult, type Producer } from './producer.ts';
 import type { Reporter } from './reporter.ts';
 import type { TopicRuntime } from './topic-runtime.ts';
@@ -37,6 +39,11 @@ export class Requests {
   /** Replies that came after their request was settled or gone. */
   lateReplies = 0;
 
+  /** Requests waiting for their replies. */
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
   constructor(
     private readonly memory: WebAssembly.Memory,
     private readonly producer: Producer,
@@ -56,8 +63,7 @@ export class Requests {
     const name = topic.name;
     if (topic.reply === undefined) throw new ConfigError('topic', name, 'has no reply schema: declare { reply } to use request()');
     if (options === null || typeof options !== 'object') throw new ConfigError('options', options, 'must be { timeout?, signal? }');
-    const timeout = options.timeout;
-    if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout >= 0) || !Number.isFinite(timeout))) throw new ConfigError('timeout', timeout, 'must be a finite number of milliseconds ≥ 0');
+    const timeout = checkTimeout('timeout', options.timeout);
     const signal = options.signal;
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw new ConfigError('signal', signal, 'must be an AbortSignal');
     if (signal?.aborted) return Promise.reject(new EngineError('ERR_REQUEST_ABORTED', 'topic', name, 'the signal was already aborted', { cause: signal.reason }));
@@ -119,9 +125,12 @@ export class Requests {
       this.lateReplies++;
       return;
     }
-    if ((this.u16[(record + RECORD_FLAGS_OFFSET) >> 1]! & RECORD_FLAG_FAILED) !== 0) {
+    const flags = this.u16[(record + RECORD_FLAGS_OFFSET) >> 1]!;
+    if ((flags & RECORD_FLAG_FAILED) !== 0) {
       entry.cleanup();
-      entry.reject(new EngineError('ERR_REQUEST_FAILED', 'topic', topic.name, 'the handler threw (or returned an invalid reply)', { cause: this.reporter.firstError(topic.name) }));
+      const cause = (flags & RECORD_FLAG_ASYNC) !== 0 ? asyncHandlerError(topic.name) : this.reporter.firstError(topic.name);
+      const reason = (flags & RECORD_FLAG_ASYNC) !== 0 ? 'the handler returned a Promise (handlers are synchronous)' : 'the handler threw (or returned an invalid reply)';
+      entry.reject(new EngineError('ERR_REQUEST_FAILED', 'topic', topic.name, reason, { cause }));
       return;
     }
     entry.replies.push(topic.reply!.decode(this.memory, record + RECORD_HEADER_BYTES));

@@ -112,9 +112,10 @@ export class SubscriptionTable {
     this.u8[this.balances + slot] = BALANCE_ROUND_ROBIN;
   }
 
-  /** The lowest FREE slot, or -1. */
-  firstFree(): number {
-    for (let s = 0; s < this.slots; s++) if (this.state(s) === SLOT_FREE) return s;
-    return -1;
+  /** The lowest `count` FREE slots (fewer if there are not that many). */
+  freeSlots(count: number): number[] {
+    const free: number[] = [];
+    for (let s = 0; s < this.slots && free.length < count; s++) if (this.state(s) === SLOT_FREE) free.push(s);
+    return free;
   }
 }

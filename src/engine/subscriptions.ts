@@ -11,6 +11,7 @@ import {
   POLICY_BLOCK, POLICY_CALLER_RUNS, POLICY_DROP_NEWEST, POLICY_DROP_OLDEST, POLICY_REJECT, routeEntry,
 } from './layout.ts';
 import { POLICIES, type EngineShape } from './options.ts';
+import { isPattern, subjectMatches } from './subjects.ts';
 import type { Producer } from './producer.ts';
 import { BALANCE_LEAST_LOADED, BALANCE_ROUND_ROBIN, SLOT_RETIRED, type SubscriptionTable } from './subscription-table.ts';
 import type { TopicRuntime } from './topic-runtime.ts';
@@ -52,26 +53,37 @@ export class Subscriptions {
     return run;
   }
 
-  /** See Engine.subscribe; `topic` was checked open by the caller. */
-  subscribe(topic: () => TopicRuntime, options: SubscribeOptions): Promise<Subscription> {
-    return this.serialise(() => this.add(topic(), options));
+  /**
+   * See Engine.subscribe. `subject` is a topic name or a pattern (subjects.ts); `resolve` names
+   * the topics it stands for (checked when the change runs: the engine may have closed by then).
+   */
+  subscribe(subject: string, resolve: () => readonly TopicRuntime[], options: SubscribeOptions): Promise<Subscription> {
+    return this.serialise(() => this.add(subject, resolve(), options));
   }
 
-  private async add(topic: TopicRuntime, options: SubscribeOptions): Promise<Subscription> {
-    const topicName = topic.name;
+  private async add(subject: string, topics: readonly TopicRuntime[], options: SubscribeOptions): Promise<Subscription> {
     if (options === null || typeof options !== 'object') throw new ConfigError('options', options, 'must be { handler, mode?, workers?, backpressure?, balance? }');
     const handlerIndex = this.handlerNames.indexOf(options.handler);
     if (handlerIndex < 0) throw new ConfigError('handler', options.handler, `is not a handler of the module (${this.handlerNames.join(', ')})`);
-    const handlerTopic = this.handlerModule.handlers[options.handler]!.topic;
-    if (handlerTopic !== topicName) throw new ConfigError('handler', options.handler, `handles topic ${JSON.stringify(handlerTopic)}, not ${JSON.stringify(topicName)}`);
+    // A handler serves its own topic, or its pattern: subscribed as that pattern, or to one topic it matches.
+    const handlerSubject = this.handlerModule.handlers[options.handler]!.topic;
+    if (handlerSubject !== subject && !(!isPattern(subject) && isPattern(handlerSubject) && subjectMatches(handlerSubject, subject))) {
+      throw new ConfigError('handler', options.handler, `handles ${JSON.stringify(handlerSubject)}, not ${JSON.stringify(subject)}`);
+    }
     const mode = options.mode ?? 'broadcast';
-    if (!(mode in MODE_CODES)) throw new ConfigError('mode', mode, "must be 'broadcast', 'group' or 'keyed'");
-    if (mode === 'keyed' && this.topics[topicName]!.key === undefined) throw new ConfigError('mode', mode, `topic ${JSON.stringify(topicName)} declares no key field`);
-    const policy = options.backpressure ?? this.topics[topicName]!.backpressure ?? 'block';
-    if (!POLICIES.includes(policy)) throw new ConfigError('backpressure', policy, `must be one of ${POLICIES.join(', ')}`);
+    if (typeof mode !== 'string' || !Object.hasOwn(MODE_CODES, mode)) throw new ConfigError('mode', mode, "must be 'broadcast', 'group' or 'keyed'");
+    for (const topic of topics) {
+      if (mode === 'keyed' && this.topics[topic.name]!.key === undefined) throw new ConfigError('mode', mode, `topic ${JSON.stringify(topic.name)} declares no key field`);
+    }
+    // Unless given, each topic's own default policy.
+    const policies = topics.map((topic) => options.backpressure ?? this.topics[topic.name]!.backpressure ?? 'block');
+    for (const policy of policies) {
+      if (typeof policy !== 'string' || !POLICIES.includes(policy)) throw new ConfigError('backpressure', policy, `must be one of ${POLICIES.join(', ')}`);
+    }
     const balance = options.balance ?? 'round-robin';
     if (balance !== 'round-robin' && balance !== 'least-loaded') throw new ConfigError('balance', balance, "must be 'round-robin' or 'least-loaded'");
     if (balance === 'least-loaded' && mode !== 'group') throw new ConfigError('balance', balance, "applies to mode 'group' only");
+    if (options.workers !== undefined && !Array.isArray(options.workers)) throw new ConfigError('workers', options.workers, `must be an array of distinct worker numbers in [0, ${this.workers - 1}]`);
     const workers = options.workers === undefined ? Array.from({ length: this.workers }, (_, w) => w) : [...options.workers];
     if (workers.length === 0) throw new ConfigError('workers', options.workers, 'must name at least one worker');
     for (const w of workers) {
@@ -79,40 +91,51 @@ export class Subscriptions {
     }
     if (new Set(workers).size !== workers.length) throw new ConfigError('workers', options.workers, 'must not repeat a worker');
 
-    const slot = await this.freeSlot();
-    // Before the router publish that makes the slot routable.
-    this.table.activate(slot, {
-      mode: MODE_CODES[mode], policy: POLICY_CODES[policy], handler: handlerIndex, topic: topic.id,
-      balance: balance === 'least-loaded' ? BALANCE_LEAST_LOADED : BALANCE_ROUND_ROBIN,
-    });
     // least-loaded groups are routed as broadcast members; the publisher picks one by the balance
     // table (the core's pickLeastLoaded, per record or inside dispatchBatch).
     const routerMode = balance === 'least-loaded' ? MODE_BROADCAST : MODE_CODES[mode];
+    // Every slot first: reclaiming retired slots publishes the table, which must not happen
+    // while this subscription is half added.
+    const slots = await this.freeSlots(topics.length);
     const ids: number[] = [];
-    for (const w of workers) {
-      const id = this.core.routerAddSubscription(this.router, topic.id, routeEntry(w + 1, slot), routerMode, slot);
-      if (id < 0) {
-        for (const added of ids) this.core.routerRemoveSubscription(this.router, added);
-        this.table.free(slot);
-        throw new ConfigError('maxSubscriptions', this.shape.maxSubscriptions, 'the routing table is full');
+    try {
+      for (let t = 0; t < topics.length; t++) {
+        const topic = topics[t]!;
+        const slot = slots[t]!;
+        // Before the router publish that makes the slot routable.
+        this.table.activate(slot, {
+          mode: MODE_CODES[mode], policy: POLICY_CODES[policies[t]!], handler: handlerIndex, topic: topic.id,
+          balance: balance === 'least-loaded' ? BALANCE_LEAST_LOADED : BALANCE_ROUND_ROBIN,
+        });
+        for (const w of workers) {
+          const id = this.core.routerAddSubscription(this.router, topic.id, routeEntry(w + 1, slot), routerMode, slot);
+          if (id < 0) throw new ConfigError('maxSubscriptions', this.shape.maxSubscriptions, 'the routing table is full');
+          ids.push(id);
+        }
       }
-      ids.push(id);
+    } catch (error) {
+      // Nothing of it was published: its router entries and slots go back as they were.
+      for (const id of ids) this.core.routerRemoveSubscription(this.router, id);
+      for (const slot of slots) this.table.free(slot);
+      throw error;
     }
+    const first = slots[0]!;
     const subscription: Subscription = {
-      id: slot, topic: topicName, handler: options.handler, mode, workers, backpressure: policy, balance,
-      unsubscribe: () => this.serialise(() => this.remove(slot, ids)),
+      id: first, topic: subject, topics: topics.map((topic) => topic.name), handler: options.handler, mode, workers,
+      backpressure: policies[0]!, balance,
+      unsubscribe: () => this.serialise(() => this.remove(first, slots, ids)),
     };
-    this.live.set(slot, subscription);
+    this.live.set(first, subscription);
     await this.publishRoutes();
     return subscription;
   }
 
-  private async remove(slot: number, ids: readonly number[]): Promise<void> {
-    if (!this.live.has(slot)) return;
+  private async remove(first: number, slots: readonly number[], ids: readonly number[]): Promise<void> {
+    if (!this.live.has(first)) return;
     for (const id of ids) this.core.routerRemoveSubscription(this.router, id);
-    // RETIRED, not FREE: records already in lanes still name this slot and its handler.
-    this.table.retire(slot);
-    this.live.delete(slot);
+    // RETIRED, not FREE: records already in lanes still name these slots and their handler.
+    for (const slot of slots) this.table.retire(slot);
+    this.live.delete(first);
     await this.publishRoutes();
   }
 
@@ -130,23 +153,19 @@ export class Subscriptions {
     }
   }
 
-  /** A FREE slot; else reclaims RETIRED slots once no lane or backlog can hold their records. */
-  private async freeSlot(): Promise<number> {
-    const free = this.table.firstFree();
-    if (free >= 0) return free;
+  /** `count` FREE slots; reclaims RETIRED slots first if there are not enough. */
+  private async freeSlots(count: number): Promise<number[]> {
+    let free = this.table.freeSlots(count);
+    if (free.length === count) return free;
     // Two table publishes after the retirement guarantee no thread routes with a table that had
     // the slot; then empty lanes and backlogs mean no record names it.
     await this.publishRoutes();
     await this.publishRoutes();
     await this.drain({ timeout: 10_000 });
-    let found = -1;
-    for (let s = 0; s < this.table.slots; s++) {
-      if (this.table.state(s) === SLOT_RETIRED) {
-        this.table.free(s);
-        if (found < 0) found = s;
-      }
-    }
-    if (found < 0) throw new ConfigError('maxSubscriptions', this.table.slots, 'every subscription slot is in use');
-    return found;
+    for (let s = 0; s < this.table.slots; s++) if (this.table.state(s) === SLOT_RETIRED) this.table.free(s);
+    free = this.table.freeSlots(count);
+    if (free.length < count) throw new ConfigError('maxSubscriptions', this.table.slots, count === 1 ? 'every subscription slot is in use' : `${count} slots are needed (one per matched topic) and fewer are free`);
+    return free;
   }
+
 }

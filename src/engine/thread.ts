@@ -31,6 +31,8 @@ import type { HandlerContext, HandlerModule, TopicMap } from './types.ts';
 export interface ThreadHooks extends ConsumerHooks {
   /** A backlog got its first record (thread 0 starts its asynchronous pump). */
   onBacklog?(): void;
+  /** This thread started publishing in a new task (thread 0: hold the process open). */
+  onTask?(): void;
 }
 
 export class ThreadRuntime {
@@ -70,7 +72,7 @@ export class ThreadRuntime {
 
     this.producer = new Producer(thread, core, arena, shape, this.controls, this.subscriptions, {
       routeOut: base + scratch.routeOut, ringTable: base + scratch.ringTable,
-    });
+    }, hooks.onTask);
     this.backpressure = new Backpressure(
       thread, core, memory, shape, this.control, this.producer, canBlock, base + scratch.callerStaging, hooks.onBacklog,
     );
@@ -85,6 +87,7 @@ export class ThreadRuntime {
     const producer = this.producer;
     this.context = {
       worker: thread - 1,
+      topic: '', // set by the consumer before each handler call
       publish: (topic, fields) => this.publish(topics.get(topic), fields as Record<string, unknown>),
       writer: (topic) => topics.get(topic).writer as never,
       send: (topic) => producer.route(topics.get(topic), 0),

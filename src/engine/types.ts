@@ -16,6 +16,7 @@
  *     where: { topic: 'where', handle(query) { return { x: 1, y: 2 }; } },
  *   });
  */
+import type { SubjectPattern, TopicsMatching } from './subjects.ts';
 import type { Message, Schema, SchemaReader, SchemaSpec, SchemaWriter } from '../schema.ts';
 import type { Backend } from '../../bindings/core-ops.ts';
 
@@ -44,10 +45,17 @@ export type TopicName<T extends TopicMap> = keyof T & string;
 type SpecOf<X> = X extends Schema<infer S> ? S : never;
 /** The plain-object message of topic K. */
 export type TopicMessage<T extends TopicMap, K extends TopicName<T>> = Message<SpecOf<T[K]['schema']>>;
-/** The plain-object reply of topic K (never for topics without a reply schema). */
-export type TopicReply<T extends TopicMap, K extends TopicName<T>> = T[K]['reply'] extends Schema<infer R> ? Message<R> : never;
-/** The flyweight reader a handler of topic K receives. */
-export type TopicReader<T extends TopicMap, K extends TopicName<T>> = SchemaReader<SpecOf<T[K]['schema']>>;
+/**
+ * The topics that declare a reply schema: request() and requestAll() take only these (every name
+ * when T is not known, as in plain JavaScript: then the engine checks at run time).
+ */
+export type ReplyTopicName<T extends TopicMap> = string extends TopicName<T>
+  ? string
+  : { [K in TopicName<T>]: T[K] extends { readonly reply: Schema<any> } ? K : never }[TopicName<T>];
+/** The plain-object reply of topic K (never for topics without a reply schema; a union for a union of topics). */
+export type TopicReply<T extends TopicMap, K extends TopicName<T>> = K extends unknown ? (T[K]['reply'] extends Schema<infer R> ? Message<R> : never) : never;
+/** The flyweight reader a handler of topic K receives (a union for a union of topics: a pattern's). */
+export type TopicReader<T extends TopicMap, K extends TopicName<T>> = K extends unknown ? SchemaReader<SpecOf<T[K]['schema']>> : never;
 /** The flyweight writer of topic K's staging record. */
 export type TopicWriter<T extends TopicMap, K extends TopicName<T>> = SchemaWriter<SpecOf<T[K]['schema']>>;
 
@@ -60,6 +68,8 @@ export function defineTopics<const T extends TopicMap>(topics: T): T {
 export interface HandlerContext<T extends TopicMap> {
   /** Worker number 0..N-1, or -1 on the engine's own thread (a caller-runs delivery). */
   readonly worker: number;
+  /** The topic of the message being handled (tells a pattern's handler which topic it got). */
+  readonly topic: TopicName<T>;
   /** Publishes from this thread (see Engine.publish). */
   publish<K extends TopicName<T>>(topic: K, fields: TopicMessage<T, K>): boolean;
   /** This thread's staging writer of `topic`: set fields, then `send(topic)`. Allocation-free. */
@@ -70,30 +80,53 @@ export interface HandlerContext<T extends TopicMap> {
   flush(): void;
 }
 
-/** A handler of topic K: reads the message (valid only during the call); a request's reply is its return value. */
-export interface HandlerDef<T extends TopicMap, K extends TopicName<T>> {
-  readonly topic: K;
-  handle(message: TopicReader<T, K>, ctx: HandlerContext<T>): TopicReply<T, K> | void;
+/**
+ * A handler of topic S — a topic name, or a pattern (subjects.ts: `sensor.*.temp`, `sensor.>`)
+ * whose handler reads any matching topic's messages (ctx.topic says which). It reads the message
+ * (valid only during the call); a request's reply is its return value.
+ */
+export interface HandlerDef<T extends TopicMap, S extends string> {
+  readonly topic: S;
+  handle(message: TopicReader<T, TopicsMatching<T, S>>, ctx: HandlerContext<T>): TopicReply<T, TopicsMatching<T, S>> | void;
 }
 
-/** What a handler module's default export is: made by defineHandlers. */
-export interface HandlerModule<T extends TopicMap = TopicMap> {
+/** Handler name → the topic (or pattern) it handles. */
+export type HandlerTopics<T extends TopicMap = TopicMap> = { readonly [name: string]: TopicName<T> | SubjectPattern };
+
+/**
+ * What a handler module's default export is: made by defineHandlers. `H` (handler name → topic)
+ * exists only in the type, so that subscribe() accepts only the names of the module's handlers of
+ * that topic when the engine knows the module's type (createEngine<typeof topics, typeof handlers>).
+ */
+export interface HandlerModule<T extends TopicMap = TopicMap, H extends HandlerTopics<T> = HandlerTopics<T>> {
   readonly topics: T;
-  readonly handlers: { readonly [name: string]: HandlerDef<T, any> };
+  /** The handlers by name (each typed precisely where defineHandlers declared it). */
+  readonly handlers: { readonly [name: string]: HandlerDef<any, any> };
   /** Runs once per thread before its first message (worker state, caches...). */
   readonly setup?: (ctx: HandlerContext<T>) => void;
+  /** Type only (never set): the handlers' topics by name. */
+  readonly handlerTopics?: H;
 }
+
+/**
+ * The names of module M's handlers that may subscribe to subject K: handlers of K itself, and for
+ * a topic name also handlers of a pattern it matches (any string when M's handlers are not known).
+ */
+export type HandlerNameFor<M, K extends string> = M extends { readonly topics: infer T extends TopicMap; readonly handlerTopics?: infer H }
+  ? string extends keyof H ? string
+    : { [N in keyof H]: H[N] extends K ? N : K extends TopicsMatching<T, H[N] & string> ? N : never }[keyof H] & string
+  : string;
 
 /**
  * Declares the handlers a worker runs. The module that calls this must `export default` the
  * result; the engine imports it in every worker (and on its own thread for caller-runs).
  */
-export function defineHandlers<T extends TopicMap, const H extends { readonly [name: string]: TopicName<T> }>(
+export function defineHandlers<T extends TopicMap, const H extends HandlerTopics<T>>(
   topics: T,
   handlers: { readonly [N in keyof H]: HandlerDef<T, H[N]> },
   options: { setup?: (ctx: HandlerContext<T>) => void } = {},
-): HandlerModule<T> & { readonly handlerNames?: keyof H & string } {
-  return { topics, handlers, setup: options.setup } as HandlerModule<T>;
+): HandlerModule<T, H> {
+  return { topics, handlers, setup: options.setup } as HandlerModule<T, H>;
 }
 
 /** A Web Worker, as options.worker returns it (typed structurally so Node's types need no DOM). */
@@ -104,7 +137,7 @@ export interface WebWorkerLike {
 }
 
 /** Options of createEngine. */
-export interface EngineOptions<T extends TopicMap> {
+export interface EngineOptions<T extends TopicMap, M extends HandlerModule<T, any> = HandlerModule<T>> {
   /** The topics (the same object the handler module declares). */
   readonly topics: T;
   /**
@@ -113,7 +146,7 @@ export interface EngineOptions<T extends TopicMap> {
    * (its default export), with `worker` starting a worker script that calls
    * serveEngineWorker(handlers): the bundler then bundles the handlers into that script.
    */
-  readonly handlers: string | URL | HandlerModule<T>;
+  readonly handlers: string | URL | M;
   /**
    * Browsers: starts engine worker `index` (0-based), e.g.
    * `() => new Worker(new URL('./engine-worker.js', import.meta.url), { type: 'module' })`.
@@ -171,8 +204,12 @@ export interface SubscribeOptions<H extends string = string> {
 }
 
 export interface Subscription {
+  /** Its first slot in the subscription table. */
   readonly id: number;
+  /** The topic or pattern subscribed to. */
   readonly topic: string;
+  /** The declared topics it receives: the topic itself, or every topic the pattern matched. */
+  readonly topics: readonly string[];
   readonly handler: string;
   readonly mode: DeliveryMode;
   readonly workers: readonly number[];

@@ -100,7 +100,7 @@ export class Workers {
                 reject(new EngineError('ERR_WORKER_START', 'worker', w, `failed to start: ${message.error.message}`, { cause: deserializeError(message.error) }));
                 break;
               case 'handler-error':
-                this.reporter.handlerError(message.topic, deserializeError(message.error));
+                this.reporter.handlerError(message.topic, deserializeError(message.error), w);
                 break;
               case 'stopped':
                 record.state = 'stopped';
@@ -171,6 +171,11 @@ export class Workers {
       new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); }),
     ]);
     clearTimeout(timer);
+  }
+
+  /** Whether the worker threads keep the host process alive (KeepAlive decides). */
+  setKeepAlive(keep: boolean): void {
+    for (const record of this.records) record.handle?.setKeepAlive(keep);
   }
 
   /** Terminates every worker thread. */

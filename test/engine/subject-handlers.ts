@@ -1,0 +1,54 @@
+/**
+ * Handlers of the first-hour suite: pattern handlers that count what they see by ctx.topic, an
+ * alarm that throws on code 13, and an async handler (which the engine must refuse clearly).
+ */
+import { defineHandlers } from '../../src/engine/types.ts';
+import { subjectTopics } from './subject-topics.ts';
+
+const counts = { kitchenTemp: 0, doorTemp: 0, doorOpen: 0, wallTemp: 0, anySensor: 0, celsiusSum: 0 };
+
+function countTopic(topic: string): void {
+  if (topic === 'sensor.kitchen.temp') counts.kitchenTemp++;
+  else if (topic === 'sensor.door.temp') counts.doorTemp++;
+  else if (topic === 'sensor.door.open') counts.doorOpen++;
+  else if (topic === 'sensor.kitchen.wall.temp') counts.wallTemp++;
+}
+
+export default defineHandlers(subjectTopics, {
+  temps: {
+    topic: 'sensor.*.temp',
+    handle(m, ctx) {
+      countTopic(ctx.topic);
+      counts.celsiusSum += m.celsius;
+    },
+  },
+  anySensor: {
+    topic: 'sensor.>',
+    handle(_m, ctx) {
+      counts.anySensor++;
+      if (!ctx.topic.startsWith('sensor.')) throw new Error(`sensor.> got ${ctx.topic}`);
+    },
+  },
+  doorOpen: { topic: 'sensor.door.open', handle(_m, ctx) { countTopic(ctx.topic); } },
+  alarm: {
+    topic: 'alarm',
+    handle(m) {
+      if (m.code === 13) throw new Error('alarm 13 went off');
+    },
+  },
+  count: {
+    topic: 'count',
+    handle(q) {
+      const reply = { ...counts };
+      if (q.reset) for (const key of Object.keys(counts) as (keyof typeof counts)[]) counts[key] = 0;
+      return reply;
+    },
+  },
+  slow: {
+    topic: 'slow',
+    // What a JavaScript user's `async handle(m) { ... }` returns; TypeScript refuses it (the cast).
+    handle(m) {
+      return Promise.resolve({ n: m.n }) as never;
+    },
+  },
+});
