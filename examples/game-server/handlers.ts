@@ -3,7 +3,7 @@
  * players it owns (the keyed `move` subscription sends each player to exactly one worker) in
  * growable typed arrays indexed by player id: no allocation per message once they are sized.
  */
-import { defineHandlers } from '../../src/engine/types.ts';
+import { defineHandlers } from 'wasm-dispatch';
 import { FULL_HEALTH, topics } from './topics.ts';
 
 /** Struct of arrays, indexed by player id. `lastSeq[p]` is -1 until the first move of p. */

@@ -10,8 +10,7 @@
  *   node build/examples/game-server/main.js [wasm|js] [--players=N] [--moves=N] [--workers=N]
  */
 import { pathToFileURL } from 'node:url';
-import { createEngine } from '../../src/index.ts';
-import type { TopicReply, TopicStats } from '../../src/engine/types.ts';
+import { createEngine, type TopicReply, type TopicStats } from 'wasm-dispatch';
 import { FULL_HEALTH, topics, type Topics } from './topics.ts';
 
 export interface GameServerOptions {

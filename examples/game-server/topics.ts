@@ -10,8 +10,7 @@
  *   where     request/response, keyed by `player` like `move`: the owning worker answers
  *   report    request/response, broadcast: each worker's counters (requestAll)
  */
-import { defineSchema } from '../../src/schema.ts';
-import { defineTopics } from '../../src/engine/types.ts';
+import { defineSchema, defineTopics } from 'wasm-dispatch';
 
 /** Every player starts with (and respawns at) this much health. */
 export const FULL_HEALTH = 100;
