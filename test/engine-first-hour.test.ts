@@ -167,6 +167,7 @@ describe.each(BACKENDS)('first hour (%s)', (backend) => {
     }
     // Capacities beyond the documented limits, and a topic name that is a pattern.
     await expectCreate({ ringCapacity: 2 ** 25 }, 'ringCapacity');
+    await expectCreate({ ringCapacity: 2 ** 24, workers: 2 }, 'ringCapacity'); // within the range, beyond the arena
     await expectCreate({ workers: 64 }, 'workers');
     await expectCreate({ maxSubscriptions: 1025 }, 'maxSubscriptions');
     await expectCreate({ topics: { 'a.*': subjectTopics.alarm } }, 'topics');

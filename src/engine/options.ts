@@ -3,7 +3,8 @@
  * the numbers every thread derives from them (EngineShape), plus a fingerprint of the topics so a
  * worker can prove its handler module declares the same schemas as the engine.
  */
-import { RING_MAX_CAPACITY, RING_MAX_RECORD_SIZE } from '../../assembly/layout/ring.ts';
+import { ARENA_MAX_BYTES } from '../../assembly/layout/arena.ts';
+import { RING_HEADER_BYTES, RING_MAX_CAPACITY, RING_MAX_RECORD_SIZE } from '../../assembly/layout/ring.ts';
 import { ConfigError } from '../errors.ts';
 import type { AnySchema } from '../schema.ts';
 import { MAX_WORKERS, RECORD_HEADER_BYTES, controlLayout, scratchLayout, type ControlLayout } from './layout.ts';
@@ -108,6 +109,11 @@ export function validateOptions(options: EngineOptions<TopicMap>, defaultWorkers
     throw new ConfigError('topics', `${recordSize - RECORD_HEADER_BYTES} bytes`, `the largest message must fit a ring record of ${RING_MAX_RECORD_SIZE} bytes with its ${RECORD_HEADER_BYTES}-byte header`);
   }
   const threads = workers + 1;
+  // The lanes alone (threads² rings) must fit the arena: say so by the option that sizes them.
+  const laneBytes = threads * threads * (RING_HEADER_BYTES + ringCapacity * recordSize);
+  if (laneBytes > ARENA_MAX_BYTES) {
+    throw new ConfigError('ringCapacity', ringCapacity, `${threads * threads} lanes (${workers} workers + the main thread, squared) of ${recordSize}-byte records need ${laneBytes} bytes; the arena holds at most ${ARENA_MAX_BYTES}`);
+  }
   const routerSubscriptions = maxSubscriptions * workers;
   const control = controlLayout(topicNames.length, maxSubscriptions);
   const scratchBytes = scratchLayout(control, topicNames.length, recordSize, routerSubscriptions, threads).bytes;
