@@ -19,7 +19,8 @@ import { PROJECT_ROOT, collectEnv, describeEnv } from './env.ts';
 import { runEnginePingPong } from './engine-pingpong.ts';
 import { runEngineThroughput } from './engine-throughput.ts';
 import { runRequestResponse } from './request-response.ts';
-import { formatValue, printEngineTable, roundEntries, type BenchOptions, type EngineBenchEntry } from './results.ts';
+import { formatWithUnit } from './format.ts';
+import { printEngineTable, roundEntries, type BenchOptions, type EngineBenchEntry } from './results.ts';
 
 const BAR_WIDTH = 30;
 
@@ -58,7 +59,7 @@ async function main(): Promise<void> {
     games.push(summary);
     const verdict = summary.ok ? 'every answer and count checked' : `FAILED: ${summary.failures.join('; ')}`;
     if (!summary.ok) failed = true;
-    console.log(`  ${backend}: ${summary.moves.toLocaleString('en-US')} moves + ${summary.storms} storms in ${summary.elapsedMs.toFixed(0)} ms = ${formatValue(summary.movesPerSecond, 'msg/s')} moves/s; ${summary.knockouts} knockouts; ${verdict}`);
+    console.log(`  ${backend}: ${summary.moves.toLocaleString('en-US')} moves + ${summary.storms} storms in ${summary.elapsedMs.toFixed(0)} ms = ${formatWithUnit(summary.movesPerSecond, 'msg/s')}; ${summary.knockouts} knockouts; ${verdict}`);
   }
   console.log();
 

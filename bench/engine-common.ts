@@ -13,7 +13,8 @@
  */
 import type { Backend } from '../bindings/core-ops.ts';
 import { createEngine, type Engine, type EngineOptions, type SubscribeOptions, type TopicMap, type TopicName } from '../src/index.ts';
-import { UNITS, formatValue, makeEntry, type BenchOptions, type EngineBenchEntry, type EngineMetric, type EngineWho } from './results.ts';
+import { formatWithUnit } from './format.ts';
+import { UNITS, makeEntry, type BenchOptions, type EngineBenchEntry, type EngineMetric, type EngineWho } from './results.ts';
 
 export const BACKENDS: readonly Backend[] = ['wasm', 'js'];
 
@@ -196,7 +197,7 @@ export async function measureCases<K extends string>(
     for (const slot of slots) {
       const values = samples.get(side.who)!.get(slot.key)!;
       entries.push(makeEntry(suite, slot.case, side.who, slot.metric, values, options.runs, error));
-      parts.push(`${slot.key} ${values.map((v) => formatValue(v, UNITS[slot.metric])).join(', ')}`);
+      parts.push(`${slot.key} ${values.map((v) => formatWithUnit(v, UNITS[slot.metric])).join(', ')}`);
     }
     if (error === undefined) log(`  ${side.who}: ${parts.join('; ')}`);
   }

@@ -6,7 +6,8 @@
  * Deterministic: the only time in the output is the one the env object holds.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { WHO_ORDER, formatRate, type ResultEntry } from './results.ts';
+import { formatNumber, formatRate, formatRatio as formatRatioNumber, formatScale } from './format.ts';
+import { WHO_ORDER, type ResultEntry } from './results.ts';
 const ENGINES = new Set(['wasm', 'js']);
 const COLORS: Record<string, string> = {
   wasm: '#654ff0',
@@ -86,18 +87,6 @@ function colorOf(who: string, allWho: readonly string[]): string {
 // ---------------------------------------------------------------------------------------------
 // Number formatting
 
-/** One value in the metric's unit (the unit itself goes in the table's metric column). */
-function formatValue(value: number, metric: string, unit: string): string {
-  if (!Number.isFinite(value)) return '—';
-  if (unit === 'msg/s' || metric.toLowerCase().includes('per_s')) return formatRate(value);
-  if (isLatency(metric, unit)) return value.toFixed(2);
-  if (unit === '×') return `${value.toFixed(2)}×`;
-  if (unit === 'events') return Number.isInteger(value) ? value.toFixed(0) : value.toFixed(1);
-  if (unit === 'B') return value.toFixed(2);
-  if (Number.isInteger(value)) return value.toFixed(0);
-  return Math.abs(value) >= 100 ? value.toFixed(1) : value.toFixed(2);
-}
-
 function unitLabel(metric: string, unit: string): string {
   if (unit === 'B' && metric.toLowerCase().includes('per_msg')) return 'B/msg';
   if (unit === 'msg/s') return 'msg/s';
@@ -107,10 +96,10 @@ function unitLabel(metric: string, unit: string): string {
 function formatCell(e: ResultEntry | undefined): string {
   if (e === undefined) return '';
   const spread = Number.isFinite(e.min) || Number.isFinite(e.max)
-    ? ` [${formatValue(e.min, e.metric, e.unit)}–${formatValue(e.max, e.metric, e.unit)}]`
+    ? ` [${formatNumber(e.min, e.unit)}–${formatNumber(e.max, e.unit)}]`
     : '';
   const flag = e.verified ? '' : ' ⚠';
-  return `${formatValue(e.median, e.metric, e.unit)}${spread}${flag}`;
+  return `${formatNumber(e.median, e.unit)}${spread}${flag}`;
 }
 
 /** a ÷ b as '1.27×', or '' when it is not a finite number (missing, NaN, 0/0, x/0). */
@@ -120,7 +109,7 @@ function ratio(a: number | undefined, b: number | undefined): number {
 }
 
 function formatRatio(r: number): string {
-  return Number.isFinite(r) ? `${r.toFixed(2)}×` : '';
+  return Number.isFinite(r) ? `${formatRatioNumber(r)}×` : '';
 }
 
 function md(text: string): string {
@@ -225,7 +214,7 @@ function renderMarkdown(env: unknown, entries: readonly ResultEntry[], svgName: 
   out.push(...envLines(env), '');
   out.push(
     'Cells are `median [min–max]` over the runs; the unit is in the metric column. ' +
-      'Rates use k = 10³ and M = 10⁶. ⚠ marks an unverified entry (see Honesty).',
+      'Rates are compact: K = 10³, M = 10⁶. ⚠ marks an unverified entry (see Honesty).',
     '',
     '- **wasm/js** is the Wasm median divided by the JS median. For throughput and speedup (higher is better) ' +
       'above 1 means Wasm is faster; for latency (µs) and memory (GC events, B/msg) lower is better, so **below 1 means Wasm is faster / leaner**.',
@@ -277,9 +266,9 @@ function renderMarkdown(env: unknown, entries: readonly ResultEntry[], svgName: 
     const where = `${md(row.suite)} / ${md(row.case)} — ${md(row.metric)}`;
     if (dir !== 'unknown' && wasm !== undefined && js !== undefined && Number.isFinite(wasm) && Number.isFinite(js)) {
       const r = ratio(wasm, js);
-      const rText = Number.isFinite(r) ? formatRatio(r) : `${formatValue(wasm, row.metric, row.unit)} vs ${formatValue(js, row.metric, row.unit)}`;
+      const rText = Number.isFinite(r) ? formatRatio(r) : `${formatNumber(wasm, row.unit)} vs ${formatNumber(js, row.unit)}`;
       const unit = unitLabel(row.metric, row.unit);
-      const values = `wasm ${formatValue(wasm, row.metric, row.unit)} vs js ${formatValue(js, row.metric, row.unit)} ${unit}`;
+      const values = `wasm ${formatNumber(wasm, row.unit)} vs js ${formatNumber(js, row.unit)} ${unit}`;
       const memory = !isLatency(row.metric, row.unit) && dir === 'lower';
       // Memory ties (both 0 GC events) are no loss; for speed, a tie means Wasm is not faster.
       const lost = dir === 'higher' ? wasm <= js : memory ? wasm > js : wasm >= js;
@@ -292,7 +281,7 @@ function renderMarkdown(env: unknown, entries: readonly ResultEntry[], svgName: 
       if (beaten) {
         const r = ratio(wasm, peer.median);
         peerWins.push(
-          `- ${where}: ${md(peer.who)} ${formatValue(peer.median, row.metric, row.unit)} vs wasm ${formatValue(wasm, row.metric, row.unit)} ${unitLabel(row.metric, row.unit)}` +
+          `- ${where}: ${md(peer.who)} ${formatNumber(peer.median, row.unit)} vs wasm ${formatNumber(wasm, row.unit)} ${unitLabel(row.metric, row.unit)}` +
             `${Number.isFinite(r) ? ` (engine ÷ peer ${formatRatio(r)})` : ''}`,
         );
       }
@@ -328,11 +317,9 @@ function n(value: number): string {
   return (Math.round(value * 10) / 10).toString();
 }
 
-/** 10^d as an axis label: '10 k/s', '1 M/s', '1 G/s'. */
+/** 10^d as an axis label: '10K/s', '1M/s'. */
 function tickLabel(d: number): string {
-  const prefixes: Array<[number, string]> = [[12, 'T'], [9, 'G'], [6, 'M'], [3, 'k'], [0, '']];
-  for (const [p, name] of prefixes) if (d >= p) return `${10 ** (d - p)}${name ? ` ${name}` : ''}/s`;
-  return `${10 ** d}/s`;
+  return `${formatScale(10 ** d)}/s`;
 }
 
 function renderSvg(entries: readonly ResultEntry[]): string {

@@ -4,6 +4,7 @@
  * selection, the numbers' formats and the side-by-side tables main.ts and demo.ts print.
  */
 import type { Backend } from '../bindings/core-ops.ts';
+import { formatRate, formatWithUnit } from './format.ts';
 
 /** One measured (suite, case, who, metric), as bench/results/latest.json stores it. */
 export interface ResultEntry {
@@ -87,27 +88,6 @@ export function makeEntry(
   };
 }
 
-/** 123456789 → '123.5 M'. */
-export function formatRate(rate: number): string {
-  if (!Number.isFinite(rate)) return '—';
-  const abs = Math.abs(rate);
-  if (abs >= 1e9) return `${(rate / 1e9).toFixed(2)} G`;
-  if (abs >= 1e6) return `${(rate / 1e6).toFixed(1)} M`;
-  if (abs >= 1e3) return `${(rate / 1e3).toFixed(1)} k`;
-  return rate.toFixed(0);
-}
-
-export function formatValue(value: number, unit: EngineUnit): string {
-  if (!Number.isFinite(value)) return '—';
-  switch (unit) {
-    case 'msg/s': return formatRate(value);
-    case 'µs': return value >= 100 ? `${value.toFixed(0)} µs` : `${value.toFixed(value >= 10 ? 1 : 2)} µs`;
-    case '×': return `${value.toFixed(2)}×`;
-    case 'events': return `${value.toFixed(0)} GC`;
-    case 'B': return `${value.toFixed(2)} B`;
-  }
-}
-
 /** Rounds for latest.json: rates to integers, latencies to 0.01 µs, ratios to 0.001. */
 export function roundForJson(value: number, unit: string): number {
   if (!Number.isFinite(value)) return value;
@@ -156,8 +136,8 @@ export function printTable(title: string, entries: readonly BenchEntry[]): void 
 function describeEngineEntry(entry: EngineBenchEntry | undefined): string {
   if (!entry) return '';
   if (entry.runs === 0) return entry.verified ? '—' : 'FAILED';
-  const spread = `[${formatValue(entry.min, entry.unit)}–${formatValue(entry.max, entry.unit)}]`.replace(/ µs–/, '–');
-  return `${formatValue(entry.median, entry.unit)} ${spread}${entry.verified ? '' : ' UNVERIFIED'}`;
+  const spread = `[${formatWithUnit(entry.min, entry.unit)}–${formatWithUnit(entry.max, entry.unit)}]`;
+  return `${formatWithUnit(entry.median, entry.unit)} ${spread}${entry.verified ? '' : ' UNVERIFIED'}`;
 }
 
 /**
