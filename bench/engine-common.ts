@@ -210,10 +210,3 @@ export function measureSides(
 ): Promise<EngineBenchEntry[]> {
   return measureCases(suite, sides, metrics.map((metric) => ({ key: metric, case: name, metric })), options, log);
 }
-
-/** The p-th percentile (0..100, nearest rank) of the first `n` values of `sorted` (ascending). */
-export function percentile(sorted: Float64Array, n: number, p: number): number {
-  if (n === 0) return NaN;
-  const rank = Math.min(n - 1, Math.max(0, Math.ceil((p / 100) * n) - 1));
-  return sorted[rank]!;
-}
