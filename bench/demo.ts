@@ -14,6 +14,7 @@
  *   node build/bench/demo.js [--quick]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import { runGameServer, type GameServerSummary } from '../examples/game-server/main.ts';
 import { PROJECT_ROOT, collectEnv, describeEnv } from './env.ts';
 import { runEnginePingPong } from './engine-pingpong.ts';
@@ -44,8 +45,25 @@ function progress(label: string): (done: number, total: number) => void {
   };
 }
 
+const USAGE = 'usage: node build/bench/demo.js [--quick]   (npm start [-- --quick])';
+
+function parseOptions(argv: readonly string[]): { quick: boolean } {
+  try {
+    const { values } = parseArgs({ args: [...argv], options: { quick: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+    if (values.help === true) {
+      console.error(USAGE);
+      process.exit(0);
+    }
+    return { quick: values.quick === true };
+  } catch (error) {
+    // parseArgs names the flag: "Unknown option '--fast'".
+    console.error(`${(error as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
 async function main(): Promise<void> {
-  const quick = process.argv.includes('--quick');
+  const { quick } = parseOptions(process.argv.slice(2));
   const started = Date.now();
   const env = await collectEnv(500);
   console.log(describeEnv(env));

@@ -23,6 +23,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { PROJECT_ROOT, collectEnv, describeEnv } from './env.ts';
 import { runBrowser } from './browser.ts';
 import { runEnginePingPong } from './engine-pingpong.ts';
@@ -39,37 +40,41 @@ import { runRingMicro } from './ring-micro.ts';
 import { runRingThreads } from './ring-threads.ts';
 import { printEngineTable, printTable, roundEntries, type BenchEntry, type BenchOptions, type EngineBenchEntry } from './results.ts';
 
+const USAGE = 'usage: node build/bench/main.js [--quick | --full] [--runs N] [--filter SUBSTRING]';
+
 function parseOptions(argv: readonly string[]): BenchOptions {
-  const options: BenchOptions = { quick: false, full: false, filter: null, runs: 5 };
-  let runsGiven = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const value = (): string => {
-      const next = argv[++i];
-      if (next === undefined) usage(`${arg} needs a value`);
-      return next;
-    };
-    if (arg === '--quick') options.quick = true;
-    else if (arg === '--full') options.full = true;
-    else if (arg === '--filter') options.filter = value();
-    else if (arg.startsWith('--filter=')) options.filter = arg.slice('--filter='.length);
-    else if (arg === '--runs' || arg.startsWith('--runs=')) {
-      const text = arg === '--runs' ? value() : arg.slice('--runs='.length);
-      const runs = Number(text);
-      if (!Number.isInteger(runs) || runs < 1 || runs > 1000) usage(`--runs=${text}: must be an integer in [1, 1000]`);
-      options.runs = runs;
-      runsGiven = true;
-    } else if (arg === '--help' || arg === '-h') usage(null);
-    else usage(`unknown argument ${arg}`);
+  let values: { quick?: boolean; full?: boolean; runs?: string; filter?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: {
+        quick: { type: 'boolean' },
+        full: { type: 'boolean' },
+        runs: { type: 'string' },
+        filter: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (error) {
+    // parseArgs names the flag: "Unknown option '--fast'", "Option '--runs <value>' argument missing".
+    usage((error as Error).message);
   }
+  if (values.help === true) usage(null);
+  const options: BenchOptions = { quick: values.quick === true, full: values.full === true, filter: values.filter ?? null, runs: 5 };
   if (options.quick && options.full) usage('--quick and --full exclude each other');
-  if (options.full && !runsGiven) options.runs = 9;
+  if (values.runs !== undefined) {
+    const runs = Number(values.runs);
+    if (!Number.isInteger(runs) || runs < 1 || runs > 1000) usage(`--runs=${values.runs}: must be an integer in [1, 1000]`);
+    options.runs = runs;
+  } else if (options.full) {
+    options.runs = 9;
+  }
   return options;
 }
 
 function usage(problem: string | null): never {
   if (problem) console.error(problem);
-  console.error('usage: node build/bench/main.js [--quick | --full] [--runs N] [--filter SUBSTRING]');
+  console.error(USAGE);
   process.exit(problem ? 2 : 0);
 }
 
