@@ -66,6 +66,28 @@ export function describeEnv(env: BenchEnv): string {
   ].join('\n');
 }
 
+/** Busy CPU % of the whole machine before the run (other processes) at which a run warns. */
+export const BUSY_PERCENT_WARNING = 30;
+/** 1-minute load average per core before the run at which a run warns. */
+export const LOAD_PER_CORE_WARNING = 1;
+
+/**
+ * A warning when other processes kept the machine busy before the run (busy CPU share at least
+ * BUSY_PERCENT_WARNING, or load average per core at least LOAD_PER_CORE_WARNING): its figures
+ * will be lower and noisier than on an idle machine. Null when it was quiet.
+ */
+export function busyWarning(env: BenchEnv): string | null {
+  const busy = env.load.busyPercentBefore;
+  const load = env.load.loadavgBefore[0] ?? 0;
+  const perCore = load / Math.max(1, env.machine.cpus);
+  if ((busy === null || busy < BUSY_PERCENT_WARNING) && perCore < LOAD_PER_CORE_WARNING) return null;
+  const measured = [
+    ...(busy === null ? [] : [`${busy.toFixed(0)}% of the CPUs busy over ${env.load.sampleMs} ms`]),
+    `load average ${load} on ${env.machine.cpus} core${env.machine.cpus === 1 ? '' : 's'}`,
+  ].join(', ');
+  return `warning: the machine was busy before the run (${measured}): expect lower, noisier figures than on an idle machine`;
+}
+
 function packageVersion(path: string): string {
   try {
     const json = JSON.parse(readFileSync(new URL(path, PROJECT_ROOT), 'utf8')) as { version?: unknown };
