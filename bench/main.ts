@@ -42,8 +42,14 @@ import { Progress } from './progress.ts';
 import { LOCAL_DIR, REFERENCE_DIR, whereFilesWent, writeRun } from './report.ts';
 import { runRingMicro } from './ring-micro.ts';
 import { runRingThreads } from './ring-threads.ts';
-import type { BenchEntry, BenchOptions, EngineBenchEntry } from './results.ts';
+import type { BenchOptions, ResultEntry } from './results.ts';
 import { summaryLines } from './summary.ts';
+
+/** Every suite, in the order they run. */
+const SUITES: ReadonlyArray<(options: BenchOptions, log: (line: string) => void) => Promise<ResultEntry[]>> = [
+  runRingMicro, runRingThreads, runEngineThroughput, runEnginePingPong, runEngineScaling, runOneToOne,
+  runFanOut, runKeyed, runRequestResponse, runInThread, runMemory, runBrowser,
+];
 
 const USAGE = 'usage: node build/bench/main.js [--quick | --full] [--runs N] [--filter SUBSTRING] [--reference]';
 
@@ -99,19 +105,8 @@ async function main(): Promise<void> {
   if (options.runs < 5) console.log(`note: --runs ${options.runs} is below the 5 runs a median needs to mean much`);
   console.log();
 
-  const entries: (BenchEntry | EngineBenchEntry)[] = [];
-  entries.push(...await runRingMicro(options, log));
-  entries.push(...await runRingThreads(options, log));
-  entries.push(...await runEngineThroughput(options, log));
-  entries.push(...await runEnginePingPong(options, log));
-  entries.push(...await runEngineScaling(options, log));
-  entries.push(...await runOneToOne(options, log));
-  entries.push(...await runFanOut(options, log));
-  entries.push(...await runKeyed(options, log));
-  entries.push(...await runRequestResponse(options, log));
-  entries.push(...await runInThread(options, log));
-  entries.push(...await runMemory(options, log));
-  entries.push(...await runBrowser(options, log));
+  const entries: ResultEntry[] = [];
+  for (const run of SUITES) entries.push(...await run(options, log));
   progress.done();
   env.load.loadavgAfter = os.loadavg().map((n) => Math.round(n * 100) / 100);
 
