@@ -12,6 +12,27 @@ function entry(suite: string, name: string, who: EngineWho, metric: EngineMetric
   return makeEntry(suite, name, who, metric, [median], 1, undefined);
 }
 
+/** A run in small: engine rows, a peer beside them in the row, and baselines measured as cases of their own. */
+const ENTRIES = [
+  entry('demo', 'game server moves (2 workers)', 'wasm', 'msgs_per_s', 936_097),
+  entry('demo', 'game server moves (2 workers)', 'js', 'msgs_per_s', 693_701),
+  entry('one-to-one', 'engine publish', 'wasm', 'msgs_per_s', 10e6),
+  entry('one-to-one', 'postMessage baseline', 'postMessage', 'msgs_per_s', 0.7e6),
+  entry('ping-pong', 'worker↔worker', 'wasm', 'rtt_p50_us', 0.64),
+  entry('ping-pong', 'request() main→worker', 'wasm', 'rtt_p50_us', 19.5),
+  entry('ping-pong', 'request() main→worker', 'js', 'rtt_p50_us', 3.9),
+  entry('ping-pong', 'worker↔worker parked', 'wasm', 'rtt_p50_us', 14.9),
+  entry('ping-pong', 'worker↔worker parked', 'js', 'rtt_p50_us', 14.5),
+  entry('ping-pong', 'worker↔worker parked', 'wasm', 'rtt_p999_us', 490),
+  entry('ping-pong', 'worker↔worker parked', 'js', 'rtt_p999_us', 124),
+  entry('ping-pong', 'worker↔worker parked', 'postMessage', 'rtt_p50_us', 68),
+  entry('ping-pong', 'worker↔worker parked', 'postMessage', 'rtt_p999_us', 238),
+  entry('ping-pong', 'parked baseline: Atomics.wait/notify', 'atomics', 'rtt_p50_us', 55.6),
+  entry('request-response', 'add a+b, 2 workers', 'wasm', 'msgs_per_s', 179_180),
+  entry('request-response', 'add a+b, 2 workers', 'js', 'msgs_per_s', 141_450),
+  entry('request-response', 'add a+b, 2 workers', 'tinypool', 'msgs_per_s', 74_653),
+];
+
 describe('comparisons in words', () => {
   test('throughput: higher is better', () => {
     expect(better('msgs_per_s', 'msg/s')).toBe('higher');
@@ -36,15 +57,7 @@ describe('comparisons in words', () => {
 });
 
 describe('best peer', () => {
-  const entries = [
-    entry('one-to-one', 'engine publish', 'wasm', 'msgs_per_s', 10e6),
-    entry('one-to-one', 'postMessage baseline', 'postMessage', 'msgs_per_s', 0.7e6),
-    entry('ping-pong', 'worker↔worker', 'wasm', 'rtt_p50_us', 0.64),
-    entry('ping-pong', 'worker↔worker parked', 'wasm', 'rtt_p50_us', 14.9),
-    entry('ping-pong', 'worker↔worker parked', 'postMessage', 'rtt_p50_us', 68),
-    entry('ping-pong', 'parked baseline: Atomics.wait/notify', 'atomics', 'rtt_p50_us', 55.6),
-  ];
-  const suites = groupRows(entries);
+  const suites = groupRows(ENTRIES);
   const row = (suite: string, name: string) => {
     const s = suites.find((x) => x.name === suite)!;
     return { s, r: s.rows.find((x) => x.case === name)! };
@@ -64,22 +77,7 @@ describe('best peer', () => {
 });
 
 describe('console summary', () => {
-  const entries = [
-    entry('demo', 'game server moves (2 workers)', 'wasm', 'msgs_per_s', 936_097),
-    entry('demo', 'game server moves (2 workers)', 'js', 'msgs_per_s', 693_701),
-    entry('ping-pong', 'request() main→worker', 'wasm', 'rtt_p50_us', 19.5),
-    entry('ping-pong', 'request() main→worker', 'js', 'rtt_p50_us', 3.9),
-    entry('ping-pong', 'worker↔worker parked', 'wasm', 'rtt_p50_us', 14.9),
-    entry('ping-pong', 'worker↔worker parked', 'js', 'rtt_p50_us', 14.5),
-    entry('ping-pong', 'worker↔worker parked', 'wasm', 'rtt_p999_us', 490),
-    entry('ping-pong', 'worker↔worker parked', 'js', 'rtt_p999_us', 124),
-    entry('ping-pong', 'worker↔worker parked', 'postMessage', 'rtt_p50_us', 68.1),
-    entry('ping-pong', 'worker↔worker parked', 'postMessage', 'rtt_p999_us', 238),
-    entry('request-response', 'add a+b, 2 workers', 'wasm', 'msgs_per_s', 179_180),
-    entry('request-response', 'add a+b, 2 workers', 'js', 'msgs_per_s', 141_450),
-    entry('request-response', 'add a+b, 2 workers', 'tinypool', 'msgs_per_s', 74_653),
-  ];
-  const lines = summaryLines(entries);
+  const lines = summaryLines(ENTRIES);
   const text = lines.join('\n');
 
   test('under 100 columns', () => {
@@ -96,6 +94,8 @@ describe('console summary', () => {
 
   test('the Wasm engine beside its best peer, named', () => {
     expect(text).toMatch(/^ {2}add a\+b, 2 workers +msg\/s +higher +179K +tinypool 74\.7K +Wasm 2\.40× faster$/m);
-    expect(text).toMatch(/^ {4}round trip p50 +µs +lower +14\.9 +postMessage 68\.1 +Wasm 4\.57× lower latency$/m);
+    expect(text).toMatch(/^ {4}round trip p50 +µs +lower +14\.9 +atomics 55\.6 +Wasm 3\.73× lower latency$/m);
+    expect(text).toMatch(/^ {4}round trip p99\.9 +µs +lower +490 +postMessage 238 +postMessage 2\.06× lower latency$/m);
+    expect(text).toMatch(/^ {2}engine publish +msg\/s +higher +10\.0M +postMessage 700K +Wasm 14\.3× faster$/m);
   });
 });
