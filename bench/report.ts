@@ -98,7 +98,10 @@ function wasmVsPeer(suite: Suite, row: Row): string {
   const peer = bestPeer(suite, row);
   if (wasm === undefined || peer === null) return '';
   const words = compare(row.metric, row.unit, { who: 'wasm', value: wasm.median }, { who: peer.who, value: peer.median });
-  return words === '' ? '' : `${words} (vs ${peer.who}${peer.ownCase === null ? '' : `, own case`})`;
+  if (words === '') return '';
+  // The words name the winner; when that is Wasm, name the peer it beat.
+  const named = words === 'equal' ? `equal to ${peer.who}` : words.startsWith('Wasm ') ? `${words} than ${peer.who}` : words;
+  return `${named}${peer.ownCase === null ? '' : ' (own case)'}`;
 }
 
 // ---------------------------------------------------------------------------------------------
