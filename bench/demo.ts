@@ -1,6 +1,6 @@
 /**
  * The main job (`npm start`): a game-server demo on both backends, then a compact Wasm-vs-JS
- * benchmark beside postMessage and the worker pools, in one run, in about 45 seconds.
+ * benchmark beside postMessage and the worker pools, in one run, in 20–45 seconds here.
  *
  *   main thread ──moves (keyed by player)──▶ worker 0 ┐  each owns its players, checks move order,
  *               ──storms (broadcast)───────▶ worker 1 ┘  applies storms, publishes knockouts

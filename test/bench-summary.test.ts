@@ -2,11 +2,12 @@
  * How a run's results read (bench/results.ts, bench/summary.ts): comparisons in words that name
  * the better side in the metric's own direction, the best peer beside a row (its own row, or a
  * baseline case that stands beside it), and the console summary: one metric a row with its unit
- * and better direction, under 100 columns.
+ * and better direction, under 100 columns; the warning of a run on a busy machine.
  */
 import { describe, expect, test } from '@jest/globals';
 import { bestPeer, better, compare, groupRows, makeEntry, type EngineBenchEntry, type EngineMetric, type EngineWho } from '../bench/results.ts';
 import { summaryLines } from '../bench/summary.ts';
+import { busyWarning, type BenchEnv } from '../bench/env.ts';
 
 function entry(suite: string, name: string, who: EngineWho, metric: EngineMetric, median: number): EngineBenchEntry {
   return makeEntry(suite, name, who, metric, [median], 1, undefined);
@@ -97,5 +98,23 @@ describe('console summary', () => {
     expect(text).toMatch(/^ {4}round trip p50 +µs +lower +14\.9 +atomics 55\.6 +Wasm 3\.73× lower latency$/m);
     expect(text).toMatch(/^ {4}round trip p99\.9 +µs +lower +490 +postMessage 238 +postMessage 2\.06× lower latency$/m);
     expect(text).toMatch(/^ {2}engine publish +msg\/s +higher +10\.0M +postMessage 700K +Wasm 14\.3× faster$/m);
+  });
+});
+
+describe('busy machine', () => {
+  const env = (busyPercentBefore: number | null, load1: number): BenchEnv => ({
+    date: '', runtime: { node: '', v8: '' }, packages: {},
+    machine: { cpuModel: '', cpus: 2, totalMemMiB: 0, platform: '', arch: '', kernel: '' },
+    load: { loadavgBefore: [load1, 0, 0], busyPercentBefore, sampleMs: 500 },
+  });
+
+  test('quiet: no warning', () => {
+    expect(busyWarning(env(5, 0.5))).toBeNull();
+  });
+
+  test('busy CPUs just before the run, or a load average of one per core, warn and say which', () => {
+    expect(busyWarning(env(39, 0.5))).toMatch(/^warning: the machine was busy before the run \(39% of the CPUs busy/);
+    expect(busyWarning(env(0, 2.2))).toMatch(/^warning: the machine was busy before the run \(load average 2\.2 over the last minute on 2 cores/);
+    expect(busyWarning(env(null, 2))).toMatch(/load average 2 over the last minute on 2 cores\): expect lower, noisier figures/);
   });
 });
