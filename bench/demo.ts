@@ -1,6 +1,6 @@
 /**
  * The main job (`npm start`): a game-server demo on both backends, then a compact Wasm-vs-JS
- * benchmark beside postMessage and the worker pools, in one run, in about a minute.
+ * benchmark beside postMessage and the worker pools, in one run, in 20–45 seconds here.
  *
  *   main thread ──moves (keyed by player)──▶ worker 0 ┐  each owns its players, checks move order,
  *               ──storms (broadcast)───────▶ worker 1 ┘  applies storms, publishes knockouts
@@ -9,77 +9,105 @@
  * The demo is examples/game-server (every answer and every count is checked against the main
  * thread's own model; the run fails if one differs). The benchmark is the quick variant of the
  * suites in bench/ (throughput with a postMessage baseline, ping-pong latency, request/response
- * vs Piscina and tinypool), every run verified. The whole suite is `npm run bench`.
+ * vs Piscina and tinypool), every run verified. A progress line runs through both phases; the
+ * run warns when the machine was busy before it, ends with a summary (summary.ts) and writes
+ * demo.json with a report and a chart beside it into bench/results/local/ (ignored by git), or,
+ * with --reference, over the committed reference run in bench/results/. The whole suite is
+ * `npm run bench`.
  *
- *   node build/bench/demo.js [--quick]
+ *   node build/bench/demo.js [--quick] [--reference]
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { parseArgs } from 'node:util';
 import { runGameServer, type GameServerSummary } from '../examples/game-server/main.ts';
-import { PROJECT_ROOT, collectEnv, describeEnv } from './env.ts';
+import { busyWarning, collectEnv, describeEnv } from './env.ts';
 import { runEnginePingPong } from './engine-pingpong.ts';
 import { runEngineThroughput } from './engine-throughput.ts';
+import { formatCount, formatWithUnit } from './format.ts';
+import { Progress } from './progress.ts';
+import { LOCAL_DIR, REFERENCE_DIR, whereFilesWent, writeRun } from './report.ts';
 import { runRequestResponse } from './request-response.ts';
-import { formatValue, printEngineTable, roundEntries, type BenchOptions, type EngineBenchEntry } from './results.ts';
+import type { BenchOptions, EngineBenchEntry } from './results.ts';
+import { summaryLines } from './summary.ts';
 
-const BAR_WIDTH = 30;
+const USAGE = 'usage: node build/bench/demo.js [--quick] [--reference]   (npm start [-- --quick])';
+const RUNS = 5;
 
-/** A progress bar on stderr when it is a terminal; otherwise a line at each quarter. */
-function progress(label: string): (done: number, total: number) => void {
-  const tty = process.stderr.isTTY === true;
-  let lastQuarter = -1;
-  return (done, total) => {
-    const fraction = total > 0 ? done / total : 1;
-    if (tty) {
-      const filled = Math.round(fraction * BAR_WIDTH);
-      process.stderr.write(`\r  ${label} [${'#'.repeat(filled)}${'-'.repeat(BAR_WIDTH - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}% ${done.toLocaleString('en-US')} moves`);
-      if (done >= total) process.stderr.write('\n');
-    } else {
-      const quarter = Math.floor(fraction * 4);
-      if (quarter > lastQuarter) {
-        lastQuarter = quarter;
-        console.log(`  ${label}: ${(quarter * 25).toString().padStart(3)}% (${done.toLocaleString('en-US')} moves)`);
-      }
-    }
-  };
+function parseOptions(argv: readonly string[]): { quick: boolean; reference: boolean } {
+  let values: { quick?: boolean; reference?: boolean; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: { quick: { type: 'boolean' }, reference: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    }));
+  } catch (error) {
+    // parseArgs names the flag: "Unknown option '--fast'".
+    usage((error as Error).message);
+  }
+  if (values.help === true) usage(null);
+  if (values.quick === true && values.reference === true) usage('--reference replaces the committed reference run: not with --quick');
+  return { quick: values.quick === true, reference: values.reference === true };
+}
+
+function usage(problem: string | null): never {
+  if (problem) console.error(problem);
+  console.error(USAGE);
+  process.exit(problem ? 2 : 0);
 }
 
 async function main(): Promise<void> {
-  const quick = process.argv.includes('--quick');
+  const { quick, reference } = parseOptions(process.argv.slice(2));
   const started = Date.now();
+  const progress = new Progress();
   const env = await collectEnv(500);
+  const warning = busyWarning(env);
   console.log(describeEnv(env));
+  if (warning !== null) console.log(warning);
   console.log();
 
   console.log('Game server: moves keyed by player to 2 workers, storms broadcast, queries by request/response');
   const games: GameServerSummary[] = [];
   let failed = false;
   for (const backend of ['wasm', 'js'] as const) {
-    const summary = await runGameServer({ backend, players: 1000, moves: quick ? 100_000 : 400_000, onProgress: progress(backend.padEnd(4)) });
+    const summary = await runGameServer({
+      backend, players: 1000, moves: quick ? 100_000 : 400_000,
+      onProgress: (done, total) => progress.update(`game server, ${backend}`, done, total, 'moves', true),
+    });
+    progress.done();
     games.push(summary);
     const verdict = summary.ok ? 'every answer and count checked' : `FAILED: ${summary.failures.join('; ')}`;
     if (!summary.ok) failed = true;
-    console.log(`  ${backend}: ${summary.moves.toLocaleString('en-US')} moves + ${summary.storms} storms in ${summary.elapsedMs.toFixed(0)} ms = ${formatValue(summary.movesPerSecond, 'msg/s')} moves/s; ${summary.knockouts} knockouts; ${verdict}`);
+    console.log(`  ${backend}: ${formatCount(summary.moves)} moves + ${summary.storms} storms in ${formatCount(summary.elapsedMs)} ms = ${formatWithUnit(summary.movesPerSecond, 'msg/s')}; ${summary.knockouts} knockouts; ${verdict}`);
   }
   console.log();
 
-  const options: BenchOptions = { quick: true, full: false, filter: null, runs: 5 };
-  const log = (line: string): void => console.log(line);
+  console.log(`Benchmark: each case ${RUNS} timed runs per side after 2 warm-ups, sides taking turns`);
+  const options: BenchOptions = {
+    quick: true, full: false, filter: null, runs: RUNS,
+    progress: (step, done, total) => progress.update(step, done, total, 'runs'),
+  };
+  const log = (line: string): void => progress.line(line);
   const entries: EngineBenchEntry[] = [];
   entries.push(...await runEngineThroughput(options, log));
   entries.push(...(await runEnginePingPong(options, log)).filter((e) => e.metric !== 'rtt_p99_us'));
   entries.push(...await runRequestResponse(options, log));
+  progress.done();
+  env.load.loadavgAfter = os.loadavg().map((n) => Math.round(n * 100) / 100);
   const demo: EngineBenchEntry[] = games.map((g) => ({
     suite: 'demo', case: 'game server moves (2 workers)', who: g.backend, metric: 'msgs_per_s', unit: 'msg/s',
     median: g.movesPerSecond, min: g.movesPerSecond, max: g.movesPerSecond, runs: 1, verified: g.ok,
   }));
-  console.log();
-  printEngineTable('summary (medians [min–max])', [...demo, ...entries]);
-  console.log(`\n${((Date.now() - started) / 1000).toFixed(1)} s. The whole suite, with every peer and a report: npm run bench`);
 
-  const dir = new URL('bench/results/', PROJECT_ROOT);
-  mkdirSync(dir, { recursive: true });
-  const rounded = roundEntries([...demo, ...entries]);
-  writeFileSync(new URL('demo.json', dir), `${JSON.stringify({ env, entries: rounded }, null, 2)}\n`);
+  console.log();
+  console.log(`Summary: medians of ${RUNS} runs (the game server: one run each); min–max in the report`);
+  console.log();
+  for (const line of summaryLines([...demo, ...entries])) console.log(line);
+
+  const files = writeRun({ env, entries: [...demo, ...entries] }, reference ? REFERENCE_DIR : LOCAL_DIR, 'demo');
+  console.log();
+  if (warning !== null) console.log(warning);
+  for (const line of whereFilesWent(files, reference, 'npm start --')) console.log(line);
+  console.log(`${((Date.now() - started) / 1000).toFixed(0)} s. The whole suite, with every peer: npm run bench`);
   if (failed || entries.some((e) => !e.verified)) {
     console.error('VERIFICATION FAILED (see above)');
     process.exitCode = 1;

@@ -13,7 +13,8 @@
  */
 import type { Backend } from '../bindings/core-ops.ts';
 import { createEngine, type Engine, type EngineOptions, type SubscribeOptions, type TopicMap, type TopicName } from '../src/index.ts';
-import { UNITS, formatValue, makeEntry, type BenchOptions, type EngineBenchEntry, type EngineMetric, type EngineWho } from './results.ts';
+import { formatWithUnit } from './format.ts';
+import { UNITS, makeEntry, metricName, type BenchOptions, type EngineBenchEntry, type EngineMetric, type EngineWho } from './results.ts';
 
 export const BACKENDS: readonly Backend[] = ['wasm', 'js'];
 
@@ -161,14 +162,19 @@ export interface Slot<K extends string> {
 /**
  * Runs WARMUP_RUNS then `options.runs` timed runs of every side (alternating order) and returns
  * one entry per (side, slot), in that order. A failing side is not run again; its entries carry
- * the error.
+ * the error. `options.progress` hears of every run before it starts, and of the case's end.
  */
 export async function measureCases<K extends string>(
   suite: string, sides: readonly Side<K>[], slots: readonly Slot<K>[], options: BenchOptions, log: (line: string) => void,
 ): Promise<EngineBenchEntry[]> {
   const samples = new Map<EngineWho, Map<K, number[]>>(sides.map((s) => [s.who, new Map(slots.map((slot) => [slot.key, []]))]));
   const errors = new Map<EngineWho, string>();
+  const cases = [...new Set(slots.map((slot) => slot.case))];
+  const step = `${suite} ${cases.join(', ')}`;
+  const total = (WARMUP_RUNS + options.runs) * sides.length;
+  let done = 0;
   const attempt = async (side: Side<K>, timed: boolean): Promise<void> => {
+    options.progress?.(`${step} · ${side.who}`, done++, total);
     if (errors.has(side.who)) return;
     try {
       const values = await side.run(timed);
@@ -189,6 +195,7 @@ export async function measureCases<K extends string>(
     const order = run % 2 === 0 ? sides : [...sides].reverse();
     for (const side of order) await attempt(side, true);
   }
+  options.progress?.(step, total, total);
   const entries: EngineBenchEntry[] = [];
   for (const side of sides) {
     const error = errors.get(side.who);
@@ -196,7 +203,8 @@ export async function measureCases<K extends string>(
     for (const slot of slots) {
       const values = samples.get(side.who)!.get(slot.key)!;
       entries.push(makeEntry(suite, slot.case, side.who, slot.metric, values, options.runs, error));
-      parts.push(`${slot.key} ${values.map((v) => formatValue(v, UNITS[slot.metric])).join(', ')}`);
+      const name = cases.length > 1 ? `${slot.case} ${metricName(slot.metric)}` : metricName(slot.metric);
+      parts.push(`${name} ${values.map((v) => formatWithUnit(v, UNITS[slot.metric])).join(', ')}`);
     }
     if (error === undefined) log(`  ${side.who}: ${parts.join('; ')}`);
   }
@@ -208,11 +216,4 @@ export function measureSides(
   suite: string, name: string, sides: readonly Side[], metrics: readonly EngineMetric[], options: BenchOptions, log: (line: string) => void,
 ): Promise<EngineBenchEntry[]> {
   return measureCases(suite, sides, metrics.map((metric) => ({ key: metric, case: name, metric })), options, log);
-}
-
-/** The p-th percentile (0..100, nearest rank) of the first `n` values of `sorted` (ascending). */
-export function percentile(sorted: Float64Array, n: number, p: number): number {
-  if (n === 0) return NaN;
-  const rank = Math.min(n - 1, Math.max(0, Math.ceil((p / 100) * n) - 1));
-  return sorted[rank]!;
 }

@@ -30,8 +30,10 @@
  *
  * request(): the main thread awaits each request before sending the next and measures each round
  * trip (publish, flush, A's handler, the reply lane, thread 0's loop noticing it — it parks with
- * Atomics.waitAsync after a short spin — and the promise continuation). Verified: every reply is
- * x + 1. Metrics are the median over runs of each run's p50, p99 (and p99.9 for the games).
+ * Atomics.waitAsync after a short spin — and the promise continuation) into the same kind of
+ * HdrHistogram as the games, so every percentile of this suite is computed one way. Verified:
+ * every reply is x + 1. Metrics are the median over runs of each run's p50, p99 (and p99.9 for
+ * the games).
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { Backend } from '../bindings/core-ops.ts';
@@ -40,11 +42,11 @@ import { CHECKSUM_SEED, checksumStep, valueOf } from './engine/checksum.ts';
 import { pongValue } from './engine/pingpong-handlers.ts';
 import { pingPongTopics, type PingPongTopics } from './engine/pingpong-topics.ts';
 import {
-  BACKENDS, SuiteEngines, VerificationError, measureSides, percentile, runSize, streamProblems, verify, within,
+  BACKENDS, SuiteEngines, VerificationError, measureSides, runSize, streamProblems, verify, within,
   type RunSizes, type Side,
 } from './engine-common.ts';
 import { PP_ATOMICS_BYTES, PING_SEQ_OFFSET, STOP } from './workers/pp-atomics.ts';
-import type { GameReport } from './workers/pp-histogram.ts';
+import { recordRttMs, rttHistogram, rttPercentilesUs, type GameReport, type RttHistogram } from './workers/pp-histogram.ts';
 import { selected, type BenchOptions, type EngineBenchEntry, type EngineMetric, type EngineWho } from './results.ts';
 
 const SUITE = 'ping-pong';
@@ -131,16 +133,18 @@ class BaselinePair {
   }
 }
 
-async function requestRun(engine: PingPongEngine, requests: number, samples: Float64Array): Promise<{ rtt_p50_us: number; rtt_p99_us: number }> {
+/** `requests` sequential request() round trips, each recorded in `histogram` (reset first), as the games record theirs. */
+async function requestRun(engine: PingPongEngine, requests: number, histogram: RttHistogram): Promise<{ rtt_p50_us: number; rtt_p99_us: number }> {
+  histogram.reset();
   for (let i = 0; i < requests; i++) {
     const x = valueOf(i);
     const started = performance.now();
     const reply = await engine.request('echo', { x }, { timeout: RUN_TIMEOUT_MS });
-    samples[i] = (performance.now() - started) * 1000;
+    recordRttMs(histogram, performance.now() - started);
     if (reply.y !== ((x + 1) >>> 0)) throw new VerificationError(`request ${i}: echo of ${x} replied ${reply.y}`);
   }
-  const sorted = samples.subarray(0, requests).sort();
-  return { rtt_p50_us: percentile(sorted, requests, 50), rtt_p99_us: percentile(sorted, requests, 99) };
+  const { p50, p99 } = rttPercentilesUs(histogram);
+  return { rtt_p50_us: p50, rtt_p99_us: p99 };
 }
 
 type PingPongEngines = SuiteEngines<PingPongTopics>;
@@ -187,11 +191,11 @@ export async function runEnginePingPong(options: BenchOptions, log: (line: strin
       }
       if (spinning.request.length > 0) {
         const requests = runSize(options, REQUESTS);
-        const samples = new Float64Array(requests);
+        const histogram = rttHistogram();
         log(`${SUITE} ${REQUEST_CASE}: ${options.runs} timed runs of ${requests.toLocaleString('en')} sequential requests after warm-ups, ${spinning.request.join(' and ')}`);
         const sides: Side[] = spinning.request.map((who) => ({
           who,
-          run: () => engines.run(who, `${who} ${REQUEST_CASE}`, RUN_TIMEOUT_MS + 5_000, (engine) => requestRun(engine, requests, samples)),
+          run: () => engines.run(who, `${who} ${REQUEST_CASE}`, RUN_TIMEOUT_MS + 5_000, (engine) => requestRun(engine, requests, histogram)),
         }));
         entries.push(...await measureSides(SUITE, REQUEST_CASE, sides, ['rtt_p50_us', 'rtt_p99_us'], options, log));
       }

@@ -66,6 +66,32 @@ export function describeEnv(env: BenchEnv): string {
   ].join('\n');
 }
 
+/** Busy CPU % of the whole machine before the run (other processes) at which a run warns. */
+export const BUSY_PERCENT_WARNING = 30;
+/** 1-minute load average per core before the run at which a run warns. */
+export const LOAD_PER_CORE_WARNING = 1;
+
+/**
+ * A warning when the machine was busy before the run: its busy CPU share just before it (other
+ * processes) at least BUSY_PERCENT_WARNING, or its 1-minute load average per core at least
+ * LOAD_PER_CORE_WARNING (load that comes and goes between samples shows there). Its figures will
+ * be lower and noisier than on an idle machine. Null when it was quiet.
+ */
+export function busyWarning(env: BenchEnv): string | null {
+  const busy = env.load.busyPercentBefore;
+  const load = env.load.loadavgBefore[0] ?? 0;
+  const cores = `${env.machine.cpus} core${env.machine.cpus === 1 ? '' : 's'}`;
+  const busyNow = busy !== null && busy >= BUSY_PERCENT_WARNING;
+  const loaded = load / Math.max(1, env.machine.cpus) >= LOAD_PER_CORE_WARNING;
+  if (!busyNow && !loaded) return null;
+  const measured = [
+    ...(busy === null ? [] : [`${busy.toFixed(0)}% of the CPUs busy in the ${env.load.sampleMs} ms just before it`]),
+    `load average ${load} over the last minute on ${cores}`,
+  ];
+  if (!busyNow) measured.reverse();
+  return `warning: the machine was busy before the run (${measured.join('; ')}): expect lower, noisier figures than on an idle machine`;
+}
+
 function packageVersion(path: string): string {
   try {
     const json = JSON.parse(readFileSync(new URL(path, PROJECT_ROOT), 'utf8')) as { version?: unknown };

@@ -7,23 +7,27 @@
  * keyed, request-response (beside Piscina and tinypool), in-thread (beside EventEmitter,
  * eventemitter3, mitt), memory (GC events and heap bytes per message beside postMessage) and
  * browser (browser.ts: the demo page's contenders in headless Chromium).
- * Printed side by side and written to bench/results/latest.json, latest.md and latest.svg.
+ * A progress line runs through the cases; the run warns when the machine was busy before it,
+ * ends with a summary (summary.ts) and writes latest.json (quick.json, filtered.json for partial
+ * runs) with a report and a chart beside it into bench/results/local/ (ignored by git), or, with
+ * --reference (whole runs only), over the committed reference run in bench/results/.
  *
- *   node build/bench/main.js [--quick | --full] [--runs N] [--filter SUBSTRING]
+ *   node build/bench/main.js [--quick | --full] [--runs N] [--filter SUBSTRING] [--reference]
  *
  *   --quick   ~80 s: short micro cases, 2 M messages per cross-thread run, one browser case
  *   --full    longer micro cases, 50 M (single) / 200 M (batch) messages per run, 9 runs
  *   --runs N  timed cross-thread runs per case (default 5; min benchmark.js samples per micro case)
  *   --filter  only cases whose id `suite/case/backend` contains SUBSTRING, e.g. `one-to-one`,
  *             `batch`, `/wasm`, `ping-pong`, `memory`, `postMessage`
+ *   --reference  write the results into bench/results/ (the committed reference) instead of
+ *             bench/results/local/: for maintainers refreshing what the README cites
  *
  * Exits non-zero if any case fails verification (lost, duplicated, reordered records, a checksum
  * mismatch, a failed op, a run that did not finish). Speed is reported, never asserted.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { PROJECT_ROOT, collectEnv, describeEnv } from './env.ts';
+import { parseArgs } from 'node:util';
+import { busyWarning, collectEnv, describeEnv } from './env.ts';
 import { runBrowser } from './browser.ts';
 import { runEnginePingPong } from './engine-pingpong.ts';
 import { runEngineScaling } from './engine-scaling.ts';
@@ -34,98 +38,97 @@ import { runKeyed } from './keyed.ts';
 import { runMemory } from './memory.ts';
 import { runOneToOne } from './one-to-one.ts';
 import { runRequestResponse } from './request-response.ts';
-import { writeReport } from './report.ts';
+import { Progress } from './progress.ts';
+import { LOCAL_DIR, REFERENCE_DIR, whereFilesWent, writeRun } from './report.ts';
 import { runRingMicro } from './ring-micro.ts';
 import { runRingThreads } from './ring-threads.ts';
-import { printEngineTable, printTable, roundEntries, type BenchEntry, type BenchOptions, type EngineBenchEntry } from './results.ts';
+import type { BenchOptions, ResultEntry } from './results.ts';
+import { summaryLines } from './summary.ts';
 
-function parseOptions(argv: readonly string[]): BenchOptions {
-  const options: BenchOptions = { quick: false, full: false, filter: null, runs: 5 };
-  let runsGiven = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const value = (): string => {
-      const next = argv[++i];
-      if (next === undefined) usage(`${arg} needs a value`);
-      return next;
-    };
-    if (arg === '--quick') options.quick = true;
-    else if (arg === '--full') options.full = true;
-    else if (arg === '--filter') options.filter = value();
-    else if (arg.startsWith('--filter=')) options.filter = arg.slice('--filter='.length);
-    else if (arg === '--runs' || arg.startsWith('--runs=')) {
-      const text = arg === '--runs' ? value() : arg.slice('--runs='.length);
-      const runs = Number(text);
-      if (!Number.isInteger(runs) || runs < 1 || runs > 1000) usage(`--runs=${text}: must be an integer in [1, 1000]`);
-      options.runs = runs;
-      runsGiven = true;
-    } else if (arg === '--help' || arg === '-h') usage(null);
-    else usage(`unknown argument ${arg}`);
+/** Every suite, in the order they run. */
+const SUITES: ReadonlyArray<(options: BenchOptions, log: (line: string) => void) => Promise<ResultEntry[]>> = [
+  runRingMicro, runRingThreads, runEngineThroughput, runEnginePingPong, runEngineScaling, runOneToOne,
+  runFanOut, runKeyed, runRequestResponse, runInThread, runMemory, runBrowser,
+];
+
+const USAGE = 'usage: node build/bench/main.js [--quick | --full] [--runs N] [--filter SUBSTRING] [--reference]';
+
+function parseOptions(argv: readonly string[]): { options: BenchOptions; reference: boolean } {
+  let values: { quick?: boolean; full?: boolean; runs?: string; filter?: string; reference?: boolean; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: {
+        quick: { type: 'boolean' },
+        full: { type: 'boolean' },
+        runs: { type: 'string' },
+        filter: { type: 'string' },
+        reference: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (error) {
+    // parseArgs names the flag: "Unknown option '--fast'", "Option '--runs <value>' argument missing".
+    usage((error as Error).message);
   }
+  if (values.help === true) usage(null);
+  const options: BenchOptions = { quick: values.quick === true, full: values.full === true, filter: values.filter ?? null, runs: 5 };
   if (options.quick && options.full) usage('--quick and --full exclude each other');
-  if (options.full && !runsGiven) options.runs = 9;
-  return options;
+  const reference = values.reference === true;
+  if (reference && (options.quick || options.filter !== null)) usage('--reference replaces the committed reference run: a whole run only, not with --quick or --filter');
+  if (values.runs !== undefined) {
+    const runs = Number(values.runs);
+    if (!Number.isInteger(runs) || runs < 1 || runs > 1000) usage(`--runs=${values.runs}: must be an integer in [1, 1000]`);
+    options.runs = runs;
+  } else if (options.full) {
+    options.runs = 9;
+  }
+  return { options, reference };
 }
 
 function usage(problem: string | null): never {
   if (problem) console.error(problem);
-  console.error('usage: node build/bench/main.js [--quick | --full] [--runs N] [--filter SUBSTRING]');
+  console.error(USAGE);
   process.exit(problem ? 2 : 0);
 }
 
 async function main(): Promise<void> {
-  const options = parseOptions(process.argv.slice(2));
+  const { options, reference } = parseOptions(process.argv.slice(2));
   const started = Date.now();
-  const log = (line: string): void => console.log(line);
+  const progress = new Progress();
+  options.progress = (step, done, total) => progress.update(step, done, total, 'runs');
+  const log = (line: string): void => progress.line(line);
   const env = await collectEnv();
+  const warning = busyWarning(env);
   console.log(describeEnv(env));
+  if (warning !== null) console.log(warning);
   if (options.runs < 5) console.log(`note: --runs ${options.runs} is below the 5 runs a median needs to mean much`);
   console.log();
 
-  const entries: (BenchEntry | EngineBenchEntry)[] = [];
-  const micro = await runRingMicro(options, log);
-  entries.push(...micro);
-  const threads = await runRingThreads(options, log);
-  entries.push(...threads);
-  const engine: EngineBenchEntry[] = [];
-  engine.push(...await runEngineThroughput(options, log));
-  engine.push(...await runEnginePingPong(options, log));
-  engine.push(...await runEngineScaling(options, log));
-  engine.push(...await runOneToOne(options, log));
-  engine.push(...await runFanOut(options, log));
-  engine.push(...await runKeyed(options, log));
-  engine.push(...await runRequestResponse(options, log));
-  engine.push(...await runInThread(options, log));
-  engine.push(...await runMemory(options, log));
-  engine.push(...await runBrowser(options, log));
-  entries.push(...engine);
+  const entries: ResultEntry[] = [];
+  for (const run of SUITES) entries.push(...await run(options, log));
+  progress.done();
   env.load.loadavgAfter = os.loadavg().map((n) => Math.round(n * 100) / 100);
-
-  console.log();
-  printTable('micro (one thread), records/s', micro);
-  if (micro.length > 0 && threads.length > 0) console.log();
-  printTable('one-to-one (2 workers), msgs/s', threads);
-  if ((micro.length > 0 || threads.length > 0) && engine.length > 0) console.log();
-  printEngineTable('engine (main + workers)', engine);
-  console.log(`\nloadavg before ${env.load.loadavgBefore.join(' / ')}, after ${env.load.loadavgAfter.join(' / ')}; ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
   if (entries.length === 0) {
     console.error(`no case matches --filter ${options.filter}`);
     process.exitCode = 2;
     return;
   }
-  const dir = new URL('bench/results/', PROJECT_ROOT);
-  mkdirSync(dir, { recursive: true });
+  console.log();
+  console.log(`Summary: medians of ${options.runs} run${options.runs === 1 ? '' : 's'} (micro: of benchmark.js samples); min–max in the report`);
+  console.log();
+  for (const line of summaryLines(entries)) console.log(line);
+
   // A filtered or quick run is a partial one: it must not replace the last whole run's results and report.
   const whole = options.filter === null && !options.quick;
-  const file = new URL(whole ? 'latest.json' : options.filter === null ? 'quick.json' : 'filtered.json', dir);
-  const rounded = roundEntries(entries);
-  writeFileSync(file, `${JSON.stringify({ env, options, entries: rounded }, null, 2)}\n`);
-  console.log(`results: ${fileURLToPath(file)}`);
-  if (whole) {
-    const report = writeReport({ env, entries: rounded }, dir);
-    console.log(`report: ${fileURLToPath(report.markdown)}, chart: ${fileURLToPath(report.svg)}`);
-  }
+  const name = whole ? 'latest' : options.filter === null ? 'quick' : 'filtered';
+  const saved = { quick: options.quick, full: options.full, filter: options.filter, runs: options.runs };
+  const files = writeRun({ env, options: saved, entries }, reference ? REFERENCE_DIR : LOCAL_DIR, name);
+  console.log();
+  if (warning !== null) console.log(warning);
+  for (const line of whereFilesWent(files, reference, 'npm run bench --')) console.log(line);
+  console.log(`loadavg before ${env.load.loadavgBefore.join(' / ')}, after ${env.load.loadavgAfter.join(' / ')}; ${((Date.now() - started) / 1000).toFixed(0)} s`);
 
   const failed = entries.filter((e) => !e.verified);
   if (failed.length > 0) {

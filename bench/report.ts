@@ -1,13 +1,28 @@
 /**
- * Turns bench/results/latest.json data into a human report next to it:
- *   latest.md  - environment, one table per suite (every backend side by side, wasm/js and
- *                engine ÷ best peer ratios) and an "Honesty" section (where Wasm loses, what failed);
- *   latest.svg - a self-contained log-scale bar chart of every throughput row (msgs_per_s).
- * Deterministic: the only time in the output is the one the env object holds.
+ * A run's files: the results (`<name>.json`: env, options, every entry rounded) and, from them, a
+ * human report beside them:
+ *   <name>.md  - environment, one table per suite (every side, Wasm vs JS and Wasm vs the best
+ *                peer in words) and an "Honesty" section (where Wasm loses, what failed);
+ *   <name>.svg - a self-contained log-scale bar chart of every throughput row (msgs_per_s).
+ * A person's runs write into bench/results/local/ (ignored by git); the committed reference run
+ * in bench/results/ is rewritten only on purpose (--reference). Deterministic: the only time in
+ * the output is the one the env object holds.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { WHO_ORDER, formatRate, type ResultEntry } from './results.ts';
-const ENGINES = new Set(['wasm', 'js']);
+import { relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PROJECT_ROOT } from './env.ts';
+import { formatNumber, formatRate, formatScale } from './format.ts';
+import {
+  bestPeer, better, compare, groupRows, isEngine, metricName, roundEntries, sortWho, unitLabel,
+  type ResultEntry, type Row, type Suite,
+} from './results.ts';
+
+/** The committed reference results (README and docs cite them). */
+export const REFERENCE_DIR = new URL('bench/results/', PROJECT_ROOT);
+/** Where a person's runs go: ignored by git, so running a benchmark leaves the clone clean. */
+export const LOCAL_DIR = new URL('bench/results/local/', PROJECT_ROOT);
+
 const COLORS: Record<string, string> = {
   wasm: '#654ff0',
   js: '#c99a00',
@@ -21,22 +36,6 @@ const COLORS: Record<string, string> = {
   mitt: '#1d3557',
 };
 const EXTRA_COLORS = ['#7f7f7f', '#17becf', '#bcbd22', '#8c564b', '#e377c2'];
-
-type Direction = 'higher' | 'lower' | 'unknown';
-
-/** Whether a bigger median is better for this metric. */
-function direction(metric: string, unit: string): Direction {
-  const m = metric.toLowerCase();
-  if (unit === 'msg/s' || m.includes('per_s') || unit === '×' || m.includes('speedup')) return 'higher';
-  if (unit === 'µs' || unit === 'us' || unit === 'ms' || unit === 'ns' || m.endsWith('_us') || m.includes('rtt') || m.includes('latency')) return 'lower';
-  if (unit === 'B' || unit === 'events' || m.includes('gc') || m.includes('bytes')) return 'lower';
-  return 'unknown';
-}
-
-function isLatency(metric: string, unit: string): boolean {
-  const m = metric.toLowerCase();
-  return unit === 'µs' || unit === 'us' || unit === 'ms' || unit === 'ns' || m.endsWith('_us') || m.includes('rtt') || m.includes('latency');
-}
 
 function num(value: unknown): number {
   return typeof value === 'number' ? value : NaN;
@@ -66,16 +65,6 @@ function normalise(raw: unknown): ResultEntry | null {
   return entry;
 }
 
-/** Engines first, then peers in WHO_ORDER; anything else after them, alphabetically. */
-function whoRank(who: string): number {
-  const i = (WHO_ORDER as readonly string[]).indexOf(who);
-  return i === -1 ? WHO_ORDER.length : i;
-}
-
-function sortWho(whos: Iterable<string>): string[] {
-  return [...new Set(whos)].sort((a, b) => whoRank(a) - whoRank(b) || (a < b ? -1 : a > b ? 1 : 0));
-}
-
 function colorOf(who: string, allWho: readonly string[]): string {
   const known = COLORS[who];
   if (known !== undefined) return known;
@@ -83,108 +72,36 @@ function colorOf(who: string, allWho: readonly string[]): string {
   return EXTRA_COLORS[Math.max(0, extras.indexOf(who)) % EXTRA_COLORS.length]!;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Number formatting
-
-/** One value in the metric's unit (the unit itself goes in the table's metric column). */
-function formatValue(value: number, metric: string, unit: string): string {
-  if (!Number.isFinite(value)) return '—';
-  if (unit === 'msg/s' || metric.toLowerCase().includes('per_s')) return formatRate(value);
-  if (isLatency(metric, unit)) return value.toFixed(2);
-  if (unit === '×') return `${value.toFixed(2)}×`;
-  if (unit === 'events') return Number.isInteger(value) ? value.toFixed(0) : value.toFixed(1);
-  if (unit === 'B') return value.toFixed(2);
-  if (Number.isInteger(value)) return value.toFixed(0);
-  return Math.abs(value) >= 100 ? value.toFixed(1) : value.toFixed(2);
-}
-
-function unitLabel(metric: string, unit: string): string {
-  if (unit === 'B' && metric.toLowerCase().includes('per_msg')) return 'B/msg';
-  if (unit === 'msg/s') return 'msg/s';
-  return unit;
-}
-
 function formatCell(e: ResultEntry | undefined): string {
   if (e === undefined) return '';
   const spread = Number.isFinite(e.min) || Number.isFinite(e.max)
-    ? ` [${formatValue(e.min, e.metric, e.unit)}–${formatValue(e.max, e.metric, e.unit)}]`
+    ? ` [${formatNumber(e.min, e.unit)}–${formatNumber(e.max, e.unit)}]`
     : '';
   const flag = e.verified ? '' : ' ⚠';
-  return `${formatValue(e.median, e.metric, e.unit)}${spread}${flag}`;
-}
-
-/** a ÷ b as '1.27×', or '' when it is not a finite number (missing, NaN, 0/0, x/0). */
-function ratio(a: number | undefined, b: number | undefined): number {
-  if (a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b) || b === 0) return NaN;
-  return a / b;
-}
-
-function formatRatio(r: number): string {
-  return Number.isFinite(r) ? `${r.toFixed(2)}×` : '';
+  return `${formatNumber(e.median, e.unit)}${spread}${flag}`;
 }
 
 function md(text: string): string {
   return text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 }
 
-// ---------------------------------------------------------------------------------------------
-// Grouping
-
-interface Row {
-  suite: string;
-  case: string;
-  metric: string;
-  unit: string;
-  byWho: Map<string, ResultEntry>;
+/** Wasm against JS in `row`, in words ('' unless both ran). */
+function wasmVsJs(row: Row): string {
+  const wasm = row.byWho.get('wasm');
+  const js = row.byWho.get('js');
+  return wasm && js ? compare(row.metric, row.unit, { who: 'wasm', value: wasm.median }, { who: 'js', value: js.median }) : '';
 }
 
-interface Suite {
-  name: string;
-  rows: Row[];
-  whos: string[];
-}
-
-/** Suites and rows (case, metric) in order of first appearance; one entry per who per row. */
-function group(entries: readonly ResultEntry[]): Suite[] {
-  const suites = new Map<string, { rows: Map<string, Row>; whos: Set<string> }>();
-  for (const e of entries) {
-    let suite = suites.get(e.suite);
-    if (suite === undefined) suites.set(e.suite, (suite = { rows: new Map(), whos: new Set() }));
-    const key = `${e.case}\u0000${e.metric}`;
-    let row = suite.rows.get(key);
-    if (row === undefined) suite.rows.set(key, (row = { suite: e.suite, case: e.case, metric: e.metric, unit: e.unit, byWho: new Map() }));
-    if (!row.byWho.has(e.who)) row.byWho.set(e.who, e);
-    suite.whos.add(e.who);
-  }
-  return [...suites].map(([name, s]) => ({ name, rows: [...s.rows.values()], whos: sortWho(s.whos) }));
-}
-
-/** The best peer's median for the row (highest or lowest by the metric's direction). */
-function bestPeer(row: Row): { who: string; median: number } | null {
-  const dir = direction(row.metric, row.unit);
-  if (dir === 'unknown') return null;
-  let best: { who: string; median: number } | null = null;
-  for (const who of sortWho(row.byWho.keys())) {
-    if (ENGINES.has(who)) continue;
-    const m = row.byWho.get(who)!.median;
-    if (!Number.isFinite(m)) continue;
-    if (best === null || (dir === 'higher' ? m > best.median : m < best.median)) best = { who, median: m };
-  }
-  return best;
-}
-
-/** Peer entries of rows in `suite` with the same metric that hold no engine (wasm/js) at all. */
-function peerOnlyRows(suite: Suite, row: Row): Map<string, ResultEntry> {
-  const peers = new Map<string, ResultEntry>();
-  for (const other of suite.rows) {
-    if (other === row || other.metric !== row.metric || [...other.byWho.keys()].some((w) => ENGINES.has(w))) continue;
-    for (const [who, e] of other.byWho) {
-      const prev = peers.get(who);
-      const better = direction(row.metric, row.unit) === 'lower' ? e.median < prev?.median! : e.median > prev?.median!;
-      if (prev === undefined || !Number.isFinite(prev.median) || better) peers.set(who, e);
-    }
-  }
-  return peers;
+/** The Wasm engine against the best peer beside `row`, in words naming the peer ('' without both). */
+function wasmVsPeer(suite: Suite, row: Row): string {
+  const wasm = row.byWho.get('wasm');
+  const peer = bestPeer(suite, row);
+  if (wasm === undefined || peer === null) return '';
+  const words = compare(row.metric, row.unit, { who: 'wasm', value: wasm.median }, { who: peer.who, value: peer.median });
+  if (words === '') return '';
+  // The words name the winner; when that is Wasm, name the peer it beat.
+  const named = words === 'equal' ? `equal to ${peer.who}` : words.startsWith('Wasm ') ? `${words} than ${peer.who}` : words;
+  return `${named}${peer.ownCase === null ? '' : ' (own case)'}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -224,77 +141,62 @@ function renderMarkdown(env: unknown, entries: readonly ResultEntry[], svgName: 
   out.push('# wasm-dispatch benchmark report', '');
   out.push(...envLines(env), '');
   out.push(
-    'Cells are `median [min–max]` over the runs; the unit is in the metric column. ' +
-      'Rates use k = 10³ and M = 10⁶. ⚠ marks an unverified entry (see Honesty).',
+    'Cells are `median [min–max]` over the runs, in the unit the metric column names; **better** says ' +
+      'which way a metric is better. Rates are compact: K = 10³, M = 10⁶. ⚠ marks an unverified entry (see Honesty).',
     '',
-    '- **wasm/js** is the Wasm median divided by the JS median. For throughput and speedup (higher is better) ' +
-      'above 1 means Wasm is faster; for latency (µs) and memory (GC events, B/msg) lower is better, so **below 1 means Wasm is faster / leaner**.',
-    '- **engine ÷ best peer** is the Wasm engine median divided by the best non-engine backend in the same row ' +
-      '(highest peer for throughput, lowest peer for latency and memory); where a suite measures a peer as its own case ' +
-      '(marked "case", e.g. one-to-one\'s postMessage baseline) that case stands in. So for throughput above 1 means the engine wins; ' +
-      'for latency and memory below 1 means the engine wins. It is blank where the row has no peer or the peer is 0 (e.g. 0 GC events).',
+    '- **Wasm vs JS** names the better engine backend and by how much, in the metric\'s own direction ' +
+      '(throughput: faster; latency: lower; memory: fewer GC events or bytes).',
+    '- **Wasm vs best peer** compares the Wasm engine with the best peer measured beside it (highest throughput, ' +
+      'lowest latency or memory). "Own case" marks a peer measured in a case of its own that stands beside this one ' +
+      '(one-to-one\'s postMessage baseline beside the engine\'s main → worker cases; the Atomics.wait/notify game beside the parked one).',
     '',
     `Throughput chart: [${svgName}](${svgName})`,
     '',
   );
 
-  const suites = group(entries);
+  const suites = groupRows(entries);
   for (const suite of suites) {
-    const hasPeers = suite.rows.some((r) => [...r.byWho.keys()].some((w) => !ENGINES.has(w)));
+    const hasPeers = suite.whos.some((w) => !isEngine(w));
     out.push(`## ${md(suite.name)}`, '');
-    const header = ['case', 'metric', ...suite.whos, 'wasm/js'];
-    if (hasPeers) header.push('engine ÷ best peer');
+    const header = ['case', 'metric', 'better', ...suite.whos, 'Wasm vs JS'];
+    if (hasPeers) header.push('Wasm vs best peer');
     out.push(`| ${header.map(md).join(' | ')} |`);
-    out.push(`|${header.map((_, i) => (i < 2 ? ' --- ' : ' ---: ')).join('|')}|`);
+    out.push(`|${header.map((_, i) => (i < 3 ? ' --- ' : i < 3 + suite.whos.length ? ' ---: ' : ' --- ')).join('|')}|`);
     for (const row of suite.rows) {
-      const cells = [md(row.case), md(`${row.metric} (${unitLabel(row.metric, row.unit)})`)];
+      const cells = [md(row.case), md(`${metricName(row.metric)} (${unitLabel(row.metric, row.unit)})`), better(row.metric, row.unit) ?? ''];
       for (const who of suite.whos) cells.push(md(formatCell(row.byWho.get(who))));
-      cells.push(formatRatio(ratio(row.byWho.get('wasm')?.median, row.byWho.get('js')?.median)));
-      if (hasPeers) {
-        let peer = bestPeer(row);
-        let where = '';
-        if (peer === null && row.byWho.has('wasm')) {
-          // Peers measured as their own case in this suite (e.g. a 'postMessage' case) stand in.
-          peer = bestPeer({ ...row, byWho: peerOnlyRows(suite, row) });
-          where = ' case';
-        }
-        const r = peer === null ? NaN : ratio(row.byWho.get('wasm')?.median, peer.median);
-        cells.push(Number.isFinite(r) ? `${formatRatio(r)} (vs ${md(peer!.who)}${where})` : '');
-      }
+      cells.push(md(wasmVsJs(row)));
+      if (hasPeers) cells.push(md(wasmVsPeer(suite, row)));
       out.push(`| ${cells.join(' | ')} |`);
     }
     out.push('');
   }
 
   out.push('## Honesty', '');
-  const rows = suites.flatMap((s) => s.rows);
   const losses: string[] = [];
   const peerWins: string[] = [];
-  for (const row of rows) {
-    const dir = direction(row.metric, row.unit);
-    const wasm = row.byWho.get('wasm')?.median;
-    const js = row.byWho.get('js')?.median;
-    const where = `${md(row.suite)} / ${md(row.case)} — ${md(row.metric)}`;
-    if (dir !== 'unknown' && wasm !== undefined && js !== undefined && Number.isFinite(wasm) && Number.isFinite(js)) {
-      const r = ratio(wasm, js);
-      const rText = Number.isFinite(r) ? formatRatio(r) : `${formatValue(wasm, row.metric, row.unit)} vs ${formatValue(js, row.metric, row.unit)}`;
+  for (const suite of suites) {
+    for (const row of suite.rows) {
+      const way = better(row.metric, row.unit);
+      const wasm = row.byWho.get('wasm');
+      const js = row.byWho.get('js');
+      const where = `${md(row.suite)} / ${md(row.case)} — ${md(metricName(row.metric))}`;
       const unit = unitLabel(row.metric, row.unit);
-      const values = `wasm ${formatValue(wasm, row.metric, row.unit)} vs js ${formatValue(js, row.metric, row.unit)} ${unit}`;
-      const memory = !isLatency(row.metric, row.unit) && dir === 'lower';
-      // Memory ties (both 0 GC events) are no loss; for speed, a tie means Wasm is not faster.
-      const lost = dir === 'higher' ? wasm <= js : memory ? wasm > js : wasm >= js;
-      const shaky = !row.byWho.get('wasm')!.verified || !row.byWho.get('js')!.verified ? ' — unverified, see below' : '';
-      if (lost) losses.push(`- ${where}: wasm/js ${rText} (${values})${shaky}`);
-    }
-    const peer = bestPeer(row);
-    if (peer !== null && wasm !== undefined && Number.isFinite(wasm)) {
-      const beaten = dir === 'higher' ? peer.median > wasm : peer.median < wasm;
-      if (beaten) {
-        const r = ratio(wasm, peer.median);
-        peerWins.push(
-          `- ${where}: ${md(peer.who)} ${formatValue(peer.median, row.metric, row.unit)} vs wasm ${formatValue(wasm, row.metric, row.unit)} ${unitLabel(row.metric, row.unit)}` +
-            `${Number.isFinite(r) ? ` (engine ÷ peer ${formatRatio(r)})` : ''}`,
-        );
+      if (way !== null && wasm !== undefined && js !== undefined && Number.isFinite(wasm.median) && Number.isFinite(js.median)) {
+        // Memory ties (both 0 GC events) are no loss; for speed, a tie means Wasm is not faster.
+        const memory = way === 'lower' && (row.unit === 'B' || row.unit === 'events');
+        const lost = way === 'higher' ? wasm.median <= js.median : memory ? wasm.median > js.median : wasm.median >= js.median;
+        const shaky = !wasm.verified || !js.verified ? ' — unverified, see below' : '';
+        const values = `wasm ${formatNumber(wasm.median, row.unit)} vs js ${formatNumber(js.median, row.unit)} ${unit}`;
+        if (lost) losses.push(`- ${where}: ${md(wasmVsJs(row))} (${values})${shaky}`);
+      }
+      const peer = bestPeer(suite, row);
+      if (way !== null && peer !== null && wasm !== undefined && Number.isFinite(wasm.median)) {
+        const beaten = way === 'higher' ? peer.median > wasm.median : peer.median < wasm.median;
+        if (beaten) {
+          const words = compare(row.metric, row.unit, { who: peer.who, value: peer.median }, { who: 'wasm', value: wasm.median });
+          peerWins.push(`- ${where}: ${md(words)} than the Wasm engine (${md(peer.who)} ${formatNumber(peer.median, row.unit)} vs wasm ${formatNumber(wasm.median, row.unit)} ${unit})`);
+        }
       }
     }
   }
@@ -328,15 +230,13 @@ function n(value: number): string {
   return (Math.round(value * 10) / 10).toString();
 }
 
-/** 10^d as an axis label: '10 k/s', '1 M/s', '1 G/s'. */
+/** 10^d as an axis label: '10K/s', '1M/s'. */
 function tickLabel(d: number): string {
-  const prefixes: Array<[number, string]> = [[12, 'T'], [9, 'G'], [6, 'M'], [3, 'k'], [0, '']];
-  for (const [p, name] of prefixes) if (d >= p) return `${10 ** (d - p)}${name ? ` ${name}` : ''}/s`;
-  return `${10 ** d}/s`;
+  return `${formatScale(10 ** d)}/s`;
 }
 
 function renderSvg(entries: readonly ResultEntry[]): string {
-  const rows = group(entries.filter((e) => e.metric === 'msgs_per_s')).flatMap((s) => s.rows);
+  const rows = groupRows(entries.filter((e) => e.metric === 'msgs_per_s')).flatMap((s) => s.rows);
   const allWho = sortWho(rows.flatMap((r) => [...r.byWho.keys()]));
   const values = rows.flatMap((r) => [...r.byWho.values()].flatMap((e) => [e.median, e.min, e.max])).filter((v) => Number.isFinite(v) && v > 0);
   let lo = values.length > 0 ? Math.floor(Math.log10(Math.min(...values))) : 4;
@@ -447,18 +347,55 @@ function renderSvg(entries: readonly ResultEntry[]): string {
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Writes `latest.md` and `latest.svg` into `dir` (created if missing) and returns their URLs.
+ * Writes `<name>.md` and `<name>.svg` into `dir` (created if missing) and returns their URLs.
  * Entries missing fields or holding NaN/0 are tolerated: they print as '—' / 'n/a'.
  */
-export function writeReport(results: { env: unknown; entries: readonly ResultEntry[] }, dir: URL): { markdown: URL; svg: URL } {
+export function writeReport(results: { env: unknown; entries: readonly ResultEntry[] }, dir: URL, name = 'latest'): { markdown: URL; svg: URL } {
   const base = dir.href.endsWith('/') ? dir : new URL(`${dir.href}/`);
   mkdirSync(base, { recursive: true });
   const entries = (Array.isArray(results?.entries) ? results.entries : [])
     .map((e: unknown) => normalise(e))
     .filter((e): e is ResultEntry => e !== null);
-  const markdown = new URL('latest.md', base);
-  const svg = new URL('latest.svg', base);
-  writeFileSync(markdown, renderMarkdown(results?.env, entries, 'latest.svg'));
+  const markdown = new URL(`${name}.md`, base);
+  const svg = new URL(`${name}.svg`, base);
+  writeFileSync(markdown, renderMarkdown(results?.env, entries, `${name}.svg`));
   writeFileSync(svg, renderSvg(entries));
   return { markdown, svg };
+}
+
+/** The files of one run, as writeRun wrote them. */
+export interface RunFiles {
+  json: URL;
+  markdown: URL;
+  svg: URL;
+}
+
+/**
+ * Writes a run into `dir`: `<name>.json` (env, options if given, entries rounded by
+ * roundEntries) and its report and chart beside it (writeReport).
+ */
+export function writeRun(run: { env: unknown; options?: unknown; entries: readonly ResultEntry[] }, dir: URL, name: string): RunFiles {
+  const base = dir.href.endsWith('/') ? dir : new URL(`${dir.href}/`);
+  mkdirSync(base, { recursive: true });
+  const entries = roundEntries(run.entries);
+  const json = new URL(`${name}.json`, base);
+  const saved = run.options === undefined ? { env: run.env, entries } : { env: run.env, options: run.options, entries };
+  writeFileSync(json, `${JSON.stringify(saved, null, 2)}\n`);
+  return { json, ...writeReport({ env: run.env, entries }, base, name) };
+}
+
+/** A file's path as a person types it: relative to the current directory when it is under it. */
+function shown(url: URL): string {
+  const path = relative(process.cwd(), fileURLToPath(url));
+  return path.startsWith('..') ? fileURLToPath(url) : path;
+}
+
+/**
+ * Where a run's files went, for the console's last lines; for a person's run (not `reference`),
+ * also that git ignores them and how `command` (e.g. 'npm start --') replaces the reference run.
+ */
+export function whereFilesWent(files: RunFiles, reference: boolean, command: string): string[] {
+  const lines = [`Results: ${shown(files.json)}, with a report (${shown(files.markdown)}) and a chart (${shown(files.svg)}) beside it.`];
+  if (!reference) lines.push(`git ignores ${shown(LOCAL_DIR)}/; the committed reference run stays in ${shown(REFERENCE_DIR)}/ (${command} --reference replaces it).`);
+  return lines;
 }

@@ -1,9 +1,13 @@
 /**
- * What a benchmark result is and how it is shown: the entry every suite writes (one per suite,
- * case, who and metric; bench/results/latest.json holds them all plus the env), run options, case
- * selection, the numbers' formats and the side-by-side tables main.ts and demo.ts print.
+ * What a benchmark result is and how results are read: the entry every suite writes (one per
+ * suite, case, who and metric; a results file holds them all plus the env), run options, case
+ * selection, rounding for the files; each metric's plain name, unit and better direction; rows
+ * (one case and metric, every side) and the best peer of a row; and how two sides compare, in
+ * words that say who wins ('Wasm 1.70× faster', 'JS 1.20× lower latency'). The console summary
+ * (summary.ts) and the report (report.ts) read results through these.
  */
 import type { Backend } from '../bindings/core-ops.ts';
+import { formatRatio } from './format.ts';
 
 /** One measured (suite, case, who, metric), as bench/results/latest.json stores it. */
 export interface ResultEntry {
@@ -61,7 +65,12 @@ export interface BenchOptions {
   filter: string | null;
   /** Timed runs per cross-thread case, and minimum benchmark.js samples per micro case. */
   runs: number;
+  /** Told before every run of a case (warm-ups included), for a progress display; not saved. */
+  progress?: RunProgress;
 }
+
+/** `step` (e.g. 'ping-pong worker↔worker · wasm') is run `done + 1` of the case's `total`. */
+export type RunProgress = (step: string, done: number, total: number) => void;
 
 /** True when the case `suite/name/who` should run under `options.filter`. */
 export function selected(options: BenchOptions, suite: string, name: string, who: string): boolean {
@@ -87,27 +96,6 @@ export function makeEntry(
   };
 }
 
-/** 123456789 → '123.5 M'. */
-export function formatRate(rate: number): string {
-  if (!Number.isFinite(rate)) return '—';
-  const abs = Math.abs(rate);
-  if (abs >= 1e9) return `${(rate / 1e9).toFixed(2)} G`;
-  if (abs >= 1e6) return `${(rate / 1e6).toFixed(1)} M`;
-  if (abs >= 1e3) return `${(rate / 1e3).toFixed(1)} k`;
-  return rate.toFixed(0);
-}
-
-export function formatValue(value: number, unit: EngineUnit): string {
-  if (!Number.isFinite(value)) return '—';
-  switch (unit) {
-    case 'msg/s': return formatRate(value);
-    case 'µs': return value >= 100 ? `${value.toFixed(0)} µs` : `${value.toFixed(value >= 10 ? 1 : 2)} µs`;
-    case '×': return `${value.toFixed(2)}×`;
-    case 'events': return `${value.toFixed(0)} GC`;
-    case 'B': return `${value.toFixed(2)} B`;
-  }
-}
-
 /** Rounds for latest.json: rates to integers, latencies to 0.01 µs, ratios to 0.001. */
 export function roundForJson(value: number, unit: string): number {
   if (!Number.isFinite(value)) return value;
@@ -122,65 +110,170 @@ export function roundEntries<E extends ResultEntry>(entries: readonly E[]): E[] 
   return entries.map((e) => ({ ...e, median: roundForJson(e.median, e.unit), min: roundForJson(e.min, e.unit), max: roundForJson(e.max, e.unit) }));
 }
 
-/** Prints header, rule and rows with columns as wide as their widest cell; the first `left` columns align left. */
-function printColumns(header: string[], rows: string[][], left: number): void {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i < left ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  console.log(line(header));
-  console.log(widths.map((w) => '─'.repeat(w)).join('  '));
-  for (const row of rows) console.log(line(row));
+
+// ---------------------------------------------------------------------------------------------
+// Metrics: plain names, units, which way is better
+
+export type Better = 'higher' | 'lower';
+
+const METRIC_NAMES: Readonly<Record<EngineMetric, string>> = {
+  msgs_per_s: 'throughput',
+  rtt_p50_us: 'round trip p50',
+  rtt_p99_us: 'round trip p99',
+  rtt_p999_us: 'round trip p99.9',
+  speedup: 'speedup',
+  gc_events: 'GC events',
+  heap_bytes_per_msg: 'heap allocated per message',
+};
+
+/** A metric's plain name: 'throughput', 'round trip p50', … (the metric itself when unknown). */
+export function metricName(metric: string): string {
+  return (METRIC_NAMES as Record<string, string | undefined>)[metric] ?? metric;
 }
 
-function describeEntry(entry: BenchEntry | undefined): string {
-  if (!entry) return '(not run)';
-  const spread = entry.rme !== undefined
-    ? `±${entry.rme.toFixed(1)}%`
-    : `[${formatRate(entry.min)}–${formatRate(entry.max)}]`;
-  return `${formatRate(entry.median)} ${spread}${entry.verified ? '' : ' UNVERIFIED'}`;
+/** A unit as tables show it: bytes per message as 'B/msg', the others as stored. */
+export function unitLabel(metric: string, unit: string): string {
+  return unit === 'B' && metric.toLowerCase().includes('per_msg') ? 'B/msg' : unit;
 }
 
-/** Prints wasm and js of each ring case side by side, with the wasm/js ratio of the medians. */
-export function printTable(title: string, entries: readonly BenchEntry[]): void {
-  const cases: string[] = [];
-  for (const e of entries) if (!cases.includes(e.case)) cases.push(e.case);
-  if (cases.length === 0) return;
-  const rows = cases.map((name) => {
-    const wasm = entries.find((e) => e.case === name && e.who === 'wasm');
-    const js = entries.find((e) => e.case === name && e.who === 'js');
-    const ratio = wasm && js && js.median > 0 ? `${(wasm.median / js.median).toFixed(2)}×` : '—';
-    return [name, describeEntry(wasm), describeEntry(js), ratio];
-  });
-  printColumns([title, 'wasm msg/s', 'js msg/s', 'wasm/js'], rows, 1);
+function isLatency(metric: string, unit: string): boolean {
+  const m = metric.toLowerCase();
+  return unit === 'µs' || unit === 'us' || unit === 'ms' || unit === 'ns' || m.endsWith('_us') || m.includes('rtt') || m.includes('latency');
 }
 
-function describeEngineEntry(entry: EngineBenchEntry | undefined): string {
-  if (!entry) return '';
-  if (entry.runs === 0) return entry.verified ? '—' : 'FAILED';
-  const spread = `[${formatValue(entry.min, entry.unit)}–${formatValue(entry.max, entry.unit)}]`.replace(/ µs–/, '–');
-  return `${formatValue(entry.median, entry.unit)} ${spread}${entry.verified ? '' : ' UNVERIFIED'}`;
+/** Which way a metric is better, or null for one this file cannot tell (a results file may hold anything). */
+export function better(metric: string, unit: string): Better | null {
+  const m = metric.toLowerCase();
+  if (unit === 'msg/s' || m.includes('per_s') || unit === '×' || m.includes('speedup')) return 'higher';
+  if (isLatency(metric, unit)) return 'lower';
+  if (unit === 'B' || unit === 'events' || m.includes('gc') || m.includes('bytes')) return 'lower';
+  return null;
+}
+
+/** What the better side is, after 'Wasm 1.70× …'. */
+function winWords(metric: string, unit: string): string {
+  if (isLatency(metric, unit)) return 'lower latency';
+  if (unit === 'events' || metric.includes('gc')) return 'fewer GC events';
+  if (unit === 'B' || metric.includes('bytes')) return 'fewer bytes';
+  if (unit === '×' || metric.includes('speedup')) return 'higher';
+  return 'faster';
+}
+
+/** A side's name in prose: 'Wasm', 'JS', a peer by its own name. */
+export function sideName(who: string): string {
+  return who === 'wasm' ? 'Wasm' : who === 'js' ? 'JS' : who;
+}
+
+/** One side's median, for compare(). */
+export interface Side {
+  who: string;
+  value: number;
 }
 
 /**
- * One table for all engine suites: a row per (suite, case, metric), a column per side present
- * (wasm, js, postMessage), and wasm/js of the medians (for latency, below 1 means wasm is faster).
+ * How `a` and `b` compare on `metric`, in words naming the better side and the way it is better:
+ * 'Wasm 1.70× faster', 'JS 1.20× lower latency', 'Wasm fewer GC events' (against 0), 'equal';
+ * '' when a value is missing or the metric's better direction is unknown.
  */
-export function printEngineTable(title: string, entries: readonly EngineBenchEntry[]): void {
-  if (entries.length === 0) return;
-  const rowKeys: string[] = [];
-  const whos: EngineWho[] = [];
+export function compare(metric: string, unit: string, a: Side, b: Side): string {
+  const way = better(metric, unit);
+  if (way === null || !Number.isFinite(a.value) || !Number.isFinite(b.value)) return '';
+  if (a.value === b.value) return 'equal';
+  const aWins = way === 'higher' ? a.value > b.value : a.value < b.value;
+  const [win, lose] = aWins ? [a, b] : [b, a];
+  const ratio = way === 'higher' ? win.value / lose.value : lose.value / win.value;
+  const words = winWords(metric, unit);
+  // Against 0 (no GC events at all) there is no ratio: the better side, and the cells say by how much.
+  if (!Number.isFinite(ratio) || ratio <= 0) return `${sideName(win.who)} ${words}`;
+  if (formatRatio(ratio) === formatRatio(1)) return 'equal';
+  return `${sideName(win.who)} ${formatRatio(ratio)}× ${words}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rows: one case and metric of a suite, every side
+
+/** One case and metric of a suite, with each side's entry. */
+export interface Row {
+  suite: string;
+  case: string;
+  metric: string;
+  unit: string;
+  byWho: Map<string, ResultEntry>;
+}
+
+/** A suite's rows in order of first appearance, and the sides it measured (engines first). */
+export interface Suite {
+  name: string;
+  rows: Row[];
+  whos: string[];
+}
+
+const ENGINES: ReadonlySet<string> = new Set(['wasm', 'js']);
+
+/** True for the engine's own backends ('wasm', 'js'), false for the peers measured beside them. */
+export function isEngine(who: string): boolean {
+  return ENGINES.has(who);
+}
+
+/** Engines first, then peers in WHO_ORDER; anything else after them, alphabetically. */
+export function sortWho(whos: Iterable<string>): string[] {
+  const rank = (who: string): number => {
+    const i = (WHO_ORDER as readonly string[]).indexOf(who);
+    return i === -1 ? WHO_ORDER.length : i;
+  };
+  return [...new Set(whos)].sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** Suites and rows (case, metric) in order of first appearance; one entry per who per row. */
+export function groupRows(entries: readonly ResultEntry[]): Suite[] {
+  const suites = new Map<string, { rows: Map<string, Row>; whos: Set<string> }>();
   for (const e of entries) {
-    const key = `${e.suite}\u0000${e.case}\u0000${e.metric}`;
-    if (!rowKeys.includes(key)) rowKeys.push(key);
-    if (!whos.includes(e.who)) whos.push(e.who);
+    let suite = suites.get(e.suite);
+    if (suite === undefined) suites.set(e.suite, (suite = { rows: new Map(), whos: new Set() }));
+    const key = `${e.case}\u0000${e.metric}`;
+    let row = suite.rows.get(key);
+    if (row === undefined) suite.rows.set(key, (row = { suite: e.suite, case: e.case, metric: e.metric, unit: e.unit, byWho: new Map() }));
+    if (!row.byWho.has(e.who)) row.byWho.set(e.who, e);
+    suite.whos.add(e.who);
   }
-  whos.sort((a, b) => WHO_ORDER.indexOf(a) - WHO_ORDER.indexOf(b));
-  const rows = rowKeys.map((key) => {
-    const [suite, name, metric] = key.split('\u0000') as [string, string, EngineMetric];
-    const find = (who: EngineWho): EngineBenchEntry | undefined => entries.find((e) => e.suite === suite && e.case === name && e.metric === metric && e.who === who);
-    const wasm = find('wasm');
-    const js = find('js');
-    const ratio = wasm && js && wasm.runs > 0 && js.runs > 0 && js.median > 0 ? `${(wasm.median / js.median).toFixed(2)}×` : '';
-    return [`${suite.replace(/^engine-/, '')} ${name}`, metric, ...whos.map((who) => describeEngineEntry(find(who))), ratio];
-  });
-  printColumns([title, 'metric', ...whos, 'wasm/js'], rows, 2);
+  return [...suites].map(([name, s]) => ({ name, rows: [...s.rows.values()], whos: sortWho(s.whos) }));
+}
+
+/**
+ * Peers measured in a case of their own (`suite/case`), and the engine cases of the same suite
+ * they stand beside: one-to-one's postMessage baseline beside the engine's main → worker cases,
+ * the raw Atomics.wait/notify game beside the engine's parked game (not the spinning one).
+ */
+const OWN_CASE_PEERS: Readonly<Record<string, (engineCase: string) => boolean>> = {
+  'one-to-one/postMessage baseline': (name) => name.startsWith('engine '),
+  'ping-pong/parked baseline: Atomics.wait/notify': (name) => name === 'worker↔worker parked',
+};
+
+/** The best peer of a row: its median, and `ownCase` when it was measured in a case of its own. */
+export interface BestPeer {
+  who: string;
+  median: number;
+  ownCase: string | null;
+}
+
+/**
+ * The best peer beside `row` (highest or lowest median by the metric's direction): a peer in the
+ * row itself, or a peer whose own case stands beside it (OWN_CASE_PEERS); null if there is none.
+ */
+export function bestPeer(suite: Suite, row: Row): BestPeer | null {
+  const way = better(row.metric, row.unit);
+  if (way === null) return null;
+  const candidates: BestPeer[] = [];
+  for (const [who, e] of row.byWho) if (!isEngine(who)) candidates.push({ who, median: e.median, ownCase: null });
+  for (const other of suite.rows) {
+    const besides = OWN_CASE_PEERS[`${other.suite}/${other.case}`];
+    if (other === row || other.metric !== row.metric || besides === undefined || !besides(row.case)) continue;
+    for (const [who, e] of other.byWho) if (!isEngine(who)) candidates.push({ who, median: e.median, ownCase: other.case });
+  }
+  let best: BestPeer | null = null;
+  for (const c of candidates) {
+    if (!Number.isFinite(c.median)) continue;
+    if (best === null || (way === 'higher' ? c.median > best.median : c.median < best.median)) best = c;
+  }
+  return best;
 }

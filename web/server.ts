@@ -1,53 +1,39 @@
 /**
- * A small static server for the browser demo, the browser tests and the bundler examples (Node's
- * http, no framework): serves the repository's build output and pages with the two headers that
- * make a page cross-origin isolated (SharedArrayBuffer needs them) and the MIME types a browser
+ * The static server of the browser demo, the browser tests and the bundler examples: sirv
+ * serves the repository's build output and pages, and its `setHeaders` adds the two headers that
+ * make a page cross-origin isolated (SharedArrayBuffer needs them). sirv also maps a path to a
+ * file under its root (refusing any path that leaves it) and sends the MIME types a browser
  * insists on (application/wasm for streaming compilation, text/javascript for module workers).
  *
- *   /build/...               compiled package, demo and test pages (npm run build)
- *   /web/...                 the HTML pages
- *   /examples/<app>/dist/... the bundler examples' output
- *   /vendor/hdr-histogram-js the latency histogram's browser build (from node_modules)
- *   /no-isolation/<path>     the same files WITHOUT the isolation headers (to show the error page)
- *
- * Only files under those roots are served, never a path that leaves them.
+ *   /build/...                      compiled package, demo and test pages (npm run build)
+ *   /web/...                        the HTML pages
+ *   /examples/browser-app/dist/...  the bundler example's output
+ *   /vendor/hdr-histogram-js/...    the latency histogram's browser build (from node_modules)
+ *   /no-isolation/<path>            the same files WITHOUT the isolation headers (to show the error page)
  */
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { extname, join, normalize, sep } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import sirv, { type RequestHandler } from 'sirv';
 // The headers the engine's isolation error names: one definition for both.
 import { ISOLATION_HEADERS } from '../src/engine/platform-browser.ts';
 
 /** The repository root (this file runs from build/web/server.js). */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-
-const MIME_TYPES: Readonly<Record<string, string>> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.map': 'application/json; charset=utf-8',
-  '.json': 'application/json; charset=utf-8',
-  '.wasm': 'application/wasm',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.ico': 'image/x-icon',
-  '.txt': 'text/plain; charset=utf-8',
-};
-
-/** URL prefix → directory under the repository. */
+/** URL prefix → directory under the repository; nothing else is served. */
 const ROOTS: ReadonlyArray<readonly [string, string]> = [
   ['/build/', 'build'],
   ['/web/', 'web'],
-  ['/examples/', 'examples'],
+  ['/examples/browser-app/dist/', 'examples/browser-app/dist'],
   ['/vendor/hdr-histogram-js/', 'node_modules/hdr-histogram-js/dist'],
 ];
 
 const NO_ISOLATION_PREFIX = '/no-isolation';
+
+/** On every response: nothing cached (the build changes under a running server), no type sniffing. */
+const COMMON_HEADERS = Object.freeze({ 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
 
 export interface WebServer {
   readonly server: Server;
@@ -64,59 +50,46 @@ export interface WebServerOptions {
   readonly index?: string;
 }
 
-/** Maps a URL path to a file, or undefined if it is outside every root. */
-export function resolveFile(pathname: string): string | undefined {
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(pathname);
-  } catch {
-    return undefined;
-  }
-  if (decoded.includes('\0')) return undefined;
-  for (const [prefix, dir] of ROOTS) {
-    if (!decoded.startsWith(prefix)) continue;
-    const base = join(REPO_ROOT, dir);
-    const file = normalize(join(base, decoded.slice(prefix.length)));
-    if (file !== base && !file.startsWith(base + sep)) return undefined;
-    // The examples serve only what their bundlers built.
-    if (dir === 'examples' && !file.split(sep).includes('dist')) return undefined;
-    return file;
-  }
-  return undefined;
+/**
+ * A sirv handler per root, with or without the isolation headers. `dev` mode looks files up on
+ * every request: the tests build the examples after the server started.
+ */
+function rootHandlers(isolated: boolean): ReadonlyArray<readonly [string, RequestHandler]> {
+  const headers: Record<string, string> = isolated ? { ...COMMON_HEADERS, ...ISOLATION_HEADERS } : { ...COMMON_HEADERS };
+  const setHeaders = (response: ServerResponse): void => {
+    for (const [name, value] of Object.entries(headers)) response.setHeader(name, value);
+  };
+  return ROOTS.map(([prefix, dir]) => [prefix, sirv(join(REPO_ROOT, dir), { dev: true, dotfiles: false, setHeaders })] as const);
 }
 
 export function startWebServer(options: WebServerOptions = {}): Promise<WebServer> {
   const index = options.index ?? '/web/demo/index.html';
-  const server = createServer(async (request, response) => {
-    const url = new URL(request.url ?? '/', 'http://localhost');
-    let pathname = url.pathname;
-    const isolated = !(pathname === NO_ISOLATION_PREFIX || pathname.startsWith(NO_ISOLATION_PREFIX + '/'));
+  const handlers = { isolated: rootHandlers(true), plain: rootHandlers(false) };
+  const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+    const url = request.url ?? '/';
+    const query = url.indexOf('?');
+    let pathname = query === -1 ? url : url.slice(0, query);
+    const isolated = !(pathname === NO_ISOLATION_PREFIX || pathname.startsWith(`${NO_ISOLATION_PREFIX}/`));
     if (!isolated) pathname = pathname.slice(NO_ISOLATION_PREFIX.length) || '/';
-    const headers: Record<string, string> = { 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' };
-    if (isolated) Object.assign(headers, ISOLATION_HEADERS);
+    const notFound = (): void => {
+      response.writeHead(404, { ...COMMON_HEADERS, 'Content-Type': 'text/plain; charset=utf-8' }).end(`not found: ${pathname}\n`);
+    };
     if (request.method !== 'GET' && request.method !== 'HEAD') {
-      response.writeHead(405, { ...headers, Allow: 'GET, HEAD' }).end();
+      response.writeHead(405, { ...COMMON_HEADERS, Allow: 'GET, HEAD' }).end();
       return;
     }
-    if (pathname === '/' || pathname.endsWith('/')) {
-      const target = pathname === '/' ? index : `${pathname}index.html`;
-      response.writeHead(302, { ...headers, Location: (isolated ? '' : NO_ISOLATION_PREFIX) + target }).end();
+    if (pathname === '/') {
+      response.writeHead(302, { ...COMMON_HEADERS, Location: (isolated ? '' : NO_ISOLATION_PREFIX) + index }).end();
       return;
     }
-    const file = resolveFile(pathname);
-    const info = file === undefined ? undefined : await stat(file).catch(() => undefined);
-    if (file === undefined || info === undefined || !info.isFile()) {
-      response.writeHead(404, { ...headers, 'Content-Type': 'text/plain; charset=utf-8' }).end(`not found: ${pathname}\n`);
+    const root = (isolated ? handlers.isolated : handlers.plain).find(([prefix]) => pathname.startsWith(prefix));
+    if (root === undefined) {
+      notFound();
       return;
     }
-    headers['Content-Type'] = MIME_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream';
-    headers['Content-Length'] = String(info.size);
-    response.writeHead(200, headers);
-    if (request.method === 'HEAD') {
-      response.end();
-      return;
-    }
-    createReadStream(file).on('error', () => response.destroy()).pipe(response);
+    // sirv maps the rest of the path to a file under its root.
+    request.url = `/${pathname.slice(root[0].length)}${query === -1 ? '' : url.slice(query)}`;
+    root[1](request, response, notFound);
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);

@@ -2,8 +2,9 @@
  * What player A of every ping-pong side keeps (bench/engine-pingpong.ts): the round-trip
  * histogram, an HdrHistogram (hdr-histogram-js, 3 significant digits) of RTTs recorded in integer
  * nanoseconds, read back as p50/p99/p99.9 in µs, and the game's score around it (GameScore).
- * Shared by the engine's handler module and the baseline workers, so every side of the comparison
- * scores its games and computes its percentiles the same way.
+ * Shared by the engine's handler module, the baseline workers and the main thread's request()
+ * runs, so every side of the comparison, and every case of the suite, computes its percentiles
+ * the same way.
  *
  *   performance.now() ms ──×1e6, round──▶ recordValue(ns) ──▶ getValueAtPercentile(p) / 1000 ──▶ µs
  */

@@ -34,6 +34,7 @@
  * Every wait has a timeout, so a run ends (in an error) rather than hangs.
  */
 import { createEngine, EngineError, type Engine } from '../../src/browser.ts';
+import { formatCount, formatMicros, formatRate } from '../../bench/format.ts';
 import { topics, type DemoTopics } from './topics.ts';
 
 // ── settings ────────────────────────────────────────────────────────────────────────────────
@@ -563,7 +564,7 @@ async function runContender(contender: Contender, settings: Settings, index: num
       line.points.push({ t: (now - began) / 1000, mps });
       lastT = now;
       lastHandled = handled;
-      setStatus(`${step}: ${((now - began) / 1000).toFixed(1)} s of ${settings.seconds} s, ${mps.toFixed(2)} M msg/s`, (now - began) / (end - began));
+      setStatus(`${step}: ${((now - began) / 1000).toFixed(1)} s of ${settings.seconds} s, ${formatMps(mps)} msg/s`, (now - began) / (end - began));
       drawChart();
     };
     const sampler = setInterval(() => sample(performance.now()), SAMPLE_MS);
@@ -620,7 +621,7 @@ async function runContender(contender: Contender, settings: Settings, index: num
       contender, label, workers: settings.workers, batch: settings.batch, seconds,
       medianMps: line.medianMps, p50Us: percentile(histogram, 50), p99Us: percentile(histogram, 99),
       checksumOk, messages: active.sent,
-      checksum: checksumOk ? `ok: ${count.toLocaleString('en')} messages, per worker ${shares}` : `mismatch: ${problems.join('; ')}`,
+      checksum: checksumOk ? `ok: ${formatCount(count)} messages, per worker ${shares}` : `mismatch: ${problems.join('; ')}`,
     };
   } finally {
     histogram.destroy();
@@ -696,11 +697,9 @@ async function runAll(): Promise<DemoResult[]> {
 
 // ── the table ───────────────────────────────────────────────────────────────────────────────
 
+/** Million messages per second as a rate: 10.4 → '10.4M'. */
 function formatMps(value: number): string {
-  return Number.isNaN(value) ? '–' : value >= 10 ? value.toFixed(1) : value.toFixed(2);
-}
-function formatUs(value: number): string {
-  return Number.isNaN(value) ? '–' : value < 100 ? value.toFixed(0) : Math.round(value).toLocaleString('en');
+  return formatRate(value * 1e6);
 }
 
 function addRow(result: DemoResult): void {
@@ -720,8 +719,8 @@ function addRow(result: DemoResult): void {
   cell(String(result.workers), 'num');
   cell(String(result.batch), 'num');
   cell(formatMps(result.medianMps), 'num strong');
-  cell(formatUs(result.p50Us), 'num');
-  cell(formatUs(result.p99Us), 'num');
+  cell(formatMicros(result.p50Us), 'num');
+  cell(formatMicros(result.p99Us), 'num');
   const check = cell(result.error !== undefined ? 'failed' : result.checksumOk ? '✓ ok' : '✗ mismatch', result.checksumOk ? 'ok' : 'bad');
   check.title = result.error ?? result.checksum;
   // A failure's whole message is in the red box; the row names it briefly.
@@ -857,7 +856,7 @@ function drawChart(): void {
   const ly = 16;
   for (const c of shown) {
     const s = series.find((v) => v.contender === c);
-    const text = s?.medianMps !== undefined ? `${LABELS[c]}  ${formatMps(s.medianMps)} M/s median` : LABELS[c];
+    const text = s?.medianMps !== undefined ? `${LABELS[c]}  ${formatMps(s.medianMps)} msg/s median` : LABELS[c];
     ctx.globalAlpha = s === undefined ? 0.4 : 1;
     ctx.strokeStyle = COLORS[c];
     ctx.lineWidth = 3;
