@@ -6,7 +6,8 @@
  * The page must be cross-origin isolated (ISOLATION_HEADERS) for SharedArrayBuffer; createEngine
  * rejects with EngineError ERR_NOT_ISOLATED, naming both headers, when it is not.
  */
-import { createEngineWith, type Engine } from './engine/engine.ts';
+import { createEngineWith } from './engine/create-engine.ts';
+import type { Engine } from './engine/engine.ts';
 import { browserPlatform } from './engine/platform-browser.ts';
 import type { EngineOptions, HandlerModule, TopicMap } from './engine/types.ts';
 

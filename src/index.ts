@@ -3,7 +3,8 @@
  * worker_threads, and everything else the package exports (src/exports.ts).
  * Browsers and bundlers get src/browser.ts instead (package.json's "browser" condition).
  */
-import { createEngineWith, type Engine } from './engine/engine.ts';
+import { createEngineWith } from './engine/create-engine.ts';
+import type { Engine } from './engine/engine.ts';
 import { nodePlatform } from './engine/platform-node.ts';
 import type { EngineOptions, HandlerModule, TopicMap } from './engine/types.ts';
 

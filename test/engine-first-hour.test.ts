@@ -18,7 +18,7 @@ const HANDLERS = new URL('./engine/subject-handlers.js', import.meta.url);
 const IDLE_EXIT = fileURLToPath(new URL('./workers/idle-exit.js', import.meta.url));
 const N = Math.round(10_000 * STRESS);
 
-function start(backend: 'wasm' | 'js', options: { onError?: (error: Error) => void; workers?: number; ringCapacity?: number } = {}) {
+function start(backend: 'wasm' | 'js', options: { onError?: (error: Error) => void; workers?: number; ringCapacity?: number; maxSubscriptions?: number } = {}) {
   return createEngine<typeof subjectTopics, typeof subjectHandlers>({
     topics: subjectTopics, handlers: HANDLERS, backend, coreBuild: CORE_BUILD, workers: 2, ...options,
   });
@@ -171,6 +171,50 @@ describe.each(BACKENDS)('first hour (%s)', (backend) => {
     await expectCreate({ workers: 64 }, 'workers');
     await expectCreate({ maxSubscriptions: 1025 }, 'maxSubscriptions');
     await expectCreate({ topics: { 'a.*': subjectTopics.alarm } }, 'topics');
+  });
+
+  test('a caller-runs handler that publishes from inside a publish leaves the outer route whole', async () => {
+    // alarm: broadcast to both workers under caller-runs, 2-record lanes: thread 0 runs alarmRelay
+    // inline when a lane is full, and alarmRelay publishes a broadcast sensor.door.temp, which
+    // reroutes on thread 0 in the middle of the alarm's own push loop.
+    const engine = await start(backend, { workers: 2, ringCapacity: 2 });
+    const { threadCounts } = await import('./engine/subject-handlers.ts');
+    const before = threadCounts();
+    try {
+      await engine.subscribe('alarm', { handler: 'alarmRelay', mode: 'broadcast', backpressure: 'caller-runs' });
+      await engine.subscribe('sensor.*.temp', { handler: 'temps', mode: 'broadcast' });
+      await engine.subscribe('count', { handler: 'count', mode: 'broadcast' });
+      const alarms = Math.round(2000 * STRESS);
+      for (let i = 0; i < alarms; i++) engine.publish('alarm', { code: 7 });
+      await engine.whenWritable();
+      await engine.drain({ timeout: 60_000 });
+      const replies = await engine.requestAll('count', { reset: true }, { timeout: 20_000 });
+      const here = threadCounts();
+      const total = (key: 'alarms' | 'doorTemp' | 'wrongTopic') => replies.reduce((sum, reply) => sum + reply[key], 0) + here[key] - before[key];
+      expect(engine.stats().topics.alarm!.callerRuns).toBeGreaterThan(0); // the inline path ran
+      expect({ alarms: total('alarms'), doorTemp: total('doorTemp'), wrongTopic: total('wrongTopic') })
+        .toEqual({ alarms: 2 * alarms, doorTemp: 2 * 2 * alarms, wrongTopic: 0 });
+    } finally {
+      await engine.close();
+    }
+  });
+
+  test('unsubscribe() twice removes its own subscription once, never a later one that reuses its slot', async () => {
+    const engine = await start(backend, { workers: 1, maxSubscriptions: 2 });
+    try {
+      await engine.subscribe('count', { handler: 'count', mode: 'broadcast' });
+      const first = await engine.subscribe('alarm', { handler: 'alarm', mode: 'group' });
+      await first.unsubscribe();
+      const second = await engine.subscribe('sensor.door.open', { handler: 'doorOpen', mode: 'group' }); // reclaims the slot
+      expect(second.id).toBe(first.id);
+      await first.unsubscribe(); // must do nothing now
+      for (let i = 0; i < 10; i++) engine.publish('sensor.door.open', { open: true, seq: i });
+      await engine.drain({ timeout: 20_000 });
+      const replies = await engine.requestAll('count', { reset: true }, { timeout: 20_000 });
+      expect(replies.reduce((sum, reply) => sum + reply.doorOpen, 0)).toBe(10);
+    } finally {
+      await engine.close();
+    }
   });
 
   test('pattern subscriptions: sensor.*.temp and sensor.> reach every matching topic, resolved at subscribe time', async () => {

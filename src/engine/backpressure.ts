@@ -169,18 +169,27 @@ export class Backpressure {
     }
   }
 
-  /** Caller-runs: runs the handler of the record at `src` on this thread. */
+  /**
+   * Caller-runs: runs the handler of the record at `src` on this thread, from inside the push loop
+   * that is routing that record. The handler may publish, which reuses this thread's route entries
+   * and may restage `src` (its topic's staging record): both are put back afterwards, so the loop
+   * goes on with its own entries and record.
+   */
   private runInline(consumer: Consumer, src: number, stats: number): void {
     const words = this.shape.recordSize >> 2;
     const from = src >> 2;
     const to = this.callerStaging >> 2;
-    for (let i = 0; i < words; i++) this.i32[to + i] = this.i32[from + i]!;
+    const i32 = this.i32;
+    for (let i = 0; i < words; i++) i32[to + i] = i32[from + i]!;
     this.f64[stats + TOPIC_STAT_CALLER_RUNS]! += 1;
+    this.producer.saveRoutes();
     this.inlineDepth++;
     try {
-      consumer.handleRecord(this.callerStaging);
+      consumer.handleInline(this.callerStaging);
     } finally {
       this.inlineDepth--;
+      this.producer.restoreRoutes();
+      for (let i = 0; i < words; i++) i32[from + i] = i32[to + i]!;
     }
   }
 

@@ -134,6 +134,20 @@ export class Consumer {
     if (correlation !== 0) this.reply(topic, correlation, u16[(record + RECORD_REPLY_TO_OFFSET) >> 1]!, result, failed);
   }
 
+  /**
+   * Caller-runs: handles the record at `record` on this thread from inside a publish, and leaves
+   * ctx.topic as the calling handler (if any) had it.
+   */
+  handleInline(record: number): void {
+    const context = this.context as { topic: string };
+    const outer = context.topic;
+    try {
+      this.handleRecord(record);
+    } finally {
+      context.topic = outer;
+    }
+  }
+
   private handlerFailed(topic: TopicRuntime, stats: number, error: unknown): void {
     this.f64[stats + TOPIC_STAT_HANDLER_ERRORS]! += 1;
     const first = this.erroredTopics[topic.id] === 0;
@@ -175,5 +189,5 @@ export class Consumer {
  */
 export function asyncHandlerError(topic: string, promise?: PromiseLike<unknown>): EngineError {
   if (promise !== undefined) Promise.resolve(promise).catch(() => undefined); // never an unhandled rejection on top
-  return new EngineError('ERR_HANDLER_ASYNC', 'topic', topic, 'a handler returned a Promise: handlers are synchronous (the message is only valid during the call); do the asynchronous part outside the handler, or publish its result when it is done');
+  return new EngineError('ERR_HANDLER_ASYNC', 'topic', topic, 'a handler returned a Promise: handlers are synchronous (the message is only valid during the call); await asynchronous work outside the engine (e.g. on the main thread) and publish its result');
 }

@@ -1,7 +1,7 @@
 /**
- * The engine's public front: createEngine's work (validate, lay out the arena, start the workers)
- * and the typed API the user calls, each call handed to the room that owns it — the thread's data
- * path (ThreadRuntime), Workers, Subscriptions, Requests, Stats and ThreadZero.
+ * The engine's public front: the typed API the user calls, each call handed to the room that owns
+ * it — the thread's data path (ThreadRuntime), Workers, Subscriptions, Requests, Stats, ThreadZero,
+ * KeepAlive and Reporter. createEngine's work is in create-engine.ts.
  *
  *   thread 0 (yours)            workers 1..N (each: its own core instance over the same memory)
  *   ┌──────────────┐  lane 0→w  ┌──────────────────────────────────────────────┐
@@ -19,14 +19,11 @@
  * returns false until `whenWritable()` resolves (like a Node stream's write()); replies and
  * backlogs are moved by an asynchronous loop that parks with Atomics.waitAsync.
  */
-import { createJsCore } from '../../bindings/js/index.ts';
-import { instantiateCore, loadCoreModule } from '../../bindings/wasm.ts';
 import type { CoreOps } from '../../bindings/core-ops.ts';
-import { STATUS_OK } from '../../assembly/layout/status.ts';
-import { createArena, type Arena, type RingSpec } from '../arena.ts';
+import type { Arena } from '../arena.ts';
 import { ConfigError, EngineError } from '../errors.ts';
 import { POLICY_REJECT } from './layout.ts';
-import { checkTimeout, topicFingerprint, validateOptions, type ValidatedOptions } from './options.ts';
+import { checkTimeout, type ValidatedOptions } from './options.ts';
 import type { Platform } from './platform.ts';
 import { KeepAlive } from './keep-alive.ts';
 import { Reporter } from './reporter.ts';
@@ -41,57 +38,7 @@ import type {
   EngineOptions, EngineStats, HandlerModule, HandlerNameFor, ReplyTopicName, RequestOptions, SubscribeOptions,
   Subscription, TopicMap, TopicMessage, TopicName, TopicReply, TopicWriter,
 } from './types.ts';
-import { checkHandlerModule, importHandlers } from './worker.ts';
 import { Workers } from './workers.ts';
-
-/**
- * Creates an engine on `platform`: validates the options, lays out the arena, starts the workers
- * (each gets the handler module) and resolves once all of them run. The package's entry points
- * bind the platform: createEngine from 'wasm-dispatch' (src/index.ts under Node, src/browser.ts in
- * browsers). ConfigError for a bad option, ModuleError for a bad handler module, EngineError
- * ERR_NOT_ISOLATED on a page without cross-origin isolation, ERR_WORKER_START if a worker fails.
- */
-export async function createEngineWith<T extends TopicMap, M extends HandlerModule<T, any> = HandlerModule<T>>(platform: Platform, options: EngineOptions<T, M>): Promise<Engine<T, M>> {
-  platform.checkSupport();
-  const validated = validateOptions(options as EngineOptions<TopicMap>, platform.defaultWorkers());
-  if (options.worker !== undefined && platform.name !== 'browser') {
-    throw new ConfigError('worker', options.worker, 'browsers only: under Node every worker imports options.handlers by path or URL');
-  }
-  let href: string;
-  let handlerModule: HandlerModule;
-  if (typeof options.handlers === 'string' || options.handlers instanceof URL) {
-    href = platform.resolveModule(options.handlers);
-    handlerModule = await importHandlers(href);
-  } else {
-    // The module itself: the app's worker script brings its own copy (serveEngineWorker(handlers)).
-    if (options.worker === undefined) {
-      throw new ConfigError('worker', undefined, 'a handler module passed as an object needs options.worker: a function that starts a Web Worker whose script calls serveEngineWorker(handlers)');
-    }
-    href = '';
-    handlerModule = checkHandlerModule(options.handlers, 'handlers');
-  }
-  const { shape } = validated;
-  const fingerprint = topicFingerprint(options.topics, shape.topicNames);
-  if (topicFingerprint(handlerModule.topics, shape.topicNames) !== fingerprint) {
-    throw new ConfigError('handlers', href || 'handlers', "the handler module's topics differ from options.topics (same names, schemas, reply schemas and keys are required)");
-  }
-  const coreUrl = options.coreUrl === undefined ? undefined : new URL(platform.resolveModule(options.coreUrl));
-  const module = validated.backend === 'wasm' ? await loadCoreModule(validated.coreBuild, coreUrl) : undefined;
-  const makeCore = (memory: WebAssembly.Memory): CoreOps => (module !== undefined ? instantiateCore(module, memory) : createJsCore(memory));
-  const T = shape.threads;
-  const rings: RingSpec[] = [];
-  for (let p = 0; p < T; p++) for (let c = 0; c < T; c++) rings.push({ capacity: shape.ringCapacity, recordSize: shape.recordSize, producer: p, consumer: c });
-  const arena = createArena({
-    threads: T, rings, scratchBytes: validated.scratchBytes,
-    routers: [{ maxTopics: shape.topicNames.length, maxSubscriptions: shape.routerSubscriptions }],
-  }, makeCore);
-  const core = makeCore(arena.memory);
-  // Thread 0 is the router's only writer, for the engine's life.
-  if (core.routerTryLock(arena.router(0).address, 0) !== STATUS_OK) throw new Error('unreachable: a new router is locked');
-  const engine = new Engine<T, M>(options, validated, platform, arena, core, handlerModule);
-  await engine.start({ module, backend: validated.backend, handlers: href, fingerprint, factory: options.worker });
-  return engine;
-}
 
 /**
  * A running engine. `T` is its topics; `M` its handler module's type, when given
@@ -164,7 +111,14 @@ export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = Handle
       this.closing = Promise.resolve();
       throw error;
     }
-    this.handlerModule.setup?.(this.runtime.context);
+    try {
+      this.handlerModule.setup?.(this.runtime.context);
+    } catch (error) {
+      // createEngine rejects and the caller gets no engine to close: stop the workers here.
+      this.closing = Promise.resolve();
+      await this.workerThreads.terminate();
+      throw new EngineError('ERR_WORKER_START', 'setup', 'thread 0', `the handler module's setup() threw on the engine's thread: ${(error as Error)?.message ?? error}`, { cause: error });
+    }
     this.threadZero.start();
     this.keepAlive.watch();
   }
@@ -314,7 +268,12 @@ export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = Handle
    */
   close(options: { timeout?: number } = {}): Promise<void> {
     if (this.closing !== undefined) return this.closing;
-    const timeout = checkTimeout('timeout', lifecycleOptions(options).timeout) ?? 10_000;
+    let timeout: number;
+    try {
+      timeout = checkTimeout('timeout', lifecycleOptions(options).timeout) ?? 10_000;
+    } catch (error) {
+      return Promise.reject(error); // like drain(): bad options reject, and the engine stays open
+    }
     this.closing = this.doClose(timeout);
     return this.closing;
   }

@@ -73,6 +73,8 @@ export class Producer {
   };
   /** The result of publishes whose caller reads only the returned boolean. */
   private readonly scratchResult: RouteResult;
+  /** Route entries kept across a caller-runs handler (saveRoutes / restoreRoutes). */
+  private readonly savedRoutes: Uint32Array;
   /** Wired by ThreadRuntime: where a full lane (or a lane with a backlog) goes. */
   backpressure!: Backpressure;
 
@@ -106,6 +108,21 @@ export class Producer {
     this.pending = new Int32Array(T);
     this.fresh = new Int32Array(T);
     this.scratchResult = new RouteResult(shape.routerSubscriptions);
+    this.savedRoutes = new Uint32Array(shape.routerSubscriptions);
+  }
+
+  /** Keeps the route entries before a caller-runs handler, which may route (and overwrite them). */
+  saveRoutes(): void {
+    const at = this.routeOut >> 2;
+    const saved = this.savedRoutes;
+    for (let i = 0; i < saved.length; i++) saved[i] = this.u32[at + i]!;
+  }
+
+  /** Puts the kept route entries back (one level: caller-runs does not nest). */
+  restoreRoutes(): void {
+    const at = this.routeOut >> 2;
+    const saved = this.savedRoutes;
+    for (let i = 0; i < saved.length; i++) this.u32[at + i] = saved[i]!;
   }
 
   /**
@@ -135,9 +152,10 @@ export class Producer {
    * Pushes the record at `src` into the lanes of route entries from..n-1 at routeOut (a
    * least-loaded slot's entries make one pick: the core's pickLeastLoaded, as dispatchBatch does),
    * each under its subscription's policy (or `override`); counts the record PUBLISHED if some
-   * receiver, before `from` or here, took it. Adds to `result`'s counts (locals until the end: a
-   * caller-runs handler may publish, and route again, from inside this loop). True if every lane
-   * took it without waiting.
+   * receiver, before `from` or here, took it. Adds to `result`'s counts, kept in locals until the
+   * end: a caller-runs handler may publish, and route again, from inside this loop (Backpressure
+   * puts this thread's route entries and the record back after it). True if every lane took it
+   * without waiting.
    *
    * The one push loop: route() and publishBatch's resume both call it. A call costs an allocation
    * on the JS backend if it pushes TurboFan past its inlining budget (boxed numbers: a scavenge

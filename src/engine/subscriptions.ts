@@ -25,7 +25,6 @@ const MODE_CODES: Readonly<Record<DeliveryMode, number>> = { broadcast: MODE_BRO
 const ROUTER_PUBLISH_TIMEOUT_MS = 10_000;
 
 export class Subscriptions {
-  private readonly live = new Map<number, Subscription>();
   private queue: Promise<unknown> = Promise.resolve();
   private readonly handlerNames: readonly string[];
 
@@ -119,23 +118,25 @@ export class Subscriptions {
       for (const slot of slots) this.table.free(slot);
       throw error;
     }
-    const first = slots[0]!;
+    let removed = false;
     const subscription: Subscription = {
-      id: first, topic: subject, topics: topics.map((topic) => topic.name), handler: options.handler, mode, workers,
+      id: slots[0]!, topic: subject, topics: topics.map((topic) => topic.name), handler: options.handler, mode, workers,
       backpressure: policies[0]!, balance,
-      unsubscribe: () => this.serialise(() => this.remove(first, slots, ids)),
+      // Once only: its slots and router ids may belong to a later subscription afterwards.
+      unsubscribe: () => this.serialise(async () => {
+        if (removed) return;
+        removed = true;
+        await this.remove(slots, ids);
+      }),
     };
-    this.live.set(first, subscription);
     await this.publishRoutes();
     return subscription;
   }
 
-  private async remove(first: number, slots: readonly number[], ids: readonly number[]): Promise<void> {
-    if (!this.live.has(first)) return;
+  private async remove(slots: readonly number[], ids: readonly number[]): Promise<void> {
     for (const id of ids) this.core.routerRemoveSubscription(this.router, id);
     // RETIRED, not FREE: records already in lanes still name these slots and their handler.
     for (const slot of slots) this.table.retire(slot);
-    this.live.delete(first);
     await this.publishRoutes();
   }
 

@@ -67,7 +67,8 @@ export class ThreadZero {
         Atomics.store(i32, sleeping, 0);
         continue;
       }
-      // Workers keep the process alive; waitAsync alone would not (Node 20).
+      // waitAsync does not keep the process alive (Node 20): ref'd workers do while work is in
+      // flight (KeepAlive), and an idle engine lets the process exit.
       await this.platform.waitAsync(i32, doorbell, seen, THREAD0_PARK_MS);
       Atomics.store(i32, sleeping, 0);
     }

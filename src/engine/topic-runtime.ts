@@ -99,15 +99,17 @@ function keyKindOf(type: string): number {
  * (schema.ts), so the source is safe to build. Where eval is forbidden (a Content-Security-Policy
  * without 'unsafe-eval'), the loop is used.
  *
- * A message has exactly the schema's fields, as the schema's encode() requires: counting its keys
- * (for-in over the enum cache: no allocation, a few ns) catches an extra one — `{ ...move, plyer: 1 }`
- * would otherwise publish the old player silently — which refuseExtra names in a ConfigError; a
- * missing one is named by its setter (`field=undefined`).
+ * A message has the schema's fields and no other own property, as the schema's encode() requires:
+ * counting its keys (for-in over the enum cache: no allocation, a few ns) catches an extra one —
+ * `{ ...move, plyer: 1 }` would otherwise publish the old player silently — which refuseExtra
+ * names in a ConfigError; a missing one is named by its setter (`field=undefined`).
  */
 export function compileAssign(names: readonly string[]): Assigner {
   const known = new Set(names);
+  // The count above is a fast filter (for-in also counts inherited enumerable properties, e.g. a
+  // reader's accessors); the rule is encode's: an own key that is not a field.
   const refuseExtra = (message: Record<string, unknown>): void => {
-    for (const key in message) if (!known.has(key)) throw new ConfigError(key, message[key], `is not a field of this topic's schema (${names.join(', ')})`);
+    for (const key of Object.keys(message)) if (!known.has(key)) throw new ConfigError(key, message[key], `is not a field of this topic's schema (${names.join(', ')})`);
   };
   try {
     const body = names.map((name) => `w.${name} = m.${name};`).join('\n');

@@ -213,6 +213,7 @@ export interface Subscription {
   readonly handler: string;
   readonly mode: DeliveryMode;
   readonly workers: readonly number[];
+  /** Its policy (a pattern without one given: each topic's own default; this is the first topic's). */
   readonly backpressure: BackpressurePolicy;
   readonly balance: Balance;
   /** Stops routing new messages to it; messages already accepted are still delivered. */

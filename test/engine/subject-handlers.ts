@@ -5,7 +5,12 @@
 import { defineHandlers } from '../../src/engine/types.ts';
 import { subjectTopics } from './subject-topics.ts';
 
-const counts = { kitchenTemp: 0, doorTemp: 0, doorOpen: 0, wallTemp: 0, anySensor: 0, celsiusSum: 0 };
+const counts = { kitchenTemp: 0, doorTemp: 0, doorOpen: 0, wallTemp: 0, anySensor: 0, celsiusSum: 0, alarms: 0, wrongTopic: 0 };
+
+/** This thread's counts (the engine's own thread runs caller-runs handlers from this same module). */
+export function threadCounts(): Readonly<typeof counts> {
+  return { ...counts };
+}
 
 function countTopic(topic: string): void {
   if (topic === 'sensor.kitchen.temp') counts.kitchenTemp++;
@@ -18,6 +23,7 @@ export default defineHandlers(subjectTopics, {
   temps: {
     topic: 'sensor.*.temp',
     handle(m, ctx) {
+      if (!ctx.topic.endsWith('.temp')) counts.wrongTopic++; // a record of another topic reached it
       countTopic(ctx.topic);
       counts.celsiusSum += m.celsius;
     },
@@ -34,6 +40,15 @@ export default defineHandlers(subjectTopics, {
     topic: 'alarm',
     handle(m) {
       if (m.code === 13) throw new Error('alarm 13 went off');
+    },
+  },
+  /** Publishes a door reading from inside the handler (under caller-runs: from inside a publish). */
+  alarmRelay: {
+    topic: 'alarm',
+    handle(m, ctx) {
+      counts.alarms++;
+      ctx.publish('sensor.door.temp', { celsius: m.code, seq: 0 });
+      if (ctx.topic !== 'alarm') counts.wrongTopic++;
     },
   },
   count: {

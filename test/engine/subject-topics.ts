@@ -13,7 +13,10 @@ export const subjectTopics = defineTopics({
   /** Per-worker counts by topic, from the pattern handlers (requestAll). */
   count: {
     schema: defineSchema({ reset: 'bool' }),
-    reply: defineSchema({ kitchenTemp: 'u32', doorTemp: 'u32', doorOpen: 'u32', wallTemp: 'u32', anySensor: 'u32', celsiusSum: 'f64' }),
+    reply: defineSchema({
+      kitchenTemp: 'u32', doorTemp: 'u32', doorOpen: 'u32', wallTemp: 'u32', anySensor: 'u32', celsiusSum: 'f64',
+      alarms: 'u32', wrongTopic: 'u32',
+    }),
   },
   /** Its handler returns a Promise (as a JavaScript user's async handler would). */
   slow: { schema: defineSchema({ n: 'u32' }), reply: defineSchema({ n: 'u32' }) },
