@@ -61,12 +61,8 @@ export class Backpressure {
     return (this.backlogs[consumer]?.size ?? 0) > 0;
   }
 
-  /** The record at `src` while this thread has a backlog: behind the lane's own, if it has one. */
+  /** The record at `src` for a lane whose backlog holds records: behind them, in order. */
   pushBehindBacklog(consumer: number, src: number, policy: number, stats: number, override: number): PushOutcome {
-    if (!this.holds(consumer)) {
-      const outcome = this.producer.tryPush(consumer, src, stats);
-      return outcome === LANE_FULL ? this.onFull(consumer, src, policy, stats, override) : outcome;
-    }
     this.pumpBacklog(consumer);
     if (this.holds(consumer)) return this.onFull(consumer, src, policy, stats, override);
     const outcome = this.producer.tryPush(consumer, src, stats);

@@ -135,20 +135,17 @@ export class Producer {
     this.u32[(src + RECORD_CORRELATION_OFFSET) >> 2] = correlation;
     this.u16[(src + RECORD_REPLY_TO_OFFSET) >> 1] = this.thread;
     this.enter();
-    const hash = topic.keyKind === KEY_NONE ? 0 : this.keyHash(topic, src);
+    const hash = topic.keyKind === KEY_NONE ? 0 : this.core.keyHash(src + RECORD_HEADER_BYTES, topic.keyKind, topic.keyOffset, topic.keyLength);
     const n = this.core.routerRoute(this.router, this.thread, topic.id, hash, this.routeOut);
     const stats = this.control.topicStats(topic.id);
     result.routed = n > 0 ? n : 0;
     result.accepted = 0;
     result.refused = 0;
-    if (n > 0) return this.pushRoutes(src, 0, n, stats, override, result);
-    this.f64[stats + TOPIC_STAT_UNROUTED]! += 1;
-    return true;
-  }
-
-  /** The key hash of the record at `src` (the core's keyHash over the message's key field). */
-  private keyHash(topic: TopicRuntime, src: number): number {
-    return this.core.keyHash(src + RECORD_HEADER_BYTES, topic.keyKind, topic.keyOffset, topic.keyLength);
+    if (n <= 0) {
+      this.f64[stats + TOPIC_STAT_UNROUTED]! += 1;
+      return true;
+    }
+    return this.pushRoutes(src, 0, n, stats, override, result);
   }
 
   /**
@@ -195,30 +192,26 @@ export class Producer {
 
   /** Pushes the record at `src` into the lane to `consumer`, applying `policy` (or `override`) if it is full. */
   pushLane(consumer: number, src: number, policy: number, stats: number, override: number): PushOutcome {
-    // A lane with a backlog stays FIFO: its records go behind the backlog (the cold path, out of
-    // line: TurboFan inlines publish(), route(), pushRoutes() and this into one function, and what
-    // they inline shares one budget of ~920 bytes of bytecode; past it the schema setters stop
-    // being inlined — publish() measured 0.90× the old engine until these paths were trimmed).
-    if (this.backpressure.backlogSize > 0) return this.backpressure.pushBehindBacklog(consumer, src, policy, stats, override);
+    const backpressure = this.backpressure;
+    // A lane with a backlog stays FIFO: its records go behind the backlog (the cold path).
+    if (backpressure.backlogSize > 0 && backpressure.holds(consumer)) return backpressure.pushBehindBacklog(consumer, src, policy, stats, override);
     const outcome = this.tryPush(consumer, src, stats);
-    return outcome === LANE_FULL ? this.backpressure.onFull(consumer, src, policy, stats, override) : outcome;
+    return outcome === LANE_FULL ? backpressure.onFull(consumer, src, policy, stats, override) : outcome;
   }
 
   /** One ringTryPush into the lane to `consumer`: TAKEN, REFUSED (its consumer is gone: counted rejected) or LANE_FULL. */
   tryPush(consumer: number, src: number, stats: number): PushOutcome | typeof LANE_FULL {
-    // Small, like enter(): the refused paths are out of line (see pushLane on the inlining budget).
     const status = this.core.ringTryPush(this.ringTo[consumer]!, src);
-    if (status !== STATUS_OK) return this.notPushed(status, stats);
-    this.fresh[consumer]! += 1;
-    if (++this.pending[consumer]! >= this.shape.flushEvery) this.flushLane(consumer);
-    return TAKEN;
-  }
-
-  /** After a failed ringTryPush: REFUSED if the lane is closed (its consumer is gone: counted rejected), else LANE_FULL. */
-  private notPushed(status: number, stats: number): PushOutcome | typeof LANE_FULL {
-    if (status !== STATUS_CLOSED) return LANE_FULL;
-    this.f64[stats + TOPIC_STAT_REJECTED]! += 1;
-    return REFUSED;
+    if (status === STATUS_OK) {
+      this.fresh[consumer]! += 1;
+      if (++this.pending[consumer]! >= this.shape.flushEvery) this.flushLane(consumer);
+      return TAKEN;
+    }
+    if (status === STATUS_CLOSED) {
+      this.f64[stats + TOPIC_STAT_REJECTED]! += 1;
+      return REFUSED;
+    }
+    return LANE_FULL;
   }
 
   /** `count` records were put into the lane to `consumer` by other means (the backlog pump): counted at its next flush. */
@@ -283,12 +276,7 @@ export class Producer {
 
   /** Enters the router's current version once per task (left at flushAll, scheduled as a microtask). */
   enter(): void {
-    // Small on purpose: it is inlined into every publish, and TurboFan's inlining budget is shared
-    // with the rest of the publish path (see pushLane); the once-per-task work is in enterTask.
-    if (!this.entered) this.enterTask();
-  }
-
-  private enterTask(): void {
+    if (this.entered) return;
     this.core.routerEnter(this.router, this.thread);
     this.entered = true;
     if (this.flushScheduled) return;
