@@ -29,7 +29,7 @@ import { KeepAlive } from './keep-alive.ts';
 import { Reporter } from './reporter.ts';
 import { Requests } from './requests.ts';
 import { Stats } from './stats.ts';
-import { isPattern, patternProblem, subjectMatches, type SubjectPattern } from './subjects.ts';
+import { isPattern, patternProblem, topicsOf, type SubjectPattern } from './subjects.ts';
 import { Subscriptions } from './subscriptions.ts';
 import { ThreadRuntime } from './thread.ts';
 import { ThreadZero } from './thread-zero.ts';
@@ -235,9 +235,9 @@ export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = Handle
     if (this.closing !== undefined) throw new EngineError('ERR_ENGINE_CLOSED', 'topic', subject, 'the engine is closed');
     const problem = patternProblem(subject);
     if (problem !== null) throw new ConfigError('topic', subject, problem);
-    const topics = this.runtime.topics.byId.filter((topic) => subjectMatches(subject, topic.name));
-    if (topics.length === 0) throw new ConfigError('topic', subject, `matches no declared topic (${this.runtime.topics.names.join(', ')})`);
-    return topics;
+    const names = topicsOf(subject, this.runtime.topics.names);
+    if (names.length === 0) throw new ConfigError('topic', subject, `matches no declared topic (${this.runtime.topics.names.join(', ')})`);
+    return names.map((name) => this.runtime.topics.get(name));
   }
 
   // ── lifecycle ───────────────────────────────────────────────────────────────────────────────

@@ -37,6 +37,16 @@ export function subjectMatches(pattern: string, name: string): boolean {
   return p.length === n.length;
 }
 
+/**
+ * The declared topics among `names` that `subject` stands for: the topic itself, or every topic a
+ * valid pattern matches; none for an undeclared name or an invalid pattern (patternProblem says why).
+ */
+export function topicsOf(subject: string, names: readonly string[]): string[] {
+  if (!isPattern(subject)) return names.includes(subject) ? [subject] : [];
+  if (patternProblem(subject) !== null) return [];
+  return names.filter((name) => subjectMatches(subject, name));
+}
+
 // ── the same rules in the types ────────────────────────────────────────────────────────────────
 
 type Tokens<S extends string> = S extends `${infer Head}.${infer Rest}` ? [Head, ...Tokens<Rest>] : [S];

@@ -56,14 +56,14 @@ export class TopicSet {
       const schema = spec.schema as AnySchema;
       const key = spec.key === undefined ? undefined : schema.fields.find((f) => f.name === spec.key);
       const fieldNames = Object.keys(schema.spec);
+      const keyKind = key === undefined ? KEY_NONE : keyKindOf(key.type);
       return {
         id, name, schema, reply: spec.reply as AnySchema | undefined,
         fieldNames, assign: compileAssign(fieldNames), staging,
         writer: schema.writer(memory).at(staging + RECORD_HEADER_BYTES) as unknown as Record<string, unknown>,
         reader: schema.reader(memory),
         batchWriter: schema.writer(memory) as unknown as { at(address: number): Record<string, unknown> },
-        keyKind: key === undefined ? KEY_NONE : keyKindOf(key.type), keyOffset: key?.offset ?? 0,
-        keyLength: key !== undefined && keyKindOf(key.type) === KEY_BYTES ? key.size : 0,
+        keyKind, keyOffset: key?.offset ?? 0, keyLength: keyKind === KEY_BYTES ? key!.size : 0,
       };
     });
     for (const topic of this.byId) this.byName.set(topic.name, topic);

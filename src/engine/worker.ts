@@ -20,7 +20,7 @@ import { attachArena } from '../arena.ts';
 import { ModuleError } from '../errors.ts';
 import { COMMAND_STOP, THREAD_RUNNING, THREAD_STOPPED } from './layout.ts';
 import { topicFingerprint } from './options.ts';
-import { isPattern, patternProblem, subjectMatches } from './subjects.ts';
+import { topicsOf } from './subjects.ts';
 import { serializeError, type WorkerMessage, type WorkerStartData } from './platform.ts';
 import { ThreadRuntime } from './thread.ts';
 import type { HandlerModule } from './types.ts';
@@ -150,15 +150,9 @@ export function checkHandlerModule(value: unknown, href: string): HandlerModule 
   }
   const topicNames = Object.keys(module.topics);
   for (const [name, def] of Object.entries(module.handlers)) {
-    if (def === null || typeof def !== 'object' || typeof def.handle !== 'function' || typeof def.topic !== 'string' || !handlesSomething(def.topic, topicNames)) {
+    if (def === null || typeof def !== 'object' || typeof def.handle !== 'function' || typeof def.topic !== 'string' || topicsOf(def.topic, topicNames).length === 0) {
       throw new ModuleError(`handlers.${name}`, def, 'must be { topic: <a declared topic, or a pattern matching one>, handle(message, ctx) { ... } }');
     }
   }
   return module;
-}
-
-/** Whether a handler's `topic` is a declared topic, or a valid pattern that matches one. */
-function handlesSomething(subject: string, topics: readonly string[]): boolean {
-  if (!isPattern(subject)) return topics.includes(subject);
-  return patternProblem(subject) === null && topics.some((topic) => subjectMatches(subject, topic));
 }
