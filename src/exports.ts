@@ -14,7 +14,8 @@ export {
   type TopicMessage, type TopicReply, type TopicReader, type TopicWriter, type HandlerContext,
   type HandlerDef, type HandlerModule, type EngineOptions, type SubscribeOptions, type Subscription,
   type RequestOptions, type WebWorkerLike, type TopicStats, type LaneStats, type WorkerStats, type EngineStats,
-  type ReplyTopicName, type HandlerNameFor, type HandlerTopics,
+  type ReplyTopicName, type HandlerNameFor, type HandlerTopics, type DeadLetter, type DeadLetterReason,
+  type CircuitOptions, type CircuitStats,
 } from './engine/types.ts';
 export type { SubjectPattern, TopicsMatching } from './engine/subjects.ts';
 export {

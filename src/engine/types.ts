@@ -68,6 +68,12 @@ export function defineTopics<const T extends TopicMap>(topics: T): T {
 export interface HandlerContext<T extends TopicMap> {
   /** Worker number 0..N-1, or -1 on the engine's own thread (a caller-runs delivery). */
   readonly worker: number;
+  /**
+   * Which delivery of this message this call is: 1 the first time; more when earlier deliveries
+   * crashed or hung their worker, which was restarted and handed the message again (at-least-once:
+   * whatever those deliveries did before they died, including publishing, has happened).
+   */
+  readonly deliveries: number;
   /** The topic of the message being handled (tells a pattern's handler which topic it got). */
   readonly topic: TopicName<T>;
   /** Publishes from this thread (see Engine.publish). */
@@ -188,6 +194,57 @@ export interface EngineOptions<T extends TopicMap, M extends HandlerModule<T, an
   readonly coreBuild?: 'release' | 'debug';
   /** Called with every handler's first error per topic and worker, and with crashed workers. */
   readonly onError?: (error: Error) => void;
+  /**
+   * Supervision: a worker that exits, throws out of its loop, fails in setup() or hangs (see
+   * handlerTimeout) is restarted in place — same worker number, lanes and subscriptions — and its
+   * successor handles what it held. At most `maxRestarts` restarts per worker within `windowMs`
+   * (default 10 per 60000 ms; restarts back off 0, 10, 20, 40 … 1000 ms); past that the worker
+   * stays down (ERR_WORKER_RESTART_LIMIT to onError) and its messages count as lost. false: never
+   * restart (a crashed worker stays down at once).
+   */
+  readonly restart?: { readonly maxRestarts?: number; readonly windowMs?: number } | false;
+  /**
+   * Milliseconds a handler may run before it counts as hung: its worker is terminated and
+   * restarted, and the message counts a delivery attempt. Checked by sampling (every quarter of
+   * it, at least 5 ms): a hang is noticed between handlerTimeout and 1.25 × handlerTimeout + 5 ms.
+   * Time a handler spends waiting for lane space under 'block' counts. Default: none.
+   */
+  readonly handlerTimeout?: number;
+  /**
+   * Deliveries a message gets whose handling crashed or hung its worker before it becomes a dead
+   * letter (not retried again), 1..1000; default 3.
+   */
+  readonly maxDeliveries?: number;
+  /** Receives dead letters on the engine's thread (poison messages, circuit-open rejections). */
+  readonly onDeadLetter?: (letter: DeadLetter) => void;
+}
+
+/** Why a message became a dead letter. */
+export type DeadLetterReason = 'crashed' | 'hung' | 'circuit-open';
+
+/** A message the engine gave up on, as onDeadLetter receives it on the engine's thread. */
+export interface DeadLetter {
+  readonly topic: string;
+  /** The message's fields, decoded into a plain object. */
+  readonly fields: Record<string, unknown>;
+  /** 'crashed'/'hung': its last delivery crashed or hung its worker (maxDeliveries reached); 'circuit-open': its subscription's circuit was open. */
+  readonly reason: DeadLetterReason;
+  /** Deliveries it had (for 'circuit-open': those before this one, which did not run). */
+  readonly deliveries: number;
+  /** The worker it was meant for. */
+  readonly worker: number;
+  /** The handler (of the handler module) it was meant for. */
+  readonly handler: string;
+}
+
+/** A circuit breaker of a subscription (per worker): see SubscribeOptions.circuit. */
+export interface CircuitOptions {
+  /** Handler errors (throws) within `windowMs` that open the circuit, 1..255. */
+  readonly failures: number;
+  /** The window failures are counted in, ms. */
+  readonly windowMs: number;
+  /** How long the circuit stays open before one trial message runs (half-open), ms. */
+  readonly cooldownMs: number;
 }
 
 export interface SubscribeOptions<H extends string = string> {
@@ -201,6 +258,13 @@ export interface SubscribeOptions<H extends string = string> {
   readonly backpressure?: BackpressurePolicy;
   /** group mode only; default 'round-robin'. */
   readonly balance?: Balance;
+  /**
+   * A circuit breaker on each member worker: after `failures` handler errors within `windowMs` the
+   * circuit opens, and the subscription's messages on that worker are not run but dead-lettered
+   * with reason 'circuit-open'; after `cooldownMs` one trial message runs (half-open): success
+   * closes the circuit, an error opens it again. Default: none.
+   */
+  readonly circuit?: CircuitOptions;
 }
 
 export interface Subscription {
@@ -227,7 +291,15 @@ export interface RequestOptions {
   readonly signal?: AbortSignal;
 }
 
-/** Counters of one topic, summed over threads; each may be late by a batch. */
+/**
+ * Counters of one topic, summed over threads; each may be late by a batch. After drain() they obey,
+ * crash or no crash, the accounting identity
+ *
+ *   routed = delivered + deadLettered + droppedOldest + droppedNewest + rejected + lost
+ *
+ * (every lane copy made is handled once, given up on, refused or lost), with `crashed` and
+ * `redelivered` counting the extra delivery attempts of messages whose handling killed a worker.
+ */
 export interface TopicStats {
   /** publish() calls accepted by at least one lane or handled inline. */
   published: number;
@@ -242,6 +314,19 @@ export interface TopicStats {
   rejected: number;
   callerRuns: number;
   handlerErrors: number;
+  /** Of delivered, calls of a message whose earlier deliveries crashed or hung a worker (ctx.deliveries > 1). */
+  redelivered: number;
+  /** Deliveries that crashed or hung their worker (not in delivered: the handler never returned). */
+  crashed: number;
+  /** Messages given up on: poison messages (maxDeliveries reached) and circuit-open rejections. */
+  deadLettered: number;
+  /** Of deadLettered, those whose subscription's circuit was open. */
+  circuitOpen: number;
+  /**
+   * Accepted messages no handler will run: held by a worker that stays down (restart limit, or
+   * restart: false) or waiting in the own backlog of a worker that crashed.
+   */
+  lost: number;
   /** The first handler error seen for this topic, if any. */
   firstError?: Error;
 }
@@ -260,9 +345,24 @@ export interface LaneStats {
 
 export interface WorkerStats {
   worker: number;
-  state: 'starting' | 'running' | 'stopped' | 'crashed';
+  /** 'restarting': crashed or hung, a successor is on its way; 'crashed': down for good (restart limit, or restart: false). */
+  state: 'starting' | 'running' | 'restarting' | 'stopped' | 'crashed';
+  /** Times it was restarted. */
+  restarts: number;
   busyMs: number;
   idleMs: number;
+}
+
+/** One worker's circuit breaker of one subscription (slot). */
+export interface CircuitStats {
+  /** The subscription slot (Subscription.id for a topic; a pattern has one slot per topic). */
+  subscription: number;
+  topic: string;
+  handler: string;
+  worker: number;
+  state: 'closed' | 'open' | 'half-open';
+  /** Times it opened. */
+  opened: number;
 }
 
 export interface EngineStats {
@@ -273,6 +373,8 @@ export interface EngineStats {
   lateReplies: number;
   /** Records waiting in publishers' backlogs (a full lane under block on the engine's thread, or drop-oldest). */
   backlog: number;
-  /** Records accepted for workers that crashed before handling them (left in their lanes or backlogs). */
+  /** Sum of every topic's `lost`. */
   lostToCrashes: number;
+  /** The circuit breakers of subscriptions that have one, per member worker. */
+  circuits: CircuitStats[];
 }
