@@ -198,11 +198,20 @@ export interface EngineOptions<T extends TopicMap, M extends HandlerModule<T, an
    * Supervision: a worker that exits, throws out of its loop, fails in setup() or hangs (see
    * handlerTimeout) is restarted in place — same worker number, lanes and subscriptions — and its
    * successor handles what it held. At most `maxRestarts` restarts per worker within `windowMs`
-   * (default 10 per 60000 ms; restarts back off 0, 10, 20, 40 … 1000 ms); past that the worker
+   * (default 10 per 60000 ms); past that the worker
    * stays down (ERR_WORKER_RESTART_LIMIT to onError) and its messages count as lost. false: never
    * restart (a crashed worker stays down at once).
+   *
+   * A crash loop backs off: a successor that dies within a second of starting is replaced after
+   * `minBackoffMs` (default 10), doubling per further quick death up to `maxBackoffMs` (default
+   * 1000); the first crash after a successor ran a second or more is replaced at once.
    */
-  readonly restart?: { readonly maxRestarts?: number; readonly windowMs?: number } | false;
+  readonly restart?: {
+    readonly maxRestarts?: number;
+    readonly windowMs?: number;
+    readonly minBackoffMs?: number;
+    readonly maxBackoffMs?: number;
+  } | false;
   /**
    * Milliseconds a handler may run before it counts as hung: its worker is terminated and
    * restarted, and the message counts a delivery attempt. Checked by sampling (every quarter of
