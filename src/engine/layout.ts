@@ -35,8 +35,10 @@
  * |--------|------|---------------|-------------|----------------|--------|
  * | 0      | 4    | DOORBELL      | producers   | owner          | atomic (add + notify) |
  * | 128    | 4    | SLEEPING      | owner       | producers      | atomic |
- * | 256    | 4    | STATE         | owner*      | thread 0, producers | atomic: THREAD_*; (*) thread 0 sets STARTING for a dead owner |
+ * | 256    | 4    | STATE         | owner*      | thread 0, producers | atomic: THREAD_*; (*) thread 0 sets RESTARTING for a dead owner |
  * | 260    | 4    | COMMAND       | thread 0    | owner          | atomic |
+ * | 264    | 4    | LEASE         | thread 0    | owner          | atomic: the generation of the thread that may run this worker; 0: revoked |
+ * | 268    | 4    | BUSY          | owner       | thread 0       | atomic: 1 from the start of a loop pass (stored before LEASE is checked) until the thread parks or yields |
  * | 384    | 4    | ACCEPTED      | owner       | thread 0       | atomic: lane records this thread made visible or took into a backlog (mod 2^32) |
  * | 388    | 4    | COMPLETED     | owner       | thread 0       | atomic: records it handled and committed, plus backlog records it dropped (mod 2^32) |
  * | 392    | 4    | BACKLOG       | owner       | thread 0       | atomic: records waiting in its backlogs |
@@ -107,6 +109,8 @@ export const CONTROL_DOORBELL_OFFSET = 0;
 export const CONTROL_SLEEPING_OFFSET = CONTROL_DOORBELL_OFFSET + FALSE_SHARING_STRIDE;
 export const CONTROL_STATE_OFFSET = CONTROL_SLEEPING_OFFSET + FALSE_SHARING_STRIDE;
 export const CONTROL_COMMAND_OFFSET = CONTROL_STATE_OFFSET + 4;
+export const CONTROL_LEASE_OFFSET = CONTROL_COMMAND_OFFSET + 4;
+export const CONTROL_BUSY_OFFSET = CONTROL_LEASE_OFFSET + 4;
 export const CONTROL_ACCEPTED_OFFSET = CONTROL_STATE_OFFSET + FALSE_SHARING_STRIDE;
 export const CONTROL_COMPLETED_OFFSET = CONTROL_ACCEPTED_OFFSET + 4;
 export const CONTROL_BACKLOG_OFFSET = CONTROL_COMPLETED_OFFSET + 4;
@@ -131,6 +135,8 @@ export const CONTROL_TOPIC_STATS_OFFSET = CONTROL_LANE_STATS_OFFSET + MAX_THREAD
 export const THREAD_STARTING = 0;
 export const THREAD_RUNNING = 1;
 export const THREAD_STOPPED = 2;
+/** Set by thread 0 for a dead worker until its successor runs (recovery.ts). */
+export const THREAD_RESTARTING = 3;
 /** COMMAND values. */
 export const COMMAND_RUN = 0;
 export const COMMAND_STOP = 1;

@@ -39,6 +39,7 @@ export function yieldToEventLoop(): Promise<void> {
 
 export const browserPlatform: Platform = {
   name: 'browser',
+  exitIsFinal: false,
   // One core stays with the page's thread, which publishes and renders: with as many workers as
   // cores, a descheduled worker stalls the producer (see the README's sizing note).
   defaultWorkers: () => Math.max(1, (typeof navigator !== 'undefined' && navigator.hardwareConcurrency > 0 ? navigator.hardwareConcurrency : 1) - 1),

@@ -8,6 +8,7 @@ const WORKER_ENTRY = new URL('./worker-node.js', import.meta.url);
 
 export const nodePlatform: Platform = {
   name: 'node',
+  exitIsFinal: true,
   defaultWorkers: () => availableParallelism(),
   checkSupport() {},
   resolveModule(spec) {

@@ -8,6 +8,8 @@
 /** What a worker is started with (structured-cloned: the Module and the shared Memory are shared). */
 export interface WorkerStartData {
   readonly thread: number;
+  /** Which thread of this worker this is (its LEASE: a thread whose lease was revoked stops at once). */
+  readonly generation: number;
   readonly memory: WebAssembly.Memory;
   readonly module: WebAssembly.Module | undefined;
   readonly backend: 'wasm' | 'js';
@@ -63,6 +65,12 @@ export type WaitResult = 'ok' | 'not-equal' | 'timed-out';
 
 export interface Platform {
   readonly name: 'node' | 'browser';
+  /**
+   * Whether a worker's reported exit means its thread no longer runs (Node's 'exit'). A Web
+   * Worker's terminate() does not wait for the thread to stop: the engine then revokes the dead
+   * thread's LEASE and waits until it is not BUSY before anything else touches its lanes.
+   */
+  readonly exitIsFinal: boolean;
   /** The default worker count: Node, the logical cores; browsers, one fewer (the page's thread). */
   defaultWorkers(): number;
   /** Throws a typed error if this host cannot run the engine (a browser page without isolation). */

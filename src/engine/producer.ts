@@ -20,7 +20,7 @@ import type { ControlBlock } from './control-block.ts';
 import {
   LANE_STAT_HIGH_WATER, LANE_STAT_PUBLISHED, RECORD_CORRELATION_OFFSET, RECORD_HEADER_BYTES,
   RECORD_REPLY_TO_OFFSET, RECORD_SUBSCRIPTION_OFFSET, TOPIC_STAT_PUBLISHED, TOPIC_STAT_REJECTED,
-  THREAD_STARTING, TOPIC_STAT_ROUTED, TOPIC_STAT_UNROUTED, laneIndex, routeEntryConsumer, routeEntrySlot,
+  THREAD_RESTARTING, TOPIC_STAT_ROUTED, TOPIC_STAT_UNROUTED, laneIndex, routeEntryConsumer, routeEntrySlot,
 } from './layout.ts';
 import type { EngineShape } from './options.ts';
 import type { SubscriptionTable } from './subscription-table.ts';
@@ -254,10 +254,10 @@ export class Producer {
     if (peer.isSleeping()) peer.ring();
   }
 
-  /** Whether consumer thread `consumer` is being restarted (its STATE is STARTING again: recovery.ts). */
+  /** Whether consumer thread `consumer` is being restarted (its STATE is RESTARTING: recovery.ts). */
   consumerRestarting(consumer: number): boolean {
     const peer = this.controls[consumer]!;
-    return Atomics.load(peer.i32, peer.state) === THREAD_STARTING;
+    return Atomics.load(peer.i32, peer.state) === THREAD_RESTARTING;
   }
 
   /** Flushes every lane with pending records (without leaving the router version). */

@@ -23,7 +23,7 @@
  *   5. inbound  every inbound lane's READ (and cached HEAD) goes back to TAIL: the successor
  *               reads [TAIL, HEAD) again, in order, before anything newer
  *
- * Its STATE goes back to STARTING until the successor runs: a worker blocked on one of its full
+ * Its STATE is RESTARTING until the successor runs: a worker blocked on one of its full
  * lanes keeps waiting for the successor instead of spilling into its own backlog (which lives in
  * its heap and would be lost if that worker died too).
  *
@@ -42,7 +42,7 @@ import type { Arena } from '../arena.ts';
 import { SPILL_COUNT, SPILL_HEAD, spillViews } from './backlog.ts';
 import type { ControlBlock } from './control-block.ts';
 import {
-  HANDLED_COUNTED, RECORD_CRASHES_OFFSET, RECORD_TOPIC_OFFSET, THREAD_STARTING, TOPIC_STAT_BACKLOGGED,
+  HANDLED_COUNTED, RECORD_CRASHES_OFFSET, RECORD_TOPIC_OFFSET, THREAD_RESTARTING, THREAD_STOPPED, TOPIC_STAT_BACKLOGGED,
   TOPIC_STAT_LOST, laneIndex, scratchLayout,
 } from './layout.ts';
 import type { EngineShape } from './options.ts';
@@ -85,7 +85,7 @@ export class Recovery {
     const i32 = this.i32;
     const dead = this.controls[thread]!;
     // Producers waiting for space in its lanes keep waiting for its successor instead of spilling.
-    Atomics.store(i32, dead.state, THREAD_STARTING);
+    Atomics.store(i32, dead.state, THREAD_RESTARTING);
     // 1. router
     this.core.routerLeave(this.router, thread);
     // 2. outbound
@@ -190,6 +190,7 @@ export class Recovery {
   close(thread: number): void {
     for (let p = 0; p < this.shape.threads; p++) this.core.ringCloseConsumer(this.lane(p, thread));
     const dead = this.controls[thread]!;
+    Atomics.store(dead.i32, dead.state, THREAD_STOPPED);
     const kept = this.spilled(thread);
     let lost = 0;
     for (let topic = 0; topic < kept.length; topic++) {

@@ -69,7 +69,8 @@ export async function runWorker(data: WorkerStartData, post: (message: WorkerMes
     return;
   }
   const { producer, consumer, backpressure, control } = runtime;
-  const { i32, f64, command, sleeping, doorbell, idleMs, idleSinceMs: idleSince } = control;
+  const { i32, f64, command, sleeping, doorbell, idleMs, idleSinceMs: idleSince, lease, busy } = control;
+  const generation = data.generation;
   f64[control.startMs] = nowMs();
   Atomics.store(i32, control.state, THREAD_RUNNING);
   post({ kind: 'ready' });
@@ -78,7 +79,19 @@ export async function runWorker(data: WorkerStartData, post: (message: WorkerMes
   let polls = 0;
   let passes = 0;
   let lastYield = nowMs();
+  // BUSY is 1 from a pass's start until this thread parks or yields; LEASE is checked after it is
+  // set (both atomic: pairs with thread 0's revoke-then-read), so a thread whose lease was revoked
+  // (a browser's terminated worker that still runs) never starts another pass.
+  let isBusy = false;
   for (;;) {
+    if (!isBusy) {
+      Atomics.store(i32, busy, 1);
+      isBusy = true;
+    }
+    if (Atomics.load(i32, lease) !== generation) {
+      Atomics.store(i32, busy, 0);
+      return; // another thread is this worker now
+    }
     const handled = consumer.drainAll();
     if (backpressure.backlogSize > 0) backpressure.pumpBacklogs();
     if (handled > 0) {
@@ -91,6 +104,8 @@ export async function runWorker(data: WorkerStartData, post: (message: WorkerMes
         const now = nowMs();
         if (now - lastYield > YIELD_EVERY_MS) {
           lastYield = now;
+          Atomics.store(i32, busy, 0);
+          isBusy = false;
           await yieldFn();
         }
       }
@@ -106,6 +121,8 @@ export async function runWorker(data: WorkerStartData, post: (message: WorkerMes
     if (polls < spin) continue;
     if (f64[idleSince] === 0) f64[idleSince] = nowMs();
 
+    Atomics.store(i32, busy, 0);
+    isBusy = false;
     Atomics.store(i32, sleeping, 1);
     const rung = Atomics.load(i32, doorbell);
     // Re-check after announcing SLEEPING: pairs with the producer's HEAD store then SLEEPING load.

@@ -17,6 +17,9 @@ import type { EngineShape } from './options.ts';
 import { deserializeError, type Platform, type WorkerHandle, type WorkerMessage } from './platform.ts';
 import type { Reporter } from './reporter.ts';
 
+/** How long a revoked Web Worker that stays BUSY (hung in a handler) is waited for after terminate(). */
+const FENCE_MS = 3000;
+
 /**
  * starting: its first thread is not ready yet; running; restarting: it died and a successor is
  * due or starting; stopped: close() ended it; crashed: down for good (the supervisor gave up).
@@ -142,9 +145,12 @@ export class Workers {
         void Promise.resolve(record.handle?.terminate()).then(() => fail(error));
       };
       timer = setTimeout(() => end(new EngineError('ERR_WORKER_START', 'worker', w, `did not start within ${this.startTimeout} ms`)), this.startTimeout);
+      // Only the thread holding this lease may run the worker's loop (see died()).
+      const control = this.controls[w + 1]!;
+      Atomics.store(control.i32, control.lease, generation);
       record.handle = this.platform.startWorker(
         {
-          thread: w + 1, memory: this.arena.memory, module: launch.module, backend: launch.backend,
+          thread: w + 1, generation, memory: this.arena.memory, module: launch.module, backend: launch.backend,
           handlers: launch.handlers, fingerprint: launch.fingerprint, shape: this.shape,
         },
         {
@@ -205,9 +211,28 @@ export class Workers {
     record.readyAt = 0;
     record.generation++; // nothing more from that thread counts
     const hung = record.hung;
-    // Called on 'exit' (Node: once the thread is gone; browsers: the platform terminates a worker
-    // after its error event, then reports the exit) or after terminate(): it no longer runs.
-    this.onDeath({ worker: w, error, hung, ranMs });
+    const death: WorkerDeath = { worker: w, error, hung, ranMs };
+    // Node reports 'exit' once the thread is gone. A Web Worker may run on for a while after
+    // terminate(): revoke its lease, and wait until it is out of its loop pass (BUSY = 0; it
+    // checks the lease after setting BUSY, so it will not start another) before recovery touches
+    // its lanes. A thread hung in a handler never clears BUSY: after FENCE_MS it is taken as gone.
+    if (this.platform.exitIsFinal) {
+      this.onDeath(death);
+      return;
+    }
+    const control = this.controls[w + 1]!;
+    Atomics.store(control.i32, control.lease, 0);
+    control.ring();
+    const deadline = performance.now() + FENCE_MS;
+    const fence = (): void => {
+      if (Atomics.load(control.i32, control.busy) !== 0 && performance.now() < deadline) {
+        setTimeout(fence, 1);
+        return;
+      }
+      if (record.stopping) return;
+      this.onDeath(death);
+    };
+    fence();
   }
 
   /** Kills worker `w`'s thread as hung (handlerTimeout): a death with `hung` set, after it is gone. */
