@@ -1,0 +1,538 @@
+/**
+ * Supervision (issue 11), on both backends: workers that exit, throw out of their loop, fail in a
+ * successor's setup() or hang are restarted in place and their successors handle, at least once and
+ * in order, every message the dead worker held; crash loops hit the restart limit; restart: false
+ * leaves a worker down; poison messages become dead letters; circuit breakers open, half-open and
+ * close. After every scenario the accounting identity holds exactly for every topic:
+ *
+ *   routed = delivered + deadLettered + droppedOldest + droppedNewest + rejected + lost
+ *
+ * The handlers (engine/fault-handlers.ts) log every completed call to a file per worker number,
+ * synchronously, so what dead workers did survives them; the judges (engine/supervision.ts) compare
+ * those logs with what was sent. WD_STRESS scales the traffic and the number of random crashes;
+ * WD_SEED picks the random run's seed.
+ */
+import { afterEach, describe, expect, test } from '@jest/globals';
+import { BACKENDS, STRESS } from './harness.ts';
+import { within } from './engine/harness.ts';
+import { ANY, FAULT, HANDLER } from './engine/fault-topics.ts';
+import {
+  Traffic, childrenOf, closeFaultEngines, errorsOf, failNextSetups, identityProblems, judgeIds, judgeJobs, prng, put,
+  readLogs, sleep, startFaultEngine, threadIds, unclaimedSetupFailures, waitFor, type Fan, type FaultEngine,
+} from './engine/supervision.ts';
+import { EngineError } from '../src/errors.ts';
+
+const JOBS = Math.round(1200 * STRESS);
+const RANDOM_CRASHES = Math.max(100, Math.round(100 * STRESS));
+const SEED = Number(process.env.WD_SEED ?? 0x5eed11);
+/** handlerTimeout of the hang scenarios: far above any honest handler here (µs), so no false alarm. */
+const HANG_MS = 300;
+
+type Settled<T> = PromiseSettledResult<T>;
+
+/** What a request rejected with (fails the test if it resolved or took more than 20 s). */
+async function rejection(promise: Promise<unknown>, what: string): Promise<EngineError> {
+  const error = await within(20_000, what, promise.then(() => new Error(`${what}: resolved, expected a rejection`), (e: unknown) => e));
+  expect(error).toBeInstanceOf(EngineError);
+  return error as EngineError;
+}
+
+/** Subscribes the four job handlers (broadcast, group round-robin, group least-loaded, keyed), ask and fan. */
+async function subscribeAll(engine: FaultEngine): Promise<void> {
+  await engine.subscribe('job', { handler: 'jobBroadcast', mode: 'broadcast' });
+  await engine.subscribe('job', { handler: 'jobGroup', mode: 'group' });
+  await engine.subscribe('job', { handler: 'jobLeast', mode: 'group', balance: 'least-loaded' });
+  await engine.subscribe('job', { handler: 'jobKeyed', mode: 'keyed' });
+  await engine.subscribe('ask', { handler: 'ask', mode: 'group' });
+  await engine.subscribe('fan', { handler: 'fan', mode: 'group' });
+}
+
+/** Judges the four job handlers; returns their problems keyed by handler (all empty when right). */
+function judgeAllJobs(engine: FaultEngine, jobs: Parameters<typeof judgeJobs>[1]) {
+  const { calls } = readLogs(engine);
+  const verdicts = {
+    broadcast: judgeJobs(calls, jobs, HANDLER.B, 'broadcast', [0, 1]),
+    group: judgeJobs(calls, jobs, HANDLER.G, 'group', [0, 1]),
+    least: judgeJobs(calls, jobs, HANDLER.L, 'group', [0, 1]),
+    keyed: judgeJobs(calls, jobs, HANDLER.K, 'keyed', [0, 1]),
+  };
+  return { calls, verdicts, problems: Object.fromEntries(Object.entries(verdicts).map(([k, v]) => [k, v.problems])) };
+}
+
+const noProblems = { broadcast: [], group: [], least: [], keyed: [] };
+
+describe.each(BACKENDS)('engine supervision (%s)', (backend) => {
+  afterEach(closeFaultEngines);
+
+  type Kind = 'exit' | 'loopThrow' | 'setup' | 'hang';
+  const kinds: [Kind, string][] = [
+    ['exit', 'a handler calls process.exit'],
+    ['loopThrow', 'an error thrown from a timer a handler scheduled (out of the loop)'],
+    ['setup', "process.exit, then the successor's setup() throws"],
+    ['hang', `a handler spins past handlerTimeout (${HANG_MS} ms)`],
+  ];
+
+  test.each(kinds)('crash kind %s (%s) under broadcast, group, least-loaded, keyed, request and worker-published traffic: restarted in place, nothing lost, order kept, identity exact', async (kind) => {
+    const fault = kind === 'hang' ? FAULT.hang : kind === 'loopThrow' ? FAULT.loopThrow : FAULT.exit;
+    /** Whether the worker dies inside the handler (the message it died on is redelivered). */
+    const inHandler = kind !== 'loopThrow';
+    const code = kind === 'hang' ? 'ERR_HANDLER_TIMEOUT' : 'ERR_WORKER_CRASHED';
+    const engine = await startFaultEngine(backend, {
+      restart: { minBackoffMs: 5, maxBackoffMs: 50 }, ...(kind === 'hang' ? { handlerTimeout: HANG_MS } : {}),
+    });
+    await subscribeAll(engine);
+    const before = await threadIds(engine);
+    if (kind === 'setup') failNextSetups(engine, 1, 1); // worker 1 is sure to crash (fault 2)
+
+    const traffic = new Traffic(0);
+    const fans: Fan[] = [];
+    const requests: { id: number; a: number; promise: Promise<{ id: number; twice: number; worker: number; deliveries: number }> }[] = [];
+    let nextId = 1;
+    let faultyAsk = -1;
+    const ask = (faultKind: number): number => {
+      const id = nextId++;
+      const a = id * 1.5;
+      requests.push({ id, a, promise: engine.request('ask', { id, a, fault: faultKind, victim: ANY }, { timeout: 30_000 }) });
+      return id;
+    };
+    // Six faults spread over the traffic, one per target; each waits for its crash before the next.
+    const faults: { at: number; send: () => Promise<void> }[] = [
+      { at: 1, send: () => put(engine, 'job', traffic.next(3, fault, HANDLER.K, ANY)).then(() => undefined) },
+      { at: 2, send: () => put(engine, 'job', traffic.next(5, fault, HANDLER.B, 1)).then(() => undefined) },
+      { at: 3, send: () => put(engine, 'job', traffic.next(7, fault, HANDLER.G, ANY)).then(() => undefined) },
+      { at: 4, send: () => put(engine, 'job', traffic.next(9, fault, HANDLER.L, ANY)).then(() => undefined) },
+      { at: 5, send: async () => { faultyAsk = ask(fault); } },
+      {
+        at: 6,
+        send: async () => {
+          const fan = { id: nextId++, count: 4, key: 11, diesMidway: inHandler };
+          fans.push(fan);
+          await put(engine, 'fan', { id: fan.id, count: fan.count, key: fan.key, fault, victim: ANY });
+        },
+      },
+    ].map((f) => ({ ...f, at: Math.floor((f.at * JOBS) / 7) }));
+    let fired = 0;
+    let awaitAt = -1;
+    for (let i = 0; i < JOBS; i++) {
+      await put(engine, 'job', traffic.next(i % 16));
+      if (i % 20 === 0) ask(FAULT.none);
+      if (i % 150 === 75) {
+        const fan = { id: nextId++, count: 4, key: i % 16, diesMidway: false };
+        fans.push(fan);
+        await put(engine, 'fan', { id: fan.id, count: fan.count, key: fan.key, fault: FAULT.none, victim: 0 });
+      }
+      const f = faults.find((x) => x.at === i);
+      if (f !== undefined) {
+        await f.send();
+        fired++;
+        awaitAt = i + 40; // more traffic queues behind it first: lanes and backlogs are full when it dies
+      }
+      if (i === awaitAt) {
+        const want = fired;
+        await waitFor(15_000, `crash ${want} (${code})`, () => errorsOf(engine, code).length >= want);
+      }
+    }
+    const crashes = faults.length + (kind === 'setup' ? 1 : 0);
+    await waitFor(15_000, `${crashes} crashes (${code})`, () => errorsOf(engine, code).length >= crashes);
+    const settled: Settled<{ id: number; twice: number; worker: number; deliveries: number }>[] = await within(40_000, 'replies', Promise.allSettled(requests.map((r) => r.promise)));
+    await within(30_000, 'drain', engine.drain());
+
+    // Every request answered (none rejected), right, the crashed one by a later delivery.
+    const rejected = settled.flatMap((s, i) => (s.status === 'rejected' ? [`ask ${requests[i]!.id}: ${(s.reason as Error).message}`] : []));
+    expect(rejected).toEqual([]);
+    settled.forEach((s, i) => {
+      const reply = (s as PromiseFulfilledResult<{ id: number; twice: number; deliveries: number }>).value;
+      expect(reply).toMatchObject({ id: requests[i]!.id, twice: requests[i]!.a * 2 });
+      expect(reply.deliveries).toBe(requests[i]!.id === faultyAsk && inHandler ? 2 : 1);
+    });
+
+    // Handlers: every accepted job (and every child of a worker's fan) handled, in order, once
+    // except redeliveries; the fan that died midway left its first half published.
+    const jobs = [...traffic.jobs, ...childrenOf(fans)];
+    const judged = judgeAllJobs(engine, jobs);
+    expect(judged.problems).toEqual(noProblems);
+    expect(judgeIds(judged.calls, HANDLER.R, requests.map((r) => r.id)).problems).toEqual([]);
+    expect(judgeIds(judged.calls, HANDLER.F, fans.map((f) => f.id)).problems).toEqual([]);
+
+    // The crashes: each reported once, naming the worker; no other error.
+    const crashErrors = engine.errors.filter((e) => e.code === 'ERR_WORKER_CRASHED' || e.code === 'ERR_HANDLER_TIMEOUT');
+    expect(engine.errors.filter((e) => !crashErrors.includes(e)).map((e) => e.message)).toEqual([]);
+    expect(crashErrors.length).toBe(crashes);
+    for (const e of crashErrors) {
+      expect(e).toBeInstanceOf(EngineError);
+      expect(e.field).toBe('worker');
+      expect([0, 1]).toContain(e.value);
+    }
+    expect(errorsOf(engine, code).length).toBe(crashes);
+    if (kind === 'setup') expect(errorsOf(engine, 'ERR_WORKER_CRASHED', 1).length).toBeGreaterThanOrEqual(2);
+
+    // Stats: identity exact, nothing lost, no backlog; the counters agree with the logs.
+    const stats = engine.stats();
+    expect(identityProblems(stats)).toEqual([]);
+    expect(stats.backlog).toBe(0);
+    expect(stats.lostToCrashes).toBe(0);
+    const died = inHandler ? 1 : 0;
+    const jobCalls = judged.calls.filter((c) => c.code <= HANDLER.K).length;
+    const jobRedelivered = judged.calls.filter((c) => c.code <= HANDLER.K && c.deliveries > 1).length;
+    expect(stats.topics.job).toMatchObject({ lost: 0, deadLettered: 0, rejected: 0, delivered: jobCalls, redelivered: jobRedelivered, crashed: 4 * died });
+    expect(jobRedelivered).toBe(4 * died);
+    expect(stats.topics.ask).toMatchObject({ lost: 0, deadLettered: 0, delivered: requests.length, redelivered: died, crashed: died });
+    expect(stats.topics.fan).toMatchObject({ lost: 0, deadLettered: 0, delivered: fans.length, redelivered: died, crashed: died });
+    expect(engine.letters).toEqual([]);
+
+    // Workers: back to running, restarts counted per worker; a restarted worker is a new thread.
+    expect(stats.workers.map((w) => w.state)).toEqual(['running', 'running']);
+    for (const w of [0, 1]) {
+      const mine = crashErrors.filter((e) => e.value === w).length;
+      expect({ worker: w, restarts: stats.workers[w]!.restarts }).toEqual({ worker: w, restarts: mine });
+    }
+    expect(stats.workers[1]!.restarts).toBeGreaterThanOrEqual(1);
+    const after = await threadIds(engine);
+    for (const w of [0, 1]) {
+      if (stats.workers[w]!.restarts > 0) expect(after.get(w)).not.toBe(before.get(w));
+      else expect(after.get(w)).toBe(before.get(w));
+    }
+    const { setups } = readLogs(engine);
+    for (const w of [0, 1]) expect(setups.filter((s) => s.worker === w).length).toBe(1 + stats.workers[w]!.restarts);
+    expect(setups.filter((s) => s.failed).map((s) => s.worker)).toEqual(kind === 'setup' ? [1] : []);
+    expect(unclaimedSetupFailures(engine)).toBe(0);
+  });
+
+  test(`${RANDOM_CRASHES} random crashes (exit, hang, loop throw, failing setup) under traffic: nothing lost, order kept, identity exact (seed ${SEED})`, async () => {
+    const random = prng(SEED);
+    const engine = await startFaultEngine(backend, {
+      restart: { maxRestarts: 1_000_000, windowMs: 60_000, minBackoffMs: 1, maxBackoffMs: 4 }, handlerTimeout: HANG_MS,
+    });
+    await subscribeAll(engine);
+    const traffic = new Traffic(0);
+    const fans: Fan[] = [];
+    const requests: { id: number; a: number; fault: number; promise: Promise<{ id: number; twice: number; deliveries: number }> }[] = [];
+    let nextId = 1;
+    const count = { exit: 0, hang: 0, loopThrow: 0, markers: 0 };
+    /** Deliveries that die in the handler, per topic (each redelivered once). */
+    const dies = { job: 0, ask: 0, fan: 0 };
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+    while (count.exit + count.hang < RANDOM_CRASHES) {
+      const burst = 5 + Math.floor(random() * 40);
+      for (let i = 0; i < burst; i++) await put(engine, 'job', traffic.next(Math.floor(random() * 32)));
+      if (random() < 0.3) {
+        const id = nextId++;
+        requests.push({ id, a: id, fault: FAULT.none, promise: engine.request('ask', { id, a: id, fault: FAULT.none, victim: 0 }, { timeout: 60_000 }) });
+      }
+      const r = random();
+      const fault = r < 0.8 ? FAULT.exit : r < 0.88 ? FAULT.hang : FAULT.loopThrow;
+      if (fault === FAULT.exit) count.exit++;
+      else if (fault === FAULT.hang) count.hang++;
+      else count.loopThrow++;
+      if (random() < 0.06) {
+        failNextSetups(engine, Math.floor(random() * 2), 1);
+        count.markers++;
+      }
+      const inHandler = fault !== FAULT.loopThrow;
+      const where = random();
+      if (where < 0.7) {
+        const target = pick([HANDLER.B, HANDLER.G, HANDLER.L, HANDLER.K]);
+        const victim = target === HANDLER.B ? Math.floor(random() * 2) : ANY;
+        await put(engine, 'job', traffic.next(Math.floor(random() * 32), fault, target, victim));
+        if (inHandler) dies.job++;
+      } else if (where < 0.85) {
+        const id = nextId++;
+        requests.push({ id, a: id, fault, promise: engine.request('ask', { id, a: id, fault, victim: ANY }, { timeout: 60_000 }) });
+        if (inHandler) dies.ask++;
+      } else {
+        const fan = { id: nextId++, count: 2 + 2 * Math.floor(random() * 3), key: Math.floor(random() * 32), diesMidway: inHandler };
+        fans.push(fan);
+        await put(engine, 'fan', { id: fan.id, count: fan.count, key: fan.key, fault, victim: ANY });
+        if (inHandler) dies.fan++;
+      }
+    }
+    const settled = await within(120_000, 'replies', Promise.allSettled(requests.map((r) => r.promise)));
+    await within(60_000, 'drain', engine.drain());
+    // A loop throw fires when its worker next yields (up to a park timeout, 1 s, when idle).
+    await sleep(1500);
+    await within(30_000, 'second drain', engine.drain());
+
+    expect(settled.flatMap((s, i) => (s.status === 'rejected' ? [`ask ${requests[i]!.id}: ${(s.reason as Error).message}`] : []))).toEqual([]);
+    settled.forEach((s, i) => {
+      const reply = (s as PromiseFulfilledResult<{ id: number; twice: number; deliveries: number }>).value;
+      const sent = requests[i]!;
+      expect(reply).toMatchObject({ id: sent.id, twice: sent.a * 2, deliveries: sent.fault === FAULT.exit || sent.fault === FAULT.hang ? 2 : 1 });
+    });
+    const jobs = [...traffic.jobs, ...childrenOf(fans)];
+    const judged = judgeAllJobs(engine, jobs);
+    expect(judged.problems).toEqual(noProblems);
+    expect(judgeIds(judged.calls, HANDLER.R, requests.map((r) => r.id)).problems).toEqual([]);
+    expect(judgeIds(judged.calls, HANDLER.F, fans.map((f) => f.id)).problems).toEqual([]);
+
+    const { setups } = readLogs(engine);
+    const setupFailures = setups.filter((s) => s.failed).length;
+    const crashed = errorsOf(engine, 'ERR_WORKER_CRASHED').length;
+    const timeouts = errorsOf(engine, 'ERR_HANDLER_TIMEOUT').length;
+    const summary = { ...count, setupFailures, crashedErrors: crashed, timeoutErrors: timeouts, dies };
+    // Every exit and failing setup is a crash; a loop throw is one unless its worker died first.
+    expect(crashed).toBeGreaterThanOrEqual(count.exit + setupFailures);
+    expect(crashed).toBeLessThanOrEqual(count.exit + setupFailures + count.loopThrow);
+    expect({ ...summary, timeoutErrors: timeouts }).toEqual({ ...summary, timeoutErrors: count.hang });
+    expect(engine.errors.filter((e) => e.code !== 'ERR_WORKER_CRASHED' && e.code !== 'ERR_HANDLER_TIMEOUT').map((e) => e.message)).toEqual([]);
+    expect(count.exit + count.hang).toBeGreaterThanOrEqual(RANDOM_CRASHES);
+
+    const stats = engine.stats();
+    expect(identityProblems(stats)).toEqual([]);
+    expect(stats.backlog).toBe(0);
+    expect(stats.lostToCrashes).toBe(0);
+    const jobCalls = judged.calls.filter((c) => c.code <= HANDLER.K);
+    expect(stats.topics.job).toMatchObject({
+      lost: 0, deadLettered: 0, rejected: 0, delivered: jobCalls.length, crashed: dies.job,
+      redelivered: jobCalls.filter((c) => c.deliveries > 1).length,
+    });
+    expect(jobCalls.filter((c) => c.deliveries > 1).length).toBe(dies.job);
+    expect(stats.topics.ask).toMatchObject({ lost: 0, deadLettered: 0, delivered: requests.length, crashed: dies.ask, redelivered: dies.ask });
+    expect(stats.topics.fan).toMatchObject({ lost: 0, deadLettered: 0, delivered: fans.length, crashed: dies.fan, redelivered: dies.fan });
+    expect(engine.letters).toEqual([]);
+    expect(stats.workers.map((w) => w.state)).toEqual(['running', 'running']);
+    expect(stats.workers[0]!.restarts + stats.workers[1]!.restarts).toBe(crashed + timeouts);
+    for (const w of [0, 1]) expect(setups.filter((s) => s.worker === w).length).toBe(1 + stats.workers[w]!.restarts);
+  });
+
+  /**
+   * Worker 1 serves a group alone and crashes on its 11th job, with 40 jobs and a request queued
+   * for it: all published in one task, so the engine takes them all before it can see the crash.
+   */
+  async function crashWorkerOne(engine: FaultEngine, traffic: Traffic) {
+    await engine.subscribe('job', { handler: 'jobBroadcast', mode: 'broadcast' });
+    await engine.subscribe('job', { handler: 'jobGroup', mode: 'group', workers: [1] });
+    await engine.subscribe('ask', { handler: 'ask', mode: 'group', workers: [1] });
+    for (let i = 0; i < 10; i++) engine.publish('job', traffic.next(i % 4));
+    engine.publish('job', traffic.next(0, FAULT.exit, HANDLER.G, 1));
+    const pending = engine.request('ask', { id: 1, a: 1, fault: FAULT.none, victim: 0 }, { timeout: 30_000 });
+    for (let i = 0; i < 29; i++) engine.publish('job', traffic.next(i % 4));
+    engine.flush();
+    return { pending }; // (not the promise itself: an async function's caller would await it)
+  }
+
+  /** After worker 1 is down for good: it refuses new messages, worker 0 serves, the identity holds. */
+  async function checkWorkerOneDown(engine: FaultEngine, traffic: Traffic) {
+    for (let i = 0; i < 10; i++) expect(engine.publish('job', traffic.next(i % 4))).toBe(false);
+    expect(await within(10_000, 'whoami', engine.requestAll('whoami', { nonce: 1 }))).toEqual([expect.objectContaining({ worker: 0 })]);
+    await within(20_000, 'drain', engine.drain());
+    const stats = engine.stats();
+    expect(identityProblems(stats)).toEqual([]);
+    expect(stats.backlog).toBe(0);
+    const { calls } = readLogs(engine);
+    const onOne = calls.filter((c) => c.worker === 1 && c.code <= HANDLER.K).length;
+    // 40 jobs reached worker 1 twice (broadcast and group); the 10 after it went down were refused there.
+    expect(stats.topics.job.rejected).toBe(20);
+    expect(stats.topics.job.lost).toBe(80 - onOne);
+    expect(stats.topics.job.crashed).toBe(1);
+    expect(stats.topics.job.delivered).toBe(calls.filter((c) => c.code <= HANDLER.K).length);
+    expect(stats.topics.ask.lost).toBe(1);
+    expect(stats.lostToCrashes).toBe(Object.values(stats.topics).reduce((s, t) => s + t.lost, 0));
+    expect(stats.lostToCrashes).toBeGreaterThan(0);
+    // Worker 0 got all 50 broadcast copies, in order.
+    expect(judgeJobs(calls.filter((c) => c.worker === 0), traffic.jobs, HANDLER.B, 'broadcast', [0]).problems).toEqual([]);
+    expect(stats.workers[0]).toMatchObject({ state: 'running', restarts: 0 });
+    return stats;
+  }
+
+  test('a crash loop (successors fail in setup) hits the restart limit: ERR_WORKER_RESTART_LIMIT, worker down, its messages lost and counted, the identity exact, the other worker serving', async () => {
+    const engine = await startFaultEngine(backend, { restart: { maxRestarts: 3, windowMs: 60_000, minBackoffMs: 5, maxBackoffMs: 20 } });
+    failNextSetups(engine, 1, 10);
+    const traffic = new Traffic(0);
+    const { pending } = await crashWorkerOne(engine, traffic);
+    await waitFor(15_000, 'worker 1 down for good', () => engine.stats().workers[1]!.state === 'crashed');
+    const error = await rejection(pending, 'request held by the worker that went down');
+    expect(['ERR_WORKER_CRASHED', 'ERR_WORKER_RESTART_LIMIT']).toContain(error.code);
+    const limit = errorsOf(engine, 'ERR_WORKER_RESTART_LIMIT');
+    expect(limit.length).toBe(1);
+    expect(limit[0]).toMatchObject({ field: 'worker', value: 1 });
+    const stats = await checkWorkerOneDown(engine, traffic);
+    expect(stats.workers[1]).toMatchObject({ state: 'crashed', restarts: 3 });
+    // The exit, then three successors that failed in setup (the last one may be reported as the limit only).
+    expect(errorsOf(engine, 'ERR_WORKER_CRASHED', 1).length).toBeGreaterThanOrEqual(3);
+    expect(errorsOf(engine, 'ERR_WORKER_CRASHED', 1).length).toBeLessThanOrEqual(4);
+    expect(errorsOf(engine, 'ERR_WORKER_CRASHED', 0)).toEqual([]);
+    expect(readLogs(engine).setups.filter((s) => s.worker === 1).map((s) => s.failed)).toEqual([false, true, true, true]);
+  });
+
+  test('restart: false leaves a crashed worker down at once: refused publishes, lost messages, ERR_WORKER_CRASHED for its pending request', async () => {
+    const engine = await startFaultEngine(backend, { restart: false });
+    const traffic = new Traffic(0);
+    const { pending } = await crashWorkerOne(engine, traffic);
+    await waitFor(10_000, 'worker 1 crashed', () => engine.stats().workers[1]!.state === 'crashed');
+    const error = await rejection(pending, 'request held by the crashed worker');
+    expect(error.code).toBe('ERR_WORKER_CRASHED');
+    const stats = await checkWorkerOneDown(engine, traffic);
+    expect(stats.workers[1]).toMatchObject({ state: 'crashed', restarts: 0 });
+    expect(engine.errors.map((e) => [e.code, e.field, e.value])).toEqual([['ERR_WORKER_CRASHED', 'worker', 1]]);
+    expect(readLogs(engine).setups.filter((s) => s.worker === 1)).toHaveLength(1);
+  });
+
+  test('a poison message (exits on every delivery) becomes a dead letter after maxDeliveries: reported, counted, its request rejected, the rest delivered in key order', async () => {
+    const engine = await startFaultEngine(backend, { restart: { minBackoffMs: 5, maxBackoffMs: 20 } });
+    await engine.subscribe('job', { handler: 'jobKeyed', mode: 'keyed' });
+    await engine.subscribe('ask', { handler: 'ask', mode: 'group' });
+    const traffic = new Traffic(0);
+    let poison: ReturnType<Traffic['next']> | undefined;
+    let poisonAsk: Promise<unknown> | undefined;
+    const asks: Promise<{ id: number; deliveries: number }>[] = [];
+    for (let i = 0; i < 200; i++) {
+      if (i === 50) {
+        poison = traffic.next(i % 8, FAULT.exitAlways, HANDLER.K, ANY, false);
+        await put(engine, 'job', poison);
+        poisonAsk = engine.request('ask', { id: 1000, a: 1, fault: FAULT.exitAlways, victim: ANY }, { timeout: 30_000 });
+      }
+      await put(engine, 'job', traffic.next(i % 8));
+      if (i % 40 === 0) asks.push(engine.request('ask', { id: i, a: 2, fault: FAULT.none, victim: 0 }, { timeout: 30_000 }));
+    }
+    const error = await rejection(poisonAsk!, 'poison request');
+    expect(error.code).toBe('ERR_REQUEST_FAILED');
+    const replies = await within(30_000, 'replies', Promise.all(asks));
+    for (const reply of replies) expect(reply.deliveries).toBe(1);
+    await waitFor(20_000, 'two dead letters', () => engine.letters.length >= 2);
+    await within(20_000, 'drain', engine.drain());
+
+    const { calls } = readLogs(engine);
+    const verdict = judgeJobs(calls, traffic.jobs, HANDLER.K, 'keyed', [0, 1]);
+    expect(verdict.problems).toEqual([]);
+    const owner = calls.find((c) => c.code === HANDLER.K && c.key === poison!.key)!.worker;
+    const jobLetter = engine.letters.find((l) => l.topic === 'job');
+    expect(jobLetter).toEqual({ topic: 'job', fields: { ...poison }, reason: 'crashed', deliveries: 3, worker: owner, handler: 'jobKeyed' });
+    const askLetter = engine.letters.find((l) => l.topic === 'ask');
+    expect(askLetter).toMatchObject({ topic: 'ask', fields: { id: 1000, a: 1, fault: FAULT.exitAlways, victim: ANY }, reason: 'crashed', deliveries: 3, handler: 'ask' });
+    expect([0, 1]).toContain(askLetter!.worker);
+    expect(engine.letters).toHaveLength(2);
+    expect(calls.filter((c) => c.code === HANDLER.R && c.seq === 1000)).toEqual([]);
+
+    const stats = engine.stats();
+    expect(identityProblems(stats)).toEqual([]);
+    expect(stats.backlog).toBe(0);
+    expect(stats.topics.job).toMatchObject({ deadLettered: 1, circuitOpen: 0, crashed: 3, redelivered: 0, lost: 0, delivered: 200 });
+    expect(stats.topics.ask).toMatchObject({ deadLettered: 1, crashed: 3, redelivered: 0, lost: 0, delivered: asks.length });
+    expect(stats.workers.map((w) => w.state)).toEqual(['running', 'running']);
+    expect(stats.workers[0]!.restarts + stats.workers[1]!.restarts).toBe(6);
+    expect(errorsOf(engine, 'ERR_WORKER_CRASHED').length).toBe(6);
+  });
+
+  test('a hung poison message becomes a dead letter with reason "hung" after maxDeliveries (2)', async () => {
+    const engine = await startFaultEngine(backend, { handlerTimeout: 200, maxDeliveries: 2, restart: { minBackoffMs: 5, maxBackoffMs: 20 } });
+    await engine.subscribe('job', { handler: 'jobGroup', mode: 'group', workers: [0] });
+    const traffic = new Traffic(0);
+    let poison: ReturnType<Traffic['next']> | undefined;
+    for (let i = 0; i < 20; i++) {
+      if (i === 5) {
+        poison = traffic.next(1, FAULT.hangAlways, HANDLER.G, ANY, false);
+        await put(engine, 'job', poison);
+      }
+      await put(engine, 'job', traffic.next(i % 2));
+    }
+    await waitFor(15_000, 'dead letter', () => engine.letters.length >= 1);
+    await within(20_000, 'drain', engine.drain());
+    expect(engine.letters).toEqual([{ topic: 'job', fields: { ...poison }, reason: 'hung', deliveries: 2, worker: 0, handler: 'jobGroup' }]);
+    const { calls } = readLogs(engine);
+    expect(judgeJobs(calls, traffic.jobs, HANDLER.G, 'group', [0]).problems).toEqual([]);
+    const stats = engine.stats();
+    expect(identityProblems(stats)).toEqual([]);
+    expect(stats.topics.job).toMatchObject({ deadLettered: 1, circuitOpen: 0, crashed: 2, lost: 0, delivered: 20, redelivered: 0 });
+    expect(stats.workers[0]).toMatchObject({ state: 'running', restarts: 2 });
+    expect(errorsOf(engine, 'ERR_HANDLER_TIMEOUT', 0).length).toBe(2);
+    expect(errorsOf(engine, 'ERR_HANDLER_TIMEOUT', 0)[0]!.field).toBe('worker');
+  });
+
+  test('circuit breaker: failures outside the window do not open it; closed → open (circuit-open dead letters) → half-open trial → closed; a failing trial reopens it', async () => {
+    const COOLDOWN = 500;
+    const engine = await startFaultEngine(backend);
+    const sub = await engine.subscribe('flaky', { handler: 'flaky', mode: 'group', workers: [0], circuit: { failures: 3, windowMs: 400, cooldownMs: COOLDOWN } });
+    const circuit = () => engine.stats().circuits.find((c) => c.subscription === sub.id);
+    let seq = 0;
+    const send = (fail: boolean, busyMs = 0): number => {
+      const s = seq++;
+      expect(engine.publish('flaky', { seq: s, fail, busyMs })).toBe(true);
+      return s;
+    };
+    const drain = () => within(10_000, 'drain', engine.drain());
+    expect(engine.stats().circuits).toEqual([{ subscription: sub.id, topic: 'flaky', handler: 'flaky', worker: 0, state: 'closed', opened: 0 }]);
+
+    // Two failures, a pause longer than the window, two more: never three within 400 ms.
+    const failed = [send(true), send(true)];
+    await drain();
+    await sleep(700);
+    failed.push(send(true), send(true));
+    await drain();
+    expect(circuit()).toMatchObject({ state: 'closed', opened: 0 });
+    // A third within the window opens it.
+    failed.push(send(true));
+    await drain();
+    expect(circuit()).toMatchObject({ state: 'open', opened: 1 });
+
+    // Open: messages are dead-lettered, not run; a request is rejected.
+    const refused = [send(false), send(false), send(false), send(false), send(false)];
+    const error = await rejection(engine.request('flaky', { seq: 999, fail: false, busyMs: 0 }), 'request to an open circuit');
+    expect(error.code).toBe('ERR_REQUEST_FAILED');
+    await drain();
+    expect(circuit()).toMatchObject({ state: 'open', opened: 1 });
+    expect(engine.letters.map((l) => l.fields.seq)).toEqual([...refused, 999]);
+    for (const letter of engine.letters) expect(letter).toEqual({ topic: 'flaky', fields: { seq: letter.fields.seq, fail: false, busyMs: 0 }, reason: 'circuit-open', deliveries: 0, worker: 0, handler: 'flaky' });
+
+    // After the cooldown one trial runs (half-open, visible while it runs); its success closes the circuit.
+    await sleep(COOLDOWN + 200);
+    const trial = send(false, 400);
+    const behind = [send(false), send(false), send(false)];
+    await waitFor(2000, 'half-open during the trial', () => circuit()?.state === 'half-open');
+    await drain();
+    expect(circuit()).toMatchObject({ state: 'closed', opened: 1 });
+    let ran = readLogs(engine).calls.filter((c) => c.code === HANDLER.C).map((c) => c.seq);
+    expect(ran).toEqual([...failed, trial, ...behind]);
+    expect(engine.letters).toHaveLength(6);
+
+    // Three failures reopen it; after the cooldown a failing trial opens it again at once.
+    const reopening = [send(true), send(true), send(true)];
+    await drain();
+    expect(circuit()).toMatchObject({ state: 'open', opened: 2 });
+    await sleep(COOLDOWN + 200);
+    const failingTrial = send(true, 300);
+    await waitFor(2000, 'half-open during the failing trial', () => circuit()?.state === 'half-open');
+    await drain();
+    expect(circuit()).toMatchObject({ state: 'open', opened: 3 });
+    const afterTrial = send(false);
+    await drain();
+    expect(engine.letters.map((l) => l.fields.seq)).toEqual([...refused, 999, afterTrial]);
+    ran = readLogs(engine).calls.filter((c) => c.code === HANDLER.C).map((c) => c.seq);
+    expect(ran).toEqual([...failed, trial, ...behind, ...reopening, failingTrial]);
+
+    const stats = engine.stats();
+    expect(identityProblems(stats)).toEqual([]);
+    expect(stats.topics.flaky).toMatchObject({ delivered: ran.length, handlerErrors: 9, deadLettered: 7, circuitOpen: 7, crashed: 0, lost: 0 });
+    expect(stats.workers.map((w) => w.restarts)).toEqual([0, 0]);
+    expect(engine.errors.filter((e) => e.code === 'ERR_WORKER_CRASHED' || e.code === 'ERR_HANDLER_TIMEOUT')).toEqual([]);
+  });
+});
+
+describe('supervision judges (the tests of the tests)', () => {
+  const jobs = [0, 1, 2, 3].map((seq) => ({ producer: 0, key: 1, seq, value: 10 + seq }));
+  const call = (worker: number, seq: number, deliveries = 1, code: number = HANDLER.K) => ({ worker, code, producer: 0, key: 1, seq, deliveries, value: 10 + seq, threadId: 1 });
+
+  test('a clean log passes; a redelivered repeat is allowed', () => {
+    expect(judgeJobs([0, 1, 2, 3].map((s) => call(0, s)), jobs, HANDLER.K, 'keyed', [0, 1]).problems).toEqual([]);
+    const repeat = [call(0, 0), call(0, 1), call(0, 1, 2), call(0, 2), call(0, 3)];
+    expect(judgeJobs(repeat, jobs, HANDLER.K, 'keyed', [0, 1])).toEqual({ calls: 5, redelivered: 1, problems: [] });
+  });
+
+  test('missing, phantom, twice as a first delivery, out of order, split ownership, wrong value: each caught', () => {
+    const judge = (calls: ReturnType<typeof call>[], mode: 'broadcast' | 'group' | 'keyed' = 'keyed') => judgeJobs(calls, jobs, HANDLER.K, mode, [0, 1]).problems.join('\n');
+    expect(judge([call(0, 0), call(0, 1), call(0, 3)])).toMatch(/missing 0\/1\/2/);
+    expect(judge([call(0, 0), call(0, 1), call(0, 2), call(0, 3), call(0, 4)])).toMatch(/phantom 0\/1\/4/);
+    expect(judge([call(0, 0), call(0, 1), call(0, 1), call(0, 2), call(0, 3)])).toMatch(/as a first delivery/);
+    expect(judge([call(0, 0), call(0, 2), call(0, 1), call(0, 3)])).toMatch(/order of stream 0\/1/);
+    expect(judge([call(0, 0), call(0, 2), call(0, 1), call(0, 3)], 'group')).toMatch(/order of stream 0\/1/);
+    expect(judge([call(0, 0), call(0, 1), call(1, 2), call(1, 3)])).toMatch(/handled on workers 0, 1/);
+    expect(judge([call(0, 0), call(0, 1), call(0, 2), { ...call(0, 3), value: 0 }])).toMatch(/value 0, sent 13/);
+    expect(judge([0, 1, 2, 3].map((s) => call(0, s)), 'broadcast')).toMatch(/missing w1:0\/1\/0/);
+    expect(judgeIds([call(0, 7, 1, HANDLER.R)], HANDLER.R, [7, 8]).problems).toEqual(['missing 8']);
+  });
+
+  test('the identity check names the topic that breaks it', () => {
+    const topic = { published: 0, unrouted: 0, routed: 5, delivered: 3, droppedOldest: 0, droppedNewest: 0, rejected: 0, callerRuns: 0, handlerErrors: 0, redelivered: 0, crashed: 0, deadLettered: 1, circuitOpen: 0, lost: 0 };
+    const stats = { topics: { a: topic, b: { ...topic, lost: 1 } }, lanes: [], workers: [], lateReplies: 0, backlog: 0, lostToCrashes: 1, circuits: [] };
+    expect(identityProblems(stats)).toEqual([expect.stringMatching(/^a: routed 5 ≠ .* = 4$/)]);
+  });
+});
