@@ -6,7 +6,7 @@
  * window.harness.delivery(...)   publish ticks to a group and a keyed subscription, then compare
  *                                what every worker counted with what was sent
  * window.harness.requests(...)   concurrent request/response, every reply checked
- * window.harness.crash(...)      a worker dies of an uncaught error: detected, reported, refused
+ * window.harness.crash(...)      a worker dies of an uncaught error (restart: false): detected, reported, refused
  * window.harness.isolation()     createEngine on this page: the error it raises, if any
  */
 import { createEngine, EngineError, DispatchError, type Engine, type EngineOptions } from '../../src/browser.ts';
@@ -44,7 +44,7 @@ if (originalWaitAsync !== undefined) {
   };
 }
 
-async function start(options: HarnessOptions): Promise<Engine<Topics> & { errors: string[] }> {
+async function start(options: HarnessOptions, extra: Partial<EngineOptions<Topics>> = {}): Promise<Engine<Topics> & { errors: string[] }> {
   if (options.noWaitAsync) delete (Atomics as { waitAsync?: unknown }).waitAsync;
   const errors: string[] = [];
   const engineOptions: EngineOptions<Topics> = options.ownWorker
@@ -52,7 +52,7 @@ async function start(options: HarnessOptions): Promise<Engine<Topics> & { errors
     : { topics, handlers: new URL('../../test/engine/handlers.js', import.meta.url) };
   const engine = await createEngine<Topics>({
     ...engineOptions, backend: options.backend, workers: options.workers, coreBuild: options.coreBuild ?? 'release',
-    onError: (error) => errors.push(`${error.name}: ${error.message}`),
+    onError: (error) => errors.push(`${error.name}: ${error.message}`), ...extra,
   });
   await engine.subscribe('report', { handler: 'report', mode: 'broadcast' });
   return Object.assign(engine, { errors });
@@ -137,11 +137,11 @@ async function requests(options: HarnessOptions & { count: number }) {
 }
 
 /**
- * Worker 1 dies (an uncaught error: a Web Worker has no exit); the engine must report
- * ERR_WORKER_CRASHED once, mark it crashed, refuse its messages, and keep worker 0 serving.
+ * Worker 1 dies (an uncaught error: a Web Worker has no exit); with restart: false the engine must
+ * report ERR_WORKER_CRASHED once, mark it crashed, refuse its messages, and keep worker 0 serving.
  */
 async function crash(options: HarnessOptions) {
-  const engine = await start({ ...options, workers: 2 });
+  const engine = await start({ ...options, workers: 2 }, { restart: false });
   try {
     await engine.subscribe('crash', { handler: 'crash', mode: 'group', workers: [1] });
     await engine.subscribe('add', { handler: 'add', mode: 'group', workers: [0] });
