@@ -123,7 +123,7 @@ describe.each(['wasm', 'js'] as const)('browser: engine in Web Workers (%s)', (b
   });
 });
 
-test('browser: a Web Worker that dies of an uncaught error is detected as crashed, reported once; the other keeps serving', async () => {
+test('browser: a Web Worker that dies of an uncaught error (restart: false) is detected as crashed, reported once; the other keeps serving', async () => {
   const page = await open('/web/test/index.html', "document.body.dataset.ready === 'true'");
   try {
     const result = await within(STEP_MS, 'crash', page.evaluate((o) => (globalThis as any).harness.crash(o),
@@ -139,6 +139,26 @@ test('browser: a Web Worker that dies of an uncaught error is detected as crashe
   }
   // The worker's uncaught error reached the engine as the Worker's error event; afterEach checks
   // that no page error was left uncaught.
+});
+
+test('browser: a Web Worker that dies of an uncaught error is restarted in place (supervision): reported once, running again, requests answered by the successor', async () => {
+  const page = await open('/web/test/index.html', "document.body.dataset.ready === 'true'");
+  try {
+    for (const backend of ['wasm', 'js'] as const) {
+      const result = await within(STEP_MS, `restart (${backend})`, page.evaluate((o) => (globalThis as any).harness.restart(o),
+        { backend, coreBuild: CORE_BUILD })) as { states: string[]; restarts: number[]; first: unknown; after: unknown; lost: number; identity: boolean; errors: string[] };
+      expect(result.states).toEqual(['running', 'running']);
+      expect(result.restarts).toEqual([0, 1]);
+      expect(result.first).toEqual({ sum: 42, worker: 1 });
+      expect(result.after).toEqual({ sum: 4, worker: 1 });
+      expect(result.lost).toBe(0);
+      expect(result.identity).toBe(true);
+      expect(result.errors).toHaveLength(1);
+      expect(result.errors[0]).toMatch(/^EngineError: worker=1: crashed: .*crash 9/);
+    }
+  } finally {
+    await page.close();
+  }
 });
 
 test('browser: without Atomics.waitAsync the main thread falls back to polling on the event loop, and delivers the same', async () => {

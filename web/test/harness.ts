@@ -7,6 +7,7 @@
  *                                what every worker counted with what was sent
  * window.harness.requests(...)   concurrent request/response, every reply checked
  * window.harness.crash(...)      a worker dies of an uncaught error (restart: false): detected, reported, refused
+ * window.harness.restart(...)    a worker dies of an uncaught error and is restarted in place
  * window.harness.isolation()     createEngine on this page: the error it raises, if any
  */
 import { createEngine, EngineError, DispatchError, type Engine, type EngineOptions } from '../../src/browser.ts';
@@ -160,6 +161,39 @@ async function crash(options: HarnessOptions) {
   }
 }
 
+/**
+ * Worker 1 dies of an uncaught error (the browser's crash: a Web Worker has no exit) and, by
+ * default supervision, is restarted in place: reported once, back to running with one restart; the
+ * request queued behind the crash and one sent afterwards are both answered by worker 1.
+ */
+async function restart(options: HarnessOptions) {
+  const engine = await start({ ...options, workers: 2 }, { restart: { minBackoffMs: 5 } });
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  try {
+    await engine.subscribe('crash', { handler: 'crash', mode: 'group', workers: [1] });
+    await engine.subscribe('add', { handler: 'add', mode: 'group', workers: [1] });
+    engine.publish('crash', { code: 9 });
+    const queued = engine.request('add', { a: 40, b: 2, delayMs: 0 }, { timeout: 10_000 }).then(
+      (reply) => reply, (error: DispatchError) => `${error.name} ${error.code}: ${error.message}`);
+    engine.flush();
+    const deadline = performance.now() + 10_000;
+    while (engine.errors.length === 0 && performance.now() < deadline) await sleep(5);
+    while (engine.stats().workers[1]!.state !== 'running' && performance.now() < deadline) await sleep(5);
+    const first = await queued;
+    const after = await engine.request('add', { a: 2, b: 2, delayMs: 0 }, { timeout: 10_000 }).then(
+      (reply) => reply, (error: DispatchError) => `${error.name} ${error.code}: ${error.message}`);
+    await engine.drain({ timeout: 10_000 });
+    const stats = engine.stats();
+    const identity = Object.entries(stats.topics).every(([, t]) => t.routed === t.delivered + t.deadLettered + t.droppedOldest + t.droppedNewest + t.rejected + t.lost);
+    return {
+      states: stats.workers.map((w) => w.state), restarts: stats.workers.map((w) => w.restarts), first, after,
+      lost: stats.lostToCrashes, identity, errors: engine.errors,
+    };
+  } finally {
+    await engine.close({ timeout: 10_000 });
+  }
+}
+
 /** What createEngine does on this page: null if it works, else the error's typed fields. */
 async function isolation() {
   try {
@@ -175,7 +209,7 @@ async function isolation() {
   }
 }
 
-const harness = { delivery, requests, crash, isolation };
+const harness = { delivery, requests, crash, restart, isolation };
 (globalThis as { harness?: typeof harness }).harness = harness;
 document.getElementById('log')!.textContent = `ready; crossOriginIsolated=${globalThis.crossOriginIsolated}`;
 document.body.dataset.ready = 'true';
