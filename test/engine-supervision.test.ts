@@ -187,6 +187,9 @@ describe.each(BACKENDS)('engine supervision (%s)', (backend) => {
       expect({ worker: w, restarts: stats.workers[w]!.restarts }).toEqual({ worker: w, restarts: mine });
     }
     expect(stats.workers[1]!.restarts).toBeGreaterThanOrEqual(1);
+    // While a successor is on its way the worker is 'restarting' (never 'crashed' or 'starting').
+    expect([...engine.statesSeen[1]!].sort()).toEqual(['restarting', 'running']);
+    for (const state of engine.statesSeen[0]!) expect(['restarting', 'running']).toContain(state);
     const after = await threadIds(engine);
     for (const w of [0, 1]) {
       if (stats.workers[w]!.restarts > 0) expect(after.get(w)).not.toBe(before.get(w));
@@ -334,8 +337,8 @@ describe.each(BACKENDS)('engine supervision (%s)', (backend) => {
     return stats;
   }
 
-  test('a crash loop (successors fail in setup) hits the restart limit: ERR_WORKER_RESTART_LIMIT, worker down, its messages lost and counted, the identity exact, the other worker serving', async () => {
-    const engine = await startFaultEngine(backend, { restart: { maxRestarts: 3, windowMs: 60_000, minBackoffMs: 5, maxBackoffMs: 20 } });
+  test('a crash loop (successors fail in setup) backs off, then hits the restart limit: ERR_WORKER_RESTART_LIMIT, worker down, its messages lost and counted, the identity exact, the other worker serving', async () => {
+    const engine = await startFaultEngine(backend, { restart: { maxRestarts: 3, windowMs: 60_000, minBackoffMs: 200, maxBackoffMs: 300 } });
     failNextSetups(engine, 1, 10);
     const traffic = new Traffic(0);
     const { pending } = await crashWorkerOne(engine, traffic);
@@ -352,6 +355,12 @@ describe.each(BACKENDS)('engine supervision (%s)', (backend) => {
     expect(errorsOf(engine, 'ERR_WORKER_CRASHED', 1).length).toBeLessThanOrEqual(4);
     expect(errorsOf(engine, 'ERR_WORKER_CRASHED', 0)).toEqual([]);
     expect(readLogs(engine).setups.filter((s) => s.worker === 1).map((s) => s.failed)).toEqual([false, true, true, true]);
+    // Successors that died at once were replaced after 200 ms, then 300 (doubled, capped): the
+    // limit came at least 500 ms after the first crash.
+    const firstCrash = engine.errorTimes[engine.errors.findIndex((e) => e.code === 'ERR_WORKER_CRASHED')]!;
+    const limitAt = engine.errorTimes[engine.errors.findIndex((e) => e.code === 'ERR_WORKER_RESTART_LIMIT')]!;
+    expect(limitAt - firstCrash).toBeGreaterThanOrEqual(500);
+    expect([...engine.statesSeen[1]!]).toContain('restarting');
   });
 
   test('restart: false leaves a crashed worker down at once: refused publishes, lost messages, ERR_WORKER_CRASHED for its pending request', async () => {

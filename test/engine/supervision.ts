@@ -17,6 +17,10 @@ export const FAULT_HANDLERS = new URL('./fault-handlers.js', import.meta.url);
 export type FaultEngine = Engine<FaultTopics> & {
   /** What onError received. */
   errors: EngineError[];
+  /** When each of `errors` arrived (Date.now()). */
+  errorTimes: number[];
+  /** Every state each worker was seen in by a 5 ms sampler of stats() (while the event loop is free). */
+  statesSeen: Set<string>[];
   /** What onDeadLetter received. */
   letters: DeadLetter[];
   /** The directory of the delivery logs (and setup-failure markers). */
@@ -24,6 +28,7 @@ export type FaultEngine = Engine<FaultTopics> & {
 };
 
 const started: FaultEngine[] = [];
+const samplers = new Map<FaultEngine, ReturnType<typeof setInterval>>();
 
 /**
  * An engine over the fault topics (2 workers, 32-record lanes unless overridden) whose workers log
@@ -34,19 +39,28 @@ export async function startFaultEngine(backend: 'wasm' | 'js', options: Partial<
   // Every worker (successors too) reads the log directory from this file when it starts.
   writeFileSync(faultDirPointer(), dir);
   const errors: EngineError[] = [];
+  const errorTimes: number[] = [];
   const letters: DeadLetter[] = [];
   let engine: Engine<FaultTopics>;
   try {
     engine = await within(30_000, 'createEngine', createEngine<FaultTopics>({
       topics: faultTopics, handlers: FAULT_HANDLERS, backend, workers: 2, ringCapacity: 32, coreBuild: CORE_BUILD,
-      onError: (e) => errors.push(e as EngineError), onDeadLetter: (letter) => letters.push(letter), ...options,
+      onError: (e) => { errors.push(e as EngineError); errorTimes.push(Date.now()); }, onDeadLetter: (letter) => letters.push(letter), ...options,
     }));
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
-  const fe = Object.assign(engine, { errors, letters, dir });
+  const statesSeen = Array.from({ length: engine.workers }, () => new Set<string>());
+  const fe = Object.assign(engine, { errors, errorTimes, letters, dir, statesSeen });
   started.push(fe);
+  samplers.set(fe, setInterval(() => {
+    try {
+      engine.stats().workers.forEach((w, i) => statesSeen[i]!.add(w.state));
+    } catch {
+      // closed
+    }
+  }, 5));
   await within(10_000, 'subscribe whoami', fe.subscribe('whoami', { handler: 'whoami', mode: 'broadcast' }));
   return fe;
 }
@@ -54,6 +68,8 @@ export async function startFaultEngine(backend: 'wasm' | 'js', options: Partial<
 /** Closes every engine started since the last call and removes its logs (WD_KEEP_LOGS=1 keeps them). */
 export async function closeFaultEngines(): Promise<void> {
   for (const engine of started.splice(0)) {
+    clearInterval(samplers.get(engine));
+    samplers.delete(engine);
     await within(20_000, 'close', engine.close({ timeout: 5000 })).catch(() => undefined);
     if (process.env.WD_KEEP_LOGS === undefined) rmSync(engine.dir, { recursive: true, force: true });
     else console.log(`logs kept in ${engine.dir}`);
