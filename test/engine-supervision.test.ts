@@ -15,12 +15,13 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { BACKENDS, STRESS } from './harness.ts';
 import { within } from './engine/harness.ts';
-import { ANY, FAULT, HANDLER } from './engine/fault-topics.ts';
+import { ANY, FAULT, HANDLER, faultTopics } from './engine/fault-topics.ts';
 import {
-  Traffic, childrenOf, closeFaultEngines, errorsOf, failNextSetups, identityProblems, judgeIds, judgeJobs, prng, put,
+  FAULT_HANDLERS, Traffic, childrenOf, closeFaultEngines, errorsOf, failNextSetups, identityProblems, judgeIds, judgeJobs, prng, put,
   readLogs, sleep, startFaultEngine, threadIds, unclaimedSetupFailures, waitFor, type Fan, type FaultEngine,
 } from './engine/supervision.ts';
-import { EngineError } from '../src/errors.ts';
+import { ConfigError, EngineError } from '../src/errors.ts';
+import { createEngine } from '../src/index.ts';
 
 const JOBS = Math.round(1200 * STRESS);
 const RANDOM_CRASHES = Math.max(100, Math.round(100 * STRESS));
@@ -513,6 +514,44 @@ describe.each(BACKENDS)('engine supervision (%s)', (backend) => {
     expect(stats.topics.flaky).toMatchObject({ delivered: ran.length, handlerErrors: 9, deadLettered: 7, circuitOpen: 7, crashed: 0, lost: 0 });
     expect(stats.workers.map((w) => w.restarts)).toEqual([0, 0]);
     expect(engine.errors.filter((e) => e.code === 'ERR_WORKER_CRASHED' || e.code === 'ERR_HANDLER_TIMEOUT')).toEqual([]);
+  });
+});
+
+describe('supervision options (wasm)', () => {
+  afterEach(closeFaultEngines);
+
+  const bad: [string, Record<string, unknown>, RegExp][] = [
+    ['restart not an object', { restart: 'always' }, /^restart/],
+    ['restart true', { restart: true }, /^restart/],
+    ['maxRestarts negative', { restart: { maxRestarts: -1 } }, /^restart\.maxRestarts$/],
+    ['maxRestarts fractional', { restart: { maxRestarts: 1.5 } }, /^restart\.maxRestarts$/],
+    ['windowMs 0', { restart: { windowMs: 0 } }, /^restart\.windowMs$/],
+    ['minBackoffMs negative', { restart: { minBackoffMs: -1 } }, /^restart\.minBackoffMs$/],
+    ['maxBackoffMs not a number', { restart: { maxBackoffMs: 'soon' } }, /^restart\.maxBackoffMs$/],
+    ['handlerTimeout 0', { handlerTimeout: 0 }, /^handlerTimeout$/],
+    ['handlerTimeout NaN', { handlerTimeout: Number.NaN }, /^handlerTimeout$/],
+    ['maxDeliveries 0', { maxDeliveries: 0 }, /^maxDeliveries$/],
+    ['maxDeliveries 1001', { maxDeliveries: 1001 }, /^maxDeliveries$/],
+    ['onDeadLetter not a function', { onDeadLetter: 'log' }, /^onDeadLetter$/],
+  ];
+  test.each(bad)('createEngine: %s is a ConfigError naming it', async (_, options, field) => {
+    await expect(createEngine({ topics: faultTopics, handlers: FAULT_HANDLERS, workers: 1, ...options } as never))
+      .rejects.toMatchObject({ constructor: ConfigError, field: expect.stringMatching(field) });
+  });
+
+  test('subscribe: a bad circuit is a ConfigError naming it; the engine keeps working', async () => {
+    const engine = await startFaultEngine('wasm', { workers: 1 });
+    const circuits: unknown[] = [
+      'on', { windowMs: 100, cooldownMs: 100 }, { failures: 0, windowMs: 100, cooldownMs: 100 }, { failures: 256, windowMs: 100, cooldownMs: 100 },
+      { failures: 1.5, windowMs: 100, cooldownMs: 100 }, { failures: 3, windowMs: -1, cooldownMs: 100 }, { failures: 3, windowMs: 100, cooldownMs: 'later' },
+    ];
+    for (const circuit of circuits) {
+      await expect(engine.subscribe('flaky', { handler: 'flaky', circuit } as never))
+        .rejects.toMatchObject({ constructor: ConfigError, field: expect.stringMatching(/^circuit/) });
+    }
+    expect(engine.stats().circuits).toEqual([]);
+    await engine.subscribe('flaky', { handler: 'flaky', circuit: { failures: 1, windowMs: 1000, cooldownMs: 1000 } });
+    expect(await within(10_000, 'request', engine.request('flaky', { seq: 1, fail: false, busyMs: 0 }))).toEqual({ seq: 1, worker: 0 });
   });
 });
 
