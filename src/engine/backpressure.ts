@@ -16,8 +16,8 @@ import type { ControlBlock } from './control-block.ts';
 import type { Consumer } from './consumer.ts';
 import {
   POLICY_BLOCK, POLICY_CALLER_RUNS, POLICY_DROP_NEWEST, POLICY_DROP_OLDEST, POLICY_REJECT,
-  RECORD_TOPIC_OFFSET, TOPIC_STAT_CALLER_RUNS, TOPIC_STAT_DROPPED_NEWEST, TOPIC_STAT_DROPPED_OLDEST,
-  TOPIC_STAT_REJECTED,
+  RECORD_TOPIC_OFFSET, TOPIC_STAT_BACKLOGGED, TOPIC_STAT_CALLER_RUNS, TOPIC_STAT_DROPPED_NEWEST,
+  TOPIC_STAT_DROPPED_OLDEST, TOPIC_STAT_LOST, TOPIC_STAT_REJECTED,
 } from './layout.ts';
 import type { EngineShape } from './options.ts';
 import { LANE_FULL, REFUSED, TAKEN, TAKEN_WAIT, type Producer, type PushOutcome } from './producer.ts';
@@ -25,6 +25,7 @@ import { LANE_FULL, REFUSED, TAKEN, TAKEN_WAIT, type Producer, type PushOutcome 
 export class Backpressure {
   private readonly i32: Int32Array;
   private readonly f64: Float64Array;
+  private readonly u16: Uint16Array;
   private readonly backlogs: (Backlog | undefined)[];
   private backlogTotal = 0;
   /** > 0 while a caller-runs handler runs (its record is in callerStaging: no nesting). */
@@ -48,6 +49,7 @@ export class Backpressure {
   ) {
     this.i32 = new Int32Array(memory.buffer);
     this.f64 = new Float64Array(memory.buffer);
+    this.u16 = new Uint16Array(memory.buffer);
     this.backlogs = new Array<Backlog | undefined>(shape.threads).fill(undefined);
   }
 
@@ -89,8 +91,9 @@ export class Backpressure {
         if (backlog.size >= this.shape.ringCapacity) {
           const dropped = backlog.dropOldest(POLICY_DROP_OLDEST);
           if (dropped >= 0) {
-            const topic = backlog.u16(dropped, RECORD_TOPIC_OFFSET);
-            this.f64[this.control.topicStats(topic) + TOPIC_STAT_DROPPED_OLDEST]! += 1;
+            const topic = this.control.topicStats(backlog.u16(dropped, RECORD_TOPIC_OFFSET));
+            this.f64[topic + TOPIC_STAT_DROPPED_OLDEST]! += 1;
+            this.f64[topic + TOPIC_STAT_BACKLOGGED]! -= 1;
             this.backlogTotal--;
             this.control.addCompleted(1);
           }
@@ -119,6 +122,8 @@ export class Backpressure {
   private enqueueBacklog(backlog: Backlog, src: number, policy: number): void {
     backlog.push(this.i32, src >> 2, policy);
     this.backlogTotal++;
+    // Per topic, what a crash of this thread would lose (its backlogs live in its heap).
+    this.f64[this.control.topicStats(this.u16[(src + RECORD_TOPIC_OFFSET) >> 1]!) + TOPIC_STAT_BACKLOGGED]! += 1;
     // Counted accepted before anyone can complete it (drain reads COMPLETED, then ACCEPTED).
     this.control.addAccepted(1);
     this.control.setBacklog(this.backlogTotal);
@@ -206,9 +211,12 @@ export class Backpressure {
       const address = this.core.ringTryClaim(ring);
       if (address < ADDRESS_MIN) {
         if (address === STATUS_CLOSED) {
-          // The consumer is gone (crashed): what waits for it can never be delivered.
+          // The consumer is gone for good: what waits for it can never be delivered.
           let lost = 0;
-          while (backlog.headIndex() >= 0) {
+          for (let at = backlog.headIndex(); at >= 0; at = backlog.headIndex()) {
+            const topic = this.control.topicStats(backlog.u16(at, RECORD_TOPIC_OFFSET));
+            this.f64[topic + TOPIC_STAT_BACKLOGGED]! -= 1;
+            this.f64[topic + TOPIC_STAT_LOST]! += 1;
             backlog.shift();
             lost++;
           }
@@ -221,6 +229,7 @@ export class Backpressure {
       const storage = backlog.storage;
       const to = address >> 2;
       for (let i = 0; i < words; i++) this.i32[to + i] = storage[head + i]!;
+      this.f64[this.control.topicStats(backlog.u16(head, RECORD_TOPIC_OFFSET)) + TOPIC_STAT_BACKLOGGED]! -= 1;
       backlog.shift();
       this.backlogTotal--;
       moved++;

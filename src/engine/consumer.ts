@@ -4,18 +4,30 @@
  * reply, then flush what the handlers published, count the records COMPLETED and commit.
  *
  * A record is committed (TAIL store: the producer may reuse its space) only after its handler
- * returned, so a record is never freed before it was handled (ring READ/TAIL: what crash recovery
- * needs). A handler's throw is caught and counted; nothing else here throws or allocates.
+ * returned, so a record is never freed before it was handled. Between commits, the handled cursor
+ * (control block HANDLED_LANE/HANDLED: one plain store per record, after its handler returned)
+ * tells crash recovery (supervisor.ts) exactly which records of the batch were handled, which one
+ * the thread died on, and which were never started.
+ *
+ * Circuit breakers (per subscription slot, this thread's own): a throw counts a failure; at
+ * `failures` within the window the circuit opens and the slot's records are sent to thread 0 as
+ * dead letters instead of run, until the cooldown passes and one trial runs (half-open). The clock
+ * is read only on those paths. A handler's throw is caught and counted; nothing else here throws,
+ * and nothing allocates unless a circuit is open or a handler fails.
  */
 import type { CoreOps } from '../../bindings/core-ops.ts';
 import { ADDRESS_MIN } from '../../assembly/layout/arena.ts';
 import type { Arena } from '../arena.ts';
 import { EngineError } from '../errors.ts';
 import type { ControlBlock } from './control-block.ts';
+import { RING_TAIL_OFFSET } from '../../assembly/layout/ring.ts';
 import {
-  POLICY_BLOCK, RECORD_CORRELATION_OFFSET, RECORD_FLAGS_OFFSET, RECORD_FLAG_ASYNC, RECORD_FLAG_FAILED,
-  RECORD_HEADER_BYTES, RECORD_REPLY_TO_OFFSET, RECORD_SUBSCRIPTION_OFFSET, RECORD_TOPIC_OFFSET,
-  REPLY_SUBSCRIPTION, TOPIC_STAT_DELIVERED, TOPIC_STAT_HANDLER_ERRORS, laneIndex,
+  CIRCUIT_CLOSED, CIRCUIT_HALF_OPEN, CIRCUIT_OPEN, DEAD_LETTER_CIRCUIT_OPEN, DEAD_LETTER_SUBSCRIPTION,
+  HANDLED_COUNTED, LETTER_THREAD_SHIFT, POLICY_BLOCK, RECORD_CORRELATION_OFFSET, RECORD_CRASHES_OFFSET, RECORD_FLAGS_OFFSET,
+  RECORD_FLAG_ASYNC, RECORD_FLAG_FAILED, RECORD_HEADER_BYTES, RECORD_LETTER_OFFSET,
+  RECORD_REPLY_TO_OFFSET, RECORD_SUBSCRIPTION_OFFSET, RECORD_TOPIC_OFFSET, REPLY_SUBSCRIPTION,
+  TOPIC_STAT_CIRCUIT_OPEN, TOPIC_STAT_DEAD_LETTERED, TOPIC_STAT_DELIVERED, TOPIC_STAT_HANDLER_ERRORS,
+  TOPIC_STAT_REDELIVERED, laneIndex,
 } from './layout.ts';
 import type { EngineShape } from './options.ts';
 import type { Producer } from './producer.ts';
@@ -29,6 +41,8 @@ export interface ConsumerHooks {
   onHandlerError(topic: string, error: unknown, first: boolean): void;
   /** A reply record addressed to this thread arrived (thread 0's pending requests). */
   onReply?(record: number, topic: TopicRuntime): void;
+  /** A dead letter arrived (thread 0): the record keeps the message, LETTER (slot, thread) and the reason in FLAGS. */
+  onDeadLetter?(record: number, topic: TopicRuntime): void;
 }
 
 export class Consumer {
@@ -38,6 +52,17 @@ export class Consumer {
   /** ringFrom[p]: the lane this thread consumes from producer p. */
   private readonly ringFrom: readonly number[];
   private readonly erroredTopics: Uint8Array;
+  private readonly i32: Int32Array;
+  /** ringFrom's TAIL words (u32 indices): where a batch's handled cursor starts. */
+  private readonly tailFrom: readonly number[];
+  /** Per slot: this thread's circuit state (a mirror of its control block's, read per record). */
+  private readonly circuitState: Uint8Array;
+  /** Per slot: the slot GENERATION the circuit state belongs to. */
+  private readonly circuitGeneration: Uint8Array;
+  /** Per slot: when the circuit opened (ms), and the times of its last failures (a ring). */
+  private readonly circuitOpenedAt: Float64Array;
+  private readonly circuitFailures: (Float64Array | undefined)[];
+  private readonly circuitNext: Uint16Array;
 
   constructor(
     private readonly thread: number,
@@ -59,11 +84,22 @@ export class Consumer {
     this.u16 = new Uint16Array(buffer);
     this.u32 = new Uint32Array(buffer);
     this.f64 = new Float64Array(buffer);
+    this.i32 = new Int32Array(buffer);
     const T = shape.threads;
     const ringFrom: number[] = [];
     for (let p = 0; p < T; p++) ringFrom.push(arena.ring(laneIndex(p, thread, T)).address);
     this.ringFrom = ringFrom;
+    this.tailFrom = ringFrom.map((ring) => (ring + RING_TAIL_OFFSET) >> 2);
     this.erroredTopics = new Uint8Array(shape.topicNames.length);
+    const slots = shape.maxSubscriptions;
+    this.circuitState = new Uint8Array(slots);
+    this.circuitGeneration = new Uint8Array(slots);
+    this.circuitOpenedAt = new Float64Array(slots);
+    this.circuitFailures = new Array<Float64Array | undefined>(slots).fill(undefined);
+    this.circuitNext = new Uint16Array(slots);
+    // A successor starts with every circuit closed (a breaker's memory dies with its thread).
+    for (let slot = 0; slot < slots; slot++) this.i32[control.circuit(slot)] = CIRCUIT_CLOSED;
+    this.i32[control.handledLane] = 0;
   }
 
   /**
@@ -74,19 +110,31 @@ export class Consumer {
     const core = this.core;
     const ring = this.ringFrom[producer]!;
     const batch = this.shape.batch;
+    const i32 = this.i32;
+    const { handled, handledLane } = this.control;
     let n = 0;
+    let tail = 0;
     while (n < batch) {
       const record = core.ringTryPeek(ring);
       if (record < ADDRESS_MIN) break;
+      if (n === 0) {
+        // The handled cursor: this lane, from its TAIL (our own commit cursor).
+        tail = i32[this.tailFrom[producer]!]!;
+        i32[handled] = tail;
+        i32[handledLane] = producer + 1;
+      }
       this.handleRecord(record);
       n++;
+      i32[handled] = (tail + n) | 0; // after the handler returned: this record is handled
     }
     if (n > 0) {
       // Children first: what the handlers published is counted ACCEPTED (at its flush) before
       // its parents are counted COMPLETED, so drain never sees a moment with both at rest.
       this.producer.flushAll();
       this.control.addCompleted(n);
+      i32[handledLane] = producer + 1 + HANDLED_COUNTED;
       core.ringCommit(ring);
+      i32[handledLane] = 0;
     }
     return n;
   }
@@ -110,17 +158,20 @@ export class Consumer {
     const topicId = u16[(record + RECORD_TOPIC_OFFSET) >> 1]!;
     const slot = u16[(record + RECORD_SUBSCRIPTION_OFFSET) >> 1]!;
     const topic = this.topics.byId[topicId]!;
-    if (slot === REPLY_SUBSCRIPTION) {
-      if (this.hooks.onReply !== undefined) this.hooks.onReply(record, topic);
-      else this.f64[this.control.lateReplies]! += 1;
+    if (slot >= DEAD_LETTER_SUBSCRIPTION) {
+      this.handleEngineRecord(record, slot, topic);
       return;
     }
-    const def = this.handlerDefs[this.table.handler(slot)]!;
     const stats = this.control.topicStats(topicId);
+    if (this.circuitState[slot] !== CIRCUIT_CLOSED && !this.circuitAdmits(record, slot, stats)) return;
+    const def = this.handlerDefs[this.table.handler(slot)]!;
     const correlation = this.u32[(record + RECORD_CORRELATION_OFFSET) >> 2]!;
+    const deliveries = u16[(record + RECORD_CRASHES_OFFSET) >> 1]! + 1;
     let result: unknown;
     let failed = false;
-    (this.context as { topic: string }).topic = topic.name;
+    const context = this.context as { topic: string; deliveries: number };
+    context.topic = topic.name;
+    context.deliveries = deliveries;
     try {
       result = def.handle(topic.reader.at(record + RECORD_HEADER_BYTES) as never, this.context);
       // A handler that returns a Promise did not finish: its record is reused once we return.
@@ -129,9 +180,103 @@ export class Consumer {
       failed = true;
       result = error;
       this.handlerFailed(topic, stats, error);
+      if (this.table.circuitFailures(slot) !== 0) this.circuitFailed(slot);
     }
     this.f64[stats + TOPIC_STAT_DELIVERED]! += 1;
+    if (deliveries > 1) this.f64[stats + TOPIC_STAT_REDELIVERED]! += 1;
+    if (!failed && this.circuitState[slot] === CIRCUIT_HALF_OPEN) this.setCircuit(slot, CIRCUIT_CLOSED);
     if (correlation !== 0) this.reply(topic, correlation, u16[(record + RECORD_REPLY_TO_OFFSET) >> 1]!, result, failed);
+  }
+
+  /** A record for the engine itself (thread 0): a reply, or a dead letter. */
+  private handleEngineRecord(record: number, slot: number, topic: TopicRuntime): void {
+    const hook = slot === REPLY_SUBSCRIPTION ? this.hooks.onReply : this.hooks.onDeadLetter;
+    if (hook !== undefined) hook(record, topic);
+    else this.f64[this.control.lateReplies]! += 1;
+  }
+
+  // ── circuit breakers ──────────────────────────────────────────────────────────────────────
+
+  /**
+   * The circuit of `slot` is not closed: whether the record at `record` may run. An open circuit
+   * whose cooldown passed lets it run as the trial (half-open); otherwise it becomes a dead letter.
+   */
+  private circuitAdmits(record: number, slot: number, stats: number): boolean {
+    if (this.circuitGeneration[slot] !== this.table.generation(slot)) {
+      this.resetCircuit(slot); // the state of an earlier subscription in this slot
+      return true;
+    }
+    if (this.circuitState[slot] === CIRCUIT_OPEN && nowMs() - this.circuitOpenedAt[slot]! >= this.table.circuitCooldownMs(slot)) {
+      this.setCircuit(slot, CIRCUIT_HALF_OPEN);
+      return true;
+    }
+    if (this.circuitState[slot] === CIRCUIT_HALF_OPEN) return true;
+    this.f64[stats + TOPIC_STAT_DEAD_LETTERED]! += 1;
+    this.f64[stats + TOPIC_STAT_CIRCUIT_OPEN]! += 1;
+    this.sendDeadLetter(record, slot, DEAD_LETTER_CIRCUIT_OPEN);
+    return false;
+  }
+
+  /** A handler of `slot` (which has a breaker) threw: a half-open trial reopens; else count it. */
+  private circuitFailed(slot: number): void {
+    if (this.circuitGeneration[slot] !== this.table.generation(slot)) this.resetCircuit(slot);
+    const now = nowMs();
+    if (this.circuitState[slot] === CIRCUIT_HALF_OPEN) {
+      this.open(slot, now);
+      return;
+    }
+    const limit = this.table.circuitFailures(slot);
+    let times = this.circuitFailures[slot];
+    if (times === undefined || times.length !== limit) {
+      times = new Float64Array(limit).fill(-Infinity);
+      this.circuitFailures[slot] = times;
+      this.circuitNext[slot] = 0;
+    }
+    // times is a ring of the last `limit` failure times: the slot being overwritten is the oldest.
+    const at = this.circuitNext[slot]!;
+    times[at] = now;
+    const oldest = times[(at + 1) % limit]!;
+    this.circuitNext[slot] = (at + 1) % limit;
+    if (now - (limit === 1 ? now : oldest) <= this.table.circuitWindowMs(slot)) this.open(slot, now);
+  }
+
+  private open(slot: number, now: number): void {
+    this.circuitOpenedAt[slot] = now;
+    this.circuitFailures[slot]?.fill(-Infinity);
+    this.setCircuit(slot, CIRCUIT_OPEN);
+    const opened = this.control.circuit(slot) + 1;
+    this.i32[opened] = (this.i32[opened]! + 1) | 0;
+  }
+
+  private resetCircuit(slot: number): void {
+    this.circuitGeneration[slot] = this.table.generation(slot);
+    this.circuitFailures[slot] = undefined;
+    this.i32[this.control.circuit(slot) + 1] = 0;
+    this.setCircuit(slot, CIRCUIT_CLOSED);
+  }
+
+  private setCircuit(slot: number, state: number): void {
+    this.circuitState[slot] = state;
+    this.i32[this.control.circuit(slot)] = state;
+  }
+
+  /**
+   * Sends the record at `record` (meant for `slot`) to thread 0 as a dead letter with `reason`,
+   * staged in the reply staging record; never dropped (waits for space, like a reply).
+   */
+  private sendDeadLetter(record: number, slot: number, reason: number): void {
+    const at = this.replyStaging;
+    const words = this.shape.recordSize >> 2;
+    const i32 = this.i32;
+    for (let i = 0, from = record >> 2, to = at >> 2; i < words; i++) i32[to + i] = i32[from + i]!;
+    this.u16[(at + RECORD_SUBSCRIPTION_OFFSET) >> 1] = DEAD_LETTER_SUBSCRIPTION;
+    this.u16[(at + RECORD_LETTER_OFFSET) >> 1] = slot | (this.thread << LETTER_THREAD_SHIFT);
+    this.u16[(at + RECORD_FLAGS_OFFSET) >> 1] = reason;
+    if (this.thread === 0) {
+      this.handleEngineRecord(at, DEAD_LETTER_SUBSCRIPTION, this.topics.byId[this.u16[(at + RECORD_TOPIC_OFFSET) >> 1]!]!);
+      return;
+    }
+    this.producer.pushLane(0, at, POLICY_BLOCK, this.control.topicStats(this.u16[(at + RECORD_TOPIC_OFFSET) >> 1]!), 0);
   }
 
   /**
@@ -139,12 +284,14 @@ export class Consumer {
    * ctx.topic as the calling handler (if any) had it.
    */
   handleInline(record: number): void {
-    const context = this.context as { topic: string };
+    const context = this.context as { topic: string; deliveries: number };
     const outer = context.topic;
+    const outerDeliveries = context.deliveries;
     try {
       this.handleRecord(record);
     } finally {
       context.topic = outer;
+      context.deliveries = outerDeliveries;
     }
   }
 
@@ -180,6 +327,10 @@ export class Consumer {
     // Replies are never dropped: a worker waits for space; thread 0 keeps it in its backlog.
     this.producer.pushLane(to, at, POLICY_BLOCK, stats, 0);
   }
+}
+
+function nowMs(): number {
+  return performance.timeOrigin + performance.now();
 }
 
 /**

@@ -9,9 +9,9 @@
 import type { Arena } from '../arena.ts';
 import {
   CONTROL_ACCEPTED_OFFSET, CONTROL_BACKLOG_OFFSET, CONTROL_COMMAND_OFFSET, CONTROL_COMPLETED_OFFSET,
-  CONTROL_DOORBELL_OFFSET, CONTROL_IDLE_MS_OFFSET, CONTROL_IDLE_SINCE_MS_OFFSET,
+  CONTROL_DOORBELL_OFFSET, CONTROL_HANDLED_LANE_OFFSET, CONTROL_HANDLED_OFFSET, CONTROL_IDLE_MS_OFFSET, CONTROL_IDLE_SINCE_MS_OFFSET,
   CONTROL_LANE_STATS_OFFSET, CONTROL_LATE_REPLIES_OFFSET, CONTROL_SLEEPING_OFFSET,
-  CONTROL_START_MS_OFFSET, CONTROL_STATE_OFFSET, LANE_STAT_BYTES, TOPIC_STAT_BYTES,
+  CIRCUIT_BYTES, CONTROL_START_MS_OFFSET, CONTROL_STATE_OFFSET, LANE_STAT_BYTES, TOPIC_STAT_BYTES,
   type ControlLayout,
 } from './layout.ts';
 
@@ -32,6 +32,10 @@ export class ControlBlock {
   readonly idleMs: number;
   readonly idleSinceMs: number;
   readonly lateReplies: number;
+  /** i32 indices of the handled cursor (plain words: see layout.ts). */
+  readonly handledLane: number;
+  readonly handled: number;
+  private readonly circuitsBase: number;
   private readonly laneStats: number;
   private readonly topicStatsBase: number;
 
@@ -49,6 +53,9 @@ export class ControlBlock {
     this.idleMs = (address + CONTROL_IDLE_MS_OFFSET) >> 3;
     this.idleSinceMs = (address + CONTROL_IDLE_SINCE_MS_OFFSET) >> 3;
     this.lateReplies = (address + CONTROL_LATE_REPLIES_OFFSET) >> 3;
+    this.handledLane = (address + CONTROL_HANDLED_LANE_OFFSET) >> 2;
+    this.handled = (address + CONTROL_HANDLED_OFFSET) >> 2;
+    this.circuitsBase = (address + layout.circuits) >> 2;
     this.laneStats = (address + CONTROL_LANE_STATS_OFFSET) >> 3;
     this.topicStatsBase = (address + layout.topicStats) >> 3;
   }
@@ -61,6 +68,11 @@ export class ControlBlock {
   /** f64 index of the owner's counters of topic `topic`: add TOPIC_STAT_*. */
   topicStats(topic: number): number {
     return this.topicStatsBase + topic * (TOPIC_STAT_BYTES >> 3);
+  }
+
+  /** i32 index of the owner's circuit state of slot `slot` (the next word counts its openings). */
+  circuit(slot: number): number {
+    return this.circuitsBase + slot * (CIRCUIT_BYTES >> 2);
   }
 
   // ── drain's counters (owner writes; thread 0 reads COMPLETED first, then ACCEPTED) ───────────

@@ -27,10 +27,12 @@ import { checkTimeout, type ValidatedOptions } from './options.ts';
 import type { Platform } from './platform.ts';
 import { KeepAlive } from './keep-alive.ts';
 import { Reporter } from './reporter.ts';
+import { Recovery } from './recovery.ts';
 import { Requests } from './requests.ts';
 import { Stats } from './stats.ts';
 import { isPattern, patternProblem, topicsOf, type SubjectPattern } from './subjects.ts';
 import { Subscriptions } from './subscriptions.ts';
+import { Supervisor } from './supervisor.ts';
 import { ThreadRuntime } from './thread.ts';
 import { ThreadZero } from './thread-zero.ts';
 import type { TopicRuntime } from './topic-runtime.ts';
@@ -57,6 +59,7 @@ export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = Handle
   private readonly counters: Stats;
   private readonly threadZero: ThreadZero;
   private readonly keepAlive: KeepAlive;
+  private readonly supervisor: Supervisor;
   private closing: Promise<void> | undefined;
 
   /** @internal use createEngine. */
@@ -76,11 +79,13 @@ export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = Handle
     let requests!: Requests;
     let threadZero!: ThreadZero;
     let keepAlive!: KeepAlive;
+    let supervisor!: Supervisor;
     this.runtime = new ThreadRuntime(0, core, arena, shape, options.topics, handlerModule, false, {
       onHandlerError: (topic, error, first) => {
         if (first) reporter.handlerError(topic, error instanceof Error ? error : new Error(String(error)), -1);
       },
       onReply: (record, topic) => requests.onReply(record, topic),
+      onDeadLetter: (record, topic) => supervisor.onLetter(record, topic),
       onBacklog: () => {
         keepAlive.hold();
         void threadZero.pump();
@@ -89,13 +94,21 @@ export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = Handle
     });
     const { producer, controls } = this.runtime;
     this.requests = requests = new Requests(arena.memory, producer, reporter, shape.routerSubscriptions);
-    this.workerThreads = new Workers(platform, arena, core, shape, controls, reporter, (thread, crash) => requests.rejectTakenBy(thread, crash));
+    const handlerNames = Object.keys(handlerModule.handlers).sort();
+    const recovery = new Recovery(core, arena, shape, controls, arena.router(0).address);
+    this.supervisor = supervisor = new Supervisor(
+      arena, recovery, controls, this.runtime.topics, this.runtime.subscriptions, handlerNames, requests, reporter, validated.supervision, this.workers,
+    );
+    this.workerThreads = new Workers(platform, arena, shape, controls, reporter, (death) => supervisor.onDeath(death));
+    supervisor.workers = this.workerThreads;
     this.threadZero = threadZero = new ThreadZero(this.runtime, core, platform, (thread) => thread > 0 && this.workerThreads.state(thread - 1) === 'crashed');
     this.subscriptions = new Subscriptions(
       options.topics, handlerModule, this.workers, shape, core, arena.router(0).address, this.runtime.subscriptions, producer,
       () => platform.yield(), (drain) => this.drain(drain),
     );
-    this.counters = new Stats(arena, core, shape, controls, this.workerThreads, requests, reporter);
+    this.counters = new Stats(
+      arena, core, shape, controls, this.workerThreads, requests, reporter, recovery, this.runtime.subscriptions, this.subscriptions.members, handlerNames,
+    );
     const backpressure = this.runtime.backpressure;
     this.keepAlive = keepAlive = new KeepAlive(
       (keep) => this.workerThreads.setKeepAlive(keep),
@@ -120,6 +133,7 @@ export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = Handle
       throw new EngineError('ERR_WORKER_START', 'setup', 'thread 0', `the handler module's setup() threw on the engine's thread: ${(error as Error)?.message ?? error}`, { cause: error });
     }
     this.threadZero.start();
+    this.supervisor.start();
     this.keepAlive.watch();
   }
 
@@ -286,6 +300,7 @@ export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = Handle
     } catch (error) {
       drainError = error;
     }
+    this.supervisor.stop();
     await this.workerThreads.stop(Math.max(100, timeout - (Date.now() - started)));
     this.threadZero.stop();
     this.keepAlive.stop();

@@ -14,12 +14,16 @@
  * | 2      | 2    | SUBSCRIPTION   | subscription slot whose handler runs it, or REPLY_SUBSCRIPTION   |
  * | 4      | 4    | CORRELATION    | request id (0: not a request); a reply carries its request's id  |
  * | 8      | 2    | REPLY_TO       | thread that waits for the reply                                  |
- * | 10     | 2    | FLAGS          | RECORD_FLAG_* (FAILED, ASYNC: a reply of a failed request)       |
- * | 12     | 4    | (reserved)     | zero                                                             |
+ * | 10     | 2    | FLAGS          | RECORD_FLAG_* (FAILED, ASYNC: a reply of a failed request); a    |
+ * |        |      |                | dead letter: its DEAD_LETTER_* reason                            |
+ * | 12     | 2    | CRASHES        | deliveries of this record that crashed or hung their worker      |
+ * |        |      |                | (0 when published; the supervisor adds 1 in the lane, in place)  |
+ * | 14     | 2    | LETTER         | a dead letter: slot it was meant for + (its worker thread << 10) |
  * | 16     | ...  | message        | the topic's schema (a reply: the topic's reply schema)           |
  *
  * Written by the lane's producer before the flush that publishes it (ring HEAD store), read by the
- * consumer after the HEAD load that pairs with it: plain memory.
+ * consumer after the HEAD load that pairs with it: plain memory. (CRASHES is the exception: the
+ * engine's thread writes it into a dead consumer's lane before the successor starts.)
  *
  * ── Thread control block (the first CONTROL bytes of each thread's arena scratch block) ────────
  *
@@ -40,10 +44,17 @@
  * | 408    | 8    | IDLE_MS       | owner       | any            | plain f64: ms spent spinning or parked with nothing to do (closed episodes) |
  * | 416    | 8    | IDLE_SINCE_MS | owner       | any            | plain f64: epoch ms the current idle episode began, 0 while busy |
  * | 424    | 8    | LATE_REPLIES  | owner       | any            | plain f64: replies that came after the requester gave up |
+ * | 432    | 4    | HANDLED_LANE  | owner       | thread 0       | plain i32: 1 + producer of the lane whose batch is being handled, 0 between batches; + HANDLED_COUNTED once the batch's COMPLETED is added |
+ * | 436    | 4    | HANDLED       | owner       | thread 0       | plain u32: ring index after the last record of that lane whose handler returned (the handled cursor) |
  * | 512    | 16×64| lane stats    | owner       | any            | per consumer thread c < MAX_THREADS: f64 published, f64 high-water mark of lane (owner → c) |
  * | TOPICS | 128×n| topic stats   | owner       | any            | per topic: TOPIC_STAT_* f64 counters |
  * | SUBS   | 16×m | subscriptions | thread 0    | all            | only thread 0's block: SLOT_ENTRY_BYTES per slot (subscription-table.ts) |
  * | BALANCES | 1×m | balances     | thread 0    | all            | only thread 0's block: u8 BALANCE_* per slot (subscription-table.ts) |
+ * | CIRCUITS | 8×m | circuits     | owner       | any            | per slot: i32 CIRCUIT_* state of the owner's breaker, i32 times it opened |
+ *
+ * HANDLED_LANE and HANDLED are the handled cursor crash recovery reads once the owner is dead
+ * (supervisor.ts): plain stores, one per handled record, read only after the thread is gone (or
+ * sampled by the hung-handler watchdog, which tolerates a stale value).
  *
  * Every word is reached through ControlBlock (control-block.ts); the subscription and balance
  * tables through SubscriptionTable (subscription-table.ts), which documents their entries.
@@ -69,9 +80,19 @@ export const RECORD_SUBSCRIPTION_OFFSET = RECORD_TOPIC_OFFSET + 2;
 export const RECORD_CORRELATION_OFFSET = RECORD_SUBSCRIPTION_OFFSET + 2;
 export const RECORD_REPLY_TO_OFFSET = RECORD_CORRELATION_OFFSET + 4;
 export const RECORD_FLAGS_OFFSET = RECORD_REPLY_TO_OFFSET + 2;
+export const RECORD_CRASHES_OFFSET = RECORD_FLAGS_OFFSET + 2;
+export const RECORD_LETTER_OFFSET = RECORD_CRASHES_OFFSET + 2;
+/** LETTER = slot | thread << LETTER_THREAD_SHIFT (slots < 1024: options.ts MAX_SUBSCRIPTIONS). */
+export const LETTER_THREAD_SHIFT = 10;
 export const RECORD_HEADER_BYTES = 16;
 /** SUBSCRIPTION value of a reply record: the highest u16, above every slot (options.ts MAX_SUBSCRIPTIONS). */
 export const REPLY_SUBSCRIPTION = 0xffff;
+/** SUBSCRIPTION value of a dead letter a worker sends to thread 0 (its slot and thread are in LETTER). */
+export const DEAD_LETTER_SUBSCRIPTION = 0xfffe;
+/** FLAGS of a dead letter: why. */
+export const DEAD_LETTER_CRASHED = 1;
+export const DEAD_LETTER_HUNG = 2;
+export const DEAD_LETTER_CIRCUIT_OPEN = 3;
 /** FLAGS bit: the request's handler threw; the reply carries no message. */
 export const RECORD_FLAG_FAILED = 1;
 /** FLAGS bit, with FAILED: the handler returned a Promise (handlers are synchronous). */
@@ -91,6 +112,10 @@ export const CONTROL_START_MS_OFFSET = CONTROL_BACKLOG_OFFSET + 8;
 export const CONTROL_IDLE_MS_OFFSET = CONTROL_START_MS_OFFSET + 8;
 export const CONTROL_IDLE_SINCE_MS_OFFSET = CONTROL_IDLE_MS_OFFSET + 8;
 export const CONTROL_LATE_REPLIES_OFFSET = CONTROL_IDLE_SINCE_MS_OFFSET + 8;
+export const CONTROL_HANDLED_LANE_OFFSET = CONTROL_LATE_REPLIES_OFFSET + 8;
+export const CONTROL_HANDLED_OFFSET = CONTROL_HANDLED_LANE_OFFSET + 4;
+/** Added to HANDLED_LANE once the batch's records are counted COMPLETED (its commit may still be due). */
+export const HANDLED_COUNTED = 0x10000;
 export const CONTROL_LANE_STATS_OFFSET = CONTROL_ACCEPTED_OFFSET + FALSE_SHARING_STRIDE;
 export const LANE_STAT_PUBLISHED = 0;
 export const LANE_STAT_HIGH_WATER = 1;
@@ -118,11 +143,23 @@ export const TOPIC_STAT_DROPPED_NEWEST = 5;
 export const TOPIC_STAT_REJECTED = 6;
 export const TOPIC_STAT_CALLER_RUNS = 7; // of DELIVERED, how many ran on the publishing thread
 export const TOPIC_STAT_HANDLER_ERRORS = 8;
-export const TOPIC_STAT_COUNT = 9;
+export const TOPIC_STAT_REDELIVERED = 9; // of DELIVERED, calls with ctx.deliveries > 1
+export const TOPIC_STAT_CRASHED = 10; // deliveries that crashed or hung their worker (thread 0 counts them)
+export const TOPIC_STAT_DEAD_LETTERED = 11;
+export const TOPIC_STAT_CIRCUIT_OPEN = 12; // of DEAD_LETTERED, by an open circuit
+export const TOPIC_STAT_LOST = 13; // accepted records written off (a worker that stays down, a dead worker's own backlog)
+export const TOPIC_STAT_BACKLOGGED = 14; // gauge: the owner's backlog records of this topic (what a crash of the owner loses)
+export const TOPIC_STAT_COUNT = 15;
 /** Room per topic: 16 f64 counters (TOPIC_STAT_COUNT used), so counters can be added in place. */
 export const TOPIC_STAT_BYTES = 16 * 8;
 /** Records publishBatch stages per dispatchBatch call. */
 export const BATCH_RECORDS = 256;
+
+/** A circuit breaker's state word (and its "opened" counter after it): CIRCUIT_BYTES per slot. */
+export const CIRCUIT_CLOSED = 0;
+export const CIRCUIT_OPEN = 1;
+export const CIRCUIT_HALF_OPEN = 2;
+export const CIRCUIT_BYTES = 8;
 
 export const POLICY_BLOCK = 1;
 export const POLICY_REJECT = 2;
@@ -136,6 +173,8 @@ export interface ControlLayout {
   readonly subscriptions: number;
   /** The balance table: u8 per subscription slot (thread 0's block). */
   readonly balances: number;
+  /** The owner's circuit breakers: CIRCUIT_BYTES per subscription slot. */
+  readonly circuits: number;
   /** Bytes of the control block (a multiple of FALSE_SHARING_STRIDE). Staging follows it in the scratch block. */
   readonly bytes: number;
 }
@@ -144,8 +183,9 @@ export function controlLayout(topics: number, subscriptions: number): ControlLay
   const topicStats = CONTROL_TOPIC_STATS_OFFSET;
   const subscriptionTable = topicStats + topics * TOPIC_STAT_BYTES;
   const balances = subscriptionTable + subscriptions * SLOT_ENTRY_BYTES;
-  const end = balances + subscriptions;
-  return { topicStats, subscriptions: subscriptionTable, balances, bytes: alignStride(end) };
+  const circuits = Math.ceil((balances + subscriptions) / 8) * 8;
+  const end = circuits + subscriptions * CIRCUIT_BYTES;
+  return { topicStats, subscriptions: subscriptionTable, balances, circuits, bytes: alignStride(end) };
 }
 
 /**

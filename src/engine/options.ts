@@ -9,6 +9,7 @@ import { ConfigError } from '../errors.ts';
 import type { AnySchema } from '../schema.ts';
 import { MAX_WORKERS, RECORD_HEADER_BYTES, controlLayout, scratchLayout, type ControlLayout } from './layout.ts';
 import { isPattern } from './subjects.ts';
+import type { SupervisionOptions } from './supervisor.ts';
 import type { BackpressurePolicy, EngineOptions, TopicMap } from './types.ts';
 
 /** Numbers every thread derives identically from the engine's options (sent to every worker). */
@@ -60,6 +61,11 @@ export const DEFAULTS = {
   spin: 20_000,
   blockTimeout: 50,
   startTimeout: 30_000,
+  maxRestarts: 10,
+  restartWindowMs: 60_000,
+  minBackoffMs: 10,
+  maxBackoffMs: 1000,
+  maxDeliveries: 3,
 } as const;
 
 export interface ValidatedOptions {
@@ -68,6 +74,7 @@ export interface ValidatedOptions {
   readonly backend: 'wasm' | 'js';
   readonly coreBuild: 'release' | 'debug';
   readonly startTimeout: number;
+  readonly supervision: SupervisionOptions;
   /** Arena scratch bytes per thread: control block, staging records, route output. */
   readonly scratchBytes: number;
 }
@@ -97,6 +104,7 @@ export function validateOptions(options: EngineOptions<TopicMap>, defaultWorkers
     throw new ConfigError('coreUrl', options.coreUrl, "must be the URL of the core's .wasm file");
   }
   if (options.onError !== undefined && typeof options.onError !== 'function') throw new ConfigError('onError', options.onError, 'must be a function');
+  const supervision = validateSupervision(options);
 
   const topicNames = validateTopics(options.topics);
   let largest = 8;
@@ -118,9 +126,29 @@ export function validateOptions(options: EngineOptions<TopicMap>, defaultWorkers
   const control = controlLayout(topicNames.length, maxSubscriptions);
   const scratchBytes = scratchLayout(control, topicNames.length, recordSize, routerSubscriptions, threads).bytes;
   return {
-    workers, backend, coreBuild, startTimeout, scratchBytes,
+    workers, backend, coreBuild, startTimeout, scratchBytes, supervision,
     shape: { threads, topicNames, recordSize, ringCapacity, maxSubscriptions, flushEvery, batch, spin, blockTimeout, control, routerSubscriptions },
   };
+}
+
+function validateSupervision(options: EngineOptions<TopicMap>): SupervisionOptions {
+  const restart = options.restart as unknown;
+  let policy: SupervisionOptions['restart'];
+  if (restart !== false) {
+    if (restart !== undefined && (restart === null || typeof restart !== 'object')) throw new ConfigError('restart', restart, 'must be { maxRestarts?, windowMs?, minBackoffMs?, maxBackoffMs? } or false');
+    const r = (restart ?? {}) as Record<string, unknown>;
+    const minBackoffMs = integer('restart.minBackoffMs', r.minBackoffMs ?? DEFAULTS.minBackoffMs, 0, MAX_TIMER_MS);
+    policy = {
+      maxRestarts: integer('restart.maxRestarts', r.maxRestarts ?? DEFAULTS.maxRestarts, 0, 1e9),
+      windowMs: integer('restart.windowMs', r.windowMs ?? DEFAULTS.restartWindowMs, 1, MAX_TIMER_MS),
+      minBackoffMs,
+      maxBackoffMs: integer('restart.maxBackoffMs', r.maxBackoffMs ?? Math.max(minBackoffMs, DEFAULTS.maxBackoffMs), minBackoffMs, MAX_TIMER_MS),
+    };
+  }
+  const handlerTimeout = options.handlerTimeout === undefined ? undefined : integer('handlerTimeout', options.handlerTimeout, 1, MAX_TIMER_MS);
+  const maxDeliveries = integer('maxDeliveries', options.maxDeliveries ?? DEFAULTS.maxDeliveries, 1, 1000);
+  if (options.onDeadLetter !== undefined && typeof options.onDeadLetter !== 'function') throw new ConfigError('onDeadLetter', options.onDeadLetter, 'must be a function');
+  return { restart: policy, handlerTimeout, maxDeliveries, onDeadLetter: options.onDeadLetter };
 }
 
 function validateTopics(topics: TopicMap): string[] {

@@ -139,7 +139,7 @@ export class Requests {
     entry.resolve(entry.all ? entry.replies : entry.replies[0]);
   }
 
-  /** Rejects every pending request that `thread` took (its worker crashed). */
+  /** Rejects every pending request that `thread` took (its worker stays down). */
   rejectTakenBy(thread: number, error: Error): void {
     for (const entry of [...this.pending.values()]) {
       if (entry.consumers.includes(thread)) {
@@ -147,6 +147,14 @@ export class Requests {
         entry.reject(error);
       }
     }
+  }
+
+  /** Rejects the pending request `correlation` (if it still waits) with `error`. */
+  fail(correlation: number, error: Error): void {
+    const entry = this.pending.get(correlation);
+    if (entry === undefined) return;
+    entry.cleanup();
+    entry.reject(error);
   }
 
   /** Rejects every pending request with ERR_ENGINE_CLOSED. */

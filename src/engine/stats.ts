@@ -7,14 +7,18 @@ import type { CoreOps } from '../../bindings/core-ops.ts';
 import type { Arena } from '../arena.ts';
 import type { ControlBlock } from './control-block.ts';
 import {
-  LANE_STAT_HIGH_WATER, LANE_STAT_PUBLISHED, THREAD_RUNNING, THREAD_STOPPED, TOPIC_STAT_CALLER_RUNS,
-  TOPIC_STAT_DELIVERED, TOPIC_STAT_DROPPED_NEWEST, TOPIC_STAT_DROPPED_OLDEST, TOPIC_STAT_HANDLER_ERRORS,
-  TOPIC_STAT_PUBLISHED, TOPIC_STAT_REJECTED, TOPIC_STAT_ROUTED, TOPIC_STAT_UNROUTED, laneIndex,
+  CIRCUIT_HALF_OPEN, CIRCUIT_OPEN, LANE_STAT_HIGH_WATER, LANE_STAT_PUBLISHED, TOPIC_STAT_CALLER_RUNS,
+  TOPIC_STAT_CIRCUIT_OPEN, TOPIC_STAT_CRASHED, TOPIC_STAT_DEAD_LETTERED, TOPIC_STAT_DELIVERED,
+  TOPIC_STAT_DROPPED_NEWEST, TOPIC_STAT_DROPPED_OLDEST, TOPIC_STAT_HANDLER_ERRORS, TOPIC_STAT_LOST,
+  TOPIC_STAT_PUBLISHED, TOPIC_STAT_REDELIVERED, TOPIC_STAT_REJECTED, TOPIC_STAT_ROUTED, TOPIC_STAT_UNROUTED,
+  laneIndex,
 } from './layout.ts';
 import type { EngineShape } from './options.ts';
+import type { Recovery } from './recovery.ts';
 import type { Reporter } from './reporter.ts';
 import type { Requests } from './requests.ts';
-import type { EngineStats, LaneStats, TopicStats, WorkerStats } from './types.ts';
+import type { SubscriptionTable } from './subscription-table.ts';
+import type { CircuitStats, EngineStats, LaneStats, TopicStats, WorkerStats } from './types.ts';
 import type { Workers } from './workers.ts';
 
 export class Stats {
@@ -26,10 +30,22 @@ export class Stats {
     private readonly workers: Workers,
     private readonly requests: Requests,
     private readonly reporter: Reporter,
+    private readonly recovery: Recovery,
+    private readonly table: SubscriptionTable,
+    /** Member workers of every subscribed slot. */
+    private readonly members: ReadonlyMap<number, readonly number[]>,
+    private readonly handlerNames: readonly string[],
   ) {}
 
+  /** Records waiting in the lanes of workers that stay down (per topic id into `perTopic`, if given). */
+  private stranded(perTopic?: Float64Array): number {
+    let total = 0;
+    for (let w = 0; w < this.workers.count; w++) if (this.workers.state(w) === 'crashed') total += this.recovery.stranded(w + 1, perTopic);
+    return total;
+  }
+
   /**
-   * Records accepted and not completed, minus what crashed workers will never handle. Reads every
+   * Records accepted and not completed, minus what workers that stay down will never handle. Reads every
    * COMPLETED first, then every ACCEPTED: each thread counts a record ACCEPTED before it can be
    * COMPLETED, and children ACCEPTED before their parent COMPLETED, so 0 read in this order means
    * that at the moment between the two reads nothing was in flight.
@@ -39,7 +55,7 @@ export class Stats {
     for (const control of this.controls) completed = (completed + control.completed()) | 0;
     let accepted = 0;
     for (const control of this.controls) accepted = (accepted + control.accepted()) | 0;
-    return (accepted - completed - this.workers.lostToCrashes()) | 0;
+    return (accepted - completed - this.stranded()) | 0;
   }
 
   /** Counters summed over every thread (each may be late by one batch). */
@@ -47,6 +63,9 @@ export class Stats {
     const { shape, controls } = this;
     const T = shape.threads;
     const topics: Record<string, TopicStats> = {};
+    const stranded = new Float64Array(shape.topicNames.length);
+    this.stranded(stranded);
+    let lostToCrashes = 0;
     shape.topicNames.forEach((name, id) => {
       const sum = (stat: number): number => {
         let total = 0;
@@ -54,11 +73,15 @@ export class Stats {
         return total;
       };
       const firstError = this.reporter.firstError(name);
+      const lost = sum(TOPIC_STAT_LOST) + stranded[id]!;
+      lostToCrashes += lost;
       topics[name] = {
         published: sum(TOPIC_STAT_PUBLISHED), unrouted: sum(TOPIC_STAT_UNROUTED), routed: sum(TOPIC_STAT_ROUTED),
         delivered: sum(TOPIC_STAT_DELIVERED), droppedOldest: sum(TOPIC_STAT_DROPPED_OLDEST),
         droppedNewest: sum(TOPIC_STAT_DROPPED_NEWEST), rejected: sum(TOPIC_STAT_REJECTED),
         callerRuns: sum(TOPIC_STAT_CALLER_RUNS), handlerErrors: sum(TOPIC_STAT_HANDLER_ERRORS),
+        redelivered: sum(TOPIC_STAT_REDELIVERED), crashed: sum(TOPIC_STAT_CRASHED), deadLettered: sum(TOPIC_STAT_DEAD_LETTERED),
+        circuitOpen: sum(TOPIC_STAT_CIRCUIT_OPEN), lost,
         ...(firstError !== undefined ? { firstError } : {}),
       };
     });
@@ -81,10 +104,8 @@ export class Stats {
       const start = f64[control.startMs]!;
       const since = f64[control.idleSinceMs]!;
       const idle = f64[control.idleMs]! + (since !== 0 ? Math.max(0, now - since) : 0);
-      const state = Atomics.load(control.i32, control.state);
       workers.push({
-        worker: w,
-        state: this.workers.state(w) === 'crashed' ? 'crashed' : state === THREAD_STOPPED ? 'stopped' : state === THREAD_RUNNING ? 'running' : 'starting',
+        worker: w, state: this.workers.state(w), restarts: this.workers.restarts(w),
         busyMs: start === 0 ? 0 : Math.max(0, now - start - idle), idleMs: idle,
       });
     }
@@ -94,6 +115,24 @@ export class Stats {
       late += control.f64[control.lateReplies]!;
       backlog += control.backlog();
     }
-    return { topics, lanes, workers, lateReplies: late, backlog, lostToCrashes: this.workers.lostToCrashes() };
+    return { topics, lanes, workers, lateReplies: late, backlog, lostToCrashes, circuits: this.circuits() };
+  }
+
+  /** Every member worker's breaker of every subscribed slot that has one. */
+  private circuits(): CircuitStats[] {
+    const circuits: CircuitStats[] = [];
+    for (const [slot, workers] of this.members) {
+      if (this.table.circuitFailures(slot) === 0) continue;
+      for (const w of workers) {
+        const control = this.controls[w + 1]!;
+        const word = control.circuit(slot);
+        const state = control.i32[word];
+        circuits.push({
+          subscription: slot, topic: this.shape.topicNames[this.table.topic(slot)]!, handler: this.handlerNames[this.table.handler(slot)] ?? '',
+          worker: w, state: state === CIRCUIT_OPEN ? 'open' : state === CIRCUIT_HALF_OPEN ? 'half-open' : 'closed', opened: control.i32[word + 1]!,
+        });
+      }
+    }
+    return circuits;
   }
 }

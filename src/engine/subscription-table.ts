@@ -10,10 +10,15 @@
  * | 0      | 1    | STATE   | SLOT_FREE / SLOT_ACTIVE / SLOT_RETIRED                            |
  * | 1      | 1    | MODE    | the router's MODE_* the subscription was made with                |
  * | 2      | 1    | POLICY  | POLICY_* (layout.ts): what a full lane does to its records        |
- * | 3      | 1    | (reserved) | zero (the slot's balance is in the balance table)              |
+ * | 3      | 1    | GENERATION | +1 (mod 256) each time the slot is activated: a worker's    |
+ * |        |      |         | circuit state of an earlier subscription in this slot is stale    |
  * | 4      | 2    | HANDLER | index of its handler in the handler module's sorted names         |
  * | 6      | 2    | TOPIC   | topic id                                                          |
- * | 8      | 8    | (reserved) | zero                                                           |
+ * | 8      | 2    | CIRCUIT_FAILURES | errors within the window that open its circuit; 0: none  |
+ * | 10     | 2    | (reserved) | zero                                                           |
+ * | 12     | 4    | CIRCUIT_WINDOW_MS | u32                                                     |
+ * | 16     | 4    | CIRCUIT_COOLDOWN_MS | u32                                                   |
+ * | 20     | 4    | (reserved) | zero                                                           |
  *
  * ── Balance table (u8 per slot at `balances`, right after the entries) ───────────────────────
  *
@@ -33,9 +38,13 @@
 export const SLOT_STATE_OFFSET = 0; // u8: SLOT_FREE / SLOT_ACTIVE / SLOT_RETIRED
 export const SLOT_MODE_OFFSET = SLOT_STATE_OFFSET + 1; // u8: router MODE_*
 export const SLOT_POLICY_OFFSET = SLOT_MODE_OFFSET + 1; // u8: POLICY_*
-export const SLOT_HANDLER_OFFSET = SLOT_POLICY_OFFSET + 2; // u16 (after a reserved byte)
+export const SLOT_GENERATION_OFFSET = SLOT_POLICY_OFFSET + 1; // u8
+export const SLOT_HANDLER_OFFSET = SLOT_GENERATION_OFFSET + 1; // u16
 export const SLOT_TOPIC_OFFSET = SLOT_HANDLER_OFFSET + 2; // u16
-export const SLOT_ENTRY_BYTES = 16;
+export const SLOT_CIRCUIT_FAILURES_OFFSET = SLOT_TOPIC_OFFSET + 2; // u16
+export const SLOT_CIRCUIT_WINDOW_OFFSET = SLOT_CIRCUIT_FAILURES_OFFSET + 4; // u32
+export const SLOT_CIRCUIT_COOLDOWN_OFFSET = SLOT_CIRCUIT_WINDOW_OFFSET + 4; // u32
+export const SLOT_ENTRY_BYTES = 24;
 
 export const SLOT_FREE = 0;
 export const SLOT_ACTIVE = 1;
@@ -52,11 +61,14 @@ export interface SlotEntry {
   readonly balance: number;
   readonly handler: number;
   readonly topic: number;
+  /** Circuit breaker: failures (0: none), window and cooldown in ms. */
+  readonly circuit?: { readonly failures: number; readonly windowMs: number; readonly cooldownMs: number };
 }
 
 export class SubscriptionTable {
   private readonly u8: Uint8Array;
   private readonly u16: Uint16Array;
+  private readonly u32: Uint32Array;
 
   constructor(
     buffer: ArrayBufferLike,
@@ -68,6 +80,7 @@ export class SubscriptionTable {
   ) {
     this.u8 = new Uint8Array(buffer);
     this.u16 = new Uint16Array(buffer);
+    this.u32 = new Uint32Array(buffer);
   }
 
   /** The slot's POLICY_*. */
@@ -85,6 +98,29 @@ export class SubscriptionTable {
     return this.u8[this.balances + slot] !== BALANCE_ROUND_ROBIN;
   }
 
+  /** The slot's topic id. */
+  topic(slot: number): number {
+    return this.u16[(this.entries + slot * SLOT_ENTRY_BYTES + SLOT_TOPIC_OFFSET) >> 1]!;
+  }
+
+  /** The slot's GENERATION (changes at every activation). */
+  generation(slot: number): number {
+    return this.u8[this.entries + slot * SLOT_ENTRY_BYTES + SLOT_GENERATION_OFFSET]!;
+  }
+
+  /** Errors within the window that open the slot's circuit; 0: it has no circuit breaker. */
+  circuitFailures(slot: number): number {
+    return this.u16[(this.entries + slot * SLOT_ENTRY_BYTES + SLOT_CIRCUIT_FAILURES_OFFSET) >> 1]!;
+  }
+
+  circuitWindowMs(slot: number): number {
+    return this.u32[(this.entries + slot * SLOT_ENTRY_BYTES + SLOT_CIRCUIT_WINDOW_OFFSET) >> 2]!;
+  }
+
+  circuitCooldownMs(slot: number): number {
+    return this.u32[(this.entries + slot * SLOT_ENTRY_BYTES + SLOT_CIRCUIT_COOLDOWN_OFFSET) >> 2]!;
+  }
+
   /** SLOT_FREE / SLOT_ACTIVE / SLOT_RETIRED. */
   state(slot: number): number {
     return this.u8[this.entries + slot * SLOT_ENTRY_BYTES + SLOT_STATE_OFFSET]!;
@@ -97,6 +133,10 @@ export class SubscriptionTable {
     this.u8[at + SLOT_POLICY_OFFSET] = entry.policy;
     this.u16[(at + SLOT_HANDLER_OFFSET) >> 1] = entry.handler;
     this.u16[(at + SLOT_TOPIC_OFFSET) >> 1] = entry.topic;
+    this.u8[at + SLOT_GENERATION_OFFSET] = (this.u8[at + SLOT_GENERATION_OFFSET]! + 1) & 0xff;
+    this.u16[(at + SLOT_CIRCUIT_FAILURES_OFFSET) >> 1] = entry.circuit?.failures ?? 0;
+    this.u32[(at + SLOT_CIRCUIT_WINDOW_OFFSET) >> 2] = entry.circuit?.windowMs ?? 0;
+    this.u32[(at + SLOT_CIRCUIT_COOLDOWN_OFFSET) >> 2] = entry.circuit?.cooldownMs ?? 0;
     this.u8[this.balances + slot] = entry.balance;
     this.u8[at + SLOT_STATE_OFFSET] = SLOT_ACTIVE;
   }

@@ -10,12 +10,12 @@ import { ConfigError, EngineError } from '../errors.ts';
 import {
   POLICY_BLOCK, POLICY_CALLER_RUNS, POLICY_DROP_NEWEST, POLICY_DROP_OLDEST, POLICY_REJECT, routeEntry,
 } from './layout.ts';
-import { POLICIES, type EngineShape } from './options.ts';
+import { MAX_TIMER_MS, POLICIES, type EngineShape } from './options.ts';
 import { isPattern, subjectMatches } from './subjects.ts';
 import type { Producer } from './producer.ts';
 import { BALANCE_LEAST_LOADED, BALANCE_ROUND_ROBIN, SLOT_RETIRED, type SubscriptionTable } from './subscription-table.ts';
 import type { TopicRuntime } from './topic-runtime.ts';
-import type { BackpressurePolicy, DeliveryMode, HandlerModule, SubscribeOptions, Subscription, TopicMap } from './types.ts';
+import type { BackpressurePolicy, CircuitOptions, DeliveryMode, HandlerModule, SubscribeOptions, Subscription, TopicMap } from './types.ts';
 
 const POLICY_CODES: Readonly<Record<BackpressurePolicy, number>> = {
   block: POLICY_BLOCK, reject: POLICY_REJECT, 'drop-oldest': POLICY_DROP_OLDEST,
@@ -27,6 +27,8 @@ const ROUTER_PUBLISH_TIMEOUT_MS = 10_000;
 export class Subscriptions {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly handlerNames: readonly string[];
+  /** Member workers of every subscribed slot (stats: the circuits to show). */
+  readonly members = new Map<number, readonly number[]>();
 
   constructor(
     private readonly topics: TopicMap,
@@ -61,7 +63,7 @@ export class Subscriptions {
   }
 
   private async add(subject: string, topics: readonly TopicRuntime[], options: SubscribeOptions): Promise<Subscription> {
-    if (options === null || typeof options !== 'object') throw new ConfigError('options', options, 'must be { handler, mode?, workers?, backpressure?, balance? }');
+    if (options === null || typeof options !== 'object') throw new ConfigError('options', options, 'must be { handler, mode?, workers?, backpressure?, balance?, circuit? }');
     const handlerIndex = this.handlerNames.indexOf(options.handler);
     if (handlerIndex < 0) throw new ConfigError('handler', options.handler, `is not a handler of the module (${this.handlerNames.join(', ')})`);
     // A handler serves its own topic, or its pattern: subscribed as that pattern, or to one topic it matches.
@@ -89,6 +91,7 @@ export class Subscriptions {
       if (!Number.isInteger(w) || w < 0 || w >= this.workers) throw new ConfigError('workers', options.workers, `must be distinct worker numbers in [0, ${this.workers - 1}]`);
     }
     if (new Set(workers).size !== workers.length) throw new ConfigError('workers', options.workers, 'must not repeat a worker');
+    const circuit = checkCircuit(options.circuit);
 
     // least-loaded groups are routed as broadcast members; the publisher picks one by the balance
     // table (the core's pickLeastLoaded, per record or inside dispatchBatch).
@@ -104,7 +107,7 @@ export class Subscriptions {
         // Before the router publish that makes the slot routable.
         this.table.activate(slot, {
           mode: MODE_CODES[mode], policy: POLICY_CODES[policies[t]!], handler: handlerIndex, topic: topic.id,
-          balance: balance === 'least-loaded' ? BALANCE_LEAST_LOADED : BALANCE_ROUND_ROBIN,
+          balance: balance === 'least-loaded' ? BALANCE_LEAST_LOADED : BALANCE_ROUND_ROBIN, circuit,
         });
         for (const w of workers) {
           const id = this.core.routerAddSubscription(this.router, topic.id, routeEntry(w + 1, slot), routerMode, slot);
@@ -129,6 +132,7 @@ export class Subscriptions {
         await this.remove(slots, ids);
       }),
     };
+    for (const slot of slots) this.members.set(slot, workers);
     await this.publishRoutes();
     return subscription;
   }
@@ -136,7 +140,10 @@ export class Subscriptions {
   private async remove(slots: readonly number[], ids: readonly number[]): Promise<void> {
     for (const id of ids) this.core.routerRemoveSubscription(this.router, id);
     // RETIRED, not FREE: records already in lanes still name these slots and their handler.
-    for (const slot of slots) this.table.retire(slot);
+    for (const slot of slots) {
+      this.table.retire(slot);
+      this.members.delete(slot);
+    }
     await this.publishRoutes();
   }
 
@@ -169,4 +176,20 @@ export class Subscriptions {
     return free;
   }
 
+}
+
+/** SubscribeOptions.circuit, checked: ConfigError naming the field. */
+function checkCircuit(circuit: unknown): CircuitOptions | undefined {
+  if (circuit === undefined) return undefined;
+  if (circuit === null || typeof circuit !== 'object') throw new ConfigError('circuit', circuit, 'must be { failures, windowMs, cooldownMs }');
+  const { failures, windowMs, cooldownMs } = circuit as Record<string, unknown>;
+  const check = (field: string, value: unknown, min: number, max: number): number => {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) throw new ConfigError(`circuit.${field}`, value, `must be an integer in [${min}, ${max}]`);
+    return value;
+  };
+  return {
+    failures: check('failures', failures, 1, 255),
+    windowMs: check('windowMs', windowMs, 1, MAX_TIMER_MS),
+    cooldownMs: check('cooldownMs', cooldownMs, 0, MAX_TIMER_MS),
+  };
 }

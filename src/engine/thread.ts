@@ -88,6 +88,7 @@ export class ThreadRuntime {
     this.context = {
       worker: thread - 1,
       topic: '', // set by the consumer before each handler call
+      deliveries: 1, // likewise
       publish: (topic, fields) => this.publish(topics.get(topic), fields as Record<string, unknown>),
       writer: (topic) => topics.get(topic).writer as never,
       send: (topic) => producer.route(topics.get(topic), 0),

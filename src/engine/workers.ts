@@ -1,23 +1,50 @@
 /**
  * Workers: the engine's worker threads — start them (each imports the handler module and reports
- * ready), notice one that exits or fails (a crash: its lanes are closed so publishers get CLOSED
- * instead of waiting), count what it left unhandled, and stop them at close.
+ * ready), notice one that dies (exits, throws out of its loop, fails to start, or is killed as
+ * hung) and tell the supervisor once per death, start its successor in the same place when the
+ * supervisor says so, and stop them all at close.
+ *
+ * A worker's successor is a new thread with the same number: it attaches to the same shared memory
+ * and finds its lanes, subscriptions and counters where its predecessor left them (recovery.ts
+ * puts them in order first). Every thread a record starts is one `generation`; events of an older
+ * generation are ignored, so a late 'exit' of a killed thread cannot touch its successor.
  */
-import type { CoreOps } from '../../bindings/core-ops.ts';
 import type { Arena } from '../arena.ts';
 import { EngineError } from '../errors.ts';
 import type { ControlBlock } from './control-block.ts';
-import { COMMAND_STOP, laneIndex } from './layout.ts';
+import { COMMAND_STOP } from './layout.ts';
 import type { EngineShape } from './options.ts';
 import { deserializeError, type Platform, type WorkerHandle, type WorkerMessage } from './platform.ts';
 import type { Reporter } from './reporter.ts';
 
-export type WorkerState = 'starting' | 'running' | 'stopped' | 'crashed';
+/**
+ * starting: its first thread is not ready yet; running; restarting: it died and a successor is
+ * due or starting; stopped: close() ended it; crashed: down for good (the supervisor gave up).
+ */
+export type WorkerState = 'starting' | 'running' | 'restarting' | 'stopped' | 'crashed';
+
+/** Why a worker's thread died, as the supervisor is told. */
+export interface WorkerDeath {
+  readonly worker: number;
+  readonly error: Error;
+  /** Killed by the supervisor because a handler ran past handlerTimeout. */
+  readonly hung: boolean;
+  /** Milliseconds the thread had been running (since ready); 0 if it never was. */
+  readonly ranMs: number;
+}
 
 interface WorkerRecord {
   handle: WorkerHandle | undefined;
+  generation: number;
   state: WorkerState;
+  /** close() began: a death now is a stop, not a crash. */
   stopping: boolean;
+  restarts: number;
+  /** When its current thread became ready (performance.now()), 0 before. */
+  readyAt: number;
+  /** Set when the supervisor kills the thread as hung. */
+  hung: boolean;
+  respawnTimer: ReturnType<typeof setTimeout> | undefined;
   stopped: Promise<void>;
   markStopped(): void;
 }
@@ -35,16 +62,18 @@ export interface WorkerLaunch {
 
 export class Workers {
   private readonly records: WorkerRecord[] = [];
+  private launch: WorkerLaunch | undefined;
+  private startTimeout = 0;
+  private keepAlive = true;
 
   constructor(
     private readonly platform: Platform,
     private readonly arena: Arena,
-    private readonly core: CoreOps,
     private readonly shape: EngineShape,
     private readonly controls: readonly ControlBlock[],
     private readonly reporter: Reporter,
-    /** A running worker crashed (its lanes are closed already); thread = worker + 1. */
-    private readonly onCrash: (thread: number, error: EngineError) => void,
+    /** A running (or restarting) worker's thread is gone; called once per thread, after it is gone. */
+    private readonly onDeath: (death: WorkerDeath) => void,
   ) {}
 
   get count(): number {
@@ -56,13 +85,27 @@ export class Workers {
     return this.records[w]!.state;
   }
 
+  /** Times worker `w` was restarted. */
+  restarts(w: number): number {
+    return this.records[w]!.restarts;
+  }
+
   /**
    * Starts `count` workers and resolves when every one runs; EngineError ERR_WORKER_START (and
    * every worker terminated) if one fails, exits or is not ready within `startTimeout` ms.
    */
   async start(count: number, launch: WorkerLaunch, startTimeout: number): Promise<void> {
+    this.launch = launch;
+    this.startTimeout = startTimeout;
     const ready: Promise<void>[] = [];
-    for (let w = 0; w < count; w++) ready.push(this.startOne(w, launch, startTimeout));
+    for (let w = 0; w < count; w++) {
+      let markStopped!: () => void;
+      this.records.push({
+        handle: undefined, generation: 0, state: 'starting', stopping: false, restarts: 0, readyAt: 0, hung: false,
+        respawnTimer: undefined, stopped: new Promise<void>((resolve) => { markStopped = resolve; }), markStopped: () => markStopped(),
+      });
+      ready.push(this.startThread(w));
+    }
     try {
       await Promise.all(ready);
     } catch (error) {
@@ -71,34 +114,54 @@ export class Workers {
     }
   }
 
-  private startOne(w: number, launch: WorkerLaunch, startTimeout: number): Promise<void> {
-    const thread = w + 1;
-    let markStopped!: () => void;
-    const record: WorkerRecord = {
-      handle: undefined, state: 'starting', stopping: false,
-      stopped: new Promise<void>((resolve) => { markStopped = resolve; }), markStopped: () => markStopped(),
-    };
-    this.records.push(record);
+  /**
+   * Starts a thread for worker `w` (a new generation); resolves when it is ready. A thread that
+   * dies after it was ready, or a successor that never gets ready, is a death (onDeath).
+   */
+  private startThread(w: number): Promise<void> {
+    const record = this.records[w]!;
+    const generation = ++record.generation;
+    const successor = generation > 1;
+    record.hung = false;
+    record.readyAt = 0;
+    const launch = this.launch!;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    const current = (): boolean => record.generation === generation;
+    // The thread's uncaught error, reported with its exit (which follows it on both platforms).
+    let lastError: Error | undefined;
     return new Promise<void>((resolve, reject) => {
-      timer = setTimeout(() => reject(new EngineError('ERR_WORKER_START', 'worker', w, `did not start within ${startTimeout} ms`)), startTimeout);
+      const fail = (error: EngineError): void => {
+        clearTimeout(timer);
+        if (!current()) return;
+        if (successor) this.died(w, generation, error);
+        else reject(error);
+      };
+      // A thread that will not start is ended first: a death is reported once its thread is gone.
+      const end = (error: EngineError): void => {
+        clearTimeout(timer);
+        void Promise.resolve(record.handle?.terminate()).then(() => fail(error));
+      };
+      timer = setTimeout(() => end(new EngineError('ERR_WORKER_START', 'worker', w, `did not start within ${this.startTimeout} ms`)), this.startTimeout);
       record.handle = this.platform.startWorker(
         {
-          thread, memory: this.arena.memory, module: launch.module, backend: launch.backend,
+          thread: w + 1, memory: this.arena.memory, module: launch.module, backend: launch.backend,
           handlers: launch.handlers, fingerprint: launch.fingerprint, shape: this.shape,
         },
         {
           message: (message: WorkerMessage) => {
+            if (!current()) return;
             switch (message.kind) {
               case 'ready':
-                record.state = 'running';
                 clearTimeout(timer);
+                record.state = record.stopping ? record.state : 'running';
+                record.readyAt = performance.now();
                 resolve();
                 break;
-              case 'start-failed':
-                clearTimeout(timer);
-                reject(new EngineError('ERR_WORKER_START', 'worker', w, `failed to start: ${message.error.message}`, { cause: deserializeError(message.error) }));
+              case 'start-failed': {
+                const cause = deserializeError(message.error);
+                end(new EngineError('ERR_WORKER_START', 'worker', w, `failed to start: ${message.error.message}`, { cause }));
                 break;
+              }
               case 'handler-error':
                 this.reporter.handlerError(message.topic, deserializeError(message.error), w);
                 break;
@@ -109,65 +172,100 @@ export class Workers {
             }
           },
           error: (error) => {
-            clearTimeout(timer);
-            reject(new EngineError('ERR_WORKER_START', 'worker', w, `failed: ${error.message}`, { cause: error }));
-            this.onGone(w, error);
+            lastError = error;
           },
           exit: (code) => {
-            clearTimeout(timer);
-            reject(new EngineError('ERR_WORKER_START', 'worker', w, `exited with code ${code} before it started`));
-            this.onGone(w, new Error(`exited with code ${code}`));
+            if (record.readyAt === 0) {
+              fail(lastError !== undefined
+                ? new EngineError('ERR_WORKER_START', 'worker', w, `failed: ${lastError.message}`, { cause: lastError })
+                : new EngineError('ERR_WORKER_START', 'worker', w, `exited with code ${code} before it started`));
+            } else {
+              this.died(w, generation, lastError ?? new Error(`exited with code ${code}`));
+            }
           },
         },
         launch.factory,
       );
+      if (successor) record.handle.setKeepAlive(this.keepAlive);
     }).finally(() => clearTimeout(timer));
   }
 
-  private onGone(w: number, error: Error): void {
+  /** The thread of generation `generation` of worker `w` is gone (or failed to start): once per generation. */
+  private died(w: number, generation: number, error: Error): void {
     const record = this.records[w]!;
-    if (record.stopping || record.state === 'stopped' || record.state === 'crashed') {
+    if (record.generation !== generation || record.state === 'stopped' || record.state === 'crashed') return;
+    if (record.stopping) {
+      record.state = 'stopped';
       record.markStopped();
       return;
     }
-    const wasRunning = record.state === 'running';
-    record.state = 'crashed';
-    record.markStopped();
-    if (!wasRunning) return;
-    // Nobody consumes its lanes any more: close them, so publishers get CLOSED instead of waiting.
-    const T = this.shape.threads;
-    for (let p = 0; p < T; p++) this.core.ringCloseConsumer(this.arena.ring(laneIndex(p, w + 1, T)).address);
-    const crash = new EngineError('ERR_WORKER_CRASHED', 'worker', w, `crashed: ${error.message}`, { cause: error });
-    this.onCrash(w + 1, crash);
-    this.reporter.report(crash);
+    const ranMs = record.readyAt === 0 ? 0 : performance.now() - record.readyAt;
+    record.state = 'restarting';
+    record.readyAt = 0;
+    record.generation++; // nothing more from that thread counts
+    const hung = record.hung;
+    // Called on 'exit' (Node: once the thread is gone; browsers: the platform terminates a worker
+    // after its error event, then reports the exit) or after terminate(): it no longer runs.
+    this.onDeath({ worker: w, error, hung, ranMs });
   }
 
-  /** Records accepted for crashed workers that nobody will handle: their lanes' unhandled records and their backlogs. */
-  lostToCrashes(): number {
-    const T = this.shape.threads;
-    let lost = 0;
-    this.records.forEach((record, w) => {
-      if (record.state !== 'crashed') return;
-      for (let p = 0; p < T; p++) lost += this.core.ringSize(this.arena.ring(laneIndex(p, w + 1, T)).address);
-      lost += this.controls[w + 1]!.backlog();
-    });
-    return lost;
+  /** Kills worker `w`'s thread as hung (handlerTimeout): a death with `hung` set, after it is gone. */
+  async killHung(w: number): Promise<void> {
+    const record = this.records[w]!;
+    if (record.state !== 'running') return;
+    const generation = record.generation;
+    record.hung = true;
+    await record.handle?.terminate();
+    // Browsers report no exit after terminate(): say it here (a Node 'exit' already did, or is ignored).
+    this.died(w, generation, new Error('terminated: a handler ran past handlerTimeout'));
+  }
+
+  /** Starts worker `w`'s successor after `delayMs` (the supervisor's backoff). */
+  respawn(w: number, delayMs: number): void {
+    const record = this.records[w]!;
+    if (record.stopping || record.state !== 'restarting') return;
+    record.respawnTimer = setTimeout(() => {
+      record.respawnTimer = undefined;
+      if (record.stopping || record.state !== 'restarting') return;
+      record.restarts++;
+      void this.startThread(w);
+    }, delayMs);
+  }
+
+  /** The supervisor gave worker `w` up: it stays down. */
+  markCrashed(w: number): void {
+    const record = this.records[w]!;
+    record.state = 'crashed';
+    record.markStopped();
+  }
+
+  /** The thread of worker `w` whose handled cursor the watchdog samples (running workers only). */
+  isRunning(w: number): boolean {
+    return this.records[w]!.state === 'running';
   }
 
   /**
    * Tells every worker to stop once its lanes and backlogs are empty, waits up to `timeoutMs` for
-   * the running ones to say so, then terminates them all.
+   * the running ones to say so, then terminates them all. A pending restart is cancelled.
    */
   async stop(timeoutMs: number): Promise<void> {
     this.records.forEach((record, w) => {
       record.stopping = true;
+      if (record.respawnTimer !== undefined) {
+        clearTimeout(record.respawnTimer);
+        record.respawnTimer = undefined;
+      }
+      if (record.state === 'restarting') {
+        record.state = 'stopped';
+        record.markStopped();
+      }
       const control = this.controls[w + 1]!;
       Atomics.store(control.i32, control.command, COMMAND_STOP);
       control.ring();
     });
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
-      Promise.all(this.records.map((r) => (r.state === 'running' ? r.stopped : undefined))),
+      Promise.all(this.records.map((r) => (r.state === 'running' || r.state === 'starting' ? r.stopped : undefined))),
       new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); }),
     ]);
     clearTimeout(timer);
@@ -175,11 +273,20 @@ export class Workers {
 
   /** Whether the worker threads keep the host process alive (KeepAlive decides). */
   setKeepAlive(keep: boolean): void {
+    this.keepAlive = keep;
     for (const record of this.records) record.handle?.setKeepAlive(keep);
   }
 
-  /** Terminates every worker thread. */
+  /** Terminates every worker thread; a worker that was not down for good is 'stopped' after it. */
   async terminate(): Promise<void> {
+    for (const record of this.records) {
+      record.stopping = true;
+      if (record.respawnTimer !== undefined) clearTimeout(record.respawnTimer);
+    }
     await Promise.all(this.records.map((r) => r.handle?.terminate()));
+    for (const record of this.records) {
+      if (record.state !== 'crashed') record.state = 'stopped';
+      record.markStopped();
+    }
   }
 }

@@ -1,0 +1,184 @@
+/**
+ * Recovery: what the engine's thread does in shared memory for a worker thread that died, so its
+ * successor can start where it stopped — and, for a worker that stays down, what is written off.
+ *
+ * The dead thread no longer runs (recover is called after its exit), so the engine's thread may
+ * stand in for it on every word it owned: the producer side of its outbound lanes, the consumer
+ * side of its inbound lanes, its router epoch and its control block's counters. In order:
+ *
+ *   1. router   its EPOCH is cleared (it may have died inside a routing version: a later
+ *               routerTryPublish would wait for it forever)
+ *   2. outbound records its handlers pushed but did not flush yet are published (HEAD = CLAIM) and
+ *               counted ACCEPTED: they are complete records, and the ones from handlers that
+ *               returned must not be lost (a request's reply among them); those of the handler it
+ *               died in are published too (at-least-once: redelivery publishes them again)
+ *   3. backlogs  its own backlogs lived in its heap: their records are lost, counted per topic
+ *               (TOPIC_STAT_LOST, from the BACKLOGGED gauge) and COMPLETED so drain can finish
+ *   4. handled  the lane of the batch it was handling: TAIL moves to the handled cursor (records
+ *               whose handler returned are not redelivered) and they are counted COMPLETED unless
+ *               the batch already was; the record at the cursor, if it had been read, is the one
+ *               it died on: its CRASHES word is incremented in place
+ *   5. inbound  every inbound lane's READ (and cached HEAD) goes back to TAIL: the successor
+ *               reads [TAIL, HEAD) again, in order, before anything newer
+ *
+ * Windows that remain (docs/architecture.md, "Supervision"): a thread killed between a handler's
+ * return and the handled-cursor store after it (no interrupt point lies between them, so only a
+ * hard kill of the thread could land there) redelivers that one record; records its backlog pump
+ * had moved into a lane but not flushed when it died are counted ACCEPTED twice.
+ */
+import type { CoreOps } from '../../bindings/core-ops.ts';
+import {
+  RING_CACHED_HEAD_OFFSET, RING_CLAIM_OFFSET, RING_CONSUMER_PARKED_OFFSET, RING_DATA_OFFSET,
+  RING_HEAD_OFFSET, RING_MASK_OFFSET, RING_PRODUCER_PARKED_OFFSET, RING_READ_OFFSET,
+  RING_RECORD_SIZE_OFFSET, RING_TAIL_OFFSET,
+} from '../../assembly/layout/ring.ts';
+import type { Arena } from '../arena.ts';
+import type { ControlBlock } from './control-block.ts';
+import {
+  HANDLED_COUNTED, RECORD_CRASHES_OFFSET, RECORD_TOPIC_OFFSET, TOPIC_STAT_BACKLOGGED, TOPIC_STAT_LOST, laneIndex,
+} from './layout.ts';
+import type { EngineShape } from './options.ts';
+
+/** The record a dead thread was handling when it died. */
+export interface DiedOn {
+  /** Its address in the lane (valid until the lane's TAIL passes it). */
+  readonly record: number;
+  /** Deliveries of it that crashed or hung a worker, this one included. */
+  readonly crashes: number;
+  /** The lane's producer thread. */
+  readonly producer: number;
+}
+
+export class Recovery {
+  private readonly i32: Int32Array;
+  private readonly u16: Uint16Array;
+  private readonly f64: Float64Array;
+
+  constructor(
+    private readonly core: CoreOps,
+    private readonly arena: Arena,
+    private readonly shape: EngineShape,
+    private readonly controls: readonly ControlBlock[],
+    private readonly router: number,
+  ) {
+    this.i32 = new Int32Array(arena.memory.buffer);
+    this.u16 = new Uint16Array(arena.memory.buffer);
+    this.f64 = new Float64Array(arena.memory.buffer);
+  }
+
+  /** Puts dead thread `thread`'s lanes and counters in order (steps 1–5 above); returns the record it died on, if any. */
+  recover(thread: number): DiedOn | undefined {
+    const T = this.shape.threads;
+    const i32 = this.i32;
+    const dead = this.controls[thread]!;
+    // 1. router
+    this.core.routerLeave(this.router, thread);
+    // 2. outbound
+    for (let c = 0; c < T; c++) {
+      const ring = this.lane(thread, c);
+      const unflushed = (i32[(ring + RING_CLAIM_OFFSET) >> 2]! - Atomics.load(i32, (ring + RING_HEAD_OFFSET) >> 2)) | 0;
+      Atomics.store(i32, (ring + RING_PRODUCER_PARKED_OFFSET) >> 2, 0);
+      if (unflushed === 0) continue;
+      dead.addAccepted(unflushed);
+      this.core.ringFlush(ring);
+      const peer = this.controls[c]!;
+      if (peer.isSleeping()) peer.ring();
+    }
+    // 3. backlogs
+    let backlogged = 0;
+    for (let topic = 0; topic < this.shape.topicNames.length; topic++) {
+      const stats = dead.topicStats(topic);
+      const n = this.f64[stats + TOPIC_STAT_BACKLOGGED]!;
+      if (n === 0) continue;
+      this.f64[stats + TOPIC_STAT_LOST]! += n;
+      this.f64[stats + TOPIC_STAT_BACKLOGGED] = 0;
+      backlogged += n;
+    }
+    if (backlogged > 0) dead.addCompleted(backlogged);
+    dead.setBacklog(0);
+    // 4. handled
+    let diedOn: DiedOn | undefined;
+    const inBatch = i32[dead.handledLane]!;
+    if (inBatch !== 0) {
+      const producer = (inBatch & (HANDLED_COUNTED - 1)) - 1;
+      const counted = (inBatch & HANDLED_COUNTED) !== 0;
+      const ring = this.lane(producer, thread);
+      const tail = i32[(ring + RING_TAIL_OFFSET) >> 2]!;
+      const handled = i32[dead.handled]!;
+      const done = (handled - tail) >>> 0;
+      const read = (i32[(ring + RING_READ_OFFSET) >> 2]! - tail) >>> 0;
+      if (producer >= 0 && producer < T && done <= read) {
+        if (!counted) dead.addCompleted(done);
+        this.commit(ring, handled);
+        if (!counted && read > done) {
+          const record = this.recordAt(ring, handled);
+          const at = (record + RECORD_CRASHES_OFFSET) >> 1;
+          const crashes = Math.min(0xffff, this.u16[at]! + 1);
+          this.u16[at] = crashes;
+          diedOn = { record, crashes, producer };
+        }
+      }
+      i32[dead.handledLane] = 0;
+    }
+    // 5. inbound
+    for (let p = 0; p < T; p++) {
+      const ring = this.lane(p, thread);
+      const tail = Atomics.load(i32, (ring + RING_TAIL_OFFSET) >> 2);
+      i32[(ring + RING_READ_OFFSET) >> 2] = tail;
+      i32[(ring + RING_CACHED_HEAD_OFFSET) >> 2] = tail;
+      Atomics.store(i32, (ring + RING_CONSUMER_PARKED_OFFSET) >> 2, 0);
+    }
+    return diedOn;
+  }
+
+  /**
+   * Passes over the record `diedOn` names (a dead letter now): its lane's TAIL moves past it and
+   * it counts COMPLETED for the dead thread. Call after recover(), before the successor starts.
+   */
+  skip(thread: number, diedOn: DiedOn): void {
+    const ring = this.lane(diedOn.producer, thread);
+    const tail = Atomics.load(this.i32, (ring + RING_TAIL_OFFSET) >> 2);
+    this.commit(ring, (tail + 1) | 0);
+    this.i32[(ring + RING_READ_OFFSET) >> 2] = (tail + 1) | 0;
+    this.i32[(ring + RING_CACHED_HEAD_OFFSET) >> 2] = (tail + 1) | 0;
+    this.controls[thread]!.addCompleted(1);
+  }
+
+  /** A worker that stays down: its inbound lanes refuse new records from now on. */
+  close(thread: number): void {
+    for (let p = 0; p < this.shape.threads; p++) this.core.ringCloseConsumer(this.lane(p, thread));
+  }
+
+  /**
+   * Records waiting in the inbound lanes of a thread that stays down ([TAIL, HEAD) of each), added
+   * per topic id into `perTopic` (if given); returns their total.
+   */
+  stranded(thread: number, perTopic?: Float64Array): number {
+    let total = 0;
+    for (let p = 0; p < this.shape.threads; p++) {
+      const ring = this.lane(p, thread);
+      const tail = Atomics.load(this.i32, (ring + RING_TAIL_OFFSET) >> 2);
+      const n = (Atomics.load(this.i32, (ring + RING_HEAD_OFFSET) >> 2) - tail) >>> 0;
+      total += n;
+      if (perTopic === undefined) continue;
+      for (let i = 0; i < n; i++) perTopic[this.u16[(this.recordAt(ring, (tail + i) | 0) + RECORD_TOPIC_OFFSET) >> 1]!]! += 1;
+    }
+    return total;
+  }
+
+  /** The consumer's commit on its behalf: TAIL = `index`, waking a producer parked on TAIL. */
+  private commit(ring: number, index: number): void {
+    Atomics.store(this.i32, (ring + RING_TAIL_OFFSET) >> 2, index);
+    if (Atomics.load(this.i32, (ring + RING_PRODUCER_PARKED_OFFSET) >> 2) !== 0) Atomics.notify(this.i32, (ring + RING_TAIL_OFFSET) >> 2);
+  }
+
+  private recordAt(ring: number, index: number): number {
+    const mask = this.i32[(ring + RING_MASK_OFFSET) >> 2]!;
+    const size = this.i32[(ring + RING_RECORD_SIZE_OFFSET) >> 2]!;
+    return ring + RING_DATA_OFFSET + (index & mask) * size;
+  }
+
+  private lane(producer: number, consumer: number): number {
+    return this.arena.ring(laneIndex(producer, consumer, this.shape.threads)).address;
+  }
+}
