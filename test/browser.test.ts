@@ -123,7 +123,7 @@ describe.each(['wasm', 'js'] as const)('browser: engine in Web Workers (%s)', (b
   });
 });
 
-test('browser: a Web Worker that dies of an uncaught error (restart: false) is detected as crashed, reported once; the other keeps serving', async () => {
+test('browser: a Web Worker that dies of an uncaught error is detected as crashed, reported once; the other keeps serving', async () => {
   const page = await open('/web/test/index.html', "document.body.dataset.ready === 'true'");
   try {
     const result = await within(STEP_MS, 'crash', page.evaluate((o) => (globalThis as any).harness.crash(o),
@@ -141,7 +141,27 @@ test('browser: a Web Worker that dies of an uncaught error (restart: false) is d
   // that no page error was left uncaught.
 });
 
-test('browser: a Web Worker that dies of an uncaught error is restarted in place (supervision): reported once, running again, requests answered by the successor', async () => {
+test('browser: a Web Worker that dies is restarted in place: keyed traffic through a small ring loses nothing, the successor answers', async () => {
+  const page = await open('/web/test/index.html', "document.body.dataset.ready === 'true'");
+  try {
+    const result = await within(STEP_MS, 'respawn', page.evaluate((o) => (globalThis as any).harness.respawn(o),
+      { backend: 'js', coreBuild: CORE_BUILD, messages: 5000 })) as {
+      sent: number; states: string[]; restarts: number[]; reply: unknown; tick: { routed: number; delivered: number; lost: number; rejected: number }; backlog: number; errors: string[];
+    };
+    expect(result.states).toEqual(['running', 'running']);
+    expect(result.restarts).toEqual([0, 1]);
+    expect(result.reply).toEqual({ sum: 5, worker: 1 });
+    // Every tick accepted was handled once: the dead worker's lanes went to its successor.
+    expect(result.tick).toEqual({ routed: result.sent, delivered: result.sent, lost: 0, rejected: 0 });
+    expect(result.backlog).toBe(0);
+    expect(result.errors).toHaveLength(1);
+    expect(result.errors[0]).toMatch(/^EngineError: worker=1: crashed: .*crash 9/);
+  } finally {
+    await page.close();
+  }
+});
+
+test('browser: a request queued behind a Web Worker\'s crash is answered by its successor, on both backends', async () => {
   const page = await open('/web/test/index.html', "document.body.dataset.ready === 'true'");
   try {
     for (const backend of ['wasm', 'js'] as const) {

@@ -159,6 +159,7 @@ export class Workers {
                 break;
               case 'start-failed': {
                 const cause = deserializeError(message.error);
+                lastError = cause; // its exit may be reported before end() does
                 end(new EngineError('ERR_WORKER_START', 'worker', w, `failed to start: ${message.error.message}`, { cause }));
                 break;
               }

@@ -90,7 +90,8 @@ export default defineHandlers(topics, {
     topic: 'crash',
     handle(m) {
       if (typeof process !== 'undefined' && typeof process.exit === 'function') process.exit(m.code);
-      setTimeout(() => { throw new Error(`crash ${m.code}`); }, 0);
+      const code = m.code; // read now: the message is only valid during the call
+      setTimeout(() => { throw new Error(`crash ${code}`); }, 0);
     },
   },
   named: { topic: 'named', handle() { countersOf('named').count++; } },

@@ -6,8 +6,12 @@
  * window.harness.delivery(...)   publish ticks to a group and a keyed subscription, then compare
  *                                what every worker counted with what was sent
  * window.harness.requests(...)   concurrent request/response, every reply checked
- * window.harness.crash(...)      a worker dies of an uncaught error (restart: false): detected, reported, refused
- * window.harness.restart(...)    a worker dies of an uncaught error and is restarted in place
+ * window.harness.crash(...)      a worker dies of an uncaught error, restart: false: detected,
+ *                                reported, stays down, its messages refused
+ * window.harness.respawn(...)    a worker dies of an uncaught error while keyed traffic flows: it
+ *                                is restarted in place and nothing accepted is lost
+ * window.harness.restart(...)    a worker dies of an uncaught error with a request queued behind
+ *                                the crash: the successor answers it
  * window.harness.isolation()     createEngine on this page: the error it raises, if any
  */
 import { createEngine, EngineError, DispatchError, type Engine, type EngineOptions } from '../../src/browser.ts';
@@ -22,6 +26,9 @@ export interface HarnessOptions {
   /** Remove Atomics.waitAsync first, so the main thread uses the event-loop fallback. */
   readonly noWaitAsync?: boolean;
   readonly coreBuild?: 'release' | 'debug';
+  /** EngineOptions.restart (default: on). */
+  readonly restart?: false;
+  readonly ringCapacity?: number;
 }
 
 interface Report { worker: number; count: number; sum: number; sumSquares: number; orderErrors: number }
@@ -45,15 +52,16 @@ if (originalWaitAsync !== undefined) {
   };
 }
 
-async function start(options: HarnessOptions, extra: Partial<EngineOptions<Topics>> = {}): Promise<Engine<Topics> & { errors: string[] }> {
+async function start(options: HarnessOptions): Promise<Engine<Topics> & { errors: string[] }> {
   if (options.noWaitAsync) delete (Atomics as { waitAsync?: unknown }).waitAsync;
   const errors: string[] = [];
   const engineOptions: EngineOptions<Topics> = options.ownWorker
     ? { topics, handlers: handlerModule, worker: () => new Worker(new URL('./engine-worker.js', import.meta.url), { type: 'module' }) }
     : { topics, handlers: new URL('../../test/engine/handlers.js', import.meta.url) };
   const engine = await createEngine<Topics>({
-    ...engineOptions, backend: options.backend, workers: options.workers, coreBuild: options.coreBuild ?? 'release',
-    onError: (error) => errors.push(`${error.name}: ${error.message}`), ...extra,
+    ...engineOptions, backend: options.backend, workers: options.workers, coreBuild: options.coreBuild ?? 'release', restart: options.restart,
+    ...(options.ringCapacity !== undefined ? { ringCapacity: options.ringCapacity } : {}),
+    onError: (error) => errors.push(`${error.name}: ${error.message}`),
   });
   await engine.subscribe('report', { handler: 'report', mode: 'broadcast' });
   return Object.assign(engine, { errors });
@@ -138,11 +146,12 @@ async function requests(options: HarnessOptions & { count: number }) {
 }
 
 /**
- * Worker 1 dies (an uncaught error: a Web Worker has no exit); with restart: false the engine must
- * report ERR_WORKER_CRASHED once, mark it crashed, refuse its messages, and keep worker 0 serving.
+ * Worker 1 dies (an uncaught error: a Web Worker has no exit) in an engine that does not restart
+ * workers; the engine must report ERR_WORKER_CRASHED once, mark it crashed, refuse its messages,
+ * and keep worker 0 serving.
  */
 async function crash(options: HarnessOptions) {
-  const engine = await start({ ...options, workers: 2 }, { restart: false });
+  const engine = await start({ ...options, workers: 2, restart: false });
   try {
     await engine.subscribe('crash', { handler: 'crash', mode: 'group', workers: [1] });
     await engine.subscribe('add', { handler: 'add', mode: 'group', workers: [0] });
@@ -162,29 +171,69 @@ async function crash(options: HarnessOptions) {
 }
 
 /**
- * Worker 1 dies of an uncaught error (the browser's crash: a Web Worker has no exit) and, by
- * default supervision, is restarted in place: reported once, back to running with one restart; the
- * request queued behind the crash and one sent afterwards are both answered by worker 1.
+ * Worker 1 dies of an uncaught error (thrown from a timer after the handler returned, when the
+ * worker next yields) while keyed ticks flow to both workers through a small ring: the engine must
+ * restart it in place (same worker number, so keyed ownership stays), hand its successor what its
+ * lanes and the main thread's backlog held, and lose nothing: routed = delivered per topic.
+ */
+async function respawn(options: HarnessOptions & { messages: number }) {
+  const engine = await start({ ...options, workers: 2, ringCapacity: 64 });
+  try {
+    await engine.subscribe('crash', { handler: 'crash', mode: 'group', workers: [1] });
+    await engine.subscribe('add', { handler: 'add', mode: 'group', workers: [1] });
+    await engine.subscribe('tick', { handler: 'tickStrict', mode: 'keyed' });
+    engine.publish('crash', { code: 9 });
+    engine.flush();
+    const keys = 16;
+    const seq = new Array<number>(keys).fill(0);
+    const deadline = performance.now() + 15_000;
+    let sent = 0;
+    // Keep ticks flowing until the successor runs, then as many again.
+    let target = options.messages;
+    while (sent < target && performance.now() < deadline) {
+      const key = sent % keys;
+      if (!engine.publish('tick', { producer: 0, seq: seq[key]!++, value: sent, key })) await engine.whenWritable();
+      sent++;
+      if (sent % 256 === 0) await new Promise((r) => setTimeout(r, 0));
+      const w1 = engine.stats().workers[1]!;
+      if (sent === target && (w1.restarts === 0 || w1.state !== 'running')) target += options.messages;
+    }
+    const reply = (await engine.request('add', { a: 2, b: 3, delayMs: 0 }, { timeout: 10_000 })) as { sum: number; worker: number };
+    await engine.drain({ timeout: 10_000 });
+    const stats = engine.stats();
+    const tick = stats.topics.tick!;
+    return {
+      sent, states: stats.workers.map((w) => w.state), restarts: stats.workers.map((w) => w.restarts), reply,
+      tick: { routed: tick.routed, delivered: tick.delivered, lost: tick.lost, rejected: tick.rejected }, backlog: stats.backlog, errors: engine.errors,
+    };
+  } finally {
+    await engine.close({ timeout: 10_000 });
+  }
+}
+
+/**
+ * Worker 1 dies of an uncaught error (the browser's crash: a Web Worker has no exit) with a request
+ * queued behind the crash and, by default supervision, is restarted in place: reported once, back
+ * to running with one restart; that request and one sent afterwards are both answered by worker 1.
  */
 async function restart(options: HarnessOptions) {
-  const engine = await start({ ...options, workers: 2 }, { restart: { minBackoffMs: 5 } });
+  const engine = await start({ ...options, workers: 2 });
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const settle = (p: Promise<unknown>) => p.then((reply) => reply, (error: DispatchError) => `${error.name} ${error.code}: ${error.message}`);
   try {
     await engine.subscribe('crash', { handler: 'crash', mode: 'group', workers: [1] });
     await engine.subscribe('add', { handler: 'add', mode: 'group', workers: [1] });
     engine.publish('crash', { code: 9 });
-    const queued = engine.request('add', { a: 40, b: 2, delayMs: 0 }, { timeout: 10_000 }).then(
-      (reply) => reply, (error: DispatchError) => `${error.name} ${error.code}: ${error.message}`);
+    const queued = settle(engine.request('add', { a: 40, b: 2, delayMs: 0 }, { timeout: 10_000 }));
     engine.flush();
     const deadline = performance.now() + 10_000;
     while (engine.errors.length === 0 && performance.now() < deadline) await sleep(5);
     while (engine.stats().workers[1]!.state !== 'running' && performance.now() < deadline) await sleep(5);
     const first = await queued;
-    const after = await engine.request('add', { a: 2, b: 2, delayMs: 0 }, { timeout: 10_000 }).then(
-      (reply) => reply, (error: DispatchError) => `${error.name} ${error.code}: ${error.message}`);
+    const after = await settle(engine.request('add', { a: 2, b: 2, delayMs: 0 }, { timeout: 10_000 }));
     await engine.drain({ timeout: 10_000 });
     const stats = engine.stats();
-    const identity = Object.entries(stats.topics).every(([, t]) => t.routed === t.delivered + t.deadLettered + t.droppedOldest + t.droppedNewest + t.rejected + t.lost);
+    const identity = Object.values(stats.topics).every((t) => t.routed === t.delivered + t.deadLettered + t.droppedOldest + t.droppedNewest + t.rejected + t.lost);
     return {
       states: stats.workers.map((w) => w.state), restarts: stats.workers.map((w) => w.restarts), first, after,
       lost: stats.lostToCrashes, identity, errors: engine.errors,
@@ -209,7 +258,7 @@ async function isolation() {
   }
 }
 
-const harness = { delivery, requests, crash, restart, isolation };
+const harness = { delivery, requests, crash, respawn, restart, isolation };
 (globalThis as { harness?: typeof harness }).harness = harness;
 document.getElementById('log')!.textContent = `ready; crossOriginIsolated=${globalThis.crossOriginIsolated}`;
 document.body.dataset.ready = 'true';
