@@ -15,7 +15,7 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { BACKENDS, STRESS } from './harness.ts';
 import { within } from './engine/harness.ts';
-import { ANY, FAULT, HANDLER, faultTopics } from './engine/fault-topics.ts';
+import { ANY, CHILD_BASE, FAULT, HANDLER, faultTopics } from './engine/fault-topics.ts';
 import {
   FAULT_HANDLERS, Traffic, childrenOf, closeFaultEngines, errorsOf, failNextSetups, identityProblems, judgeIds, judgeJobs, prng, put,
   readLogs, sleep, startFaultEngine, threadIds, unclaimedSetupFailures, waitFor, type Fan, type FaultEngine,
@@ -61,6 +61,22 @@ function judgeAllJobs(engine: FaultEngine, jobs: Parameters<typeof judgeJobs>[1]
 }
 
 const noProblems = { broadcast: [], group: [], least: [], keyed: [] };
+
+/** Waits (bounded) until every worker runs: a successor may still be starting when drain() returns (nothing was left for it). */
+async function allRunning(engine: FaultEngine): Promise<void> {
+  await waitFor(10_000, 'every worker running', () => engine.stats().workers.every((w) => w.state === 'running'));
+}
+
+/**
+ * Subscribing and unsubscribing still work (a dead thread must not hold the routing table's
+ * epoch), and the new subscription receives on every worker.
+ */
+async function subscriptionsStillChange(engine: FaultEngine): Promise<void> {
+  const sub = await within(10_000, 'subscribe after crashes', engine.subscribe('flaky', { handler: 'flaky', mode: 'broadcast' }));
+  const replies = await within(10_000, 'requestAll after crashes', engine.requestAll('flaky', { seq: 7, fail: false, busyMs: 0 }));
+  expect(replies.map((r) => r.worker).sort()).toEqual([0, 1]);
+  await within(10_000, 'unsubscribe after crashes', sub.unsubscribe());
+}
 
 describe.each(BACKENDS)('engine supervision (%s)', (backend) => {
   afterEach(closeFaultEngines);
@@ -168,6 +184,7 @@ describe.each(BACKENDS)('engine supervision (%s)', (backend) => {
     if (kind === 'setup') expect(errorsOf(engine, 'ERR_WORKER_CRASHED', 1).length).toBeGreaterThanOrEqual(2);
 
     // Stats: identity exact, nothing lost, no backlog; the counters agree with the logs.
+    await allRunning(engine);
     const stats = engine.stats();
     expect(identityProblems(stats)).toEqual([]);
     expect(stats.backlog).toBe(0);
@@ -200,9 +217,10 @@ describe.each(BACKENDS)('engine supervision (%s)', (backend) => {
     for (const w of [0, 1]) expect(setups.filter((s) => s.worker === w).length).toBe(1 + stats.workers[w]!.restarts);
     expect(setups.filter((s) => s.failed).map((s) => s.worker)).toEqual(kind === 'setup' ? [1] : []);
     expect(unclaimedSetupFailures(engine)).toBe(0);
+    await subscriptionsStillChange(engine);
   });
 
-  test(`${RANDOM_CRASHES} random crashes (exit, hang, loop throw, failing setup) under traffic: nothing lost, order kept, identity exact (seed ${SEED})`, async () => {
+  test(`${RANDOM_CRASHES} random crashes (exit, exit(0), exit before flushing, hang, loop throw, failing setup) under traffic: nothing lost, order kept, identity exact (seed ${SEED})`, async () => {
     const random = prng(SEED);
     const engine = await startFaultEngine(backend, {
       restart: { maxRestarts: 1_000_000, windowMs: 60_000, minBackoffMs: 1, maxBackoffMs: 4 }, handlerTimeout: HANG_MS,
@@ -224,8 +242,8 @@ describe.each(BACKENDS)('engine supervision (%s)', (backend) => {
         requests.push({ id, a: id, fault: FAULT.none, promise: engine.request('ask', { id, a: id, fault: FAULT.none, victim: 0 }, { timeout: 60_000 }) });
       }
       const r = random();
-      const fault = r < 0.8 ? FAULT.exit : r < 0.88 ? FAULT.hang : FAULT.loopThrow;
-      if (fault === FAULT.exit) count.exit++;
+      const fault = r < 0.6 ? FAULT.exit : r < 0.7 ? FAULT.exitNoFlush : r < 0.8 ? FAULT.exitZero : r < 0.88 ? FAULT.hang : FAULT.loopThrow;
+      if (fault !== FAULT.hang && fault !== FAULT.loopThrow) count.exit++;
       else if (fault === FAULT.hang) count.hang++;
       else count.loopThrow++;
       if (random() < 0.06) {
@@ -260,7 +278,7 @@ describe.each(BACKENDS)('engine supervision (%s)', (backend) => {
     settled.forEach((s, i) => {
       const reply = (s as PromiseFulfilledResult<{ id: number; twice: number; deliveries: number }>).value;
       const sent = requests[i]!;
-      expect(reply).toMatchObject({ id: sent.id, twice: sent.a * 2, deliveries: sent.fault === FAULT.exit || sent.fault === FAULT.hang ? 2 : 1 });
+      expect(reply).toMatchObject({ id: sent.id, twice: sent.a * 2, deliveries: sent.fault === FAULT.none || sent.fault === FAULT.loopThrow ? 1 : 2 });
     });
     const jobs = [...traffic.jobs, ...childrenOf(fans)];
     const judged = judgeAllJobs(engine, jobs);
@@ -280,6 +298,7 @@ describe.each(BACKENDS)('engine supervision (%s)', (backend) => {
     expect(engine.errors.filter((e) => e.code !== 'ERR_WORKER_CRASHED' && e.code !== 'ERR_HANDLER_TIMEOUT').map((e) => e.message)).toEqual([]);
     expect(count.exit + count.hang).toBeGreaterThanOrEqual(RANDOM_CRASHES);
 
+    await allRunning(engine);
     const stats = engine.stats();
     expect(identityProblems(stats)).toEqual([]);
     expect(stats.backlog).toBe(0);
@@ -296,6 +315,7 @@ describe.each(BACKENDS)('engine supervision (%s)', (backend) => {
     expect(stats.workers.map((w) => w.state)).toEqual(['running', 'running']);
     expect(stats.workers[0]!.restarts + stats.workers[1]!.restarts).toBe(crashed + timeouts);
     for (const w of [0, 1]) expect(setups.filter((s) => s.worker === w).length).toBe(1 + stats.workers[w]!.restarts);
+    await subscriptionsStillChange(engine);
   });
 
   /**
@@ -413,6 +433,7 @@ describe.each(BACKENDS)('engine supervision (%s)', (backend) => {
     expect(engine.letters).toHaveLength(2);
     expect(calls.filter((c) => c.code === HANDLER.R && c.seq === 1000)).toEqual([]);
 
+    await allRunning(engine);
     const stats = engine.stats();
     expect(identityProblems(stats)).toEqual([]);
     expect(stats.backlog).toBe(0);
@@ -440,12 +461,212 @@ describe.each(BACKENDS)('engine supervision (%s)', (backend) => {
     expect(engine.letters).toEqual([{ topic: 'job', fields: { ...poison }, reason: 'hung', deliveries: 2, worker: 0, handler: 'jobGroup' }]);
     const { calls } = readLogs(engine);
     expect(judgeJobs(calls, traffic.jobs, HANDLER.G, 'group', [0]).problems).toEqual([]);
+    await allRunning(engine);
     const stats = engine.stats();
     expect(identityProblems(stats)).toEqual([]);
     expect(stats.topics.job).toMatchObject({ deadLettered: 1, circuitOpen: 0, crashed: 2, lost: 0, delivered: 20, redelivered: 0 });
     expect(stats.workers[0]).toMatchObject({ state: 'running', restarts: 2 });
     expect(errorsOf(engine, 'ERR_HANDLER_TIMEOUT', 0).length).toBe(2);
     expect(errorsOf(engine, 'ERR_HANDLER_TIMEOUT', 0)[0]!.field).toBe('worker');
+  });
+
+  test('backlogs: what a worker spilled for a dead worker reaches its successor, in order; a dead worker\'s own backlog is lost, counted exactly', async () => {
+    const engine = await startFaultEngine(backend, { restart: { minBackoffMs: 5, maxBackoffMs: 20 } });
+    await engine.subscribe('fan', { handler: 'fan', mode: 'group', workers: [0] });
+    await engine.subscribe('job', { handler: 'jobGroup', mode: 'group', workers: [1] });
+    await engine.subscribe('flaky', { handler: 'flaky', mode: 'group', workers: [1] });
+    const traffic = new Traffic(0);
+    // A: worker 1 is busy for 500 ms, then dies on a job. Meanwhile worker 0 publishes 200 children
+    // for it: 32 fill the lane, worker 0 waits blockTimeout (50 ms), the rest go to its backlog.
+    expect(engine.publish('flaky', { seq: 0, fail: false, busyMs: 500 })).toBe(true);
+    engine.publish('job', traffic.next(0, FAULT.exit, HANDLER.G, 1));
+    engine.publish('fan', { id: 1, count: 200, key: 5, fault: FAULT.none, victim: 0 });
+    engine.flush();
+    await waitFor(10_000, 'worker 1 crashed', () => errorsOf(engine, 'ERR_WORKER_CRASHED', 1).length === 1);
+    await within(20_000, 'drain A', engine.drain());
+    let { calls } = readLogs(engine);
+    expect(judgeJobs(calls, [...traffic.jobs, ...childrenOf([{ id: 1, count: 200, key: 5, diesMidway: false }])], HANDLER.G, 'broadcast', [1]).problems).toEqual([]);
+    let stats = engine.stats();
+    expect(identityProblems(stats)).toEqual([]);
+    expect(stats.topics.job).toMatchObject({ lost: 0, delivered: 201, redelivered: 1, crashed: 1 });
+    expect(stats.backlog).toBe(0);
+
+    // B: worker 0's fan dies after publishing 200 children while worker 1 is busy again: 32 are in
+    // the lane (kept), the rest in worker 0's own backlog (its heap: lost, and counted so). The
+    // redelivered fan publishes all 400 again.
+    expect(engine.publish('flaky', { seq: 1, fail: false, busyMs: 500 })).toBe(true);
+    engine.publish('fan', { id: 2, count: 400, key: 6, fault: FAULT.exit, victim: ANY });
+    engine.flush();
+    await waitFor(10_000, 'worker 0 crashed', () => errorsOf(engine, 'ERR_WORKER_CRASHED', 0).length === 1);
+    await within(20_000, 'drain B', engine.drain());
+    ({ calls } = readLogs(engine));
+    const gen = (g: number) => calls.filter((c) => c.code === HANDLER.G && c.producer === CHILD_BASE + 2 * 8 + g).map((c) => c.seq);
+    const first = gen(1);
+    expect(first.length).toBeGreaterThan(0);
+    expect(first.length).toBeLessThan(200);
+    expect(first).toEqual(Array.from({ length: first.length }, (_, i) => i)); // a prefix: the lane's share
+    expect(gen(2)).toEqual(Array.from({ length: 400 }, (_, i) => i));
+    stats = engine.stats();
+    expect(identityProblems(stats)).toEqual([]);
+    expect(stats.topics.job.lost).toBe(200 - first.length);
+    expect(stats.lostToCrashes).toBe(200 - first.length);
+    expect(stats.topics.fan).toMatchObject({ delivered: 2, redelivered: 1, crashed: 1, lost: 0 });
+    expect(stats.backlog).toBe(0);
+    expect(stats.workers.map((w) => [w.state, w.restarts])).toEqual([['running', 1], ['running', 1]]);
+  });
+
+  test('reject, drop-oldest and drop-newest subscriptions across a hang and restart: refusals counted, the identity exact, nothing handled twice or out of order', async () => {
+    const engine = await startFaultEngine(backend, { handlerTimeout: HANG_MS, restart: { minBackoffMs: 5, maxBackoffMs: 20 } });
+    await engine.subscribe('job', { handler: 'jobGroup', mode: 'group', workers: [1], backpressure: 'reject' });
+    await engine.subscribe('job', { handler: 'jobKeyed', mode: 'keyed', backpressure: 'drop-oldest' });
+    await engine.subscribe('job', { handler: 'jobBroadcast', mode: 'broadcast', backpressure: 'drop-newest' });
+    const traffic = new Traffic(0);
+    engine.publish('job', traffic.next(0, FAULT.hang, HANDLER.G, 1));
+    for (let i = 0; i < 600; i++) {
+      engine.publish('job', traffic.next(i % 8));
+      if (i % 50 === 49) await sleep(2);
+      if (i === 300) await waitFor(10_000, 'hang detected', () => errorsOf(engine, 'ERR_HANDLER_TIMEOUT').length === 1);
+    }
+    await within(20_000, 'drain', engine.drain());
+    const { calls } = readLogs(engine);
+    for (const [code, mode] of [[HANDLER.G, 'group'], [HANDLER.K, 'keyed'], [HANDLER.B, 'broadcast']] as const) {
+      expect({ code, problems: judgeJobs(calls, traffic.jobs, code, mode, code === HANDLER.G ? [1] : [0, 1], { partial: true }).problems }).toEqual({ code, problems: [] });
+    }
+    const stats = engine.stats();
+    expect(identityProblems(stats)).toEqual([]);
+    const job = stats.topics.job;
+    expect(job.delivered).toBe(calls.filter((c) => c.code <= HANDLER.K).length);
+    expect(job.rejected).toBeGreaterThan(0);
+    expect(job.droppedOldest + job.droppedNewest).toBeGreaterThan(0);
+    expect(job).toMatchObject({ lost: 0, crashed: 1, redelivered: 1 });
+    expect(stats.backlog).toBe(0);
+    expect(stats.workers[1]).toMatchObject({ state: 'running', restarts: 1 });
+  });
+
+  test('requestAll over a broadcast subscription gets every member\'s reply although one crashes on it (exit code 0 is a crash too)', async () => {
+    const engine = await startFaultEngine(backend, { restart: { minBackoffMs: 5, maxBackoffMs: 20 } });
+    await engine.subscribe('ask', { handler: 'ask', mode: 'broadcast' });
+    const byWorker = (replies: { worker: number }[]) => [...replies].sort((a, b) => a.worker - b.worker);
+    const one = await within(15_000, 'requestAll (worker 1 exits)', engine.requestAll('ask', { id: 1, a: 3, fault: FAULT.exit, victim: 1 }, { timeout: 10_000 }));
+    expect(byWorker(one)).toEqual([{ id: 1, twice: 6, worker: 0, deliveries: 1 }, { id: 1, twice: 6, worker: 1, deliveries: 2 }]);
+    const zero = await within(15_000, 'requestAll (worker 0 exits with code 0)', engine.requestAll('ask', { id: 2, a: 4, fault: FAULT.exitZero, victim: 0 }, { timeout: 10_000 }));
+    expect(byWorker(zero)).toEqual([{ id: 2, twice: 8, worker: 0, deliveries: 2 }, { id: 2, twice: 8, worker: 1, deliveries: 1 }]);
+    await within(10_000, 'drain', engine.drain());
+    expect(engine.errors.map((e) => [e.code, e.value])).toEqual([['ERR_WORKER_CRASHED', 1], ['ERR_WORKER_CRASHED', 0]]);
+    const stats = engine.stats();
+    expect(identityProblems(stats)).toEqual([]);
+    expect(stats.topics.ask).toMatchObject({ routed: 4, delivered: 4, redelivered: 2, crashed: 2, lost: 0 });
+    expect(stats.workers.map((w) => [w.state, w.restarts])).toEqual([['running', 1], ['running', 1]]);
+  });
+
+  test('maxDeliveries 1: a message whose first delivery crashes or hangs is a dead letter at once, never redelivered; its request is rejected', async () => {
+    const engine = await startFaultEngine(backend, { maxDeliveries: 1, handlerTimeout: 200, restart: { minBackoffMs: 5, maxBackoffMs: 20 } });
+    await engine.subscribe('job', { handler: 'jobGroup', mode: 'group', workers: [0] });
+    await engine.subscribe('ask', { handler: 'ask', mode: 'group', workers: [0] });
+    const traffic = new Traffic(0);
+    let poison: ReturnType<Traffic['next']> | undefined;
+    for (let i = 0; i < 10; i++) {
+      if (i === 3) engine.publish('job', (poison = traffic.next(0, FAULT.exit, HANDLER.G, ANY, false)));
+      else engine.publish('job', traffic.next(0));
+    }
+    const exited = engine.request('ask', { id: 1, a: 1, fault: FAULT.exit, victim: ANY }, { timeout: 10_000 });
+    const hung = engine.request('ask', { id: 2, a: 1, fault: FAULT.hang, victim: ANY }, { timeout: 10_000 });
+    const fine = engine.request('ask', { id: 3, a: 1, fault: FAULT.none, victim: 0 }, { timeout: 10_000 });
+    expect((await rejection(exited, 'exited request')).code).toBe('ERR_REQUEST_FAILED');
+    expect((await rejection(hung, 'hung request')).code).toBe('ERR_REQUEST_FAILED');
+    expect(await within(10_000, 'fine request', fine)).toEqual({ id: 3, twice: 2, worker: 0, deliveries: 1 });
+    await within(10_000, 'drain', engine.drain());
+    expect(engine.letters).toEqual([
+      { topic: 'job', fields: { ...poison }, reason: 'crashed', deliveries: 1, worker: 0, handler: 'jobGroup' },
+      { topic: 'ask', fields: { id: 1, a: 1, fault: FAULT.exit, victim: ANY }, reason: 'crashed', deliveries: 1, worker: 0, handler: 'ask' },
+      { topic: 'ask', fields: { id: 2, a: 1, fault: FAULT.hang, victim: ANY }, reason: 'hung', deliveries: 1, worker: 0, handler: 'ask' },
+    ]);
+    const { calls } = readLogs(engine);
+    expect(judgeJobs(calls, traffic.jobs, HANDLER.G, 'broadcast', [0]).problems).toEqual([]);
+    expect(calls.filter((c) => c.code === HANDLER.R).map((c) => c.seq)).toEqual([3]);
+    const stats = engine.stats();
+    expect(identityProblems(stats)).toEqual([]);
+    expect(stats.topics.job).toMatchObject({ delivered: 9, deadLettered: 1, crashed: 1, redelivered: 0 });
+    expect(stats.topics.ask).toMatchObject({ delivered: 1, deadLettered: 2, crashed: 2, redelivered: 0 });
+    // Nothing was left for the last successor: drain need not wait for it.
+    await waitFor(10_000, 'worker 0 running', () => engine.stats().workers[0]!.state === 'running');
+    expect(engine.stats().workers[0]).toMatchObject({ state: 'running', restarts: 3 });
+  });
+
+  test('the restart budget counts restarts within windowMs only: old ones age out, a burst past maxRestarts stops the worker', async () => {
+    const engine = await startFaultEngine(backend, { restart: { maxRestarts: 2, windowMs: 700, minBackoffMs: 5, maxBackoffMs: 20 } });
+    await engine.subscribe('job', { handler: 'jobGroup', mode: 'group', workers: [1] });
+    const traffic = new Traffic(0);
+    const crash = async (n: number): Promise<void> => {
+      engine.publish('job', traffic.next(0, FAULT.exit, HANDLER.G, 1));
+      engine.flush();
+      await waitFor(10_000, `crash ${n}`, () => errorsOf(engine, 'ERR_WORKER_CRASHED', 1).length === n);
+      await waitFor(10_000, `worker 1 back after crash ${n}`, () => engine.stats().workers[1]!.state !== 'restarting');
+    };
+    await crash(1);
+    await crash(2);
+    expect(engine.stats().workers[1]).toMatchObject({ state: 'running', restarts: 2 });
+    await sleep(900); // both restarts age out of the 700 ms window
+    await crash(3);
+    await crash(4);
+    expect(engine.stats().workers[1]).toMatchObject({ state: 'running', restarts: 4 });
+    expect(errorsOf(engine, 'ERR_WORKER_RESTART_LIMIT')).toEqual([]);
+    await crash(5); // a third restart within 700 ms: over the budget
+    expect(engine.stats().workers[1]).toMatchObject({ state: 'crashed', restarts: 4 });
+    expect(errorsOf(engine, 'ERR_WORKER_RESTART_LIMIT', 1)).toHaveLength(1);
+    await within(10_000, 'drain', engine.drain());
+    const stats = engine.stats();
+    expect(identityProblems(stats)).toEqual([]);
+    expect(stats.topics.job).toMatchObject({ routed: 5, delivered: 4, redelivered: 4, crashed: 5, lost: 1 });
+  });
+
+  test('close while a worker waits for its successor, or while a handler hangs: close completes, no successor starts afterwards', async () => {
+    const engine = await startFaultEngine(backend, { restart: { minBackoffMs: 400, maxBackoffMs: 400 } });
+    await engine.subscribe('job', { handler: 'jobGroup', mode: 'group', workers: [1] });
+    const traffic = new Traffic(0);
+    engine.publish('job', traffic.next(0, FAULT.exit, HANDLER.G, 1));
+    engine.flush();
+    await waitFor(10_000, 'crash', () => errorsOf(engine, 'ERR_WORKER_CRASHED', 1).length === 1);
+    expect(engine.stats().workers[1]!.state).toBe('restarting'); // its successor comes after a 400 ms backoff
+    await within(15_000, 'close during the backoff', engine.close({ timeout: 5000 }));
+    const setupsAtClose = readLogs(engine).setups.length;
+    // close drained: the successor handled the message its predecessor died on.
+    expect(readLogs(engine).calls.filter((c) => c.code === HANDLER.G).map((c) => c.deliveries)).toEqual([2]);
+    expect(engine.stats().workers.map((w) => w.state)).toEqual(['stopped', 'stopped']);
+    await sleep(700);
+    expect(readLogs(engine).setups.length).toBe(setupsAtClose);
+
+    const hung = await startFaultEngine(backend, { restart: { minBackoffMs: 5, maxBackoffMs: 20 } });
+    await hung.subscribe('job', { handler: 'jobGroup', mode: 'group', workers: [0] });
+    hung.publish('job', new Traffic(0).next(0, FAULT.hangAlways, HANDLER.G, ANY));
+    hung.flush();
+    await sleep(100);
+    await within(15_000, 'close while a handler hangs (no handlerTimeout)', hung.close({ timeout: 500 }));
+    const setups = readLogs(hung).setups.length;
+    await sleep(700);
+    expect(readLogs(hung).setups.length).toBe(setups);
+    expect(hung.stats().workers.map((w) => w.state)).not.toContain('running');
+    expect(hung.stats().workers.map((w) => w.state)).not.toContain('restarting');
+  });
+
+  test('circuits are per member worker: failures on one worker open its circuit only', async () => {
+    const engine = await startFaultEngine(backend);
+    const sub = await engine.subscribe('flaky', { handler: 'flaky', mode: 'group', circuit: { failures: 2, windowMs: 10_000, cooldownMs: 60_000 } });
+    // Round-robin over two members: every other message goes to the same worker.
+    for (let seq = 0; seq < 4; seq++) engine.publish('flaky', { seq, fail: seq % 2 === 0, busyMs: 0 });
+    await within(10_000, 'drain', engine.drain());
+    const failedOn = readLogs(engine).calls.filter((c) => c.code === HANDLER.C && c.value === 1).map((c) => c.worker);
+    expect(failedOn).toHaveLength(2);
+    expect(failedOn[0]).toBe(failedOn[1]);
+    const open = failedOn[0]!;
+    const circuits = engine.stats().circuits.filter((c) => c.subscription === sub.id).sort((a, b) => a.worker - b.worker);
+    expect(circuits.map((c) => [c.worker, c.state, c.opened])).toEqual([0, 1].map((w) => [w, w === open ? 'open' : 'closed', w === open ? 1 : 0]));
+    for (let seq = 4; seq < 8; seq++) engine.publish('flaky', { seq, fail: false, busyMs: 0 });
+    await within(10_000, 'drain', engine.drain());
+    expect(engine.letters.map((l) => [l.worker, l.reason])).toEqual([[open, 'circuit-open'], [open, 'circuit-open']]);
+    const stats = engine.stats();
+    expect(identityProblems(stats)).toEqual([]);
+    expect(stats.topics.flaky).toMatchObject({ routed: 8, delivered: 6, deadLettered: 2, circuitOpen: 2 });
   });
 
   test('circuit breaker: failures outside the window do not open it; closed → open (circuit-open dead letters) → half-open trial → closed; a failing trial reopens it', async () => {

@@ -1,6 +1,7 @@
 /**
  * Handler module of the supervision suite: handlers that crash, hang or throw on command (see
- * fault-topics.ts) and record every call that completes.
+ * fault-topics.ts) and record every call that completes. A fan that dies midway publishes the first
+ * half of its children first (flushed, except with exitNoFlush).
  *
  * A worker's memory dies with it, so counters in handler state cannot judge crash recovery. Every
  * handler call that returns (or throws an ordinary error) instead appends one line to
@@ -55,7 +56,7 @@ function hits(fault: number, target: number, victim: number, code: number, ctx: 
 /** Whether this call of a hit message is one that kills the worker in the handler (exit or hang). */
 function diesHere(fault: number, ctx: Ctx): boolean {
   switch (fault) {
-    case FAULT.exit: case FAULT.hang: return ctx.deliveries === 1;
+    case FAULT.exit: case FAULT.exitNoFlush: case FAULT.exitZero: case FAULT.hang: return ctx.deliveries === 1;
     case FAULT.exitAlways: case FAULT.hangAlways: return true;
     default: return false;
   }
@@ -65,7 +66,11 @@ function diesHere(fault: number, ctx: Ctx): boolean {
 function strike(fault: number, ctx: Ctx): void {
   switch (fault) {
     case FAULT.exit:
+    case FAULT.exitNoFlush:
       if (ctx.deliveries === 1) process.exit(70);
+      break;
+    case FAULT.exitZero:
+      if (ctx.deliveries === 1) process.exit(0);
       break;
     case FAULT.exitAlways:
       process.exit(71);
@@ -119,7 +124,7 @@ export default defineHandlers(faultTopics, {
       for (let i = 0; i < n; i++) {
         ctx.publish('job', { producer, seq: i, value: childValue(m.id, i), key: m.key, fault: FAULT.none, target: 0, victim: 0 });
       }
-      if (dies) ctx.flush(); // what it published before dying stays published
+      if (dies && m.fault !== FAULT.exitNoFlush) ctx.flush(); // what it published before dying stays published
       if (hit) strike(m.fault, ctx);
       log(HANDLER.F, 0, m.key, m.id, ctx.deliveries, m.count);
     },

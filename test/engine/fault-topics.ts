@@ -24,6 +24,10 @@ export const FAULT = {
   throw: 5,
   /** Spins forever on every delivery: a hung poison message. */
   hangAlways: 6,
+  /** Like exit; a fan dies after publishing half without flushing it (the dead worker's unflushed pushes). */
+  exitNoFlush: 7,
+  /** process.exit(0) in the handler, first delivery only: an exit code that looks like success is still a crash. */
+  exitZero: 8,
 } as const;
 export type FaultKind = (typeof FAULT)[keyof typeof FAULT];
 
