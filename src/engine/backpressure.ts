@@ -136,6 +136,7 @@ export class Backpressure {
    * records join it without waiting until the worker loop has moved it all into the ring: two
    * workers publishing into each other's full lanes from inside handlers would otherwise wait for
    * each other forever (a cycle of bounded queues). The backlog is unbounded (stats().backlog).
+   * A consumer that is being restarted is waited for without a deadline (see below).
    */
   private blockingPush(consumer: number, src: number, stats: number): PushOutcome {
     if (consumer === this.thread) {
@@ -153,6 +154,7 @@ export class Backpressure {
     this.producer.flushLane(consumer);
     let polls = 0;
     let deadline = 0;
+    let since = 0;
     for (;;) {
       if (backlog !== undefined && backlog.size > 0) this.pumpBacklog(consumer);
       if (backlog === undefined || backlog.size === 0) {
@@ -165,8 +167,15 @@ export class Backpressure {
       // notifies only when that flag is set) cannot be missed.
       if (++polls < this.shape.spin) continue;
       const now = performance.now();
-      if (deadline === 0) deadline = now + this.shape.blockTimeout;
-      else if (now >= deadline) {
+      if (deadline === 0) {
+        since = now;
+        deadline = now + this.shape.blockTimeout;
+      } else if (now >= deadline && now - since < this.shape.restartWait && this.producer.consumerRestarting(consumer)) {
+        // A consumer being restarted waits for nobody (no cycle to break) and its successor will
+        // drain the lane: keep waiting (up to restartWait ms in all), rather than spill into this
+        // thread's backlog, which lives in this thread's heap and would die with it.
+        deadline = Math.min(now + this.shape.blockTimeout, since + this.shape.restartWait);
+      } else if (now >= deadline) {
         this.enqueueBacklog(this.backlogFor(consumer), src, POLICY_BLOCK);
         return TAKEN;
       }

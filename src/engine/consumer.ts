@@ -182,10 +182,13 @@ export class Consumer {
       this.handlerFailed(topic, stats, error);
       if (this.table.circuitFailures(slot) !== 0) this.circuitFailed(slot);
     }
-    this.f64[stats + TOPIC_STAT_DELIVERED]! += 1;
-    if (deliveries > 1) this.f64[stats + TOPIC_STAT_REDELIVERED]! += 1;
     if (!failed && this.circuitState[slot] === CIRCUIT_HALF_OPEN) this.setCircuit(slot, CIRCUIT_CLOSED);
     if (correlation !== 0) this.reply(topic, correlation, u16[(record + RECORD_REPLY_TO_OFFSET) >> 1]!, result, failed);
+    // Counted last, right before drainLane's handled-cursor store: a thread that dies before
+    // this line (in the handler, or waiting to push the reply) has its record redelivered and
+    // counted once, by the delivery that completes.
+    this.f64[stats + TOPIC_STAT_DELIVERED]! += 1;
+    if (deliveries > 1) this.f64[stats + TOPIC_STAT_REDELIVERED]! += 1;
   }
 
   /** A record for the engine itself (thread 0): a reply, or a dead letter. */

@@ -210,7 +210,8 @@ export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = Handle
    * of the handler, decoded with the topic's reply schema). Rejects with EngineError:
    * ERR_NO_SUBSCRIBER, ERR_REQUEST_TIMEOUT (options.timeout ms), ERR_REQUEST_ABORTED
    * (options.signal), ERR_REQUEST_FAILED (the handler threw, or every lane refused it),
-   * ERR_WORKER_CRASHED, ERR_ENGINE_CLOSED. A reply that arrives after that is counted (lateReplies).
+   * ERR_WORKER_CRASHED or ERR_WORKER_RESTART_LIMIT (its receiver stays down; a restarted one
+   * answers from its successor), ERR_ENGINE_CLOSED. A reply that arrives after that is counted (lateReplies).
    */
   request<K extends ReplyTopicName<T> & TopicName<T>>(topic: K, fields: TopicMessage<T, K>, options: RequestOptions = {}): Promise<TopicReply<T, K>> {
     const runtime = this.topic(topic);
@@ -258,8 +259,9 @@ export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = Handle
 
   /**
    * Resolves when every message accepted so far has been handled (including what handlers
-   * published meanwhile) and no backlog holds a message, or can never be: what a crashed worker
-   * left in its lanes and backlogs is counted in stats().lostToCrashes instead. Rejects with
+   * published meanwhile) and no backlog holds a message, or can never be: what a worker that stays
+   * down left in its lanes is counted in stats().topics[t].lost instead (a restarting worker's
+   * successor handles what it held, and drain waits for it). Rejects with
    * ERR_DRAIN_TIMEOUT after `timeout` ms (default: never).
    */
   async drain(options: { timeout?: number } = {}): Promise<void> {

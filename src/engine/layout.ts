@@ -35,7 +35,7 @@
  * |--------|------|---------------|-------------|----------------|--------|
  * | 0      | 4    | DOORBELL      | producers   | owner          | atomic (add + notify) |
  * | 128    | 4    | SLEEPING      | owner       | producers      | atomic |
- * | 256    | 4    | STATE         | owner       | thread 0       | atomic |
+ * | 256    | 4    | STATE         | owner*      | thread 0, producers | atomic: THREAD_*; (*) thread 0 sets STARTING for a dead owner |
  * | 260    | 4    | COMMAND       | thread 0    | owner          | atomic |
  * | 384    | 4    | ACCEPTED      | owner       | thread 0       | atomic: lane records this thread made visible or took into a backlog (mod 2^32) |
  * | 388    | 4    | COMPLETED     | owner       | thread 0       | atomic: records it handled and committed, plus backlog records it dropped (mod 2^32) |

@@ -26,6 +26,12 @@ export interface EngineShape {
   readonly spin: number;
   /** Milliseconds a worker waits for space under 'block' before it spills into its backlog. */
   readonly blockTimeout: number;
+  /**
+   * Milliseconds a worker under 'block' keeps waiting for a full lane whose consumer is being
+   * restarted before it spills: half of handlerTimeout (so the wait is not mistaken for a hang),
+   * else RESTART_WAIT_MS; never less than blockTimeout.
+   */
+  readonly restartWait: number;
   readonly control: ControlLayout;
   /** Router slots: maxSubscriptions × workers (a subscription has one router entry per member). */
   readonly routerSubscriptions: number;
@@ -36,6 +42,8 @@ const MAX_TOPICS = 1024;
 /** Slots stay below REPLY_SUBSCRIPTION (a record's SUBSCRIPTION is a u16). */
 const MAX_SUBSCRIPTIONS = 1024;
 const MAX_FLUSH_EVERY = 4096;
+/** EngineShape.restartWait without a handlerTimeout: a successor usually runs within ~100 ms. */
+const RESTART_WAIT_MS = 5000;
 
 /** The longest delay a timer holds (setTimeout clamps longer ones to 1 ms): 2^31 - 1 ms, ~24.8 days. */
 export const MAX_TIMER_MS = 0x7fffffff;
@@ -105,6 +113,7 @@ export function validateOptions(options: EngineOptions<TopicMap>, defaultWorkers
   }
   if (options.onError !== undefined && typeof options.onError !== 'function') throw new ConfigError('onError', options.onError, 'must be a function');
   const supervision = validateSupervision(options);
+  const restartWait = Math.max(blockTimeout, supervision.handlerTimeout !== undefined ? Math.floor(supervision.handlerTimeout / 2) : RESTART_WAIT_MS);
 
   const topicNames = validateTopics(options.topics);
   let largest = 8;
@@ -127,7 +136,7 @@ export function validateOptions(options: EngineOptions<TopicMap>, defaultWorkers
   const scratchBytes = scratchLayout(control, topicNames.length, recordSize, routerSubscriptions, threads).bytes;
   return {
     workers, backend, coreBuild, startTimeout, scratchBytes, supervision,
-    shape: { threads, topicNames, recordSize, ringCapacity, maxSubscriptions, flushEvery, batch, spin, blockTimeout, control, routerSubscriptions },
+    shape: { threads, topicNames, recordSize, ringCapacity, maxSubscriptions, flushEvery, batch, spin, blockTimeout, restartWait, control, routerSubscriptions },
   };
 }
 

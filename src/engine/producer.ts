@@ -20,7 +20,7 @@ import type { ControlBlock } from './control-block.ts';
 import {
   LANE_STAT_HIGH_WATER, LANE_STAT_PUBLISHED, RECORD_CORRELATION_OFFSET, RECORD_HEADER_BYTES,
   RECORD_REPLY_TO_OFFSET, RECORD_SUBSCRIPTION_OFFSET, TOPIC_STAT_PUBLISHED, TOPIC_STAT_REJECTED,
-  TOPIC_STAT_ROUTED, TOPIC_STAT_UNROUTED, laneIndex, routeEntryConsumer, routeEntrySlot,
+  THREAD_STARTING, TOPIC_STAT_ROUTED, TOPIC_STAT_UNROUTED, laneIndex, routeEntryConsumer, routeEntrySlot,
 } from './layout.ts';
 import type { EngineShape } from './options.ts';
 import type { SubscriptionTable } from './subscription-table.ts';
@@ -252,6 +252,12 @@ export class Producer {
     // either we see SLEEPING = 1 and ring, or the consumer sees our HEAD and does not sleep.
     const peer = this.controls[consumer]!;
     if (peer.isSleeping()) peer.ring();
+  }
+
+  /** Whether consumer thread `consumer` is being restarted (its STATE is STARTING again: recovery.ts). */
+  consumerRestarting(consumer: number): boolean {
+    const peer = this.controls[consumer]!;
+    return Atomics.load(peer.i32, peer.state) === THREAD_STARTING;
   }
 
   /** Flushes every lane with pending records (without leaving the router version). */

@@ -21,6 +21,10 @@
  *   5. inbound  every inbound lane's READ (and cached HEAD) goes back to TAIL: the successor
  *               reads [TAIL, HEAD) again, in order, before anything newer
  *
+ * Its STATE goes back to STARTING until the successor runs: a worker blocked on one of its full
+ * lanes keeps waiting for the successor instead of spilling into its own backlog (which lives in
+ * its heap and would be lost if that worker died too).
+ *
  * Windows that remain (docs/architecture.md, "Supervision"): a thread killed between a handler's
  * return and the handled-cursor store after it (no interrupt point lies between them, so only a
  * hard kill of the thread could land there) redelivers that one record; records its backlog pump
@@ -35,7 +39,7 @@ import {
 import type { Arena } from '../arena.ts';
 import type { ControlBlock } from './control-block.ts';
 import {
-  HANDLED_COUNTED, RECORD_CRASHES_OFFSET, RECORD_TOPIC_OFFSET, TOPIC_STAT_BACKLOGGED, TOPIC_STAT_LOST, laneIndex,
+  HANDLED_COUNTED, RECORD_CRASHES_OFFSET, THREAD_STARTING, RECORD_TOPIC_OFFSET, TOPIC_STAT_BACKLOGGED, TOPIC_STAT_LOST, laneIndex,
 } from './layout.ts';
 import type { EngineShape } from './options.ts';
 
@@ -71,6 +75,8 @@ export class Recovery {
     const T = this.shape.threads;
     const i32 = this.i32;
     const dead = this.controls[thread]!;
+    // Producers waiting for space in its lanes keep waiting for its successor instead of spilling.
+    Atomics.store(i32, dead.state, THREAD_STARTING);
     // 1. router
     this.core.routerLeave(this.router, thread);
     // 2. outbound

@@ -185,7 +185,9 @@ export interface EngineOptions<T extends TopicMap, M extends HandlerModule<T, an
   /**
    * Milliseconds a worker publishing under 'block' waits for space before the message spills into
    * its backlog (kept in order, never lost): two workers publishing into each other's full lanes
-   * from inside handlers would otherwise wait for each other forever. 0..600000; default 50.
+   * from inside handlers would otherwise wait for each other forever. 0..600000; default 50. For
+   * a lane whose consumer is being restarted it waits longer (up to 5000 ms in all, or half of
+   * handlerTimeout), since a spilled message lives in the publishing worker's memory.
    */
   readonly blockTimeout?: number;
   /** Milliseconds to wait for the workers to start; default 30000. */
