@@ -264,9 +264,15 @@ describe.each(BACKENDS)('engine supervision (%s)', (backend) => {
       const where = random();
       if (where < 0.7) {
         const target = pick([HANDLER.B, HANDLER.G, HANDLER.L, HANDLER.K]);
-        const victim = target === HANDLER.B ? Math.floor(random() * 2) : ANY;
+        // A broadcast copy hits one worker, or (victim ANY) both at once: two threads dead together.
+        const victim = target === HANDLER.B ? pick([0, 1, ANY]) : ANY;
         await put(engine, 'job', traffic.next(Math.floor(random() * 32), fault, target, victim));
-        if (inHandler) dies.job++;
+        const copies = victim === ANY && target === HANDLER.B ? 2 : 1;
+        if (copies === 2 && fault !== FAULT.loopThrow) {
+          if (fault === FAULT.hang) count.hang++;
+          else count.exit++;
+        }
+        if (inHandler) dies.job += copies;
       } else if (where < 0.85) {
         const id = nextId++;
         requests.push({ id, a: id, fault, promise: engine.request('ask', { id, a: id, fault, victim: ANY }, { timeout: 60_000 }) });
@@ -701,7 +707,97 @@ describe.each(BACKENDS)('engine supervision (%s)', (backend) => {
     expect(identityProblems(stats)).toEqual([]);
     // The message the old subscription's worker died on was accepted before it unsubscribed: still delivered.
     expect(stats.topics.job).toMatchObject({ routed: 1, delivered: 1, redelivered: 1, lost: 0 });
+    expect(engine.errors.map((e) => `${e.code} ${e.value}: ${e.message}`)).toEqual([expect.stringMatching(/^ERR_WORKER_CRASHED 1: /)]);
     expect(stats.workers.map((w) => [w.state, w.restarts])).toEqual([['running', 0], ['running', 1]]);
+  });
+
+  test('a poison message\'s last delivery that also exhausts the restart budget: one dead letter, the worker down, the rest lost, nothing counted twice', async () => {
+    const engine = await startFaultEngine(backend, { maxDeliveries: 2, restart: { maxRestarts: 1, windowMs: 60_000, minBackoffMs: 5, maxBackoffMs: 20 } });
+    await engine.subscribe('job', { handler: 'jobGroup', mode: 'group', workers: [1] });
+    const traffic = new Traffic(0);
+    let poison: ReturnType<Traffic['next']> | undefined;
+    for (let i = 0; i < 20; i++) engine.publish('job', i === 5 ? (poison = traffic.next(0, FAULT.exitAlways, HANDLER.G, ANY, false)) : traffic.next(0));
+    engine.flush();
+    await waitFor(10_000, 'worker 1 down for good', () => engine.stats().workers[1]!.state === 'crashed');
+    await within(10_000, 'drain', engine.drain());
+    expect(engine.letters).toEqual([{ topic: 'job', fields: { ...poison }, reason: 'crashed', deliveries: 2, worker: 1, handler: 'jobGroup' }]);
+    expect(errorsOf(engine, 'ERR_WORKER_RESTART_LIMIT', 1)).toHaveLength(1);
+    const stats = engine.stats();
+    expect(identityProblems(stats)).toEqual([]);
+    // 5 handled before the poison, 14 behind it lost with the worker; the poison itself a dead letter only.
+    expect(stats.topics.job).toMatchObject({ routed: 20, delivered: 5, deadLettered: 1, lost: 14, crashed: 2 });
+    expect(stats.workers[1]).toMatchObject({ state: 'crashed', restarts: 1 });
+  });
+
+  test('a request that times out while its worker restarts: ERR_REQUEST_TIMEOUT, and the successor\'s reply is counted late', async () => {
+    const engine = await startFaultEngine(backend, { restart: { minBackoffMs: 300, maxBackoffMs: 300 } });
+    await engine.subscribe('ask', { handler: 'ask', mode: 'group', workers: [1] });
+    await engine.subscribe('job', { handler: 'jobGroup', mode: 'group', workers: [1] });
+    engine.publish('job', new Traffic(0).next(0, FAULT.exit, HANDLER.G, 1));
+    const late = engine.request('ask', { id: 1, a: 1, fault: FAULT.none, victim: 0 }, { timeout: 100 });
+    expect((await rejection(late, 'request timing out during the restart')).code).toBe('ERR_REQUEST_TIMEOUT');
+    await within(10_000, 'drain', engine.drain());
+    await waitFor(10_000, 'the late reply', () => engine.stats().lateReplies === 1);
+    const stats = engine.stats();
+    expect(identityProblems(stats)).toEqual([]);
+    expect(stats.topics.ask).toMatchObject({ routed: 1, delivered: 1, lost: 0 });
+  });
+
+  /**
+   * Fills worker 1's reply lane to this thread (32 requests answered while this thread is busy and
+   * takes nothing), then sends 20 more requests and, with `crashAfter`, a job worker 1 dies on.
+   * Returns the ms until worker 1 had handled all 52 while this thread stayed busy (at most `maxMs`),
+   * and each request's outcome, kept up to date.
+   */
+  async function fillReplyLane(engine: FaultEngine, maxMs: number, crashAfter: boolean): Promise<{ spillMs: number; outcome: string[] }> {
+    await engine.subscribe('ask', { handler: 'ask', mode: 'group', workers: [1] });
+    await engine.subscribe('job', { handler: 'jobGroup', mode: 'group', workers: [1] });
+    const toWorker1 = () => engine.stats().lanes.find((l) => l.from === 0 && l.to === 2)!;
+    /** Busy-waits (this thread takes no replies meanwhile) up to `ms` or until `until`; returns the ms waited. */
+    const busy = (ms: number, until: () => boolean = () => false): number => {
+      const start = Date.now();
+      while (Date.now() - start < ms && !until()) { /* the engine's thread is busy */ }
+      return Date.now() - start;
+    };
+    const outcome: string[] = [];
+    const ask = (id: number): void => {
+      outcome[id] = 'pending';
+      engine.request('ask', { id, a: id, fault: FAULT.none, victim: 0 }).then(() => { outcome[id] = 'answered'; }, (e: EngineError) => { outcome[id] = e.code; });
+    };
+    for (let id = 0; id < 32; id++) ask(id);
+    engine.flush();
+    busy(5000, () => toWorker1().depth === 0);
+    busy(50);
+    // Worker 1 should wait blockTimeout (50 ms) for space for the next reply, then spill the rest
+    // into its own backlog and go on.
+    for (let id = 32; id < 52; id++) ask(id);
+    if (crashAfter) engine.publish('job', new Traffic(0).next(0, FAULT.exit, HANDLER.G, 1));
+    engine.flush();
+    const spillMs = busy(maxMs, () => engine.stats().topics.ask.delivered >= 52);
+    if (crashAfter) busy(200); // it dies on the job behind them, before this thread took any reply
+    return { spillMs, outcome };
+  }
+
+  test('a worker whose lane to the engine\'s thread is full waits blockTimeout, then spills (the engine\'s thread is never "being restarted")', async () => {
+    const engine = await startFaultEngine(backend);
+    const { spillMs, outcome } = await fillReplyLane(engine, 1500, false);
+    await within(10_000, 'drain', engine.drain());
+    await waitFor(10_000, 'every reply', () => outcome.every((o) => o === 'answered'));
+    expect(spillMs).toBeLessThan(1000); // blockTimeout is 50 ms
+  });
+
+  test('replies in the own backlog of a worker that dies still reach their requests, and the identity holds', async () => {
+    const engine = await startFaultEngine(backend, { restart: { minBackoffMs: 5, maxBackoffMs: 20 } });
+    const { spillMs, outcome } = await fillReplyLane(engine, 8000, true);
+    expect(spillMs).toBeLessThan(8000); // worker 1 did spill (whenever), and then died
+    await waitFor(10_000, 'crash', () => errorsOf(engine, 'ERR_WORKER_CRASHED', 1).length === 1);
+    await within(10_000, 'drain', engine.drain());
+    await sleep(300);
+    await allRunning(engine);
+    expect({
+      unanswered: outcome.flatMap((o, id) => (o === 'answered' ? [] : [`${id}: ${o}`])),
+      identity: identityProblems(engine.stats()),
+    }).toEqual({ unanswered: [], identity: [] });
   });
 
   test('circuits are per member worker: failures on one worker open its circuit only', async () => {
