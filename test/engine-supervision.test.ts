@@ -800,6 +800,41 @@ describe.each(BACKENDS)('engine supervision (%s)', (backend) => {
     }).toEqual({ unanswered: [], identity: [] });
   });
 
+  test('circuit-open dead letters in the own backlog of a worker that dies still reach onDeadLetter, counted once', async () => {
+    const engine = await startFaultEngine(backend, { restart: { minBackoffMs: 5, maxBackoffMs: 20 } });
+    await engine.subscribe('flaky', { handler: 'flaky', mode: 'group', workers: [1], circuit: { failures: 1, windowMs: 60_000, cooldownMs: 600_000 } });
+    await engine.subscribe('job', { handler: 'jobGroup', mode: 'group', workers: [1] });
+    engine.publish('flaky', { seq: 0, fail: true, busyMs: 0 });
+    await within(10_000, 'drain', engine.drain());
+    expect(engine.stats().circuits.find((c) => c.worker === 1)?.state).toBe('open');
+    const toWorker1 = () => engine.stats().lanes.find((l) => l.from === 0 && l.to === 2)!;
+    const busy = (ms: number, until: () => boolean = () => false): void => {
+      const start = Date.now();
+      while (Date.now() - start < ms && !until()) { /* the engine's thread takes no dead letters meanwhile */ }
+    };
+    // 32 messages to the open circuit: their dead letters fill worker 1's lane to this thread.
+    for (let seq = 1; seq <= 32; seq++) engine.publish('flaky', { seq, fail: false, busyMs: 0 });
+    engine.flush();
+    busy(5000, () => toWorker1().depth === 0);
+    busy(50);
+    // 20 more: their letters spill into worker 1's own backlog; then it dies on a job.
+    for (let seq = 33; seq <= 52; seq++) engine.publish('flaky', { seq, fail: false, busyMs: 0 });
+    engine.publish('job', new Traffic(0).next(0, FAULT.exit, HANDLER.G, 1));
+    engine.flush();
+    busy(8000, () => toWorker1().depth === 0);
+    busy(200);
+    await waitFor(10_000, 'crash', () => errorsOf(engine, 'ERR_WORKER_CRASHED', 1).length === 1);
+    await within(10_000, 'drain', engine.drain());
+    await sleep(300);
+    await allRunning(engine);
+    const stats = engine.stats();
+    expect({
+      letters: engine.letters.length,
+      flaky: { routed: stats.topics.flaky.routed, delivered: stats.topics.flaky.delivered, deadLettered: stats.topics.flaky.deadLettered, lost: stats.topics.flaky.lost },
+      identity: identityProblems(stats),
+    }).toEqual({ letters: 52, flaky: { routed: 53, delivered: 1, deadLettered: 52, lost: 0 }, identity: [] });
+  });
+
   test('circuits are per member worker: failures on one worker open its circuit only', async () => {
     const engine = await startFaultEngine(backend);
     const sub = await engine.subscribe('flaky', { handler: 'flaky', mode: 'group', circuit: { failures: 2, windowMs: 10_000, cooldownMs: 60_000 } });
