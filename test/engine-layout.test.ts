@@ -11,7 +11,8 @@ import { ControlBlock } from '../src/engine/control-block.ts';
 import {
   CONTROL_ACCEPTED_OFFSET, CONTROL_BACKLOG_OFFSET, CONTROL_COMMAND_OFFSET, CONTROL_COMPLETED_OFFSET,
   CONTROL_DOORBELL_OFFSET, CONTROL_LANE_STATS_OFFSET, CONTROL_LATE_REPLIES_OFFSET, CONTROL_SLEEPING_OFFSET,
-  CONTROL_STATE_OFFSET, CONTROL_TOPIC_STATS_OFFSET, LANE_STAT_BYTES, LANE_STAT_COUNT, MAX_WORKERS, REPLY_SUBSCRIPTION,
+  CONTROL_STATE_OFFSET, CONTROL_TOPIC_STATS_OFFSET, CONTROL_HANDLED_LANE_OFFSET, CONTROL_HANDLED_OFFSET,
+  BATCH_RECORDS, CIRCUIT_BYTES, LANE_STAT_BYTES, LANE_STAT_COUNT, MAX_WORKERS, REPLY_SUBSCRIPTION,
   TOPIC_STAT_BYTES, TOPIC_STAT_COUNT, TOPIC_STAT_DELIVERED, controlLayout, routeEntry, routeEntryConsumer,
   routeEntrySlot, scratchLayout,
 } from '../src/engine/layout.ts';
@@ -29,8 +30,8 @@ describe('engine layout', () => {
     const groups = [CONTROL_DOORBELL_OFFSET, CONTROL_SLEEPING_OFFSET, CONTROL_STATE_OFFSET, CONTROL_ACCEPTED_OFFSET].map(line);
     expect(new Set(groups).size).toBe(4);
     expect(line(CONTROL_COMMAND_OFFSET)).toBe(line(CONTROL_STATE_OFFSET));
-    for (const word of [CONTROL_COMPLETED_OFFSET, CONTROL_BACKLOG_OFFSET, CONTROL_LATE_REPLIES_OFFSET]) expect(line(word)).toBe(line(CONTROL_ACCEPTED_OFFSET));
-    expect(CONTROL_LANE_STATS_OFFSET).toBeGreaterThan(CONTROL_LATE_REPLIES_OFFSET);
+    for (const word of [CONTROL_COMPLETED_OFFSET, CONTROL_BACKLOG_OFFSET, CONTROL_LATE_REPLIES_OFFSET, CONTROL_HANDLED_LANE_OFFSET, CONTROL_HANDLED_OFFSET]) expect(line(word)).toBe(line(CONTROL_ACCEPTED_OFFSET));
+    expect(CONTROL_LANE_STATS_OFFSET).toBeGreaterThan(CONTROL_HANDLED_OFFSET);
     expect(CONTROL_TOPIC_STATS_OFFSET).toBe(CONTROL_LANE_STATS_OFFSET + MAX_THREADS * LANE_STAT_BYTES);
     expect(LANE_STAT_BYTES).toBe(LANE_STAT_COUNT * 8);
     expect(TOPIC_STAT_COUNT * 8).toBeLessThanOrEqual(TOPIC_STAT_BYTES);
@@ -44,13 +45,20 @@ describe('engine layout', () => {
       expect(control.subscriptions).toBe(control.topicStats + topics * TOPIC_STAT_BYTES);
       expect(control.balances).toBe(control.subscriptions + subscriptions * SLOT_ENTRY_BYTES);
       expect(control.balances + subscriptions).toBeLessThanOrEqual(control.bytes);
+      expect(control.circuits % 8).toBe(0);
+      expect(control.circuits).toBeGreaterThanOrEqual(control.balances + subscriptions);
+      expect(control.circuits + subscriptions * CIRCUIT_BYTES).toBeLessThanOrEqual(control.bytes);
       const routerSubscriptions = subscriptions * (threads - 1);
-      const s = scratchLayout(control, topics, recordSize, routerSubscriptions, threads);
-      const starts = [control.bytes, s.topicStaging, s.replyStaging, s.callerStaging, s.routeOut, s.ringTable, s.pushedCounts, s.dispatchResult, s.batchStaging, s.bytes];
+      const s = scratchLayout(control, topics, recordSize, routerSubscriptions, threads, 100);
+      const starts = [control.bytes, s.topicStaging, s.replyStaging, s.callerStaging, s.routeOut, s.ringTable, s.pushedCounts, s.dispatchResult, s.batchStaging, s.spill, s.bytes];
       for (let i = 1; i < starts.length; i++) expect(starts[i]!).toBeGreaterThanOrEqual(starts[i - 1]!);
       expect(s.replyStaging - s.topicStaging).toBe(topics * recordSize);
       expect(s.ringTable - s.routeOut).toBe(routerSubscriptions * 4);
       expect(s.batchStaging % 8).toBe(0);
+      // One spill region per consumer thread, 8-aligned, the last one inside the block.
+      expect(s.spill - s.batchStaging).toBe(BATCH_RECORDS * recordSize);
+      expect(s.spillBytes % 8).toBe(0);
+      expect(s.spill + threads * s.spillBytes).toBeLessThanOrEqual(s.bytes);
       expect(s.bytes % FALSE_SHARING_STRIDE).toBe(0);
     }
   });

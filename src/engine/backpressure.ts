@@ -11,7 +11,7 @@ import type { CoreOps } from '../../bindings/core-ops.ts';
 import { parkProducer } from '../../bindings/park.ts';
 import { ADDRESS_MIN } from '../../assembly/layout/arena.ts';
 import { STATUS_CLOSED } from '../../assembly/layout/status.ts';
-import { Backlog } from './backlog.ts';
+import { Backlog, SPILL_COUNT, type SpillRegion } from './backlog.ts';
 import type { ControlBlock } from './control-block.ts';
 import type { Consumer } from './consumer.ts';
 import {
@@ -32,6 +32,7 @@ export class Backpressure {
   private inlineDepth = 0;
   /** Wired by ThreadRuntime: runs caller-runs records on this thread. */
   consumer: Consumer | undefined;
+  private readonly buffer: ArrayBufferLike;
 
   constructor(
     private readonly thread: number,
@@ -46,11 +47,27 @@ export class Backpressure {
     private readonly callerStaging: number,
     /** Called when a backlog gets its first record (thread 0 starts its asynchronous pump). */
     private readonly onBacklog: (() => void) | undefined,
+    /** Address of the spill region of the lane to `consumer` (workers), else undefined: backlogs on the heap. */
+    private readonly spillAt: ((consumer: number) => number) | undefined,
   ) {
+    this.buffer = memory.buffer;
     this.i32 = new Int32Array(memory.buffer);
     this.f64 = new Float64Array(memory.buffer);
     this.u16 = new Uint16Array(memory.buffer);
     this.backlogs = new Array<Backlog | undefined>(shape.threads).fill(undefined);
+    // A successor adopts the backlogs its predecessor left in the spill regions.
+    if (spillAt !== undefined) {
+      for (let c = 0; c < shape.threads; c++) {
+        if (this.i32[(spillAt(c) >> 2) + SPILL_COUNT] === 0) continue;
+        const backlog = this.backlogFor(c);
+        this.backlogTotal += backlog.size;
+      }
+      control.setBacklog(this.backlogTotal);
+    }
+  }
+
+  private spillRegion(consumer: number): SpillRegion | undefined {
+    return this.spillAt === undefined ? undefined : { buffer: this.buffer, address: this.spillAt(consumer), capacity: this.shape.spillCapacity };
   }
 
   /** Records waiting in this thread's backlogs. */
@@ -113,7 +130,7 @@ export class Backpressure {
   private backlogFor(consumer: number): Backlog {
     let backlog = this.backlogs[consumer];
     if (backlog === undefined) {
-      backlog = new Backlog(this.shape.recordSize >> 2, this.shape.ringCapacity);
+      backlog = new Backlog(this.shape.recordSize >> 2, this.shape.ringCapacity, this.spillRegion(consumer));
       this.backlogs[consumer] = backlog;
     }
     return backlog;

@@ -63,12 +63,14 @@
  *
  * One staging record per topic (the writer of `writer(topic)`), a reply staging record, a
  * caller-runs record, the router's output (route entries: u32 per router subscription),
- * dispatchBatch's ring table and push counts (u32 per thread) and result block, and BATCH_RECORDS
- * records of publishBatch staging: offsets in ScratchLayout, placed by scratchLayout().
+ * dispatchBatch's ring table and push counts (u32 per thread) and result block, BATCH_RECORDS
+ * records of publishBatch staging, and a spill region per consumer thread (a worker's backlogs,
+ * which outlive it: backlog.ts): offsets in ScratchLayout, placed by scratchLayout().
  */
 
 import { FALSE_SHARING_STRIDE, MAX_THREADS } from '../../assembly/layout/arena.ts';
 import { DISPATCH_RESULT_BYTES, ROUTE_RING_SHIFT, ROUTE_TAG_MASK } from '../../assembly/layout/dispatch.ts';
+import { spillRegionBytes } from './backlog.ts';
 import { SLOT_ENTRY_BYTES } from './subscription-table.ts';
 
 /** Highest number of workers (thread 0 + workers ≤ MAX_THREADS). */
@@ -202,11 +204,14 @@ export interface ScratchLayout {
   readonly pushedCounts: number;
   readonly dispatchResult: number;
   readonly batchStaging: number;
+  /** The spill regions (backlog.ts), one per consumer thread, `spillBytes` apart (8-aligned). */
+  readonly spill: number;
+  readonly spillBytes: number;
   /** Bytes of the whole block (a multiple of FALSE_SHARING_STRIDE). */
   readonly bytes: number;
 }
 
-export function scratchLayout(control: ControlLayout, topics: number, recordSize: number, routerSubscriptions: number, threads: number): ScratchLayout {
+export function scratchLayout(control: ControlLayout, topics: number, recordSize: number, routerSubscriptions: number, threads: number, spillCapacity = 0): ScratchLayout {
   const topicStaging = control.bytes;
   const replyStaging = topicStaging + topics * recordSize;
   const callerStaging = replyStaging + recordSize;
@@ -215,8 +220,10 @@ export function scratchLayout(control: ControlLayout, topics: number, recordSize
   const pushedCounts = ringTable + threads * 4;
   const dispatchResult = pushedCounts + threads * 4;
   const batchStaging = Math.ceil((dispatchResult + DISPATCH_RESULT_BYTES) / 8) * 8;
-  const bytes = alignStride(batchStaging + BATCH_RECORDS * recordSize);
-  return { topicStaging, replyStaging, callerStaging, routeOut, ringTable, pushedCounts, dispatchResult, batchStaging, bytes };
+  const spill = batchStaging + BATCH_RECORDS * recordSize;
+  const spillBytes = spillCapacity === 0 ? 0 : spillRegionBytes(spillCapacity, recordSize);
+  const bytes = alignStride(spill + threads * spillBytes);
+  return { topicStaging, replyStaging, callerStaging, routeOut, ringTable, pushedCounts, dispatchResult, batchStaging, spill, spillBytes, bytes };
 }
 
 /** Ring index of lane (producer → consumer) among `threads` threads. */

@@ -32,6 +32,8 @@ export interface EngineShape {
    * else RESTART_WAIT_MS; never less than blockTimeout.
    */
   readonly restartWait: number;
+  /** Records per spill region (a worker's backlog for one lane, in shared memory: backlog.ts). */
+  readonly spillCapacity: number;
   readonly control: ControlLayout;
   /** Router slots: maxSubscriptions × workers (a subscription has one router entry per member). */
   readonly routerSubscriptions: number;
@@ -42,6 +44,11 @@ const MAX_TOPICS = 1024;
 /** Slots stay below REPLY_SUBSCRIPTION (a record's SUBSCRIPTION is a u16). */
 const MAX_SUBSCRIPTIONS = 1024;
 const MAX_FLUSH_EVERY = 4096;
+/**
+ * Bytes of a thread's spill regions in all (one region per consumer thread): what a worker can
+ * hold in backlogs that survive it, before a backlog moves to its heap.
+ */
+const SPILL_BUDGET_BYTES = 1 << 20;
 /** EngineShape.restartWait without a handlerTimeout: a successor usually runs within ~100 ms. */
 const RESTART_WAIT_MS = 5000;
 
@@ -133,10 +140,11 @@ export function validateOptions(options: EngineOptions<TopicMap>, defaultWorkers
   }
   const routerSubscriptions = maxSubscriptions * workers;
   const control = controlLayout(topicNames.length, maxSubscriptions);
-  const scratchBytes = scratchLayout(control, topicNames.length, recordSize, routerSubscriptions, threads).bytes;
+  const spillCapacity = Math.floor(SPILL_BUDGET_BYTES / (threads * recordSize));
+  const scratchBytes = scratchLayout(control, topicNames.length, recordSize, routerSubscriptions, threads, spillCapacity).bytes;
   return {
     workers, backend, coreBuild, startTimeout, scratchBytes, supervision,
-    shape: { threads, topicNames, recordSize, ringCapacity, maxSubscriptions, flushEvery, batch, spin, blockTimeout, restartWait, control, routerSubscriptions },
+    shape: { threads, topicNames, recordSize, ringCapacity, maxSubscriptions, flushEvery, batch, spin, blockTimeout, restartWait, spillCapacity, control, routerSubscriptions },
   };
 }
 

@@ -12,8 +12,10 @@
  *               counted ACCEPTED: they are complete records, and the ones from handlers that
  *               returned must not be lost (a request's reply among them); those of the handler it
  *               died in are published too (at-least-once: redelivery publishes them again)
- *   3. backlogs  its own backlogs lived in its heap: their records are lost, counted per topic
- *               (TOPIC_STAT_LOST, from the BACKLOGGED gauge) and COMPLETED so drain can finish
+ *   3. backlogs  its backlogs in its spill regions stay for the successor to adopt; one that had
+ *               outgrown its region lived in its heap: those records are lost, counted per topic
+ *               (the BACKLOGGED gauge minus what the regions hold) into TOPIC_STAT_LOST and
+ *               COMPLETED so drain can finish
  *   4. handled  the lane of the batch it was handling: TAIL moves to the handled cursor (records
  *               whose handler returned are not redelivered) and they are counted COMPLETED unless
  *               the batch already was; the record at the cursor, if it had been read, is the one
@@ -37,9 +39,11 @@ import {
   RING_RECORD_SIZE_OFFSET, RING_TAIL_OFFSET,
 } from '../../assembly/layout/ring.ts';
 import type { Arena } from '../arena.ts';
+import { SPILL_COUNT, SPILL_HEAD, spillViews } from './backlog.ts';
 import type { ControlBlock } from './control-block.ts';
 import {
-  HANDLED_COUNTED, RECORD_CRASHES_OFFSET, THREAD_STARTING, RECORD_TOPIC_OFFSET, TOPIC_STAT_BACKLOGGED, TOPIC_STAT_LOST, laneIndex,
+  HANDLED_COUNTED, RECORD_CRASHES_OFFSET, RECORD_TOPIC_OFFSET, THREAD_STARTING, TOPIC_STAT_BACKLOGGED,
+  TOPIC_STAT_LOST, laneIndex, scratchLayout,
 } from './layout.ts';
 import type { EngineShape } from './options.ts';
 
@@ -57,6 +61,8 @@ export class Recovery {
   private readonly i32: Int32Array;
   private readonly u16: Uint16Array;
   private readonly f64: Float64Array;
+  private readonly spill: number;
+  private readonly spillBytes: number;
 
   constructor(
     private readonly core: CoreOps,
@@ -68,6 +74,9 @@ export class Recovery {
     this.i32 = new Int32Array(arena.memory.buffer);
     this.u16 = new Uint16Array(arena.memory.buffer);
     this.f64 = new Float64Array(arena.memory.buffer);
+    const scratch = scratchLayout(shape.control, shape.topicNames.length, shape.recordSize, shape.routerSubscriptions, shape.threads, shape.spillCapacity);
+    this.spill = scratch.spill;
+    this.spillBytes = scratch.spillBytes;
   }
 
   /** Puts dead thread `thread`'s lanes and counters in order (steps 1–5 above); returns the record it died on, if any. */
@@ -91,17 +100,20 @@ export class Recovery {
       if (peer.isSleeping()) peer.ring();
     }
     // 3. backlogs
-    let backlogged = 0;
+    const kept = this.spilled(thread);
+    let lost = 0;
+    let held = 0;
     for (let topic = 0; topic < this.shape.topicNames.length; topic++) {
       const stats = dead.topicStats(topic);
-      const n = this.f64[stats + TOPIC_STAT_BACKLOGGED]!;
+      const n = Math.max(0, this.f64[stats + TOPIC_STAT_BACKLOGGED]! - kept[topic]!);
+      this.f64[stats + TOPIC_STAT_BACKLOGGED] = kept[topic]!;
+      held += kept[topic]!;
       if (n === 0) continue;
       this.f64[stats + TOPIC_STAT_LOST]! += n;
-      this.f64[stats + TOPIC_STAT_BACKLOGGED] = 0;
-      backlogged += n;
+      lost += n;
     }
-    if (backlogged > 0) dead.addCompleted(backlogged);
-    dead.setBacklog(0);
+    if (lost > 0) dead.addCompleted(lost);
+    dead.setBacklog(held);
     // 4. handled
     let diedOn: DiedOn | undefined;
     const inBatch = i32[dead.handledLane]!;
@@ -150,9 +162,50 @@ export class Recovery {
     this.controls[thread]!.addCompleted(1);
   }
 
-  /** A worker that stays down: its inbound lanes refuse new records from now on. */
+  /** Live records per topic id in thread `thread`'s spill regions (its backlogs that survive it). */
+  private spilled(thread: number): Float64Array {
+    const perTopic = new Float64Array(this.shape.topicNames.length);
+    if (this.spillBytes === 0) return perTopic;
+    const base = this.controls[thread]!.address + this.spill;
+    const recordWords = this.shape.recordSize >> 2;
+    const capacity = this.shape.spillCapacity;
+    for (let c = 0; c < this.shape.threads; c++) {
+      const views = spillViews({ buffer: this.arena.memory.buffer, address: base + c * this.spillBytes, capacity }, recordWords);
+      const head = views.header[SPILL_HEAD]!;
+      const count = views.header[SPILL_COUNT]!;
+      for (let i = 0; i < count; i++) {
+        const slot = (head + i) % capacity;
+        if (views.dropped[slot] !== 0) continue;
+        perTopic[this.u16[(views.words.byteOffset + slot * this.shape.recordSize + RECORD_TOPIC_OFFSET) >> 1]!]! += 1;
+      }
+    }
+    return perTopic;
+  }
+
+  /**
+   * A worker that stays down (after recover()): its inbound lanes refuse new records from now on,
+   * and the backlogs it left in its spill regions, which no successor will move, are lost
+   * (counted per topic, COMPLETED, the regions emptied).
+   */
   close(thread: number): void {
     for (let p = 0; p < this.shape.threads; p++) this.core.ringCloseConsumer(this.lane(p, thread));
+    const dead = this.controls[thread]!;
+    const kept = this.spilled(thread);
+    let lost = 0;
+    for (let topic = 0; topic < kept.length; topic++) {
+      if (kept[topic] === 0) continue;
+      const stats = dead.topicStats(topic);
+      this.f64[stats + TOPIC_STAT_LOST]! += kept[topic]!;
+      this.f64[stats + TOPIC_STAT_BACKLOGGED] = 0;
+      lost += kept[topic]!;
+    }
+    if (lost > 0) dead.addCompleted(lost);
+    dead.setBacklog(0);
+    if (this.spillBytes === 0) return;
+    for (let c = 0; c < this.shape.threads; c++) {
+      const views = spillViews({ buffer: this.arena.memory.buffer, address: dead.address + this.spill + c * this.spillBytes, capacity: this.shape.spillCapacity }, this.shape.recordSize >> 2);
+      views.header.fill(0);
+    }
   }
 
   /**

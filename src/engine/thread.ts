@@ -67,7 +67,7 @@ export class ThreadRuntime {
     const table0 = arena.scratchOf(0).address;
     this.subscriptions = new SubscriptionTable(memory.buffer, table0 + layout.subscriptions, table0 + layout.balances, shape.maxSubscriptions);
     const base = this.control.address;
-    const scratch = scratchLayout(layout, shape.topicNames.length, shape.recordSize, shape.routerSubscriptions, shape.threads);
+    const scratch = scratchLayout(layout, shape.topicNames.length, shape.recordSize, shape.routerSubscriptions, shape.threads, shape.spillCapacity);
     this.topics = new TopicSet(memory, topicMap, shape.topicNames, base + scratch.topicStaging, shape.recordSize);
 
     this.producer = new Producer(thread, core, arena, shape, this.controls, this.subscriptions, {
@@ -75,6 +75,8 @@ export class ThreadRuntime {
     }, hooks.onTask);
     this.backpressure = new Backpressure(
       thread, core, memory, shape, this.control, this.producer, canBlock, base + scratch.callerStaging, hooks.onBacklog,
+      // A worker's backlogs live in its spill regions (they outlive it); thread 0's on its heap.
+      canBlock && shape.spillCapacity > 0 ? (consumer) => base + scratch.spill + consumer * scratch.spillBytes : undefined,
     );
     this.producer.backpressure = this.backpressure;
     this.batch = new BatchPublisher(thread, core, arena, shape, this.control, this.subscriptions, this.producer, this.backpressure, {
