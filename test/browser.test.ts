@@ -161,6 +161,46 @@ test('browser: a Web Worker that dies is restarted in place: keyed traffic throu
   }
 });
 
+test('browser: a request queued behind a Web Worker\'s crash is answered by its successor, on both backends', async () => {
+  const page = await open('/web/test/index.html', "document.body.dataset.ready === 'true'");
+  try {
+    for (const backend of ['wasm', 'js'] as const) {
+      const result = await within(STEP_MS, `restart (${backend})`, page.evaluate((o) => (globalThis as any).harness.restart(o),
+        { backend, coreBuild: CORE_BUILD })) as { states: string[]; restarts: number[]; first: unknown; after: unknown; lost: number; identity: boolean; errors: string[] };
+      expect(result.states).toEqual(['running', 'running']);
+      expect(result.restarts).toEqual([0, 1]);
+      expect(result.first).toEqual({ sum: 42, worker: 1 });
+      expect(result.after).toEqual({ sum: 4, worker: 1 });
+      expect(result.lost).toBe(0);
+      expect(result.identity).toBe(true);
+      expect(result.errors).toHaveLength(1);
+      expect(result.errors[0]).toMatch(/^EngineError: worker=1: crashed: .*crash 9/);
+    }
+  } finally {
+    await page.close();
+  }
+});
+
+test('browser: a Web Worker that dies three times while ticks flow: every death seen, drain completes, routed = delivered, nothing lost (both backends)', async () => {
+  const page = await open('/web/test/index.html', "document.body.dataset.ready === 'true'");
+  try {
+    for (const backend of ['wasm', 'js'] as const) {
+      const result = await within(STEP_MS, `crashes (${backend})`, page.evaluate((o) => (globalThis as any).harness.crashes(o),
+        { backend, coreBuild: CORE_BUILD, crashes: 3 })) as {
+        sent: number; drained: string; missed: number; crashMessages: number; restarts: number[]; states: string[]; backlog: number; errors: string[];
+        tick: { routed: number; delivered: number; lost: number; rejected: number; redelivered: number };
+      };
+      // A crash message handled without a crash seen means a thread the engine had replaced (and
+      // whose lanes its successor consumes) was still running.
+      expect({ backend, missed: result.missed, crashMessages: result.crashMessages, drained: result.drained, states: result.states, restarts: result.restarts, backlog: result.backlog, errors: result.errors.length })
+        .toEqual({ backend, missed: 0, crashMessages: 3, drained: 'drained', states: ['running', 'running'], restarts: [0, 3], backlog: 0, errors: 3 });
+      expect(result.tick).toEqual({ routed: 2 * result.sent, delivered: 2 * result.sent, lost: 0, rejected: 0, redelivered: 0 });
+    }
+  } finally {
+    await page.close();
+  }
+});
+
 test('browser: without Atomics.waitAsync the main thread falls back to polling on the event loop, and delivers the same', async () => {
   const page = await open('/web/test/index.html', "document.body.dataset.ready === 'true'");
   try {

@@ -1,6 +1,7 @@
 /**
  * Engine lifecycle and bad input, on both backends: subscribe/unsubscribe while traffic flows loses
- * no accepted message; a crashed worker is detected and reported while the others keep working;
+ * no accepted message; a crashed worker (restart: false: it stays down; restarts are
+ * engine-supervision.test.ts's) is detected and reported while the others keep working;
  * publishing after close is a typed error; an idle engine parks (≈0% CPU); every invalid option,
  * unknown topic and mismatching field is a typed error naming it, and the engine keeps working.
  */
@@ -51,8 +52,8 @@ describe.each(BACKENDS)('engine lifecycle (%s)', (backend) => {
     }
   });
 
-  test('a crashed worker is detected and reported; the other keeps serving', async () => {
-    const engine = await startEngine(backend, { workers: 2 });
+  test('a crashed worker (restart: false) is detected and reported; the other keeps serving', async () => {
+    const engine = await startEngine(backend, { workers: 2, restart: false });
     try {
       await engine.subscribe('crash', { handler: 'crash', mode: 'group', workers: [1] });
       await engine.subscribe('add', { handler: 'add', mode: 'group', workers: [0] });
@@ -66,6 +67,7 @@ describe.each(BACKENDS)('engine lifecycle (%s)', (backend) => {
       expect(crash.field).toBe('worker');
       expect(crash.value).toBe(1);
       expect(engine.stats().workers.map((w) => w.state)).toEqual(['running', 'crashed']);
+      expect(engine.stats().workers.map((w) => w.restarts)).toEqual([0, 0]);
       await addOnOne.unsubscribe();
       const reply = await within(10_000, 'reply from worker 0', engine.request('add', { a: 2, b: 2, delayMs: 0 }));
       expect(reply).toEqual({ sum: 4, worker: 0 });
@@ -73,14 +75,18 @@ describe.each(BACKENDS)('engine lifecycle (%s)', (backend) => {
       await engine.subscribe('load', { handler: 'load', mode: 'group', workers: [1] });
       expect(engine.publish('load', { seq: 1, micros: 0 })).toBe(false);
       await within(10_000, 'drain after crash', engine.drain());
-      expect(engine.stats().topics.load.rejected).toBe(1);
+      const stats = engine.stats();
+      expect(stats.topics.load.rejected).toBe(1);
+      expect(stats.topics.crash).toMatchObject({ routed: 1, delivered: 0, lost: 1 }); // the message it died on
+      expect(stats.lostToCrashes).toBe(1);
+      expect(engine.errors.filter((e) => (e as EngineError).code === 'ERR_WORKER_CRASHED')).toHaveLength(1);
     } finally {
       await engine.close({ timeout: 5000 });
     }
   });
 
-  test('a least-loaded group routes around a crashed member: nothing is rejected, the live worker takes it all', async () => {
-    const engine = await startEngine(backend, { workers: 2 });
+  test('a least-loaded group routes around a crashed member (restart: false): nothing is rejected, the live worker takes it all', async () => {
+    const engine = await startEngine(backend, { workers: 2, restart: false });
     try {
       await engine.subscribe('crash', { handler: 'crash', mode: 'group', workers: [1] });
       const group = await engine.subscribe('tick', { handler: 'tickGroup', mode: 'group', balance: 'least-loaded' });
@@ -104,8 +110,8 @@ describe.each(BACKENDS)('engine lifecycle (%s)', (backend) => {
     }
   });
 
-  test('a worker that crashes with messages queued: they are counted lost, drain completes, the rest is delivered', async () => {
-    const engine = await startEngine(backend, { workers: 2 });
+  test('a worker that crashes with messages queued (restart: false): they are counted lost, drain completes, the rest is delivered', async () => {
+    const engine = await startEngine(backend, { workers: 2, restart: false });
     try {
       await engine.subscribe('crash', { handler: 'crash', mode: 'group', workers: [0] });
       await engine.subscribe('load', { handler: 'load', mode: 'group', workers: [0] });
@@ -120,6 +126,13 @@ describe.each(BACKENDS)('engine lifecycle (%s)', (backend) => {
       await within(10_000, 'drain after crash', engine.drain());
       const stats = engine.stats();
       expect(stats.lostToCrashes).toBe(51); // the 50 loads, and the crash message it died handling
+      expect(stats.topics.load.lost).toBe(50);
+      expect(stats.topics.crash.lost).toBe(1);
+      expect(Object.values(stats.topics).reduce((sum, t) => sum + t.lost, 0)).toBe(51);
+      for (const [name, t] of Object.entries(stats.topics)) {
+        // The accounting identity, crash or no crash.
+        expect({ name, routed: t.routed }).toEqual({ name, routed: t.delivered + t.deadLettered + t.droppedOldest + t.droppedNewest + t.rejected + t.lost });
+      }
       expect(stats.topics.tick.delivered).toBe(100);
       await within(10_000, 'second drain', engine.drain());
     } finally {

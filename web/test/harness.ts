@@ -10,6 +10,10 @@
  *                                reported, stays down, its messages refused
  * window.harness.respawn(...)    a worker dies of an uncaught error while keyed traffic flows: it
  *                                is restarted in place and nothing accepted is lost
+ * window.harness.restart(...)    a worker dies of an uncaught error with a request queued behind
+ *                                the crash: the successor answers it
+ * window.harness.crashes(...)    a worker dies again and again while keyed and group ticks flow:
+ *                                drain completes and every topic's accounting identity holds
  * window.harness.isolation()     createEngine on this page: the error it raises, if any
  */
 import { createEngine, EngineError, DispatchError, type Engine, type EngineOptions } from '../../src/browser.ts';
@@ -209,6 +213,104 @@ async function respawn(options: HarnessOptions & { messages: number }) {
   }
 }
 
+/**
+ * Worker 1 dies of an uncaught error (the browser's crash: a Web Worker has no exit) with a request
+ * queued behind the crash and, by default supervision, is restarted in place: reported once, back
+ * to running with one restart; that request and one sent afterwards are both answered by worker 1.
+ */
+async function restart(options: HarnessOptions) {
+  const engine = await start({ ...options, workers: 2 });
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const settle = (p: Promise<unknown>) => p.then((reply) => reply, (error: DispatchError) => `${error.name} ${error.code}: ${error.message}`);
+  try {
+    await engine.subscribe('crash', { handler: 'crash', mode: 'group', workers: [1] });
+    await engine.subscribe('add', { handler: 'add', mode: 'group', workers: [1] });
+    engine.publish('crash', { code: 9 });
+    const queued = settle(engine.request('add', { a: 40, b: 2, delayMs: 0 }, { timeout: 10_000 }));
+    engine.flush();
+    const deadline = performance.now() + 10_000;
+    while (engine.errors.length === 0 && performance.now() < deadline) await sleep(5);
+    while (engine.stats().workers[1]!.state !== 'running' && performance.now() < deadline) await sleep(5);
+    const first = await queued;
+    const after = await settle(engine.request('add', { a: 2, b: 2, delayMs: 0 }, { timeout: 10_000 }));
+    await engine.drain({ timeout: 10_000 });
+    const stats = engine.stats();
+    const identity = Object.values(stats.topics).every((t) => t.routed === t.delivered + t.deadLettered + t.droppedOldest + t.droppedNewest + t.rejected + t.lost);
+    return {
+      states: stats.workers.map((w) => w.state), restarts: stats.workers.map((w) => w.restarts), first, after,
+      lost: stats.lostToCrashes, identity, errors: engine.errors,
+    };
+  } finally {
+    await engine.close({ timeout: 10_000 });
+  }
+}
+
+/**
+ * Worker 1 dies of an uncaught error `crashes` times in a row while ticks keep flowing to a keyed
+ * and a group subscription through 32-record lanes. A Web Worker keeps running after an uncaught
+ * error until terminate() takes effect, so the engine must not treat its lanes as abandoned (and
+ * start a successor on them) before the thread has stopped. Returns the drain outcome, crash
+ * messages handled without a crash being seen (`missed`), and the counters.
+ */
+async function crashes(options: HarnessOptions & { crashes: number; traffic?: boolean }) {
+  const engine = await start({ ...options, workers: 2, ringCapacity: 32 });
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  try {
+    await engine.subscribe('crash', { handler: 'crash', mode: 'group', workers: [1] });
+    await engine.subscribe('tick', { handler: 'tickStrict', mode: 'keyed' });
+    await engine.subscribe('tick', { handler: 'tickGroup', mode: 'group' });
+    const seq = new Array<number>(16).fill(0);
+    let sent = 0;
+    let drained = 'drained';
+    const flow = async (until: () => boolean, ms: number): Promise<boolean> => {
+      const deadline = performance.now() + ms;
+      while (performance.now() < deadline) {
+        if (until()) return true;
+        if (options.traffic === false) { await sleep(5); continue; }
+        const key = sent % 16;
+        if (!engine.publish('tick', { producer: 0, seq: seq[key]!++, value: sent, key })) await engine.whenWritable();
+        sent++;
+        if (sent % 64 === 0) await sleep(0);
+      }
+      return until();
+    };
+    let missed = 0;
+    for (let c = 0; c < options.crashes; c++) {
+      const before = engine.errors.length;
+      engine.publish('crash', { code: c });
+      engine.flush();
+      // The crash handler's timer runs when worker 1 next yields to its event loop: under load, or
+      // after a second idle at the latest. Ticks flow meanwhile, so it may die under load.
+      const crashed = () => engine.errors.length > before;
+      if (!(await flow(crashed, 2000))) {
+        const deadline = performance.now() + 2500;
+        while (!crashed() && performance.now() < deadline) await sleep(5);
+      }
+      if (!crashed()) {
+        missed++; // handled, yet no crash was seen
+        continue;
+      }
+      // Ticks flow while it restarts, until its successor has run a while.
+      await flow(() => engine.stats().workers[1]!.state === 'running' && engine.stats().workers[1]!.restarts > c - missed, 5000);
+      await flow(() => false, 200);
+    }
+    try {
+      await engine.drain({ timeout: 10_000 });
+    } catch (error) {
+      drained = `${(error as Error).name}: ${(error as Error).message}`;
+    }
+    const stats = engine.stats();
+    const tick = stats.topics.tick!;
+    return {
+      sent, drained, missed, crashMessages: stats.topics.crash!.delivered, restarts: stats.workers.map((w) => w.restarts), states: stats.workers.map((w) => w.state),
+      tick: { routed: tick.routed, delivered: tick.delivered, lost: tick.lost, rejected: tick.rejected, redelivered: tick.redelivered },
+      backlog: stats.backlog, errors: engine.errors,
+    };
+  } finally {
+    await engine.close({ timeout: 10_000 });
+  }
+}
+
 /** What createEngine does on this page: null if it works, else the error's typed fields. */
 async function isolation() {
   try {
@@ -224,7 +326,7 @@ async function isolation() {
   }
 }
 
-const harness = { delivery, requests, crash, respawn, isolation };
+const harness = { delivery, requests, crash, respawn, restart, crashes, isolation };
 (globalThis as { harness?: typeof harness }).harness = harness;
 document.getElementById('log')!.textContent = `ready; crossOriginIsolated=${globalThis.crossOriginIsolated}`;
 document.body.dataset.ready = 'true';
