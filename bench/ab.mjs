@@ -1,22 +1,25 @@
 /**
  * Same-process A/B of the engine's per-message paths: engines from two built checkouts
- * (npm run build in each), created in one process and measured in turn, 6 rounds, so a change of
- * the machine's speed hits both sides of a round alike; prints each round's ratio and their median.
- * Alternated whole-suite runs on a shared VM cannot resolve a 10 % difference; this can.
+ * (npm run build in each), created in one process; per round a fresh engine per side, both alive,
+ * a warm-up run each, then 8 pairs of runs in alternating order (A B, B A, ...), the round's ratio
+ * the median of its pairs' ratios; 6 rounds, and the median of their ratios. On this shared 2-vCPU
+ * VM a side's speed drifts by up to 2× over seconds even when no other process runs, so only
+ * runs a fraction of a second apart compare; a round during which other processes used more than
+ * AB_MAX_OTHER cores (0.15; /proc/stat minus this process) is run again, up to AB_RETRIES (3).
  *
- *   node bench/ab.mjs <checkout A> <checkout B> [wasm|js] [publish|send|one-to-one|keyed]
+ *   node bench/ab.mjs <checkout A> <checkout B> [wasm|js] [publish|send|one-to-one|keyed|in-thread]
  *
- * Cases (ratios are B / A of messages per second; each side: a fresh engine, a warm-up run, the
- * median of 3 runs):
+ * Cases (ratios are B / A of messages per second):
  *   publish     engine.publish(fields) into a 1-worker group, 1 M messages (the publish path)
  *   send        writer + send, the same
  *   one-to-one  publishBatch of 256 into a 1-worker group (bench/one-to-one.ts's batch case, its
- *               topics, handlers and default options), 2 M messages, timed to the `report` reply:
+ *               topics, handlers and default options), 1 M messages, timed to the `report` reply:
  *               the consumer's per-record cost is most visible here
  *   keyed       both workers publish into a keyed subscription over both (bench/keyed.ts's case,
- *               its topics, handlers and options), 2 × 1.5 M moves, timed to drain()
- * Env: AB_ROUNDS (default 6), AB_MESSAGES (messages per run; keyed: moves per worker); a round
- * during which other processes used over AB_MAX_OTHER cores (0.15) is run again (cpuMark below).
+ *               its topics, handlers and options), 2 × 0.5 M moves, timed to drain()
+ *   in-thread   a worker publishes to its own lane and handles it (bench/in-thread.ts's engine
+ *               side), 1 M messages, timed on the worker: one thread, no cross-thread interplay
+ * Env: AB_ROUNDS (6), AB_PAIRS (8), AB_MESSAGES (per run; keyed: moves per worker), AB_MAX_OTHER, AB_RETRIES.
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -24,13 +27,15 @@ import { resolve } from 'node:path';
 const CASES = {
   publish: { suite: 'o2o', messages: 1_000_000, run: publishRun },
   send: { suite: 'o2o', messages: 1_000_000, run: publishRun },
-  'one-to-one': { suite: 'o2o', messages: 2_000_000, run: batchRun },
-  keyed: { suite: 'keyed', messages: 1_500_000, run: keyedRun },
+  'one-to-one': { suite: 'o2o', messages: 1_000_000, run: batchRun },
+  keyed: { suite: 'keyed', messages: 500_000, run: keyedRun },
+  'in-thread': { suite: 'inthread', messages: 1_000_000, run: inThreadRun },
 };
 /** Per suite: its topics export, handler module and how its engine starts (bench/<suite>.ts). */
 const SUITES = {
   o2o: { topics: ['o2o-topics.js', 'o2oTopics'], handlers: 'o2o-handlers.js' },
   keyed: { topics: ['keyed-topics.js', 'keyedTopics'], handlers: 'keyed-handlers.js' },
+  inthread: { topics: ['inthread-topics.js', 'inThreadTopics'], handlers: 'inthread-handlers.js' },
 };
 
 const [rootA, rootB] = process.argv.slice(2, 4);
@@ -44,6 +49,7 @@ const testCase = CASES[mode];
 const suite = SUITES[testCase.suite];
 const N = Number(process.env.AB_MESSAGES ?? testCase.messages);
 const ROUNDS = Number(process.env.AB_ROUNDS ?? 6);
+const PAIRS = Number(process.env.AB_PAIRS ?? 8);
 const roots = { base: resolve(rootA), main: resolve(rootB) };
 const mods = {};
 for (const [k, root] of Object.entries(roots)) {
@@ -66,6 +72,13 @@ async function startEngine(k) {
     const engine = await m.api.createEngine({ topics: m.topics, handlers: m.handlers, workers: 1, backend });
     await engine.subscribe('msg', { handler: 'sink', mode: 'group', workers: [0] });
     await engine.subscribe('report', { handler: 'report', mode: 'group', workers: [0] });
+    return engine;
+  }
+  if (mode === 'in-thread') {
+    const engine = await m.api.createEngine({ topics: m.topics, handlers: m.handlers, workers: 1, backend });
+    for (const [topic, handler] of [['kick', 'kick'], ['item', 'sink'], ['next', 'next'], ['report', 'report']]) {
+      await engine.subscribe(topic, { handler, mode: 'group', workers: [0] });
+    }
     return engine;
   }
   const all = [0, 1];
@@ -131,14 +144,44 @@ async function keyedRun(engine, n) {
   return (2 * n) / seconds / 1e6;
 }
 
-/** One side's figure for a round: a fresh engine, a warm-up run, the median of 3 runs. */
-async function measure(k) {
-  const engine = await startEngine(k);
+/** in-thread: the worker publishes n items to its own lane and handles them; timed on the worker. */
+async function inThreadRun(engine, n) {
+  await engine.request('kick', { mode: 0, n }, { timeout: 60_000 });
+  await engine.drain({ timeout: 60_000 });
+  const tally = await engine.request('report', { reset: true }, { timeout: 60_000 });
+  if (tally.count !== n || tally.orderErrors !== 0 || tally.spills !== 0) throw new Error(`in-thread: ${tally.count} of ${n}, ${tally.orderErrors} out of order, ${tally.spills} spills`);
+  return n / tally.ms / 1000;
+}
+
+function median(values) {
+  const v = [...values].sort((a, b) => a - b);
+  const mid = v.length >> 1;
+  return v.length % 2 === 1 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
+
+/**
+ * One round: a fresh engine per side, both alive, a warm-up run each, then PAIRS pairs of runs
+ * (A B, B A, A B, ...): the machine's speed drifts over seconds on a shared VM (a side's figure
+ * moved 6 → 11 M/s between rounds on a quiet machine), so each pair's ratio compares runs a
+ * fraction of a second apart. The round's figures are the medians of its runs and of its ratios.
+ */
+async function round(order) {
+  const engines = {};
   try {
-    await testCase.run(engine, N); // warm-up
-    return [await testCase.run(engine, N), await testCase.run(engine, N), await testCase.run(engine, N)].sort((a, b) => a - b)[1];
+    for (const k of order) engines[k] = await startEngine(k);
+    for (const k of order) await testCase.run(engines[k], N); // warm-up
+    const got = { base: [], main: [] };
+    const ratios = [];
+    for (let p = 0; p < PAIRS; p++) {
+      const pair = {};
+      for (const k of p % 2 === 0 ? order : [...order].reverse()) pair[k] = await testCase.run(engines[k], N);
+      got.base.push(pair.base);
+      got.main.push(pair.main);
+      ratios.push(pair.main / pair.base);
+    }
+    return { base: median(got.base), main: median(got.main), ratio: median(ratios) };
   } finally {
-    await engine.close();
+    for (const k of order) await engines[k]?.close();
   }
 }
 
@@ -165,21 +208,17 @@ function otherCores(from) {
 const MAX_OTHER = Number(process.env.AB_MAX_OTHER ?? 0.15);
 const RETRIES = Number(process.env.AB_RETRIES ?? 3);
 const ratios = [];
-for (let round = 0; round < ROUNDS; round++) {
-  const order = round % 2 === 0 ? ['base', 'main'] : ['main', 'base'];
+for (let r = 0; r < ROUNDS; r++) {
+  const order = r % 2 === 0 ? ['base', 'main'] : ['main', 'base'];
   for (let attempt = 0; ; attempt++) {
-    const got = {};
     const mark = cpuMark();
-    for (const k of order) got[k] = await measure(k);
+    const got = await round(order);
     const other = otherCores(mark);
     const busy = !(other <= MAX_OTHER);
-    console.log(backend, mode, 'round', round, 'A', got.base.toFixed(2), 'B', got.main.toFixed(2), 'B/A', (got.main / got.base).toFixed(3), 'other', Number.isNaN(other) ? '?' : other.toFixed(2), busy && attempt < RETRIES ? '(busy: again)' : '');
+    console.log(backend, mode, 'round', r, 'A', got.base.toFixed(2), 'B', got.main.toFixed(2), 'B/A', got.ratio.toFixed(3), 'other', Number.isNaN(other) ? '?' : other.toFixed(2), busy && attempt < RETRIES ? '(busy: again)' : '');
     if (busy && attempt < RETRIES) continue;
-    ratios.push(got.main / got.base);
+    ratios.push(got.ratio);
     break;
   }
 }
-ratios.sort((a, b) => a - b);
-const mid = ratios.length >> 1;
-const median = ratios.length % 2 === 1 ? ratios[mid] : (ratios[mid - 1] + ratios[mid]) / 2;
-console.log(backend, mode, 'median ratio B/A', median.toFixed(3));
+console.log(backend, mode, 'median ratio B/A', median(ratios).toFixed(3), `(${ROUNDS} rounds of ${PAIRS} pairs of ${N.toLocaleString('en')}-message runs)`);
