@@ -10,7 +10,7 @@ import {
   CIRCUIT_HALF_OPEN, CIRCUIT_OPEN, LANE_STAT_HIGH_WATER, LANE_STAT_PUBLISHED, TOPIC_STAT_CALLER_RUNS,
   TOPIC_STAT_CIRCUIT_OPEN, TOPIC_STAT_CRASHED, TOPIC_STAT_DEAD_LETTERED, TOPIC_STAT_DELIVERED,
   TOPIC_STAT_DROPPED_NEWEST, TOPIC_STAT_DROPPED_OLDEST, TOPIC_STAT_HANDLER_ERRORS, TOPIC_STAT_LOST,
-  TOPIC_STAT_PUBLISHED, TOPIC_STAT_REDELIVERED, TOPIC_STAT_REJECTED, TOPIC_STAT_ROUTED, TOPIC_STAT_UNROUTED,
+  THREAD_RUNNING, TOPIC_STAT_PUBLISHED, TOPIC_STAT_REDELIVERED, TOPIC_STAT_REJECTED, TOPIC_STAT_ROUTED, TOPIC_STAT_UNROUTED,
   laneIndex,
 } from './layout.ts';
 import type { EngineShape } from './options.ts';
@@ -104,8 +104,12 @@ export class Stats {
       const start = f64[control.startMs]!;
       const since = f64[control.idleSinceMs]!;
       const idle = f64[control.idleMs]! + (since !== 0 ? Math.max(0, now - since) : 0);
+      // A thread that runs says so in its STATE before its 'ready' message reaches this thread (and
+      // may have answered requests by then): shared memory is the fresher source.
+      let state = this.workers.state(w);
+      if ((state === 'restarting' || state === 'starting') && Atomics.load(control.i32, control.state) === THREAD_RUNNING) state = 'running';
       workers.push({
-        worker: w, state: this.workers.state(w), restarts: this.workers.restarts(w),
+        worker: w, state, restarts: this.workers.restarts(w),
         busyMs: start === 0 ? 0 : Math.max(0, now - start - idle), idleMs: idle,
       });
     }

@@ -12,7 +12,7 @@
 import type { Arena } from '../arena.ts';
 import { EngineError } from '../errors.ts';
 import type { ControlBlock } from './control-block.ts';
-import { COMMAND_STOP } from './layout.ts';
+import { COMMAND_STOP, THREAD_RESTARTING } from './layout.ts';
 import type { EngineShape } from './options.ts';
 import { deserializeError, type Platform, type WorkerHandle, type WorkerMessage } from './platform.ts';
 import type { Reporter } from './reporter.ts';
@@ -212,6 +212,8 @@ export class Workers {
     record.generation++; // nothing more from that thread counts
     const hung = record.hung;
     const death: WorkerDeath = { worker: w, error, hung, ranMs };
+    const control = this.controls[w + 1]!;
+    Atomics.store(control.i32, control.state, THREAD_RESTARTING); // stats: not running, whatever the dead thread last said
     // Node reports 'exit' once the thread is gone. A Web Worker may run on for a while after
     // terminate(): revoke its lease, and wait until it is out of its loop pass (BUSY = 0; it
     // checks the lease after setting BUSY, so it will not start another) before recovery touches
@@ -220,7 +222,6 @@ export class Workers {
       this.onDeath(death);
       return;
     }
-    const control = this.controls[w + 1]!;
     Atomics.store(control.i32, control.lease, 0);
     control.ring();
     const deadline = performance.now() + FENCE_MS;
