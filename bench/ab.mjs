@@ -214,7 +214,7 @@ for (let r = 0; r < ROUNDS; r++) {
     const mark = cpuMark();
     const got = await round(order);
     const other = otherCores(mark);
-    const busy = !(other <= MAX_OTHER);
+    const busy = other > MAX_OTHER; // NaN (no /proc/stat): never busy
     console.log(backend, mode, 'round', r, 'A', got.base.toFixed(2), 'B', got.main.toFixed(2), 'B/A', got.ratio.toFixed(3), 'other', Number.isNaN(other) ? '?' : other.toFixed(2), busy && attempt < RETRIES ? '(busy: again)' : '');
     if (busy && attempt < RETRIES) continue;
     ratios.push(got.ratio);
