@@ -59,7 +59,7 @@ export class Consumer {
   private readonly circuitState: Uint8Array;
   /** Per slot: the slot GENERATION the circuit state belongs to. */
   private readonly circuitGeneration: Uint8Array;
-  /** Per slot: when the circuit opened (ms), and the times of its last failures (a ring). */
+  /** Per slot: when the circuit opened (performance.now() ms), and the times of its last failures (a ring). */
   private readonly circuitOpenedAt: Float64Array;
   private readonly circuitFailures: (Float64Array | undefined)[];
   private readonly circuitNext: Uint16Array;
@@ -209,7 +209,7 @@ export class Consumer {
       this.resetCircuit(slot); // the state of an earlier subscription in this slot
       return true;
     }
-    if (this.circuitState[slot] === CIRCUIT_OPEN && nowMs() - this.circuitOpenedAt[slot]! >= this.table.circuitCooldownMs(slot)) {
+    if (this.circuitState[slot] === CIRCUIT_OPEN && performance.now() - this.circuitOpenedAt[slot]! >= this.table.circuitCooldownMs(slot)) {
       this.setCircuit(slot, CIRCUIT_HALF_OPEN);
       return true;
     }
@@ -223,7 +223,7 @@ export class Consumer {
   /** A handler of `slot` (which has a breaker) threw: a half-open trial reopens; else count it. */
   private circuitFailed(slot: number): void {
     if (this.circuitGeneration[slot] !== this.table.generation(slot)) this.resetCircuit(slot);
-    const now = nowMs();
+    const now = performance.now();
     if (this.circuitState[slot] === CIRCUIT_HALF_OPEN) {
       this.open(slot, now);
       return;
@@ -330,10 +330,6 @@ export class Consumer {
     // Replies are never dropped: a worker waits for space; thread 0 keeps it in its backlog.
     this.producer.pushLane(to, at, POLICY_BLOCK, stats, 0);
   }
-}
-
-function nowMs(): number {
-  return performance.timeOrigin + performance.now();
 }
 
 /**

@@ -187,7 +187,7 @@ export class Supervisor {
     const now = performance.now();
     const T = this.controls.length;
     for (let w = 0; w < this.samples.length; w++) {
-      if (!this.workers.isRunning(w)) {
+      if (this.workers.state(w) !== 'running') {
         this.samples[w] = undefined;
         continue;
       }

@@ -266,11 +266,6 @@ export class Workers {
     record.markStopped();
   }
 
-  /** The thread of worker `w` whose handled cursor the watchdog samples (running workers only). */
-  isRunning(w: number): boolean {
-    return this.records[w]!.state === 'running';
-  }
-
   /**
    * Tells every worker to stop once its lanes and backlogs are empty, waits up to `timeoutMs` for
    * the running ones to say so, then terminates them all. A pending restart is cancelled.
