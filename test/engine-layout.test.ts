@@ -12,7 +12,7 @@ import {
   CONTROL_ACCEPTED_OFFSET, CONTROL_BACKLOG_OFFSET, CONTROL_COMMAND_OFFSET, CONTROL_COMPLETED_OFFSET,
   CONTROL_DOORBELL_OFFSET, CONTROL_LANE_STATS_OFFSET, CONTROL_LATE_REPLIES_OFFSET, CONTROL_SLEEPING_OFFSET,
   CONTROL_STATE_OFFSET, CONTROL_TOPIC_STATS_OFFSET, CONTROL_HANDLED_LANE_OFFSET, CONTROL_HANDLED_OFFSET,
-  BATCH_RECORDS, CIRCUIT_BYTES, LANE_STAT_BYTES, LANE_STAT_COUNT, MAX_WORKERS, REPLY_SUBSCRIPTION,
+  BATCH_RECORDS, CIRCUIT_BYTES, PRIORITY_CLASSES, LANE_STAT_BYTES, LANE_STAT_COUNT, MAX_WORKERS, REPLY_SUBSCRIPTION,
   TOPIC_STAT_BYTES, TOPIC_STAT_COUNT, TOPIC_STAT_DELIVERED, controlLayout, routeEntry, routeEntryConsumer,
   routeEntrySlot, scratchLayout,
 } from '../src/engine/layout.ts';
@@ -32,7 +32,7 @@ describe('engine layout', () => {
     expect(line(CONTROL_COMMAND_OFFSET)).toBe(line(CONTROL_STATE_OFFSET));
     for (const word of [CONTROL_COMPLETED_OFFSET, CONTROL_BACKLOG_OFFSET, CONTROL_LATE_REPLIES_OFFSET, CONTROL_HANDLED_LANE_OFFSET, CONTROL_HANDLED_OFFSET]) expect(line(word)).toBe(line(CONTROL_ACCEPTED_OFFSET));
     expect(CONTROL_LANE_STATS_OFFSET).toBeGreaterThan(CONTROL_HANDLED_OFFSET);
-    expect(CONTROL_TOPIC_STATS_OFFSET).toBe(CONTROL_LANE_STATS_OFFSET + MAX_THREADS * LANE_STAT_BYTES);
+    expect(CONTROL_TOPIC_STATS_OFFSET).toBe(CONTROL_LANE_STATS_OFFSET + MAX_THREADS * PRIORITY_CLASSES * LANE_STAT_BYTES);
     expect(LANE_STAT_BYTES).toBe(LANE_STAT_COUNT * 8);
     expect(TOPIC_STAT_COUNT * 8).toBeLessThanOrEqual(TOPIC_STAT_BYTES);
     expect(MAX_WORKERS + 1).toBe(MAX_THREADS);
@@ -42,7 +42,10 @@ describe('engine layout', () => {
     for (const [topics, subscriptions, recordSize, threads] of [[1, 1, 24, 2], [7, 64, 72, 5], [1024, 1024, 4096, 64]] as const) {
       const control = controlLayout(topics, subscriptions);
       expect(control.bytes % FALSE_SHARING_STRIDE).toBe(0);
-      expect(control.subscriptions).toBe(control.topicStats + topics * TOPIC_STAT_BYTES);
+      // In-flight words (admission) after the topic stats, then the subscription table on its own line.
+      expect(control.admission).toBe(control.topicStats + topics * TOPIC_STAT_BYTES);
+      expect(control.subscriptions).toBeGreaterThanOrEqual(control.admission + topics * 4);
+      expect(control.subscriptions % FALSE_SHARING_STRIDE).toBe(0);
       expect(control.balances).toBe(control.subscriptions + subscriptions * SLOT_ENTRY_BYTES);
       expect(control.balances + subscriptions).toBeLessThanOrEqual(control.bytes);
       expect(control.circuits % 8).toBe(0);
@@ -55,10 +58,11 @@ describe('engine layout', () => {
       expect(s.replyStaging - s.topicStaging).toBe(topics * recordSize);
       expect(s.ringTable - s.routeOut).toBe(routerSubscriptions * 4);
       expect(s.batchStaging % 8).toBe(0);
-      // One spill region per consumer thread, 8-aligned, the last one inside the block.
+      // One ring-table word and one spill region per outbound key (class, consumer), 8-aligned, the last one inside the block.
+      expect(s.pushedCounts - s.ringTable).toBe(threads * PRIORITY_CLASSES * 4);
       expect(s.spill - s.batchStaging).toBe(BATCH_RECORDS * recordSize);
       expect(s.spillBytes % 8).toBe(0);
-      expect(s.spill + threads * s.spillBytes).toBeLessThanOrEqual(s.bytes);
+      expect(s.spill + threads * PRIORITY_CLASSES * s.spillBytes).toBeLessThanOrEqual(s.bytes);
       expect(s.bytes % FALSE_SHARING_STRIDE).toBe(0);
     }
   });

@@ -57,7 +57,7 @@ export const ADDRESS_MIN = ARENA_BASE;
 /** "WDSP" read as a little-endian u32. */
 export const ARENA_MAGIC = 0x50534457;
 /** Bumped on every incompatible change of any layout file. */
-export const ARENA_LAYOUT_VERSION = 1;
+export const ARENA_LAYOUT_VERSION = 2;
 
 export const ARENA_MAGIC_OFFSET = 0;
 export const ARENA_VERSION_OFFSET = ARENA_MAGIC_OFFSET + 4;
@@ -79,7 +79,8 @@ export const RING_PARAM_CONSUMER_MASK = 0xffff;
 /** A ring's producer or consumer in PARAM when none was assigned: never a thread index (all are below MAX_THREADS). */
 export const RING_PARAM_UNASSIGNED = RING_PARAM_CONSUMER_MASK;
 
-export const ARENA_HEADER_BYTES = 16384;
+/** Room for 4092 directory entries: an engine's lanes (threads² × 3 priority classes) fit up to 35 workers. */
+export const ARENA_HEADER_BYTES = 65536;
 export const ARENA_MAX_ENTRIES = (ARENA_HEADER_BYTES - ARENA_DIRECTORY_OFFSET) / ENTRY_BYTES;
 
 export const KIND_RING = 1;

@@ -11,11 +11,12 @@ import type { CoreOps } from '../../bindings/core-ops.ts';
 import { parkProducer } from '../../bindings/park.ts';
 import { ADDRESS_MIN } from '../../assembly/layout/arena.ts';
 import { STATUS_CLOSED } from '../../assembly/layout/status.ts';
+import type { Admission } from './admission.ts';
 import { Backlog, SPILL_COUNT, type SpillRegion } from './backlog.ts';
 import type { ControlBlock } from './control-block.ts';
 import type { Consumer } from './consumer.ts';
 import {
-  POLICY_BLOCK, POLICY_CALLER_RUNS, POLICY_DROP_NEWEST, POLICY_DROP_OLDEST, POLICY_REJECT,
+  POLICY_BLOCK, POLICY_CALLER_RUNS, PRIORITY_CLASSES, RECORD_FLAGS_OFFSET, RECORD_FLAG_ADMITTED, POLICY_DROP_NEWEST, POLICY_DROP_OLDEST, POLICY_REJECT,
   RECORD_TOPIC_OFFSET, TOPIC_STAT_BACKLOGGED, TOPIC_STAT_CALLER_RUNS, TOPIC_STAT_DROPPED_NEWEST,
   TOPIC_STAT_DROPPED_OLDEST, TOPIC_STAT_LOST, TOPIC_STAT_REJECTED,
 } from './layout.ts';
@@ -32,6 +33,8 @@ export class Backpressure {
   private inlineDepth = 0;
   /** Wired by ThreadRuntime: runs caller-runs records on this thread. */
   consumer: Consumer | undefined;
+  /** Wired by ThreadRuntime: a dropped or lost record gives its in-flight place back. */
+  admission!: Admission;
   private readonly buffer: ArrayBufferLike;
 
   constructor(
@@ -47,27 +50,27 @@ export class Backpressure {
     private readonly callerStaging: number,
     /** Called when a backlog gets its first record (thread 0 starts its asynchronous pump). */
     private readonly onBacklog: (() => void) | undefined,
-    /** Address of the spill region of the lane to `consumer` (workers), else undefined: backlogs on the heap. */
-    private readonly spillAt: ((consumer: number) => number) | undefined,
+    /** Address of the spill region of the lane of outbound key `key` (workers), else undefined: backlogs on the heap. */
+    private readonly spillAt: ((key: number) => number) | undefined,
   ) {
     this.buffer = memory.buffer;
     this.i32 = new Int32Array(memory.buffer);
     this.f64 = new Float64Array(memory.buffer);
     this.u16 = new Uint16Array(memory.buffer);
-    this.backlogs = new Array<Backlog | undefined>(shape.threads).fill(undefined);
+    this.backlogs = new Array<Backlog | undefined>(shape.threads * PRIORITY_CLASSES).fill(undefined);
     // A successor adopts the backlogs its predecessor left in the spill regions.
     if (spillAt !== undefined) {
-      for (let c = 0; c < shape.threads; c++) {
-        if (this.i32[(spillAt(c) >> 2) + SPILL_COUNT] === 0) continue;
-        const backlog = this.backlogFor(c);
+      for (let key = 0; key < this.backlogs.length; key++) {
+        if (this.i32[(spillAt(key) >> 2) + SPILL_COUNT] === 0) continue;
+        const backlog = this.backlogFor(key);
         this.backlogTotal += backlog.size;
       }
       control.setBacklog(this.backlogTotal);
     }
   }
 
-  private spillRegion(consumer: number): SpillRegion | undefined {
-    return this.spillAt === undefined ? undefined : { buffer: this.buffer, address: this.spillAt(consumer), capacity: this.shape.spillCapacity };
+  private spillRegion(key: number): SpillRegion | undefined {
+    return this.spillAt === undefined ? undefined : { buffer: this.buffer, address: this.spillAt(key), capacity: this.shape.spillCapacity };
   }
 
   /** Records waiting in this thread's backlogs. */
@@ -75,21 +78,21 @@ export class Backpressure {
     return this.backlogTotal;
   }
 
-  /** Whether the lane to `consumer` has records waiting in its backlog. */
-  holds(consumer: number): boolean {
-    return (this.backlogs[consumer]?.size ?? 0) > 0;
+  /** Whether the lane of outbound key `key` (class · threads + consumer) has records waiting in its backlog. */
+  holds(key: number): boolean {
+    return (this.backlogs[key]?.size ?? 0) > 0;
   }
 
   /** The record at `src` for a lane whose backlog holds records: behind them, in order. */
-  pushBehindBacklog(consumer: number, src: number, policy: number, stats: number, override: number): PushOutcome {
-    this.pumpBacklog(consumer);
-    if (this.holds(consumer)) return this.onFull(consumer, src, policy, stats, override);
-    const outcome = this.producer.tryPush(consumer, src, stats);
-    return outcome === LANE_FULL ? this.onFull(consumer, src, policy, stats, override) : outcome;
+  pushBehindBacklog(key: number, src: number, policy: number, stats: number, override: number): PushOutcome {
+    this.pumpBacklog(key);
+    if (this.holds(key)) return this.onFull(key, src, policy, stats, override);
+    const outcome = this.producer.tryPush(key, src, stats);
+    return outcome === LANE_FULL ? this.onFull(key, src, policy, stats, override) : outcome;
   }
 
-  /** The lane to `consumer` is full (or keeps a backlog): `policy` (or `override`, if not 0) decides. */
-  onFull(consumer: number, src: number, policy: number, stats: number, override: number): PushOutcome {
+  /** The lane of outbound key `key` is full (or keeps a backlog): `policy` (or `override`, if not 0) decides. */
+  onFull(key: number, src: number, policy: number, stats: number, override: number): PushOutcome {
     switch (override !== 0 ? override : policy) {
       case POLICY_REJECT:
         this.f64[stats + TOPIC_STAT_REJECTED]! += 1;
@@ -104,10 +107,11 @@ export class Backpressure {
         }
         break; // no handler module on this thread: treat as block
       case POLICY_DROP_OLDEST: {
-        const backlog = this.backlogFor(consumer);
+        const backlog = this.backlogFor(key);
         if (backlog.size >= this.shape.ringCapacity) {
           const dropped = backlog.dropOldest(POLICY_DROP_OLDEST);
           if (dropped >= 0) {
+            this.releaseAdmitted(backlog, dropped);
             const topic = this.control.topicStats(backlog.u16(dropped, RECORD_TOPIC_OFFSET));
             this.f64[topic + TOPIC_STAT_DROPPED_OLDEST]! += 1;
             this.f64[topic + TOPIC_STAT_BACKLOGGED]! -= 1;
@@ -122,16 +126,16 @@ export class Backpressure {
         break;
     }
     // POLICY_BLOCK (and caller-runs without handlers).
-    if (this.canBlock) return this.blockingPush(consumer, src, stats);
-    this.enqueueBacklog(this.backlogFor(consumer), src, POLICY_BLOCK);
+    if (this.canBlock) return this.blockingPush(key, src, stats);
+    this.enqueueBacklog(this.backlogFor(key), src, POLICY_BLOCK);
     return TAKEN_WAIT;
   }
 
-  private backlogFor(consumer: number): Backlog {
-    let backlog = this.backlogs[consumer];
+  private backlogFor(key: number): Backlog {
+    let backlog = this.backlogs[key];
     if (backlog === undefined) {
-      backlog = new Backlog(this.shape.recordSize >> 2, this.shape.ringCapacity, this.spillRegion(consumer));
-      this.backlogs[consumer] = backlog;
+      backlog = new Backlog(this.shape.recordSize >> 2, this.shape.ringCapacity, this.spillRegion(key));
+      this.backlogs[key] = backlog;
     }
     return backlog;
   }
@@ -155,27 +159,27 @@ export class Backpressure {
    * each other forever (a cycle of bounded queues). The backlog is unbounded (stats().backlog).
    * A consumer that is being restarted is waited for without a deadline (see below).
    */
-  private blockingPush(consumer: number, src: number, stats: number): PushOutcome {
-    if (consumer === this.thread) {
+  private blockingPush(key: number, src: number, stats: number): PushOutcome {
+    if (key % this.shape.threads === this.thread) {
       // Waiting for our own lane would wait forever (we are its consumer): keep the record in
       // order behind the ring; the worker loop moves it in once it has drained the lane.
-      this.enqueueBacklog(this.backlogFor(consumer), src, POLICY_BLOCK);
+      this.enqueueBacklog(this.backlogFor(key), src, POLICY_BLOCK);
       return TAKEN;
     }
-    const backlog = this.backlogs[consumer];
+    const backlog = this.backlogs[key];
     if (backlog !== undefined && backlog.size > 0) {
       this.enqueueBacklog(backlog, src, POLICY_BLOCK); // spilling: keep order, do not wait again
       return TAKEN;
     }
-    const ring = this.producer.ringTo[consumer]!;
-    this.producer.flushLane(consumer);
+    const ring = this.producer.ringTo[key]!;
+    this.producer.flushLane(key);
     let polls = 0;
     let deadline = 0;
     let since = 0;
     for (;;) {
-      if (backlog !== undefined && backlog.size > 0) this.pumpBacklog(consumer);
+      if (backlog !== undefined && backlog.size > 0) this.pumpBacklog(key);
       if (backlog === undefined || backlog.size === 0) {
-        const outcome = this.producer.tryPush(consumer, src, stats);
+        const outcome = this.producer.tryPush(key, src, stats);
         if (outcome !== LANE_FULL) return outcome;
       }
       // Why spin, then park: waking a parked thread costs tens of µs (docs/architecture.md),
@@ -187,13 +191,13 @@ export class Backpressure {
       if (deadline === 0) {
         since = now;
         deadline = now + this.shape.blockTimeout;
-      } else if (now >= deadline && now - since < this.shape.restartWait && this.producer.consumerRestarting(consumer)) {
+      } else if (now >= deadline && now - since < this.shape.restartWait && this.producer.consumerRestarting(key)) {
         // A consumer being restarted waits for nobody (no cycle to break) and its successor will
         // drain the lane: keep waiting (up to restartWait ms in all), rather than spill into this
         // thread's backlog, which lives in this thread's heap and would die with it.
         deadline = Math.min(now + this.shape.blockTimeout, since + this.shape.restartWait);
       } else if (now >= deadline) {
-        this.enqueueBacklog(this.backlogFor(consumer), src, POLICY_BLOCK);
+        this.enqueueBacklog(this.backlogFor(key), src, POLICY_BLOCK);
         return TAKEN;
       }
       parkProducer(this.core, this.i32, ring, Math.max(1, Math.min(50, deadline - now)));
@@ -224,11 +228,11 @@ export class Backpressure {
     }
   }
 
-  /** Moves backlog records of the lane to `consumer` into its ring while there is space. */
-  pumpBacklog(consumer: number): void {
-    const backlog = this.backlogs[consumer];
+  /** Moves backlog records of the lane of outbound key `key` into its ring while there is space. */
+  pumpBacklog(key: number): void {
+    const backlog = this.backlogs[key];
     if (backlog === undefined) return;
-    const ring = this.producer.ringTo[consumer]!;
+    const ring = this.producer.ringTo[key]!;
     const words = this.shape.recordSize >> 2;
     let moved = 0;
     for (;;) {
@@ -240,6 +244,7 @@ export class Backpressure {
           // The consumer is gone for good: what waits for it can never be delivered.
           let lost = 0;
           for (let at = backlog.headIndex(); at >= 0; at = backlog.headIndex()) {
+            this.releaseAdmitted(backlog, at);
             const topic = this.control.topicStats(backlog.u16(at, RECORD_TOPIC_OFFSET));
             this.f64[topic + TOPIC_STAT_BACKLOGGED]! -= 1;
             this.f64[topic + TOPIC_STAT_LOST]! += 1;
@@ -261,22 +266,27 @@ export class Backpressure {
       moved++;
     }
     if (moved > 0) {
-      this.producer.claimed(consumer, moved);
+      this.producer.claimed(key, moved);
       this.control.setBacklog(this.backlogTotal);
-      this.producer.flushLane(consumer);
+      this.producer.flushLane(key);
     }
+  }
+
+  /** The backlog record at `index` leaves without being handled: its in-flight place, if it holds one, is free. */
+  private releaseAdmitted(backlog: Backlog, index: number): void {
+    if ((backlog.u16(index, RECORD_FLAGS_OFFSET) & RECORD_FLAG_ADMITTED) !== 0) this.admission.release(backlog.u16(index, RECORD_TOPIC_OFFSET));
   }
 
   /** Pumps every backlog; returns how many records are still waiting. */
   pumpBacklogs(): number {
     if (this.backlogTotal === 0) return 0;
-    for (let c = 0; c < this.shape.threads; c++) this.pumpBacklog(c);
+    for (let key = 0; key < this.backlogs.length; key++) this.pumpBacklog(key);
     return this.backlogTotal;
   }
 
-  /** The first consumer whose backlog is not empty, or -1. */
+  /** The first outbound key whose backlog is not empty, or -1. */
   firstBackloggedLane(): number {
-    for (let c = 0; c < this.shape.threads; c++) if (this.holds(c)) return c;
+    for (let key = 0; key < this.backlogs.length; key++) if (this.holds(key)) return key;
     return -1;
   }
 }

@@ -15,7 +15,7 @@ import { ConfigError } from '../errors.ts';
 import type { Backpressure } from './backpressure.ts';
 import type { ControlBlock } from './control-block.ts';
 import {
-  BATCH_RECORDS, RECORD_CORRELATION_OFFSET, RECORD_FLAGS_OFFSET, RECORD_HEADER_BYTES,
+  BATCH_RECORDS, RECORD_CORRELATION_OFFSET, RECORD_FLAGS_OFFSET, RECORD_HEADER_BYTES, RECORD_PRIORITY_SHIFT,
   RECORD_REPLY_TO_OFFSET, RECORD_SUBSCRIPTION_OFFSET, RECORD_TOPIC_OFFSET, TOPIC_STAT_PUBLISHED,
   TOPIC_STAT_ROUTED, TOPIC_STAT_UNROUTED,
 } from './layout.ts';
@@ -61,8 +61,9 @@ export class BatchPublisher {
    * Publishes `messages` (each validated by the setters). A lane that fills up mid-chunk gets its
    * policy from that record on, exactly as in publish(). Returns how many messages no receiver
    * refused. A message that fails validation throws after the ones before it were published.
+   * Every message goes in class `priority` (default: the topic's).
    */
-  publishBatch(topic: TopicRuntime, messages: readonly Record<string, unknown>[]): number {
+  publishBatch(topic: TopicRuntime, messages: readonly Record<string, unknown>[], priority: number = topic.priority): number {
     const size = this.shape.recordSize;
     const staging = this.scratch.batchStaging;
     let taken = 0;
@@ -77,18 +78,18 @@ export class BatchPublisher {
           this.u16[(record + RECORD_TOPIC_OFFSET) >> 1] = topic.id;
           this.u32[(record + RECORD_CORRELATION_OFFSET) >> 2] = 0;
           this.u16[(record + RECORD_REPLY_TO_OFFSET) >> 1] = this.thread;
-          this.u16[(record + RECORD_FLAGS_OFFSET) >> 1] = 0;
+          this.u16[(record + RECORD_FLAGS_OFFSET) >> 1] = priority << RECORD_PRIORITY_SHIFT;
           topic.assign(topic.batchWriter.at(record + RECORD_HEADER_BYTES), message);
         }
       } finally {
-        taken += this.dispatchStaged(topic, staged);
+        taken += this.dispatchStaged(topic, staged, priority);
       }
     }
     return taken;
   }
 
   /** Routes and enqueues the first `count` staged records; returns how many no receiver refused. */
-  private dispatchStaged(topic: TopicRuntime, count: number): number {
+  private dispatchStaged(topic: TopicRuntime, count: number, priority: number): number {
     if (count === 0) return 0;
     const size = this.shape.recordSize;
     const { batchStaging, pushedCounts, dispatchResult } = this.scratch;
@@ -100,23 +101,24 @@ export class BatchPublisher {
     let taken = 0;
     let i = 0;
     while (i < count) {
-      if (this.backpressure.backlogSize > 0) {
+      if (this.backpressure.backlogSize > 0 || producer.scheduled[topic.id] !== 0) {
         // A lane holds records in a backlog: only the per-record path keeps such a lane FIFO
-        // (dispatchBatch would push straight into the ring, ahead of them).
+        // (dispatchBatch would push straight into the ring, ahead of them). Likewise a topic with
+        // an admission limit or shedding: each delivery asks Producer.admit.
         for (; i < count; i++) {
-          producer.route(topic, 0, batchStaging + i * size, 0, result);
+          producer.route(topic, 0, batchStaging + i * size, 0, result, priority);
           if (result.refused === 0) taken++;
         }
         break;
       }
       const done = this.core.dispatchBatch(
         this.router, this.thread, topic.id, batchStaging + i * size, count - i, size,
-        topic.keyKind, RECORD_HEADER_BYTES + topic.keyOffset, topic.keyLength, producer.ringTable,
+        topic.keyKind, RECORD_HEADER_BYTES + topic.keyOffset, topic.keyLength, producer.ringTable + priority * this.shape.threads * 4,
         RECORD_SUBSCRIPTION_OFFSET, pushedCounts, this.table.balances, producer.routeOut, dispatchResult,
       );
       const routed = this.u32[words + (DISPATCH_ROUTED_OFFSET >> 2)]!;
       const unrouted = this.u32[words + (DISPATCH_UNROUTED_OFFSET >> 2)]!;
-      producer.collectPushed(pushedCounts);
+      producer.collectPushed(pushedCounts, priority);
       const whole = done < 0 ? 0 : done;
       this.f64[stats + TOPIC_STAT_ROUTED]! += routed;
       this.f64[stats + TOPIC_STAT_UNROUTED]! += unrouted;

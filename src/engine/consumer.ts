@@ -18,6 +18,7 @@
 import type { CoreOps } from '../../bindings/core-ops.ts';
 import { ADDRESS_MIN } from '../../assembly/layout/arena.ts';
 import type { Arena } from '../arena.ts';
+import type { Admission } from './admission.ts';
 import { EngineError } from '../errors.ts';
 import type { ControlBlock } from './control-block.ts';
 import { RING_TAIL_OFFSET } from '../../assembly/layout/ring.ts';
@@ -27,7 +28,7 @@ import {
   RECORD_FLAG_ASYNC, RECORD_FLAG_FAILED, RECORD_HEADER_BYTES, RECORD_LETTER_OFFSET,
   RECORD_REPLY_TO_OFFSET, RECORD_SUBSCRIPTION_OFFSET, RECORD_TOPIC_OFFSET, REPLY_SUBSCRIPTION,
   TOPIC_STAT_CIRCUIT_OPEN, TOPIC_STAT_DEAD_LETTERED, TOPIC_STAT_DELIVERED, TOPIC_STAT_HANDLER_ERRORS,
-  TOPIC_STAT_REDELIVERED, laneIndex,
+  PRIORITY_CLASSES, RECORD_FLAGS_MASK, RECORD_FLAG_ADMITTED, RECORD_PRIORITY_SHIFT, TOPIC_STAT_REDELIVERED, inboundLane,
 } from './layout.ts';
 import type { EngineShape } from './options.ts';
 import type { Producer } from './producer.ts';
@@ -49,8 +50,10 @@ export class Consumer {
   private readonly u16: Uint16Array;
   private readonly u32: Uint32Array;
   private readonly f64: Float64Array;
-  /** ringFrom[p]: the lane this thread consumes from producer p. */
+  /** ringFrom[key]: the lane this thread consumes for inbound key `key` (class · threads + producer). */
   private readonly ringFrom: readonly number[];
+  /** Records per lane per pass, by class, while a higher class had work in the pass (the starvation guard). */
+  private readonly guardBudget: Int32Array;
   private readonly erroredTopics: Uint8Array;
   private readonly i32: Int32Array;
   /** ringFrom's TAIL words (u32 indices): where a batch's handled cursor starts. */
@@ -76,6 +79,7 @@ export class Consumer {
     private readonly handlerDefs: readonly HandlerDef<TopicMap, string>[],
     private readonly context: HandlerContext<TopicMap>,
     private readonly producer: Producer,
+    private readonly admission: Admission,
     /** Where a reply is staged before it is pushed (or handled here). */
     private readonly replyStaging: number,
     private readonly hooks: ConsumerHooks,
@@ -87,8 +91,9 @@ export class Consumer {
     this.i32 = new Int32Array(buffer);
     const T = shape.threads;
     const ringFrom: number[] = [];
-    for (let p = 0; p < T; p++) ringFrom.push(arena.ring(laneIndex(p, thread, T)).address);
+    for (let key = 0; key < T * PRIORITY_CLASSES; key++) ringFrom.push(arena.ring(inboundLane(thread, key, T)).address);
     this.ringFrom = ringFrom;
+    this.guardBudget = Int32Array.from(shape.priorityWeights, (w) => Math.max(1, Math.round((shape.batch * w) / shape.priorityWeights[0]!)));
     this.tailFrom = ringFrom.map((ring) => (ring + RING_TAIL_OFFSET) >> 2);
     this.erroredTopics = new Uint8Array(shape.topicNames.length);
     const slots = shape.maxSubscriptions;
@@ -103,27 +108,29 @@ export class Consumer {
   }
 
   /**
-   * Handles up to `batch` records of the lane from `producer`, flushes what their handlers
+   * Handles up to `limit` records of the lane of inbound key `key`, flushes what their handlers
    * published, counts them COMPLETED, commits. Returns how many it handled.
    */
-  drainLane(producer: number): number {
+  drainLane(key: number, limit: number): number {
     const core = this.core;
-    const ring = this.ringFrom[producer]!;
-    const batch = this.shape.batch;
+    const ring = this.ringFrom[key]!;
     const i32 = this.i32;
     const { handled, handledLane } = this.control;
     let n = 0;
     let tail = 0;
-    while (n < batch) {
+    while (n < limit) {
       const record = core.ringTryPeek(ring);
       if (record < ADDRESS_MIN) break;
       if (n === 0) {
         // The handled cursor: this lane, from its TAIL (our own commit cursor).
-        tail = i32[this.tailFrom[producer]!]!;
+        tail = i32[this.tailFrom[key]!]!;
         i32[handled] = tail;
-        i32[handledLane] = producer + 1;
+        i32[handledLane] = key + 1;
       }
+      const flags = this.u16[(record + RECORD_FLAGS_OFFSET) >> 1]!;
       this.handleRecord(record);
+      // The delivery's in-flight place is free once it was handled (or dead-lettered).
+      if ((flags & RECORD_FLAG_ADMITTED) !== 0) this.admission.release(this.u16[(record + RECORD_TOPIC_OFFSET) >> 1]!);
       n++;
       i32[handled] = (tail + n) | 0; // after the handler returned: this record is handled
     }
@@ -132,23 +139,35 @@ export class Consumer {
       // its parents are counted COMPLETED, so drain never sees a moment with both at rest.
       this.producer.flushAll();
       this.control.addCompleted(n);
-      i32[handledLane] = producer + 1 + HANDLED_COUNTED;
+      i32[handledLane] = key + 1 + HANDLED_COUNTED;
       core.ringCommit(ring);
       i32[handledLane] = 0;
     }
     return n;
   }
 
-  /** One pass over every inbound lane; returns records handled. */
+  /**
+   * One pass over every inbound lane, class by class from high to low; returns records handled.
+   * A class gets `batch` records per lane while no higher class had work in this pass, and its
+   * guard budget (batch × its weight ÷ high's weight) while one had: higher classes overtake,
+   * lower ones keep a share (the starvation guard), and an engine with one busy class runs at
+   * full batches.
+   */
   drainAll(): number {
+    const T = this.shape.threads;
+    const batch = this.shape.batch;
     let n = 0;
-    for (let p = 0; p < this.shape.threads; p++) n += this.drainLane(p);
+    for (let k = 0, key = 0; k < PRIORITY_CLASSES; k++) {
+      const limit = n === 0 ? batch : this.guardBudget[k]!;
+      for (let p = 0; p < T; p++, key++) n += this.drainLane(key, limit);
+    }
     return n;
   }
 
   /** Whether any inbound lane has a published record (loads every HEAD). */
   hasInbound(): boolean {
-    for (let p = 0; p < this.shape.threads; p++) if (this.core.ringAvailable(this.ringFrom[p]!) > 0) return true;
+    const ringFrom = this.ringFrom;
+    for (let key = 0; key < ringFrom.length; key++) if (this.core.ringAvailable(ringFrom[key]!) > 0) return true;
     return false;
   }
 
@@ -183,7 +202,7 @@ export class Consumer {
       if (this.table.circuitFailures(slot) !== 0) this.circuitFailed(slot);
     }
     if (!failed && this.circuitState[slot] === CIRCUIT_HALF_OPEN) this.setCircuit(slot, CIRCUIT_CLOSED);
-    if (correlation !== 0) this.reply(topic, correlation, u16[(record + RECORD_REPLY_TO_OFFSET) >> 1]!, result, failed);
+    if (correlation !== 0) this.reply(topic, correlation, u16[(record + RECORD_REPLY_TO_OFFSET) >> 1]!, result, failed, u16[(record + RECORD_FLAGS_OFFSET) >> 1]! >> RECORD_PRIORITY_SHIFT);
     // Counted last, right before drainLane's handled-cursor store: a thread that dies before
     // this line (in the handler, or waiting to push the reply) has its record redelivered and
     // counted once, by the delivery that completes.
@@ -290,9 +309,11 @@ export class Consumer {
     const context = this.context as { topic: string; deliveries: number };
     const outer = context.topic;
     const outerDeliveries = context.deliveries;
+    const flags = this.u16[(record + RECORD_FLAGS_OFFSET) >> 1]!;
     try {
       this.handleRecord(record);
     } finally {
+      if ((flags & RECORD_FLAG_ADMITTED) !== 0) this.admission.release(this.u16[(record + RECORD_TOPIC_OFFSET) >> 1]!);
       context.topic = outer;
       context.deliveries = outerDeliveries;
     }
@@ -305,8 +326,8 @@ export class Consumer {
     this.hooks.onHandlerError(topic.name, error, first);
   }
 
-  /** Sends the reply of request `correlation` to thread `to`: never dropped (waits for space). */
-  private reply(topic: TopicRuntime, correlation: number, to: number, result: unknown, failed: boolean): void {
+  /** Sends the reply of request `correlation` to thread `to` in class `priority` (the request's): never dropped (waits for space). */
+  private reply(topic: TopicRuntime, correlation: number, to: number, result: unknown, failed: boolean, priority: number): void {
     const at = this.replyStaging;
     this.u16[(at + RECORD_TOPIC_OFFSET) >> 1] = topic.id;
     this.u16[(at + RECORD_SUBSCRIPTION_OFFSET) >> 1] = REPLY_SUBSCRIPTION;
@@ -322,7 +343,7 @@ export class Consumer {
         this.handlerFailed(topic, stats, error);
       }
     }
-    this.u16[(at + RECORD_FLAGS_OFFSET) >> 1] = flags;
+    this.u16[(at + RECORD_FLAGS_OFFSET) >> 1] = flags | (priority << RECORD_PRIORITY_SHIFT);
     if (to === this.thread) {
       this.handleRecord(at);
       return;

@@ -8,6 +8,7 @@ import { createJsCore } from '../../bindings/js/index.ts';
 import { instantiateCore, loadCoreModule } from '../../bindings/wasm.ts';
 import type { CoreOps } from '../../bindings/core-ops.ts';
 import { STATUS_OK } from '../../assembly/layout/status.ts';
+import { PRIORITY_CLASSES } from './layout.ts';
 import { createArena, type RingSpec } from '../arena.ts';
 import { ConfigError } from '../errors.ts';
 import { Engine } from './engine.ts';
@@ -25,7 +26,7 @@ import { checkHandlerModule, importHandlers } from './worker.ts';
  */
 export async function createEngineWith<T extends TopicMap, M extends HandlerModule<T, any> = HandlerModule<T>>(platform: Platform, options: EngineOptions<T, M>): Promise<Engine<T, M>> {
   platform.checkSupport();
-  const validated = validateOptions(options as EngineOptions<TopicMap>, platform.defaultWorkers());
+  const validated = validateOptions(options as EngineOptions<TopicMap>, platform.defaultWorkers(), platform.cores());
   if (options.worker !== undefined && platform.name !== 'browser') {
     throw new ConfigError('worker', options.worker, 'browsers only: under Node every worker imports options.handlers by path or URL');
   }
@@ -52,7 +53,10 @@ export async function createEngineWith<T extends TopicMap, M extends HandlerModu
   const makeCore = (memory: WebAssembly.Memory): CoreOps => (module !== undefined ? instantiateCore(module, memory) : createJsCore(memory));
   const T = shape.threads;
   const rings: RingSpec[] = [];
-  for (let p = 0; p < T; p++) for (let c = 0; c < T; c++) rings.push({ capacity: shape.ringCapacity, recordSize: shape.recordSize, producer: p, consumer: c });
+  // Ring index (class · T + producer) · T + consumer: layout.ts laneIndex.
+  for (let k = 0; k < PRIORITY_CLASSES; k++) {
+    for (let p = 0; p < T; p++) for (let c = 0; c < T; c++) rings.push({ capacity: shape.ringCapacity, recordSize: shape.recordSize, producer: p, consumer: c });
+  }
   const arena = createArena({
     threads: T, rings, scratchBytes: validated.scratchBytes,
     routers: [{ maxTopics: shape.topicNames.length, maxSubscriptions: shape.routerSubscriptions }],

@@ -35,9 +35,9 @@ import { Subscriptions } from './subscriptions.ts';
 import { Supervisor } from './supervisor.ts';
 import { ThreadRuntime } from './thread.ts';
 import { ThreadZero } from './thread-zero.ts';
-import type { TopicRuntime } from './topic-runtime.ts';
+import { priorityOf, type TopicRuntime } from './topic-runtime.ts';
 import type {
-  EngineOptions, EngineStats, HandlerModule, HandlerNameFor, ReplyTopicName, RequestOptions, SubscribeOptions,
+  EngineOptions, EngineStats, HandlerModule, Priority, HandlerNameFor, ReplyTopicName, RequestOptions, SubscribeOptions,
   Subscription, TopicMap, TopicMessage, TopicName, TopicReply, TopicWriter,
 } from './types.ts';
 import { Workers } from './workers.ts';
@@ -95,7 +95,7 @@ export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = Handle
     const { producer, controls } = this.runtime;
     this.requests = requests = new Requests(arena.memory, producer, reporter, shape.routerSubscriptions);
     const handlerNames = Object.keys(handlerModule.handlers).sort();
-    const recovery = new Recovery(core, arena, shape, controls, arena.router(0).address);
+    const recovery = new Recovery(core, arena, shape, controls, arena.router(0).address, this.runtime.admission);
     this.supervisor = supervisor = new Supervisor(
       arena, recovery, controls, this.runtime.topics, this.runtime.subscriptions, handlerNames, requests, reporter, validated.supervision, this.workers,
     );
@@ -107,7 +107,7 @@ export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = Handle
       () => platform.yield(), (drain) => this.drain(drain),
     );
     this.counters = new Stats(
-      arena, core, shape, controls, this.workerThreads, requests, reporter, recovery, this.runtime.subscriptions, this.subscriptions.members, handlerNames,
+      arena, core, shape, controls, this.workerThreads, requests, reporter, recovery, this.runtime.subscriptions, this.subscriptions.members, handlerNames, this.runtime.admission,
     );
     const backpressure = this.runtime.backpressure;
     this.keepAlive = keepAlive = new KeepAlive(
@@ -144,34 +144,39 @@ export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = Handle
    * and value; nothing is routed then), routed to every receiving subscription member, and made
    * visible at the end of the current task or once `flushEvery` records wait for a lane.
    * Returns true if every receiver took it; false if a lane rejected or dropped it, or a lane is
-   * full under 'block' (the message is kept, in order: await whenWritable() before publishing more).
+   * full under 'block' (the message is kept, in order: await whenWritable() before publishing more),
+   * or a receiver refused it by admission control or shed it (await whenWritable(topic)).
+   * `priority` (default: the topic's) picks its lanes: higher classes overtake lower ones.
    */
-  publish<K extends TopicName<T>>(topic: K, fields: TopicMessage<T, K>): boolean {
-    return this.runtime.publish(this.topic(topic), fields as Record<string, unknown>);
+  publish<K extends TopicName<T>>(topic: K, fields: TopicMessage<T, K>, priority?: Priority): boolean {
+    return this.runtime.publish(this.topic(topic), fields as Record<string, unknown>, priority);
   }
 
   /**
    * Publishes a batch; returns how many no receiver refused (rejected or dropped as newest): they
    * will be delivered. Some may wait in a backlog: await whenWritable() before the next batch to
    * respect back-pressure. A message that fails validation throws after the ones before it were
-   * published.
+   * published. Every message goes in class `priority` (default: the topic's).
    */
-  publishBatch<K extends TopicName<T>>(topic: K, messages: readonly TopicMessage<T, K>[]): number {
+  publishBatch<K extends TopicName<T>>(topic: K, messages: readonly TopicMessage<T, K>[], priority?: Priority): number {
     const runtime = this.topic(topic);
+    const cls = priorityOf(runtime, priority);
     if (!Array.isArray(messages)) throw new ConfigError('messages', messages, 'must be an array of messages');
-    return this.runtime.batch.publishBatch(runtime, messages as readonly Record<string, unknown>[]);
+    return this.runtime.batch.publishBatch(runtime, messages as readonly Record<string, unknown>[], cls);
   }
 
   /**
    * Never waits and never queues: 'ok' if every receiving lane took the message (or none
    * subscribes: see stats().topics[t].unrouted), 'full' if some lane was full or its worker is
    * gone (the message was not enqueued there, whatever the policy: it is still yours to retry;
-   * with several receivers the others did take it). Counted as rejected.
+   * with several receivers the others did take it). Counted as rejected (or admissionRefused,
+   * or shed, when that is why).
    */
-  tryPublish<K extends TopicName<T>>(topic: K, fields: TopicMessage<T, K>): 'ok' | 'full' {
+  tryPublish<K extends TopicName<T>>(topic: K, fields: TopicMessage<T, K>, priority?: Priority): 'ok' | 'full' {
     const runtime = this.topic(topic);
+    const cls = priorityOf(runtime, priority);
     this.runtime.stage(runtime, fields as Record<string, unknown>);
-    return this.runtime.producer.route(runtime, 0, runtime.staging, POLICY_REJECT) ? 'ok' : 'full';
+    return this.runtime.producer.route(runtime, 0, runtime.staging, POLICY_REJECT, undefined, cls) ? 'ok' : 'full';
   }
 
   /**
@@ -183,8 +188,9 @@ export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = Handle
   }
 
   /** Publishes what the staging writer of `topic` holds; returns as publish does. */
-  send(topic: TopicName<T>): boolean {
-    return this.runtime.producer.route(this.topic(topic), 0);
+  send(topic: TopicName<T>, priority?: Priority): boolean {
+    const runtime = this.topic(topic);
+    return this.runtime.producer.route(runtime, 0, runtime.staging, 0, undefined, priorityOf(runtime, priority));
   }
 
   /** Makes everything published so far visible to the workers now. */
@@ -192,9 +198,15 @@ export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = Handle
     this.runtime.producer.flushAll();
   }
 
-  /** Resolves when no message of this thread waits in a backlog (publish may return true again). */
-  whenWritable(): Promise<void> {
-    return this.threadZero.whenWritable();
+  /**
+   * Resolves when no message of this thread waits in a backlog (publish may return true again);
+   * with `topic`, also when that topic has room under its admission limit (another publisher may
+   * still take it first: publish says).
+   */
+  whenWritable(topic?: TopicName<T>): Promise<void> {
+    if (topic === undefined) return this.threadZero.whenWritable();
+    const runtime = this.topic(topic);
+    return this.threadZero.whenWritable(runtime.id);
   }
 
   /** The topic named `name` on this thread; ERR_ENGINE_CLOSED once close() was called. */

@@ -3,8 +3,12 @@
  * every record it sends through a lane.
  *
  * Threads: thread 0 is the thread that created the engine (the "main" thread), threads 1..N are the
- * engine's workers. Lane (p → c) is the SPSC ring whose producer is thread p and whose consumer is
- * thread c; ring index p·THREADS + c in the arena directory. Thread 0 consumes only replies.
+ * engine's workers. Lane (p → c, k) is the SPSC ring whose producer is thread p and whose consumer
+ * is thread c, for messages of priority class k (PRIORITY_*: 0 high, 1 normal, 2 low); ring index
+ * (k·THREADS + p)·THREADS + c in the arena directory. Thread 0 consumes only replies and dead
+ * letters. A thread numbers its lanes by one key per direction: outbound key k·THREADS + c (the
+ * producer's pending counts, backlogs, spill regions, lane stats), inbound key k·THREADS + p (the
+ * consumer's drain order and the handled cursor's HANDLED_LANE).
  *
  * ── Record (one ring record; RECORD_HEADER_BYTES + the largest message, rounded to 8) ──────────
  *
@@ -14,8 +18,9 @@
  * | 2      | 2    | SUBSCRIPTION   | subscription slot whose handler runs it, or REPLY_SUBSCRIPTION   |
  * | 4      | 4    | CORRELATION    | request id (0: not a request); a reply carries its request's id  |
  * | 8      | 2    | REPLY_TO       | thread that waits for the reply                                  |
- * | 10     | 2    | FLAGS          | RECORD_FLAG_* (FAILED, ASYNC: a reply of a failed request); a    |
- * |        |      |                | dead letter: its DEAD_LETTER_* reason                            |
+ * | 10     | 2    | FLAGS          | low byte: RECORD_FLAG_* (FAILED, ASYNC: a reply of a failed      |
+ * |        |      |                | request; ADMITTED), or a dead letter's DEAD_LETTER_* reason;     |
+ * |        |      |                | high byte: the priority class (PRIORITY_*), which picks the lane |
  * | 12     | 2    | CRASHES        | deliveries of this record that crashed or hung their worker      |
  * |        |      |                | (0 when published; the supervisor adds 1 in the lane, in place)  |
  * | 14     | 2    | LETTER         | a dead letter: slot it was meant for + (its worker thread << 10) |
@@ -48,8 +53,9 @@
  * | 424    | 8    | LATE_REPLIES  | owner       | any            | plain f64: replies that came after the requester gave up |
  * | 432    | 4    | HANDLED_LANE  | owner       | thread 0       | plain i32: 1 + producer of the lane whose batch is being handled, 0 between batches; + HANDLED_COUNTED once the batch's COMPLETED is added |
  * | 436    | 4    | HANDLED       | owner       | thread 0       | plain u32: ring index after the last record of that lane whose handler returned (the handled cursor) |
- * | 512    | 16×64| lane stats    | owner       | any            | per consumer thread c < MAX_THREADS: f64 published, f64 high-water mark of lane (owner → c) |
+ * | 512    | 16×192| lane stats   | owner       | any            | per outbound key (class k, consumer c < MAX_THREADS): f64 published, f64 high-water mark of lane (owner → c, k) |
  * | TOPICS | 128×n| topic stats   | owner       | any            | per topic: TOPIC_STAT_* f64 counters |
+ * | ADMISSION | 4×n | in flight    | any         | any            | only thread 0's block: i32 per topic, deliveries admitted and not yet handled (Atomics.add/sub: admission.ts) |
  * | SUBS   | 16×m | subscriptions | thread 0    | all            | only thread 0's block: SLOT_ENTRY_BYTES per slot (subscription-table.ts) |
  * | BALANCES | 1×m | balances     | thread 0    | all            | only thread 0's block: u8 BALANCE_* per slot (subscription-table.ts) |
  * | CIRCUITS | 8×m | circuits     | owner       | any            | per slot: i32 CIRCUIT_* state of the owner's breaker, i32 times it opened |
@@ -101,6 +107,19 @@ export const DEAD_LETTER_CIRCUIT_OPEN = 3;
 export const RECORD_FLAG_FAILED = 1;
 /** FLAGS bit, with FAILED: the handler returned a Promise (handlers are synchronous). */
 export const RECORD_FLAG_ASYNC = 2;
+/** FLAGS bit: the delivery holds one of its topic's in-flight places (admission.ts); released once handled. */
+export const RECORD_FLAG_ADMITTED = 4;
+/** FLAGS: the low byte holds flags or a dead letter's reason, the high byte the priority class. */
+export const RECORD_FLAGS_MASK = 0xff;
+export const RECORD_PRIORITY_SHIFT = 8;
+
+// ── priority classes ───────────────────────────────────────────────────────────────────────────
+export const PRIORITY_HIGH = 0;
+export const PRIORITY_NORMAL = 1;
+export const PRIORITY_LOW = 2;
+/** Lanes per (producer, consumer) pair: one per class. */
+export const PRIORITY_CLASSES = 3;
+export const PRIORITY_NAMES = ['high', 'normal', 'low'] as const;
 
 // ── thread control block ───────────────────────────────────────────────────────────────────────
 // Words written by different threads (DOORBELL: producers; SLEEPING: the owner) and the owner's
@@ -128,8 +147,8 @@ export const LANE_STAT_HIGH_WATER = 1;
 /** f64 counters per lane. */
 export const LANE_STAT_COUNT = 2;
 export const LANE_STAT_BYTES = LANE_STAT_COUNT * 8;
-/** Lane stats room for MAX_THREADS consumers. */
-export const CONTROL_TOPIC_STATS_OFFSET = CONTROL_LANE_STATS_OFFSET + MAX_THREADS * LANE_STAT_BYTES;
+/** Lane stats room for MAX_THREADS consumers × PRIORITY_CLASSES. */
+export const CONTROL_TOPIC_STATS_OFFSET = CONTROL_LANE_STATS_OFFSET + MAX_THREADS * PRIORITY_CLASSES * LANE_STAT_BYTES;
 
 /** STATE values. */
 export const THREAD_STARTING = 0;
@@ -157,9 +176,11 @@ export const TOPIC_STAT_DEAD_LETTERED = 11;
 export const TOPIC_STAT_CIRCUIT_OPEN = 12; // of DEAD_LETTERED, by an open circuit
 export const TOPIC_STAT_LOST = 13; // accepted records written off (a worker that stays down, a dead worker's own backlog)
 export const TOPIC_STAT_BACKLOGGED = 14; // gauge: the owner's backlog records of this topic (what a crash of the owner loses)
-export const TOPIC_STAT_COUNT = 15;
-/** Room per topic: 16 f64 counters (TOPIC_STAT_COUNT used), so counters can be added in place. */
-export const TOPIC_STAT_BYTES = 16 * 8;
+export const TOPIC_STAT_ADMISSION_REFUSED = 15; // deliveries refused because the topic had maxInFlight in flight
+export const TOPIC_STAT_SHED = 16; // deliveries shed at publish time, per class: SHED + class (3 counters)
+export const TOPIC_STAT_COUNT = 19;
+/** Room per topic: 24 f64 counters (TOPIC_STAT_COUNT used), so counters can be added in place. */
+export const TOPIC_STAT_BYTES = 24 * 8;
 /** Records publishBatch stages per dispatchBatch call. */
 export const BATCH_RECORDS = 256;
 
@@ -178,6 +199,8 @@ export const POLICY_CALLER_RUNS = 5;
 /** Byte offsets inside a thread's control block, for `topics` topics and `subscriptions` slots. */
 export interface ControlLayout {
   readonly topicStats: number;
+  /** In-flight words: i32 per topic (thread 0's block: admission.ts). */
+  readonly admission: number;
   readonly subscriptions: number;
   /** The balance table: u8 per subscription slot (thread 0's block). */
   readonly balances: number;
@@ -189,11 +212,12 @@ export interface ControlLayout {
 
 export function controlLayout(topics: number, subscriptions: number): ControlLayout {
   const topicStats = CONTROL_TOPIC_STATS_OFFSET;
-  const subscriptionTable = topicStats + topics * TOPIC_STAT_BYTES;
+  const admission = topicStats + topics * TOPIC_STAT_BYTES;
+  const subscriptionTable = alignStride(admission + topics * 4);
   const balances = subscriptionTable + subscriptions * SLOT_ENTRY_BYTES;
   const circuits = Math.ceil((balances + subscriptions) / 8) * 8;
   const end = circuits + subscriptions * CIRCUIT_BYTES;
-  return { topicStats, subscriptions: subscriptionTable, balances, circuits, bytes: alignStride(end) };
+  return { topicStats, admission, subscriptions: subscriptionTable, balances, circuits, bytes: alignStride(end) };
 }
 
 /**
@@ -210,7 +234,7 @@ export interface ScratchLayout {
   readonly pushedCounts: number;
   readonly dispatchResult: number;
   readonly batchStaging: number;
-  /** The spill regions (backlog.ts), one per consumer thread, `spillBytes` apart (8-aligned). */
+  /** The spill regions (backlog.ts), one per outbound key, `spillBytes` apart (8-aligned). */
   readonly spill: number;
   readonly spillBytes: number;
   /** Bytes of the whole block (a multiple of FALSE_SHARING_STRIDE). */
@@ -223,18 +247,28 @@ export function scratchLayout(control: ControlLayout, topics: number, recordSize
   const callerStaging = replyStaging + recordSize;
   const routeOut = callerStaging + recordSize;
   const ringTable = routeOut + routerSubscriptions * 4;
-  const pushedCounts = ringTable + threads * 4;
+  const pushedCounts = ringTable + threads * PRIORITY_CLASSES * 4;
   const dispatchResult = pushedCounts + threads * 4;
   const batchStaging = Math.ceil((dispatchResult + DISPATCH_RESULT_BYTES) / 8) * 8;
   const spill = batchStaging + BATCH_RECORDS * recordSize;
   const spillBytes = spillCapacity === 0 ? 0 : spillRegionBytes(spillCapacity, recordSize);
-  const bytes = alignStride(spill + threads * spillBytes);
+  const bytes = alignStride(spill + threads * PRIORITY_CLASSES * spillBytes);
   return { topicStaging, replyStaging, callerStaging, routeOut, ringTable, pushedCounts, dispatchResult, batchStaging, spill, spillBytes, bytes };
 }
 
-/** Ring index of lane (producer → consumer) among `threads` threads. */
-export function laneIndex(producer: number, consumer: number, threads: number): number {
-  return producer * threads + consumer;
+/** Ring index of lane (producer → consumer) of priority class `priority` among `threads` threads. */
+export function laneIndex(producer: number, consumer: number, threads: number, priority: number): number {
+  return (priority * threads + producer) * threads + consumer;
+}
+
+/** Ring index of thread `thread`'s lane with outbound key `key` (class · threads + consumer). */
+export function outboundLane(thread: number, key: number, threads: number): number {
+  return laneIndex(thread, key % threads, threads, (key / threads) | 0);
+}
+
+/** Ring index of thread `thread`'s lane with inbound key `key` (class · threads + producer). */
+export function inboundLane(thread: number, key: number, threads: number): number {
+  return laneIndex(key % threads, thread, threads, (key / threads) | 0);
 }
 
 function alignStride(bytes: number): number {

@@ -3,11 +3,11 @@
  * the numbers every thread derives from them (EngineShape), plus a fingerprint of the topics so a
  * worker can prove its handler module declares the same schemas as the engine.
  */
-import { ARENA_MAX_BYTES } from '../../assembly/layout/arena.ts';
+import { ARENA_MAX_BYTES, ARENA_MAX_ENTRIES } from '../../assembly/layout/arena.ts';
 import { RING_HEADER_BYTES, RING_MAX_CAPACITY, RING_MAX_RECORD_SIZE } from '../../assembly/layout/ring.ts';
 import { ConfigError } from '../errors.ts';
 import type { AnySchema } from '../schema.ts';
-import { MAX_WORKERS, RECORD_HEADER_BYTES, controlLayout, scratchLayout, type ControlLayout } from './layout.ts';
+import { MAX_WORKERS, PRIORITY_CLASSES, PRIORITY_NAMES, RECORD_HEADER_BYTES, controlLayout, scratchLayout, type ControlLayout } from './layout.ts';
 import { isPattern } from './subjects.ts';
 import type { SupervisionOptions } from './supervisor.ts';
 import type { BackpressurePolicy, EngineOptions, TopicMap } from './types.ts';
@@ -34,6 +34,8 @@ export interface EngineShape {
   readonly restartWait: number;
   /** Records per spill region (a worker's backlog for one lane, in shared memory: backlog.ts). */
   readonly spillCapacity: number;
+  /** The starvation guard's weights by class (high, normal, low): options.priorityWeights. */
+  readonly priorityWeights: readonly number[];
   readonly control: ControlLayout;
   /** Router slots: maxSubscriptions × workers (a subscription has one router entry per member). */
   readonly routerSubscriptions: number;
@@ -67,6 +69,16 @@ export function checkTimeout(field: string, value: unknown): number | undefined 
   return value;
 }
 
+/**
+ * Most workers an engine can have: its arena directory holds (workers + 1)² × PRIORITY_CLASSES
+ * lanes, a scratch block per thread and the router (ARENA_MAX_ENTRIES entries).
+ */
+export const MAX_ENGINE_WORKERS = (() => {
+  let workers = MAX_WORKERS;
+  while (workers > 1 && (workers + 1) ** 2 * PRIORITY_CLASSES + workers + 2 > ARENA_MAX_ENTRIES) workers--;
+  return workers;
+})();
+
 /** Defaults of the numeric options (types.ts documents each option). */
 export const DEFAULTS = {
   ringCapacity: 1024,
@@ -94,10 +106,22 @@ export interface ValidatedOptions {
   readonly scratchBytes: number;
 }
 
-/** Validates `options`; `defaultWorkers` is the platform's core count. */
-export function validateOptions(options: EngineOptions<TopicMap>, defaultWorkers: number): ValidatedOptions {
+/**
+ * The spin budget when options.spin is left out. Spinning pays only while every engine thread has
+ * a core: then a worker that polls for ~1 ms catches the next flush without the ~35 µs wake-up. With
+ * more threads than cores (the default engine: a worker per core plus the thread that created it),
+ * a spinning worker takes the core its producer needs, and parking at once (spin 0) was 2–4× faster
+ * than 20000 polls in bench/spin.ts (publishBatch and publish, group and broadcast over 2 workers
+ * on 2 cores), and never more than ~1.25× slower than the best fixed budget there.
+ */
+export function defaultSpin(threads: number, cores: number): number {
+  return threads <= cores ? DEFAULTS.spin : 0;
+}
+
+/** Validates `options`; `defaultWorkers` is the platform's default worker count, `cores` its logical cores. */
+export function validateOptions(options: EngineOptions<TopicMap>, defaultWorkers: number, cores: number = defaultWorkers): ValidatedOptions {
   if (options === null || typeof options !== 'object') throw new ConfigError('options', options, 'must be an object');
-  const workers = integer('workers', options.workers ?? Math.max(1, Math.min(MAX_WORKERS, defaultWorkers)), 1, MAX_WORKERS);
+  const workers = integer('workers', options.workers ?? Math.max(1, Math.min(MAX_ENGINE_WORKERS, defaultWorkers)), 1, MAX_ENGINE_WORKERS);
   const backend = options.backend ?? 'wasm';
   if (backend !== 'wasm' && backend !== 'js') throw new ConfigError('backend', backend, "must be 'wasm' or 'js'");
   const coreBuild = options.coreBuild ?? 'release';
@@ -107,7 +131,7 @@ export function validateOptions(options: EngineOptions<TopicMap>, defaultWorkers
   const maxSubscriptions = integer('maxSubscriptions', options.maxSubscriptions ?? DEFAULTS.maxSubscriptions, 1, MAX_SUBSCRIPTIONS);
   const flushEvery = integer('flushEvery', options.flushEvery ?? DEFAULTS.flushEvery, 1, MAX_FLUSH_EVERY);
   const batch = integer('batch', options.batch ?? DEFAULTS.batch, 1, 65536);
-  const spin = integer('spin', options.spin ?? DEFAULTS.spin, 0, 1e7);
+  const spin = integer('spin', options.spin ?? defaultSpin(workers + 1, cores), 0, 1e7);
   const blockTimeout = integer('blockTimeout', options.blockTimeout ?? DEFAULTS.blockTimeout, 0, 600_000);
   const startTimeout = integer('startTimeout', options.startTimeout ?? DEFAULTS.startTimeout, 1, 600_000);
   const handlers = options.handlers as unknown;
@@ -120,6 +144,7 @@ export function validateOptions(options: EngineOptions<TopicMap>, defaultWorkers
   }
   if (options.onError !== undefined && typeof options.onError !== 'function') throw new ConfigError('onError', options.onError, 'must be a function');
   const supervision = validateSupervision(options);
+  const priorityWeights = validateWeights(options.priorityWeights);
   const restartWait = Math.max(blockTimeout, supervision.handlerTimeout !== undefined ? Math.floor(supervision.handlerTimeout / 2) : RESTART_WAIT_MS);
 
   const topicNames = validateTopics(options.topics);
@@ -134,17 +159,18 @@ export function validateOptions(options: EngineOptions<TopicMap>, defaultWorkers
   }
   const threads = workers + 1;
   // The lanes alone (threads² rings) must fit the arena: say so by the option that sizes them.
-  const laneBytes = threads * threads * (RING_HEADER_BYTES + ringCapacity * recordSize);
+  const lanes = threads * threads * PRIORITY_CLASSES;
+  const laneBytes = lanes * (RING_HEADER_BYTES + ringCapacity * recordSize);
   if (laneBytes > ARENA_MAX_BYTES) {
-    throw new ConfigError('ringCapacity', ringCapacity, `${threads * threads} lanes (${workers} workers + the main thread, squared) of ${recordSize}-byte records need ${laneBytes} bytes; the arena holds at most ${ARENA_MAX_BYTES}`);
+    throw new ConfigError('ringCapacity', ringCapacity, `${lanes} lanes (${workers} workers + the main thread, squared, × ${PRIORITY_CLASSES} priority classes) of ${recordSize}-byte records need ${laneBytes} bytes; the arena holds at most ${ARENA_MAX_BYTES}`);
   }
   const routerSubscriptions = maxSubscriptions * workers;
   const control = controlLayout(topicNames.length, maxSubscriptions);
-  const spillCapacity = Math.floor(SPILL_BUDGET_BYTES / (threads * recordSize));
+  const spillCapacity = Math.floor(SPILL_BUDGET_BYTES / (threads * PRIORITY_CLASSES * recordSize));
   const scratchBytes = scratchLayout(control, topicNames.length, recordSize, routerSubscriptions, threads, spillCapacity).bytes;
   return {
     workers, backend, coreBuild, startTimeout, scratchBytes, supervision,
-    shape: { threads, topicNames, recordSize, ringCapacity, maxSubscriptions, flushEvery, batch, spin, blockTimeout, restartWait, spillCapacity, control, routerSubscriptions },
+    shape: { threads, topicNames, recordSize, ringCapacity, maxSubscriptions, flushEvery, batch, spin, blockTimeout, restartWait, spillCapacity, priorityWeights, control, routerSubscriptions },
   };
 }
 
@@ -168,6 +194,38 @@ function validateSupervision(options: EngineOptions<TopicMap>): SupervisionOptio
   return { restart: policy, handlerTimeout, maxDeliveries, onDeadLetter: options.onDeadLetter };
 }
 
+function validateWeights(value: unknown): number[] {
+  if (value === undefined) return [16, 4, 1];
+  if (value === null || typeof value !== 'object') throw new ConfigError('priorityWeights', value, 'must be { high?, normal?, low? }');
+  const w = value as Record<string, unknown>;
+  const high = integer('priorityWeights.high', w.high ?? 16, 1, 65536);
+  const normal = integer('priorityWeights.normal', w.normal ?? Math.min(high, 4), 1, high);
+  const low = integer('priorityWeights.low', w.low ?? 1, 1, normal);
+  return [high, normal, low];
+}
+
+function validateScheduling(name: string, topic: TopicMap[string]): void {
+  if (topic.priority !== undefined && !PRIORITY_NAMES.includes(topic.priority)) {
+    throw new ConfigError(`topics.${name}.priority`, topic.priority, "must be 'high', 'normal' or 'low'");
+  }
+  const admission = topic.admission as unknown;
+  if (admission !== undefined) {
+    if (admission === null || typeof admission !== 'object') throw new ConfigError(`topics.${name}.admission`, admission, 'must be { maxInFlight }');
+    integer(`topics.${name}.admission.maxInFlight`, (admission as { maxInFlight?: unknown }).maxInFlight, 1, 0x3fffffff);
+  }
+  const shed = topic.shed as unknown;
+  if (shed !== undefined && typeof shed !== 'boolean') {
+    if (shed === null || typeof shed !== 'object') throw new ConfigError(`topics.${name}.shed`, shed, 'must be true, false or { low?, normal? }');
+    const { low, normal } = shed as { low?: unknown; normal?: unknown };
+    const fraction = (field: string, v: unknown, min: number): number => {
+      if (typeof v !== 'number' || !(v > min) || v > 1) throw new ConfigError(`topics.${name}.shed.${field}`, v, `must be a fraction of a lane's capacity in (${min}, 1]`);
+      return v;
+    };
+    const lowAt = low === undefined ? 0 : fraction('low', low, 0);
+    if (normal !== undefined) fraction('normal', normal, lowAt);
+  }
+}
+
 function validateTopics(topics: TopicMap): string[] {
   if (topics === null || typeof topics !== 'object') throw new ConfigError('topics', topics, 'must be an object: topic name → { schema, reply?, key?, backpressure? }');
   const names = Object.keys(topics);
@@ -185,6 +243,7 @@ function validateTopics(topics: TopicMap): string[] {
     if (topic.backpressure !== undefined && !POLICIES.includes(topic.backpressure)) {
       throw new ConfigError(`topics.${name}.backpressure`, topic.backpressure, `must be one of ${POLICIES.join(', ')}`);
     }
+    validateScheduling(name, topic);
   }
   return names;
 }
@@ -206,6 +265,7 @@ export function topicFingerprint(topics: TopicMap, names: readonly string[]): st
     const topic = topics[name];
     if (topic === undefined) return [name, null];
     const layout = (schema: AnySchema | undefined) => schema && [schema.size, schema.fields.map((f) => [f.name, f.type, f.offset, f.size])];
-    return [name, layout(topic.schema as AnySchema), layout(topic.reply as AnySchema | undefined), topic.key ?? null];
+    // Every thread reads a topic's priority, admission and shedding from its own copy of the map.
+    return [name, layout(topic.schema as AnySchema), layout(topic.reply as AnySchema | undefined), topic.key ?? null, topic.priority ?? null, topic.admission?.maxInFlight ?? null, topic.shed ?? null];
   }));
 }

@@ -42,7 +42,8 @@ export const browserPlatform: Platform = {
   exitIsFinal: false,
   // One core stays with the page's thread, which publishes and renders: with as many workers as
   // cores, a descheduled worker stalls the producer (see the README's sizing note).
-  defaultWorkers: () => Math.max(1, (typeof navigator !== 'undefined' && navigator.hardwareConcurrency > 0 ? navigator.hardwareConcurrency : 1) - 1),
+  defaultWorkers: () => Math.max(1, browserPlatform.cores() - 1),
+  cores: () => (typeof navigator !== 'undefined' && navigator.hardwareConcurrency > 0 ? navigator.hardwareConcurrency : 1),
   checkSupport() {
     const scope = globalThis as { crossOriginIsolated?: boolean };
     if (scope.crossOriginIsolated !== true || typeof SharedArrayBuffer !== 'function') {

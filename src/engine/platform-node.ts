@@ -10,6 +10,7 @@ export const nodePlatform: Platform = {
   name: 'node',
   exitIsFinal: true,
   defaultWorkers: () => availableParallelism(),
+  cores: () => availableParallelism(),
   checkSupport() {},
   resolveModule(spec) {
     if (spec instanceof URL) return spec.href;

@@ -73,6 +73,8 @@ export interface Platform {
   readonly exitIsFinal: boolean;
   /** The default worker count: Node, the logical cores; browsers, one fewer (the page's thread). */
   defaultWorkers(): number;
+  /** Logical cores of the machine (Node: availableParallelism(); browsers: hardwareConcurrency, or 1). */
+  cores(): number;
   /** Throws a typed error if this host cannot run the engine (a browser page without isolation). */
   checkSupport(): void;
   /** The handler module's URL (href) from a path or URL. */

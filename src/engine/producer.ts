@@ -15,13 +15,16 @@ import type { CoreOps } from '../../bindings/core-ops.ts';
 import { STATUS_CLOSED, STATUS_OK } from '../../assembly/layout/status.ts';
 import { KEY_NONE, ROUTE_SKIPPED } from '../../assembly/layout/dispatch.ts';
 import type { Arena } from '../arena.ts';
+import type { Admission } from './admission.ts';
 import type { Backpressure } from './backpressure.ts';
 import type { ControlBlock } from './control-block.ts';
 import {
-  LANE_STAT_HIGH_WATER, LANE_STAT_PUBLISHED, RECORD_CORRELATION_OFFSET, RECORD_HEADER_BYTES,
-  RECORD_REPLY_TO_OFFSET, RECORD_SUBSCRIPTION_OFFSET, TOPIC_STAT_PUBLISHED, TOPIC_STAT_REJECTED,
-  THREAD_RESTARTING, TOPIC_STAT_ROUTED, TOPIC_STAT_UNROUTED, laneIndex, routeEntryConsumer, routeEntrySlot,
+  LANE_STAT_HIGH_WATER, LANE_STAT_PUBLISHED, PRIORITY_CLASSES, RECORD_CORRELATION_OFFSET, RECORD_FLAGS_OFFSET,
+  RECORD_HEADER_BYTES, RECORD_PRIORITY_SHIFT, RECORD_REPLY_TO_OFFSET, RECORD_SUBSCRIPTION_OFFSET, TOPIC_STAT_PUBLISHED,
+  TOPIC_STAT_REJECTED, THREAD_RESTARTING, TOPIC_STAT_ROUTED, TOPIC_STAT_UNROUTED, outboundLane, routeEntryConsumer, routeEntrySlot,
+  PRIORITY_HIGH, RECORD_FLAG_ADMITTED, RECORD_TOPIC_OFFSET, TOPIC_STAT_ADMISSION_REFUSED, TOPIC_STAT_SHED,
 } from './layout.ts';
+import type { Shedder } from './shedder.ts';
 import type { EngineShape } from './options.ts';
 import type { SubscriptionTable } from './subscription-table.ts';
 import type { TopicRuntime } from './topic-runtime.ts';
@@ -58,11 +61,14 @@ export class Producer {
   private readonly control: ControlBlock;
   /** routerRoute's output: route entries (u32 each). */
   readonly routeOut: number;
-  /** u32 × threads: this thread's lane to each consumer (the core's `rings` table). */
+  /**
+   * u32 per outbound key: this thread's lane to each consumer, class by class (the core's `rings`
+   * table of class k starts at ringTable + k·threads·4).
+   */
   readonly ringTable: number;
-  /** ringTo[c]: the lane this thread produces into for consumer c. */
+  /** ringTo[key]: the lane this thread produces into for outbound key `key` (class · threads + consumer). */
   readonly ringTo: readonly number[];
-  /** Records pushed per lane and not yet flushed; `fresh` ones were not counted ACCEPTED yet. */
+  /** Records pushed per outbound key and not yet flushed; `fresh` ones were not counted ACCEPTED yet. */
   private readonly pending: Int32Array;
   private readonly fresh: Int32Array;
   private entered = false;
@@ -77,6 +83,11 @@ export class Producer {
   private readonly savedRoutes: Uint32Array;
   /** Wired by ThreadRuntime: where a full lane (or a lane with a backlog) goes. */
   backpressure!: Backpressure;
+  /** Wired by ThreadRuntime: in-flight limits and load shedding, for the topics marked in `scheduled`. */
+  admission!: Admission;
+  shedder!: Shedder;
+  /** Per topic id: 1 if it has an admission limit or sheds (each delivery asks `admit`). */
+  scheduled!: Uint8Array;
 
   constructor(
     readonly thread: number,
@@ -99,14 +110,15 @@ export class Producer {
     this.routeOut = scratch.routeOut;
     this.ringTable = scratch.ringTable;
     const T = shape.threads;
+    const keys = T * PRIORITY_CLASSES;
     const ringTo: number[] = [];
-    for (let c = 0; c < T; c++) {
-      ringTo.push(arena.ring(laneIndex(thread, c, T)).address);
-      this.u32[(this.ringTable >> 2) + c] = ringTo[c]!;
+    for (let key = 0; key < keys; key++) {
+      ringTo.push(arena.ring(outboundLane(thread, key, T)).address);
+      this.u32[(this.ringTable >> 2) + key] = ringTo[key]!;
     }
     this.ringTo = ringTo;
-    this.pending = new Int32Array(T);
-    this.fresh = new Int32Array(T);
+    this.pending = new Int32Array(keys);
+    this.fresh = new Int32Array(keys);
     this.scratchResult = new RouteResult(shape.routerSubscriptions);
     this.savedRoutes = new Uint32Array(shape.routerSubscriptions);
   }
@@ -127,13 +139,15 @@ export class Producer {
 
   /**
    * Routes the record at `src` (default: `topic`'s staging record) with request id `correlation`
-   * to every receiver, each full lane under its subscription's policy, or under `override` when it
-   * is not 0 (tryPublish: POLICY_REJECT). Fills `result`. True if every receiver took it without
-   * waiting; false if some lane refused it, or this thread must wait (a backlog).
+   * and priority class `priority` (default: the topic's) to every receiver, each full lane under
+   * its subscription's policy, or under `override` when it is not 0 (tryPublish: POLICY_REJECT).
+   * Fills `result`. True if every receiver took it without waiting; false if some lane refused it,
+   * or this thread must wait (a backlog).
    */
-  route(topic: TopicRuntime, correlation: number, src: number = topic.staging, override = 0, result: RouteResult = this.scratchResult): boolean {
+  route(topic: TopicRuntime, correlation: number, src: number = topic.staging, override = 0, result: RouteResult = this.scratchResult, priority: number = topic.priority): boolean {
     this.u32[(src + RECORD_CORRELATION_OFFSET) >> 2] = correlation;
     this.u16[(src + RECORD_REPLY_TO_OFFSET) >> 1] = this.thread;
+    this.u16[(src + RECORD_FLAGS_OFFSET) >> 1] = (priority << RECORD_PRIORITY_SHIFT) | (this.admission.limited(topic.id) ? RECORD_FLAG_ADMITTED : 0);
     this.enter();
     const hash = topic.keyKind === KEY_NONE ? 0 : this.core.keyHash(src + RECORD_HEADER_BYTES, topic.keyKind, topic.keyOffset, topic.keyLength);
     const n = this.core.routerRoute(this.router, this.thread, topic.id, hash, this.routeOut);
@@ -170,18 +184,31 @@ export class Producer {
     let accepted = result.accepted;
     let refused = result.refused;
     let all = true;
+    const topic = this.u16[(src + RECORD_TOPIC_OFFSET) >> 1]!;
+    const scheduled = this.scheduled[topic] !== 0;
+    const priority = this.u16[(src + RECORD_FLAGS_OFFSET) >> 1]! >> RECORD_PRIORITY_SHIFT;
+    // The least-loaded pick compares the depths of the lanes of the record's class.
+    const rings = this.ringTable + priority * this.shape.threads * 4;
     for (let i = from; i < n; i++) {
       const entry = u32[out + i]!;
       if (entry === ROUTE_SKIPPED) continue;
       const slot = routeEntrySlot(entry);
       // Not the chosen member: its entry is ROUTE_SKIPPED now, the chosen one is pushed at its index.
-      if (this.table.isLeastLoaded(slot) && this.core.pickLeastLoaded(this.routeOut, i, n, slot, this.ringTable) !== i) continue;
+      if (this.table.isLeastLoaded(slot) && this.core.pickLeastLoaded(this.routeOut, i, n, slot, rings) !== i) continue;
       const consumer = routeEntryConsumer(entry);
       this.u16[(src + RECORD_SUBSCRIPTION_OFFSET) >> 1] = slot;
       this.f64[stats + TOPIC_STAT_ROUTED]! += 1;
+      if (scheduled && !this.admit(topic, priority, consumer, stats)) {
+        refused++;
+        all = false;
+        continue;
+      }
       const outcome = this.pushLane(consumer, src, this.table.policy(slot), stats, override);
       if (outcome !== REFUSED) consumers[accepted++] = consumer;
-      else refused++;
+      else {
+        refused++;
+        if (scheduled && this.admission.limited(topic)) this.admission.release(topic);
+      }
       if (outcome !== TAKEN) all = false;
     }
     result.accepted = accepted;
@@ -190,21 +217,42 @@ export class Producer {
     return all;
   }
 
-  /** Pushes the record at `src` into the lane to `consumer`, applying `policy` (or `override`) if it is full. */
-  pushLane(consumer: number, src: number, policy: number, stats: number, override: number): PushOutcome {
-    const backpressure = this.backpressure;
-    // A lane with a backlog stays FIFO: its records go behind the backlog (the cold path).
-    if (backpressure.backlogSize > 0 && backpressure.holds(consumer)) return backpressure.pushBehindBacklog(consumer, src, policy, stats, override);
-    const outcome = this.tryPush(consumer, src, stats);
-    return outcome === LANE_FULL ? backpressure.onFull(consumer, src, policy, stats, override) : outcome;
+  /**
+   * Admission and shedding of one delivery of `topic` in class `priority` to `consumer`:
+   * false if it is shed (shedder.ts) or its topic has maxInFlight in flight (admission.ts), each
+   * counted; true if it may be pushed (holding an in-flight place, if the topic has a limit).
+   */
+  private admit(topic: number, priority: number, consumer: number, stats: number): boolean {
+    if (priority !== PRIORITY_HIGH && this.shedder.sheds(topic) && this.shedder.shed(topic, priority, consumer)) {
+      this.f64[stats + TOPIC_STAT_SHED + priority]! += 1;
+      return false;
+    }
+    if (this.admission.limited(topic) && !this.admission.reserve(topic)) {
+      this.f64[stats + TOPIC_STAT_ADMISSION_REFUSED]! += 1;
+      return false;
+    }
+    return true;
   }
 
-  /** One ringTryPush into the lane to `consumer`: TAKEN, REFUSED (its consumer is gone: counted rejected) or LANE_FULL. */
-  tryPush(consumer: number, src: number, stats: number): PushOutcome | typeof LANE_FULL {
-    const status = this.core.ringTryPush(this.ringTo[consumer]!, src);
+  /**
+   * Pushes the record at `src` into the lane to `consumer` of the record's priority class (FLAGS'
+   * high byte), applying `policy` (or `override`) if it is full.
+   */
+  pushLane(consumer: number, src: number, policy: number, stats: number, override: number): PushOutcome {
+    const key = (this.u16[(src + RECORD_FLAGS_OFFSET) >> 1]! >> RECORD_PRIORITY_SHIFT) * this.shape.threads + consumer;
+    const backpressure = this.backpressure;
+    // A lane with a backlog stays FIFO: its records go behind the backlog (the cold path).
+    if (backpressure.backlogSize > 0 && backpressure.holds(key)) return backpressure.pushBehindBacklog(key, src, policy, stats, override);
+    const outcome = this.tryPush(key, src, stats);
+    return outcome === LANE_FULL ? backpressure.onFull(key, src, policy, stats, override) : outcome;
+  }
+
+  /** One ringTryPush into the lane of outbound key `key`: TAKEN, REFUSED (its consumer is gone: counted rejected) or LANE_FULL. */
+  tryPush(key: number, src: number, stats: number): PushOutcome | typeof LANE_FULL {
+    const status = this.core.ringTryPush(this.ringTo[key]!, src);
     if (status === STATUS_OK) {
-      this.fresh[consumer]! += 1;
-      if (++this.pending[consumer]! >= this.shape.flushEvery) this.flushLane(consumer);
+      this.fresh[key]! += 1;
+      if (++this.pending[key]! >= this.shape.flushEvery) this.flushLane(key);
       return TAKEN;
     }
     if (status === STATUS_CLOSED) {
@@ -214,61 +262,66 @@ export class Producer {
     return LANE_FULL;
   }
 
-  /** `count` records were put into the lane to `consumer` by other means (the backlog pump): counted at its next flush. */
-  claimed(consumer: number, count: number): void {
-    this.pending[consumer]! += count;
+  /** `count` records were put into the lane of outbound key `key` by other means (the backlog pump): counted at its next flush. */
+  claimed(key: number, count: number): void {
+    this.pending[key]! += count;
   }
 
-  /** Adds the core's per-consumer push counts at `pushedCounts` (dispatchBatch) to pending, and zeroes them. */
-  collectPushed(pushedCounts: number): void {
+  /**
+   * Adds the core's per-consumer push counts at `pushedCounts` (dispatchBatch, into the lanes of
+   * class `priority`) to pending, and zeroes them.
+   */
+  collectPushed(pushedCounts: number, priority: number): void {
     const at = pushedCounts >> 2;
-    for (let c = 0; c < this.shape.threads; c++) {
+    const T = this.shape.threads;
+    for (let c = 0; c < T; c++) {
       const n = this.u32[at + c]!;
       if (n === 0) continue;
       this.u32[at + c] = 0;
-      this.pending[c]! += n;
-      this.fresh[c]! += n;
+      this.pending[priority * T + c]! += n;
+      this.fresh[priority * T + c]! += n;
     }
   }
 
-  /** Makes the records pushed into the lane to `consumer` visible, and wakes it if it sleeps. */
-  flushLane(consumer: number): void {
+  /** Makes the records pushed into the lane of outbound key `key` visible, and wakes its consumer if it sleeps. */
+  flushLane(key: number): void {
     const control = this.control;
-    const fresh = this.fresh[consumer]!;
+    const fresh = this.fresh[key]!;
     if (fresh > 0) {
       // Before the HEAD store: a record is counted accepted before anyone can complete it.
       control.addAccepted(fresh);
-      this.fresh[consumer] = 0;
+      this.fresh[key] = 0;
     }
-    const ring = this.ringTo[consumer]!;
+    const ring = this.ringTo[key]!;
     this.core.ringFlush(ring);
-    const lane = control.laneStat(consumer);
-    this.f64[lane + LANE_STAT_PUBLISHED]! += this.pending[consumer]!;
-    this.pending[consumer] = 0;
+    const lane = control.laneStat(key);
+    this.f64[lane + LANE_STAT_PUBLISHED]! += this.pending[key]!;
+    this.pending[key] = 0;
     const depth = this.core.ringSize(ring);
     if (depth > this.f64[lane + LANE_STAT_HIGH_WATER]!) this.f64[lane + LANE_STAT_HIGH_WATER] = depth;
     // Doorbell: pairs with the consumer's store of SLEEPING followed by its loads of every lane's
     // HEAD (the worker loop's park). Our HEAD store (ringFlush) precedes this load of SLEEPING, so
     // either we see SLEEPING = 1 and ring, or the consumer sees our HEAD and does not sleep.
-    const peer = this.controls[consumer]!;
+    const peer = this.controls[key % this.shape.threads]!;
     if (peer.isSleeping()) peer.ring();
   }
 
-  /** Whether consumer thread `consumer` is being restarted (its STATE is RESTARTING: recovery.ts). */
-  consumerRestarting(consumer: number): boolean {
-    const peer = this.controls[consumer]!;
+  /** Whether the consumer thread of outbound key `key` is being restarted (its STATE is RESTARTING: recovery.ts). */
+  consumerRestarting(key: number): boolean {
+    const peer = this.controls[key % this.shape.threads]!;
     return Atomics.load(peer.i32, peer.state) === THREAD_RESTARTING;
   }
 
   /** Flushes every lane with pending records (without leaving the router version). */
   flushAllLanes(): void {
     const pending = this.pending;
-    for (let c = 0; c < pending.length; c++) if (pending[c]! > 0) this.flushLane(c);
+    for (let key = 0; key < pending.length; key++) if (pending[key]! > 0) this.flushLane(key);
   }
 
   /** Flushes the lanes that reached `flushEvery` pending records. */
   flushFullLanes(): void {
-    for (let c = 0; c < this.shape.threads; c++) if (this.pending[c]! >= this.shape.flushEvery) this.flushLane(c);
+    const pending = this.pending;
+    for (let key = 0; key < pending.length; key++) if (pending[key]! >= this.shape.flushEvery) this.flushLane(key);
   }
 
   /** Flushes every lane with pending records and leaves the router's version. */

@@ -42,9 +42,10 @@ import type { Arena } from '../arena.ts';
 import { SPILL_COUNT, SPILL_HEAD, spillViews } from './backlog.ts';
 import type { ControlBlock } from './control-block.ts';
 import {
-  HANDLED_COUNTED, RECORD_CRASHES_OFFSET, RECORD_TOPIC_OFFSET, THREAD_RESTARTING, THREAD_STOPPED, TOPIC_STAT_BACKLOGGED,
-  TOPIC_STAT_LOST, laneIndex, scratchLayout,
+  HANDLED_COUNTED, PRIORITY_CLASSES, RECORD_CRASHES_OFFSET, RECORD_FLAGS_OFFSET, RECORD_FLAG_ADMITTED, RECORD_TOPIC_OFFSET,
+  THREAD_RESTARTING, THREAD_STOPPED, TOPIC_STAT_BACKLOGGED, TOPIC_STAT_LOST, inboundLane, outboundLane, scratchLayout,
 } from './layout.ts';
+import type { Admission } from './admission.ts';
 import type { EngineShape } from './options.ts';
 
 /** The record a dead thread was handling when it died. */
@@ -53,8 +54,8 @@ export interface DiedOn {
   readonly record: number;
   /** Deliveries of it that crashed or hung a worker, this one included. */
   readonly crashes: number;
-  /** The lane's producer thread. */
-  readonly producer: number;
+  /** The lane's inbound key (class · threads + producer thread). */
+  readonly key: number;
 }
 
 export class Recovery {
@@ -70,6 +71,7 @@ export class Recovery {
     private readonly shape: EngineShape,
     private readonly controls: readonly ControlBlock[],
     private readonly router: number,
+    private readonly admission: Admission,
   ) {
     this.i32 = new Int32Array(arena.memory.buffer);
     this.u16 = new Uint16Array(arena.memory.buffer);
@@ -88,15 +90,16 @@ export class Recovery {
     Atomics.store(i32, dead.state, THREAD_RESTARTING);
     // 1. router
     this.core.routerLeave(this.router, thread);
+    const keys = T * PRIORITY_CLASSES;
     // 2. outbound
-    for (let c = 0; c < T; c++) {
-      const ring = this.lane(thread, c);
+    for (let key = 0; key < keys; key++) {
+      const ring = this.outbound(thread, key);
       const unflushed = (i32[(ring + RING_CLAIM_OFFSET) >> 2]! - Atomics.load(i32, (ring + RING_HEAD_OFFSET) >> 2)) | 0;
       Atomics.store(i32, (ring + RING_PRODUCER_PARKED_OFFSET) >> 2, 0);
       if (unflushed === 0) continue;
       dead.addAccepted(unflushed);
       this.core.ringFlush(ring);
-      const peer = this.controls[c]!;
+      const peer = this.controls[key % T]!;
       if (peer.isSleeping()) peer.ring();
     }
     // 3. backlogs
@@ -118,14 +121,14 @@ export class Recovery {
     let diedOn: DiedOn | undefined;
     const inBatch = i32[dead.handledLane]!;
     if (inBatch !== 0) {
-      const producer = (inBatch & (HANDLED_COUNTED - 1)) - 1;
+      const key = (inBatch & (HANDLED_COUNTED - 1)) - 1;
       const counted = (inBatch & HANDLED_COUNTED) !== 0;
-      const ring = this.lane(producer, thread);
+      const ring = this.inbound(thread, key);
       const tail = i32[(ring + RING_TAIL_OFFSET) >> 2]!;
       const handled = i32[dead.handled]!;
       const done = (handled - tail) >>> 0;
       const read = (i32[(ring + RING_READ_OFFSET) >> 2]! - tail) >>> 0;
-      if (producer >= 0 && producer < T && done <= read) {
+      if (key >= 0 && key < keys && done <= read) {
         if (!counted) dead.addCompleted(done);
         this.commit(ring, handled);
         if (!counted && read > done) {
@@ -133,14 +136,14 @@ export class Recovery {
           const at = (record + RECORD_CRASHES_OFFSET) >> 1;
           const crashes = Math.min(0xffff, this.u16[at]! + 1);
           this.u16[at] = crashes;
-          diedOn = { record, crashes, producer };
+          diedOn = { record, crashes, key };
         }
       }
       i32[dead.handledLane] = 0;
     }
     // 5. inbound
-    for (let p = 0; p < T; p++) {
-      const ring = this.lane(p, thread);
+    for (let key = 0; key < keys; key++) {
+      const ring = this.inbound(thread, key);
       const tail = Atomics.load(i32, (ring + RING_TAIL_OFFSET) >> 2);
       i32[(ring + RING_READ_OFFSET) >> 2] = tail;
       i32[(ring + RING_CACHED_HEAD_OFFSET) >> 2] = tail;
@@ -154,32 +157,40 @@ export class Recovery {
    * it counts COMPLETED for the dead thread. Call after recover(), before the successor starts.
    */
   skip(thread: number, diedOn: DiedOn): void {
-    const ring = this.lane(diedOn.producer, thread);
+    const ring = this.inbound(thread, diedOn.key);
     const tail = Atomics.load(this.i32, (ring + RING_TAIL_OFFSET) >> 2);
+    this.releaseAdmitted(this.recordAt(ring, tail));
     this.commit(ring, (tail + 1) | 0);
     this.i32[(ring + RING_READ_OFFSET) >> 2] = (tail + 1) | 0;
     this.i32[(ring + RING_CACHED_HEAD_OFFSET) >> 2] = (tail + 1) | 0;
     this.controls[thread]!.addCompleted(1);
   }
 
-  /** Live records per topic id in thread `thread`'s spill regions (its backlogs that survive it). */
-  private spilled(thread: number): Float64Array {
+  /** Live records per topic id in thread `thread`'s spill regions (its backlogs that survive it); `release`: they are written off. */
+  private spilled(thread: number, release = false): Float64Array {
     const perTopic = new Float64Array(this.shape.topicNames.length);
     if (this.spillBytes === 0) return perTopic;
     const base = this.controls[thread]!.address + this.spill;
     const recordWords = this.shape.recordSize >> 2;
     const capacity = this.shape.spillCapacity;
-    for (let c = 0; c < this.shape.threads; c++) {
-      const views = spillViews({ buffer: this.arena.memory.buffer, address: base + c * this.spillBytes, capacity }, recordWords);
+    for (let key = 0; key < this.shape.threads * PRIORITY_CLASSES; key++) {
+      const views = spillViews({ buffer: this.arena.memory.buffer, address: base + key * this.spillBytes, capacity }, recordWords);
       const head = views.header[SPILL_HEAD]!;
       const count = views.header[SPILL_COUNT]!;
       for (let i = 0; i < count; i++) {
         const slot = (head + i) % capacity;
         if (views.dropped[slot] !== 0) continue;
-        perTopic[this.u16[(views.words.byteOffset + slot * this.shape.recordSize + RECORD_TOPIC_OFFSET) >> 1]!]! += 1;
+        const record = views.words.byteOffset + slot * this.shape.recordSize;
+        perTopic[this.u16[(record + RECORD_TOPIC_OFFSET) >> 1]!]! += 1;
+        if (release) this.releaseAdmitted(record);
       }
     }
     return perTopic;
+  }
+
+  /** The record at `record` will never be handled: its in-flight place, if it holds one, is free. */
+  private releaseAdmitted(record: number): void {
+    if ((this.u16[(record + RECORD_FLAGS_OFFSET) >> 1]! & RECORD_FLAG_ADMITTED) !== 0) this.admission.release(this.u16[(record + RECORD_TOPIC_OFFSET) >> 1]!);
   }
 
   /**
@@ -188,10 +199,12 @@ export class Recovery {
    * (counted per topic, COMPLETED, the regions emptied).
    */
   close(thread: number): void {
-    for (let p = 0; p < this.shape.threads; p++) this.core.ringCloseConsumer(this.lane(p, thread));
+    for (let key = 0; key < this.shape.threads * PRIORITY_CLASSES; key++) this.core.ringCloseConsumer(this.inbound(thread, key));
     const dead = this.controls[thread]!;
     Atomics.store(dead.i32, dead.state, THREAD_STOPPED);
-    const kept = this.spilled(thread);
+    // What waits in its closed lanes is never handled (stranded: counted lost by stats).
+    this.stranded(thread, undefined, true);
+    const kept = this.spilled(thread, true);
     let lost = 0;
     for (let topic = 0; topic < kept.length; topic++) {
       if (kept[topic] === 0) continue;
@@ -203,25 +216,30 @@ export class Recovery {
     if (lost > 0) dead.addCompleted(lost);
     dead.setBacklog(0);
     if (this.spillBytes === 0) return;
-    for (let c = 0; c < this.shape.threads; c++) {
-      const views = spillViews({ buffer: this.arena.memory.buffer, address: dead.address + this.spill + c * this.spillBytes, capacity: this.shape.spillCapacity }, this.shape.recordSize >> 2);
+    for (let key = 0; key < this.shape.threads * PRIORITY_CLASSES; key++) {
+      const views = spillViews({ buffer: this.arena.memory.buffer, address: dead.address + this.spill + key * this.spillBytes, capacity: this.shape.spillCapacity }, this.shape.recordSize >> 2);
       views.header.fill(0);
     }
   }
 
   /**
    * Records waiting in the inbound lanes of a thread that stays down ([TAIL, HEAD) of each), added
-   * per topic id into `perTopic` (if given); returns their total.
+   * per topic id into `perTopic` (if given); returns their total. `release`: their in-flight
+   * places are given back (once, when the worker is given up on).
    */
-  stranded(thread: number, perTopic?: Float64Array): number {
+  stranded(thread: number, perTopic?: Float64Array, release = false): number {
     let total = 0;
-    for (let p = 0; p < this.shape.threads; p++) {
-      const ring = this.lane(p, thread);
+    for (let key = 0; key < this.shape.threads * PRIORITY_CLASSES; key++) {
+      const ring = this.inbound(thread, key);
       const tail = Atomics.load(this.i32, (ring + RING_TAIL_OFFSET) >> 2);
       const n = (Atomics.load(this.i32, (ring + RING_HEAD_OFFSET) >> 2) - tail) >>> 0;
       total += n;
-      if (perTopic === undefined) continue;
-      for (let i = 0; i < n; i++) perTopic[this.u16[(this.recordAt(ring, (tail + i) | 0) + RECORD_TOPIC_OFFSET) >> 1]!]! += 1;
+      if (perTopic === undefined && !release) continue;
+      for (let i = 0; i < n; i++) {
+        const record = this.recordAt(ring, (tail + i) | 0);
+        if (perTopic !== undefined) perTopic[this.u16[(record + RECORD_TOPIC_OFFSET) >> 1]!]! += 1;
+        if (release) this.releaseAdmitted(record);
+      }
     }
     return total;
   }
@@ -238,7 +256,13 @@ export class Recovery {
     return ring + RING_DATA_OFFSET + (index & mask) * size;
   }
 
-  private lane(producer: number, consumer: number): number {
-    return this.arena.ring(laneIndex(producer, consumer, this.shape.threads)).address;
+  /** Thread `thread`'s lane of outbound key `key`. */
+  private outbound(thread: number, key: number): number {
+    return this.arena.ring(outboundLane(thread, key, this.shape.threads)).address;
+  }
+
+  /** Thread `thread`'s lane of inbound key `key`. */
+  private inbound(thread: number, key: number): number {
+    return this.arena.ring(inboundLane(thread, key, this.shape.threads)).address;
   }
 }

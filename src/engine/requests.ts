@@ -12,7 +12,7 @@ import { asyncHandlerError } from './consumer.ts';
 import { RECORD_CORRELATION_OFFSET, RECORD_FLAGS_OFFSET, RECORD_FLAG_ASYNC, RECORD_FLAG_FAILED, RECORD_HEADER_BYTES } from './layout.ts';
 import { RouteResult, type Producer } from './producer.ts';
 import type { Reporter } from './reporter.ts';
-import type { TopicRuntime } from './topic-runtime.ts';
+import { priorityOf, type TopicRuntime } from './topic-runtime.ts';
 import type { RequestOptions } from './types.ts';
 
 interface PendingRequest {
@@ -62,11 +62,12 @@ export class Requests {
   send(topic: TopicRuntime, fields: unknown, options: RequestOptions, all: boolean): Promise<unknown> {
     const name = topic.name;
     if (topic.reply === undefined) throw new ConfigError('topic', name, 'has no reply schema: declare { reply } to use request()');
-    if (options === null || typeof options !== 'object') throw new ConfigError('options', options, 'must be { timeout?, signal? }');
+    if (options === null || typeof options !== 'object') throw new ConfigError('options', options, 'must be { timeout?, signal?, priority? }');
     const timeout = checkTimeout('timeout', options.timeout);
     const signal = options.signal;
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw new ConfigError('signal', signal, 'must be an AbortSignal');
     if (signal?.aborted) return Promise.reject(new EngineError('ERR_REQUEST_ABORTED', 'topic', name, 'the signal was already aborted', { cause: signal.reason }));
+    const cls = priorityOf(topic, options.priority);
     if (fields === null || typeof fields !== 'object') throw new ConfigError('fields', fields, 'must be an object with one property per field');
     // Validate and stage before anything is routed.
     topic.assign(topic.writer, fields as Record<string, unknown>);
@@ -92,7 +93,7 @@ export class Requests {
     };
     this.pending.set(correlation, entry);
     const result = this.result;
-    this.producer.route(topic, correlation, topic.staging, 0, result);
+    this.producer.route(topic, correlation, topic.staging, 0, result, cls);
     for (let i = 0; i < result.accepted; i++) consumers.push(result.consumers[i]!);
     entry.expected = all ? result.accepted : 1;
     if (all && result.accepted > 0 && entry.replies.length >= result.accepted && this.pending.has(correlation)) {

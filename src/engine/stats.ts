@@ -11,9 +11,10 @@ import {
   TOPIC_STAT_CIRCUIT_OPEN, TOPIC_STAT_CRASHED, TOPIC_STAT_DEAD_LETTERED, TOPIC_STAT_DELIVERED,
   TOPIC_STAT_DROPPED_NEWEST, TOPIC_STAT_DROPPED_OLDEST, TOPIC_STAT_HANDLER_ERRORS, TOPIC_STAT_LOST,
   THREAD_RUNNING, TOPIC_STAT_PUBLISHED, TOPIC_STAT_REDELIVERED, TOPIC_STAT_REJECTED, TOPIC_STAT_ROUTED, TOPIC_STAT_UNROUTED,
-  laneIndex,
+  PRIORITY_CLASSES, PRIORITY_HIGH, PRIORITY_LOW, PRIORITY_NAMES, PRIORITY_NORMAL, TOPIC_STAT_ADMISSION_REFUSED, TOPIC_STAT_SHED, outboundLane,
 } from './layout.ts';
 import type { EngineShape } from './options.ts';
+import type { Admission } from './admission.ts';
 import type { Recovery } from './recovery.ts';
 import type { Reporter } from './reporter.ts';
 import type { Requests } from './requests.ts';
@@ -35,6 +36,7 @@ export class Stats {
     /** Member workers of every subscribed slot. */
     private readonly members: ReadonlyMap<number, readonly number[]>,
     private readonly handlerNames: readonly string[],
+    private readonly admission: Admission,
   ) {}
 
   /** Records waiting in the lanes of workers that stay down (per topic id into `perTopic`, if given). */
@@ -82,17 +84,23 @@ export class Stats {
         callerRuns: sum(TOPIC_STAT_CALLER_RUNS), handlerErrors: sum(TOPIC_STAT_HANDLER_ERRORS),
         redelivered: sum(TOPIC_STAT_REDELIVERED), crashed: sum(TOPIC_STAT_CRASHED), deadLettered: sum(TOPIC_STAT_DEAD_LETTERED),
         circuitOpen: sum(TOPIC_STAT_CIRCUIT_OPEN), lost,
+        admissionRefused: sum(TOPIC_STAT_ADMISSION_REFUSED), inFlight: this.admission.limited(id) ? this.admission.inFlight(id) : 0,
+        shed: { high: sum(TOPIC_STAT_SHED + PRIORITY_HIGH), normal: sum(TOPIC_STAT_SHED + PRIORITY_NORMAL), low: sum(TOPIC_STAT_SHED + PRIORITY_LOW) },
         ...(firstError !== undefined ? { firstError } : {}),
       };
     });
     const lanes: LaneStats[] = [];
     for (let p = 0; p < T; p++) {
       const control = controls[p]!;
-      for (let c = 0; c < T; c++) {
-        const lane = control.laneStat(c);
+      for (let key = 0; key < T * PRIORITY_CLASSES; key++) {
+        const lane = control.laneStat(key);
+        const published = control.f64[lane + LANE_STAT_PUBLISHED]!;
+        const k = (key / T) | 0;
+        // A class lane nothing was ever published on is left out (most lanes of most engines).
+        if (published === 0 && k !== PRIORITY_NORMAL) continue;
         lanes.push({
-          from: p, to: c, published: control.f64[lane + LANE_STAT_PUBLISHED]!, highWater: control.f64[lane + LANE_STAT_HIGH_WATER]!,
-          depth: this.core.ringSize(this.arena.ring(laneIndex(p, c, T)).address),
+          from: p, to: key % T, priority: PRIORITY_NAMES[k]!, published, highWater: control.f64[lane + LANE_STAT_HIGH_WATER]!,
+          depth: this.core.ringSize(this.arena.ring(outboundLane(p, key, T)).address),
         });
       }
     }
@@ -119,7 +127,7 @@ export class Stats {
       late += control.f64[control.lateReplies]!;
       backlog += control.backlog();
     }
-    return { topics, lanes, workers, lateReplies: late, backlog, lostToCrashes, circuits: this.circuits() };
+    return { topics, lanes, workers, lateReplies: late, backlog, lostToCrashes, circuits: this.circuits(), spin: shape.spin };
   }
 
   /** Every member worker's breaker of every subscribed slot that has one. */

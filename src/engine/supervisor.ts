@@ -23,7 +23,7 @@ import {
   DEAD_LETTER_CIRCUIT_OPEN, DEAD_LETTER_CRASHED, DEAD_LETTER_HUNG, HANDLED_COUNTED, LETTER_THREAD_SHIFT,
   RECORD_CORRELATION_OFFSET, RECORD_CRASHES_OFFSET, RECORD_FLAGS_OFFSET, RECORD_HEADER_BYTES, RECORD_LETTER_OFFSET,
   RECORD_REPLY_TO_OFFSET, RECORD_SUBSCRIPTION_OFFSET, RECORD_TOPIC_OFFSET, TOPIC_STAT_CRASHED,
-  TOPIC_STAT_DEAD_LETTERED, laneIndex,
+  TOPIC_STAT_DEAD_LETTERED, inboundLane,
 } from './layout.ts';
 import type { Recovery } from './recovery.ts';
 import type { Reporter } from './reporter.ts';
@@ -196,7 +196,7 @@ export class Supervisor {
       const handled = Atomics.load(this.i32, control.handled);
       let inHandler = lane !== 0 && (lane & HANDLED_COUNTED) === 0;
       if (inHandler) {
-        const ring = this.arena.ring(laneIndex((lane & (HANDLED_COUNTED - 1)) - 1, w + 1, T)).address;
+        const ring = this.arena.ring(inboundLane(w + 1, (lane & (HANDLED_COUNTED - 1)) - 1, T)).address;
         inHandler = Atomics.load(this.i32, (ring + RING_READ_OFFSET) >> 2) !== handled;
       }
       const seen = this.samples[w];

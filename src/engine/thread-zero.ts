@@ -14,6 +14,8 @@ const THREAD0_SPIN = 64;
 const THREAD0_PARK_MS = 1000;
 /** Polls of a full lane by thread 0's backlog pump before it parks asynchronously (~20–50 µs). */
 const PUMP_SPIN = 256;
+/** whenWritable(topic): ms of yielding polls before it sleeps between looks, and the sleep. */
+const ADMISSION_POLL_MS = 1;
 
 export class ThreadZero {
   private closed = false;
@@ -41,11 +43,33 @@ export class ThreadZero {
     for (const resolve of waiters) resolve();
   }
 
-  /** Resolves when no message of this thread waits in a backlog. */
-  whenWritable(): Promise<void> {
-    if (this.runtime.backpressure.backlogSize === 0) return Promise.resolve();
-    void this.pump();
-    return new Promise<void>((resolve) => this.writableWaiters.push(resolve));
+  /**
+   * Resolves when no message of this thread waits in a backlog, and (with `topic`, a topic id)
+   * that topic has room under its admission limit.
+   */
+  whenWritable(topic?: number): Promise<void> {
+    const backlogs = this.runtime.backpressure.backlogSize === 0 ? Promise.resolve() : new Promise<void>((resolve) => {
+      void this.pump();
+      this.writableWaiters.push(resolve);
+    });
+    if (topic === undefined || !this.runtime.admission.limited(topic)) return backlogs;
+    return backlogs.then(() => this.whenAdmits(topic));
+  }
+
+  /**
+   * Resolves once `topic` has room for a delivery. Consumers give places back without a wake-up
+   * (a notify per handled record would cost the hot path a syscall), so this polls: a few times
+   * on the microtask queue, then on the platform's timer-free yield, sleeping ADMISSION_POLL_MS
+   * between looks once it has waited that long.
+   */
+  private async whenAdmits(topic: number): Promise<void> {
+    const admission = this.runtime.admission;
+    const i32 = this.runtime.control.i32;
+    const started = performance.now();
+    while (!this.closed && !admission.hasRoom(topic)) {
+      if (performance.now() - started < ADMISSION_POLL_MS) await this.platform.yield();
+      else await this.platform.waitAsync(i32, this.runtime.control.doorbell, Atomics.load(i32, this.runtime.control.doorbell), ADMISSION_POLL_MS);
+    }
   }
 
   private async loop(): Promise<void> {
@@ -82,15 +106,15 @@ export class ThreadZero {
     try {
       let polls = 0;
       while (backpressure.pumpBacklogs() > 0 && !this.closed) {
-        const consumer = backpressure.firstBackloggedLane();
-        if (consumer < 0) break;
-        if (this.crashed(consumer)) continue;
+        const key = backpressure.firstBackloggedLane();
+        if (key < 0) break;
+        if (this.crashed(key % this.runtime.shape.threads)) continue;
         // A worker that is draining frees space within microseconds, while an asynchronous wake-up
         // costs tens of µs to a millisecond here: poll a little first (this blocks the event loop
         // for at most ~PUMP_SPIN polls, each one ring-index load).
         if (++polls < PUMP_SPIN) continue;
         polls = 0;
-        await parkProducerAsync(this.core, this.runtime.control.i32, producer.ringTo[consumer]!, 50, this.platform.waitAsync);
+        await parkProducerAsync(this.core, this.runtime.control.i32, producer.ringTo[key]!, 50, this.platform.waitAsync);
       }
     } finally {
       this.pumpRunning = false;

@@ -16,6 +16,7 @@
 import type { CoreOps } from '../../bindings/core-ops.ts';
 import type { Arena } from '../arena.ts';
 import { ConfigError } from '../errors.ts';
+import { Admission } from './admission.ts';
 import { Backpressure } from './backpressure.ts';
 import { BatchPublisher } from './batch-publisher.ts';
 import { Consumer, type ConsumerHooks } from './consumer.ts';
@@ -23,9 +24,10 @@ import { controlBlocks, type ControlBlock } from './control-block.ts';
 import { scratchLayout } from './layout.ts';
 import type { EngineShape } from './options.ts';
 import { Producer } from './producer.ts';
+import { Shedder } from './shedder.ts';
 import { SubscriptionTable } from './subscription-table.ts';
-import { TopicSet, type TopicRuntime } from './topic-runtime.ts';
-import type { HandlerContext, HandlerModule, TopicMap } from './types.ts';
+import { TopicSet, priorityOf, type TopicRuntime } from './topic-runtime.ts';
+import type { HandlerContext, HandlerModule, Priority, TopicMap } from './types.ts';
 
 /** What the thread tells its owner (engine or worker loop). */
 export interface ThreadHooks extends ConsumerHooks {
@@ -47,6 +49,8 @@ export class ThreadRuntime {
   readonly backpressure: Backpressure;
   readonly batch: BatchPublisher;
   readonly consumer: Consumer;
+  readonly admission: Admission;
+  readonly shedder: Shedder;
   readonly context: HandlerContext<TopicMap>;
 
   constructor(
@@ -76,9 +80,15 @@ export class ThreadRuntime {
     this.backpressure = new Backpressure(
       thread, core, memory, shape, this.control, this.producer, canBlock, base + scratch.callerStaging, hooks.onBacklog,
       // A worker's backlogs live in its spill regions (they outlive it); thread 0's on its heap.
-      canBlock && shape.spillCapacity > 0 ? (consumer) => base + scratch.spill + consumer * scratch.spillBytes : undefined,
+      canBlock && shape.spillCapacity > 0 ? (key) => base + scratch.spill + key * scratch.spillBytes : undefined,
     );
     this.producer.backpressure = this.backpressure;
+    this.admission = new Admission(memory.buffer, table0 + layout.admission, topicMap, shape.topicNames);
+    this.shedder = new Shedder(core, this.producer.ringTo, shape.threads, shape.ringCapacity, topicMap, shape.topicNames);
+    this.producer.admission = this.admission;
+    this.producer.shedder = this.shedder;
+    this.producer.scheduled = Uint8Array.from(shape.topicNames, (_, id) => (this.admission.limited(id) || this.shedder.sheds(id) ? 1 : 0));
+    this.backpressure.admission = this.admission;
     this.batch = new BatchPublisher(thread, core, arena, shape, this.control, this.subscriptions, this.producer, this.backpressure, {
       batchStaging: base + scratch.batchStaging, pushedCounts: base + scratch.pushedCounts, dispatchResult: base + scratch.dispatchResult,
     });
@@ -91,23 +101,27 @@ export class ThreadRuntime {
       worker: thread - 1,
       topic: '', // set by the consumer before each handler call
       deliveries: 1, // likewise
-      publish: (topic, fields) => this.publish(topics.get(topic), fields as Record<string, unknown>),
+      publish: (topic, fields, priority) => this.publish(topics.get(topic), fields as Record<string, unknown>, priority),
       writer: (topic) => topics.get(topic).writer as never,
-      send: (topic) => producer.route(topics.get(topic), 0),
+      send: (topic, priority) => {
+        const runtime = topics.get(topic);
+        return producer.route(runtime, 0, runtime.staging, 0, undefined, priorityOf(runtime, priority));
+      },
       flush: () => producer.flushAll(),
     };
     this.consumer = new Consumer(
       thread, core, arena, shape, this.control, this.topics, this.subscriptions, handlerDefs, this.context,
-      this.producer, base + scratch.replyStaging, hooks,
+      this.producer, this.admission, base + scratch.replyStaging, hooks,
     );
     // Caller-runs needs handlers on this thread.
     if (handlerDefs.length > 0) this.backpressure.consumer = this.consumer;
   }
 
-  /** Stages `fields` (each validated by its setter: ConfigError naming the field) and routes it. */
-  publish(topic: TopicRuntime, fields: Record<string, unknown>): boolean {
+  /** Stages `fields` (each validated by its setter: ConfigError naming the field) and routes it in class `priority` (default: the topic's). */
+  publish(topic: TopicRuntime, fields: Record<string, unknown>, priority?: Priority): boolean {
+    const cls = priorityOf(topic, priority);
     this.stage(topic, fields);
-    return this.producer.route(topic, 0);
+    return this.producer.route(topic, 0, topic.staging, 0, undefined, cls);
   }
 
   /** Writes `fields` into `topic`'s staging record (each validated by its setter: ConfigError naming the field). */

@@ -6,7 +6,7 @@
 import { KEY_BYTES, KEY_NONE, KEY_PREFIXED_BYTES, KEY_U32, KEY_U8 } from '../../assembly/layout/dispatch.ts';
 import { ConfigError } from '../errors.ts';
 import type { AnySchema } from '../schema.ts';
-import { RECORD_HEADER_BYTES, RECORD_TOPIC_OFFSET } from './layout.ts';
+import { PRIORITY_HIGH, PRIORITY_LOW, PRIORITY_NAMES, PRIORITY_NORMAL, RECORD_HEADER_BYTES, RECORD_TOPIC_OFFSET } from './layout.ts';
 import type { TopicMap } from './types.ts';
 
 /** Sets every field of a writer from a message object (each setter validates its value). */
@@ -34,6 +34,8 @@ export interface TopicRuntime {
   readonly keyOffset: number;
   /** Bytes hashed for KEY_BYTES. */
   readonly keyLength: number;
+  /** Default priority class of its messages (PRIORITY_*). */
+  readonly priority: number;
 }
 
 /** The topics of one thread, by id (declaration order) and by name. */
@@ -64,6 +66,7 @@ export class TopicSet {
         reader: schema.reader(memory),
         batchWriter: schema.writer(memory) as unknown as { at(address: number): Record<string, unknown> },
         keyKind, keyOffset: key?.offset ?? 0, keyLength: keyKind === KEY_BYTES ? key!.size : 0,
+        priority: spec.priority === undefined ? PRIORITY_NORMAL : PRIORITY_NAMES.indexOf(spec.priority),
       };
     });
     for (const topic of this.byId) this.byName.set(topic.name, topic);
@@ -80,6 +83,18 @@ export class TopicSet {
     this.lastTopic = topic;
     return topic;
   }
+}
+
+/**
+ * The class of a publish's `priority` argument: the topic's own when undefined; a ConfigError
+ * naming the value otherwise (three string compares: no allocation on the hot path).
+ */
+export function priorityOf(topic: TopicRuntime, priority: string | undefined): number {
+  if (priority === undefined) return topic.priority;
+  if (priority === 'high') return PRIORITY_HIGH;
+  if (priority === 'normal') return PRIORITY_NORMAL;
+  if (priority === 'low') return PRIORITY_LOW;
+  throw new ConfigError('priority', priority, "must be 'high', 'normal' or 'low' (or left out: the topic's)");
 }
 
 /** How the core hashes a key field of this type (assembly/layout/dispatch.ts, KEY_*). */

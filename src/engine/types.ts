@@ -22,6 +22,11 @@ import type { Backend } from '../../bindings/core-ops.ts';
 
 /** What a publisher does when a receiving lane is full. */
 export type BackpressurePolicy = 'block' | 'reject' | 'drop-oldest' | 'drop-newest' | 'caller-runs';
+/**
+ * A message's priority class. Each class has its own lane between every two threads; a worker
+ * handles higher classes first, while lower ones keep a share (options.priorityWeights).
+ */
+export type Priority = 'high' | 'normal' | 'low';
 /** How a group subscription picks its one member. */
 export type Balance = 'round-robin' | 'least-loaded';
 /** broadcast: every member gets every message; group: exactly one member; keyed: the member the key's hash picks. */
@@ -37,6 +42,22 @@ export interface TopicSpec<S extends SchemaSpec = SchemaSpec, R extends SchemaSp
   readonly key?: keyof S & string;
   /** Default back-pressure policy of its subscriptions; default 'block' (loses nothing). */
   readonly backpressure?: BackpressurePolicy;
+  /** Priority class of its messages unless a publish says otherwise; default 'normal'. */
+  readonly priority?: Priority;
+  /**
+   * Admission control: at most `maxInFlight` deliveries of this topic (one per receiving
+   * subscription member) published and not yet handled, over every publisher; a publish beyond
+   * it is refused at once (publish returns false, tryPublish 'full', counted admissionRefused).
+   * `await engine.whenWritable(topic)` waits for room.
+   */
+  readonly admission?: { readonly maxInFlight: number };
+  /**
+   * Load shedding by priority at publish time: while a receiver's lanes from the publishing
+   * thread hold `low` × a lane's capacity (default 0.5), its low-priority deliveries are shed;
+   * from `normal` (default 0.8) normal ones too; each stops once the fill falls below half its
+   * threshold. High is never shed. `true`: the defaults. Counted per class in stats (shed).
+   */
+  readonly shed?: boolean | { readonly low?: number; readonly normal?: number };
 }
 
 /** Topic name → declaration. */
@@ -77,11 +98,11 @@ export interface HandlerContext<T extends TopicMap> {
   /** The topic of the message being handled (tells a pattern's handler which topic it got). */
   readonly topic: TopicName<T>;
   /** Publishes from this thread (see Engine.publish). */
-  publish<K extends TopicName<T>>(topic: K, fields: TopicMessage<T, K>): boolean;
+  publish<K extends TopicName<T>>(topic: K, fields: TopicMessage<T, K>, priority?: Priority): boolean;
   /** This thread's staging writer of `topic`: set fields, then `send(topic)`. Allocation-free. */
   writer<K extends TopicName<T>>(topic: K): TopicWriter<T, K>;
   /** Publishes what the staging writer of `topic` holds. */
-  send(topic: TopicName<T>): boolean;
+  send(topic: TopicName<T>, priority?: Priority): boolean;
   /** Makes everything this thread published visible now (it also happens after each batch). */
   flush(): void;
 }
@@ -164,7 +185,7 @@ export interface EngineOptions<T extends TopicMap, M extends HandlerModule<T, an
    * `new URL('../core.release.wasm', import.meta.url)` (esbuild, say). Default: next to the package.
    */
   readonly coreUrl?: string | URL;
-  /** Worker threads; default: available cores under Node, one fewer in browsers (at least 1); at most 63. */
+  /** Worker threads; default: available cores under Node, one fewer in browsers (at least 1); at most 35 (the arena directory holds (workers + 1)² × 3 lanes). */
   readonly workers?: number;
   /** 'wasm' (default) or 'js': which implementation of the core every thread uses. */
   readonly backend?: Backend;
@@ -177,11 +198,20 @@ export interface EngineOptions<T extends TopicMap, M extends HandlerModule<T, an
   /** Records a worker handles from one lane before it looks at the next, 1..65536; default 256. */
   readonly batch?: number;
   /**
-   * Empty polls a worker spins before it parks, 0..10^7; default 20000 (about 1–3 ms here). Waking
-   * a parked worker costs its producer a notify and ~35 µs of latency on this VM; a longer spin
-   * keeps a busy stream from parking between bursts, at the price of that much CPU per idle gap.
+   * Empty polls a worker spins before it parks, 0..10^7. Waking a parked worker costs its producer
+   * a notify and ~35 µs of latency on this VM; a longer spin keeps a busy stream from parking
+   * between bursts, at the price of that much CPU per idle gap, and of the producer's core when
+   * threads outnumber cores. Default: 20000 (about 1–3 ms here) when the engine's threads (workers
+   * + the creating thread) fit the machine's cores, 0 when they do not (stats().spin says which).
    */
   readonly spin?: number;
+  /**
+   * The starvation guard: while a higher priority class has work, each lower class still gets
+   * `batch × its weight ÷ high's weight` records per lane per pass (at least 1), so under
+   * saturation the classes share a worker roughly in these proportions. Positive integers,
+   * high ≥ normal ≥ low; default { high: 16, normal: 4, low: 1 }.
+   */
+  readonly priorityWeights?: { readonly high?: number; readonly normal?: number; readonly low?: number };
   /**
    * Milliseconds a worker publishing under 'block' waits for space before the message spills into
    * its backlog (kept in order, never lost): two workers publishing into each other's full lanes
@@ -300,6 +330,8 @@ export interface RequestOptions {
   readonly timeout?: number;
   /** Aborting rejects the request with ERR_REQUEST_ABORTED. */
   readonly signal?: AbortSignal;
+  /** Priority class of the request (its reply travels in the same class); default: the topic's. */
+  readonly priority?: Priority;
 }
 
 /**
@@ -307,6 +339,7 @@ export interface RequestOptions {
  * crash or no crash, the accounting identity
  *
  *   routed = delivered + deadLettered + droppedOldest + droppedNewest + rejected + lost
+ *            + admissionRefused + shed.high + shed.normal + shed.low
  *
  * (every lane copy made is handled once, given up on, refused or lost), with `crashed` and
  * `redelivered` counting the extra delivery attempts of messages whose handling killed a worker.
@@ -338,14 +371,21 @@ export interface TopicStats {
    * restart: false) or waiting in the own backlog of a worker that crashed.
    */
   lost: number;
+  /** Deliveries refused because maxInFlight of the topic were in flight (TopicSpec.admission). */
+  admissionRefused: number;
+  /** Deliveries in flight now (admitted, not yet handled): only for a topic with an admission limit, else 0. */
+  inFlight: number;
+  /** Deliveries shed at publish time, per priority class (TopicSpec.shed; high is never shed). */
+  shed: { high: number; normal: number; low: number };
   /** The first handler error seen for this topic, if any. */
   firstError?: Error;
 }
 
-/** One lane: the ring from thread `from` to thread `to` (0 = the engine's own thread, w + 1 = worker w). */
+/** One lane: the ring from thread `from` to thread `to` (0 = the engine's own thread, w + 1 = worker w) for one priority class. */
 export interface LaneStats {
   from: number;
   to: number;
+  priority: Priority;
   /** Records made visible on it. */
   published: number;
   /** Records visible and not yet handled. */
@@ -388,4 +428,6 @@ export interface EngineStats {
   lostToCrashes: number;
   /** The circuit breakers of subscriptions that have one, per member worker. */
   circuits: CircuitStats[];
+  /** Empty polls a worker spins before it parks (options.spin, or the default chosen for this machine). */
+  spin: number;
 }

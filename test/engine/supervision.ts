@@ -333,15 +333,16 @@ export function judgeIds(calls: readonly Call[], code: number, ids: readonly num
 
 /**
  * The accounting identity, per topic: routed = delivered + deadLettered + droppedOldest +
- * droppedNewest + rejected + lost; and redelivered ≤ delivered, circuitOpen ≤ deadLettered.
+ * droppedNewest + rejected + lost + admissionRefused + shed; and redelivered ≤ delivered, circuitOpen ≤ deadLettered.
  * Returns the topics that break it, described (empty: all hold).
  */
 export function identityProblems(stats: EngineStats): string[] {
   const problems: string[] = [];
   for (const [name, t] of Object.entries(stats.topics)) {
-    const sum = t.delivered + t.deadLettered + t.droppedOldest + t.droppedNewest + t.rejected + t.lost;
+    const shed = t.shed.high + t.shed.normal + t.shed.low;
+    const sum = t.delivered + t.deadLettered + t.droppedOldest + t.droppedNewest + t.rejected + t.lost + t.admissionRefused + shed;
     if (t.routed !== sum) {
-      problems.push(`${name}: routed ${t.routed} ≠ delivered ${t.delivered} + deadLettered ${t.deadLettered} + droppedOldest ${t.droppedOldest} + droppedNewest ${t.droppedNewest} + rejected ${t.rejected} + lost ${t.lost} = ${sum}`);
+      problems.push(`${name}: routed ${t.routed} ≠ delivered ${t.delivered} + deadLettered ${t.deadLettered} + droppedOldest ${t.droppedOldest} + droppedNewest ${t.droppedNewest} + rejected ${t.rejected} + lost ${t.lost} + admissionRefused ${t.admissionRefused} + shed ${shed} = ${sum}`);
     }
     if (t.redelivered > t.delivered) problems.push(`${name}: redelivered ${t.redelivered} > delivered ${t.delivered}`);
     if (t.circuitOpen > t.deadLettered) problems.push(`${name}: circuitOpen ${t.circuitOpen} > deadLettered ${t.deadLettered}`);
