@@ -15,7 +15,7 @@ export {
   type HandlerDef, type HandlerModule, type EngineOptions, type SubscribeOptions, type Subscription,
   type RequestOptions, type WebWorkerLike, type TopicStats, type LaneStats, type WorkerStats, type EngineStats,
   type ReplyTopicName, type HandlerNameFor, type HandlerTopics, type DeadLetter, type DeadLetterReason,
-  type CircuitOptions, type CircuitStats,
+  type CircuitOptions, type CircuitStats, type Priority,
 } from './engine/types.ts';
 export type { SubjectPattern, TopicsMatching } from './engine/subjects.ts';
 export {

@@ -52,8 +52,9 @@ export class Consumer {
   private readonly f64: Float64Array;
   /** ringFrom[key]: the lane this thread consumes for inbound key `key` (class · threads + producer). */
   private readonly ringFrom: readonly number[];
-  /** Records per lane per pass, by class, while a higher class had work in the pass (the starvation guard). */
-  private readonly guardBudget: Int32Array;
+  /** The starvation guard, by class: records earned per record of a higher class (weight_k ÷ weight_high), and earned so far. */
+  private readonly guardShare: Float64Array;
+  private readonly credit: Float64Array;
   private readonly erroredTopics: Uint8Array;
   private readonly i32: Int32Array;
   /** ringFrom's TAIL words (u32 indices): where a batch's handled cursor starts. */
@@ -93,7 +94,8 @@ export class Consumer {
     const ringFrom: number[] = [];
     for (let key = 0; key < T * PRIORITY_CLASSES; key++) ringFrom.push(arena.ring(inboundLane(thread, key, T)).address);
     this.ringFrom = ringFrom;
-    this.guardBudget = Int32Array.from(shape.priorityWeights, (w) => Math.max(1, Math.round((shape.batch * w) / shape.priorityWeights[0]!)));
+    this.guardShare = Float64Array.from(shape.priorityWeights, (w) => w / shape.priorityWeights[0]!);
+    this.credit = new Float64Array(PRIORITY_CLASSES);
     this.tailFrom = ringFrom.map((ring) => (ring + RING_TAIL_OFFSET) >> 2);
     this.erroredTopics = new Uint8Array(shape.topicNames.length);
     const slots = shape.maxSubscriptions;
@@ -109,16 +111,20 @@ export class Consumer {
 
   /**
    * Handles up to `limit` records of the lane of inbound key `key`, flushes what their handlers
-   * published, counts them COMPLETED, commits. Returns how many it handled.
+   * published, counts them COMPLETED, commits. Returns how many it handled. With `yieldAt` > 0
+   * (a lower class), it stops early once it handled `yieldAt` records and a high-priority record
+   * was flushed to this thread (URGENT).
    */
-  drainLane(key: number, limit: number): number {
+  drainLane(key: number, limit: number, yieldAt = 0): number {
     const core = this.core;
     const ring = this.ringFrom[key]!;
     const i32 = this.i32;
+    const urgent = this.control.urgent;
     const { handled, handledLane } = this.control;
     let n = 0;
     let tail = 0;
     while (n < limit) {
+      if (yieldAt !== 0 && n >= yieldAt && Atomics.load(i32, urgent) !== 0) break;
       const record = core.ringTryPeek(ring);
       if (record < ADDRESS_MIN) break;
       if (n === 0) {
@@ -148,18 +154,48 @@ export class Consumer {
 
   /**
    * One pass over every inbound lane, class by class from high to low; returns records handled.
-   * A class gets `batch` records per lane while no higher class had work in this pass, and its
-   * guard budget (batch × its weight ÷ high's weight) while one had: higher classes overtake,
-   * lower ones keep a share (the starvation guard), and an engine with one busy class runs at
-   * full batches.
+   *
+   * Overtaking: the pass clears URGENT, drains the high lanes, then the lower classes, each lane
+   * up to `batch` records; a producer that flushes a high record to this thread sets URGENT, and a
+   * lower class's drain stops at its next record: the rest of the pass serves only what the guard
+   * owes, and the next pass starts with high. A high record therefore waits for the handler that is running and the high records ahead of
+   * it, plus what the starvation guard owes the lower classes.
+   *
+   * The starvation guard (deficit round robin): while a higher class is backlogged (a lane of it
+   * still holds records after its drain), a lower class k earns weight_k ÷ weight_high of a record
+   * per record the classes above it handled, and handles what it earned, one record at a time,
+   * before anything else may stop it. Under saturation the classes share the thread about in
+   * proportion to their weights; without contention nothing is owed and a class runs full batches.
    */
   drainAll(): number {
     const T = this.shape.threads;
     const batch = this.shape.batch;
+    const i32 = this.i32;
+    const urgent = this.control.urgent;
+    const credit = this.credit;
+    if (Atomics.load(i32, urgent) !== 0) Atomics.store(i32, urgent, 0);
     let n = 0;
+    let backlogged = false;
     for (let k = 0, key = 0; k < PRIORITY_CLASSES; k++) {
-      const limit = n === 0 ? batch : this.guardBudget[k]!;
-      for (let p = 0; p < T; p++, key++) n += this.drainLane(key, limit);
+      let owed = 0;
+      if (k !== 0) {
+        if (backlogged) {
+          credit[k] = Math.min(batch, credit[k]! + n * this.guardShare[k]!);
+          owed = Math.floor(credit[k]!);
+        } else credit[k] = 0;
+      }
+      const before = n;
+      for (let p = 0; p < T; p++, key++) {
+        let m: number;
+        if (k === 0) m = this.drainLane(key, batch, 0);
+        else if (backlogged) m = owed > 0 ? this.drainLane(key, owed, 0) : 0;
+        else m = this.drainLane(key, batch, 1);
+        n += m;
+        if (k !== 0 && backlogged) owed -= m;
+        // Records left (a full batch, or stopped by URGENT): lower classes get only what they are owed.
+        if (this.core.ringAvailable(this.ringFrom[key]!) > 0) backlogged = true;
+      }
+      if (k !== 0 && credit[k]! > 0) credit[k] = Math.max(0, credit[k]! - (n - before));
     }
     return n;
   }

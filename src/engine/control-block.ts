@@ -9,7 +9,7 @@
 import type { Arena } from '../arena.ts';
 import {
   CONTROL_ACCEPTED_OFFSET, CONTROL_BACKLOG_OFFSET, CONTROL_BUSY_OFFSET, CONTROL_COMMAND_OFFSET, CONTROL_LEASE_OFFSET, CONTROL_COMPLETED_OFFSET,
-  CONTROL_DOORBELL_OFFSET, CONTROL_HANDLED_LANE_OFFSET, CONTROL_HANDLED_OFFSET, CONTROL_IDLE_MS_OFFSET, CONTROL_IDLE_SINCE_MS_OFFSET,
+  CONTROL_DOORBELL_OFFSET, CONTROL_URGENT_OFFSET, CONTROL_HANDLED_LANE_OFFSET, CONTROL_HANDLED_OFFSET, CONTROL_IDLE_MS_OFFSET, CONTROL_IDLE_SINCE_MS_OFFSET,
   CONTROL_LANE_STATS_OFFSET, CONTROL_LATE_REPLIES_OFFSET, CONTROL_SLEEPING_OFFSET,
   CIRCUIT_BYTES, CONTROL_START_MS_OFFSET, CONTROL_STATE_OFFSET, LANE_STAT_BYTES, TOPIC_STAT_BYTES,
   type ControlLayout,
@@ -21,6 +21,7 @@ export class ControlBlock {
   readonly f64: Float64Array;
   // i32 indices of the atomic words.
   readonly doorbell: number;
+  readonly urgent: number;
   readonly sleeping: number;
   readonly state: number;
   readonly command: number;
@@ -45,6 +46,7 @@ export class ControlBlock {
     this.i32 = new Int32Array(buffer);
     this.f64 = new Float64Array(buffer);
     this.doorbell = (address + CONTROL_DOORBELL_OFFSET) >> 2;
+    this.urgent = (address + CONTROL_URGENT_OFFSET) >> 2;
     this.sleeping = (address + CONTROL_SLEEPING_OFFSET) >> 2;
     this.state = (address + CONTROL_STATE_OFFSET) >> 2;
     this.command = (address + CONTROL_COMMAND_OFFSET) >> 2;
@@ -116,6 +118,11 @@ export class ControlBlock {
   /** Whether the owner announced it sleeps (or is about to) on its doorbell. */
   isSleeping(): boolean {
     return Atomics.load(this.i32, this.sleeping) !== 0;
+  }
+
+  /** A producer, after flushing a high-priority record to the owner: the owner's lower-class drain stops at its next record. */
+  markUrgent(): void {
+    if (Atomics.load(this.i32, this.urgent) === 0) Atomics.store(this.i32, this.urgent, 1);
   }
 
   /** Any thread: wakes the owner if it waits on its doorbell (or makes its next wait return). */

@@ -32,13 +32,14 @@
  *
  * ── Thread control block (the first CONTROL bytes of each thread's arena scratch block) ────────
  *
- * Every word below has one writer, the block's owner, except DOORBELL (any producer) and COMMAND
- * (thread 0). Counters that other threads only report are plain f64 ("may be late"); the ones drain
+ * Every word below has one writer, the block's owner, except DOORBELL and URGENT (any producer)
+ * and COMMAND (thread 0). Counters that other threads only report are plain f64 ("may be late"); the ones drain
  * reasons about are u32 written with Atomics.store.
  *
  * | offset | size | field         | writer      | readers        | access |
  * |--------|------|---------------|-------------|----------------|--------|
  * | 0      | 4    | DOORBELL      | producers   | owner          | atomic (add + notify) |
+ * | 4      | 4    | URGENT        | producers, owner | owner     | atomic: 1 once a producer flushed a high-priority record to the owner; the owner clears it at the start of a pass and stops a lower class's drain when it is set |
  * | 128    | 4    | SLEEPING      | owner       | producers      | atomic |
  * | 256    | 4    | STATE         | owner*      | thread 0, producers | atomic: THREAD_*; (*) thread 0 sets RESTARTING for a dead owner |
  * | 260    | 4    | COMMAND       | thread 0    | owner          | atomic |
@@ -125,6 +126,7 @@ export const PRIORITY_NAMES = ['high', 'normal', 'low'] as const;
 // Words written by different threads (DOORBELL: producers; SLEEPING: the owner) and the owner's
 // own groups sit FALSE_SHARING_STRIDE apart.
 export const CONTROL_DOORBELL_OFFSET = 0;
+export const CONTROL_URGENT_OFFSET = CONTROL_DOORBELL_OFFSET + 4;
 export const CONTROL_SLEEPING_OFFSET = CONTROL_DOORBELL_OFFSET + FALSE_SHARING_STRIDE;
 export const CONTROL_STATE_OFFSET = CONTROL_SLEEPING_OFFSET + FALSE_SHARING_STRIDE;
 export const CONTROL_COMMAND_OFFSET = CONTROL_STATE_OFFSET + 4;

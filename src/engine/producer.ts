@@ -302,7 +302,10 @@ export class Producer {
     // Doorbell: pairs with the consumer's store of SLEEPING followed by its loads of every lane's
     // HEAD (the worker loop's park). Our HEAD store (ringFlush) precedes this load of SLEEPING, so
     // either we see SLEEPING = 1 and ring, or the consumer sees our HEAD and does not sleep.
-    const peer = this.controls[key % this.shape.threads]!;
+    const T = this.shape.threads;
+    const peer = this.controls[key % T]!;
+    // After the HEAD store: a consumer that sees URGENT finds the high-priority record.
+    if (key < T) peer.markUrgent();
     if (peer.isSleeping()) peer.ring();
   }
 

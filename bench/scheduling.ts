@@ -1,0 +1,174 @@
+/**
+ * Scheduling under load, two parts (ratios within one run):
+ *
+ * overload  One worker whose `job` handler busy-waits MICROS µs (capacity C = 10^6 / MICROS per s),
+ *           fed from the main thread at a paced rate for SECONDS per case, a flush per message:
+ *             unloaded   high only, at 0.4 C
+ *             priorities high 0.4 C + normal 0.8 C + low 0.8 C (2× overload), topic `shed: true`
+ *             one class  the same 2× stream, every message 'normal' (what an engine without
+ *                        priorities does), shedding still on
+ *           The worker measures each message's queue wait (publish → handler start) per class.
+ *           Reported: high p50/p99 under 2× overload ÷ unloaded, what was shed per class, and that
+ *           every high message was delivered (none lost, none shed).
+ *
+ * spin      Throughput of publishBatch (256) into a group subscription, by spin setting: the
+ *           default (stats().spin) beside fixed 0, 100, 1000, 20000, on an oversubscribed layout
+ *           (workers = cores, plus the publishing main thread; group over all workers, and
+ *           broadcast) and on a spare-core one (workers = cores − 1). Median of RUNS runs after a
+ *           warm-up; reported as the default's ratio to the best fixed setting.
+ *
+ *   node build/bench/scheduling.js [overload] [spin] [wasm|js]
+ *   env SCHED_SECONDS (2), SCHED_MICROS (20), SCHED_RUNS (5), SCHED_MESSAGES (1000000: spin runs)
+ */
+import { availableParallelism } from 'node:os';
+import { createEngine, type Engine, type Priority } from '../src/index.ts';
+import { o2oTopics } from './engine/o2o-topics.ts';
+import { schedTopics, type SchedTopics } from './engine/sched-topics.ts';
+
+const SECONDS = Number(process.env.SCHED_SECONDS ?? 2);
+const MICROS = Number(process.env.SCHED_MICROS ?? 20);
+const RUNS = Number(process.env.SCHED_RUNS ?? 5);
+const MESSAGES = Number(process.env.SCHED_MESSAGES ?? 1_000_000);
+const CLASSES: readonly Priority[] = ['high', 'normal', 'low'];
+const now = (): number => performance.timeOrigin + performance.now();
+const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[values.length >> 1]!;
+const f = (x: number, digits = 1): string => x.toFixed(digits);
+
+interface Mix { readonly name: string; readonly rates: readonly [number, number, number]; readonly asNormal: boolean }
+
+/** Publishes the mix for SECONDS at its rates (fractions of capacity), paced on the main thread; returns per-class publish results. */
+async function paced(engine: Engine<SchedTopics>, mix: Mix): Promise<{ published: number[]; refused: number[] }> {
+  const capacity = 1e6 / MICROS;
+  const total = mix.rates[0] + mix.rates[1] + mix.rates[2];
+  const gapMs = 1000 / (capacity * total);
+  const published = [0, 0, 0];
+  const refused = [0, 0, 0];
+  const job = { stamp: 0, micros: MICROS, cls: 0 };
+  // A deterministic interleaving in proportion to the rates: class k is due when its share fell behind.
+  const sent = [0, 0, 0];
+  const start = performance.now();
+  const end = start + SECONDS * 1000;
+  let next = start;
+  let lastYield = start;
+  for (let i = 0; ; i++) {
+    let t = performance.now();
+    while (t < next) t = performance.now();
+    if (t >= end) break;
+    next += gapMs;
+    let cls = 0;
+    let worst = Infinity;
+    for (let k = 0; k < 3; k++) {
+      if (mix.rates[k] === 0) continue;
+      const lag = sent[k]! / mix.rates[k]!;
+      if (lag < worst) { worst = lag; cls = k; }
+    }
+    sent[cls]! += 1;
+    job.stamp = now();
+    job.cls = cls;
+    published[cls]! += 1;
+    if (!engine.publish('job', job, mix.asNormal ? 'normal' : CLASSES[cls])) refused[cls]! += 1;
+    engine.flush();
+    if (t - lastYield > 2) {
+      lastYield = t;
+      await new Promise<void>((resolve) => setImmediate(resolve)); // thread 0's pump and reply loop
+    }
+  }
+  return { published, refused };
+}
+
+async function overload(backend: 'wasm' | 'js'): Promise<boolean> {
+  const engine = await createEngine({ topics: schedTopics, handlers: new URL('./engine/sched-handlers.js', import.meta.url), workers: 1, backend, ringCapacity: 256 });
+  let ok = true;
+  try {
+    await engine.subscribe('job', { handler: 'job', mode: 'group' });
+    await engine.subscribe('report', { handler: 'report', mode: 'group' });
+    const mixes: Mix[] = [
+      { name: 'unloaded (high 0.4 C)', rates: [0.4, 0, 0], asNormal: false },
+      { name: 'priorities, 2× (0.4/0.8/0.8 C)', rates: [0.4, 0.8, 0.8], asNormal: false },
+      { name: 'one class, 2×', rates: [0.4, 0.8, 0.8], asNormal: true },
+    ];
+    const rows: string[] = [];
+    let unloadedP99 = NaN;
+    let unloadedP50 = NaN;
+    await paced(engine, { ...mixes[0]!, name: 'warm-up' });
+    await engine.whenWritable();
+    await engine.drain({ timeout: 60_000 });
+    await engine.request('report', { reset: true }, { timeout: 10_000, priority: 'high' });
+    for (const mix of mixes) {
+      const before = engine.stats().topics.job!;
+      const { published, refused } = await paced(engine, mix);
+      await engine.whenWritable();
+      await engine.drain({ timeout: 60_000 });
+      const r = await engine.request('report', { reset: true }, { timeout: 10_000, priority: 'high' });
+      const after = engine.stats().topics.job!;
+      const shed = CLASSES.map((c) => after.shed[c] - before.shed[c]);
+      const handled = [r.high, r.normal, r.low];
+      if (mix === mixes[0]) { unloadedP99 = r.highP99; unloadedP50 = r.highP50; }
+      if (!mix.asNormal && (handled[0] !== published[0] || shed[0] !== 0)) {
+        ok = false;
+        rows.push(`  FAILED: high published ${published[0]}, handled ${handled[0]}, shed ${shed[0]}`);
+      }
+      // In 'one class' every message travels as normal: the worker still knows its intended class.
+      rows.push(`  ${mix.name.padEnd(32)} published h/n/l ${published.join('/')}  handled ${handled.join('/')}  shed ${shed.join('/')}  refused ${refused.join('/')}`);
+      rows.push(`  ${''.padEnd(32)} queue wait µs p50/p99: high ${f(r.highP50)}/${f(r.highP99)}  normal ${f(r.normalP50)}/${f(r.normalP99)}  low ${f(r.lowP50)}/${f(r.lowP99)}` +
+        (mix === mixes[0] ? '' : `  → high p99 ÷ unloaded ${f(r.highP99 / unloadedP99, 2)}×, p50 ${f(r.highP50 / unloadedP50, 2)}×`));
+    }
+    console.log(`overload (${backend}): 1 worker, job ${MICROS} µs (C = ${f(1e6 / MICROS / 1000, 0)} k/s), ${SECONDS} s per case, ringCapacity 256, shed on`);
+    for (const row of rows) console.log(row);
+  } finally {
+    await engine.close();
+  }
+  return ok;
+}
+
+async function spinCase(backend: 'wasm' | 'js', layout: 'group' | 'broadcast', workers: number, spin: number | undefined): Promise<{ rate: number; spin: number }> {
+  const engine = await createEngine({ topics: o2oTopics, handlers: new URL('./engine/o2o-handlers.js', import.meta.url), workers, backend, ...(spin === undefined ? {} : { spin }) });
+  try {
+    await engine.subscribe('msg', { handler: 'sink', mode: layout });
+    const batch = Array.from({ length: 256 }, () => ({ seq: 0, value: 0, x: 0, y: 0, stamp: 0 }));
+    const run = async (): Promise<number> => {
+      const t0 = performance.now();
+      for (let s = 0; s < MESSAGES; s += 256) {
+        for (let i = 0; i < 256; i++) batch[i]!.seq = s + i;
+        engine.publishBatch('msg', batch);
+        await engine.whenWritable();
+      }
+      await engine.drain({ timeout: 120_000 });
+      return MESSAGES / (performance.now() - t0) / 1000;
+    };
+    await run();
+    const rates: number[] = [];
+    for (let i = 0; i < RUNS; i++) rates.push(await run());
+    return { rate: median(rates), spin: engine.stats().spin };
+  } finally {
+    await engine.close();
+  }
+}
+
+async function spins(backend: 'wasm' | 'js'): Promise<void> {
+  const cores = availableParallelism();
+  const layouts: { name: string; layout: 'group' | 'broadcast'; workers: number }[] = [
+    { name: `oversubscribed, group over ${cores} workers`, layout: 'group', workers: cores },
+    { name: `oversubscribed, broadcast to ${cores} workers`, layout: 'broadcast', workers: cores },
+  ];
+  if (cores > 1) layouts.push({ name: `spare core, group on ${cores - 1} worker(s)`, layout: 'group', workers: cores - 1 });
+  console.log(`spin (${backend}): publishBatch 256 × ${MESSAGES.toLocaleString('en')}, M msg/s median of ${RUNS} after a warm-up, ${cores} cores`);
+  for (const l of layouts) {
+    const fixed: [number, number][] = [];
+    for (const s of [0, 100, 1000, 20000]) fixed.push([s, (await spinCase(backend, l.layout, l.workers, s)).rate]);
+    const auto = await spinCase(backend, l.layout, l.workers, undefined);
+    const best = fixed.reduce((a, b) => (b[1] > a[1] ? b : a));
+    console.log(`  ${l.name.padEnd(40)} default (spin ${auto.spin}) ${f(auto.rate, 2)}  ${fixed.map(([s, r]) => `spin ${s} ${f(r, 2)}`).join('  ')}  → default ÷ best (spin ${best[0]}) ${f(auto.rate / best[1], 2)}×`);
+  }
+}
+
+const args = process.argv.slice(2);
+const parts = args.filter((a) => a === 'overload' || a === 'spin');
+const backends = args.filter((a): a is 'wasm' | 'js' => a === 'wasm' || a === 'js');
+let ok = true;
+console.log(`scheduling: Node ${process.version}`);
+for (const backend of backends.length > 0 ? backends : (['wasm'] as const)) {
+  if (parts.length === 0 || parts.includes('overload')) ok = (await overload(backend)) && ok;
+  if (parts.length === 0 || parts.includes('spin')) await spins(backend);
+}
+process.exitCode = ok ? 0 : 1;
