@@ -32,8 +32,8 @@ import type schedHandlers from './engine/sched-handlers.ts';
 const SCHED_HANDLERS = new URL('./engine/sched-handlers.js', import.meta.url);
 const CORES = availableParallelism();
 const SPIN_DEFAULT = 20_000;
-/** The adaptive default: spin while the engine's threads (workers + the creating thread) fit the cores. */
-const defaultSpinFor = (workers: number): number => (workers + 1 <= CORES ? SPIN_DEFAULT : 0);
+/** The default budget is the same on every engine; it is adaptive (spent only while the awake threads fit the cores). */
+const defaultSpinFor = (_workers: number): number => SPIN_DEFAULT;
 
 type SchedEngine = Engine<SchedTopics, typeof schedHandlers> & { errors: Error[] };
 /** A worker's report (SchedReport's fields, all numbers). */
@@ -259,11 +259,13 @@ describe.each(BACKENDS)('engine scheduling: priority classes on one worker (%s)'
     }
   });
 
-  test(`spin: the default is ${SPIN_DEFAULT} when workers + 1 ≤ availableParallelism() (${CORES} here), else 0; an explicit spin wins`, async () => {
+  test(`spin: the default is an adaptive ${SPIN_DEFAULT}; an explicit spin wins and is fixed`, async () => {
     expect(engine.stats().spin).toBe(defaultSpinFor(1));
+    expect(engine.stats().adaptiveSpin).toBe(true);
     const explicit = await startSched(backend, { workers: 1, spin: 777 });
     try {
       expect(explicit.stats().spin).toBe(777);
+      expect(explicit.stats().adaptiveSpin).toBe(false);
       expect(await reports(explicit)).toHaveLength(1); // and it serves
     } finally {
       await explicit.close({ timeout: 5000 });
@@ -272,7 +274,7 @@ describe.each(BACKENDS)('engine scheduling: priority classes on one worker (%s)'
       // As many workers as cores: the threads outnumber the cores by one.
       const crowded = await startSched(backend, { workers: CORES });
       try {
-        expect(crowded.stats().spin).toBe(0);
+        expect(crowded.stats()).toMatchObject({ spin: SPIN_DEFAULT, adaptiveSpin: true });
         expect(await reports(crowded)).toHaveLength(CORES);
       } finally {
         await crowded.close({ timeout: 5000 });

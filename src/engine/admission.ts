@@ -4,12 +4,12 @@
  * A topic declared with `admission: { maxInFlight }` has one i32 word in thread 0's control block
  * (layout.ts, ADMISSION): deliveries admitted and not yet handled, summed over every publisher
  * and every receiver. A publisher takes a place per delivery (one per receiving subscription
- * member) with Atomics.add before it pushes, and gives it back at once if the limit was reached
+ * member) before it pushes, unless the limit was reached
  * (the delivery is refused, counted TOPIC_STAT_ADMISSION_REFUSED) or the push refused it. The
  * record carries RECORD_FLAG_ADMITTED, so whoever completes it gives its place back: the consumer
  * once its handler returned (or it became a dead letter), drop-oldest when it drops it, and the
- * write-offs of a worker that stays down. Add-then-check is exact under any number of
- * publishers: the word never exceeds maxInFlight for long enough to admit one more.
+ * write-offs of a worker that stays down. A place is taken with a compare-exchange below the
+ * limit, so the count is exact under any number of publishers and never exceeds maxInFlight.
  *
  * What is not given back: records a crashed worker held in a backlog that had outgrown its spill
  * region (counted `lost`); each such record keeps one place until the engine closes.
@@ -34,12 +34,19 @@ export class Admission {
     return this.limits[topic] !== 0;
   }
 
-  /** Takes one place of `topic`; false (and nothing taken) if maxInFlight are in flight. */
+  /**
+   * Takes one place of `topic`; false (and nothing taken) if maxInFlight are in flight. A
+   * compare-exchange loop, not add-then-undo: the word never reads above the limit (stats'
+   * inFlight), and a refusal always means the limit was reached.
+   */
   reserve(topic: number): boolean {
     const word = this.base + topic;
-    if (Atomics.add(this.i32, word, 1) < this.limits[topic]!) return true;
-    Atomics.sub(this.i32, word, 1);
-    return false;
+    const limit = this.limits[topic]!;
+    for (;;) {
+      const seen = Atomics.load(this.i32, word);
+      if (seen >= limit) return false;
+      if (Atomics.compareExchange(this.i32, word, seen, seen + 1) === seen) return true;
+    }
   }
 
   /** Gives one place of `topic` back. */

@@ -9,7 +9,7 @@
 import type { Arena } from '../arena.ts';
 import {
   CONTROL_ACCEPTED_OFFSET, CONTROL_BACKLOG_OFFSET, CONTROL_BUSY_OFFSET, CONTROL_COMMAND_OFFSET, CONTROL_LEASE_OFFSET, CONTROL_COMPLETED_OFFSET,
-  CONTROL_DOORBELL_OFFSET, CONTROL_URGENT_OFFSET, CONTROL_HANDLED_LANE_OFFSET, CONTROL_HANDLED_OFFSET, CONTROL_IDLE_MS_OFFSET, CONTROL_IDLE_SINCE_MS_OFFSET,
+  CONTROL_DOORBELL_OFFSET, CONTROL_URGENT_OFFSET, CONTROL_CLASSES_OFFSET, CONTROL_HANDLED_LANE_OFFSET, CONTROL_HANDLED_OFFSET, CONTROL_IDLE_MS_OFFSET, CONTROL_IDLE_SINCE_MS_OFFSET,
   CONTROL_LANE_STATS_OFFSET, CONTROL_LATE_REPLIES_OFFSET, CONTROL_SLEEPING_OFFSET,
   CIRCUIT_BYTES, CONTROL_START_MS_OFFSET, CONTROL_STATE_OFFSET, LANE_STAT_BYTES, TOPIC_STAT_BYTES,
   type ControlLayout,
@@ -22,6 +22,7 @@ export class ControlBlock {
   // i32 indices of the atomic words.
   readonly doorbell: number;
   readonly urgent: number;
+  readonly classes: number;
   readonly sleeping: number;
   readonly state: number;
   readonly command: number;
@@ -47,6 +48,7 @@ export class ControlBlock {
     this.f64 = new Float64Array(buffer);
     this.doorbell = (address + CONTROL_DOORBELL_OFFSET) >> 2;
     this.urgent = (address + CONTROL_URGENT_OFFSET) >> 2;
+    this.classes = (address + CONTROL_CLASSES_OFFSET) >> 2;
     this.sleeping = (address + CONTROL_SLEEPING_OFFSET) >> 2;
     this.state = (address + CONTROL_STATE_OFFSET) >> 2;
     this.command = (address + CONTROL_COMMAND_OFFSET) >> 2;

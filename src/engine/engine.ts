@@ -190,6 +190,7 @@ export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = Handle
   /** Publishes what the staging writer of `topic` holds; returns as publish does. */
   send(topic: TopicName<T>, priority?: Priority): boolean {
     const runtime = this.topic(topic);
+    if (priority === undefined) return this.runtime.producer.route(runtime, 0);
     return this.runtime.producer.route(runtime, 0, runtime.staging, 0, undefined, priorityOf(runtime, priority));
   }
 

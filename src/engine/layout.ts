@@ -32,7 +32,7 @@
  *
  * ── Thread control block (the first CONTROL bytes of each thread's arena scratch block) ────────
  *
- * Every word below has one writer, the block's owner, except DOORBELL and URGENT (any producer)
+ * Every word below has one writer, the block's owner, except DOORBELL, URGENT and CLASSES (any producer)
  * and COMMAND (thread 0). Counters that other threads only report are plain f64 ("may be late"); the ones drain
  * reasons about are u32 written with Atomics.store.
  *
@@ -40,11 +40,12 @@
  * |--------|------|---------------|-------------|----------------|--------|
  * | 0      | 4    | DOORBELL      | producers   | owner          | atomic (add + notify) |
  * | 4      | 4    | URGENT        | producers, owner | owner     | atomic: 1 once a producer flushed a high-priority record to the owner; the owner clears it at the start of a pass and stops a lower class's drain when it is set |
+ * | 8      | 4    | CLASSES       | producers   | owner          | atomic: bit k set once some producer flushed a record of class k to the owner (Atomics.or before that first HEAD store); the owner polls only those classes' lanes, and always normal's |
  * | 128    | 4    | SLEEPING      | owner       | producers      | atomic |
  * | 256    | 4    | STATE         | owner*      | thread 0, producers | atomic: THREAD_*; (*) thread 0 sets RESTARTING for a dead owner |
  * | 260    | 4    | COMMAND       | thread 0    | owner          | atomic |
  * | 264    | 4    | LEASE         | thread 0    | owner          | atomic: the generation of the thread that may run this worker; 0: revoked |
- * | 268    | 4    | BUSY          | owner       | thread 0       | atomic: 1 from the start of a loop pass (stored before LEASE is checked) until the thread parks or yields |
+ * | 268    | 4    | BUSY          | owner       | thread 0, workers | atomic: a worker: 1 from the start of a loop pass (stored before LEASE is checked) until it parks or yields; thread 0: 1 from a task's first publish until its flush. Idle workers count the BUSY threads before they spin (worker.ts) |
  * | 384    | 4    | ACCEPTED      | owner       | thread 0       | atomic: lane records this thread made visible or took into a backlog (mod 2^32) |
  * | 388    | 4    | COMPLETED     | owner       | thread 0       | atomic: records it handled and committed, plus backlog records it dropped (mod 2^32) |
  * | 392    | 4    | BACKLOG       | owner       | thread 0       | atomic: records waiting in its backlogs |
@@ -127,6 +128,7 @@ export const PRIORITY_NAMES = ['high', 'normal', 'low'] as const;
 // own groups sit FALSE_SHARING_STRIDE apart.
 export const CONTROL_DOORBELL_OFFSET = 0;
 export const CONTROL_URGENT_OFFSET = CONTROL_DOORBELL_OFFSET + 4;
+export const CONTROL_CLASSES_OFFSET = CONTROL_URGENT_OFFSET + 4;
 export const CONTROL_SLEEPING_OFFSET = CONTROL_DOORBELL_OFFSET + FALSE_SHARING_STRIDE;
 export const CONTROL_STATE_OFFSET = CONTROL_SLEEPING_OFFSET + FALSE_SHARING_STRIDE;
 export const CONTROL_COMMAND_OFFSET = CONTROL_STATE_OFFSET + 4;

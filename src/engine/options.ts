@@ -8,6 +8,7 @@ import { RING_HEADER_BYTES, RING_MAX_CAPACITY, RING_MAX_RECORD_SIZE } from '../.
 import { ConfigError } from '../errors.ts';
 import type { AnySchema } from '../schema.ts';
 import { MAX_WORKERS, PRIORITY_CLASSES, PRIORITY_NAMES, RECORD_HEADER_BYTES, controlLayout, scratchLayout, type ControlLayout } from './layout.ts';
+import { SHED_LOW_DEFAULT, SHED_NORMAL_DEFAULT } from './shedder.ts';
 import { isPattern } from './subjects.ts';
 import type { SupervisionOptions } from './supervisor.ts';
 import type { BackpressurePolicy, EngineOptions, TopicMap } from './types.ts';
@@ -24,6 +25,13 @@ export interface EngineShape {
   readonly flushEvery: number;
   readonly batch: number;
   readonly spin: number;
+  /**
+   * Whether `spin` is the default, which a worker spends only while the engine threads that are
+   * awake fit the machine's `cores` (worker.ts); an explicit spin is always spent.
+   */
+  readonly adaptiveSpin: boolean;
+  /** Logical cores of the machine (the platform's count). */
+  readonly cores: number;
   /** Milliseconds a worker waits for space under 'block' before it spills into its backlog. */
   readonly blockTimeout: number;
   /**
@@ -106,18 +114,6 @@ export interface ValidatedOptions {
   readonly scratchBytes: number;
 }
 
-/**
- * The spin budget when options.spin is left out. Spinning pays only while every engine thread has
- * a core: then a worker that polls for ~1 ms catches the next flush without the ~35 µs wake-up. With
- * more threads than cores (the default engine: a worker per core plus the thread that created it),
- * a spinning worker takes the core its producer needs, and parking at once (spin 0) was 2–4× faster
- * than 20000 polls in bench/spin.ts (publishBatch and publish, group and broadcast over 2 workers
- * on 2 cores), and never more than ~1.25× slower than the best fixed budget there.
- */
-export function defaultSpin(threads: number, cores: number): number {
-  return threads <= cores ? DEFAULTS.spin : 0;
-}
-
 /** Validates `options`; `defaultWorkers` is the platform's default worker count, `cores` its logical cores. */
 export function validateOptions(options: EngineOptions<TopicMap>, defaultWorkers: number, cores: number = defaultWorkers): ValidatedOptions {
   if (options === null || typeof options !== 'object') throw new ConfigError('options', options, 'must be an object');
@@ -131,7 +127,9 @@ export function validateOptions(options: EngineOptions<TopicMap>, defaultWorkers
   const maxSubscriptions = integer('maxSubscriptions', options.maxSubscriptions ?? DEFAULTS.maxSubscriptions, 1, MAX_SUBSCRIPTIONS);
   const flushEvery = integer('flushEvery', options.flushEvery ?? DEFAULTS.flushEvery, 1, MAX_FLUSH_EVERY);
   const batch = integer('batch', options.batch ?? DEFAULTS.batch, 1, 65536);
-  const spin = integer('spin', options.spin ?? defaultSpin(workers + 1, cores), 0, 1e7);
+  const spin = integer('spin', options.spin ?? DEFAULTS.spin, 0, 1e7);
+  // Left out: the worker loop spins only while the awake engine threads fit the cores (worker.ts).
+  const adaptiveSpin = options.spin === undefined;
   const blockTimeout = integer('blockTimeout', options.blockTimeout ?? DEFAULTS.blockTimeout, 0, 600_000);
   const startTimeout = integer('startTimeout', options.startTimeout ?? DEFAULTS.startTimeout, 1, 600_000);
   const handlers = options.handlers as unknown;
@@ -170,7 +168,7 @@ export function validateOptions(options: EngineOptions<TopicMap>, defaultWorkers
   const scratchBytes = scratchLayout(control, topicNames.length, recordSize, routerSubscriptions, threads, spillCapacity).bytes;
   return {
     workers, backend, coreBuild, startTimeout, scratchBytes, supervision,
-    shape: { threads, topicNames, recordSize, ringCapacity, maxSubscriptions, flushEvery, batch, spin, blockTimeout, restartWait, spillCapacity, priorityWeights, control, routerSubscriptions },
+    shape: { threads, topicNames, recordSize, ringCapacity, maxSubscriptions, flushEvery, batch, spin, adaptiveSpin, cores, blockTimeout, restartWait, spillCapacity, priorityWeights, control, routerSubscriptions },
   };
 }
 
@@ -221,8 +219,9 @@ function validateScheduling(name: string, topic: TopicMap[string]): void {
       if (typeof v !== 'number' || !(v > min) || v > 1) throw new ConfigError(`topics.${name}.shed.${field}`, v, `must be a fraction of a lane's capacity in (${min}, 1]`);
       return v;
     };
-    const lowAt = low === undefined ? 0 : fraction('low', low, 0);
+    const lowAt = low === undefined ? SHED_LOW_DEFAULT : fraction('low', low, 0);
     if (normal !== undefined) fraction('normal', normal, lowAt);
+    else if (lowAt >= SHED_NORMAL_DEFAULT) throw new ConfigError(`topics.${name}.shed.low`, low, `must be below normal (default ${SHED_NORMAL_DEFAULT}), or give normal too`);
   }
 }
 

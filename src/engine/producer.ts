@@ -71,6 +71,8 @@ export class Producer {
   /** Records pushed per outbound key and not yet flushed; `fresh` ones were not counted ACCEPTED yet. */
   private readonly pending: Int32Array;
   private readonly fresh: Int32Array;
+  /** Per outbound key: 1 once this thread set its class in the consumer's CLASSES word. */
+  private readonly announced: Uint8Array;
   private entered = false;
   private flushScheduled = false;
   private readonly flushTask = (): void => {
@@ -119,6 +121,7 @@ export class Producer {
     this.ringTo = ringTo;
     this.pending = new Int32Array(keys);
     this.fresh = new Int32Array(keys);
+    this.announced = new Uint8Array(keys);
     this.scratchResult = new RouteResult(shape.routerSubscriptions);
     this.savedRoutes = new Uint32Array(shape.routerSubscriptions);
   }
@@ -187,8 +190,9 @@ export class Producer {
     const topic = this.u16[(src + RECORD_TOPIC_OFFSET) >> 1]!;
     const scheduled = this.scheduled[topic] !== 0;
     const priority = this.u16[(src + RECORD_FLAGS_OFFSET) >> 1]! >> RECORD_PRIORITY_SHIFT;
+    const keyBase = priority * this.shape.threads;
     // The least-loaded pick compares the depths of the lanes of the record's class.
-    const rings = this.ringTable + priority * this.shape.threads * 4;
+    const rings = this.ringTable + keyBase * 4;
     for (let i = from; i < n; i++) {
       const entry = u32[out + i]!;
       if (entry === ROUTE_SKIPPED) continue;
@@ -203,7 +207,7 @@ export class Producer {
         all = false;
         continue;
       }
-      const outcome = this.pushLane(consumer, src, this.table.policy(slot), stats, override);
+      const outcome = this.pushKey(keyBase + consumer, src, this.table.policy(slot), stats, override);
       if (outcome !== REFUSED) consumers[accepted++] = consumer;
       else {
         refused++;
@@ -239,7 +243,11 @@ export class Producer {
    * high byte), applying `policy` (or `override`) if it is full.
    */
   pushLane(consumer: number, src: number, policy: number, stats: number, override: number): PushOutcome {
-    const key = (this.u16[(src + RECORD_FLAGS_OFFSET) >> 1]! >> RECORD_PRIORITY_SHIFT) * this.shape.threads + consumer;
+    return this.pushKey((this.u16[(src + RECORD_FLAGS_OFFSET) >> 1]! >> RECORD_PRIORITY_SHIFT) * this.shape.threads + consumer, src, policy, stats, override);
+  }
+
+  /** pushLane into the lane of outbound key `key` (the class is known: pushRoutes). */
+  private pushKey(key: number, src: number, policy: number, stats: number, override: number): PushOutcome {
     const backpressure = this.backpressure;
     // A lane with a backlog stays FIFO: its records go behind the backlog (the cold path).
     if (backpressure.backlogSize > 0 && backpressure.holds(key)) return backpressure.pushBehindBacklog(key, src, policy, stats, override);
@@ -293,6 +301,13 @@ export class Producer {
       this.fresh[key] = 0;
     }
     const ring = this.ringTo[key]!;
+    const T = this.shape.threads;
+    const peer = this.controls[key % T]!;
+    if (this.announced[key] === 0) {
+      // Before the first HEAD store of this lane: its consumer starts polling the class (layout.ts, CLASSES).
+      this.announced[key] = 1;
+      Atomics.or(peer.i32, peer.classes, 1 << ((key / T) | 0));
+    }
     this.core.ringFlush(ring);
     const lane = control.laneStat(key);
     this.f64[lane + LANE_STAT_PUBLISHED]! += this.pending[key]!;
@@ -302,8 +317,6 @@ export class Producer {
     // Doorbell: pairs with the consumer's store of SLEEPING followed by its loads of every lane's
     // HEAD (the worker loop's park). Our HEAD store (ringFlush) precedes this load of SLEEPING, so
     // either we see SLEEPING = 1 and ring, or the consumer sees our HEAD and does not sleep.
-    const T = this.shape.threads;
-    const peer = this.controls[key % T]!;
     // After the HEAD store: a consumer that sees URGENT finds the high-priority record.
     if (key < T) peer.markUrgent();
     if (peer.isSleeping()) peer.ring();
@@ -333,6 +346,7 @@ export class Producer {
     if (this.entered) {
       this.core.routerLeave(this.router, this.thread);
       this.entered = false;
+      if (this.thread === 0) Atomics.store(this.control.i32, this.control.busy, 0);
     }
   }
 
@@ -341,6 +355,8 @@ export class Producer {
     if (this.entered) return;
     this.core.routerEnter(this.router, this.thread);
     this.entered = true;
+    // Thread 0's BUSY: a task that publishes runs (idle workers do not spin against it: worker.ts).
+    if (this.thread === 0) Atomics.store(this.control.i32, this.control.busy, 1);
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     queueMicrotask(this.flushTask);

@@ -98,8 +98,10 @@ export class Recovery {
       Atomics.store(i32, (ring + RING_PRODUCER_PARKED_OFFSET) >> 2, 0);
       if (unflushed === 0) continue;
       dead.addAccepted(unflushed);
-      this.core.ringFlush(ring);
       const peer = this.controls[key % T]!;
+      // It may have died before its first flush of this class: its consumer must poll the lane.
+      Atomics.or(peer.i32, peer.classes, 1 << ((key / T) | 0));
+      this.core.ringFlush(ring);
       if (peer.isSleeping()) peer.ring();
     }
     // 3. backlogs

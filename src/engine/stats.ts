@@ -127,7 +127,7 @@ export class Stats {
       late += control.f64[control.lateReplies]!;
       backlog += control.backlog();
     }
-    return { topics, lanes, workers, lateReplies: late, backlog, lostToCrashes, circuits: this.circuits(), spin: shape.spin };
+    return { topics, lanes, workers, lateReplies: late, backlog, lostToCrashes, circuits: this.circuits(), spin: shape.spin, adaptiveSpin: shape.adaptiveSpin };
   }
 
   /** Every member worker's breaker of every subscribed slot that has one. */

@@ -21,7 +21,7 @@ import { RING_READ_OFFSET } from '../../assembly/layout/ring.ts';
 import type { ControlBlock } from './control-block.ts';
 import {
   DEAD_LETTER_CIRCUIT_OPEN, DEAD_LETTER_CRASHED, DEAD_LETTER_HUNG, HANDLED_COUNTED, LETTER_THREAD_SHIFT,
-  RECORD_CORRELATION_OFFSET, RECORD_CRASHES_OFFSET, RECORD_FLAGS_OFFSET, RECORD_HEADER_BYTES, RECORD_LETTER_OFFSET,
+  RECORD_CORRELATION_OFFSET, RECORD_CRASHES_OFFSET, RECORD_FLAGS_MASK, RECORD_FLAGS_OFFSET, RECORD_HEADER_BYTES, RECORD_LETTER_OFFSET,
   RECORD_REPLY_TO_OFFSET, RECORD_SUBSCRIPTION_OFFSET, RECORD_TOPIC_OFFSET, TOPIC_STAT_CRASHED,
   TOPIC_STAT_DEAD_LETTERED, inboundLane,
 } from './layout.ts';
@@ -152,7 +152,7 @@ export class Supervisor {
   /** A dead letter a worker sent to thread 0 (its consumer hands it over). */
   onLetter(record: number, topic: TopicRuntime): void {
     const letter = this.u16[(record + RECORD_LETTER_OFFSET) >> 1]!;
-    this.deliverLetter(record, topic, letter & ((1 << LETTER_THREAD_SHIFT) - 1), letter >>> LETTER_THREAD_SHIFT, this.u16[(record + RECORD_FLAGS_OFFSET) >> 1]!);
+    this.deliverLetter(record, topic, letter & ((1 << LETTER_THREAD_SHIFT) - 1), letter >>> LETTER_THREAD_SHIFT, this.u16[(record + RECORD_FLAGS_OFFSET) >> 1]! & RECORD_FLAGS_MASK);
   }
 
   /** The poison record at `record` (in a dead thread's lane), meant for `slot` on `thread`: counted and delivered. */

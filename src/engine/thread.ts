@@ -104,6 +104,8 @@ export class ThreadRuntime {
       publish: (topic, fields, priority) => this.publish(topics.get(topic), fields as Record<string, unknown>, priority),
       writer: (topic) => topics.get(topic).writer as never,
       send: (topic, priority) => {
+        // Without a priority: the two-argument call the hot path always made (route's defaults).
+        if (priority === undefined) return producer.route(topics.get(topic), 0);
         const runtime = topics.get(topic);
         return producer.route(runtime, 0, runtime.staging, 0, undefined, priorityOf(runtime, priority));
       },
@@ -119,6 +121,10 @@ export class ThreadRuntime {
 
   /** Stages `fields` (each validated by its setter: ConfigError naming the field) and routes it in class `priority` (default: the topic's). */
   publish(topic: TopicRuntime, fields: Record<string, unknown>, priority?: Priority): boolean {
+    if (priority === undefined) {
+      this.stage(topic, fields);
+      return this.producer.route(topic, 0);
+    }
     const cls = priorityOf(topic, priority);
     this.stage(topic, fields);
     return this.producer.route(topic, 0, topic.staging, 0, undefined, cls);

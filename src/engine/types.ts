@@ -201,8 +201,9 @@ export interface EngineOptions<T extends TopicMap, M extends HandlerModule<T, an
    * Empty polls a worker spins before it parks, 0..10^7. Waking a parked worker costs its producer
    * a notify and ~35 µs of latency on this VM; a longer spin keeps a busy stream from parking
    * between bursts, at the price of that much CPU per idle gap, and of the producer's core when
-   * threads outnumber cores. Default: 20000 (about 1–3 ms here) when the engine's threads (workers
-   * + the creating thread) fit the machine's cores, 0 when they do not (stats().spin says which).
+   * threads outnumber cores. Default: 20000 (about 1–3 ms here), spent only while the engine
+   * threads that are awake (workers handling or spinning, the creating thread publishing) fit the
+   * machine's cores; otherwise an idle worker parks at once. A number given here is always spent.
    */
   readonly spin?: number;
   /**
@@ -428,6 +429,8 @@ export interface EngineStats {
   lostToCrashes: number;
   /** The circuit breakers of subscriptions that have one, per member worker. */
   circuits: CircuitStats[];
-  /** Empty polls a worker spins before it parks (options.spin, or the default chosen for this machine). */
+  /** Empty polls a worker spins before it parks (options.spin, or the default). */
   spin: number;
+  /** Whether spin is the default, spent only while the awake engine threads fit the cores. */
+  adaptiveSpin: boolean;
 }

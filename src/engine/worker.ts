@@ -3,7 +3,8 @@
  * handler module, then drain inbound lanes until told to stop.
  *
  *   pass     drain every inbound lane (up to BATCH records each), pump backlogs
- *   spin     found nothing: poll again, up to SPIN times (a busy producer refills within µs)
+ *   spin     found nothing: poll again, up to SPIN times (a busy producer refills within µs);
+ *            with the default spin, only while the awake engine threads fit the cores
  *   park     SLEEPING = 1, re-check every lane, Atomics.wait on DOORBELL (1 s timeout)
  *
  * Why the doorbell: a worker consumes from one lane per producer thread, but Atomics.wait watches
@@ -35,6 +36,8 @@ const YIELD_EVERY_MS = 50;
  */
 const IDLE_TIMING_POLLS = 1024;
 const CLOCK_EVERY_PASSES = 1024;
+/** Empty polls between looks at how many engine threads are awake (the adaptive spin). */
+const CROWD_CHECK_POLLS = 1024;
 
 function nowMs(): number {
   return performance.timeOrigin + performance.now();
@@ -75,7 +78,20 @@ export async function runWorker(data: WorkerStartData, post: (message: WorkerMes
   Atomics.store(i32, control.state, THREAD_RUNNING);
   post({ kind: 'ready' });
 
-  const spin = data.shape.spin;
+  const { spin, adaptiveSpin, cores } = data.shape;
+  const controls = runtime.controls;
+  /**
+   * Whether the engine threads that are awake (BUSY: workers in a pass or spinning, thread 0 in a
+   * task that publishes), this one included, outnumber the cores: then spinning takes the core a
+   * publisher needs, and an idle worker parks at once. Read when an idle episode starts and every
+   * CROWD_CHECK_POLLS polls after; T atomic loads, off the path that handles messages.
+   */
+  const crowded = (): boolean => {
+    let awake = 1;
+    for (let t = 0; t < controls.length; t++) if (t !== data.thread && Atomics.load(controls[t]!.i32, controls[t]!.busy) !== 0) awake++;
+    return awake > cores;
+  };
+  let budget = spin;
   let polls = 0;
   let passes = 0;
   let lastYield = nowMs();
@@ -117,8 +133,9 @@ export async function runWorker(data: WorkerStartData, post: (message: WorkerMes
       continue;
     }
     ++polls;
+    if (adaptiveSpin && (polls === 1 || polls % CROWD_CHECK_POLLS === 0)) budget = crowded() ? 0 : spin;
     if (polls === IDLE_TIMING_POLLS && f64[idleSince] === 0) f64[idleSince] = nowMs();
-    if (polls < spin) continue;
+    if (polls < budget) continue;
     if (f64[idleSince] === 0) f64[idleSince] = nowMs();
 
     Atomics.store(i32, busy, 0);
