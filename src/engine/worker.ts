@@ -81,14 +81,25 @@ export async function runWorker(data: WorkerStartData, post: (message: WorkerMes
   const { spin, adaptiveSpin, cores } = data.shape;
   const controls = runtime.controls;
   /**
-   * Whether the engine threads that are awake (BUSY: workers in a pass or spinning, thread 0 in a
-   * task that publishes), this one included, outnumber the cores: then spinning takes the core a
-   * publisher needs, and an idle worker parks at once. Read when an idle episode starts and every
-   * CROWD_CHECK_POLLS polls after; T atomic loads, off the path that handles messages.
+   * Whether the engine threads that are awake, this one included, outnumber the cores: then
+   * spinning takes the core a publisher needs, and an idle worker parks at once. Read when an
+   * idle episode starts and every CROWD_CHECK_POLLS polls after; T atomic loads, off the path
+   * that handles messages.
    */
+  let seenAccepted0 = 0;
   const crowded = (): boolean => {
+    // Thread 0 runs the application, which BUSY cannot see (it waits for space, computes what to
+    // publish): it is publishing if it is in a task that publishes, or published since the last
+    // look. Then every worker it feeds is about to be awake too (a parked one is rung at the next
+    // flush), so all the engine's threads count: measured, spinning even 100 polls then cost a
+    // publisher on 2 cores 30 % against parking at once (bench/scheduling.ts).
+    const accepted0 = controls[0]!.accepted();
+    const publishing = Atomics.load(controls[0]!.i32, controls[0]!.busy) !== 0 || accepted0 !== seenAccepted0;
+    seenAccepted0 = accepted0;
+    if (publishing) return controls.length > cores;
+    // Otherwise the workers feed each other: count the ones awake (BUSY: in a pass or spinning).
     let awake = 1;
-    for (let t = 0; t < controls.length; t++) if (t !== data.thread && Atomics.load(controls[t]!.i32, controls[t]!.busy) !== 0) awake++;
+    for (let t = 1; t < controls.length; t++) if (t !== data.thread && Atomics.load(controls[t]!.i32, controls[t]!.busy) !== 0) awake++;
     return awake > cores;
   };
   let budget = spin;
