@@ -207,17 +207,30 @@ export class Consumer {
         } else credit[k] = 0;
       }
       const before = n;
+      let waiting = false;
       for (let p = 0; p < T; p++, key++) {
-        let m: number;
-        if (k === 0) m = this.drainLane(key, batch, 0);
-        else if (backlogged) m = owed > 0 ? this.drainLane(key, owed, 0) : 0;
-        else m = this.drainLane(key, batch, 1);
+        let m = 0;
+        let left: boolean;
+        if (k === 0) {
+          m = this.drainLane(key, batch, 0);
+          left = this.left;
+        } else if (!backlogged) {
+          m = this.drainLane(key, batch, 1);
+          left = this.left;
+        } else if (owed > 0) {
+          m = this.drainLane(key, owed, 0);
+          owed -= m;
+          left = this.left;
+        } else left = this.core.ringAvailable(this.ringFrom[key]!) > 0;
         n += m;
-        if (k !== 0 && backlogged) owed -= m;
-        // Records left (a full batch, or stopped by URGENT): lower classes get only what they are owed.
-        if (this.left) backlogged = true;
+        // Records left (a full batch, stopped by URGENT, or not owed a turn): this class waits,
+        // and the classes below it get only what they are owed.
+        if (left) waiting = true;
       }
-      if (k !== 0 && credit[k]! > 0) credit[k] = Math.max(0, credit[k]! - (n - before));
+      if (waiting) backlogged = true;
+      // A class with nothing waiting is owed nothing (deficit round robin): credit earned while
+      // its lanes were empty would let a later burst of it hold the thread for a whole batch.
+      if (k !== 0) credit[k] = waiting ? Math.max(0, credit[k]! - (n - before)) : 0;
     }
     return n;
   }
