@@ -134,19 +134,11 @@ async function overload(backend: 'wasm' | 'js'): Promise<boolean> {
   return ok;
 }
 
-/** ENGINES fresh engines per setting, RUNS runs each after a warm-up: one engine's speed is bimodal here (±30 % between instances). */
+/**
+ * ENGINES fresh engines per setting, RUNS runs each after a warm-up: one engine's speed is bimodal
+ * here (±30 % between instances), so the settings take turns, engine by engine.
+ */
 const ENGINES = Number(process.env.SCHED_ENGINES ?? 3);
-
-async function spinCase(backend: 'wasm' | 'js', layout: 'group' | 'broadcast', workers: number, spin: number | undefined): Promise<{ rate: number; spin: number }> {
-  const rates: number[] = [];
-  let used = 0;
-  for (let e = 0; e < ENGINES; e++) {
-    const one = await spinEngine(backend, layout, workers, spin);
-    rates.push(...one.rates);
-    used = one.spin;
-  }
-  return { rate: median(rates), spin: used };
-}
 
 async function spinEngine(backend: 'wasm' | 'js', layout: 'group' | 'broadcast', workers: number, spin: number | undefined): Promise<{ rates: number[]; spin: number }> {
   const engine = await createEngine({ topics: o2oTopics, handlers: new URL('./engine/o2o-handlers.js', import.meta.url), workers, backend, ...(spin === undefined ? {} : { spin }) });
@@ -180,12 +172,21 @@ async function spins(backend: 'wasm' | 'js'): Promise<void> {
   ];
   if (cores > 1) layouts.push({ name: `spare core, group on ${cores - 1} worker(s)`, layout: 'group', workers: cores - 1 });
   console.log(`spin (${backend}): publishBatch 256 × ${MESSAGES.toLocaleString('en')}, M msg/s median of ${ENGINES} engines × ${RUNS} runs (each after a warm-up), ${cores} cores`);
+  const settings: (number | undefined)[] = [undefined, 0, 100, 1000, 20000];
   for (const l of layouts) {
-    const fixed: [number, number][] = [];
-    for (const s of [0, 100, 1000, 20000]) fixed.push([s, (await spinCase(backend, l.layout, l.workers, s)).rate]);
-    const auto = await spinCase(backend, l.layout, l.workers, undefined);
+    const rates = settings.map(() => [] as number[]);
+    let adaptive = 0;
+    for (let e = 0; e < ENGINES; e++) {
+      for (let i = 0; i < settings.length; i++) {
+        const one = await spinEngine(backend, l.layout, l.workers, settings[i]);
+        rates[i]!.push(...one.rates);
+        if (settings[i] === undefined) adaptive = one.spin;
+      }
+    }
+    const auto = median(rates[0]!);
+    const fixed = settings.slice(1).map((spin, i) => [spin!, median(rates[i + 1]!)] as const);
     const best = fixed.reduce((a, b) => (b[1] > a[1] ? b : a));
-    console.log(`  ${l.name.padEnd(40)} default (adaptive ${auto.spin}) ${f(auto.rate, 2)}  ${fixed.map(([s, r]) => `spin ${s} ${f(r, 2)}`).join('  ')}  → default ÷ best (spin ${best[0]}) ${f(auto.rate / best[1], 2)}×`);
+    console.log(`  ${l.name.padEnd(40)} default (adaptive ${adaptive}) ${f(auto, 2)}  ${fixed.map(([spin, r]) => `spin ${spin} ${f(r, 2)}`).join('  ')}  → default ÷ best (spin ${best[0]}) ${f(auto / best[1], 2)}×`);
   }
 }
 

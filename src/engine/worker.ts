@@ -37,7 +37,9 @@ const YIELD_EVERY_MS = 50;
 const IDLE_TIMING_POLLS = 1024;
 const CLOCK_EVERY_PASSES = 1024;
 /** Empty polls between looks at how many engine threads are awake (the adaptive spin). */
-const CROWD_CHECK_POLLS = 1024;
+const CROWD_CHECK_POLLS = 64;
+/** Looks (CROWD_CHECK_POLLS apart, a few ms in all) thread 0 counts as publishing after it was seen to. */
+const PUBLISHING_LOOKS = 64;
 
 function nowMs(): number {
   return performance.timeOrigin + performance.now();
@@ -87,16 +89,19 @@ export async function runWorker(data: WorkerStartData, post: (message: WorkerMes
    * that handles messages.
    */
   let seenAccepted0 = 0;
+  let publishingLooks = 0;
   const crowded = (): boolean => {
     // Thread 0 runs the application, which BUSY cannot see (it waits for space, computes what to
-    // publish): it is publishing if it is in a task that publishes, or published since the last
-    // look. Then every worker it feeds is about to be awake too (a parked one is rung at the next
-    // flush), so all the engine's threads count: measured, spinning even 100 polls then cost a
-    // publisher on 2 cores 30 % against parking at once (bench/scheduling.ts).
+    // publish): it counts as publishing while it is in a task that publishes, and for
+    // PUBLISHING_LOOKS looks after one that saw its ACCEPTED move (its flushes come in bursts with
+    // gaps of tens of µs). Then every worker it feeds is about to be awake too (a parked one is
+    // rung at the next flush), so all the engine's threads count: measured, spinning even 100
+    // polls then cost a publisher on 2 cores 30 % against parking at once (bench/scheduling.ts).
     const accepted0 = controls[0]!.accepted();
-    const publishing = Atomics.load(controls[0]!.i32, controls[0]!.busy) !== 0 || accepted0 !== seenAccepted0;
+    if (Atomics.load(controls[0]!.i32, controls[0]!.busy) !== 0 || accepted0 !== seenAccepted0) publishingLooks = PUBLISHING_LOOKS;
+    else if (publishingLooks > 0) publishingLooks--;
     seenAccepted0 = accepted0;
-    if (publishing) return controls.length > cores;
+    if (publishingLooks > 0) return controls.length > cores;
     // Otherwise the workers feed each other: count the ones awake (BUSY: in a pass or spinning).
     let awake = 1;
     for (let t = 1; t < controls.length; t++) if (t !== data.thread && Atomics.load(controls[t]!.i32, controls[t]!.busy) !== 0) awake++;
