@@ -24,7 +24,8 @@ import { BACKENDS, CORE_BUILD, STRESS } from './harness.ts';
 import { within } from './engine/harness.ts';
 import { identityProblems, prng, sleep, waitFor } from './engine/supervision.ts';
 import {
-  ANY_WORKER, API_ALTERNATE, API_PUBLISH, API_SEND, CLASSES, GATED_MAX, GATED_WIDE_MAX, HIGH, LOW, MIXED, NORMAL, TARGET_GATED, TARGET_WORK,
+  ANY_WORKER, API_ALTERNATE, API_PUBLISH, API_SEND, CLASSES, GATED_MAX, GATED_WIDE_MAX, HIGH, LOW, MIXED, NORMAL, PACED_BURST, PACED_RATE,
+  TARGET_GATED, TARGET_PACED, TARGET_WORK,
   mixedClass, schedTopics, valueOf, type SchedTopics,
 } from './engine/sched-topics.ts';
 import type schedHandlers from './engine/sched-handlers.ts';
@@ -322,7 +323,11 @@ describe.each(BACKENDS)('engine scheduling: priority classes on one worker (%s)'
     };
     for (const priority of ['urgent', 'HIGH', 1, null]) await expectConfig(create({ topics: topic({ priority }) }), 'topics.t.priority');
     for (const admission of [3, null, 'on']) await expectConfig(create({ topics: topic({ admission }) }), 'topics.t.admission');
-    for (const maxInFlight of [0, -1, 1.5, undefined, '8', 2 ** 31]) await expectConfig(create({ topics: topic({ admission: { maxInFlight } }) }), 'topics.t.admission.maxInFlight');
+    for (const maxInFlight of [0, -1, 1.5, '8', 2 ** 31]) await expectConfig(create({ topics: topic({ admission: { maxInFlight } }) }), 'topics.t.admission.maxInFlight');
+    await expectConfig(create({ topics: topic({ admission: {} }) }), 'topics.t.admission'); // neither maxInFlight nor rate
+    for (const rate of [0, -5, NaN, '100', 1e8]) await expectConfig(create({ topics: topic({ admission: { rate } }) }), 'topics.t.admission.rate');
+    for (const burst of [0, 1.5, 3e6]) await expectConfig(create({ topics: topic({ admission: { rate: 100, burst } }) }), 'topics.t.admission.burst');
+    await expectConfig(create({ topics: topic({ admission: { maxInFlight: 4, burst: 10 } }) }), 'topics.t.admission.burst'); // a burst needs a rate
     for (const shed of ['yes', null, 1]) await expectConfig(create({ topics: topic({ shed }) }), 'topics.t.shed');
     for (const low of [0, -0.5, 1.5, '0.5', NaN]) await expectConfig(create({ topics: topic({ shed: { low } }) }), 'topics.t.shed.low');
     for (const shed of [{ normal: 0 }, { normal: 1.01 }, { low: 0.6, normal: 0.5 }, { low: 0.5, normal: 0.5 }]) await expectConfig(create({ topics: topic({ shed }) }), 'topics.t.shed.normal');
@@ -461,6 +466,86 @@ describe.each(BACKENDS)('engine scheduling: three workers (%s)', (backend) => {
     } finally {
       await workSub.unsubscribe();
       await spraySub.unsubscribe();
+    }
+  });
+
+  test(`admission by rate: a main-thread loop gets at most burst + rate × elapsed (${PACED_BURST} + ${PACED_RATE}/s), the rest counted rateLimited; whenWritable(topic) waits for a token`, async () => {
+    const sub = await engine.subscribe('paced', { handler: 'paced', mode: 'group', workers: [0] });
+    try {
+      await reports(engine);
+      const before = counts(engine.stats(), 'paced');
+      const p = producers++;
+      // The bucket starts full; a tight loop over ~150 ms (the clock advances while it runs).
+      const t0 = Date.now();
+      let attempted = 0;
+      let accepted = 0;
+      let sum = 0;
+      while (Date.now() - t0 < 150) {
+        const m = work(p, NORMAL, accepted, 1);
+        attempted++;
+        if (engine.publish('paced', m)) {
+          accepted++;
+          sum += m.value;
+        }
+      }
+      const elapsed = Date.now() - t0;
+      // Tokens earned: the burst, plus rate × whole ms elapsed (LAST keeps whole ms; +1 ms for the partial ones at both ends).
+      expect(accepted).toBeLessThanOrEqual(PACED_BURST + Math.ceil((PACED_RATE * (elapsed + 1)) / 1000));
+      expect(accepted).toBeGreaterThan(PACED_BURST); // it refilled while the loop ran
+      // The loop left the bucket empty: tryPublish fails, unless a new ms has earned a token since.
+      const tried = work(p, NORMAL, accepted, 1);
+      attempted++;
+      if (engine.tryPublish('paced', tried) === 'ok') {
+        accepted++;
+        sum += tried.value;
+      }
+      const whenWritable = engine.whenWritable('paced');
+      await within(5_000, 'whenWritable(paced)', whenWritable);
+      const m = work(p, NORMAL, accepted, 1);
+      expect(engine.publish('paced', m)).toBe(true);
+      accepted++;
+      sum += m.value;
+      attempted++;
+      await within(30_000, 'drain', engine.drain());
+      const after = delta(before, counts(engine.stats(), 'paced'));
+      expect({ routed: after.routed, delivered: after.delivered, rateLimited: after.rateLimited, published: after.published }).toEqual({
+        routed: accepted, delivered: accepted, rateLimited: attempted - accepted, published: accepted,
+      });
+      const [w0] = await reports(engine);
+      expect({ gated: w0!.gated, gatedSum: w0!.gatedSum, orderErrors: w0!.orderErrors }).toEqual({ gated: accepted, gatedSum: sum, orderErrors: 0 });
+    } finally {
+      await sub.unsubscribe();
+    }
+  });
+
+  test('admission by rate across threads: two workers spraying at once get at most one bucket between them', async () => {
+    const sub = await engine.subscribe('paced', { handler: 'paced', mode: 'group', workers: [0] });
+    const spraySub = await engine.subscribe('spray', { handler: 'spray', mode: 'broadcast', workers: [1, 2] });
+    try {
+      await reports(engine);
+      // Let the bucket fill to its burst again.
+      await sleep(Math.ceil((PACED_BURST * 1000) / PACED_RATE) + 5);
+      const before = counts(engine.stats(), 'paced');
+      const p = producers++;
+      const count = Math.round(200_000 * STRESS);
+      engine.publish('spray', { worker: ANY_WORKER, target: TARGET_PACED, producer: p, count, cls: NORMAL, keys: 1, micros: 0, api: API_ALTERNATE, flush: false });
+      engine.flush();
+      // Each spray is one handler call: drain() returns once both ran and what they published was handled.
+      await within(60_000, 'drain', engine.drain());
+      const [w0, w1, w2] = await reports(engine);
+      expect([w1!.attempted, w2!.attempted]).toEqual([count, count]);
+      const start = Math.min(w1!.sprayFrom, w2!.sprayFrom);
+      const end = Math.max(w1!.sprayTo, w2!.sprayTo);
+      const accepted = w1!.accepted + w2!.accepted;
+      // One bucket for both: what they got together is bounded by one burst and one rate over the window.
+      expect(accepted).toBeLessThanOrEqual(PACED_BURST + Math.ceil((PACED_RATE * (end - start + 2)) / 1000));
+      expect(accepted).toBeGreaterThan(0);
+      const after = delta(before, counts(engine.stats(), 'paced'));
+      expect({ rateLimited: after.rateLimited, routed: after.routed, delivered: after.delivered }).toEqual({ rateLimited: 2 * count - accepted, routed: accepted, delivered: accepted });
+      expect({ gated: w0!.gated, gatedSum: w0!.gatedSum }).toEqual({ gated: accepted, gatedSum: w1!.acceptedSum + w2!.acceptedSum });
+    } finally {
+      await spraySub.unsubscribe();
+      await sub.unsubscribe();
     }
   });
 

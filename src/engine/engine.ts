@@ -93,6 +93,7 @@ export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = Handle
       onTask: () => keepAlive.hold(),
     });
     const { producer, controls } = this.runtime;
+    this.runtime.admission.initialize(); // rate buckets full, before any worker publishes
     this.requests = requests = new Requests(arena.memory, producer, reporter, shape.routerSubscriptions);
     const handlerNames = Object.keys(handlerModule.handlers).sort();
     const recovery = new Recovery(core, arena, shape, controls, arena.router(0).address, this.runtime.admission);

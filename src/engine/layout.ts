@@ -57,7 +57,7 @@
  * | 436    | 4    | HANDLED       | owner       | thread 0       | plain u32: ring index after the last record of that lane whose handler returned (the handled cursor) |
  * | 512    | 16×192| lane stats   | owner       | any            | per outbound key (class k, consumer c < MAX_THREADS): f64 published, f64 high-water mark of lane (owner → c, k) |
  * | TOPICS | 128×n| topic stats   | owner       | any            | per topic: TOPIC_STAT_* f64 counters |
- * | ADMISSION | 4×n | in flight    | any         | any            | only thread 0's block: i32 per topic, deliveries admitted and not yet handled (Atomics.add/sub: admission.ts) |
+ * | ADMISSION | 16×n | admission   | any         | any            | only thread 0's block, per topic: i32 IN_FLIGHT (deliveries admitted, not yet handled), i32 TOKENS and LAST of its rate's bucket (compare-exchange: admission.ts) |
  * | SUBS   | 16×m | subscriptions | thread 0    | all            | only thread 0's block: SLOT_ENTRY_BYTES per slot (subscription-table.ts) |
  * | BALANCES | 1×m | balances     | thread 0    | all            | only thread 0's block: u8 BALANCE_* per slot (subscription-table.ts) |
  * | CIRCUITS | 8×m | circuits     | owner       | any            | per slot: i32 CIRCUIT_* state of the owner's breaker, i32 times it opened |
@@ -182,7 +182,10 @@ export const TOPIC_STAT_LOST = 13; // accepted records written off (a worker tha
 export const TOPIC_STAT_BACKLOGGED = 14; // gauge: the owner's backlog records of this topic (what a crash of the owner loses)
 export const TOPIC_STAT_ADMISSION_REFUSED = 15; // deliveries refused because the topic had maxInFlight in flight
 export const TOPIC_STAT_SHED = 16; // deliveries shed at publish time, per class: SHED + class (3 counters)
-export const TOPIC_STAT_COUNT = 19;
+export const TOPIC_STAT_RATE_LIMITED = 19; // publishes refused because the topic's rate had no token left (not routed)
+export const TOPIC_STAT_COUNT = 20;
+/** Admission words per topic: i32 IN_FLIGHT, TOKENS, LAST, one spare (admission.ts). */
+export const ADMISSION_BYTES = 16;
 /** Room per topic: 24 f64 counters (TOPIC_STAT_COUNT used), so counters can be added in place. */
 export const TOPIC_STAT_BYTES = 24 * 8;
 /** Records publishBatch stages per dispatchBatch call. */
@@ -203,7 +206,7 @@ export const POLICY_CALLER_RUNS = 5;
 /** Byte offsets inside a thread's control block, for `topics` topics and `subscriptions` slots. */
 export interface ControlLayout {
   readonly topicStats: number;
-  /** In-flight words: i32 per topic (thread 0's block: admission.ts). */
+  /** Admission words: ADMISSION_BYTES per topic (thread 0's block: admission.ts). */
   readonly admission: number;
   readonly subscriptions: number;
   /** The balance table: u8 per subscription slot (thread 0's block). */
@@ -217,7 +220,7 @@ export interface ControlLayout {
 export function controlLayout(topics: number, subscriptions: number): ControlLayout {
   const topicStats = CONTROL_TOPIC_STATS_OFFSET;
   const admission = topicStats + topics * TOPIC_STAT_BYTES;
-  const subscriptionTable = alignStride(admission + topics * 4);
+  const subscriptionTable = alignStride(admission + topics * ADMISSION_BYTES);
   const balances = subscriptionTable + subscriptions * SLOT_ENTRY_BYTES;
   const circuits = Math.ceil((balances + subscriptions) / 8) * 8;
   const end = circuits + subscriptions * CIRCUIT_BYTES;

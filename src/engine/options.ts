@@ -42,6 +42,8 @@ export interface EngineShape {
   readonly restartWait: number;
   /** Records per spill region (a worker's backlog for one lane, in shared memory: backlog.ts). */
   readonly spillCapacity: number;
+  /** Epoch ms of the engine's creation: rate buckets keep their times as ms since it (admission.ts). */
+  readonly epochMs: number;
   /** The starvation guard's weights by class (high, normal, low): options.priorityWeights. */
   readonly priorityWeights: readonly number[];
   readonly control: ControlLayout;
@@ -168,7 +170,7 @@ export function validateOptions(options: EngineOptions<TopicMap>, defaultWorkers
   const scratchBytes = scratchLayout(control, topicNames.length, recordSize, routerSubscriptions, threads, spillCapacity).bytes;
   return {
     workers, backend, coreBuild, startTimeout, scratchBytes, supervision,
-    shape: { threads, topicNames, recordSize, ringCapacity, maxSubscriptions, flushEvery, batch, spin, adaptiveSpin, cores, blockTimeout, restartWait, spillCapacity, priorityWeights, control, routerSubscriptions },
+    shape: { threads, topicNames, recordSize, ringCapacity, maxSubscriptions, flushEvery, batch, spin, adaptiveSpin, cores, blockTimeout, restartWait, spillCapacity, priorityWeights, epochMs: Date.now(), control, routerSubscriptions },
   };
 }
 
@@ -208,8 +210,17 @@ function validateScheduling(name: string, topic: TopicMap[string]): void {
   }
   const admission = topic.admission as unknown;
   if (admission !== undefined) {
-    if (admission === null || typeof admission !== 'object') throw new ConfigError(`topics.${name}.admission`, admission, 'must be { maxInFlight }');
-    integer(`topics.${name}.admission.maxInFlight`, (admission as { maxInFlight?: unknown }).maxInFlight, 1, 0x3fffffff);
+    if (admission === null || typeof admission !== 'object') throw new ConfigError(`topics.${name}.admission`, admission, 'must be { maxInFlight?, rate?, burst? }');
+    const a = admission as { maxInFlight?: unknown; rate?: unknown; burst?: unknown };
+    if (a.maxInFlight === undefined && a.rate === undefined) throw new ConfigError(`topics.${name}.admission`, admission, 'must set maxInFlight, rate, or both');
+    if (a.maxInFlight !== undefined) integer(`topics.${name}.admission.maxInFlight`, a.maxInFlight, 1, 0x3fffffff);
+    if (a.rate !== undefined && (typeof a.rate !== 'number' || !Number.isFinite(a.rate) || a.rate <= 0 || a.rate > 1e7)) {
+      throw new ConfigError(`topics.${name}.admission.rate`, a.rate, 'must be messages per second in (0, 10^7]');
+    }
+    if (a.burst !== undefined) {
+      if (a.rate === undefined) throw new ConfigError(`topics.${name}.admission.burst`, a.burst, 'needs a rate');
+      integer(`topics.${name}.admission.burst`, a.burst, 1, 2_000_000);
+    }
   }
   const shed = topic.shed as unknown;
   if (shed !== undefined && typeof shed !== 'boolean') {
@@ -265,6 +276,6 @@ export function topicFingerprint(topics: TopicMap, names: readonly string[]): st
     if (topic === undefined) return [name, null];
     const layout = (schema: AnySchema | undefined) => schema && [schema.size, schema.fields.map((f) => [f.name, f.type, f.offset, f.size])];
     // Every thread reads a topic's priority, admission and shedding from its own copy of the map.
-    return [name, layout(topic.schema as AnySchema), layout(topic.reply as AnySchema | undefined), topic.key ?? null, topic.priority ?? null, topic.admission?.maxInFlight ?? null, topic.shed ?? null];
+    return [name, layout(topic.schema as AnySchema), layout(topic.reply as AnySchema | undefined), topic.key ?? null, topic.priority ?? null, topic.admission ?? null, topic.shed ?? null];
   }));
 }

@@ -22,7 +22,7 @@ import {
   LANE_STAT_HIGH_WATER, LANE_STAT_PUBLISHED, PRIORITY_CLASSES, RECORD_CORRELATION_OFFSET, RECORD_FLAGS_OFFSET,
   RECORD_HEADER_BYTES, RECORD_PRIORITY_SHIFT, RECORD_REPLY_TO_OFFSET, RECORD_SUBSCRIPTION_OFFSET, TOPIC_STAT_PUBLISHED,
   TOPIC_STAT_REJECTED, THREAD_RESTARTING, TOPIC_STAT_ROUTED, TOPIC_STAT_UNROUTED, outboundLane, routeEntryConsumer, routeEntrySlot,
-  PRIORITY_HIGH, RECORD_FLAG_ADMITTED, RECORD_TOPIC_OFFSET, TOPIC_STAT_ADMISSION_REFUSED, TOPIC_STAT_SHED,
+  PRIORITY_HIGH, RECORD_FLAG_ADMITTED, RECORD_TOPIC_OFFSET, TOPIC_STAT_ADMISSION_REFUSED, TOPIC_STAT_RATE_LIMITED, TOPIC_STAT_SHED,
 } from './layout.ts';
 import type { Shedder } from './shedder.ts';
 import type { EngineShape } from './options.ts';
@@ -35,6 +35,10 @@ export const TAKEN_WAIT = 1; // kept in a backlog in order: it will be delivered
 export const REFUSED = 2; // rejected, dropped (drop-newest) or the consumer is gone
 export type PushOutcome = typeof TAKEN | typeof TAKEN_WAIT | typeof REFUSED;
 export const LANE_FULL = 3; // tryPush only: the ring is full, the policy decides
+
+/** Producer.scheduled bits: the topic's deliveries are admitted one by one (maxInFlight, shed); its publishes take a rate token. */
+export const SCHEDULED_DELIVERY = 1;
+export const SCHEDULED_RATE = 2;
 
 /** What routing one record did: filled by Producer.route, reused (one per caller that reads it). */
 export class RouteResult {
@@ -88,7 +92,7 @@ export class Producer {
   /** Wired by ThreadRuntime: in-flight limits and load shedding, for the topics marked in `scheduled`. */
   admission!: Admission;
   shedder!: Shedder;
-  /** Per topic id: 1 if it has an admission limit or sheds (each delivery asks `admit`). */
+  /** Per topic id: SCHEDULED_DELIVERY if it has an admission limit or sheds (each delivery asks `admit`), | SCHEDULED_RATE if it has a rate (each publish takes a token). */
   scheduled!: Uint8Array;
 
   constructor(
@@ -151,6 +155,13 @@ export class Producer {
     this.u32[(src + RECORD_CORRELATION_OFFSET) >> 2] = correlation;
     this.u16[(src + RECORD_REPLY_TO_OFFSET) >> 1] = this.thread;
     this.u16[(src + RECORD_FLAGS_OFFSET) >> 1] = (priority << RECORD_PRIORITY_SHIFT) | (this.admission.limited(topic.id) ? RECORD_FLAG_ADMITTED : 0);
+    if ((this.scheduled[topic.id]! & SCHEDULED_RATE) !== 0 && !this.admission.takeToken(topic.id)) {
+      this.f64[this.control.topicStats(topic.id) + TOPIC_STAT_RATE_LIMITED]! += 1;
+      result.routed = 0;
+      result.accepted = 0;
+      result.refused = 1;
+      return false;
+    }
     this.enter();
     const hash = topic.keyKind === KEY_NONE ? 0 : this.core.keyHash(src + RECORD_HEADER_BYTES, topic.keyKind, topic.keyOffset, topic.keyLength);
     const n = this.core.routerRoute(this.router, this.thread, topic.id, hash, this.routeOut);
@@ -188,7 +199,7 @@ export class Producer {
     let refused = result.refused;
     let all = true;
     const topic = this.u16[(src + RECORD_TOPIC_OFFSET) >> 1]!;
-    const scheduled = this.scheduled[topic] !== 0;
+    const scheduled = (this.scheduled[topic]! & SCHEDULED_DELIVERY) !== 0;
     const priority = this.u16[(src + RECORD_FLAGS_OFFSET) >> 1]! >> RECORD_PRIORITY_SHIFT;
     const keyBase = priority * this.shape.threads;
     // The least-loaded pick compares the depths of the lanes of the record's class.

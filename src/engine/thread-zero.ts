@@ -52,7 +52,7 @@ export class ThreadZero {
       void this.pump();
       this.writableWaiters.push(resolve);
     });
-    if (topic === undefined || !this.runtime.admission.limited(topic)) return backlogs;
+    if (topic === undefined || (!this.runtime.admission.limited(topic) && !this.runtime.admission.rated(topic))) return backlogs;
     return backlogs.then(() => this.whenAdmits(topic));
   }
 

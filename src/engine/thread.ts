@@ -23,7 +23,7 @@ import { Consumer, type ConsumerHooks } from './consumer.ts';
 import { controlBlocks, type ControlBlock } from './control-block.ts';
 import { scratchLayout } from './layout.ts';
 import type { EngineShape } from './options.ts';
-import { Producer } from './producer.ts';
+import { Producer, SCHEDULED_DELIVERY, SCHEDULED_RATE } from './producer.ts';
 import { Shedder } from './shedder.ts';
 import { SubscriptionTable } from './subscription-table.ts';
 import { TopicSet, priorityOf, type TopicRuntime } from './topic-runtime.ts';
@@ -83,11 +83,12 @@ export class ThreadRuntime {
       canBlock && shape.spillCapacity > 0 ? (key) => base + scratch.spill + key * scratch.spillBytes : undefined,
     );
     this.producer.backpressure = this.backpressure;
-    this.admission = new Admission(memory.buffer, table0 + layout.admission, topicMap, shape.topicNames);
+    this.admission = new Admission(memory.buffer, table0 + layout.admission, topicMap, shape.topicNames, shape.epochMs);
     this.shedder = new Shedder(core, this.producer.ringTo, shape.threads, shape.ringCapacity, topicMap, shape.topicNames);
     this.producer.admission = this.admission;
     this.producer.shedder = this.shedder;
-    this.producer.scheduled = Uint8Array.from(shape.topicNames, (_, id) => (this.admission.limited(id) || this.shedder.sheds(id) ? 1 : 0));
+    this.producer.scheduled = Uint8Array.from(shape.topicNames, (_, id) =>
+      (this.admission.limited(id) || this.shedder.sheds(id) ? SCHEDULED_DELIVERY : 0) | (this.admission.rated(id) ? SCHEDULED_RATE : 0));
     this.backpressure.admission = this.admission;
     this.batch = new BatchPublisher(thread, core, arena, shape, this.control, this.subscriptions, this.producer, this.backpressure, {
       batchStaging: base + scratch.batchStaging, pushedCounts: base + scratch.pushedCounts, dispatchResult: base + scratch.dispatchResult,

@@ -45,12 +45,14 @@ export interface TopicSpec<S extends SchemaSpec = SchemaSpec, R extends SchemaSp
   /** Priority class of its messages unless a publish says otherwise; default 'normal'. */
   readonly priority?: Priority;
   /**
-   * Admission control: at most `maxInFlight` deliveries of this topic (one per receiving
-   * subscription member) published and not yet handled, over every publisher; a publish beyond
-   * it is refused at once (publish returns false, tryPublish 'full', counted admissionRefused).
-   * `await engine.whenWritable(topic)` waits for room.
+   * Admission control, over every publishing thread. `maxInFlight`: at most that many deliveries
+   * of this topic (one per receiving subscription member) published and not yet handled; a
+   * delivery beyond it is refused (counted admissionRefused). `rate`: at most `rate` publishes
+   * per second, with bursts of up to `burst` (default a tenth of a second's worth); a publish
+   * beyond it is refused before routing (counted rateLimited). Either way publish returns false
+   * at once (tryPublish 'full'), and `await engine.whenWritable(topic)` waits for room.
    */
-  readonly admission?: { readonly maxInFlight: number };
+  readonly admission?: { readonly maxInFlight?: number; readonly rate?: number; readonly burst?: number };
   /**
    * Load shedding by priority at publish time: while a receiver's lanes from the publishing
    * thread hold `low` × a lane's capacity (default 0.5), its low-priority deliveries are shed;
@@ -374,6 +376,8 @@ export interface TopicStats {
   lost: number;
   /** Deliveries refused because maxInFlight of the topic were in flight (TopicSpec.admission). */
   admissionRefused: number;
+  /** Publishes refused because the topic's rate (admission.rate) had no token left; not routed, so not in the identity. */
+  rateLimited: number;
   /** Deliveries in flight now (admitted, not yet handled): only for a topic with an admission limit, else 0. */
   inFlight: number;
   /** Deliveries shed at publish time, per priority class (TopicSpec.shed; high is never shed). */

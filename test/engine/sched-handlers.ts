@@ -7,7 +7,7 @@
  */
 import { defineHandlers, type HandlerContext, type Priority } from '../../src/engine/types.ts';
 import {
-  ANY_WORKER, API_ALTERNATE, API_PUBLISH, CLASSES, HIGH, HOLDING_MICROS, LOW, MIXED, TARGET_WORK, mixedClass, schedTopics, valueOf, type SchedTopics,
+  ANY_WORKER, API_ALTERNATE, API_PUBLISH, CLASSES, HIGH, HOLDING_MICROS, LOW, MIXED, TARGET_PACED, TARGET_WORK, mixedClass, schedTopics, valueOf, type SchedTopics,
 } from './sched-topics.ts';
 
 let worker = -2;
@@ -29,6 +29,8 @@ let holdStart = 0;
 let holdEnd = 0;
 let sprayStart = 0;
 let sprayEnd = 0;
+let sprayFrom = 0;
+let sprayTo = 0;
 /** The sprayer's next seq per (producer, key, cls): kept across resets (tests use fresh producer ids). */
 const sprayed = new Map<number, number>();
 
@@ -131,8 +133,9 @@ function spray(s: { worker: number; target: number; producer: number; count: num
   // Read now: the message is only valid during the call (and publishing does not touch it, but be plain).
   const { target: targetId, count, cls: clsSpec, keys, micros, api, flush } = s;
   const producer = s.producer * 8 + ctx.worker;
-  const target = targetId === TARGET_WORK ? 'work' : 'gated';
+  const target = targetId === TARGET_WORK ? 'work' : targetId === TARGET_PACED ? 'paced' : 'gated';
   sprayStart = epoch();
+  sprayFrom = Date.now(); // the clock rate buckets keep (admission.ts)
   for (let i = 0; i < count; i++) {
     const cls = clsSpec === MIXED ? mixedClass(producer, i) : clsSpec;
     const key = i % keys;
@@ -162,6 +165,7 @@ function spray(s: { worker: number; target: number; producer: number; count: num
     }
   }
   sprayEnd = epoch();
+  sprayTo = Date.now();
 }
 
 export default defineHandlers(schedTopics, {
@@ -172,6 +176,7 @@ export default defineHandlers(schedTopics, {
   shedCustom: { topic: 'shedCustom', handle(m, ctx) { take(m, false, ctx); } },
   gated: { topic: 'gated', handle(m, ctx) { takeGated(m, ctx); } },
   gatedWide: { topic: 'gatedWide', handle(m, ctx) { takeGated(m, ctx); } },
+  paced: { topic: 'paced', handle(m, ctx) { takeGated(m, ctx); } },
   hold: {
     topic: 'hold',
     handle(h, ctx) {
@@ -188,7 +193,7 @@ export default defineHandlers(schedTopics, {
     handle(q) {
       const reply = {
         worker, high: perClass[0]!, normal: perClass[1]!, low: perClass[2]!, sum, orderErrors, keysLow: keysLow >>> 0, keysHigh: keysHigh >>> 0,
-        ...logMetrics(), gated, gatedSum, attempted, accepted, acceptedSum, holdStart, holdEnd, sprayStart, sprayEnd,
+        ...logMetrics(), gated, gatedSum, attempted, accepted, acceptedSum, holdStart, holdEnd, sprayStart, sprayEnd, sprayFrom, sprayTo,
       };
       if (q.reset) reset();
       return reply;

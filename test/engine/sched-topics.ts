@@ -18,6 +18,7 @@ export const MIXED = 3;
 /** spray.target */
 export const TARGET_WORK = 0;
 export const TARGET_GATED = 1;
+export const TARGET_PACED = 2;
 /** spray.api: ctx.publish, ctx.writer + ctx.send, or alternating per message. */
 export const API_PUBLISH = 0;
 export const API_SEND = 1;
@@ -28,6 +29,9 @@ export const ANY_WORKER = 255;
 /** maxInFlight of `gated`, and of `gatedWide` (broadcast to two members: one place per member). */
 export const GATED_MAX = 8;
 export const GATED_WIDE_MAX = 5;
+/** The rate (publishes per second) and burst of `paced`. */
+export const PACED_RATE = 2000;
+export const PACED_BURST = 20;
 
 /**
  * A prioritized message: `cls` is the class it was published in (0 high, 1 normal, 2 low), `seq`
@@ -56,6 +60,8 @@ export const SchedReport = defineSchema({
   attempted: 'f64', accepted: 'f64', acceptedSum: 'f64',
   /** Epoch ms of the last hold's start and end, and of the last spray's. */
   holdStart: 'f64', holdEnd: 'f64', sprayStart: 'f64', sprayEnd: 'f64',
+  /** The last spray's start and end by Date.now() (the clock rate buckets keep: admission.ts). */
+  sprayFrom: 'f64', sprayTo: 'f64',
 });
 
 export const schedTopics = defineTopics({
@@ -65,6 +71,8 @@ export const schedTopics = defineTopics({
   gated: { schema: Work, admission: { maxInFlight: GATED_MAX } },
   /** The same, for a broadcast subscription (each member's delivery takes a place). */
   gatedWide: { schema: Work, admission: { maxInFlight: GATED_WIDE_MAX } },
+  /** Admission control by rate: a token bucket of PACED_RATE per second, PACED_BURST deep. */
+  paced: { schema: Work, admission: { rate: PACED_RATE, burst: PACED_BURST } },
   /** Shedding with the default thresholds (low 0.5, normal 0.8). */
   shedding: { schema: Work, shed: true },
   /** Shedding with thresholds of its own. */
