@@ -1,5 +1,5 @@
 /**
- * Scheduling under load, two parts (ratios within one run):
+ * Scheduling under load, three parts (ratios within one run):
  *
  * overload  One worker whose `job` handler busy-waits MICROS µs (capacity C = 10^6 / MICROS per s),
  *           fed from the main thread at a paced rate for SECONDS per case (it sleeps between
@@ -19,7 +19,10 @@
  *           broadcast) and on a spare-core one (workers = cores − 1). Median of RUNS runs after a
  *           warm-up; reported as the default's ratio to the best fixed setting.
  *
- *   node build/bench/scheduling.js [overload] [spin] [wasm|js]
+ * skew      A skewed group workload: makespan of stealing vs round-robin vs least-loaded vs the
+ *           ideal (see skew() below).
+ *
+ *   node build/bench/scheduling.js [overload] [skew] [spin] [wasm|js]
  *   env SCHED_SECONDS (2), SCHED_MICROS (20), SCHED_RUNS (5), SCHED_ENGINES (3), SCHED_MESSAGES (1000000: spin runs)
  */
 import { availableParallelism } from 'node:os';
@@ -190,13 +193,61 @@ async function spins(backend: 'wasm' | 'js'): Promise<void> {
   }
 }
 
+/**
+ * skew: SKEW_MESSAGES tasks into a group over `workers` workers, 1 in 20 (a fixed pseudo-random
+ * pattern) costing 100× the others (SKEW_MICROS × 100 vs SKEW_MICROS µs), published up front
+ * (publishBatch) and timed to drain(). Makespan ÷ ideal (total work ÷ workers), for round-robin,
+ * least-loaded and round-robin with steal, the median of RUNS runs each, taking turns.
+ */
+async function skew(backend: 'wasm' | 'js'): Promise<void> {
+  const workers = Math.max(2, Math.min(4, availableParallelism()));
+  const n = Number(process.env.SCHED_SKEW_MESSAGES ?? 4000);
+  const micros = Number(process.env.SCHED_SKEW_MICROS ?? 20);
+  const heavy = (i: number): boolean => ((Math.imul(i + 1, 2654435761) >>> 0) % 20) === 0;
+  const tasks = Array.from({ length: n }, (_, i) => ({ stamp: 0, micros: heavy(i) ? micros * 100 : micros, cls: 1 }));
+  const work = tasks.reduce((sum, t) => sum + t.micros, 0) / 1000; // ms
+  const ideal = work / workers;
+  const ways = [
+    { name: 'round-robin', options: { mode: 'group' as const } },
+    { name: 'least-loaded', options: { mode: 'group' as const, balance: 'least-loaded' as const } },
+    { name: 'round-robin + steal', options: { mode: 'group' as const, steal: true } },
+    { name: 'least-loaded + steal', options: { mode: 'group' as const, balance: 'least-loaded' as const, steal: true } },
+  ];
+  const times = ways.map(() => [] as number[]);
+  const stolen = ways.map(() => 0);
+  for (let run = 0; run <= RUNS; run++) {
+    for (let w = 0; w < ways.length; w++) {
+      const engine = await createEngine({ topics: schedTopics, handlers: new URL('./engine/sched-handlers.js', import.meta.url), workers, backend });
+      try {
+        await engine.subscribe('task', { handler: 'task', ...ways[w]!.options });
+        const t0 = performance.now();
+        for (let i = 0; i < n; i += 256) engine.publishBatch('task', tasks.slice(i, i + 256));
+        engine.flush();
+        await engine.drain({ timeout: 120_000 });
+        if (run > 0) times[w]!.push(performance.now() - t0); // run 0: warm-up
+        const t = engine.stats().topics.task!;
+        if (t.delivered !== n) throw new Error(`${ways[w]!.name}: delivered ${t.delivered} of ${n}`);
+        stolen[w] = t.stolen;
+      } finally {
+        await engine.close();
+      }
+    }
+  }
+  console.log(`skew (${backend}): ${n} tasks over ${workers} workers, 1 in 20 costs ${micros * 100} µs, the rest ${micros} µs; total work ${f(work, 0)} ms, ideal makespan ${f(ideal, 0)} ms; median of ${RUNS} runs`);
+  ways.forEach((way, w) => {
+    const m = median(times[w]!);
+    console.log(`  ${way.name.padEnd(22)} makespan ${f(m, 0)} ms  = ${f(m / ideal, 2)}× ideal${stolen[w]! > 0 ? `  (stolen ${stolen[w]} of ${n})` : ''}`);
+  });
+}
+
 const args = process.argv.slice(2);
-const parts = args.filter((a) => a === 'overload' || a === 'spin');
+const parts = args.filter((a) => a === 'overload' || a === 'spin' || a === 'skew');
 const backends = args.filter((a): a is 'wasm' | 'js' => a === 'wasm' || a === 'js');
 let ok = true;
 console.log(`scheduling: Node ${process.version}`);
 for (const backend of backends.length > 0 ? backends : (['wasm'] as const)) {
   if (parts.length === 0 || parts.includes('overload')) ok = (await overload(backend)) && ok;
+  if (parts.length === 0 || parts.includes('skew')) await skew(backend);
   if (parts.length === 0 || parts.includes('spin')) await spins(backend);
 }
 process.exitCode = ok ? 0 : 1;

@@ -469,6 +469,47 @@ describe.each(BACKENDS)('engine scheduling: three workers (%s)', (backend) => {
     }
   });
 
+  test('work stealing: while one member is held by a slow message, the other runs what is queued behind it; each message exactly once', async () => {
+    const sub = await engine.subscribe('skewed', { handler: 'skewed', mode: 'group', workers: [0, 1], steal: true });
+    try {
+      await reports(engine);
+      const before = counts(engine.stats(), 'skewed');
+      const holdBefore = engine.stats().topics.holding!.unrouted;
+      const p = producers++;
+      const n = Math.round(400 * STRESS);
+      // One slow message holds the member it reaches; the rest are light and split round-robin.
+      const slow = work(p, NORMAL, 0, 1, 300_000);
+      let sum = slow.value;
+      expect(engine.publish('skewed', slow)).toBe(true);
+      engine.flush();
+      await waitFor(10_000, 'a member holding', () => engine.stats().topics.holding!.unrouted > holdBefore);
+      for (let i = 1; i <= n; i++) {
+        const m = work(p, NORMAL, i, 1, 200);
+        sum += m.value;
+        if (!engine.publish('skewed', m)) await within(10_000, 'whenWritable', engine.whenWritable());
+      }
+      engine.flush();
+      await within(30_000, 'drain', engine.drain());
+      const [w0, w1] = await reports(engine);
+      const after = delta(before, counts(engine.stats(), 'skewed'));
+      // Exactly once: n + 1 runs in all, the values' sum matches (a lost and a doubled message would have to cancel out).
+      expect({ count: w0!.gated + w1!.gated, sum: w0!.gatedSum + w1!.gatedSum }).toEqual({ count: n + 1, sum });
+      expect({ delivered: after.delivered, routed: after.routed }).toEqual({ delivered: n + 1, routed: n + 1 });
+      // Round-robin gave the held member about half; the other took most of those from its lane.
+      expect(after.stolen).toBeGreaterThan(n / 4);
+      expect(Math.max(w0!.gated, w1!.gated)).toBeGreaterThan((3 * n) / 4);
+      expect(await identityAfterDrain(engine)).toEqual([]);
+    } finally {
+      await sub.unsubscribe();
+    }
+  });
+
+  test('steal is for group subscriptions only (keyed keeps a key on one worker): a ConfigError naming steal', async () => {
+    await expectConfig(() => engine.subscribe('work', { handler: 'work', mode: 'keyed', steal: true }), 'steal');
+    await expectConfig(() => engine.subscribe('skewed', { handler: 'skewed', mode: 'broadcast', steal: true }), 'steal');
+    await expectConfig(() => engine.subscribe('skewed', { handler: 'skewed', mode: 'group', steal: 'yes' as unknown as boolean }), 'steal');
+  });
+
   test(`admission by rate: a main-thread loop gets at most burst + rate × elapsed (${PACED_BURST} + ${PACED_RATE}/s), the rest counted rateLimited; whenWritable(topic) waits for a token`, async () => {
     const sub = await engine.subscribe('paced', { handler: 'paced', mode: 'group', workers: [0] });
     try {

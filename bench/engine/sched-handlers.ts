@@ -16,19 +16,19 @@ function quantile(values: Float64Array, n: number, q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
 }
 
+function work(job: { stamp: number; micros: number; cls: number }): void {
+  const start = now();
+  const cls = job.cls;
+  const n = counts[cls]!;
+  if (n < CAP) waits[cls]![n] = (start - job.stamp) * 1000;
+  counts[cls] = n + 1;
+  const end = start + job.micros / 1000;
+  while (now() < end) { /* the job's cost */ }
+}
+
 export default defineHandlers(schedTopics, {
-  job: {
-    topic: 'job',
-    handle(job) {
-      const start = now();
-      const cls = job.cls;
-      const n = counts[cls]!;
-      if (n < CAP) waits[cls]![n] = (start - job.stamp) * 1000;
-      counts[cls] = n + 1;
-      const end = start + job.micros / 1000;
-      while (now() < end) { /* the job's cost */ }
-    },
-  },
+  task: { topic: 'task', handle(task) { work(task); } },
+  job: { topic: 'job', handle(job) { work(job); } },
   report: {
     topic: 'report',
     handle(q) {

@@ -9,6 +9,8 @@ import { defineTopics } from '../../src/engine/types.ts';
 export const schedTopics = defineTopics({
   /** stamp: ms since the epoch at publish; cls: 0 high, 1 normal, 2 low (the class it was published in). */
   job: { schema: defineSchema({ stamp: 'f64', micros: 'u32', cls: 'u32' }), shed: true },
+  /** The same work without shedding: the skewed group workload (makespan of stealing vs balancing). */
+  task: { schema: defineSchema({ stamp: 'f64', micros: 'u32', cls: 'u32' }) },
   report: {
     schema: defineSchema({ reset: 'bool' }),
     reply: defineSchema({

@@ -21,14 +21,14 @@ import type { Arena } from '../arena.ts';
 import type { Admission } from './admission.ts';
 import { EngineError } from '../errors.ts';
 import type { ControlBlock } from './control-block.ts';
-import { RING_TAIL_OFFSET } from '../../assembly/layout/ring.ts';
+import { RING_READ_OFFSET, RING_TAIL_OFFSET } from '../../assembly/layout/ring.ts';
 import {
   CIRCUIT_CLOSED, CIRCUIT_HALF_OPEN, CIRCUIT_OPEN, DEAD_LETTER_CIRCUIT_OPEN, DEAD_LETTER_SUBSCRIPTION,
   HANDLED_COUNTED, LETTER_THREAD_SHIFT, POLICY_BLOCK, RECORD_CORRELATION_OFFSET, RECORD_CRASHES_OFFSET, RECORD_FLAGS_OFFSET,
   RECORD_FLAG_ASYNC, RECORD_FLAG_FAILED, RECORD_HEADER_BYTES, RECORD_LETTER_OFFSET,
   RECORD_REPLY_TO_OFFSET, RECORD_SUBSCRIPTION_OFFSET, RECORD_TOPIC_OFFSET, REPLY_SUBSCRIPTION,
   TOPIC_STAT_CIRCUIT_OPEN, TOPIC_STAT_DEAD_LETTERED, TOPIC_STAT_DELIVERED, TOPIC_STAT_HANDLER_ERRORS,
-  PRIORITY_CLASSES, PRIORITY_NORMAL, RECORD_FLAG_ADMITTED, RECORD_PRIORITY_SHIFT, TOPIC_STAT_REDELIVERED, inboundLane,
+  CLAIM_DONE, CLAIM_FREE, CLAIM_OWNER, CLAIM_STOLEN, RECORD_CLAIM_OFFSET, PRIORITY_CLASSES, PRIORITY_NORMAL, RECORD_FLAG_ADMITTED, RECORD_PRIORITY_SHIFT, TOPIC_STAT_REDELIVERED, inboundLane,
 } from './layout.ts';
 import type { EngineShape } from './options.ts';
 import type { Producer } from './producer.ts';
@@ -60,6 +60,10 @@ export class Consumer {
   private readonly credit: Float64Array;
   /** Whether the last drainLane stopped with records possibly left in its lane (limit or URGENT), not at an empty lane. */
   private left = false;
+  /** ringFrom's READ words (i32 indices): the owner un-reads a record a thief is running. */
+  private readonly readFrom: readonly number[];
+  /** Thread 0's control block (its STEAL word). */
+  private readonly controls0: ControlBlock;
   /** Whether some topic has an admission limit (the consumer then reads each record's ADMITTED flag). */
   private readonly admits: boolean;
   private readonly erroredTopics: Uint8Array;
@@ -91,6 +95,7 @@ export class Consumer {
     /** Where a reply is staged before it is pushed (or handled here). */
     private readonly replyStaging: number,
     private readonly hooks: ConsumerHooks,
+    controls0: ControlBlock,
   ) {
     const buffer = arena.memory.buffer;
     this.u16 = new Uint16Array(buffer);
@@ -105,6 +110,8 @@ export class Consumer {
     this.credit = new Float64Array(PRIORITY_CLASSES);
     this.admits = admission.limits.some((limit) => limit !== 0);
     this.tailFrom = ringFrom.map((ring) => (ring + RING_TAIL_OFFSET) >> 2);
+    this.readFrom = ringFrom.map((ring) => (ring + RING_READ_OFFSET) >> 2);
+    this.controls0 = controls0;
     this.erroredTopics = new Uint8Array(shape.topicNames.length);
     const slots = shape.maxSubscriptions;
     this.circuitState = new Uint8Array(slots);
@@ -129,6 +136,9 @@ export class Consumer {
     const i32 = this.i32;
     const urgent = this.control.urgent;
     const { handled, handledLane } = this.control;
+    // Some subscription steals (stealer.ts): records of stealing slots are claimed before they run.
+    const c0 = this.controls0;
+    const claims = Atomics.load(c0.i32, c0.steal) !== 0;
     let n = 0;
     let tail = 0;
     let left = true; // records may be left in the lane (unless a peek finds it empty)
@@ -146,6 +156,20 @@ export class Consumer {
         tail = i32[this.tailFrom[key]!]!;
         i32[handled] = tail;
         i32[handledLane] = key + 1;
+      }
+      if (claims && this.claimed(record)) {
+        const claim = Atomics.load(this.u16, (record + RECORD_CLAIM_OFFSET) >> 1);
+        if (claim === CLAIM_DONE) {
+          // A thief ran it: commit past it with the batch, without running it.
+          n++;
+          i32[handled] = (tail + n) | 0;
+          continue;
+        }
+        if (claim === CLAIM_STOLEN) {
+          // A thief is running it: stop before it (un-read it), come back later.
+          i32[this.readFrom[key]!] = (i32[this.readFrom[key]!]! - 1) | 0;
+          break;
+        }
       }
       if (this.admits) {
         const flags = this.u16[(record + RECORD_FLAGS_OFFSET) >> 1]!;
@@ -167,6 +191,18 @@ export class Consumer {
     }
     this.left = left && n > 0;
     return n;
+  }
+
+  /**
+   * A record of a stealing slot: claims it for this thread (CLAIM_FREE → CLAIM_OWNER; an OWNER
+   * claim left by a predecessor is ours too). False if the record is not a stealing slot's, or is
+   * ours now; true if a thief has it (its CLAIM says STOLEN or DONE).
+   */
+  private claimed(record: number): boolean {
+    const slot = this.u16[(record + RECORD_SUBSCRIPTION_OFFSET) >> 1]!;
+    if (slot >= DEAD_LETTER_SUBSCRIPTION || !this.table.steals(slot)) return false;
+    const old = Atomics.compareExchange(this.u16, (record + RECORD_CLAIM_OFFSET) >> 1, CLAIM_FREE, CLAIM_OWNER);
+    return old === CLAIM_STOLEN || old === CLAIM_DONE;
   }
 
   /**

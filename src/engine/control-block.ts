@@ -9,7 +9,7 @@
 import type { Arena } from '../arena.ts';
 import {
   CONTROL_ACCEPTED_OFFSET, CONTROL_BACKLOG_OFFSET, CONTROL_BUSY_OFFSET, CONTROL_COMMAND_OFFSET, CONTROL_LEASE_OFFSET, CONTROL_COMPLETED_OFFSET,
-  CONTROL_DOORBELL_OFFSET, CONTROL_URGENT_OFFSET, CONTROL_CLASSES_OFFSET, CONTROL_HANDLED_LANE_OFFSET, CONTROL_HANDLED_OFFSET, CONTROL_IDLE_MS_OFFSET, CONTROL_IDLE_SINCE_MS_OFFSET,
+  CONTROL_DOORBELL_OFFSET, CONTROL_URGENT_OFFSET, CONTROL_CLASSES_OFFSET, CONTROL_HANDLED_LANE_OFFSET, CONTROL_HANDLED_OFFSET, CONTROL_STEALING_OFFSET, CONTROL_STEAL_OFFSET, CONTROL_IDLE_MS_OFFSET, CONTROL_IDLE_SINCE_MS_OFFSET,
   CONTROL_LANE_STATS_OFFSET, CONTROL_LATE_REPLIES_OFFSET, CONTROL_SLEEPING_OFFSET,
   CIRCUIT_BYTES, CONTROL_START_MS_OFFSET, CONTROL_STATE_OFFSET, LANE_STAT_BYTES, TOPIC_STAT_BYTES,
   type ControlLayout,
@@ -39,6 +39,9 @@ export class ControlBlock {
   /** i32 indices of the handled cursor (plain words: see layout.ts). */
   readonly handledLane: number;
   readonly handled: number;
+  /** i32 index of STEALING (the record it runs as a thief) and STEAL (thread 0's: some subscription steals). */
+  readonly stealing: number;
+  readonly steal: number;
   private readonly circuitsBase: number;
   private readonly laneStats: number;
   private readonly topicStatsBase: number;
@@ -63,6 +66,8 @@ export class ControlBlock {
     this.lateReplies = (address + CONTROL_LATE_REPLIES_OFFSET) >> 3;
     this.handledLane = (address + CONTROL_HANDLED_LANE_OFFSET) >> 2;
     this.handled = (address + CONTROL_HANDLED_OFFSET) >> 2;
+    this.stealing = (address + CONTROL_STEALING_OFFSET) >> 2;
+    this.steal = (address + CONTROL_STEAL_OFFSET) >> 2;
     this.circuitsBase = (address + layout.circuits) >> 2;
     this.laneStats = (address + CONTROL_LANE_STATS_OFFSET) >> 3;
     this.topicStatsBase = (address + layout.topicStats) >> 3;

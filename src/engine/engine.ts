@@ -105,7 +105,7 @@ export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = Handle
     this.threadZero = threadZero = new ThreadZero(this.runtime, core, platform, (thread) => thread > 0 && this.workerThreads.state(thread - 1) === 'crashed');
     this.subscriptions = new Subscriptions(
       options.topics, handlerModule, this.workers, shape, core, arena.router(0).address, this.runtime.subscriptions, producer,
-      () => platform.yield(), (drain) => this.drain(drain),
+      () => platform.yield(), (drain) => this.drain(drain), controls[0]!,
     );
     this.counters = new Stats(
       arena, core, shape, controls, this.workerThreads, requests, reporter, recovery, this.runtime.subscriptions, this.subscriptions.members, handlerNames, this.runtime.admission,

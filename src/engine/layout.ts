@@ -23,7 +23,8 @@
  * |        |      |                | high byte: the priority class (PRIORITY_*), which picks the lane |
  * | 12     | 2    | CRASHES        | deliveries of this record that crashed or hung their worker      |
  * |        |      |                | (0 when published; the supervisor adds 1 in the lane, in place)  |
- * | 14     | 2    | LETTER         | a dead letter: slot it was meant for + (its worker thread << 10) |
+ * | 14     | 2    | LETTER/CLAIM   | a dead letter: slot it was meant for + (its worker thread << 10);|
+ * |        |      |                | a record of a stealing group in a lane: its CLAIM_* (stealer.ts) |
  * | 16     | ...  | message        | the topic's schema (a reply: the topic's reply schema)           |
  *
  * Written by the lane's producer before the flush that publishes it (ring HEAD store), read by the
@@ -55,6 +56,8 @@
  * | 424    | 8    | LATE_REPLIES  | owner       | any            | plain f64: replies that came after the requester gave up |
  * | 432    | 4    | HANDLED_LANE  | owner       | thread 0       | plain i32: 1 + producer of the lane whose batch is being handled, 0 between batches; + HANDLED_COUNTED once the batch's COMPLETED is added |
  * | 436    | 4    | HANDLED       | owner       | thread 0       | plain u32: ring index after the last record of that lane whose handler returned (the handled cursor) |
+ * | 440    | 4    | STEALING      | owner       | thread 0       | atomic: address of the record it stole and is running (stealer.ts), 0 otherwise |
+ * | 444    | 4    | STEAL         | thread 0    | workers        | only thread 0's block: atomic, 1 once some subscription steals (idle workers look for records to steal) |
  * | 512    | 16×192| lane stats   | owner       | any            | per outbound key (class k, consumer c < MAX_THREADS): f64 published, f64 high-water mark of lane (owner → c, k) |
  * | TOPICS | 128×n| topic stats   | owner       | any            | per topic: TOPIC_STAT_* f64 counters |
  * | ADMISSION | 16×n | admission   | any         | any            | only thread 0's block, per topic: i32 IN_FLIGHT (deliveries admitted, not yet handled), i32 TOKENS and LAST of its rate's bucket (compare-exchange: admission.ts) |
@@ -96,6 +99,12 @@ export const RECORD_CRASHES_OFFSET = RECORD_FLAGS_OFFSET + 2;
 export const RECORD_LETTER_OFFSET = RECORD_CRASHES_OFFSET + 2;
 /** LETTER = slot | thread << LETTER_THREAD_SHIFT (slots < 1024: options.ts MAX_SUBSCRIPTIONS). */
 export const LETTER_THREAD_SHIFT = 10;
+/** The same u16 in a lane record of a stealing group: who runs it (stealer.ts). */
+export const RECORD_CLAIM_OFFSET = RECORD_LETTER_OFFSET;
+export const CLAIM_FREE = 0; // nobody yet (as published)
+export const CLAIM_OWNER = 1; // the lane's consumer took it
+export const CLAIM_STOLEN = 2; // a thief runs it: the owner stops before it
+export const CLAIM_DONE = 3; // a thief ran it: the owner commits past it without running it
 export const RECORD_HEADER_BYTES = 16;
 /** SUBSCRIPTION value of a reply record: the highest u16, above every slot (options.ts MAX_SUBSCRIPTIONS). */
 export const REPLY_SUBSCRIPTION = 0xffff;
@@ -143,6 +152,8 @@ export const CONTROL_IDLE_SINCE_MS_OFFSET = CONTROL_IDLE_MS_OFFSET + 8;
 export const CONTROL_LATE_REPLIES_OFFSET = CONTROL_IDLE_SINCE_MS_OFFSET + 8;
 export const CONTROL_HANDLED_LANE_OFFSET = CONTROL_LATE_REPLIES_OFFSET + 8;
 export const CONTROL_HANDLED_OFFSET = CONTROL_HANDLED_LANE_OFFSET + 4;
+export const CONTROL_STEALING_OFFSET = CONTROL_HANDLED_OFFSET + 4;
+export const CONTROL_STEAL_OFFSET = CONTROL_STEALING_OFFSET + 4;
 /** Added to HANDLED_LANE once the batch's records are counted COMPLETED (its commit may still be due). */
 export const HANDLED_COUNTED = 0x10000;
 export const CONTROL_LANE_STATS_OFFSET = CONTROL_ACCEPTED_OFFSET + FALSE_SHARING_STRIDE;
@@ -183,7 +194,8 @@ export const TOPIC_STAT_BACKLOGGED = 14; // gauge: the owner's backlog records o
 export const TOPIC_STAT_ADMISSION_REFUSED = 15; // deliveries refused because the topic had maxInFlight in flight
 export const TOPIC_STAT_SHED = 16; // deliveries shed at publish time, per class: SHED + class (3 counters)
 export const TOPIC_STAT_RATE_LIMITED = 19; // publishes refused because the topic's rate had no token left (not routed)
-export const TOPIC_STAT_COUNT = 20;
+export const TOPIC_STAT_STOLEN = 20; // of DELIVERED, deliveries a thief took from another member's lane
+export const TOPIC_STAT_COUNT = 21;
 /** Admission words per topic: i32 IN_FLIGHT, TOKENS, LAST, one spare (admission.ts). */
 export const ADMISSION_BYTES = 16;
 /** Room per topic: 24 f64 counters (TOPIC_STAT_COUNT used), so counters can be added in place. */

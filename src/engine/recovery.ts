@@ -20,7 +20,10 @@
  *               whose handler returned are not redelivered) and they are counted COMPLETED unless
  *               the batch already was; the record at the cursor, if it had been read, is the one
  *               it died on: its CRASHES word is incremented in place
- *   5. inbound  every inbound lane's READ (and cached HEAD) goes back to TAIL: the successor
+ *   5. stolen   a record it had stolen from another worker's lane and was running (its STEALING
+ *               word, stealer.ts): CRASHES + 1 on it and its claim back to FREE, so the lane's
+ *               owner (or another thief) runs it again
+ *   6. inbound  every inbound lane's READ (and cached HEAD) goes back to TAIL: the successor
  *               reads [TAIL, HEAD) again, in order, before anything newer
  *
  * Its STATE is RESTARTING until the successor runs: a worker blocked on one of its full
@@ -42,7 +45,7 @@ import type { Arena } from '../arena.ts';
 import { SPILL_COUNT, SPILL_HEAD, spillViews } from './backlog.ts';
 import type { ControlBlock } from './control-block.ts';
 import {
-  HANDLED_COUNTED, PRIORITY_CLASSES, RECORD_CRASHES_OFFSET, RECORD_FLAGS_OFFSET, RECORD_FLAG_ADMITTED, RECORD_TOPIC_OFFSET,
+  CLAIM_FREE, CLAIM_STOLEN, HANDLED_COUNTED, PRIORITY_CLASSES, RECORD_CLAIM_OFFSET, RECORD_CRASHES_OFFSET, RECORD_FLAGS_OFFSET, RECORD_FLAG_ADMITTED, RECORD_TOPIC_OFFSET,
   THREAD_RESTARTING, THREAD_STOPPED, TOPIC_STAT_BACKLOGGED, TOPIC_STAT_LOST, inboundLane, outboundLane, scratchLayout,
 } from './layout.ts';
 import type { Admission } from './admission.ts';
@@ -81,7 +84,7 @@ export class Recovery {
     this.spillBytes = scratch.spillBytes;
   }
 
-  /** Puts dead thread `thread`'s lanes and counters in order (steps 1–5 above); returns the record it died on, if any. */
+  /** Puts dead thread `thread`'s lanes and counters in order (steps 1–6 above); returns the record it died on, if any. */
   recover(thread: number): DiedOn | undefined {
     const T = this.shape.threads;
     const i32 = this.i32;
@@ -143,7 +146,19 @@ export class Recovery {
       }
       i32[dead.handledLane] = 0;
     }
-    // 5. inbound
+    // 5. stolen: a record it was running as a thief (stealer.ts) goes back to its lane's owner,
+    // its crash counted on it like any delivery that killed its worker.
+    const stolen = Atomics.load(i32, dead.stealing);
+    if (stolen !== 0) {
+      const claim = (stolen + RECORD_CLAIM_OFFSET) >> 1;
+      if (Atomics.load(this.u16, claim) === CLAIM_STOLEN) {
+        const crashes = (stolen + RECORD_CRASHES_OFFSET) >> 1;
+        this.u16[crashes] = Math.min(0xffff, this.u16[crashes]! + 1);
+        Atomics.store(this.u16, claim, CLAIM_FREE);
+      }
+      Atomics.store(i32, dead.stealing, 0);
+    }
+    // 6. inbound
     for (let key = 0; key < keys; key++) {
       const ring = this.inbound(thread, key);
       const tail = Atomics.load(i32, (ring + RING_TAIL_OFFSET) >> 2);

@@ -15,10 +15,11 @@
  * | 4      | 2    | HANDLER | index of its handler in the handler module's sorted names         |
  * | 6      | 2    | TOPIC   | topic id                                                          |
  * | 8      | 2    | CIRCUIT_FAILURES | errors within the window that open its circuit; 0: none  |
- * | 10     | 2    | (reserved) | zero                                                           |
+ * | 10     | 1    | STEAL   | 1: a group whose idle members may take its queued records (stealer.ts) |
+ * | 11     | 1    | (reserved) | zero                                                           |
  * | 12     | 4    | CIRCUIT_WINDOW_MS | u32                                                     |
  * | 16     | 4    | CIRCUIT_COOLDOWN_MS | u32                                                   |
- * | 20     | 4    | (reserved) | zero                                                           |
+ * | 20     | 4    | MEMBERS | bit w: worker w (< 32) is a member (who may steal its records)     |
  *
  * ── Balance table (u8 per slot at `balances`, right after the entries) ───────────────────────
  *
@@ -42,8 +43,10 @@ export const SLOT_GENERATION_OFFSET = SLOT_POLICY_OFFSET + 1; // u8
 export const SLOT_HANDLER_OFFSET = SLOT_GENERATION_OFFSET + 1; // u16
 export const SLOT_TOPIC_OFFSET = SLOT_HANDLER_OFFSET + 2; // u16
 export const SLOT_CIRCUIT_FAILURES_OFFSET = SLOT_TOPIC_OFFSET + 2; // u16
+export const SLOT_STEAL_OFFSET = SLOT_CIRCUIT_FAILURES_OFFSET + 2; // u8
 export const SLOT_CIRCUIT_WINDOW_OFFSET = SLOT_CIRCUIT_FAILURES_OFFSET + 4; // u32
 export const SLOT_CIRCUIT_COOLDOWN_OFFSET = SLOT_CIRCUIT_WINDOW_OFFSET + 4; // u32
+export const SLOT_MEMBERS_OFFSET = SLOT_CIRCUIT_COOLDOWN_OFFSET + 4; // u32
 export const SLOT_ENTRY_BYTES = 24;
 
 export const SLOT_FREE = 0;
@@ -63,6 +66,10 @@ export interface SlotEntry {
   readonly topic: number;
   /** Circuit breaker: failures (0: none), window and cooldown in ms. */
   readonly circuit?: { readonly failures: number; readonly windowMs: number; readonly cooldownMs: number };
+  /** Whether idle members may steal its queued records. */
+  readonly steal?: boolean;
+  /** Member workers (bits of those below 32). */
+  readonly members?: number;
 }
 
 export class SubscriptionTable {
@@ -121,6 +128,16 @@ export class SubscriptionTable {
     return this.u32[(this.entries + slot * SLOT_ENTRY_BYTES + SLOT_CIRCUIT_COOLDOWN_OFFSET) >> 2]!;
   }
 
+  /** Whether idle members may steal the slot's queued records (a group subscribed with steal). */
+  steals(slot: number): boolean {
+    return this.u8[this.entries + slot * SLOT_ENTRY_BYTES + SLOT_STEAL_OFFSET] !== 0;
+  }
+
+  /** Whether worker `worker` is a member of the slot's subscription (known for workers below 32). */
+  isMember(slot: number, worker: number): boolean {
+    return worker < 32 && (this.u32[(this.entries + slot * SLOT_ENTRY_BYTES + SLOT_MEMBERS_OFFSET) >> 2]! & (1 << worker)) !== 0;
+  }
+
   /** SLOT_FREE / SLOT_ACTIVE / SLOT_RETIRED. */
   state(slot: number): number {
     return this.u8[this.entries + slot * SLOT_ENTRY_BYTES + SLOT_STATE_OFFSET]!;
@@ -137,6 +154,8 @@ export class SubscriptionTable {
     this.u16[(at + SLOT_CIRCUIT_FAILURES_OFFSET) >> 1] = entry.circuit?.failures ?? 0;
     this.u32[(at + SLOT_CIRCUIT_WINDOW_OFFSET) >> 2] = entry.circuit?.windowMs ?? 0;
     this.u32[(at + SLOT_CIRCUIT_COOLDOWN_OFFSET) >> 2] = entry.circuit?.cooldownMs ?? 0;
+    this.u8[at + SLOT_STEAL_OFFSET] = entry.steal === true ? 1 : 0;
+    this.u32[(at + SLOT_MEMBERS_OFFSET) >> 2] = entry.members ?? 0;
     this.u8[this.balances + slot] = entry.balance;
     this.u8[at + SLOT_STATE_OFFSET] = SLOT_ACTIVE;
   }

@@ -13,6 +13,7 @@ import {
 import { MAX_TIMER_MS, POLICIES, type EngineShape } from './options.ts';
 import { isPattern, subjectMatches } from './subjects.ts';
 import type { Producer } from './producer.ts';
+import type { ControlBlock } from './control-block.ts';
 import { BALANCE_LEAST_LOADED, BALANCE_ROUND_ROBIN, SLOT_RETIRED, type SubscriptionTable } from './subscription-table.ts';
 import type { TopicRuntime } from './topic-runtime.ts';
 import type { BackpressurePolicy, CircuitOptions, DeliveryMode, HandlerModule, SubscribeOptions, Subscription, TopicMap } from './types.ts';
@@ -43,6 +44,8 @@ export class Subscriptions {
     private readonly yieldFn: () => Promise<void>,
     /** Waits until no lane or backlog holds a record (slot reuse). */
     private readonly drain: (options: { timeout: number }) => Promise<void>,
+    /** Thread 0's control block (its STEAL word). */
+    private readonly control0: ControlBlock,
   ) {
     this.handlerNames = Object.keys(handlerModule.handlers).sort();
   }
@@ -63,7 +66,7 @@ export class Subscriptions {
   }
 
   private async add(subject: string, topics: readonly TopicRuntime[], options: SubscribeOptions): Promise<Subscription> {
-    if (options === null || typeof options !== 'object') throw new ConfigError('options', options, 'must be { handler, mode?, workers?, backpressure?, balance?, circuit? }');
+    if (options === null || typeof options !== 'object') throw new ConfigError('options', options, 'must be { handler, mode?, workers?, backpressure?, balance?, circuit?, steal? }');
     const handlerIndex = this.handlerNames.indexOf(options.handler);
     if (handlerIndex < 0) throw new ConfigError('handler', options.handler, `is not a handler of the module (${this.handlerNames.join(', ')})`);
     // A handler serves its own topic, or its pattern: subscribed as that pattern, or to one topic it matches.
@@ -92,6 +95,11 @@ export class Subscriptions {
     }
     if (new Set(workers).size !== workers.length) throw new ConfigError('workers', options.workers, 'must not repeat a worker');
     const circuit = checkCircuit(options.circuit);
+    const steal = options.steal ?? false;
+    if (typeof steal !== 'boolean') throw new ConfigError('steal', steal, 'must be true or false');
+    if (steal && mode !== 'group') throw new ConfigError('steal', steal, "applies to mode 'group' only (keyed subscriptions keep each key's order on one worker; broadcast has no one to take over)");
+    let members = 0;
+    for (const w of workers) if (w < 32) members |= 1 << w;
 
     // least-loaded groups are routed as broadcast members; the publisher picks one by the balance
     // table (the core's pickLeastLoaded, per record or inside dispatchBatch).
@@ -107,7 +115,7 @@ export class Subscriptions {
         // Before the router publish that makes the slot routable.
         this.table.activate(slot, {
           mode: MODE_CODES[mode], policy: POLICY_CODES[policies[t]!], handler: handlerIndex, topic: topic.id,
-          balance: balance === 'least-loaded' ? BALANCE_LEAST_LOADED : BALANCE_ROUND_ROBIN, circuit,
+          balance: balance === 'least-loaded' ? BALANCE_LEAST_LOADED : BALANCE_ROUND_ROBIN, circuit, steal, members,
         });
         for (const w of workers) {
           const id = this.core.routerAddSubscription(this.router, topic.id, routeEntry(w + 1, slot), routerMode, slot);
@@ -133,6 +141,8 @@ export class Subscriptions {
       }),
     };
     for (const slot of slots) this.members.set(slot, workers);
+    // Idle workers look for records to steal from now on (a sticky word: records may outlive the subscription).
+    if (steal) Atomics.store(this.control0.i32, this.control0.steal, 1);
     await this.publishRoutes();
     return subscription;
   }

@@ -192,12 +192,21 @@ export class Supervisor {
         continue;
       }
       const control = this.controls[w + 1]!;
-      const lane = Atomics.load(this.i32, control.handledLane);
-      const handled = Atomics.load(this.i32, control.handled);
+      let lane = Atomics.load(this.i32, control.handledLane);
+      let handled = Atomics.load(this.i32, control.handled);
       let inHandler = lane !== 0 && (lane & HANDLED_COUNTED) === 0;
       if (inHandler) {
         const ring = this.arena.ring(inboundLane(w + 1, (lane & (HANDLED_COUNTED - 1)) - 1, T)).address;
         inHandler = Atomics.load(this.i32, (ring + RING_READ_OFFSET) >> 2) !== handled;
+      }
+      if (!inHandler) {
+        // Or running a record it stole (stealer.ts): the same watch, keyed by that record.
+        const stolen = Atomics.load(this.i32, control.stealing);
+        if (stolen !== 0) {
+          inHandler = true;
+          lane = -1;
+          handled = stolen;
+        }
       }
       const seen = this.samples[w];
       if (!inHandler) {

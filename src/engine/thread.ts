@@ -8,6 +8,7 @@
  *   backpressure  Backpressure (backpressure.ts): policies, backlogs, blocking push, caller-runs
  *   batch         BatchPublisher (batch-publisher.ts): publishBatch over the core's dispatchBatch
  *   consumer      Consumer (consumer.ts): drain lanes, handleRecord, replies
+ *   stealer       Stealer (stealer.ts): an idle worker takes queued records of stealing groups
  *
  * — and gives handlers their context. The rooms call each other in a loop (handleRecord → reply →
  * push → full → caller-runs → handleRecord), so Producer and Backpressure get their partners
@@ -25,6 +26,7 @@ import { scratchLayout } from './layout.ts';
 import type { EngineShape } from './options.ts';
 import { Producer, SCHEDULED_DELIVERY, SCHEDULED_RATE } from './producer.ts';
 import { Shedder } from './shedder.ts';
+import { Stealer } from './stealer.ts';
 import { SubscriptionTable } from './subscription-table.ts';
 import { TopicSet, priorityOf, type TopicRuntime } from './topic-runtime.ts';
 import type { HandlerContext, HandlerModule, Priority, TopicMap } from './types.ts';
@@ -51,6 +53,8 @@ export class ThreadRuntime {
   readonly consumer: Consumer;
   readonly admission: Admission;
   readonly shedder: Shedder;
+  /** Work stealing for group subscriptions made with steal (workers only run it). */
+  readonly stealer: Stealer;
   readonly context: HandlerContext<TopicMap>;
 
   constructor(
@@ -114,8 +118,9 @@ export class ThreadRuntime {
     };
     this.consumer = new Consumer(
       thread, core, arena, shape, this.control, this.topics, this.subscriptions, handlerDefs, this.context,
-      this.producer, this.admission, base + scratch.replyStaging, hooks,
+      this.producer, this.admission, base + scratch.replyStaging, hooks, this.controls[0]!,
     );
+    this.stealer = new Stealer(thread, core, arena, shape.threads, this.controls, this.subscriptions, this.consumer, this.producer, this.admission);
     // Caller-runs needs handlers on this thread.
     if (handlerDefs.length > 0) this.backpressure.consumer = this.consumer;
   }

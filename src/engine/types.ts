@@ -309,6 +309,12 @@ export interface SubscribeOptions<H extends string = string> {
    * closes the circuit, an error opens it again. Default: none.
    */
   readonly circuit?: CircuitOptions;
+  /**
+   * group mode only: work stealing. A member that is idle takes records of this subscription
+   * queued behind a busy member (one at a time, newest first, exactly once), so one slow message
+   * does not hold up the ones behind it while other members wait. Default false.
+   */
+  readonly steal?: boolean;
 }
 
 export interface Subscription {
@@ -376,6 +382,8 @@ export interface TopicStats {
   lost: number;
   /** Deliveries refused because maxInFlight of the topic were in flight (TopicSpec.admission). */
   admissionRefused: number;
+  /** Of delivered, deliveries run by an idle member that took them from another member's lane (steal). */
+  stolen: number;
   /** Publishes refused because the topic's rate (admission.rate) had no token left; not routed, so not in the identity. */
   rateLimited: number;
   /** Deliveries in flight now (admitted, not yet handled): only for a topic with an admission limit, else 0. */

@@ -3,6 +3,8 @@
  * handler module, then drain inbound lanes until told to stop.
  *
  *   pass     drain every inbound lane (up to BATCH records each), pump backlogs
+ *   steal    found nothing: take one queued record of a stealing group from another worker's
+ *            lane (stealer.ts), if some subscription steals
  *   spin     found nothing: poll again, up to SPIN times (a busy producer refills within µs);
  *            with the default spin, only while the awake engine threads fit the cores
  *   park     SLEEPING = 1, re-check every lane, Atomics.wait on DOORBELL (1 s timeout)
@@ -73,7 +75,7 @@ export async function runWorker(data: WorkerStartData, post: (message: WorkerMes
     post({ kind: 'start-failed', error: serializeError(error) });
     return;
   }
-  const { producer, consumer, backpressure, control } = runtime;
+  const { producer, consumer, backpressure, control, stealer } = runtime;
   const { i32, f64, command, sleeping, doorbell, idleMs, idleSinceMs: idleSince, lease, busy } = control;
   const generation = data.generation;
   f64[control.startMs] = nowMs();
@@ -144,6 +146,11 @@ export async function runWorker(data: WorkerStartData, post: (message: WorkerMes
       continue;
     }
     producer.flushAll();
+    // Idle: take a queued record of a stealing group from a busy member, if there is one.
+    if (stealer.enabled() && stealer.stealOne() > 0) {
+      polls = 0;
+      continue;
+    }
     if (Atomics.load(i32, command) === COMMAND_STOP) {
       if (!consumer.hasInbound() && backpressure.backlogSize === 0) break;
       continue;

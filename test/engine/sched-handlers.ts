@@ -177,6 +177,16 @@ export default defineHandlers(schedTopics, {
   gated: { topic: 'gated', handle(m, ctx) { takeGated(m, ctx); } },
   gatedWide: { topic: 'gatedWide', handle(m, ctx) { takeGated(m, ctx); } },
   paced: { topic: 'paced', handle(m, ctx) { takeGated(m, ctx); } },
+  skewed: {
+    topic: 'skewed',
+    handle(m, ctx) {
+      // Stealing takes queued records newest first: no order to check, only that each runs once.
+      if (m.micros >= HOLDING_MICROS) signalHolding(ctx);
+      gated++;
+      gatedSum += m.value;
+      busyWait(m.micros);
+    },
+  },
   hold: {
     topic: 'hold',
     handle(h, ctx) {

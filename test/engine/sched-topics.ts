@@ -73,6 +73,8 @@ export const schedTopics = defineTopics({
   gatedWide: { schema: Work, admission: { maxInFlight: GATED_WIDE_MAX } },
   /** Admission control by rate: a token bucket of PACED_RATE per second, PACED_BURST deep. */
   paced: { schema: Work, admission: { rate: PACED_RATE, burst: PACED_BURST } },
+  /** A group work stealing applies to (subscribed with steal: true); its handler counts into gated/gatedSum, no order check. */
+  skewed: { schema: Work },
   /** Shedding with the default thresholds (low 0.5, normal 0.8). */
   shedding: { schema: Work, shed: true },
   /** Shedding with thresholds of its own. */
