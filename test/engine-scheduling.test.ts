@@ -24,7 +24,7 @@ import { BACKENDS, CORE_BUILD, STRESS } from './harness.ts';
 import { within } from './engine/harness.ts';
 import { identityProblems, prng, sleep, waitFor } from './engine/supervision.ts';
 import {
-  ANY_WORKER, API_ALTERNATE, API_PUBLISH, API_SEND, CLASSES, GATED_MAX, GATED_WIDE_MAX, HIGH, LOW, MIXED, NORMAL, PACED_BURST, PACED_RATE,
+  ANY_WORKER, API_ALTERNATE, API_PUBLISH, API_SEND, CLASSES, CRASH_MICROS, GATED_MAX, GATED_WIDE_MAX, HIGH, LOW, MIXED, NORMAL, PACED_BURST, PACED_RATE,
   TARGET_GATED, TARGET_PACED, TARGET_WORK,
   mixedClass, schedTopics, valueOf, type SchedTopics,
 } from './engine/sched-topics.ts';
@@ -501,6 +501,40 @@ describe.each(BACKENDS)('engine scheduling: three workers (%s)', (backend) => {
       expect(await identityAfterDrain(engine)).toEqual([]);
     } finally {
       await sub.unsubscribe();
+    }
+  });
+
+  test('work stealing and crashes: a thief that dies running a stolen message gives it back; it runs again (deliveries 2) and nothing is lost', async () => {
+    const own = await startSched(backend, { workers: 2 });
+    try {
+      await own.subscribe('skewed', { handler: 'skewed', mode: 'group', workers: [0, 1], steal: true });
+      const p = producers++;
+      const normalLanes = () => own.stats().lanes.filter((l) => l.from === 0 && l.to > 0 && l.priority === 'normal');
+      const holdBefore = own.stats().topics.holding!.unrouted;
+      expect(own.publish('skewed', work(p, NORMAL, 0, 1, 300_000))).toBe(true); // holds the member it reaches: X
+      own.flush();
+      await waitFor(10_000, 'a member holding', () => own.stats().topics.holding!.unrouted > holdBefore);
+      const held = normalLanes().find((l) => l.published === 1)!.to;
+      // Round-robin: the next goes to the other member, the one after (the crash) behind the hold.
+      own.publish('skewed', work(p, NORMAL, 1, 1, 10));
+      own.publish('skewed', work(p, NORMAL, 2, 1, CRASH_MICROS));
+      own.flush();
+      expect(normalLanes().find((l) => l.to === held)!.published).toBe(2);
+      const light = Math.round(50 * STRESS);
+      for (let i = 3; i < 3 + light; i++) own.publish('skewed', work(p, NORMAL, i, 1, 10));
+      own.flush();
+      await within(30_000, 'drain', own.drain());
+      const stats = own.stats();
+      const t = stats.topics.skewed!;
+      // The crash message was only ever in the held member's lane: the other member ran it as a thief and died.
+      const thief = held === 1 ? 1 : 0; // worker number of the member that is not held (thread held → worker held - 1)
+      expect(stats.workers.map((w) => w.restarts)).toEqual(thief === 0 ? [1, 0] : [0, 1]);
+      expect({ delivered: t.delivered, crashed: t.crashed, redelivered: t.redelivered, lost: t.lost, deadLettered: t.deadLettered })
+        .toEqual({ delivered: 3 + light, crashed: 1, redelivered: 1, lost: 0, deadLettered: 0 });
+      expect(t.stolen).toBeGreaterThan(0);
+      expect(identityProblems(stats)).toEqual([]);
+    } finally {
+      await own.close({ timeout: 5000 });
     }
   });
 

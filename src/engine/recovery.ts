@@ -21,8 +21,9 @@
  *               the batch already was; the record at the cursor, if it had been read, is the one
  *               it died on: its CRASHES word is incremented in place
  *   5. stolen   a record it had stolen from another worker's lane and was running (its STEALING
- *               word, stealer.ts): CRASHES + 1 on it and its claim back to FREE, so the lane's
- *               owner (or another thief) runs it again
+ *               word, stealer.ts): CRASHES + 1 on it (and TOPIC_STAT_CRASHED) and its claim back to
+ *               FREE, so the lane's owner (or another thief) runs it again; a poison record is
+ *               caught when it kills its owner, as any record
  *   6. inbound  every inbound lane's READ (and cached HEAD) goes back to TAIL: the successor
  *               reads [TAIL, HEAD) again, in order, before anything newer
  *
@@ -46,7 +47,7 @@ import { SPILL_COUNT, SPILL_HEAD, spillViews } from './backlog.ts';
 import type { ControlBlock } from './control-block.ts';
 import {
   CLAIM_FREE, CLAIM_STOLEN, HANDLED_COUNTED, PRIORITY_CLASSES, RECORD_CLAIM_OFFSET, RECORD_CRASHES_OFFSET, RECORD_FLAGS_OFFSET, RECORD_FLAG_ADMITTED, RECORD_TOPIC_OFFSET,
-  THREAD_RESTARTING, THREAD_STOPPED, TOPIC_STAT_BACKLOGGED, TOPIC_STAT_LOST, inboundLane, outboundLane, scratchLayout,
+  THREAD_RESTARTING, THREAD_STOPPED, TOPIC_STAT_BACKLOGGED, TOPIC_STAT_CRASHED, TOPIC_STAT_LOST, inboundLane, outboundLane, scratchLayout,
 } from './layout.ts';
 import type { Admission } from './admission.ts';
 import type { EngineShape } from './options.ts';
@@ -154,6 +155,7 @@ export class Recovery {
       if (Atomics.load(this.u16, claim) === CLAIM_STOLEN) {
         const crashes = (stolen + RECORD_CRASHES_OFFSET) >> 1;
         this.u16[crashes] = Math.min(0xffff, this.u16[crashes]! + 1);
+        this.f64[dead.topicStats(this.u16[(stolen + RECORD_TOPIC_OFFSET) >> 1]!) + TOPIC_STAT_CRASHED]! += 1;
         Atomics.store(this.u16, claim, CLAIM_FREE);
       }
       Atomics.store(i32, dead.stealing, 0);

@@ -7,7 +7,7 @@
  */
 import { defineHandlers, type HandlerContext, type Priority } from '../../src/engine/types.ts';
 import {
-  ANY_WORKER, API_ALTERNATE, API_PUBLISH, CLASSES, HIGH, HOLDING_MICROS, LOW, MIXED, TARGET_PACED, TARGET_WORK, mixedClass, schedTopics, valueOf, type SchedTopics,
+  ANY_WORKER, API_ALTERNATE, CRASH_MICROS, API_PUBLISH, CLASSES, HIGH, HOLDING_MICROS, LOW, MIXED, TARGET_PACED, TARGET_WORK, mixedClass, schedTopics, valueOf, type SchedTopics,
 } from './sched-topics.ts';
 
 let worker = -2;
@@ -181,6 +181,7 @@ export default defineHandlers(schedTopics, {
     topic: 'skewed',
     handle(m, ctx) {
       // Stealing takes queued records newest first: no order to check, only that each runs once.
+      if (m.micros === CRASH_MICROS && ctx.deliveries === 1) process.exit(72);
       if (m.micros >= HOLDING_MICROS) signalHolding(ctx);
       gated++;
       gatedSum += m.value;

@@ -32,6 +32,8 @@ export const GATED_WIDE_MAX = 5;
 /** The rate (publishes per second) and burst of `paced`. */
 export const PACED_RATE = 2000;
 export const PACED_BURST = 20;
+/** A `skewed` message with this `micros` exits its worker's thread on its first delivery. */
+export const CRASH_MICROS = 7;
 
 /**
  * A prioritized message: `cls` is the class it was published in (0 high, 1 normal, 2 low), `seq`
