@@ -76,9 +76,10 @@
  *
  * One staging record per topic (the writer of `writer(topic)`), a reply staging record, a
  * caller-runs record, the router's output (route entries: u32 per router subscription),
- * dispatchBatch's ring table and push counts (u32 per thread) and result block, BATCH_RECORDS
- * records of publishBatch staging, and a spill region per consumer thread (a worker's backlogs,
- * which outlive it: backlog.ts): offsets in ScratchLayout, placed by scratchLayout().
+ * dispatchBatch's ring tables (u32 per outbound key: one table of T lanes per class) and push
+ * counts (u32 per thread) and result block, BATCH_RECORDS records of publishBatch staging, and
+ * a spill region per outbound key (a worker's backlogs, which outlive it: backlog.ts): offsets
+ * in ScratchLayout, placed by scratchLayout().
  */
 
 import { FALSE_SHARING_STRIDE, MAX_THREADS } from '../../assembly/layout/arena.ts';
