@@ -84,6 +84,7 @@
 
 import { FALSE_SHARING_STRIDE, MAX_THREADS } from '../../assembly/layout/arena.ts';
 import { DISPATCH_RESULT_BYTES, ROUTE_RING_SHIFT, ROUTE_TAG_MASK } from '../../assembly/layout/dispatch.ts';
+import { RING_DATA_OFFSET, RING_MASK_OFFSET, RING_RECORD_SIZE_OFFSET } from '../../assembly/layout/ring.ts';
 import { spillRegionBytes } from './backlog.ts';
 import { SLOT_ENTRY_BYTES } from './subscription-table.ts';
 
@@ -279,6 +280,11 @@ export function scratchLayout(control: ControlLayout, topics: number, recordSize
 /** Ring index of lane (producer → consumer) of priority class `priority` among `threads` threads. */
 export function laneIndex(producer: number, consumer: number, threads: number, priority: number): number {
   return (priority * threads + producer) * threads + consumer;
+}
+
+/** Address of the record at ring index `index` of the ring at `ring` (its MASK and RECORD_SIZE words). */
+export function ringRecordAt(i32: Int32Array, ring: number, index: number): number {
+  return ring + RING_DATA_OFFSET + (index & i32[(ring + RING_MASK_OFFSET) >> 2]!) * i32[(ring + RING_RECORD_SIZE_OFFSET) >> 2]!;
 }
 
 /** Ring index of thread `thread`'s lane with outbound key `key` (class · threads + consumer). */

@@ -38,16 +38,15 @@
  */
 import type { CoreOps } from '../../bindings/core-ops.ts';
 import {
-  RING_CACHED_HEAD_OFFSET, RING_CLAIM_OFFSET, RING_CONSUMER_PARKED_OFFSET, RING_DATA_OFFSET,
-  RING_HEAD_OFFSET, RING_MASK_OFFSET, RING_PRODUCER_PARKED_OFFSET, RING_READ_OFFSET,
-  RING_RECORD_SIZE_OFFSET, RING_TAIL_OFFSET,
+  RING_CACHED_HEAD_OFFSET, RING_CLAIM_OFFSET, RING_CONSUMER_PARKED_OFFSET,
+  RING_HEAD_OFFSET, RING_PRODUCER_PARKED_OFFSET, RING_READ_OFFSET, RING_TAIL_OFFSET,
 } from '../../assembly/layout/ring.ts';
 import type { Arena } from '../arena.ts';
 import { SPILL_COUNT, SPILL_HEAD, spillViews } from './backlog.ts';
 import type { ControlBlock } from './control-block.ts';
 import {
   CLAIM_FREE, CLAIM_STOLEN, HANDLED_COUNTED, PRIORITY_CLASSES, RECORD_CLAIM_OFFSET, RECORD_CRASHES_OFFSET, RECORD_FLAGS_OFFSET, RECORD_FLAG_ADMITTED, RECORD_TOPIC_OFFSET,
-  THREAD_RESTARTING, THREAD_STOPPED, TOPIC_STAT_BACKLOGGED, TOPIC_STAT_CRASHED, TOPIC_STAT_LOST, inboundLane, outboundLane, scratchLayout,
+  THREAD_RESTARTING, THREAD_STOPPED, TOPIC_STAT_BACKLOGGED, TOPIC_STAT_CRASHED, TOPIC_STAT_LOST, inboundLane, outboundLane, ringRecordAt, scratchLayout,
 } from './layout.ts';
 import type { Admission } from './admission.ts';
 import type { EngineShape } from './options.ts';
@@ -138,7 +137,7 @@ export class Recovery {
         if (!counted) dead.addCompleted(done);
         this.commit(ring, handled);
         if (!counted && read > done) {
-          const record = this.recordAt(ring, handled);
+          const record = ringRecordAt(this.i32, ring, handled);
           const at = (record + RECORD_CRASHES_OFFSET) >> 1;
           const crashes = Math.min(0xffff, this.u16[at]! + 1);
           this.u16[at] = crashes;
@@ -178,7 +177,7 @@ export class Recovery {
   skip(thread: number, diedOn: DiedOn): void {
     const ring = this.inbound(thread, diedOn.key);
     const tail = Atomics.load(this.i32, (ring + RING_TAIL_OFFSET) >> 2);
-    this.releaseAdmitted(this.recordAt(ring, tail));
+    this.releaseAdmitted(ringRecordAt(this.i32, ring, tail));
     this.commit(ring, (tail + 1) | 0);
     this.i32[(ring + RING_READ_OFFSET) >> 2] = (tail + 1) | 0;
     this.i32[(ring + RING_CACHED_HEAD_OFFSET) >> 2] = (tail + 1) | 0;
@@ -255,7 +254,7 @@ export class Recovery {
       total += n;
       if (perTopic === undefined && !release) continue;
       for (let i = 0; i < n; i++) {
-        const record = this.recordAt(ring, (tail + i) | 0);
+        const record = ringRecordAt(this.i32, ring, (tail + i) | 0);
         if (perTopic !== undefined) perTopic[this.u16[(record + RECORD_TOPIC_OFFSET) >> 1]!]! += 1;
         if (release) this.releaseAdmitted(record);
       }
@@ -267,12 +266,6 @@ export class Recovery {
   private commit(ring: number, index: number): void {
     Atomics.store(this.i32, (ring + RING_TAIL_OFFSET) >> 2, index);
     if (Atomics.load(this.i32, (ring + RING_PRODUCER_PARKED_OFFSET) >> 2) !== 0) Atomics.notify(this.i32, (ring + RING_TAIL_OFFSET) >> 2);
-  }
-
-  private recordAt(ring: number, index: number): number {
-    const mask = this.i32[(ring + RING_MASK_OFFSET) >> 2]!;
-    const size = this.i32[(ring + RING_RECORD_SIZE_OFFSET) >> 2]!;
-    return ring + RING_DATA_OFFSET + (index & mask) * size;
   }
 
   /** Thread `thread`'s lane of outbound key `key`. */

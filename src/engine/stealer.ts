@@ -31,14 +31,14 @@
  * dead worker held). An owner's successor treats OWNER claims as its own.
  */
 import type { CoreOps } from '../../bindings/core-ops.ts';
-import { RING_DATA_OFFSET, RING_HEAD_OFFSET, RING_MASK_OFFSET, RING_RECORD_SIZE_OFFSET, RING_TAIL_OFFSET } from '../../assembly/layout/ring.ts';
+import { RING_HEAD_OFFSET, RING_TAIL_OFFSET } from '../../assembly/layout/ring.ts';
 import type { Arena } from '../arena.ts';
 import type { Admission } from './admission.ts';
 import type { Consumer } from './consumer.ts';
 import type { ControlBlock } from './control-block.ts';
 import {
   CLAIM_DONE, CLAIM_FREE, CLAIM_STOLEN, DEAD_LETTER_SUBSCRIPTION, PRIORITY_CLASSES, PRIORITY_NORMAL, RECORD_CLAIM_OFFSET,
-  RECORD_FLAGS_OFFSET, RECORD_FLAG_ADMITTED, RECORD_SUBSCRIPTION_OFFSET, RECORD_TOPIC_OFFSET, TOPIC_STAT_STOLEN, inboundLane,
+  RECORD_FLAGS_OFFSET, RECORD_FLAG_ADMITTED, RECORD_SUBSCRIPTION_OFFSET, RECORD_TOPIC_OFFSET, TOPIC_STAT_STOLEN, inboundLane, ringRecordAt,
 } from './layout.ts';
 import type { Producer } from './producer.ts';
 import type { SubscriptionTable } from './subscription-table.ts';
@@ -112,7 +112,7 @@ export class Stealer {
     // already claimed (they stay in the lane until the owner commits past them).
     let candidates = 0;
     for (let j = count - 1; j >= 1; j--) {
-      const record = this.recordAt(ring, (tail + j) | 0);
+      const record = ringRecordAt(i32, ring, (tail + j) | 0);
       const slot = u16[(record + RECORD_SUBSCRIPTION_OFFSET) >> 1]!;
       if (slot >= DEAD_LETTER_SUBSCRIPTION || !this.table.steals(slot) || !this.table.isMember(slot, worker)) continue;
       const claim = (record + RECORD_CLAIM_OFFSET) >> 1;
@@ -146,11 +146,5 @@ export class Stealer {
     Atomics.store(control.i32, control.stealing, 0);
     const owner = this.controls[victim]!;
     if (owner.isSleeping()) owner.ring();
-  }
-
-  private recordAt(ring: number, index: number): number {
-    const mask = this.i32[(ring + RING_MASK_OFFSET) >> 2]!;
-    const size = this.i32[(ring + RING_RECORD_SIZE_OFFSET) >> 2]!;
-    return ring + RING_DATA_OFFSET + (index & mask) * size;
   }
 }
