@@ -624,6 +624,46 @@ describe.each(BACKENDS)('engine scheduling: three workers (%s)', (backend) => {
     }
   });
 
+  test('admission by rate: a bucket left half full and idle earns no extra burst (at most burst + rate × elapsed after the idle spell)', async () => {
+    const sub = await engine.subscribe('paced', { handler: 'paced', mode: 'group', workers: [0] });
+    try {
+      await reports(engine);
+      const fill = Math.ceil((PACED_BURST * 1000) / PACED_RATE);
+      await sleep(fill + 5);
+      const before = counts(engine.stats(), 'paced');
+      const p = producers++;
+      let accepted = 0;
+      let attempted = 0;
+      // Half the burst, then an idle spell three times as long as a refill from empty.
+      for (let i = 0; i < PACED_BURST / 2; i++) {
+        attempted++;
+        if (engine.publish('paced', work(p, NORMAL, accepted, 1))) accepted++;
+      }
+      await sleep(3 * fill + 5);
+      const t0 = Date.now();
+      let after0 = 0;
+      while (Date.now() - t0 < 40) {
+        attempted++;
+        if (engine.publish('paced', work(p, NORMAL, accepted, 1))) {
+          accepted++;
+          after0++;
+        }
+      }
+      const elapsed = Date.now() - t0;
+      // The bucket holds at most burst at t0 however long it idled; a lazy refill that credits the idle
+      // span after the half-burst left in it was taken would give half a burst more.
+      expect(after0).toBeLessThanOrEqual(PACED_BURST + Math.ceil((PACED_RATE * (elapsed + 1)) / 1000));
+      expect(after0).toBeGreaterThanOrEqual(PACED_BURST);
+      await within(30_000, 'drain', engine.drain());
+      const after = delta(before, counts(engine.stats(), 'paced'));
+      expect({ routed: after.routed, delivered: after.delivered, rateLimited: after.rateLimited }).toEqual({
+        routed: accepted, delivered: accepted, rateLimited: attempted - accepted,
+      });
+    } finally {
+      await sub.unsubscribe();
+    }
+  });
+
   test(`admission: with the consumer held, exactly maxInFlight (${GATED_MAX}) of a burst are admitted; whenWritable(topic) waits for room; inFlight never exceeds it`, async () => {
     const sub = await engine.subscribe('gated', { handler: 'gated', mode: 'group', workers: [0] });
     try {
