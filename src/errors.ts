@@ -43,7 +43,6 @@ export type EngineErrorCode =
   | 'ERR_HANDLER_TIMEOUT'
   | 'ERR_WORKER_START'
   | 'ERR_HANDLER'
-  | 'ERR_HANDLER_ASYNC'
   | 'ERR_DRAIN_TIMEOUT'
   | 'ERR_NOT_ISOLATED';
 

@@ -113,7 +113,8 @@ describe('named views', () => {
     const balances = entries + 4 * SLOT_ENTRY_BYTES;
     const table = new SubscriptionTable(buffer, entries, balances, 4);
     expect(table.freeSlots(1)[0]).toBe(0);
-    table.activate(0, { mode: 2, policy: 3, balance: BALANCE_LEAST_LOADED, handler: 700, topic: 513 });
+    table.activate(0, { mode: 2, policy: 3, balance: BALANCE_LEAST_LOADED, handler: 700, topic: 513, concurrency: 300 });
+    expect([table.mode(0), table.concurrency(0)]).toEqual([2, 300]);
     const at = entries;
     expect([u8[at + SLOT_STATE_OFFSET], u8[at + SLOT_MODE_OFFSET], u8[at + SLOT_POLICY_OFFSET]]).toEqual([SLOT_ACTIVE, 2, 3]);
     expect([u16[(at + SLOT_HANDLER_OFFSET) >> 1], u16[(at + SLOT_TOPIC_OFFSET) >> 1], u8[balances]]).toEqual([700, 513, BALANCE_LEAST_LOADED]);

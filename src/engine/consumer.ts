@@ -19,13 +19,13 @@ import type { CoreOps } from '../../bindings/core-ops.ts';
 import { ADDRESS_MIN } from '../../assembly/layout/arena.ts';
 import type { Arena } from '../arena.ts';
 import type { Admission } from './admission.ts';
-import { EngineError } from '../errors.ts';
 import type { ControlBlock } from './control-block.ts';
-import { RING_READ_OFFSET, RING_TAIL_OFFSET } from '../../assembly/layout/ring.ts';
+import { RING_PRODUCER_PARKED_OFFSET, RING_READ_OFFSET, RING_TAIL_OFFSET } from '../../assembly/layout/ring.ts';
+import { AsyncDeliveries, FROM_INLINE, type AsyncDelivery } from './async-deliveries.ts';
 import {
   CIRCUIT_CLOSED, CIRCUIT_HALF_OPEN, CIRCUIT_OPEN, DEAD_LETTER_CIRCUIT_OPEN, DEAD_LETTER_SUBSCRIPTION,
   HANDLED_COUNTED, LETTER_THREAD_SHIFT, POLICY_BLOCK, RECORD_CORRELATION_OFFSET, RECORD_CRASHES_OFFSET, RECORD_FLAGS_OFFSET,
-  RECORD_FLAG_ASYNC, RECORD_FLAG_FAILED, RECORD_HEADER_BYTES, RECORD_LETTER_OFFSET,
+  RECORD_FLAG_FAILED, HANDLED_ASYNC, RECORD_HEADER_BYTES, RECORD_LETTER_OFFSET,
   RECORD_REPLY_TO_OFFSET, RECORD_SUBSCRIPTION_OFFSET, RECORD_TOPIC_OFFSET, REPLY_SUBSCRIPTION,
   TOPIC_STAT_CIRCUIT_OPEN, TOPIC_STAT_DEAD_LETTERED, TOPIC_STAT_DELIVERED, TOPIC_STAT_HANDLER_ERRORS,
   CLAIM_DONE, CLAIM_FREE, CLAIM_OWNER, CLAIM_STOLEN, RECORD_CLAIM_OFFSET, PRIORITY_CLASSES, PRIORITY_NORMAL, RECORD_FLAG_ADMITTED, RECORD_PRIORITY_SHIFT, TOPIC_STAT_REDELIVERED, inboundLane,
@@ -33,7 +33,7 @@ import {
 import type { EngineShape } from './options.ts';
 import type { Producer } from './producer.ts';
 import type { SubscriptionTable } from './subscription-table.ts';
-import type { TopicRuntime, TopicSet } from './topic-runtime.ts';
+import type { TopicReaderFlyweight, TopicRuntime, TopicSet } from './topic-runtime.ts';
 import type { HandlerContext, HandlerDef, TopicMap } from './types.ts';
 
 /** What a consumer tells its thread's owner (the engine or the worker loop). */
@@ -78,6 +78,10 @@ export class Consumer {
   private readonly circuitOpenedAt: Float64Array;
   private readonly circuitFailures: (Float64Array | undefined)[];
   private readonly circuitNext: Uint16Array;
+  /** Deliveries whose handler returned a Promise, and the lanes they hold (async-deliveries.ts). */
+  private readonly pending: AsyncDeliveries;
+  /** The promise handleRecord got from an async handler, until follow() takes it. */
+  private started: PromiseLike<unknown> | undefined;
 
   constructor(
     private readonly thread: number,
@@ -122,6 +126,7 @@ export class Consumer {
     // A successor starts with every circuit closed (a breaker's memory dies with its thread).
     for (let slot = 0; slot < slots; slot++) this.i32[control.circuit(slot)] = CIRCUIT_CLOSED;
     this.i32[control.handledLane] = 0;
+    this.pending = new AsyncDeliveries(core, buffer, control, controls0, table, topics, producer, ringFrom, slots);
   }
 
   /**
@@ -136,9 +141,12 @@ export class Consumer {
     const i32 = this.i32;
     const urgent = this.control.urgent;
     const { handled, handledLane } = this.control;
-    // Some subscription steals (stealer.ts): records of stealing slots are claimed before they run.
+    const pending = this.pending;
+    // Some subscription steals, or some handler went async: records carry a CLAIM (stealer.ts, async-deliveries.ts).
     const c0 = this.controls0;
     const claims = Atomics.load(c0.i32, c0.steal) !== 0;
+    // Async mode: deliveries of this lane are pending, TAIL is held at the oldest (async-deliveries.ts).
+    let held = pending.perLane[key] !== 0;
     let n = 0;
     let tail = 0;
     let left = true; // records may be left in the lane (unless a peek finds it empty)
@@ -151,18 +159,18 @@ export class Consumer {
         left = false;
         break;
       }
-      if (n === 0) {
+      if (n === 0 && !held) {
         // The handled cursor: this lane, from its TAIL (our own commit cursor).
         tail = i32[this.tailFrom[key]!]!;
         i32[handled] = tail;
         i32[handledLane] = key + 1;
       }
-      if (claims && this.claimed(record)) {
-        const claim = Atomics.load(this.u16, (record + RECORD_CLAIM_OFFSET) >> 1);
+      if (claims) {
+        const claim = this.claim(record);
         if (claim === CLAIM_DONE) {
-          // A thief ran it: commit past it with the batch, without running it.
+          // A thief ran it, or it completed out of order before a crash: pass it without running it.
           n++;
-          i32[handled] = (tail + n) | 0;
+          if (!held) i32[handled] = (tail + n) | 0;
           continue;
         }
         if (claim === CLAIM_STOLEN) {
@@ -171,22 +179,52 @@ export class Consumer {
           break;
         }
       }
-      if (this.admits) {
-        const flags = this.u16[(record + RECORD_FLAGS_OFFSET) >> 1]!;
-        this.handleRecord(record);
-        // The delivery's in-flight place is free once it was handled (or dead-lettered).
-        if ((flags & RECORD_FLAG_ADMITTED) !== 0) this.admission.release(this.u16[(record + RECORD_TOPIC_OFFSET) >> 1]!);
-      } else this.handleRecord(record);
+      if (pending.count !== 0 && pending.mustWait(record)) {
+        // At its subscription's concurrency, or its key is busy: the lane waits (in order) for a settle.
+        i32[this.readFrom[key]!] = (i32[this.readFrom[key]!]! - 1) | 0;
+        break;
+      }
+      if (held) {
+        // The watchdog's and recovery's look at the record being run (HANDLED_ASYNC: see layout.ts).
+        i32[handled] = (i32[this.readFrom[key]!]! - 1) | 0;
+        i32[handledLane] = key + 1 + HANDLED_ASYNC;
+      }
+      const flags = this.u16[(record + RECORD_FLAGS_OFFSET) >> 1]!;
+      const complete = this.handleRecord(record);
       n++;
-      i32[handled] = (tail + n) | 0; // after the handler returned: this record is handled
+      if (complete) {
+        // The delivery's in-flight place is free once it was handled (or dead-lettered).
+        if (this.admits && (flags & RECORD_FLAG_ADMITTED) !== 0) this.admission.release(this.u16[(record + RECORD_TOPIC_OFFSET) >> 1]!);
+        if (!held) i32[handled] = (tail + n) | 0; // after the handler returned: this record is handled
+        else {
+          pending.markDone(record);
+          i32[handled] = i32[this.readFrom[key]!]!;
+        }
+        continue;
+      }
+      // Its handler returned a Promise: the record stays in the lane until it settles.
+      this.follow(record, key, flags);
+      if (!held) {
+        // Into async mode: the records before it in this batch are complete: count and commit them
+        // now (children first); TAIL stops at this one.
+        held = true;
+        this.producer.flushAll();
+        if (n > 1) this.control.addCompleted(n - 1);
+        i32[handledLane] = key + 1 + HANDLED_ASYNC;
+        Atomics.store(i32, this.tailFrom[key]!, (tail + n - 1) | 0);
+        if (Atomics.load(i32, (ring + RING_PRODUCER_PARKED_OFFSET) >> 2) !== 0) Atomics.notify(i32, this.tailFrom[key]!);
+      }
+      i32[handled] = i32[this.readFrom[key]!]!; // no handler running
     }
     if (n > 0) {
       // Children first: what the handlers published is counted ACCEPTED (at its flush) before
       // its parents are counted COMPLETED, so drain never sees a moment with both at rest.
       this.producer.flushAll();
-      this.control.addCompleted(n);
-      i32[handledLane] = key + 1 + HANDLED_COUNTED;
-      core.ringCommit(ring);
+      if (!held) {
+        this.control.addCompleted(n);
+        i32[handledLane] = key + 1 + HANDLED_COUNTED;
+        core.ringCommit(ring);
+      } else pending.advance(key);
       i32[handledLane] = 0;
     }
     this.left = left && n > 0;
@@ -194,15 +232,28 @@ export class Consumer {
   }
 
   /**
-   * A record of a stealing slot: claims it for this thread (CLAIM_FREE → CLAIM_OWNER; an OWNER
-   * claim left by a predecessor is ours too). False if the record is not a stealing slot's, or is
-   * ours now; true if a thief has it (its CLAIM says STOLEN or DONE).
+   * A record whose CLAIM may be set: claims it for this thread if it is a stealing slot's
+   * (CLAIM_FREE → CLAIM_OWNER; an OWNER claim left by a predecessor is ours too), and returns its
+   * claim: CLAIM_STOLEN (a thief runs it) and CLAIM_DONE (complete: pass it) are not ours to run.
    */
-  private claimed(record: number): boolean {
+  private claim(record: number): number {
+    const at = (record + RECORD_CLAIM_OFFSET) >> 1;
+    const claim = Atomics.load(this.u16, at);
+    if (claim !== CLAIM_FREE) return claim;
     const slot = this.u16[(record + RECORD_SUBSCRIPTION_OFFSET) >> 1]!;
-    if (slot >= DEAD_LETTER_SUBSCRIPTION || !this.table.steals(slot)) return false;
-    const old = Atomics.compareExchange(this.u16, (record + RECORD_CLAIM_OFFSET) >> 1, CLAIM_FREE, CLAIM_OWNER);
-    return old === CLAIM_STOLEN || old === CLAIM_DONE;
+    if (slot >= DEAD_LETTER_SUBSCRIPTION || !this.table.steals(slot)) return CLAIM_FREE;
+    const old = Atomics.compareExchange(this.u16, at, CLAIM_FREE, CLAIM_OWNER);
+    return old === CLAIM_FREE ? CLAIM_OWNER : old;
+  }
+
+  /** This thread's deliveries whose promise is pending (async handlers). */
+  get pendingDeliveries(): number {
+    return this.pending.count;
+  }
+
+  /** Resolves when one of this thread's pending deliveries settles. */
+  whenSettled(): Promise<void> {
+    return this.pending.whenSettled();
   }
 
   /**
@@ -282,18 +333,22 @@ export class Consumer {
     return false;
   }
 
-  /** Runs the handler of the record at `record` (or hands a reply to the owner). */
-  handleRecord(record: number): void {
+  /**
+   * Runs the handler of the record at `record` (or hands a reply to the owner). Returns true once
+   * the delivery is complete, false if its handler returned a Promise (kept in `started`: the
+   * caller follows it, and the record must stay valid until it settles).
+   */
+  handleRecord(record: number): boolean {
     const u16 = this.u16;
     const topicId = u16[(record + RECORD_TOPIC_OFFSET) >> 1]!;
     const slot = u16[(record + RECORD_SUBSCRIPTION_OFFSET) >> 1]!;
     const topic = this.topics.byId[topicId]!;
     if (slot >= DEAD_LETTER_SUBSCRIPTION) {
       this.handleEngineRecord(record, slot, topic);
-      return;
+      return true;
     }
     const stats = this.control.topicStats(topicId);
-    if (this.circuitState[slot] !== CIRCUIT_CLOSED && !this.circuitAdmits(record, slot, stats)) return;
+    if (this.circuitState[slot] !== CIRCUIT_CLOSED && !this.circuitAdmits(record, slot, stats)) return true;
     const def = this.handlerDefs[this.table.handler(slot)]!;
     const correlation = this.u32[(record + RECORD_CORRELATION_OFFSET) >> 2]!;
     const deliveries = u16[(record + RECORD_CRASHES_OFFSET) >> 1]! + 1;
@@ -304,22 +359,62 @@ export class Consumer {
     context.deliveries = deliveries;
     try {
       result = def.handle(topic.reader.at(record + RECORD_HEADER_BYTES) as never, this.context);
-      // A handler that returns a Promise did not finish: its record is reused once we return.
-      if (result !== undefined && result !== null && typeof (result as { then?: unknown }).then === 'function') throw asyncHandlerError(topic.name, result as PromiseLike<unknown>);
+      if (result !== undefined && result !== null && typeof (result as { then?: unknown }).then === 'function') {
+        // An async handler: it completes when the promise settles (settle()).
+        this.started = result as PromiseLike<unknown>;
+        return false;
+      }
     } catch (error) {
       failed = true;
       result = error;
-      this.handlerFailed(topic, stats, error);
-      if (this.table.circuitFailures(slot) !== 0) this.circuitFailed(slot);
     }
-    if (!failed && this.circuitState[slot] === CIRCUIT_HALF_OPEN) this.setCircuit(slot, CIRCUIT_CLOSED);
-    if (correlation !== 0) this.reply(topic, correlation, u16[(record + RECORD_REPLY_TO_OFFSET) >> 1]!, result, failed, u16[(record + RECORD_FLAGS_OFFSET) >> 1]! >> RECORD_PRIORITY_SHIFT);
-    // Counted last, right before drainLane's handled-cursor store: a thread that dies before
-    // this line (in the handler, or waiting to push the reply) has its record redelivered and
-    // counted once, by the delivery that completes.
+    this.complete(topic, slot, stats, correlation, u16[(record + RECORD_REPLY_TO_OFFSET) >> 1]!, u16[(record + RECORD_FLAGS_OFFSET) >> 1]! >> RECORD_PRIORITY_SHIFT, deliveries, result, failed);
+    return true;
+  }
+
+  /**
+   * A delivery's handler returned (or threw, or its promise settled): circuit breaker, the reply
+   * of a request, the counts. Counted last, right before drainLane's handled-cursor store: a
+   * thread that dies before this returns (in the handler, or waiting to push the reply) has its
+   * record redelivered and counted once, by the delivery that completes.
+   */
+  private complete(topic: TopicRuntime, slot: number, stats: number, correlation: number, replyTo: number, priority: number, deliveries: number, result: unknown, failed: boolean): void {
+    if (failed) {
+      this.handlerFailed(topic, stats, result);
+      if (this.table.circuitFailures(slot) !== 0) this.circuitFailed(slot);
+    } else if (this.circuitState[slot] === CIRCUIT_HALF_OPEN) this.setCircuit(slot, CIRCUIT_CLOSED);
+    if (correlation !== 0) this.reply(topic, correlation, replyTo, result, failed, priority);
     this.f64[stats + TOPIC_STAT_DELIVERED]! += 1;
     if (deliveries > 1) this.f64[stats + TOPIC_STAT_REDELIVERED]! += 1;
   }
+
+  /**
+   * The handler of the record at `record` (in lane `from`, or FROM_STOLEN / FROM_INLINE, FLAGS
+   * `flags`) returned the promise in `started`: follows it until it settles. `onDone`: a thief's
+   * completion of a stolen record.
+   */
+  follow(record: number, from: number, flags: number, onDone?: () => void): void {
+    const u16 = this.u16;
+    const promise = this.started!;
+    this.started = undefined;
+    // The handler keeps its reader (pointing at its record) until it settles: the topic's next records get another.
+    const topic = this.topics.byId[u16[(record + RECORD_TOPIC_OFFSET) >> 1]!]!;
+    const reader = topic.reader;
+    topic.reader = topic.spareReaders.pop() ?? (topic.schema.reader(this.arena.memory) as TopicReaderFlyweight);
+    this.pending.start(
+      record, from, promise, u16[(record + RECORD_CRASHES_OFFSET) >> 1]! + 1, this.u32[(record + RECORD_CORRELATION_OFFSET) >> 2]!,
+      u16[(record + RECORD_REPLY_TO_OFFSET) >> 1]!, flags >> RECORD_PRIORITY_SHIFT, (flags & RECORD_FLAG_ADMITTED) !== 0, reader, this.settle, onDone,
+    );
+  }
+
+  /** A pending delivery settled: complete it, give back its in-flight place, move its lane on. */
+  private readonly settle = (delivery: AsyncDelivery, value: unknown, failed: boolean): void => {
+    const topic = this.topics.byId[delivery.topic]!;
+    this.complete(topic, delivery.slot, this.control.topicStats(delivery.topic), delivery.correlation, delivery.replyTo, delivery.priority, delivery.deliveries, value, failed);
+    if (delivery.admitted) this.admission.release(delivery.topic);
+    topic.spareReaders.push(delivery.reader);
+    this.pending.finish(delivery);
+  };
 
   /** A record for the engine itself (thread 0): a reply, or a dead letter. */
   private handleEngineRecord(record: number, slot: number, topic: TopicRuntime): void {
@@ -422,9 +517,11 @@ export class Consumer {
     const outerDeliveries = context.deliveries;
     const flags = this.u16[(record + RECORD_FLAGS_OFFSET) >> 1]!;
     try {
-      this.handleRecord(record);
+      // An async handler run here completes when its promise settles; its message is the
+      // publisher's staging record, valid only until the handler's first await.
+      if (!this.handleRecord(record)) this.follow(record, FROM_INLINE, flags);
+      else if ((flags & RECORD_FLAG_ADMITTED) !== 0) this.admission.release(this.u16[(record + RECORD_TOPIC_OFFSET) >> 1]!);
     } finally {
-      if ((flags & RECORD_FLAG_ADMITTED) !== 0) this.admission.release(this.u16[(record + RECORD_TOPIC_OFFSET) >> 1]!);
       context.topic = outer;
       context.deliveries = outerDeliveries;
     }
@@ -445,7 +542,7 @@ export class Consumer {
     this.u32[(at + RECORD_CORRELATION_OFFSET) >> 2] = correlation;
     this.u16[(at + RECORD_REPLY_TO_OFFSET) >> 1] = this.thread;
     const stats = this.control.topicStats(topic.id);
-    let flags = !failed ? 0 : result instanceof EngineError && result.code === 'ERR_HANDLER_ASYNC' ? RECORD_FLAG_FAILED | RECORD_FLAG_ASYNC : RECORD_FLAG_FAILED;
+    let flags = failed ? RECORD_FLAG_FAILED : 0;
     if (!failed && topic.reply !== undefined) {
       try {
         topic.reply.encode(this.arena.memory, at + RECORD_HEADER_BYTES, result as never);
@@ -462,14 +559,4 @@ export class Consumer {
     // Replies are never dropped: a worker waits for space; thread 0 keeps it in its backlog.
     this.producer.pushLane(to, at, POLICY_BLOCK, stats, 0);
   }
-}
-
-/**
- * The error for a handler of `topic` that returned a Promise (its own rejection, if any, is
- * handled here); a failed request's reply says so with RECORD_FLAG_ASYNC, and thread 0 makes the
- * same error as its cause.
- */
-export function asyncHandlerError(topic: string, promise?: PromiseLike<unknown>): EngineError {
-  if (promise !== undefined) Promise.resolve(promise).catch(() => undefined); // never an unhandled rejection on top
-  return new EngineError('ERR_HANDLER_ASYNC', 'topic', topic, 'a handler returned a Promise: handlers are synchronous (the message is only valid during the call); await asynchronous work outside the engine (e.g. on the main thread) and publish its result');
 }

@@ -18,7 +18,7 @@
  * | 2      | 2    | SUBSCRIPTION   | subscription slot whose handler runs it, or REPLY_SUBSCRIPTION   |
  * | 4      | 4    | CORRELATION    | request id (0: not a request); a reply carries its request's id  |
  * | 8      | 2    | REPLY_TO       | thread that waits for the reply                                  |
- * | 10     | 2    | FLAGS          | low byte: RECORD_FLAG_* (FAILED, ASYNC: a reply of a failed      |
+ * | 10     | 2    | FLAGS          | low byte: RECORD_FLAG_* (FAILED: a reply of a failed             |
  * |        |      |                | request; ADMITTED), or a dead letter's DEAD_LETTER_* reason;     |
  * |        |      |                | high byte: the priority class (PRIORITY_*), which picks the lane |
  * | 12     | 2    | CRASHES        | deliveries of this record that crashed or hung their worker      |
@@ -57,11 +57,11 @@
  * | 432    | 4    | HANDLED_LANE  | owner       | thread 0       | plain i32: 1 + producer of the lane whose batch is being handled, 0 between batches; + HANDLED_COUNTED once the batch's COMPLETED is added |
  * | 436    | 4    | HANDLED       | owner       | thread 0       | plain u32: ring index after the last record of that lane whose handler returned (the handled cursor) |
  * | 440    | 4    | STEALING      | owner       | thread 0       | atomic: address of the record it stole and is running (stealer.ts), 0 otherwise |
- * | 444    | 4    | STEAL         | thread 0    | workers        | only thread 0's block: atomic, 1 once some subscription steals (idle workers look for records to steal) |
+ * | 444    | 4    | STEAL         | thread 0, workers | workers  | only thread 0's block: atomic bits, sticky: CLAIMS_STEAL once some subscription steals (idle workers look for records to steal), CLAIMS_ASYNC once some handler returned a Promise (consumers read every record's CLAIM: DONE ones completed out of order) |
  * | 512    | 16×192| lane stats   | owner       | any            | per outbound key (class k, consumer c < MAX_THREADS): f64 published, f64 high-water mark of lane (owner → c, k) |
  * | TOPICS | 128×n| topic stats   | owner       | any            | per topic: TOPIC_STAT_* f64 counters |
  * | ADMISSION | 16×n | admission   | any         | any            | only thread 0's block, per topic: i32 IN_FLIGHT (deliveries admitted, not yet handled), i32 TOKENS and LAST of its rate's bucket (compare-exchange: admission.ts) |
- * | SUBS   | 16×m | subscriptions | thread 0    | all            | only thread 0's block: SLOT_ENTRY_BYTES per slot (subscription-table.ts) |
+ * | SUBS   | 28×m | subscriptions | thread 0    | all            | only thread 0's block: SLOT_ENTRY_BYTES per slot (subscription-table.ts) |
  * | BALANCES | 1×m | balances     | thread 0    | all            | only thread 0's block: u8 BALANCE_* per slot (subscription-table.ts) |
  * | CIRCUITS | 8×m | circuits     | owner       | any            | per slot: i32 CIRCUIT_* state of the owner's breaker, i32 times it opened |
  *
@@ -106,7 +106,12 @@ export const RECORD_CLAIM_OFFSET = RECORD_LETTER_OFFSET;
 export const CLAIM_FREE = 0; // nobody yet (as published)
 export const CLAIM_OWNER = 1; // the lane's consumer took it
 export const CLAIM_STOLEN = 2; // a thief runs it: the owner stops before it
-export const CLAIM_DONE = 3; // a thief ran it: the owner commits past it without running it
+export const CLAIM_DONE = 3; // a thief ran it, or it completed out of order (async handlers): the owner commits past it without running it
+/** Thread 0's STEAL word, bits: some subscription steals; some handler returned a Promise. */
+export const CLAIMS_STEAL = 1;
+export const CLAIMS_ASYNC = 2;
+/** Added to a STEALING address (records are 8-aligned) while the stolen record's async handler is pending: not running, still the thief's. */
+export const STEALING_PENDING = 1;
 export const RECORD_HEADER_BYTES = 16;
 /** SUBSCRIPTION value of a reply record: the highest u16, above every slot (options.ts MAX_SUBSCRIPTIONS). */
 export const REPLY_SUBSCRIPTION = 0xffff;
@@ -118,8 +123,6 @@ export const DEAD_LETTER_HUNG = 2;
 export const DEAD_LETTER_CIRCUIT_OPEN = 3;
 /** FLAGS bit: the request's handler threw; the reply carries no message. */
 export const RECORD_FLAG_FAILED = 1;
-/** FLAGS bit, with FAILED: the handler returned a Promise (handlers are synchronous). */
-export const RECORD_FLAG_ASYNC = 2;
 /** FLAGS bit: the delivery holds one of its topic's in-flight places (admission.ts); released once handled. */
 export const RECORD_FLAG_ADMITTED = 4;
 /** FLAGS: the low byte holds flags or a dead letter's reason, the high byte the priority class. */
@@ -158,6 +161,12 @@ export const CONTROL_STEALING_OFFSET = CONTROL_HANDLED_OFFSET + 4;
 export const CONTROL_STEAL_OFFSET = CONTROL_STEALING_OFFSET + 4;
 /** Added to HANDLED_LANE once the batch's records are counted COMPLETED (its commit may still be due). */
 export const HANDLED_COUNTED = 0x10000;
+/**
+ * Added to HANDLED_LANE while a lane with async deliveries pending is drained (consumer.ts): HANDLED
+ * is then the ring index of the record being run (READ is past it while it runs), nothing from
+ * TAIL on is counted yet, and completed records are marked CLAIM_DONE instead of committed.
+ */
+export const HANDLED_ASYNC = 0x20000;
 export const CONTROL_LANE_STATS_OFFSET = CONTROL_ACCEPTED_OFFSET + FALSE_SHARING_STRIDE;
 export const LANE_STAT_PUBLISHED = 0;
 export const LANE_STAT_HIGH_WATER = 1;

@@ -45,8 +45,8 @@ import type { Arena } from '../arena.ts';
 import { SPILL_COUNT, SPILL_HEAD, spillViews } from './backlog.ts';
 import type { ControlBlock } from './control-block.ts';
 import {
-  CLAIM_FREE, CLAIM_STOLEN, HANDLED_COUNTED, PRIORITY_CLASSES, RECORD_CLAIM_OFFSET, RECORD_CRASHES_OFFSET, RECORD_FLAGS_OFFSET, RECORD_FLAG_ADMITTED, RECORD_TOPIC_OFFSET,
-  THREAD_RESTARTING, THREAD_STOPPED, TOPIC_STAT_BACKLOGGED, TOPIC_STAT_CRASHED, TOPIC_STAT_LOST, inboundLane, outboundLane, ringRecordAt, scratchLayout,
+  CLAIM_DONE, CLAIM_FREE, CLAIM_STOLEN, HANDLED_ASYNC, HANDLED_COUNTED, PRIORITY_CLASSES, RECORD_CLAIM_OFFSET, RECORD_CRASHES_OFFSET, RECORD_FLAGS_OFFSET, RECORD_FLAG_ADMITTED, RECORD_TOPIC_OFFSET,
+  STEALING_PENDING, THREAD_RESTARTING, THREAD_STOPPED, TOPIC_STAT_BACKLOGGED, TOPIC_STAT_CRASHED, TOPIC_STAT_LOST, inboundLane, outboundLane, ringRecordAt, scratchLayout,
 } from './layout.ts';
 import type { Admission } from './admission.ts';
 import type { EngineShape } from './options.ts';
@@ -125,7 +125,22 @@ export class Recovery {
     // 4. handled
     let diedOn: DiedOn | undefined;
     const inBatch = i32[dead.handledLane]!;
-    if (inBatch !== 0) {
+    if ((inBatch & HANDLED_ASYNC) !== 0) {
+      // A lane in async mode (async-deliveries.ts): nothing is counted or committed here (complete
+      // records are marked DONE, TAIL is at the oldest pending); the record at HANDLED, if READ is
+      // past it, is the one it died on.
+      const key = (inBatch & (HANDLED_COUNTED - 1)) - 1;
+      const ring = this.inbound(thread, key);
+      const handled = i32[dead.handled]!;
+      if (key >= 0 && key < keys && i32[(ring + RING_READ_OFFSET) >> 2] !== handled) {
+        const record = ringRecordAt(this.i32, ring, handled);
+        const at = (record + RECORD_CRASHES_OFFSET) >> 1;
+        const crashes = Math.min(0xffff, this.u16[at]! + 1);
+        this.u16[at] = crashes;
+        diedOn = { record, crashes, key };
+      }
+      i32[dead.handledLane] = 0;
+    } else if (inBatch !== 0) {
       const key = (inBatch & (HANDLED_COUNTED - 1)) - 1;
       const counted = (inBatch & HANDLED_COUNTED) !== 0;
       const ring = this.inbound(thread, key);
@@ -148,7 +163,7 @@ export class Recovery {
     }
     // 5. stolen: a record it was running as a thief (stealer.ts) goes back to its lane's owner,
     // its crash counted on it like any delivery that killed its worker.
-    const stolen = Atomics.load(i32, dead.stealing);
+    const stolen = Atomics.load(i32, dead.stealing) & ~STEALING_PENDING;
     if (stolen !== 0) {
       const claim = (stolen + RECORD_CLAIM_OFFSET) >> 1;
       if (Atomics.load(this.u16, claim) === CLAIM_STOLEN) {
@@ -163,6 +178,15 @@ export class Recovery {
     for (let key = 0; key < keys; key++) {
       const ring = this.inbound(thread, key);
       const tail = Atomics.load(i32, (ring + RING_TAIL_OFFSET) >> 2);
+      // Async deliveries it had started and not completed (read, not DONE): each is redelivered
+      // with its CRASHES + 1, as a delivery its worker died in (the one it died on has it already).
+      const read = i32[(ring + RING_READ_OFFSET) >> 2]!;
+      for (let index = tail; index !== read; index = (index + 1) | 0) {
+        const record = ringRecordAt(this.i32, ring, index);
+        if (record === diedOn?.record || Atomics.load(this.u16, (record + RECORD_CLAIM_OFFSET) >> 1) === CLAIM_DONE) continue;
+        const at = (record + RECORD_CRASHES_OFFSET) >> 1;
+        this.u16[at] = Math.min(0xffff, this.u16[at]! + 1);
+      }
       i32[(ring + RING_READ_OFFSET) >> 2] = tail;
       i32[(ring + RING_CACHED_HEAD_OFFSET) >> 2] = tail;
       Atomics.store(i32, (ring + RING_CONSUMER_PARKED_OFFSET) >> 2, 0);
@@ -177,6 +201,12 @@ export class Recovery {
   skip(thread: number, diedOn: DiedOn): void {
     const ring = this.inbound(thread, diedOn.key);
     const tail = Atomics.load(this.i32, (ring + RING_TAIL_OFFSET) >> 2);
+    if (ringRecordAt(this.i32, ring, tail) !== diedOn.record) {
+      // Behind an async delivery still in the lane: DONE, so the successor passes it (and counts it COMPLETED then).
+      this.releaseAdmitted(diedOn.record);
+      Atomics.store(this.u16, (diedOn.record + RECORD_CLAIM_OFFSET) >> 1, CLAIM_DONE);
+      return;
+    }
     this.releaseAdmitted(ringRecordAt(this.i32, ring, tail));
     this.commit(ring, (tail + 1) | 0);
     this.i32[(ring + RING_READ_OFFSET) >> 2] = (tail + 1) | 0;

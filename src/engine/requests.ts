@@ -8,8 +8,7 @@
  */
 import { ConfigError, EngineError } from '../errors.ts';
 import { checkTimeout } from './options.ts';
-import { asyncHandlerError } from './consumer.ts';
-import { RECORD_CORRELATION_OFFSET, RECORD_FLAGS_OFFSET, RECORD_FLAG_ASYNC, RECORD_FLAG_FAILED, RECORD_HEADER_BYTES } from './layout.ts';
+import { RECORD_CORRELATION_OFFSET, RECORD_FLAGS_OFFSET, RECORD_FLAG_FAILED, RECORD_HEADER_BYTES } from './layout.ts';
 import { RouteResult, type Producer } from './producer.ts';
 import type { Reporter } from './reporter.ts';
 import { priorityOf, type TopicRuntime } from './topic-runtime.ts';
@@ -129,9 +128,8 @@ export class Requests {
     const flags = this.u16[(record + RECORD_FLAGS_OFFSET) >> 1]!;
     if ((flags & RECORD_FLAG_FAILED) !== 0) {
       entry.cleanup();
-      const cause = (flags & RECORD_FLAG_ASYNC) !== 0 ? asyncHandlerError(topic.name) : this.reporter.firstError(topic.name);
-      const reason = (flags & RECORD_FLAG_ASYNC) !== 0 ? 'the handler returned a Promise (handlers are synchronous)' : 'the handler threw (or returned an invalid reply)';
-      entry.reject(new EngineError('ERR_REQUEST_FAILED', 'topic', topic.name, reason, { cause }));
+      const cause = this.reporter.firstError(topic.name);
+      entry.reject(new EngineError('ERR_REQUEST_FAILED', 'topic', topic.name, 'the handler threw, rejected, or returned an invalid reply', { cause }));
       return;
     }
     entry.replies.push(topic.reply!.decode(this.memory, record + RECORD_HEADER_BYTES));

@@ -25,6 +25,9 @@
  * a newer record (or one being written): it puts FREE back and goes on. Nothing blocks: the
  * owner's extra cost is one compare-exchange per record of a stealing subscription.
  *
+ * An async handler's stolen record stays STOLEN until its promise settles, STEALING holding its
+ * address + STEALING_PENDING; the thief steals nothing else meanwhile.
+ *
  * Crashes: a thief writes the record's address into its STEALING word while it runs it; if it
  * dies, recovery (recovery.ts) puts the claim back to FREE and counts a crash on the record
  * (CRASHES), and the owner, or another thief, runs it again (at-least-once, as for any record a
@@ -35,10 +38,11 @@ import { RING_HEAD_OFFSET, RING_TAIL_OFFSET } from '../../assembly/layout/ring.t
 import type { Arena } from '../arena.ts';
 import type { Admission } from './admission.ts';
 import type { Consumer } from './consumer.ts';
+import { FROM_STOLEN } from './async-deliveries.ts';
 import type { ControlBlock } from './control-block.ts';
 import {
-  CLAIM_DONE, CLAIM_FREE, CLAIM_STOLEN, DEAD_LETTER_SUBSCRIPTION, PRIORITY_CLASSES, PRIORITY_NORMAL, RECORD_CLAIM_OFFSET,
-  RECORD_FLAGS_OFFSET, RECORD_FLAG_ADMITTED, RECORD_SUBSCRIPTION_OFFSET, RECORD_TOPIC_OFFSET, TOPIC_STAT_STOLEN, inboundLane, ringRecordAt,
+  CLAIMS_STEAL, CLAIM_DONE, CLAIM_FREE, CLAIM_STOLEN, DEAD_LETTER_SUBSCRIPTION, PRIORITY_CLASSES, PRIORITY_NORMAL, RECORD_CLAIM_OFFSET,
+  RECORD_FLAGS_OFFSET, RECORD_FLAG_ADMITTED, RECORD_SUBSCRIPTION_OFFSET, STEALING_PENDING, RECORD_TOPIC_OFFSET, TOPIC_STAT_STOLEN, inboundLane, ringRecordAt,
 } from './layout.ts';
 import type { Producer } from './producer.ts';
 import type { SubscriptionTable } from './subscription-table.ts';
@@ -76,13 +80,15 @@ export class Stealer {
   /** Whether some subscription steals (thread 0's STEAL word: one load). */
   enabled(): boolean {
     const c0 = this.controls[0]!;
-    return Atomics.load(c0.i32, c0.steal) !== 0;
+    return (Atomics.load(c0.i32, c0.steal) & CLAIMS_STEAL) !== 0;
   }
 
   /** Looks through the other workers' lanes for one record to steal, and runs it; returns 1 if it did, else 0. */
   stealOne(): number {
     const worker = this.thread - 1;
     if (worker < 0 || worker >= 32) return 0; // members are known for workers below 32
+    const own = this.controls[this.thread]!;
+    if (Atomics.load(own.i32, own.stealing) !== 0) return 0; // a stolen async delivery is pending
     const T = this.threads;
     for (let turn = 1; turn < T; turn++) {
       const victim = ((this.next + turn - 1) % (T - 1)) + 1;
@@ -136,12 +142,25 @@ export class Stealer {
     const control = this.controls[this.thread]!;
     Atomics.store(control.i32, control.stealing, record);
     const topic = this.u16[(record + RECORD_TOPIC_OFFSET) >> 1]!;
-    const admitted = (this.u16[(record + RECORD_FLAGS_OFFSET) >> 1]! & RECORD_FLAG_ADMITTED) !== 0;
-    this.consumer.handleRecord(record);
-    if (admitted) this.admission.release(topic);
-    this.f64[control.topicStats(topic) + TOPIC_STAT_STOLEN]! += 1;
+    const flags = this.u16[(record + RECORD_FLAGS_OFFSET) >> 1]!;
+    if (!this.consumer.handleRecord(record)) {
+      // An async handler: the record stays STOLEN (its owner waits before it) until the promise
+      // settles. STEALING keeps it with bit 0 set: ours for recovery, not a handler running for
+      // the watchdog; no other steal until it settles.
+      Atomics.store(control.i32, control.stealing, record | STEALING_PENDING);
+      this.consumer.follow(record, FROM_STOLEN, flags, () => this.done(record, claim, victim, topic));
+      return;
+    }
+    if ((flags & RECORD_FLAG_ADMITTED) !== 0) this.admission.release(topic);
     // Children first: what the handler published is ACCEPTED before the owner can complete it.
     this.producer.flushAll();
+    this.done(record, claim, victim, topic);
+  }
+
+  /** A stolen record is complete (what it published flushed): DONE for its owner, who is woken if it sleeps. */
+  private done(record: number, claim: number, victim: number, topic: number): void {
+    const control = this.controls[this.thread]!;
+    this.f64[control.topicStats(topic) + TOPIC_STAT_STOLEN]! += 1;
     Atomics.store(this.u16, claim, CLAIM_DONE);
     Atomics.store(control.i32, control.stealing, 0);
     const owner = this.controls[victim]!;

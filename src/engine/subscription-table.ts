@@ -20,6 +20,8 @@
  * | 12     | 4    | CIRCUIT_WINDOW_MS | u32                                                     |
  * | 16     | 4    | CIRCUIT_COOLDOWN_MS | u32                                                   |
  * | 20     | 4    | MEMBERS | bit w: worker w (< 32) is a member (who may steal its records)     |
+ * | 24     | 2    | CONCURRENCY | async handlers: deliveries a member runs at once (consumer.ts) |
+ * | 26     | 2    | (reserved) | zero                                                           |
  *
  * ── Balance table (u8 per slot at `balances`, right after the entries) ───────────────────────
  *
@@ -47,7 +49,8 @@ export const SLOT_STEAL_OFFSET = SLOT_CIRCUIT_FAILURES_OFFSET + 2; // u8
 export const SLOT_CIRCUIT_WINDOW_OFFSET = SLOT_CIRCUIT_FAILURES_OFFSET + 4; // u32
 export const SLOT_CIRCUIT_COOLDOWN_OFFSET = SLOT_CIRCUIT_WINDOW_OFFSET + 4; // u32
 export const SLOT_MEMBERS_OFFSET = SLOT_CIRCUIT_COOLDOWN_OFFSET + 4; // u32
-export const SLOT_ENTRY_BYTES = 24;
+export const SLOT_CONCURRENCY_OFFSET = SLOT_MEMBERS_OFFSET + 4; // u16
+export const SLOT_ENTRY_BYTES = 28;
 
 export const SLOT_FREE = 0;
 export const SLOT_ACTIVE = 1;
@@ -70,6 +73,8 @@ export interface SlotEntry {
   readonly steal?: boolean;
   /** Member workers (bits of those below 32). */
   readonly members?: number;
+  /** Async handlers: deliveries whose promise is pending, per member, at most (1..65535). */
+  readonly concurrency: number;
 }
 
 export class SubscriptionTable {
@@ -138,6 +143,16 @@ export class SubscriptionTable {
     return worker < 32 && (this.u32[(this.entries + slot * SLOT_ENTRY_BYTES + SLOT_MEMBERS_OFFSET) >> 2]! & (1 << worker)) !== 0;
   }
 
+  /** The slot's router MODE_*. */
+  mode(slot: number): number {
+    return this.u8[this.entries + slot * SLOT_ENTRY_BYTES + SLOT_MODE_OFFSET]!;
+  }
+
+  /** Async handlers: how many of the slot's deliveries a member runs at once. */
+  concurrency(slot: number): number {
+    return this.u16[(this.entries + slot * SLOT_ENTRY_BYTES + SLOT_CONCURRENCY_OFFSET) >> 1]!;
+  }
+
   /** SLOT_FREE / SLOT_ACTIVE / SLOT_RETIRED. */
   state(slot: number): number {
     return this.u8[this.entries + slot * SLOT_ENTRY_BYTES + SLOT_STATE_OFFSET]!;
@@ -156,6 +171,7 @@ export class SubscriptionTable {
     this.u32[(at + SLOT_CIRCUIT_COOLDOWN_OFFSET) >> 2] = entry.circuit?.cooldownMs ?? 0;
     this.u8[at + SLOT_STEAL_OFFSET] = entry.steal === true ? 1 : 0;
     this.u32[(at + SLOT_MEMBERS_OFFSET) >> 2] = entry.members ?? 0;
+    this.u16[(at + SLOT_CONCURRENCY_OFFSET) >> 1] = entry.concurrency;
     this.u8[this.balances + slot] = entry.balance;
     this.u8[at + SLOT_STATE_OFFSET] = SLOT_ACTIVE;
   }

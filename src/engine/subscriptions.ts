@@ -8,7 +8,7 @@ import { MODE_BROADCAST, MODE_GROUP, MODE_KEYED } from '../../assembly/layout/ro
 import { STATUS_BUSY, STATUS_OK } from '../../assembly/layout/status.ts';
 import { ConfigError, EngineError } from '../errors.ts';
 import {
-  POLICY_BLOCK, POLICY_CALLER_RUNS, POLICY_DROP_NEWEST, POLICY_DROP_OLDEST, POLICY_REJECT, routeEntry,
+  CLAIMS_STEAL, POLICY_BLOCK, POLICY_CALLER_RUNS, POLICY_DROP_NEWEST, POLICY_DROP_OLDEST, POLICY_REJECT, routeEntry,
 } from './layout.ts';
 import { MAX_TIMER_MS, POLICIES, type EngineShape } from './options.ts';
 import { isPattern, subjectMatches } from './subjects.ts';
@@ -24,6 +24,8 @@ const POLICY_CODES: Readonly<Record<BackpressurePolicy, number>> = {
 };
 const MODE_CODES: Readonly<Record<DeliveryMode, number>> = { broadcast: MODE_BROADCAST, group: MODE_GROUP, keyed: MODE_KEYED };
 const ROUTER_PUBLISH_TIMEOUT_MS = 10_000;
+/** Async handlers' deliveries one member runs at once, unless the subscription says (SubscribeOptions.concurrency). */
+export const DEFAULT_CONCURRENCY = 64;
 
 export class Subscriptions {
   private queue: Promise<unknown> = Promise.resolve();
@@ -66,7 +68,7 @@ export class Subscriptions {
   }
 
   private async add(subject: string, topics: readonly TopicRuntime[], options: SubscribeOptions): Promise<Subscription> {
-    if (options === null || typeof options !== 'object') throw new ConfigError('options', options, 'must be { handler, mode?, workers?, backpressure?, balance?, circuit?, steal? }');
+    if (options === null || typeof options !== 'object') throw new ConfigError('options', options, 'must be { handler, mode?, workers?, backpressure?, balance?, circuit?, steal?, concurrency? }');
     const handlerIndex = this.handlerNames.indexOf(options.handler);
     if (handlerIndex < 0) throw new ConfigError('handler', options.handler, `is not a handler of the module (${this.handlerNames.join(', ')})`);
     // A handler serves its own topic, or its pattern: subscribed as that pattern, or to one topic it matches.
@@ -98,6 +100,8 @@ export class Subscriptions {
     const steal = options.steal ?? false;
     if (typeof steal !== 'boolean') throw new ConfigError('steal', steal, 'must be true or false');
     if (steal && mode !== 'group') throw new ConfigError('steal', steal, "applies to mode 'group' only (keyed subscriptions keep each key's order on one worker; broadcast has no one to take over)");
+    const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
+    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 0xffff) throw new ConfigError('concurrency', options.concurrency, 'must be an integer in [1, 65535]');
     let members = 0;
     for (const w of workers) if (w < 32) members |= 1 << w;
 
@@ -115,7 +119,7 @@ export class Subscriptions {
         // Before the router publish that makes the slot routable.
         this.table.activate(slot, {
           mode: MODE_CODES[mode], policy: POLICY_CODES[policies[t]!], handler: handlerIndex, topic: topic.id,
-          balance: balance === 'least-loaded' ? BALANCE_LEAST_LOADED : BALANCE_ROUND_ROBIN, circuit, steal, members,
+          balance: balance === 'least-loaded' ? BALANCE_LEAST_LOADED : BALANCE_ROUND_ROBIN, circuit, steal, members, concurrency,
         });
         for (const w of workers) {
           const id = this.core.routerAddSubscription(this.router, topic.id, routeEntry(w + 1, slot), routerMode, slot);
@@ -142,7 +146,7 @@ export class Subscriptions {
     };
     for (const slot of slots) this.members.set(slot, workers);
     // Idle workers look for records to steal from now on (a sticky word: records may outlive the subscription).
-    if (steal) Atomics.store(this.control0.i32, this.control0.steal, 1);
+    if (steal) Atomics.or(this.control0.i32, this.control0.steal, CLAIMS_STEAL);
     await this.publishRoutes();
     return subscription;
   }

@@ -23,7 +23,7 @@ import {
   DEAD_LETTER_CIRCUIT_OPEN, DEAD_LETTER_CRASHED, DEAD_LETTER_HUNG, HANDLED_COUNTED, LETTER_THREAD_SHIFT,
   RECORD_CORRELATION_OFFSET, RECORD_CRASHES_OFFSET, RECORD_FLAGS_MASK, RECORD_FLAGS_OFFSET, RECORD_HEADER_BYTES, RECORD_LETTER_OFFSET,
   RECORD_REPLY_TO_OFFSET, RECORD_SUBSCRIPTION_OFFSET, RECORD_TOPIC_OFFSET, TOPIC_STAT_CRASHED,
-  TOPIC_STAT_DEAD_LETTERED, inboundLane,
+  STEALING_PENDING, TOPIC_STAT_DEAD_LETTERED, inboundLane,
 } from './layout.ts';
 import type { Recovery } from './recovery.ts';
 import type { Reporter } from './reporter.ts';
@@ -202,7 +202,7 @@ export class Supervisor {
       if (!inHandler) {
         // Or running a record it stole (stealer.ts): the same watch, keyed by that record.
         const stolen = Atomics.load(this.i32, control.stealing);
-        if (stolen !== 0) {
+        if (stolen !== 0 && (stolen & STEALING_PENDING) === 0) {
           inHandler = true;
           lane = -1;
           handled = stolen;

@@ -12,6 +12,11 @@ import type { TopicMap } from './types.ts';
 /** Sets every field of a writer from a message object (each setter validates its value). */
 export type Assigner = (writer: Record<string, unknown>, message: Record<string, unknown>) => void;
 
+/** A topic's reader flyweight, as the consumer uses it. */
+export interface TopicReaderFlyweight {
+  at(address: number): unknown;
+}
+
 export interface TopicRuntime {
   readonly id: number;
   readonly name: string;
@@ -24,8 +29,13 @@ export interface TopicRuntime {
   /** Writer flyweight over the staging record's message. */
   readonly writer: Record<string, unknown>;
   readonly assign: Assigner;
-  /** Reader flyweight, re-pointed at each record handled. */
-  readonly reader: { at(address: number): unknown };
+  /**
+   * Reader flyweight, re-pointed at each record handled. An async handler keeps the one it was
+   * given until its promise settles: the topic takes a spare (or a new one) meanwhile.
+   */
+  reader: TopicReaderFlyweight;
+  /** Readers given back by settled async deliveries. */
+  readonly spareReaders: TopicReaderFlyweight[];
   /** Writer flyweight re-pointed at each record of a batch being staged (publishBatch). */
   readonly batchWriter: { at(address: number): Record<string, unknown> };
   /** KEY_* kind of the key field for the core's keyHash (KEY_NONE: not keyed). */
@@ -63,7 +73,8 @@ export class TopicSet {
         id, name, schema, reply: spec.reply as AnySchema | undefined,
         fieldNames, assign: compileAssign(fieldNames), staging,
         writer: schema.writer(memory).at(staging + RECORD_HEADER_BYTES) as unknown as Record<string, unknown>,
-        reader: schema.reader(memory),
+        reader: schema.reader(memory) as TopicReaderFlyweight,
+        spareReaders: [],
         batchWriter: schema.writer(memory) as unknown as { at(address: number): Record<string, unknown> },
         keyKind, keyOffset: key?.offset ?? 0, keyLength: keyKind === KEY_BYTES ? key!.size : 0,
         priority: spec.priority === undefined ? PRIORITY_NORMAL : PRIORITY_NAMES.indexOf(spec.priority),

@@ -116,7 +116,13 @@ export interface HandlerContext<T extends TopicMap> {
  */
 export interface HandlerDef<T extends TopicMap, S extends string> {
   readonly topic: S;
-  handle(message: TopicReader<T, TopicsMatching<T, S>>, ctx: HandlerContext<T>): TopicReply<T, TopicsMatching<T, S>> | void;
+  /**
+   * Runs one message. It may return a Promise (an async handler): the message stays valid, in
+   * its lane, until the promise settles; a request is answered with what it resolves to, and a
+   * rejection counts as a handler error. Read `ctx.topic` and `ctx.deliveries` before the first
+   * await (the context is shared by the thread's deliveries).
+   */
+  handle(message: TopicReader<T, TopicsMatching<T, S>>, ctx: HandlerContext<T>): TopicReply<T, TopicsMatching<T, S>> | void | PromiseLike<TopicReply<T, TopicsMatching<T, S>> | void>;
 }
 
 /** Handler name → the topic (or pattern) it handles. */
@@ -315,6 +321,13 @@ export interface SubscribeOptions<H extends string = string> {
    * does not hold up the ones behind it while other members wait. Default false.
    */
   readonly steal?: boolean;
+  /**
+   * Async handlers (a handler that returns a Promise): how many of this subscription's deliveries
+   * one member worker runs at once, their promises pending (1..65535, default 64). At the limit
+   * the worker stops taking this lane's records (in order) until one settles. Synchronous
+   * handlers are unaffected.
+   */
+  readonly concurrency?: number;
 }
 
 export interface Subscription {

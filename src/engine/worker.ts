@@ -8,6 +8,9 @@
  *   spin     found nothing: poll again, up to SPIN times (a busy producer refills within µs);
  *            with the default spin, only while the awake engine threads fit the cores
  *   park     SLEEPING = 1, re-check every lane, Atomics.wait on DOORBELL (1 s timeout)
+ *   async    while async handlers' deliveries are pending (async-deliveries.ts), the loop yields
+ *            to the event loop after every pass, and idles in an asynchronous wait for a settle
+ *            or the doorbell instead of spinning or parking
  *
  * Why the doorbell: a worker consumes from one lane per producer thread, but Atomics.wait watches
  * one word. Producers ring this worker's DOORBELL after their HEAD store only when its SLEEPING
@@ -24,7 +27,7 @@ import { ModuleError } from '../errors.ts';
 import { COMMAND_STOP, THREAD_RUNNING, THREAD_STOPPED } from './layout.ts';
 import { topicFingerprint } from './options.ts';
 import { topicsOf } from './subjects.ts';
-import { serializeError, type WorkerMessage, type WorkerStartData } from './platform.ts';
+import { serializeError, waitAsyncOrPoll, type WorkerMessage, type WorkerStartData } from './platform.ts';
 import { ThreadRuntime } from './thread.ts';
 import type { HandlerModule } from './types.ts';
 
@@ -109,6 +112,8 @@ export async function runWorker(data: WorkerStartData, post: (message: WorkerMes
     for (let t = 1; t < controls.length; t++) if (t !== data.thread && Atomics.load(controls[t]!.i32, controls[t]!.busy) !== 0) awake++;
     return awake > cores;
   };
+  /** The doorbell wait of the async idle path (at most one outstanding: settles come far more often than rings). */
+  let doorbellWait: Promise<void> | undefined;
   let budget = spin;
   let polls = 0;
   let passes = 0;
@@ -134,6 +139,14 @@ export async function runWorker(data: WorkerStartData, post: (message: WorkerMes
         f64[idleSince] = 0;
       }
       polls = 0;
+      if (consumer.pendingDeliveries !== 0) {
+        // Async deliveries pending: their I/O and timers run in this thread's event loop, so each
+        // pass gives it a turn (the passes of a synchronous load never pay for this).
+        Atomics.store(i32, busy, 0);
+        isBusy = false;
+        await yieldFn();
+        continue;
+      }
       if (++passes % CLOCK_EVERY_PASSES === 0) {
         const now = nowMs();
         if (now - lastYield > YIELD_EVERY_MS) {
@@ -148,6 +161,27 @@ export async function runWorker(data: WorkerStartData, post: (message: WorkerMes
     producer.flushAll();
     // Idle: take a queued record of a stealing group from a busy member, if there is one.
     if (stealer.enabled() && stealer.stealOne() > 0) {
+      polls = 0;
+      continue;
+    }
+    if (consumer.pendingDeliveries !== 0) {
+      // Waiting for async deliveries to settle (or for new records): never in Atomics.wait, which
+      // would stop the event loop their promises settle in.
+      if (f64[idleSince] === 0) f64[idleSince] = nowMs();
+      Atomics.store(i32, busy, 0);
+      isBusy = false;
+      Atomics.store(i32, sleeping, 1);
+      const rung = Atomics.load(i32, doorbell);
+      // Re-check after announcing SLEEPING (pairs with the producer's HEAD store then SLEEPING load).
+      if (consumer.drainAll() === 0) {
+        if (doorbellWait === undefined) {
+          doorbellWait = waitAsyncOrPoll(i32, doorbell, rung, PARK_TIMEOUT_MS, yieldFn).then(() => {
+            doorbellWait = undefined;
+          });
+        }
+        await Promise.race([consumer.whenSettled(), doorbellWait]);
+      }
+      Atomics.store(i32, sleeping, 0);
       polls = 0;
       continue;
     }

@@ -61,9 +61,13 @@ export default defineHandlers(subjectTopics, {
   },
   slow: {
     topic: 'slow',
-    // What a JavaScript user's `async handle(m) { ... }` returns; TypeScript refuses it (the cast).
-    handle(m) {
-      return Promise.resolve({ n: m.n }) as never;
+    // An async handler: the reply is what it resolves to; n = 0 rejects.
+    async handle(m) {
+      const n = m.n;
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      if (n === 0) throw new Error('slow: n = 0 rejects');
+      // The message is still valid after the await (its record stays in the lane until this settles).
+      return { n: m.n * 10 };
     },
   },
 });

@@ -1,0 +1,223 @@
+/**
+ * Async handlers on both backends with real workers: deliveries completing out of order (a lane's
+ * commit never passes an unsettled record: every handler checks its message is unchanged after
+ * its await, with lanes smaller than the concurrency so they wrap), every message once (count,
+ * sum, sum of squares), the concurrency limit reached and never exceeded, per-key order with
+ * different keys overlapping, rejections counted as handler errors, async requests, drain waiting
+ * for pending promises, and a worker killed with async deliveries pending: the completed ones are
+ * not run again, the pending ones are redelivered (deliveries 2), nothing lost or duplicated.
+ * Sizes scale with WD_STRESS.
+ */
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { createEngine, type Engine } from '../src/index.ts';
+import { ConfigError, EngineError } from '../src/errors.ts';
+import type { EngineOptions, TopicStats } from '../src/engine/types.ts';
+import { BACKENDS, CORE_BUILD, STRESS } from './harness.ts';
+import { within } from './engine/harness.ts';
+import { identityProblems, prng, waitFor } from './engine/supervision.ts';
+import { IO_CRASH, IO_FAIL, IO_ORDERED, IO_TRACK, asyncTopics, type AsyncTopics } from './engine/async-topics.ts';
+import type asyncHandlers from './engine/async-handlers.ts';
+
+const ASYNC_HANDLERS = new URL('./engine/async-handlers.js', import.meta.url);
+/** Lanes of 64 records: fewer than the deliveries one worker keeps pending, so lanes wrap while promises are pending. */
+const RING = 64;
+
+type AsyncEngine = Engine<AsyncTopics, typeof asyncHandlers> & { errors: Error[] };
+type Report = Record<string, number>;
+
+async function start(backend: 'wasm' | 'js', options: Partial<EngineOptions<AsyncTopics, typeof asyncHandlers>> = {}): Promise<AsyncEngine> {
+  const errors: Error[] = [];
+  const engine = await within(30_000, 'createEngine', createEngine<AsyncTopics, typeof asyncHandlers>({
+    topics: asyncTopics, handlers: ASYNC_HANDLERS, backend, coreBuild: CORE_BUILD, workers: 2, ringCapacity: RING, onError: (e) => errors.push(e), ...options,
+  }));
+  await within(10_000, 'subscribe report', engine.subscribe('report', { handler: 'report', mode: 'broadcast' }));
+  return Object.assign(engine, { errors });
+}
+
+async function reports(engine: AsyncEngine, reset = true): Promise<Report[]> {
+  const replies = await within(30_000, 'report', engine.requestAll('report', { reset }, { timeout: 20_000 }));
+  return (replies as unknown as Report[]).sort((a, b) => a.worker - b.worker);
+}
+
+function topicStats(engine: AsyncEngine, topic: keyof AsyncTopics): TopicStats {
+  return engine.stats().topics[topic]!;
+}
+
+/** Publishes one io message; a full lane keeps it (publish false under 'block'): then waits for room. */
+async function put(engine: AsyncEngine, m: Parameters<AsyncEngine['publish']>[1]): Promise<void> {
+  if (!engine.publish('io', m as never)) await within(30_000, 'whenWritable', engine.whenWritable());
+}
+
+const sumOf = (reports: Report[], field: string): number => reports.reduce((s, r) => s + r[field]!, 0);
+const expectedSums = (n: number, from = 0): { sum: number; sumSquares: number } => {
+  let sum = 0;
+  let sumSquares = 0;
+  for (let i = from; i < from + n; i++) {
+    sum += i;
+    sumSquares += i * i;
+  }
+  return { sum, sumSquares };
+};
+
+let producers = 1;
+
+describe.each(BACKENDS)('async handlers (%s)', (backend) => {
+  let engine: AsyncEngine;
+  beforeAll(async () => {
+    engine = await start(backend);
+  });
+  afterAll(async () => {
+    await engine?.close();
+  });
+
+  test(`group over 2 workers: ${Math.round(3000 * STRESS)} deliveries settling out of order (0–3 ms timers, 256 pending per worker in ${RING}-record lanes): each once, none reused while pending`, async () => {
+    const sub = await engine.subscribe('io', { handler: 'io', mode: 'group', concurrency: 256 });
+    try {
+      await reports(engine);
+      const before = topicStats(engine, 'io');
+      const n = Math.round(3000 * STRESS);
+      const random = prng(11);
+      const p = producers++;
+      for (let seq = 0; seq < n; seq++) {
+        const m = { producer: p, seq, key: seq % 16, value: (seq * 2654435761) >>> 0, delayMs: Math.floor(random() * 4), mode: 0 };
+        // Lanes fill while promises are pending: a full lane keeps the message; wait for room before the next.
+        await put(engine, m);
+      }
+      await within(60_000, 'drain', engine.drain());
+      const r = await reports(engine);
+      const { sum, sumSquares } = expectedSums(n);
+      expect({ completed: sumOf(r, 'completed'), sum: sumOf(r, 'sum'), sumSquares: sumOf(r, 'sumSquares'), starts: sumOf(r, 'starts'), corrupt: sumOf(r, 'corrupt') })
+        .toEqual({ completed: n, sum, sumSquares, starts: n, corrupt: 0 });
+      // Both workers had more pending than a lane holds: records were kept across the lane's wrap.
+      for (const w of r) expect(w.maxInFlight).toBeGreaterThan(RING / 2);
+      const after = topicStats(engine, 'io');
+      expect({ delivered: after.delivered - before.delivered, handlerErrors: after.handlerErrors - before.handlerErrors, redelivered: after.redelivered - before.redelivered })
+        .toEqual({ delivered: n, handlerErrors: 0, redelivered: 0 });
+      expect(identityProblems(engine.stats())).toEqual([]);
+    } finally {
+      await sub.unsubscribe();
+    }
+  });
+
+  test('the concurrency limit: a subscription with concurrency 8 keeps exactly 8 pending on its worker, never more', async () => {
+    const sub = await engine.subscribe('io', { handler: 'io', mode: 'group', workers: [0], concurrency: 8 });
+    try {
+      await reports(engine);
+      const p = producers++;
+      const n = 60;
+      for (let seq = 0; seq < n; seq++) await put(engine, { producer: p, seq, key: 0, value: seq, delayMs: 5, mode: 0 });
+      await within(30_000, 'drain', engine.drain());
+      const [w0] = await reports(engine);
+      expect({ maxInFlight: w0!.maxInFlight, completed: w0!.completed, corrupt: w0!.corrupt }).toEqual({ maxInFlight: 8, completed: n, corrupt: 0 });
+    } finally {
+      await sub.unsubscribe();
+    }
+  });
+
+  test('keyed: a key\'s next message starts only after the previous one settled (order per key, no overlap), while different keys overlap', async () => {
+    const sub = await engine.subscribe('io', { handler: 'io', mode: 'keyed' });
+    try {
+      await reports(engine);
+      const p = producers++;
+      const keys = 12;
+      const perKey = Math.round(40 * STRESS);
+      const random = prng(12);
+      const seqs = new Array<number>(keys).fill(0);
+      for (let i = 0; i < keys * perKey; i++) {
+        const key = i % keys;
+        const m = { producer: p, seq: seqs[key]!++, key, value: i, delayMs: Math.floor(random() * 3), mode: IO_ORDERED };
+        await put(engine, m);
+      }
+      await within(60_000, 'drain', engine.drain());
+      const r = await reports(engine);
+      expect({ completed: sumOf(r, 'completed'), orderErrors: sumOf(r, 'orderErrors'), overlaps: sumOf(r, 'overlaps'), corrupt: sumOf(r, 'corrupt') })
+        .toEqual({ completed: keys * perKey, orderErrors: 0, overlaps: 0, corrupt: 0 });
+      // Different keys were pending together on some worker.
+      expect(Math.max(...r.map((w) => w.maxKeys))).toBeGreaterThan(1);
+    } finally {
+      await sub.unsubscribe();
+    }
+  });
+
+  test('a rejection counts as a handler error (the rest complete); an async request answers with what it resolves to, a rejected one is ERR_REQUEST_FAILED', async () => {
+    const sub = await engine.subscribe('io', { handler: 'io', mode: 'group' });
+    const askSub = await engine.subscribe('ask', { handler: 'ask', mode: 'group' });
+    try {
+      await reports(engine);
+      const before = topicStats(engine, 'io');
+      const p = producers++;
+      const n = 100;
+      for (let seq = 0; seq < n; seq++) {
+        await put(engine, { producer: p, seq, key: seq, value: seq, delayMs: seq % 3, mode: seq % 10 === 3 ? IO_FAIL : 0 });
+      }
+      await within(30_000, 'drain', engine.drain());
+      const after = topicStats(engine, 'io');
+      expect({ delivered: after.delivered - before.delivered, handlerErrors: after.handlerErrors - before.handlerErrors }).toEqual({ delivered: n, handlerErrors: n / 10 });
+      expect(sumOf(await reports(engine), 'completed')).toBe(n - n / 10);
+      const answers = await within(20_000, 'asks', Promise.all(Array.from({ length: 50 }, (_, x) => engine.request('ask', { x, delayMs: x % 4, fail: false }, { timeout: 15_000 }))));
+      expect(answers).toEqual(Array.from({ length: 50 }, (_, x) => ({ y: 2 * x })));
+      const failed = await engine.request('ask', { x: 1, delayMs: 1, fail: true }, { timeout: 15_000 }).catch((error: unknown) => error);
+      expect(failed).toBeInstanceOf(EngineError);
+      expect((failed as EngineError).code).toBe('ERR_REQUEST_FAILED');
+    } finally {
+      await askSub.unsubscribe();
+      await sub.unsubscribe();
+    }
+  });
+
+  test('drain() waits for pending promises: right after it, every delivery is counted', async () => {
+    const sub = await engine.subscribe('io', { handler: 'io', mode: 'group' });
+    try {
+      const before = topicStats(engine, 'io');
+      const p = producers++;
+      for (let seq = 0; seq < 40; seq++) expect(engine.publish('io', { producer: p, seq, key: seq, value: seq, delayMs: 30, mode: 0 })).toBe(true);
+      await within(30_000, 'drain', engine.drain());
+      expect(topicStats(engine, 'io').delivered - before.delivered).toBe(40);
+    } finally {
+      await sub.unsubscribe();
+    }
+  });
+
+  test('concurrency is validated: a ConfigError naming concurrency', async () => {
+    for (const bad of [0, 65_536, 1.5, '8']) {
+      const error = await engine.subscribe('io', { handler: 'io', mode: 'group', concurrency: bad as number }).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).field).toBe('concurrency');
+    }
+  });
+});
+
+describe.each(BACKENDS)('async handlers and crashes (%s)', (backend) => {
+  test('a worker killed with async deliveries pending: those completed out of order are not run again, the pending ones are redelivered (deliveries 2); nothing lost or duplicated', async () => {
+    const engine = await start(backend);
+    try {
+      // io on worker 0 only; its completions are tracked on worker 1 (whose memory survives worker 0).
+      await engine.subscribe('io', { handler: 'io', mode: 'group', workers: [0], concurrency: 1000 });
+      await engine.subscribe('ioDone', { handler: 'ioDone', mode: 'broadcast', workers: [1] });
+      await reports(engine);
+      const p = producers++;
+      // seq 0 stays pending (a long timer) and holds the lane's TAIL; 1..29 settle at once, behind it (DONE).
+      expect(engine.publish('io', { producer: p, seq: 0, key: 0, value: 0, delayMs: 400, mode: IO_TRACK })).toBe(true);
+      for (let seq = 1; seq < 30; seq++) expect(engine.publish('io', { producer: p, seq, key: seq, value: seq, delayMs: 0, mode: IO_TRACK })).toBe(true);
+      engine.flush();
+      await waitFor(10_000, 'seqs 1..29 done', () => topicStats(engine, 'ioDone').delivered >= 29);
+      // Then a message that kills worker 0 in its handler's synchronous part, and more behind it.
+      expect(engine.publish('io', { producer: p, seq: 30, key: 30, value: 30, delayMs: 0, mode: IO_CRASH })).toBe(true);
+      for (let seq = 31; seq < 60; seq++) expect(engine.publish('io', { producer: p, seq, key: seq, value: seq, delayMs: 1, mode: IO_TRACK })).toBe(true);
+      engine.flush();
+      await within(60_000, 'drain', engine.drain());
+      const [, tracker] = await reports(engine, false);
+      const { sum } = expectedSums(60);
+      // Every tracked seq (all but 30) completed exactly once; seq 0 by the successor, as a redelivery.
+      expect({ done: tracker!.done, distinct: tracker!.doneDistinct, duplicates: tracker!.doneDuplicates, sum: tracker!.doneSum, redelivered: tracker!.doneRedelivered })
+        .toEqual({ done: 59, distinct: 59, duplicates: 0, sum: sum - 30, redelivered: 1 });
+      const io = topicStats(engine, 'io');
+      // Delivered counts completions: 60, of which two redelivered (seq 0, pending at the crash, and seq 30, the one it died on).
+      expect({ delivered: io.delivered, redelivered: io.redelivered, lost: io.lost }).toEqual({ delivered: 60, redelivered: 2, lost: 0 });
+      expect(engine.errors.some((e) => (e as EngineError).code === 'ERR_WORKER_CRASHED')).toBe(true);
+      expect(identityProblems(engine.stats())).toEqual([]);
+    } finally {
+      await engine.close();
+    }
+  });
+});
