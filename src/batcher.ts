@@ -127,9 +127,8 @@ interface Settings<K> {
 class Batch<K, V> {
   /** Distinct keys in load order: fn's argument. A new array per call, since fn may keep it. */
   keys: K[] = [];
-  /** Each key identity's index in `keys`. */
-  readonly positions = new Map<unknown, number>();
-  readonly promises: Promise<V>[] = [];
+  /** Each key identity's promise, which a load of an equal key shares. */
+  readonly promises = new Map<unknown, Promise<V>>();
   readonly resolves: ((value: V) => void)[] = [];
   readonly rejects: ((reason: unknown) => void)[] = [];
   /** When each key was first loaded (performance.now() ms), for the wait histogram. */
@@ -146,8 +145,7 @@ class Batch<K, V> {
   /** Empties it for reuse, dropping every reference to the last call's loads. */
   clear(): void {
     this.keys = [];
-    this.positions.clear();
-    this.promises.length = 0;
+    this.promises.clear();
     this.resolves.length = 0;
     this.rejects.length = 0;
     this.loadedAt.length = 0;
@@ -255,15 +253,14 @@ class BatchQueue<K, V> implements Batcher<K, V> {
     const identity = this.settings.key === undefined ? key : this.settings.key(key);
     const batch = this.open ?? this.openBatch();
     this.recorder.loads++;
-    const at = batch.positions.get(identity);
-    if (at !== undefined) {
+    const shared = batch.promises.get(identity);
+    if (shared !== undefined) {
       this.recorder.deduplicated++;
-      return batch.promises[at]!;
+      return shared;
     }
     const promise = new Promise<V>(this.capture);
-    batch.positions.set(identity, batch.keys.length);
+    batch.promises.set(identity, promise);
     batch.keys.push(key);
-    batch.promises.push(promise);
     batch.resolves.push(this.nextResolve);
     batch.rejects.push(this.nextReject);
     batch.loadedAt.push(performance.now());

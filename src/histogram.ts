@@ -65,8 +65,12 @@ export const MIN_BITS = SUB_BITS + 2;
 /** Widest range: every integer a float64 holds exactly. */
 export const MAX_BITS = 53;
 
+/** 2^31: values below it take int32 arithmetic. */
+const TWO_31 = 2147483648;
 /** 2^32: values at or above it are split into two words for Math.clz32. */
 const TWO_32 = 4294967296;
+/** 2^-shift for every shift a value below 2^MAX_BITS needs. */
+const INVERSE_POWERS = Float64Array.from({ length: MAX_BITS + 1 }, (_, shift) => 2 ** -shift);
 
 /** Buckets of a histogram of range 0 .. 2^bits - 1. */
 export function histogramBuckets(bits: number): number {
@@ -83,15 +87,23 @@ export function histogramWords(bits: number = DEFAULT_BITS): number {
  * a later reader in another language; record() inlines the same arithmetic.
  */
 export function bucketIndex(v: number): number {
-  let shift: number;
-  if (v < TWO_32) {
-    shift = 32 - SUB_BITS - 1 - Math.clz32(v);            // m - SUB_BITS, m = 31 - clz32(v)
-  } else {
-    shift = 64 - SUB_BITS - 1 - Math.clz32(v / TWO_32);   // m = 63 - clz32(high word)
+  if (v < TWO_31) {
+    const x = v | 0;
+    let shift = 32 - SUB_BITS - 1 - Math.clz32(x);        // m - SUB_BITS, m = 31 - clz32(v)
+    if (shift < 0) shift = 0;
+    return (shift << SUB_BITS) + (x >>> shift);
   }
-  if (shift < 0) shift = 0;
-  // Division by a power of two is exact in float64, so floor() is the integer shift even above 2^32.
-  return shift * SUB_BUCKETS + Math.floor(v / 2 ** shift);
+  return wideBucketIndex(v);
+}
+
+/**
+ * bucketIndex of v ≥ 2^31, beyond int32 arithmetic: m = 63 - clz32(v's high word) above 2^32
+ * (clz32 truncates v / 2^32 to that word), 31 below. v · 2^-shift is exact in float64, so floor()
+ * of it is v >> shift; the factor comes from a table because `2 ** shift` is a slow Math.pow call.
+ */
+function wideBucketIndex(v: number): number {
+  const shift = v < TWO_32 ? 31 - SUB_BITS : 64 - SUB_BITS - 1 - Math.clz32(v / TWO_32);
+  return shift * SUB_BUCKETS + Math.floor(v * INVERSE_POWERS[shift]!);
 }
 
 /** The smallest integer in bucket `index`. */
@@ -170,9 +182,16 @@ export class Histogram {
       v = Math.floor(value);
     }
     // bucketIndex, spelled out so that this stays one small function for TurboFan to inline.
-    let shift = v < TWO_32 ? 24 - Math.clz32(v) : 56 - Math.clz32(v / TWO_32);
-    if (shift < 0) shift = 0;
-    w[o + BUCKETS_WORD + shift * SUB_BUCKETS + Math.floor(v / 2 ** shift)] += 1;
+    let index: number;
+    if (v < TWO_31) {
+      const x = v | 0;
+      let shift = 32 - SUB_BITS - 1 - Math.clz32(x);
+      if (shift < 0) shift = 0;
+      index = (shift << SUB_BITS) + (x >>> shift);
+    } else {
+      index = wideBucketIndex(v);
+    }
+    w[o + BUCKETS_WORD + index] += 1;
     const count = w[o + COUNT_WORD];
     if (count === 0 || v < w[o + MIN_WORD]) w[o + MIN_WORD] = v;
     if (count === 0 || v > w[o + MAX_WORD]) w[o + MAX_WORD] = v;
