@@ -30,7 +30,7 @@
  * CALL_US: a real call costs its client CPU too (a syscall or two, framing, a parse); without it a
  * call per load would cost only a timer, which no network resource does.
  *
- *   node build/bench/batcher.js
+ *   node build/bench/batcher.js [cohorts] [spread]     (default: both)
  *   env BATCH_UNITS (1000), BATCH_KEYS (10000), BATCH_CALL_US (20), BATCH_ITEM_US (2),
  *       BATCH_RUN_MS (1000), BATCH_WARMUP_MS (400), BATCH_RUNS (3)
  */
@@ -215,7 +215,8 @@ if (warning !== null) console.log(warning);
 
 const HEADER = ['variant', 'loads/s', '÷ (b)', 'p50 µs', 'p99 µs', 'p99 ÷ (b)', 'call p99 µs', 'overhead p99 µs', 'outside p99 µs', 'keys/call'];
 
-for (const pattern of PATTERNS) {
+const chosen = process.argv.slice(2);
+for (const pattern of PATTERNS.filter((p) => chosen.length === 0 || chosen.includes(p.name.split(':')[0]!))) {
   const rows = VARIANTS.map(() => [] as Row[]);
   for (let i = 0; i < VARIANTS.length; i++) await run(VARIANTS[i]!, pattern, WARMUP_MS, 1);
   for (let r = 0; r < RUNS; r++) {
