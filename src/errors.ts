@@ -6,7 +6,7 @@
  *
  * The base class and the errors the bindings throw (DispatchError, ConfigError, ModuleError) live
  * in bindings/errors.ts, so that bindings/ imports nothing from src/; they are re-exported here as
- * the same class objects. This file adds the errors of the arena and the engine.
+ * the same class objects. This file adds the errors of the arena, the engine and the batcher.
  */
 import { DispatchError } from '../bindings/errors.ts';
 
@@ -56,6 +56,27 @@ export class EngineError extends DispatchError {
   constructor(code: EngineErrorCode, field: string, value: unknown, reason: string, options?: { cause?: unknown }) {
     super(code, field, value, reason);
     this.name = 'EngineError';
+    if (options && 'cause' in options) (this as { cause?: unknown }).cause = options.cause;
+  }
+}
+
+/** Reasons a batcher's load (src/batcher.ts) was rejected by the batcher itself, not by its fn. */
+export type BatcherErrorCode =
+  | 'ERR_BATCHER_CLOSED'
+  | 'ERR_BATCH_RESULT'
+  | 'ERR_BATCH_FAILED';
+
+/**
+ * A batcher could not answer a load: it was closed before the key's call was made
+ * (ERR_BATCHER_CLOSED), its fn returned something other than one result per key
+ * (ERR_BATCH_RESULT, field 'result' or 'result.length'), or, in loadMany's results only, fn
+ * failed with a value that is not an Error (ERR_BATCH_FAILED, the value as `cause`).
+ */
+export class BatcherError extends DispatchError {
+  declare readonly code: BatcherErrorCode;
+  constructor(code: BatcherErrorCode, field: string, value: unknown, reason: string, options?: { cause?: unknown }) {
+    super(code, field, value, reason);
+    this.name = 'BatcherError';
     if (options && 'cause' in options) (this as { cause?: unknown }).cause = options.cause;
   }
 }

@@ -5,7 +5,8 @@
  * The engine (createEngine: workers, topics with schemas, publish/subscribe, request/response,
  * back-pressure, stats) and, beneath it, the core: the arena (one shared WebAssembly.Memory holding
  * rings, slot pools and routing tables), the two backends over it (Wasm and the TypeScript twin),
- * parking helpers, status codes and typed errors.
+ * parking helpers, status codes and typed errors. Beside them, for handlers and any thread:
+ * createBatcher (calls toward I/O coalesced into batches) and its log-linear Histogram.
  */
 export { Engine } from './engine/engine.ts';
 export {
@@ -23,7 +24,12 @@ export {
   type ArenaConfig, type ArenaPlan, type RingSpec, type PoolSpec, type RouterSpec,
   type RingInfo, type PoolInfo, type RouterInfo, type ScratchInfo,
 } from './arena.ts';
-export { DispatchError, ConfigError, ArenaError, ModuleError, EngineError, type ArenaErrorCode, type EngineErrorCode } from './errors.ts';
+export {
+  DispatchError, ConfigError, ArenaError, ModuleError, EngineError, BatcherError,
+  type ArenaErrorCode, type EngineErrorCode, type BatcherErrorCode,
+} from './errors.ts';
+export { createBatcher, BATCHER_DEFAULTS, type Batcher, type BatcherOptions, type BatchFunction, type BatcherStats } from './batcher.ts';
+export { Histogram, bucketIndex, bucketLowest, bucketHighest, histogramWords, type HistogramOptions } from './histogram.ts';
 export {
   createCore, createJsCore, instantiateCore, loadCoreModule, coreModuleUrl, CoreAbortError,
   parkConsumer, parkProducer, parkProducerAsync, CORE_OP_NAMES,
