@@ -9,6 +9,7 @@
  * createBatcher (calls toward I/O coalesced into batches) and its log-linear Histogram.
  */
 export { Engine } from './engine/engine.ts';
+export type { ConsumeOptions } from './engine/consume.ts';
 export {
   defineTopics, defineHandlers,
   type BackpressurePolicy, type Balance, type DeliveryMode, type TopicSpec, type TopicMap, type TopicName,

@@ -221,3 +221,93 @@ describe.each(BACKENDS)('async handlers and crashes (%s)', (backend) => {
     }
   });
 });
+
+describe.each(BACKENDS)('consuming on the engine\'s thread (%s)', (backend) => {
+  let engine: AsyncEngine;
+  beforeAll(async () => {
+    engine = await start(backend);
+    await engine.subscribe('emit', { handler: 'emit', mode: 'group' });
+  });
+  afterAll(async () => {
+    await engine?.close();
+  });
+
+  test(`for await over await consume(): ${Math.round(4000 * STRESS)} messages published by both workers arrive once each, in order per publisher; break ends the subscription`, async () => {
+    const n = Math.round(2000 * STRESS);
+    const stream = await engine.consume('out');
+    const p = producers++;
+    // Two emits: the group sends one to each worker; each publishes n messages (seqs [0, n) and [n, 2n)).
+    engine.publish('emit', { producer: p, count: n, from: 0 });
+    engine.publish('emit', { producer: p, count: n, from: n });
+    engine.flush();
+    let received = 0;
+    let sum = 0;
+    const last = [-1, -1];
+    let orderErrors = 0;
+    await within(60_000, 'consume', (async () => {
+      for await (const m of stream) {
+        const half = m.seq < n ? 0 : 1;
+        if (m.seq !== last[half]! + 1 && !(last[half] === -1 && m.seq === half * n)) orderErrors++;
+        last[half] = m.seq;
+        if (m.value !== m.seq * 3) orderErrors++;
+        received++;
+        sum += m.seq;
+        if (received === 2 * n) break;
+      }
+    })());
+    expect({ received, sum, orderErrors }).toEqual({ received: 2 * n, sum: ((2 * n - 1) * 2 * n) / 2, orderErrors: 0 });
+    await within(20_000, 'drain', engine.drain());
+    // After break, published messages go nowhere (no subscriber left).
+    const before = engine.stats().topics.out!;
+    engine.publish('out', { producer: p, seq: 0, value: 0 });
+    engine.flush();
+    await within(20_000, 'drain', engine.drain());
+    const after = engine.stats().topics.out!;
+    expect(after.delivered - before.delivered).toBe(0);
+  });
+
+  test('back-pressure: an iterator not pulled holds its lane (publish returns false once the lane and the high-water mark are full); pulling delivers all, in order', async () => {
+    const stream = await engine.consume('out', { highWaterMark: 8 });
+    const p = producers++;
+    // Subscribed once consume() resolved: the first message goes through.
+    engine.publish('out', { producer: p, seq: 0, value: 0 });
+    engine.flush();
+    expect((await within(10_000, 'first', stream.next())).value).toEqual({ producer: p, seq: 0, value: 0 });
+    let accepted = 1;
+    // Publish from this thread until the lane is full; the event loop runs between attempts.
+    while (accepted < 10 * RING) {
+      const ok = engine.publish('out', { producer: p, seq: accepted, value: accepted * 3 });
+      accepted++;
+      if (!ok) break;
+      if (accepted % 16 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    // Refused before 10 lanes' worth: the lane (RING) plus the queue (8) and what is held hold it.
+    expect(accepted).toBeLessThan(10 * RING);
+    expect(accepted).toBeGreaterThanOrEqual(RING);
+    let seq = 1;
+    let orderErrors = 0;
+    await within(30_000, 'pull', (async () => {
+      for await (const m of stream) {
+        if (m.seq !== seq || m.value !== seq * 3) orderErrors++;
+        if (++seq === accepted) break;
+      }
+    })());
+    expect({ pulled: seq, orderErrors }).toEqual({ pulled: accepted, orderErrors: 0 });
+    await within(20_000, 'drain', engine.drain());
+  });
+
+  test('an AbortSignal ends the stream: the pending next() rejects with its reason, later ones are done; return() ends another', async () => {
+    const controller = new AbortController();
+    const stream = await engine.consume('out', { signal: controller.signal });
+    const pending = stream.next();
+    const reason = new Error('stop consuming');
+    setTimeout(() => controller.abort(reason), 20);
+    await expect(within(10_000, 'abort', pending)).rejects.toBe(reason);
+    expect(await stream.next()).toEqual({ value: undefined, done: true });
+    const other = await engine.consume('out');
+    const waiting = other.next();
+    expect(await other.return!()).toEqual({ value: undefined, done: true });
+    expect(await within(10_000, 'return', waiting)).toEqual({ value: undefined, done: true });
+    await expect(engine.consume('out', { highWaterMark: 0 })).rejects.toThrow(ConfigError);
+  });
+});

@@ -28,7 +28,7 @@ import {
   RECORD_FLAG_FAILED, HANDLED_ASYNC, RECORD_HEADER_BYTES, RECORD_LETTER_OFFSET,
   RECORD_REPLY_TO_OFFSET, RECORD_SUBSCRIPTION_OFFSET, RECORD_TOPIC_OFFSET, REPLY_SUBSCRIPTION,
   TOPIC_STAT_CIRCUIT_OPEN, TOPIC_STAT_DEAD_LETTERED, TOPIC_STAT_DELIVERED, TOPIC_STAT_HANDLER_ERRORS,
-  CLAIM_DONE, CLAIM_FREE, CLAIM_OWNER, CLAIM_STOLEN, RECORD_CLAIM_OFFSET, PRIORITY_CLASSES, PRIORITY_NORMAL, RECORD_FLAG_ADMITTED, RECORD_PRIORITY_SHIFT, TOPIC_STAT_REDELIVERED, inboundLane,
+  CLAIM_DONE, CLAIM_FREE, CLAIM_OWNER, CLAIM_STOLEN, LOCAL_HANDLER, RECORD_CLAIM_OFFSET, PRIORITY_CLASSES, PRIORITY_NORMAL, RECORD_FLAG_ADMITTED, RECORD_PRIORITY_SHIFT, TOPIC_STAT_REDELIVERED, inboundLane,
 } from './layout.ts';
 import type { EngineShape } from './options.ts';
 import type { Producer } from './producer.ts';
@@ -45,6 +45,9 @@ export interface ConsumerHooks {
   /** A dead letter arrived (thread 0): the record keeps the message, LETTER (slot, thread) and the reason in FLAGS. */
   onDeadLetter?(record: number, topic: TopicRuntime): void;
 }
+
+/** What runs a record of a local slot whose handler is gone (its consumer ended): nothing. */
+const DISCARD: HandlerDef<TopicMap, string> = { topic: '', handle() {} };
 
 /** The normal class is always polled (CLASSES has bits for the others once used). */
 const NORMAL_BIT = 1 << PRIORITY_NORMAL;
@@ -80,6 +83,8 @@ export class Consumer {
   private readonly circuitNext: Uint16Array;
   /** Deliveries whose handler returned a Promise, and the lanes they hold (async-deliveries.ts). */
   private readonly pending: AsyncDeliveries;
+  /** Handlers of this thread's own subscriptions (LOCAL_HANDLER slots), by slot. */
+  private readonly localDefs: (HandlerDef<TopicMap, string> | undefined)[] = [];
   /** The promise handleRecord got from an async handler, until follow() takes it. */
   private started: PromiseLike<unknown> | undefined;
 
@@ -246,6 +251,11 @@ export class Consumer {
     return old === CLAIM_FREE ? CLAIM_OWNER : old;
   }
 
+  /** Sets the handler of `slot`, a subscription of this thread made with LOCAL_HANDLER (engine.consume). */
+  setLocalHandler(slot: number, def: HandlerDef<TopicMap, string> | undefined): void {
+    this.localDefs[slot] = def;
+  }
+
   /** This thread's deliveries whose promise is pending (async handlers). */
   get pendingDeliveries(): number {
     return this.pending.count;
@@ -349,7 +359,8 @@ export class Consumer {
     }
     const stats = this.control.topicStats(topicId);
     if (this.circuitState[slot] !== CIRCUIT_CLOSED && !this.circuitAdmits(record, slot, stats)) return true;
-    const def = this.handlerDefs[this.table.handler(slot)]!;
+    const index = this.table.handler(slot);
+    const def = index !== LOCAL_HANDLER ? this.handlerDefs[index]! : this.localDefs[slot] ?? DISCARD;
     const correlation = this.u32[(record + RECORD_CORRELATION_OFFSET) >> 2]!;
     const deliveries = u16[(record + RECORD_CRASHES_OFFSET) >> 1]! + 1;
     let result: unknown;

@@ -25,6 +25,7 @@ import { ConfigError, EngineError } from '../errors.ts';
 import { POLICY_REJECT } from './layout.ts';
 import { checkTimeout, type ValidatedOptions } from './options.ts';
 import type { Platform } from './platform.ts';
+import { MainThreadStream, type ConsumeOptions } from './consume.ts';
 import { KeepAlive } from './keep-alive.ts';
 import { Reporter } from './reporter.ts';
 import { Recovery } from './recovery.ts';
@@ -61,6 +62,8 @@ export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = Handle
   private readonly keepAlive: KeepAlive;
   private readonly supervisor: Supervisor;
   private closing: Promise<void> | undefined;
+  /** consume() streams not yet ended (close() ends them first: nobody pulls them any more). */
+  private readonly streams = new Set<MainThreadStream<unknown>>();
 
   /** @internal use createEngine. */
   constructor(
@@ -258,6 +261,31 @@ export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = Handle
     return this.subscriptions.subscribe(topic, () => this.resolveSubject(topic), options);
   }
 
+  /**
+   * Receives `topic`'s messages on this thread: resolves, once subscribed, to an async iterator
+   * of decoded messages (plain objects) — `for await (const m of await engine.consume(topic))` —
+   * fed by a subscription whose member is the engine's own thread (consume.ts). While
+   * `highWaterMark` (default 256) messages wait unpulled, the lanes into this thread hold and
+   * publishers meet the topic's back-pressure. Ends with `break`/`return()`, `signal`, or close().
+   */
+  async consume<K extends TopicName<T>>(topic: K, options: ConsumeOptions = {}): Promise<AsyncIterableIterator<TopicMessage<T, K>>> {
+    if (options === null || typeof options !== 'object') throw new ConfigError('options', options, 'must be { highWaterMark?, signal? }');
+    const runtime = this.topic(topic);
+    const highWaterMark = options.highWaterMark ?? 256;
+    if (!Number.isInteger(highWaterMark) || highWaterMark < 1 || highWaterMark > 1 << 20) throw new ConfigError('highWaterMark', options.highWaterMark, 'must be an integer in [1, 1048576]');
+    if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new ConfigError('signal', options.signal, 'must be an AbortSignal');
+    if (this.closing !== undefined) throw new EngineError('ERR_ENGINE_CLOSED', 'topic', topic, 'the engine is closed');
+    const stream = new MainThreadStream<TopicMessage<T, K>>(this.arena.memory, runtime.schema, highWaterMark, options.signal, this.runtime.consumer, () => this.streams.delete(stream));
+    this.streams.add(stream);
+    try {
+      await stream.open(this.subscriptions, runtime);
+    } catch (error) {
+      stream.fail(error);
+      throw error;
+    }
+    return stream;
+  }
+
   /** The declared topics `subject` (a name or a pattern) stands for; ConfigError if none. */
   private resolveSubject(subject: string): readonly TopicRuntime[] {
     if (typeof subject !== 'string' || !isPattern(subject)) return [this.topic(subject)];
@@ -311,6 +339,7 @@ export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = Handle
   private async doClose(timeout: number): Promise<void> {
     const started = Date.now();
     let drainError: unknown;
+    await Promise.all([...this.streams].map((stream) => stream.return()));
     try {
       await this.drain({ timeout });
     } catch (error) {

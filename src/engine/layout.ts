@@ -109,6 +109,8 @@ export const CLAIM_STOLEN = 2; // a thief runs it: the owner stops before it
 export const CLAIM_DONE = 3; // a thief ran it, or it completed out of order (async handlers): the owner commits past it without running it
 /** Thread 0's STEAL word, bits: some subscription steals; some handler returned a Promise. */
 export const CLAIMS_STEAL = 1;
+/** A slot entry's HANDLER for a subscription of the engine's own thread (engine.consume): its thread's local handler for the slot. */
+export const LOCAL_HANDLER = 0xffff;
 export const CLAIMS_ASYNC = 2;
 /** Added to a STEALING address (records are 8-aligned) while the stolen record's async handler is pending: not running, still the thief's. */
 export const STEALING_PENDING = 1;

@@ -8,7 +8,7 @@ import { MODE_BROADCAST, MODE_GROUP, MODE_KEYED } from '../../assembly/layout/ro
 import { STATUS_BUSY, STATUS_OK } from '../../assembly/layout/status.ts';
 import { ConfigError, EngineError } from '../errors.ts';
 import {
-  CLAIMS_STEAL, POLICY_BLOCK, POLICY_CALLER_RUNS, POLICY_DROP_NEWEST, POLICY_DROP_OLDEST, POLICY_REJECT, routeEntry,
+  CLAIMS_STEAL, LOCAL_HANDLER, POLICY_BLOCK, POLICY_CALLER_RUNS, POLICY_DROP_NEWEST, POLICY_DROP_OLDEST, POLICY_REJECT, routeEntry,
 } from './layout.ts';
 import { MAX_TIMER_MS, POLICIES, type EngineShape } from './options.ts';
 import { isPattern, subjectMatches } from './subjects.ts';
@@ -149,6 +149,37 @@ export class Subscriptions {
     if (steal) Atomics.or(this.control0.i32, this.control0.steal, CLAIMS_STEAL);
     await this.publishRoutes();
     return subscription;
+  }
+
+  /**
+   * A subscription whose one member is the engine's own thread (engine.consume): a group slot
+   * whose handler is LOCAL_HANDLER (the thread's own, set with Consumer.setLocalHandler before
+   * this is called), routed to thread 0, with the topic's back-pressure policy.
+   */
+  subscribeLocal(topic: TopicRuntime, concurrency: number, onSlot: (slot: number) => void): Promise<{ readonly slot: number; unsubscribe(): Promise<void> }> {
+    return this.serialise(async () => {
+      const [slot] = await this.freeSlots(1);
+      const policy = this.topics[topic.name]!.backpressure ?? 'block';
+      this.table.activate(slot!, {
+        mode: MODE_GROUP, policy: POLICY_CODES[policy], handler: LOCAL_HANDLER, topic: topic.id, balance: BALANCE_ROUND_ROBIN, concurrency,
+      });
+      onSlot(slot!);
+      const id = this.core.routerAddSubscription(this.router, topic.id, routeEntry(0, slot!), MODE_GROUP, slot!);
+      if (id < 0) {
+        this.table.free(slot!);
+        throw new ConfigError('maxSubscriptions', this.shape.maxSubscriptions, 'the routing table is full');
+      }
+      await this.publishRoutes();
+      let removed = false;
+      return {
+        slot: slot!,
+        unsubscribe: () => this.serialise(async () => {
+          if (removed) return;
+          removed = true;
+          await this.remove([slot!], [id]);
+        }),
+      };
+    });
   }
 
   private async remove(slots: readonly number[], ids: readonly number[]): Promise<void> {

@@ -1,6 +1,6 @@
 /**
  * ThreadZero: the engine's own thread between the user's calls — an asynchronous loop that hands
- * replies to their requests, and the pump that moves thread 0's backlogs into their lanes as
+ * replies to their requests and messages to consume() streams, and the pump that moves thread 0's backlogs into their lanes as
  * workers free space (whenWritable resolves when they are empty). Neither ever blocks: they park
  * with Atomics.waitAsync (or the platform's fallback) and keep the event loop free.
  */
@@ -21,6 +21,8 @@ export class ThreadZero {
   private closed = false;
   private pumpRunning = false;
   private writableWaiters: (() => void)[] = [];
+  /** The loop's doorbell wait while deliveries are held (at most one outstanding). */
+  private doorbellWait: Promise<void> | undefined;
 
   constructor(
     private readonly runtime: ThreadRuntime,
@@ -80,6 +82,21 @@ export class ThreadZero {
       if (consumer.drainAll() > 0) {
         polls = 0;
         await null; // let the resolved requests' continuations run
+        continue;
+      }
+      if (consumer.pendingDeliveries !== 0) {
+        // Deliveries of a consume() stream are held (consume.ts): a lane may have records that must
+        // wait, so hasInbound() says nothing; wait for a settle or the doorbell, never spin.
+        Atomics.store(i32, sleeping, 1);
+        const rung = Atomics.load(i32, doorbell);
+        if (consumer.drainAll() === 0) {
+          this.doorbellWait ??= this.platform.waitAsync(i32, doorbell, rung, THREAD0_PARK_MS).then(() => {
+            this.doorbellWait = undefined;
+          });
+          await Promise.race([consumer.whenSettled(), this.doorbellWait]);
+        }
+        Atomics.store(i32, sleeping, 0);
+        polls = 0;
         continue;
       }
       if (++polls < THREAD0_SPIN) continue;

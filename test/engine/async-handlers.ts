@@ -90,6 +90,13 @@ export default defineHandlers(asyncTopics, {
       return { y: x * 2 };
     },
   },
+  emit: {
+    topic: 'emit',
+    handle(e, ctx) {
+      const { producer, count, from } = { producer: e.producer, count: e.count, from: e.from };
+      for (let i = 0; i < count; i++) ctx.publish('out', { producer, seq: from + i, value: (from + i) * 3 });
+    },
+  },
   report: {
     topic: 'report',
     handle(q, ctx) {

@@ -36,6 +36,8 @@ const IoDone = defineSchema({ seq: 'u32', deliveries: 'u32' });
 const Ask = defineSchema({ x: 'u32', delayMs: 'u32', fail: 'bool' });
 const Answer = defineSchema({ y: 'u32' });
 const ReportQuery = defineSchema({ reset: 'bool' });
+const Out = defineSchema({ producer: 'u32', seq: 'u32', value: 'u32' });
+const Emit = defineSchema({ producer: 'u32', count: 'u32', from: 'u32' });
 
 export const asyncTopics = defineTopics({
   io: { schema: Io, key: 'key' },
@@ -43,6 +45,10 @@ export const asyncTopics = defineTopics({
   /** An async request: replies x × 2 after delayMs; fail rejects. */
   ask: { schema: Ask, reply: Answer },
   report: { schema: ReportQuery, reply: AsyncReport },
+  /** Consumed on the engine's thread (engine.consume): published by the main thread or by `emit` handlers. */
+  out: { schema: Out },
+  /** A worker publishes `count` out messages, seq from `from`. */
+  emit: { schema: Emit },
 });
 
 export type AsyncTopics = typeof asyncTopics;
