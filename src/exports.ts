@@ -14,7 +14,7 @@ export {
   defineTopics, defineHandlers,
   type BackpressurePolicy, type Balance, type DeliveryMode, type TopicSpec, type TopicMap, type TopicName,
   type TopicMessage, type TopicReply, type TopicReader, type TopicWriter, type HandlerContext,
-  type HandlerDef, type HandlerModule, type EngineOptions, type SubscribeOptions, type Subscription,
+  type HandlerDef, type MessageHandlerDef, type BatchHandlerDef, type TopicBatch, type HandlerModule, type EngineOptions, type SubscribeOptions, type Subscription,
   type RequestOptions, type WebWorkerLike, type TopicStats, type LaneStats, type WorkerStats, type EngineStats,
   type ReplyTopicName, type HandlerNameFor, type HandlerTopics, type DeadLetter, type DeadLetterReason,
   type CircuitOptions, type CircuitStats, type Priority,

@@ -15,7 +15,7 @@ import type { EngineOptions, TopicStats } from '../src/engine/types.ts';
 import { BACKENDS, CORE_BUILD, STRESS } from './harness.ts';
 import { within } from './engine/harness.ts';
 import { identityProblems, prng, waitFor } from './engine/supervision.ts';
-import { IO_CRASH, IO_FAIL, IO_ORDERED, IO_TRACK, asyncTopics, type AsyncTopics } from './engine/async-topics.ts';
+import { IO_CRASH, IO_FAIL, IO_ORDERED, IO_TRACK, MAX_BATCH, asyncTopics, type AsyncTopics } from './engine/async-topics.ts';
 import type asyncHandlers from './engine/async-handlers.ts';
 
 const ASYNC_HANDLERS = new URL('./engine/async-handlers.js', import.meta.url);
@@ -309,5 +309,55 @@ describe.each(BACKENDS)('consuming on the engine\'s thread (%s)', (backend) => {
     expect(await other.return!()).toEqual({ value: undefined, done: true });
     expect(await within(10_000, 'return', waiting)).toEqual({ value: undefined, done: true });
     await expect(engine.consume('out', { highWaterMark: 0 })).rejects.toThrow(ConfigError);
+  });
+});
+
+describe.each(BACKENDS)('batch handlers (%s)', (backend) => {
+  let engine: AsyncEngine;
+  beforeAll(async () => {
+    engine = await start(backend);
+  });
+  afterAll(async () => {
+    await engine?.close();
+  });
+
+  test.each(['batchSync', 'batchAsync'] as const)('%s: every message once (count, sum, sum of squares) in runs of at most maxBatch, none changed while an async batch is pending', async (handler) => {
+    const sub = await engine.subscribe('batched', { handler, mode: 'group' });
+    try {
+      await reports(engine);
+      const before = topicStats(engine, 'batched');
+      const n = Math.round(5000 * STRESS);
+      const p = producers++;
+      for (let from = 0; from < n; from += 100) {
+        const batch = Array.from({ length: Math.min(100, n - from) }, (_, i) => ({ producer: p, seq: from + i, value: from + i }));
+        expect(engine.publishBatch('batched', batch)).toBe(batch.length);
+        // What a full lane could not take waits in a backlog: let it move before the next batch.
+        await within(30_000, 'whenWritable', engine.whenWritable());
+      }
+      await within(60_000, 'drain', engine.drain());
+      const r = await reports(engine);
+      const { sum, sumSquares } = expectedSums(n);
+      expect({ records: sumOf(r, 'batchRecords'), sum: sumOf(r, 'batchSum'), sumSquares: sumOf(r, 'batchSumSquares'), corrupt: sumOf(r, 'batchCorrupt') })
+        .toEqual({ records: n, sum, sumSquares, corrupt: 0 });
+      const largest = Math.max(...r.map((w) => w.maxBatchSeen));
+      expect(largest).toBeGreaterThan(1);
+      expect(largest).toBeLessThanOrEqual(MAX_BATCH);
+      expect(sumOf(r, 'batchCalls')).toBeLessThan(n);
+      const after = topicStats(engine, 'batched');
+      expect({ delivered: after.delivered - before.delivered, errors: after.handlerErrors - before.handlerErrors }).toEqual({ delivered: n, errors: 0 });
+      expect(identityProblems(engine.stats())).toEqual([]);
+    } finally {
+      await sub.unsubscribe();
+    }
+  });
+
+  test('requests to a batch handler are answered with element i of what it returned', async () => {
+    const sub = await engine.subscribe('twice', { handler: 'twice', mode: 'group' });
+    try {
+      const answers = await within(20_000, 'twice', Promise.all(Array.from({ length: 300 }, (_, x) => engine.request('twice', { x, delayMs: 0, fail: false }, { timeout: 15_000 }))));
+      expect(answers).toEqual(Array.from({ length: 300 }, (_, x) => ({ y: 2 * x })));
+    } finally {
+      await sub.unsubscribe();
+    }
   });
 });

@@ -55,8 +55,8 @@ export interface AsyncDelivery {
   readonly key: number;
   /** A stolen record: what the thief does once it settled. */
   readonly onDone: (() => void) | undefined;
-  /** The reader flyweight its handler holds (its topic's spare once it settled). */
-  readonly reader: TopicReaderFlyweight;
+  /** The reader flyweight its handler holds (its topic's spare once it settled), if it has one of its own. */
+  readonly reader: TopicReaderFlyweight | undefined;
 }
 
 export class AsyncDeliveries {
@@ -104,7 +104,7 @@ export class AsyncDeliveries {
 
   /** Registers the delivery of the record at `record`, whose handler returned `promise`; `settle` completes it. */
   start(record: number, from: number, promise: PromiseLike<unknown>, deliveries: number, correlation: number, replyTo: number, priority: number, admitted: boolean,
-    reader: TopicReaderFlyweight, settle: (delivery: AsyncDelivery, value: unknown, failed: boolean) => void, onDone?: () => void): void {
+    reader: TopicReaderFlyweight | undefined, settle: (delivery: AsyncDelivery, value: unknown, failed: boolean) => void, onDone?: () => void): void {
     if (!this.announced) {
       // Before the first DONE mark: consumers from now on (a successor) look at CLAIM.
       this.announced = true;

@@ -85,6 +85,12 @@ export class Consumer {
   private readonly pending: AsyncDeliveries;
   /** Handlers of this thread's own subscriptions (LOCAL_HANDLER slots), by slot. */
   private readonly localDefs: (HandlerDef<TopicMap, string> | undefined)[] = [];
+  /** The inbound key of the lane drainLane is handling a record of (a batch handler takes its run from it), -1 otherwise. */
+  private laneKey = -1;
+  /** Records the last handleRecord took (a batch handler's run; 1 otherwise). */
+  private taken = 1;
+  /** The batch view handed to batch handlers (a new one once an async batch keeps it). */
+  private view: BatchView;
   /** The promise handleRecord got from an async handler, until follow() takes it. */
   private started: PromiseLike<unknown> | undefined;
 
@@ -131,6 +137,7 @@ export class Consumer {
     // A successor starts with every circuit closed (a breaker's memory dies with its thread).
     for (let slot = 0; slot < slots; slot++) this.i32[control.circuit(slot)] = CIRCUIT_CLOSED;
     this.i32[control.handledLane] = 0;
+    this.view = new BatchView(shape.ringCapacity);
     this.pending = new AsyncDeliveries(core, buffer, control, controls0, table, topics, producer, ringFrom, slots);
   }
 
@@ -195,30 +202,34 @@ export class Consumer {
         i32[handledLane] = key + 1 + HANDLED_ASYNC;
       }
       const flags = this.u16[(record + RECORD_FLAGS_OFFSET) >> 1]!;
+      // A batch handler may take the run of records behind this one from the lane (runBatch).
+      this.laneKey = key;
       const complete = this.handleRecord(record);
-      n++;
+      this.laneKey = -1;
+      const taken = this.taken;
       if (complete) {
         // The delivery's in-flight place is free once it was handled (or dead-lettered).
         if (this.admits && (flags & RECORD_FLAG_ADMITTED) !== 0) this.admission.release(this.u16[(record + RECORD_TOPIC_OFFSET) >> 1]!);
-        if (!held) i32[handled] = (tail + n) | 0; // after the handler returned: this record is handled
-        else {
-          pending.markDone(record);
-          i32[handled] = i32[this.readFrom[key]!]!;
-        }
+        if (held) pending.markDone(record);
+        if (taken > 1) this.completeRun(held);
+        n += taken;
+        // After the handler returned: these records are handled.
+        i32[handled] = held ? i32[this.readFrom[key]!]! : (tail + n) | 0;
         continue;
       }
-      // Its handler returned a Promise: the record stays in the lane until it settles.
+      // Its handler returned a Promise: the record (every record of its batch) stays in the lane until it settles.
       this.follow(record, key, flags);
       if (!held) {
-        // Into async mode: the records before it in this batch are complete: count and commit them
+        // Into async mode: the records before it in this drain are complete: count and commit them
         // now (children first); TAIL stops at this one.
         held = true;
         this.producer.flushAll();
-        if (n > 1) this.control.addCompleted(n - 1);
+        if (n > 0) this.control.addCompleted(n);
         i32[handledLane] = key + 1 + HANDLED_ASYNC;
-        Atomics.store(i32, this.tailFrom[key]!, (tail + n - 1) | 0);
+        Atomics.store(i32, this.tailFrom[key]!, (tail + n) | 0);
         if (Atomics.load(i32, (ring + RING_PRODUCER_PARKED_OFFSET) >> 2) !== 0) Atomics.notify(i32, this.tailFrom[key]!);
       }
+      n += taken;
       i32[handled] = i32[this.readFrom[key]!]!; // no handler running
     }
     if (n > 0) {
@@ -350,6 +361,7 @@ export class Consumer {
    */
   handleRecord(record: number): boolean {
     const u16 = this.u16;
+    this.taken = 1;
     const topicId = u16[(record + RECORD_TOPIC_OFFSET) >> 1]!;
     const slot = u16[(record + RECORD_SUBSCRIPTION_OFFSET) >> 1]!;
     const topic = this.topics.byId[topicId]!;
@@ -360,7 +372,7 @@ export class Consumer {
     const stats = this.control.topicStats(topicId);
     if (this.circuitState[slot] !== CIRCUIT_CLOSED && !this.circuitAdmits(record, slot, stats)) return true;
     const index = this.table.handler(slot);
-    const def = index !== LOCAL_HANDLER ? this.handlerDefs[index]! : this.localDefs[slot] ?? DISCARD;
+    const def = (index !== LOCAL_HANDLER ? this.handlerDefs[index]! : this.localDefs[slot] ?? DISCARD) as AnyHandlerDef;
     const correlation = this.u32[(record + RECORD_CORRELATION_OFFSET) >> 2]!;
     const deliveries = u16[(record + RECORD_CRASHES_OFFSET) >> 1]! + 1;
     let result: unknown;
@@ -369,7 +381,8 @@ export class Consumer {
     context.topic = topic.name;
     context.deliveries = deliveries;
     try {
-      result = def.handle(topic.reader.at(record + RECORD_HEADER_BYTES) as never, this.context);
+      if (def.handleBatch === undefined) result = def.handle!(topic.reader.at(record + RECORD_HEADER_BYTES), this.context);
+      else result = def.handleBatch(this.runBatch(record, slot, topic, def), this.context);
       if (result !== undefined && result !== null && typeof (result as { then?: unknown }).then === 'function') {
         // An async handler: it completes when the promise settles (settle()).
         this.started = result as PromiseLike<unknown>;
@@ -378,6 +391,11 @@ export class Consumer {
     } catch (error) {
       failed = true;
       result = error;
+    }
+    if (def.handleBatch !== undefined) {
+      this.completeBatch(topic, slot, stats, result, failed);
+      this.taken = this.view.length; // (a reply handled on this thread ran handleRecord meanwhile)
+      return true;
     }
     this.complete(topic, slot, stats, correlation, u16[(record + RECORD_REPLY_TO_OFFSET) >> 1]!, u16[(record + RECORD_FLAGS_OFFSET) >> 1]! >> RECORD_PRIORITY_SHIFT, deliveries, result, failed);
     return true;
@@ -408,6 +426,10 @@ export class Consumer {
     const u16 = this.u16;
     const promise = this.started!;
     this.started = undefined;
+    if (this.view.running) {
+      this.followBatch(from, promise, onDone);
+      return;
+    }
     // The handler keeps its reader (pointing at its record) until it settles: the topic's next records get another.
     const topic = this.topics.byId[u16[(record + RECORD_TOPIC_OFFSET) >> 1]!]!;
     const reader = topic.reader;
@@ -423,9 +445,95 @@ export class Consumer {
     const topic = this.topics.byId[delivery.topic]!;
     this.complete(topic, delivery.slot, this.control.topicStats(delivery.topic), delivery.correlation, delivery.replyTo, delivery.priority, delivery.deliveries, value, failed);
     if (delivery.admitted) this.admission.release(delivery.topic);
-    topic.spareReaders.push(delivery.reader);
+    if (delivery.reader !== undefined) topic.spareReaders.push(delivery.reader);
     this.pending.finish(delivery);
   };
+
+  // ── batch handlers ────────────────────────────────────────────────────────────────────────
+
+  /**
+   * The batch of a batch handler's call: the record at `first` and the run of records behind it
+   * in the same lane that are for the same slot (taken from the lane now: READ moves past them),
+   * up to the handler's maxBatch. A record for another slot, one a thief has or that completed,
+   * or one that must wait (async limits) ends the run, unread.
+   */
+  private runBatch(first: number, slot: number, topic: TopicRuntime, def: AnyHandlerDef): BatchView {
+    const view = this.view;
+    view.reader = topic.reader;
+    const records = view.records;
+    records[0] = first;
+    let count = 1;
+    const key = this.laneKey;
+    if (key >= 0) {
+      const ring = this.ringFrom[key]!;
+      const max = Math.min(def.maxBatch ?? this.shape.batch, records.length);
+      const claims = Atomics.load(this.controls0.i32, this.controls0.steal) !== 0;
+      const u16 = this.u16;
+      while (count < max) {
+        const record = this.core.ringTryPeek(ring);
+        if (record < ADDRESS_MIN) break;
+        if (u16[(record + RECORD_SUBSCRIPTION_OFFSET) >> 1] !== slot || (this.pending.count !== 0 && this.pending.mustWait(record))
+          || (claims && this.claim(record) >= CLAIM_STOLEN)) {
+          this.i32[this.readFrom[key]!] = (this.i32[this.readFrom[key]!]! - 1) | 0;
+          break;
+        }
+        records[count++] = record;
+      }
+    }
+    view.length = count;
+    view.running = true;
+    this.taken = count;
+    return view;
+  }
+
+  /** A batch handler returned (or threw): each of its records completes, a request with element i of the result. */
+  private completeBatch(topic: TopicRuntime, slot: number, stats: number, result: unknown, failed: boolean): void {
+    const view = this.view;
+    view.running = false;
+    const u16 = this.u16;
+    const replies = !failed && Array.isArray(result) ? result : undefined;
+    for (let i = 0; i < view.length; i++) {
+      const record = view.records[i]!;
+      this.complete(
+        topic, slot, stats, this.u32[(record + RECORD_CORRELATION_OFFSET) >> 2]!, u16[(record + RECORD_REPLY_TO_OFFSET) >> 1]!,
+        u16[(record + RECORD_FLAGS_OFFSET) >> 1]! >> RECORD_PRIORITY_SHIFT, u16[(record + RECORD_CRASHES_OFFSET) >> 1]! + 1,
+        failed ? result : replies?.[i], failed,
+      );
+    }
+  }
+
+  /** drainLane, after a batch call completed: the records after its first (given back their in-flight places; DONE if `held`). */
+  private completeRun(held: boolean): void {
+    const records = this.view.records;
+    for (let i = 1; i < this.taken; i++) {
+      const record = records[i]!;
+      if (this.admits && (this.u16[(record + RECORD_FLAGS_OFFSET) >> 1]! & RECORD_FLAG_ADMITTED) !== 0) this.admission.release(this.u16[(record + RECORD_TOPIC_OFFSET) >> 1]!);
+      if (held) this.pending.markDone(record);
+    }
+  }
+
+  /** A batch handler returned `promise`: every record of its batch is a pending delivery (the view is theirs: a new one for the next call). */
+  private followBatch(from: number, promise: PromiseLike<unknown>, onDone: (() => void) | undefined): void {
+    const view = this.view;
+    view.running = false;
+    this.view = new BatchView(view.records.length);
+    // The view keeps its reader until the batch settles: the topic's next records get another.
+    const topic = this.topics.byId[this.u16[(view.records[0]! + RECORD_TOPIC_OFFSET) >> 1]!]!;
+    const reader = topic.reader;
+    topic.reader = topic.spareReaders.pop() ?? (topic.schema.reader(this.arena.memory) as TopicReaderFlyweight);
+    const u16 = this.u16;
+    for (let i = 0; i < view.length; i++) {
+      const record = view.records[i]!;
+      const flags = u16[(record + RECORD_FLAGS_OFFSET) >> 1]!;
+      // Each record settles with its own element of the result (a rejection rejects them all).
+      const own = view.length === 1 ? promise : Promise.resolve(promise).then((replies) => (Array.isArray(replies) ? replies[i] : undefined));
+      this.pending.start(
+        record, from, own, u16[(record + RECORD_CRASHES_OFFSET) >> 1]! + 1, this.u32[(record + RECORD_CORRELATION_OFFSET) >> 2]!,
+        u16[(record + RECORD_REPLY_TO_OFFSET) >> 1]!, flags >> RECORD_PRIORITY_SHIFT, (flags & RECORD_FLAG_ADMITTED) !== 0, i === 0 ? reader : undefined, this.settle,
+        i === 0 ? onDone : undefined,
+      );
+    }
+  }
 
   /** A record for the engine itself (thread 0): a reply, or a dead letter. */
   private handleEngineRecord(record: number, slot: number, topic: TopicRuntime): void {
@@ -569,5 +677,37 @@ export class Consumer {
     }
     // Replies are never dropped: a worker waits for space; thread 0 keeps it in its backlog.
     this.producer.pushLane(to, at, POLICY_BLOCK, stats, 0);
+  }
+}
+
+/** What the consumer calls: a handler module's def (message or batch handler), untyped. */
+interface AnyHandlerDef {
+  readonly maxBatch?: number;
+  handle?(message: unknown, ctx: unknown): unknown;
+  handleBatch?(batch: BatchView, ctx: unknown): unknown;
+}
+
+/**
+ * A batch handler's batch (TopicBatch): the records of one call, and the topic's reader flyweight
+ * re-pointed by at(i). An async batch keeps its view and that reader until it settles.
+ */
+class BatchView {
+  length = 0;
+  /** Whether a batch handler's call is using it (between runBatch and its completion or follow). */
+  running = false;
+  readonly records: Int32Array;
+  reader: TopicReaderFlyweight | undefined;
+
+  constructor(capacity: number) {
+    this.records = new Int32Array(capacity);
+  }
+
+  at(index: number): unknown {
+    if (!(index >= 0 && index < this.length)) return undefined;
+    return this.reader!.at(this.records[index]! + RECORD_HEADER_BYTES);
+  }
+
+  *[Symbol.iterator](): Iterator<unknown> {
+    for (let i = 0; i < this.length; i++) yield this.at(i);
   }
 }

@@ -111,18 +111,46 @@ export interface HandlerContext<T extends TopicMap> {
 
 /**
  * A handler of topic S — a topic name, or a pattern (subjects.ts: `sensor.*.temp`, `sensor.>`)
- * whose handler reads any matching topic's messages (ctx.topic says which). It reads the message
- * (valid only during the call); a request's reply is its return value.
+ * whose handler reads any matching topic's messages (ctx.topic says which): one message per call
+ * (`handle`), or the run of its messages waiting in a lane (`handleBatch`).
  */
-export interface HandlerDef<T extends TopicMap, S extends string> {
+export type HandlerDef<T extends TopicMap, S extends string> = MessageHandlerDef<T, S> | BatchHandlerDef<T, S>;
+
+/** A handler that runs one message per call. */
+export interface MessageHandlerDef<T extends TopicMap, S extends string> {
   readonly topic: S;
   /**
-   * Runs one message. It may return a Promise (an async handler): the message stays valid, in
-   * its lane, until the promise settles; a request is answered with what it resolves to, and a
+   * Runs one message (a flyweight over it in place: valid during the call). A request's reply is
+   * its return value. It may return a Promise (an async handler): the message stays valid, in its
+   * lane, until the promise settles; a request is answered with what it resolves to, and a
    * rejection counts as a handler error. Read `ctx.topic` and `ctx.deliveries` before the first
    * await (the context is shared by the thread's deliveries).
    */
   handle(message: TopicReader<T, TopicsMatching<T, S>>, ctx: HandlerContext<T>): TopicReply<T, TopicsMatching<T, S>> | void | PromiseLike<TopicReply<T, TopicsMatching<T, S>> | void>;
+}
+
+/**
+ * A batch handler: each call gets the run of consecutive messages of its subscription waiting in
+ * one lane (natural batching: what is there, never waiting for more), at most `maxBatch`.
+ */
+export interface BatchHandlerDef<T extends TopicMap, S extends string> {
+  readonly topic: S;
+  /** Most messages per call (default: the engine's `batch`). */
+  readonly maxBatch?: number;
+  /**
+   * Runs a batch: `batch.at(i)` (or iteration) re-points one flyweight at message i, so read what
+   * you need from a message before taking the next. Requests in the batch are answered with
+   * element i of the returned array (or of what its promise resolves to). It may return a Promise:
+   * the whole batch stays valid until it settles; a rejection fails every message of the batch.
+   */
+  handleBatch(batch: TopicBatch<TopicReader<T, TopicsMatching<T, S>>>, ctx: HandlerContext<T>):
+    readonly (TopicReply<T, TopicsMatching<T, S>> | undefined)[] | void | PromiseLike<readonly (TopicReply<T, TopicsMatching<T, S>> | undefined)[] | void>;
+}
+
+/** The messages of one batch handler call: `length`, `at(i)`, and iteration (one flyweight, re-pointed). */
+export interface TopicBatch<M> extends Iterable<M> {
+  readonly length: number;
+  at(index: number): M;
 }
 
 /** Handler name → the topic (or pattern) it handles. */

@@ -241,9 +241,11 @@ export function checkHandlerModule(value: unknown, href: string): HandlerModule 
   }
   const topicNames = Object.keys(module.topics);
   for (const [name, def] of Object.entries(module.handlers)) {
-    if (def === null || typeof def !== 'object' || typeof def.handle !== 'function' || typeof def.topic !== 'string' || topicsOf(def.topic, topicNames).length === 0) {
-      throw new ModuleError(`handlers.${name}`, def, 'must be { topic: <a declared topic, or a pattern matching one>, handle(message, ctx) { ... } }');
+    const d = def as { topic?: unknown; handle?: unknown; handleBatch?: unknown; maxBatch?: unknown } | null;
+    if (d === null || typeof d !== 'object' || (typeof d.handle === 'function') === (typeof d.handleBatch === 'function') || typeof d.topic !== 'string' || topicsOf(d.topic, topicNames).length === 0) {
+      throw new ModuleError(`handlers.${name}`, def, 'must be { topic: <a declared topic, or a pattern matching one>, handle(message, ctx) { ... } } or { topic, handleBatch(batch, ctx) { ... }, maxBatch? }');
     }
+    if (d.maxBatch !== undefined && (!Number.isInteger(d.maxBatch) || (d.maxBatch as number) < 1)) throw new ModuleError(`handlers.${name}.maxBatch`, d.maxBatch, 'must be a positive integer');
   }
   return module;
 }

@@ -4,7 +4,7 @@
  * promise was pending (the lane's commit passed an unsettled record).
  */
 import { defineHandlers } from '../../src/engine/types.ts';
-import { IO_CRASH, IO_FAIL, IO_ORDERED, IO_TRACK, asyncTopics } from './async-topics.ts';
+import { IO_CRASH, IO_FAIL, IO_ORDERED, IO_TRACK, MAX_BATCH, asyncTopics } from './async-topics.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -28,6 +28,18 @@ let doneDuplicates = 0;
 let doneRedelivered = 0;
 let doneSum = 0;
 let seen = new Uint8Array(1 << 16);
+let batchCalls = 0;
+let batchRecords = 0;
+let batchSum = 0;
+let batchSumSquares = 0;
+let maxBatchSeen = 0;
+let batchCorrupt = 0;
+
+function countBatchMessage(seq: number): void {
+  batchRecords++;
+  batchSum += seq;
+  batchSumSquares += seq * seq;
+}
 
 function reset(): void {
   starts = completed = sum = sumSquares = redeliveredStarts = corrupt = inFlight = maxInFlight = 0;
@@ -36,6 +48,7 @@ function reset(): void {
   busyKeys.clear();
   done = doneDistinct = doneDuplicates = doneRedelivered = doneSum = 0;
   seen = new Uint8Array(1 << 16);
+  batchCalls = batchRecords = batchSum = batchSumSquares = maxBatchSeen = batchCorrupt = 0;
 }
 
 export default defineHandlers(asyncTopics, {
@@ -97,12 +110,45 @@ export default defineHandlers(asyncTopics, {
       for (let i = 0; i < count; i++) ctx.publish('out', { producer, seq: from + i, value: (from + i) * 3 });
     },
   },
+  batchSync: {
+    topic: 'batched',
+    maxBatch: MAX_BATCH,
+    handleBatch(batch) {
+      batchCalls++;
+      maxBatchSeen = Math.max(maxBatchSeen, batch.length);
+      for (const m of batch) countBatchMessage(m.seq);
+    },
+  },
+  batchAsync: {
+    topic: 'batched',
+    maxBatch: MAX_BATCH,
+    async handleBatch(batch) {
+      batchCalls++;
+      maxBatchSeen = Math.max(maxBatchSeen, batch.length);
+      const seqs: number[] = [];
+      for (let i = 0; i < batch.length; i++) seqs.push(batch.at(i).seq);
+      await sleep(batch.at(0).value % 3);
+      // The whole batch is still valid after the await.
+      for (let i = 0; i < batch.length; i++) if (batch.at(i).seq !== seqs[i]) batchCorrupt++;
+      for (const seq of seqs) countBatchMessage(seq);
+    },
+  },
+  twice: {
+    topic: 'twice',
+    handleBatch(batch) {
+      batchCalls++;
+      const replies: { y: number }[] = [];
+      for (const q of batch) replies.push({ y: q.x * 2 });
+      return replies;
+    },
+  },
   report: {
     topic: 'report',
     handle(q, ctx) {
       const reply = {
         worker: ctx.worker, starts, completed, sum, sumSquares, redeliveredStarts, corrupt, maxInFlight, orderErrors, overlaps, maxKeys,
         done, doneDistinct, doneDuplicates, doneRedelivered, doneSum,
+        batchCalls, batchRecords, batchSum, batchSumSquares, maxBatchSeen, batchCorrupt,
       };
       if (q.reset) reset();
       return reply;

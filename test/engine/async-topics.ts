@@ -30,7 +30,12 @@ export const AsyncReport = defineSchema({
   orderErrors: 'u32', overlaps: 'u32', maxKeys: 'u32',
   /** ioDone (the tracker): messages, distinct seqs, duplicates, and of them with deliveries > 1. */
   done: 'f64', doneDistinct: 'f64', doneDuplicates: 'f64', doneRedelivered: 'f64', doneSum: 'f64',
+  /** Batch handlers: calls, messages, their seqs' sum and sum of squares, the largest batch, messages changed across an await. */
+  batchCalls: 'f64', batchRecords: 'f64', batchSum: 'f64', batchSumSquares: 'f64', maxBatchSeen: 'u32', batchCorrupt: 'f64',
 });
+
+/** maxBatch of the batch handlers. */
+export const MAX_BATCH = 32;
 
 const IoDone = defineSchema({ seq: 'u32', deliveries: 'u32' });
 const Ask = defineSchema({ x: 'u32', delayMs: 'u32', fail: 'bool' });
@@ -49,6 +54,10 @@ export const asyncTopics = defineTopics({
   out: { schema: Out },
   /** A worker publishes `count` out messages, seq from `from`. */
   emit: { schema: Emit },
+  /** For batch handlers (sync and async). */
+  batched: { schema: Out },
+  /** A request topic served by a batch handler: y = x × 2. */
+  twice: { schema: Ask, reply: Answer },
 });
 
 export type AsyncTopics = typeof asyncTopics;
