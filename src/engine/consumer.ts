@@ -87,6 +87,8 @@ export class Consumer {
   private readonly localDefs: (HandlerDef<TopicMap, string> | undefined)[] = [];
   /** The inbound key of the lane drainLane is handling a record of (a batch handler takes its run from it), -1 otherwise. */
   private laneKey = -1;
+  /** Per handler index: 1 for a batch handler (handleBatch). */
+  private readonly batchHandlers: Uint8Array;
   /** Records the last handleRecord took (a batch handler's run; 1 otherwise). */
   private taken = 1;
   /** The batch view handed to batch handlers (a new one once an async batch keeps it). */
@@ -138,6 +140,7 @@ export class Consumer {
     for (let slot = 0; slot < slots; slot++) this.i32[control.circuit(slot)] = CIRCUIT_CLOSED;
     this.i32[control.handledLane] = 0;
     this.view = new BatchView(shape.ringCapacity);
+    this.batchHandlers = Uint8Array.from(handlerDefs, (def) => (typeof (def as AnyHandlerDef).handleBatch === 'function' ? 1 : 0));
     this.pending = new AsyncDeliveries(core, buffer, control, controls0, table, topics, producer, ringFrom, slots);
   }
 
@@ -201,15 +204,14 @@ export class Consumer {
         i32[handled] = (i32[this.readFrom[key]!]! - 1) | 0;
         i32[handledLane] = key + 1 + HANDLED_ASYNC;
       }
-      const flags = this.u16[(record + RECORD_FLAGS_OFFSET) >> 1]!;
+      const flags = this.admits ? this.u16[(record + RECORD_FLAGS_OFFSET) >> 1]! : 0;
       // A batch handler may take the run of records behind this one from the lane (runBatch).
       this.laneKey = key;
       const complete = this.handleRecord(record);
-      this.laneKey = -1;
       const taken = this.taken;
       if (complete) {
         // The delivery's in-flight place is free once it was handled (or dead-lettered).
-        if (this.admits && (flags & RECORD_FLAG_ADMITTED) !== 0) this.admission.release(this.u16[(record + RECORD_TOPIC_OFFSET) >> 1]!);
+        if ((flags & RECORD_FLAG_ADMITTED) !== 0) this.admission.release(this.u16[(record + RECORD_TOPIC_OFFSET) >> 1]!);
         if (held) pending.markDone(record);
         if (taken > 1) this.completeRun(held);
         n += taken;
@@ -218,7 +220,7 @@ export class Consumer {
         continue;
       }
       // Its handler returned a Promise: the record (every record of its batch) stays in the lane until it settles.
-      this.follow(record, key, flags);
+      this.follow(record, key, this.u16[(record + RECORD_FLAGS_OFFSET) >> 1]!);
       if (!held) {
         // Into async mode: the records before it in this drain are complete: count and commit them
         // now (children first); TAIL stops at this one.
@@ -362,6 +364,9 @@ export class Consumer {
   handleRecord(record: number): boolean {
     const u16 = this.u16;
     this.taken = 1;
+    // Only a call from drainLane may take a run from its lane (not one nested in a handler: caller-runs).
+    const laneKey = this.laneKey;
+    this.laneKey = -1;
     const topicId = u16[(record + RECORD_TOPIC_OFFSET) >> 1]!;
     const slot = u16[(record + RECORD_SUBSCRIPTION_OFFSET) >> 1]!;
     const topic = this.topics.byId[topicId]!;
@@ -372,7 +377,9 @@ export class Consumer {
     const stats = this.control.topicStats(topicId);
     if (this.circuitState[slot] !== CIRCUIT_CLOSED && !this.circuitAdmits(record, slot, stats)) return true;
     const index = this.table.handler(slot);
-    const def = (index !== LOCAL_HANDLER ? this.handlerDefs[index]! : this.localDefs[slot] ?? DISCARD) as AnyHandlerDef;
+    // Batch handlers and the engine thread's own (consume) take the other path: this one stays small (V8 inlines it).
+    if (index === LOCAL_HANDLER || this.batchHandlers[index] !== 0) return this.handleOther(record, slot, topic, stats, index, laneKey);
+    const def = this.handlerDefs[index] as MessageHandler;
     const correlation = this.u32[(record + RECORD_CORRELATION_OFFSET) >> 2]!;
     const deliveries = u16[(record + RECORD_CRASHES_OFFSET) >> 1]! + 1;
     let result: unknown;
@@ -381,8 +388,7 @@ export class Consumer {
     context.topic = topic.name;
     context.deliveries = deliveries;
     try {
-      if (def.handleBatch === undefined) result = def.handle!(topic.reader.at(record + RECORD_HEADER_BYTES), this.context);
-      else result = def.handleBatch(this.runBatch(record, slot, topic, def), this.context);
+      result = def.handle(topic.reader.at(record + RECORD_HEADER_BYTES), this.context);
       if (result !== undefined && result !== null && typeof (result as { then?: unknown }).then === 'function') {
         // An async handler: it completes when the promise settles (settle()).
         this.started = result as PromiseLike<unknown>;
@@ -392,12 +398,41 @@ export class Consumer {
       failed = true;
       result = error;
     }
-    if (def.handleBatch !== undefined) {
+    this.complete(topic, slot, stats, correlation, u16[(record + RECORD_REPLY_TO_OFFSET) >> 1]!, u16[(record + RECORD_FLAGS_OFFSET) >> 1]! >> RECORD_PRIORITY_SHIFT, deliveries, result, failed);
+    return true;
+  }
+
+  /** handleRecord for a batch handler's record, or one of this thread's own subscriptions (LOCAL_HANDLER). */
+  private handleOther(record: number, slot: number, topic: TopicRuntime, stats: number, index: number, laneKey: number): boolean {
+    const u16 = this.u16;
+    const def = (index !== LOCAL_HANDLER ? this.handlerDefs[index]! : this.localDefs[slot] ?? DISCARD) as AnyHandlerDef;
+    const batch = def.handleBatch !== undefined;
+    const deliveries = u16[(record + RECORD_CRASHES_OFFSET) >> 1]! + 1;
+    let result: unknown;
+    let failed = false;
+    const context = this.context as { topic: string; deliveries: number };
+    context.topic = topic.name;
+    context.deliveries = deliveries;
+    try {
+      if (!batch) result = def.handle!(topic.reader.at(record + RECORD_HEADER_BYTES), this.context);
+      else result = def.handleBatch!(this.runBatch(record, slot, topic, def, laneKey), this.context);
+      if (result !== undefined && result !== null && typeof (result as { then?: unknown }).then === 'function') {
+        this.started = result as PromiseLike<unknown>;
+        return false;
+      }
+    } catch (error) {
+      failed = true;
+      result = error;
+    }
+    if (batch) {
       this.completeBatch(topic, slot, stats, result, failed);
       this.taken = this.view.length; // (a reply handled on this thread ran handleRecord meanwhile)
       return true;
     }
-    this.complete(topic, slot, stats, correlation, u16[(record + RECORD_REPLY_TO_OFFSET) >> 1]!, u16[(record + RECORD_FLAGS_OFFSET) >> 1]! >> RECORD_PRIORITY_SHIFT, deliveries, result, failed);
+    this.complete(
+      topic, slot, stats, this.u32[(record + RECORD_CORRELATION_OFFSET) >> 2]!, u16[(record + RECORD_REPLY_TO_OFFSET) >> 1]!,
+      u16[(record + RECORD_FLAGS_OFFSET) >> 1]! >> RECORD_PRIORITY_SHIFT, deliveries, result, failed,
+    );
     return true;
   }
 
@@ -457,13 +492,12 @@ export class Consumer {
    * up to the handler's maxBatch. A record for another slot, one a thief has or that completed,
    * or one that must wait (async limits) ends the run, unread.
    */
-  private runBatch(first: number, slot: number, topic: TopicRuntime, def: AnyHandlerDef): BatchView {
+  private runBatch(first: number, slot: number, topic: TopicRuntime, def: AnyHandlerDef, key: number): BatchView {
     const view = this.view;
     view.reader = topic.reader;
     const records = view.records;
     records[0] = first;
     let count = 1;
-    const key = this.laneKey;
     if (key >= 0) {
       const ring = this.ringFrom[key]!;
       const max = Math.min(def.maxBatch ?? this.shape.batch, records.length);
@@ -678,6 +712,11 @@ export class Consumer {
     // Replies are never dropped: a worker waits for space; thread 0 keeps it in its backlog.
     this.producer.pushLane(to, at, POLICY_BLOCK, stats, 0);
   }
+}
+
+/** A message handler's def, as the consumer calls it. */
+interface MessageHandler {
+  handle(message: unknown, ctx: unknown): unknown;
 }
 
 /** What the consumer calls: a handler module's def (message or batch handler), untyped. */
