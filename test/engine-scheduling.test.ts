@@ -511,7 +511,8 @@ describe.each(BACKENDS)('engine scheduling: three workers (%s)', (backend) => {
       const p = producers++;
       const normalLanes = () => own.stats().lanes.filter((l) => l.from === 0 && l.to > 0 && l.priority === 'normal');
       const holdBefore = own.stats().topics.holding!.unrouted;
-      expect(own.publish('skewed', work(p, NORMAL, 0, 1, 300_000))).toBe(true); // holds the member it reaches: X
+      // Holds the member it reaches for a second: long enough for the other to steal the crash message even on a loaded machine.
+      expect(own.publish('skewed', work(p, NORMAL, 0, 1, 1_000_000))).toBe(true);
       own.flush();
       await waitFor(10_000, 'a member holding', () => own.stats().topics.holding!.unrouted > holdBefore);
       const held = normalLanes().find((l) => l.published === 1)!.to;
