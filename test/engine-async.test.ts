@@ -188,6 +188,27 @@ describe.each(BACKENDS)('async handlers (%s)', (backend) => {
 });
 
 describe.each(BACKENDS)('async handlers and crashes (%s)', (backend) => {
+  test('handlerTimeout: a promise pending longer fails its delivery (a handler error, its record freed, the lane moves on); the worker is not restarted', async () => {
+    const engine = await start(backend, { handlerTimeout: 300 });
+    try {
+      await engine.subscribe('io', { handler: 'io', mode: 'group', workers: [0] });
+      const p = producers++;
+      const started = Date.now();
+      expect(engine.publish('io', { producer: p, seq: 0, key: 0, value: 0, delayMs: 60_000, mode: 0 })).toBe(true);
+      for (let seq = 1; seq < 10; seq++) expect(engine.publish('io', { producer: p, seq, key: seq, value: seq, delayMs: 0, mode: 0 })).toBe(true);
+      engine.flush();
+      // Drained once seq 0 timed out, long before its 60 s timer.
+      await within(20_000, 'drain', engine.drain());
+      expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+      const io = topicStats(engine, 'io');
+      expect({ delivered: io.delivered, handlerErrors: io.handlerErrors }).toEqual({ delivered: 10, handlerErrors: 1 });
+      expect(String(io.firstError)).toMatch(/handlerTimeout/);
+      expect(engine.stats().workers.map((w) => w.restarts)).toEqual([0, 0]);
+    } finally {
+      await engine.close({ timeout: 2000 });
+    }
+  });
+
   test('a worker killed with async deliveries pending: those completed out of order are not run again, the pending ones are redelivered (deliveries 2); nothing lost or duplicated', async () => {
     const engine = await start(backend);
     try {

@@ -21,12 +21,16 @@
  * same hash wait for each other, never the reverse). A record that must wait stops its lane's
  * drain (in order) until a delivery settles.
  *
+ * With handlerTimeout, a delivery pending that long fails (ERR_HANDLER_TIMEOUT, a handler error)
+ * and frees its record; its handler is abandoned, not stopped.
+ *
  * Settling runs in the thread's event loop (a promise callback): the worker loop yields to it
  * while deliveries are pending (worker.ts). whenSettled() resolves at the next settle.
  */
 import { RING_PRODUCER_PARKED_OFFSET, RING_READ_OFFSET, RING_TAIL_OFFSET } from '../../assembly/layout/ring.ts';
 import { MODE_KEYED } from '../../assembly/layout/router.ts';
 import type { CoreOps } from '../../bindings/core-ops.ts';
+import { EngineError } from '../errors.ts';
 import type { ControlBlock } from './control-block.ts';
 import {
   CLAIMS_ASYNC, CLAIM_DONE, DEAD_LETTER_SUBSCRIPTION, RECORD_CLAIM_OFFSET, RECORD_HEADER_BYTES, RECORD_SUBSCRIPTION_OFFSET, RECORD_TOPIC_OFFSET, ringRecordAt,
@@ -57,6 +61,8 @@ export interface AsyncDelivery {
   readonly onDone: (() => void) | undefined;
   /** The reader flyweight its handler holds (its topic's spare once it settled), if it has one of its own. */
   readonly reader: TopicReaderFlyweight | undefined;
+  /** Failed by the timeout, its handler still running: its reader is not given back. */
+  timedOut: boolean;
 }
 
 export class AsyncDeliveries {
@@ -87,6 +93,8 @@ export class AsyncDeliveries {
     /** Inbound lanes' ring addresses by key. */
     private readonly lanes: readonly number[],
     slots: number,
+    /** ms a delivery may stay pending (handlerTimeout), 0: no limit. */
+    private readonly timeoutMs: number,
   ) {
     this.u16 = new Uint16Array(buffer);
     this.i32 = new Int32Array(buffer);
@@ -114,7 +122,7 @@ export class AsyncDeliveries {
     const key = this.table.mode(slot) === MODE_KEYED ? this.keyOf(record, slot) : -1;
     this.lastRecord = -1; // the next record at this address is another message
     const delivery: AsyncDelivery = {
-      record, from, topic: this.u16[(record + RECORD_TOPIC_OFFSET) >> 1]!, slot, correlation, replyTo, priority, deliveries, admitted, key, onDone, reader,
+      record, from, topic: this.u16[(record + RECORD_TOPIC_OFFSET) >> 1]!, slot, correlation, replyTo, priority, deliveries, admitted, key, onDone, reader, timedOut: false,
     };
     this.count++;
     this.perSlot[slot]!++;
@@ -122,11 +130,23 @@ export class AsyncDeliveries {
     if (key !== -1) this.keys.set(key, (this.keys.get(key) ?? 0) + 1);
     // A thenable may call back synchronously or twice: settle once, and never from inside this call.
     let settled = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const done = (value: unknown, failed: boolean): void => {
       if (settled) return;
       settled = true;
+      if (timer !== undefined) clearTimeout(timer);
       queueMicrotask(() => settle(delivery, value, failed));
     };
+    if (this.timeoutMs > 0) {
+      // Pending past handlerTimeout: the delivery fails and its record is freed; the handler, still
+      // running, is abandoned (what it reads of its message afterwards is not its message).
+      timer = setTimeout(() => {
+        if (settled) return;
+        delivery.timedOut = true;
+        const name = this.topics.byId[delivery.topic]!.name;
+        done(new EngineError('ERR_HANDLER_TIMEOUT', 'topic', name, `an async handler's promise was pending for ${this.timeoutMs} ms (handlerTimeout)`), true);
+      }, this.timeoutMs);
+    }
     try {
       promise.then((value) => done(value, false), (error: unknown) => done(error, true));
     } catch (error) {

@@ -141,7 +141,7 @@ export class Consumer {
     this.i32[control.handledLane] = 0;
     this.view = new BatchView(shape.ringCapacity);
     this.batchHandlers = Uint8Array.from(handlerDefs, (def) => (typeof (def as AnyHandlerDef).handleBatch === 'function' ? 1 : 0));
-    this.pending = new AsyncDeliveries(core, buffer, control, controls0, table, topics, producer, ringFrom, slots);
+    this.pending = new AsyncDeliveries(core, buffer, control, controls0, table, topics, producer, ringFrom, slots, shape.asyncTimeout);
   }
 
   /**
@@ -480,7 +480,7 @@ export class Consumer {
     const topic = this.topics.byId[delivery.topic]!;
     this.complete(topic, delivery.slot, this.control.topicStats(delivery.topic), delivery.correlation, delivery.replyTo, delivery.priority, delivery.deliveries, value, failed);
     if (delivery.admitted) this.admission.release(delivery.topic);
-    if (delivery.reader !== undefined) topic.spareReaders.push(delivery.reader);
+    if (delivery.reader !== undefined && !delivery.timedOut) topic.spareReaders.push(delivery.reader);
     this.pending.finish(delivery);
   };
 

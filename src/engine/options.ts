@@ -40,6 +40,8 @@ export interface EngineShape {
    * else RESTART_WAIT_MS; never less than blockTimeout.
    */
   readonly restartWait: number;
+  /** Async handlers: ms a delivery's promise may stay pending before it fails with ERR_HANDLER_TIMEOUT (handlerTimeout; 0: never). */
+  readonly asyncTimeout: number;
   /** Records per spill region (a worker's backlog for one lane, in shared memory: backlog.ts). */
   readonly spillCapacity: number;
   /** Epoch ms of the engine's creation: rate buckets keep their times as ms since it (admission.ts). */
@@ -170,7 +172,7 @@ export function validateOptions(options: EngineOptions<TopicMap>, defaultWorkers
   const scratchBytes = scratchLayout(control, topicNames.length, recordSize, routerSubscriptions, threads, spillCapacity).bytes;
   return {
     workers, backend, coreBuild, startTimeout, scratchBytes, supervision,
-    shape: { threads, topicNames, recordSize, ringCapacity, maxSubscriptions, flushEvery, batch, spin, adaptiveSpin, cores, blockTimeout, restartWait, spillCapacity, priorityWeights, epochMs: Date.now(), control, routerSubscriptions },
+    shape: { threads, topicNames, recordSize, ringCapacity, maxSubscriptions, flushEvery, batch, spin, adaptiveSpin, cores, blockTimeout, restartWait, asyncTimeout: supervision.handlerTimeout ?? 0, spillCapacity, priorityWeights, epochMs: Date.now(), control, routerSubscriptions },
   };
 }
 
