@@ -11,6 +11,7 @@
  *     synchronous handler that returned, or a promise that settled) is marked CLAIM_DONE in place;
  *   - advance() moves TAIL over the complete prefix (records marked DONE) and counts them
  *     COMPLETED, after flushing what their handlers published (children first, as drainLane does);
+ *     settles only mark their lane, and commitLanes() advances each marked lane once per turn;
  *   - thread 0's STEAL word has CLAIMS_ASYNC set (sticky) before the first DONE mark, so any later
  *     consumer of the lane — this thread's successor after a crash — passes DONE records without
  *     running them again (exactly what it does for records a thief ran).
@@ -72,6 +73,12 @@ export class AsyncDeliveries {
   readonly perLane: Int32Array;
   /** Per slot: its deliveries pending on this thread (the concurrency limit). */
   private readonly perSlot: Uint32Array;
+  /** Lanes with records marked DONE since their last advance (commitLanes), and how many. */
+  private readonly dirty: Uint8Array;
+  dirtyLanes = 0;
+  private commitScheduled = false;
+  /** Inside start(): a thenable that calls back synchronously is settled from a microtask, not re-entrantly. */
+  private starting = false;
   /** Keyed subscriptions: pending deliveries per (slot, key hash). */
   private readonly keys = new Map<number, number>();
   private readonly u16: Uint16Array;
@@ -99,6 +106,7 @@ export class AsyncDeliveries {
     this.u16 = new Uint16Array(buffer);
     this.i32 = new Int32Array(buffer);
     this.perLane = new Int32Array(lanes.length);
+    this.dirty = new Uint8Array(lanes.length);
     this.perSlot = new Uint32Array(slots);
   }
 
@@ -135,7 +143,8 @@ export class AsyncDeliveries {
       if (settled) return;
       settled = true;
       if (timer !== undefined) clearTimeout(timer);
-      queueMicrotask(() => settle(delivery, value, failed));
+      if (this.starting) queueMicrotask(() => settle(delivery, value, failed));
+      else settle(delivery, value, failed);
     };
     if (this.timeoutMs > 0) {
       // Pending past handlerTimeout: the delivery fails and its record is freed; the handler, still
@@ -147,10 +156,13 @@ export class AsyncDeliveries {
         done(new EngineError('ERR_HANDLER_TIMEOUT', 'topic', name, `an async handler's promise was pending for ${this.timeoutMs} ms (handlerTimeout)`), true);
       }, this.timeoutMs);
     }
+    this.starting = true;
     try {
       promise.then((value) => done(value, false), (error: unknown) => done(error, true));
     } catch (error) {
       done(error, true);
+    } finally {
+      this.starting = false;
     }
   }
 
@@ -165,10 +177,17 @@ export class AsyncDeliveries {
     }
     if (delivery.from >= 0) {
       this.perLane[delivery.from]!--;
-      // Children first: what its handler published (and its reply) is ACCEPTED before it completes.
-      this.producer.flushAll();
       Atomics.store(this.u16, (delivery.record + RECORD_CLAIM_OFFSET) >> 1, CLAIM_DONE);
-      this.advance(delivery.from);
+      // Its lane moves on once per turn, not per delivery (commitLanes): one TAIL store and one
+      // wake-up of a parked producer for all that settled together.
+      if (this.dirty[delivery.from] === 0) {
+        this.dirty[delivery.from] = 1;
+        this.dirtyLanes++;
+      }
+      if (!this.commitScheduled) {
+        this.commitScheduled = true;
+        queueMicrotask(this.commitTask);
+      }
     } else {
       this.producer.flushAll();
       delivery.onDone?.();
@@ -179,6 +198,25 @@ export class AsyncDeliveries {
       wake();
     }
   }
+
+  /**
+   * Moves every lane with newly DONE records on (advance), after flushing what their handlers
+   * published (children first). Runs once per turn after settles, and at the start of a drain of
+   * such a lane (drainLane reads TAIL, and whether the lane is held, only after this).
+   */
+  commitLanes(): void {
+    this.commitScheduled = false;
+    if (this.dirtyLanes === 0) return;
+    this.producer.flushAll();
+    for (let key = 0; key < this.dirty.length; key++) {
+      if (this.dirty[key] === 0) continue;
+      this.dirty[key] = 0;
+      this.advance(key);
+    }
+    this.dirtyLanes = 0;
+  }
+
+  private readonly commitTask = (): void => this.commitLanes();
 
   /** Marks the record at `record` (complete, behind a pending one in its lane) DONE. */
   markDone(record: number): void {

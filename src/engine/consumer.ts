@@ -160,6 +160,8 @@ export class Consumer {
     // Some subscription steals, or some handler went async: records carry a CLAIM (stealer.ts, async-deliveries.ts).
     const c0 = this.controls0;
     const claims = Atomics.load(c0.i32, c0.steal) !== 0;
+    // Records that settled since the last turn: their lanes move on first (TAIL is read below).
+    if (pending.dirtyLanes !== 0) pending.commitLanes();
     // Async mode: deliveries of this lane are pending, TAIL is held at the oldest (async-deliveries.ts).
     let held = pending.perLane[key] !== 0;
     let n = 0;
