@@ -34,7 +34,7 @@ export {
 export { createBatcher, BATCHER_DEFAULTS, type Batcher, type BatcherOptions, type BatchFunction, type BatcherStats } from './batcher.ts';
 export { Histogram, bucketIndex, bucketLowest, bucketHighest, histogramWords, type HistogramOptions } from './histogram.ts';
 export {
-  formatPrometheus, PROMETHEUS_CONTENT_TYPE, type PrometheusOptions, type HistogramExport, type HistogramSource,
+  formatPrometheus, PROMETHEUS_CONTENT_TYPE, MESSAGING_DURATION_BUCKETS, type PrometheusOptions, type HistogramExport, type HistogramSource,
 } from './metrics/prometheus.ts';
 export {
   createMetricsWindow, type MetricsWindow, type MetricsWindowOptions, type WindowReading, type TopicWindow, type WorkerWindow,
