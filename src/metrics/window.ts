@@ -20,6 +20,13 @@
  * would need a per-worker BUSY_MS word in the control block, accumulated by the owner at every
  * busy → idle transition as IDLE_MS is at idle → busy, and never rewritten by a successor.
  *
+ * A caveat of the engine's idle clock, measured: a worker closes an idle episode only once the
+ * drain pass that ended it returns (worker.ts), so the handlers of the first pass after idling
+ * (up to `batch` records per lane) count as idle. One 400 ms handler call after an idle spell reads
+ * 0 % busy; 400 calls of 1 ms read 35 % at the default batch (256) and 97 % at batch 1. Under a
+ * steady stream only the first pass of each busy period is misattributed. The fix belongs in the
+ * worker loop (close the episode when a pass finds its first record), not here.
+ *
  * Event-loop utilization: Node's performance.eventLoopUtilization() (active ÷ (active + idle) of
  * the reading thread's loop). Browsers have no equivalent; there `eventLoop` is undefined. The
  * workers' own loops are not measured: a worker parks in Atomics.wait, which blocks its loop, so
