@@ -6,7 +6,9 @@
  * back-pressure, stats) and, beneath it, the core: the arena (one shared WebAssembly.Memory holding
  * rings, slot pools and routing tables), the two backends over it (Wasm and the TypeScript twin),
  * parking helpers, status codes and typed errors. Beside them, for handlers and any thread:
- * createBatcher (calls toward I/O coalesced into batches) and its log-linear Histogram.
+ * createBatcher (calls toward I/O coalesced into batches) and its log-linear Histogram; and
+ * observability: formatPrometheus (stats as Prometheus text) and createMetricsWindow (rates and
+ * busy fractions between two reads). The OpenTelemetry adapter is the `wasm-dispatch/otel` entry.
  */
 export { Engine } from './engine/engine.ts';
 export type { ConsumeOptions } from './engine/consume.ts';
@@ -31,6 +33,14 @@ export {
 } from './errors.ts';
 export { createBatcher, BATCHER_DEFAULTS, type Batcher, type BatcherOptions, type BatchFunction, type BatcherStats } from './batcher.ts';
 export { Histogram, bucketIndex, bucketLowest, bucketHighest, histogramWords, type HistogramOptions } from './histogram.ts';
+export {
+  formatPrometheus, PROMETHEUS_CONTENT_TYPE, MESSAGING_DURATION_BUCKETS, type PrometheusOptions, type HistogramExport, type HistogramSource,
+} from './metrics/prometheus.ts';
+export {
+  createMetricsWindow, type MetricsWindow, type MetricsWindowOptions, type WindowReading, type TopicWindow, type WorkerWindow,
+  type EventLoopWindow, type TopicCounts,
+} from './metrics/window.ts';
+export type { StatsSource, TopicCounter } from './metrics/instruments.ts';
 export {
   createCore, createJsCore, instantiateCore, loadCoreModule, coreModuleUrl, CoreAbortError,
   parkConsumer, parkProducer, parkProducerAsync, CORE_OP_NAMES,
