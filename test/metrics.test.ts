@@ -154,9 +154,9 @@ describe.each(BACKENDS)('formatPrometheus over a real engine (%s)', (backend) =>
   });
 
   test("a window's rates are its counts ÷ its length; a worker in a handler reads busy, a parked one idle", async () => {
-    // batch: 1 — the worker closes an idle episode only after the drain pass that ends it returns
-    // (src/engine/worker.ts), so the handlers of the first pass after idling count as idle time;
-    // one record per pass keeps that to the first record of the busy stream below.
+    // batch: 1. With the default batch this test read ~0.35 busy instead of ~1 when other test
+    // files ran beside it (alone it passes, and a direct probe reads 410 of 412 ms busy): not yet
+    // explained, noted as an open question of the worker's idle accounting.
     const engine = await start(backend, 1, 1);
     try {
       await engine.subscribe('orders.created', { handler: 'orders', mode: 'group' });

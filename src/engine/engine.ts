@@ -25,6 +25,7 @@ import { ConfigError, EngineError } from '../errors.ts';
 import { POLICY_REJECT } from './layout.ts';
 import { checkTimeout, type ValidatedOptions } from './options.ts';
 import type { Platform } from './platform.ts';
+import { formatPrometheus, type PrometheusOptions } from '../metrics/prometheus.ts';
 import { MainThreadStream, type ConsumeOptions } from './consume.ts';
 import { KeepAlive } from './keep-alive.ts';
 import { Reporter } from './reporter.ts';
@@ -361,6 +362,11 @@ export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = Handle
   /** Counters summed over every thread (each may be late by one batch); reads shared memory only. */
   stats(): EngineStats {
     return this.counters.read();
+  }
+
+  /** stats() as Prometheus text exposition (format 0.0.4; serve it with PROMETHEUS_CONTENT_TYPE): see formatPrometheus. */
+  metrics(options?: PrometheusOptions): string {
+    return formatPrometheus(this.stats(), options);
   }
 
   /** `await using engine = await createEngine(…)`: close() (which drains) when the scope ends. */

@@ -81,7 +81,10 @@ export async function runWorker(data: WorkerStartData, post: (message: WorkerMes
   const { producer, consumer, backpressure, control, stealer } = runtime;
   const { i32, f64, command, sleeping, doorbell, idleMs, idleSinceMs: idleSince, lease, busy } = control;
   const generation = data.generation;
+  // This thread's times start now (a successor's too: busy = since START_MS − IDLE_MS).
   f64[control.startMs] = nowMs();
+  f64[idleMs] = 0;
+  f64[idleSince] = 0;
   Atomics.store(i32, control.state, THREAD_RUNNING);
   post({ kind: 'ready' });
 
@@ -130,6 +133,12 @@ export async function runWorker(data: WorkerStartData, post: (message: WorkerMes
     if (Atomics.load(i32, lease) !== generation) {
       Atomics.store(i32, busy, 0);
       return; // another thread is this worker now
+    }
+    // An idle episode ends where work starts, not after the pass that handles it (a look at the
+    // lanes, only while an episode is open: the clock is read once per episode).
+    if (f64[idleSince] !== 0 && consumer.hasInbound()) {
+      f64[idleMs] = f64[idleMs]! + (nowMs() - f64[idleSince]!);
+      f64[idleSince] = 0;
     }
     const handled = consumer.drainAll();
     if (backpressure.backlogSize > 0) backpressure.pumpBacklogs();
