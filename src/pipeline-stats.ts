@@ -41,10 +41,14 @@ export interface StageStats {
   readonly inFlight: number;
   /** Records in the lanes into the stage's workers now (from every thread, every class and topic). */
   readonly queued: number;
+  /** queued per worker, in the order of `workers` (a keyed stage's hot or stalled worker shows here). */
+  readonly queuedByWorker: readonly number[];
   /** Highest depth any one of those lanes reached (at a producer's flush), since the engine started. */
   readonly highWater: number;
   /** Fraction of the interval the stage's workers were busy (mean over them, 0..1): handlers, and waits for downstream lane space. */
   readonly busy: number;
+  /** busy per worker, in the order of `workers`. */
+  readonly busyByWorker: readonly number[];
   /** Messages delivered per second over the interval. */
   readonly deliveredPerSecond: number;
   /** Messages routed into the stage per second over the interval (above deliveredPerSecond: its queue grows). */
@@ -120,26 +124,26 @@ export class StageCounters {
       const t = stats.topics[stage.topic]!;
       const refused = refusedOf(t);
       // Lane `to` is a thread number: worker w is thread w + 1 (0 is the engine's own thread).
-      let queued = 0;
+      const queuedByWorker = stage.workers.map(() => 0);
       let highWater = 0;
       for (const lane of stats.lanes) {
-        if (lane.to === 0 || !stage.workers.includes(lane.to - 1)) continue;
-        queued += lane.depth;
+        const member = stage.workers.indexOf(lane.to - 1);
+        if (member < 0) continue;
+        queuedByWorker[member] += lane.depth;
         highWater = Math.max(highWater, lane.highWater);
       }
-      let busy = 0;
-      for (const w of stage.workers) {
+      const busyByWorker = stage.workers.map((w) => {
         const busyMs = next.busyMs[w]! - previous.busyMs[w]!;
         const total = busyMs + (next.idleMs[w]! - previous.idleMs[w]!);
         // A restarted worker's clocks start again (a negative difference): count it idle.
-        busy += total > 0 ? Math.min(1, Math.max(0, busyMs / total)) : 0;
-      }
+        return total > 0 ? Math.min(1, Math.max(0, busyMs / total)) : 0;
+      });
       return {
         name: stage.name, topic: stage.topic, workers: stage.workers,
         routed: t.routed, delivered: t.delivered, handlerErrors: t.handlerErrors, refused,
         inFlight: Math.max(0, t.routed - t.delivered - refused),
-        queued, highWater,
-        busy: busy / stage.workers.length,
+        queued: queuedByWorker.reduce((a, b) => a + b, 0), queuedByWorker, highWater,
+        busy: busyByWorker.reduce((a, b) => a + b, 0) / busyByWorker.length, busyByWorker,
         deliveredPerSecond: perSecond(t.delivered - previous.delivered[i]!),
         routedPerSecond: perSecond(t.routed - previous.routed[i]!),
       };
