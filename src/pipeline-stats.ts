@@ -12,7 +12,9 @@
  *   every lane into the stage's workers, whatever topic its records carry. It is the stage's own
  *   queue when only the stage's topic is subscribed on its workers (as in a pipeline whose workers
  *   do nothing else). An async handler's record stays in its lane until it settles, so `queued`
- *   counts pending deliveries too.
+ *   counts pending deliveries too; and a worker frees lane space once per batch of records, so
+ *   a worker blocked in a handler's publish (back-pressure) keeps the records it already handled
+ *   in that batch in its lane: `queued` counts them, `inFlight` does not.
  * - A worker's busy time is the time it spends in passes over its lanes: running handlers, and
  *   also waiting inside a handler's ctx.publish for space in the next stage's full lane. Under
  *   back-pressure every stage before the slow one therefore reads busy; the slow stage is the
