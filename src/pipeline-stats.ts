@@ -15,8 +15,9 @@
  *   counts pending deliveries too; and a worker frees lane space once per batch of records, so
  *   a worker blocked in a handler's publish (back-pressure) keeps the records it already handled
  *   in that batch in its lane: `queued` counts them, `inFlight` does not.
- * - A worker's busy time is the time it spends in passes over its lanes: running handlers, and
- *   also waiting inside a handler's ctx.publish for space in the next stage's full lane. Under
+ * - A worker's busy time is the wall-clock time it spends in passes over its lanes: running
+ *   handlers, and also waiting inside a handler's ctx.publish for space in the next stage's full
+ *   lane (and being preempted, where threads outnumber cores). Under
  *   back-pressure every stage before the slow one therefore reads busy; the slow stage is the
  *   last one whose `queued` stays at its lanes' capacity (the stages after it have short queues).
  * - Backlogs are counted per engine, not per thread: `backlog` is the engine's total (the main
