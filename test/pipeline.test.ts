@@ -333,6 +333,10 @@ describe.each(BACKENDS)('pipeline (%s)', (backend) => {
     test('ConfigErrors name the field; nothing stays subscribed after a rejection', async () => {
       const engine = await start(backend, 3);
       const ok = chain([1], 2);
+      // In the types too: with the handler module's type known, a stage's handler is one of its topic's.
+      // @ts-expect-error the handler 'ingest' handles topic ingest, not route
+      const mismatched: Spec = { name: 'route', topic: 'route', handler: 'ingest', workers: [1] };
+      expect(mismatched.topic).toBe('route');
       await expectConfigError(createPipeline(engine, []), 'stages', /non-empty/);
       await expectConfigError(createPipeline(engine, 'ingest' as never), 'stages', /non-empty/);
       await expectConfigError(createPipeline(engine, [ok[0]!, { ...ok[1]!, workers: [1, 0] }, ok[2]!]), 'stages[1].workers', /worker 0 is in stage "ingest".*disjoint.*CPU time/);
