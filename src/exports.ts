@@ -6,9 +6,10 @@
  * back-pressure, stats) and, beneath it, the core: the arena (one shared WebAssembly.Memory holding
  * rings, slot pools and routing tables), the two backends over it (Wasm and the TypeScript twin),
  * parking helpers, status codes and typed errors. Beside them, for handlers and any thread:
- * createBatcher (calls toward I/O coalesced into batches) and its log-linear Histogram; and
- * observability: formatPrometheus (stats as Prometheus text) and createMetricsWindow (rates and
- * busy fractions between two reads). The OpenTelemetry adapter is the `wasm-dispatch/otel` entry.
+ * createBatcher (calls toward I/O coalesced into batches) and its log-linear Histogram; over an
+ * engine, createPipeline (stages on disjoint workers, with per-stage figures); and observability:
+ * formatPrometheus (stats as Prometheus text) and createMetricsWindow (rates and busy fractions
+ * between two reads). The OpenTelemetry adapter is the `wasm-dispatch/otel` entry.
  */
 export { Engine } from './engine/engine.ts';
 export type { ConsumeOptions } from './engine/consume.ts';
@@ -54,3 +55,4 @@ export {
   type Schema, type SchemaSpec, type FieldSpec, type FieldType, type ScalarType, type FieldLayout,
   type Message, type MessageOf, type SchemaReader, type SchemaWriter, type FlyweightOptions,
 } from './schema.ts';
+export { createPipeline, type Pipeline, type PipelineStage, type StageSpec, type StageMode, type PipelineStats, type StageStats } from './pipeline.ts';
