@@ -85,6 +85,8 @@ export class Consumer {
   private readonly pending: AsyncDeliveries;
   /** Handlers of this thread's own subscriptions (LOCAL_HANDLER slots), by slot. */
   private readonly localDefs: (HandlerDef<TopicMap, string> | undefined)[] = [];
+  /** drainAll's first producer lane while async deliveries are pending (turns). */
+  private rotation = 0;
   /** The inbound key of the lane drainLane is handling a record of (a batch handler takes its run from it), -1 otherwise. */
   private laneKey = -1;
   /** Per handler index: 1 for a batch handler (handleBatch). */
@@ -320,7 +322,13 @@ export class Consumer {
       }
       const before = n;
       let waiting = false;
-      for (let p = 0; p < T; p++, key++) {
+      // While async deliveries are pending, each pass starts at the next producer's lane: a
+      // subscription at its concurrency gives the place a settle frees to the first lane that
+      // has a record, and a fixed order would starve the others.
+      const first = this.pending.count !== 0 ? (this.rotation = (this.rotation + 1) % T) : 0;
+      for (let i = 0; i < T; i++) {
+        const p = first + i < T ? first + i : first + i - T;
+        key = k * T + p;
         let m = 0;
         let left: boolean;
         if (k === 0) {
@@ -339,6 +347,7 @@ export class Consumer {
         // and the classes below it get only what they are owed.
         if (left) waiting = true;
       }
+      key = (k + 1) * T;
       if (waiting) backlogged = true;
       // A class with nothing waiting is owed nothing (deficit round robin): credit earned while
       // its lanes were empty would let a later burst of it hold the thread for a whole batch.

@@ -117,6 +117,8 @@ export async function runWorker(data: WorkerStartData, post: (message: WorkerMes
   };
   /** The doorbell wait of the async idle path (at most one outstanding: settles come far more often than rings). */
   let doorbellWait: Promise<void> | undefined;
+  /** Holds the thread's event loop open while it waits for async deliveries (see the async idle path). */
+  let keepAlive: ReturnType<typeof setInterval> | undefined;
   let budget = spin;
   let polls = 0;
   let passes = 0;
@@ -188,7 +190,14 @@ export async function runWorker(data: WorkerStartData, post: (message: WorkerMes
             doorbellWait = undefined;
           });
         }
+        // Atomics.waitAsync does not keep a Node worker's event loop alive: a handler awaiting only
+        // another message (a plain promise) would let the thread exit. A ref'd timer does.
+        keepAlive ??= setInterval(() => undefined, PARK_TIMEOUT_MS);
         await Promise.race([consumer.whenSettled(), doorbellWait]);
+        if (consumer.pendingDeliveries === 0) {
+          clearInterval(keepAlive);
+          keepAlive = undefined;
+        }
       }
       Atomics.store(i32, sleeping, 0);
       polls = 0;

@@ -21,14 +21,6 @@ let open = true;
 let held = 0;
 let opened: Promise<void> = Promise.resolve();
 let openGate: () => void = () => {};
-/**
- * A timer that keeps this worker's event loop alive while the gate is closed. A held delivery
- * waits on a promise only another message (gate) resolves, and the worker loop idles in
- * Atomics.waitAsync, which does not keep a Node worker alive: without this timer the worker's
- * event loop empties, its thread exits with code 0 and the engine restarts it as crashed (an
- * engine issue, reported with the pipeline work). A handler waiting on real I/O holds the loop itself.
- */
-let keepAlive: ReturnType<typeof setInterval> | undefined;
 
 function execute(id: number): void {
   executed++;
@@ -85,11 +77,10 @@ export default defineHandlers(pipelineTopics, {
     handle(g, ctx) {
       if (!g.open && open) {
         open = false;
+        // A held delivery waits on this promise alone (no timer, no I/O): the worker must stay up.
         opened = new Promise<void>((resolve) => { openGate = resolve; });
-        keepAlive = setInterval(() => {}, 1000);
       } else if (g.open && !open) {
         open = true;
-        clearInterval(keepAlive);
         openGate();
       }
       return { worker: ctx.worker, held };
