@@ -56,6 +56,7 @@ export class MainThreadStream<M> implements AsyncIterableIterator<M> {
   async open(subscriptions: Subscriptions, topic: TopicRuntime): Promise<void> {
     if (this.signal?.aborted) {
       this.ended = true;
+      this.onClosed();
       return;
     }
     this.signal?.addEventListener('abort', this.onAbort, { once: true });
