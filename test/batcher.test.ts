@@ -74,6 +74,10 @@ describe('batching', () => {
     const loads = await new Promise<Promise<string>[]>((resolve) => {
       const out: Promise<string>[] = [];
       for (let k = 0; k < 5; k++) setTimeout(() => { out.push(batcher.load(k)); if (out.length === 5) resolve(out); }, 2);
+      // All five due before the timers phase runs, even if creating them straddled a ms boundary
+      // on a loaded machine (CI once saw the first fire a phase before the rest).
+      const until = performance.now() + 10;
+      while (performance.now() < until);
     });
     await Promise.all(loads);
     expect(r.calls).toEqual([[0, 1, 2, 3, 4]]);
