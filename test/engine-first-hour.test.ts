@@ -64,9 +64,8 @@ describe.each(BACKENDS)('first hour (%s)', (backend) => {
     try {
       await engine.subscribe('alarm', { handler: 'alarm', mode: 'group' });
       for (let i = 0; i < 5; i++) engine.publish('alarm', { code: 13 });
+      // drain() resolves once the worker's report has arrived: no wait after it.
       await engine.drain({ timeout: 20_000 });
-      const deadline = Date.now() + 10_000;
-      while (printed.mock.calls.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
       const text = printed.mock.calls.map((call) => String(call[0])).join('\n');
       expect(printed).toHaveBeenCalledTimes(1);
       expect(text).toMatch(/topic="alarm"/);
@@ -89,8 +88,6 @@ describe.each(BACKENDS)('first hour (%s)', (backend) => {
       await engine.subscribe('sensor.*.temp', { handler: 'temps', mode: 'group' });
       engine.publish('alarm', { code: 13 });
       await engine.drain({ timeout: 20_000 });
-      const deadline = Date.now() + 10_000;
-      while (calls === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
       expect(calls).toBe(1);
       expect(printed.mock.calls.map((call) => String(call[0])).join('\n')).toMatch(/onError threw[\s\S]*onError itself failed[\s\S]*alarm 13 went off/);
       for (let i = 0; i < 100; i++) engine.publish('sensor.kitchen.temp', { celsius: 1, seq: i });

@@ -8,7 +8,7 @@
  */
 import type { Arena } from '../arena.ts';
 import {
-  CONTROL_ACCEPTED_OFFSET, CONTROL_BACKLOG_OFFSET, CONTROL_BUSY_OFFSET, CONTROL_COMMAND_OFFSET, CONTROL_LEASE_OFFSET, CONTROL_COMPLETED_OFFSET,
+  CONTROL_ACCEPTED_OFFSET, CONTROL_BACKLOG_OFFSET, CONTROL_BUSY_OFFSET, CONTROL_REPORTS_OFFSET, CONTROL_COMMAND_OFFSET, CONTROL_LEASE_OFFSET, CONTROL_COMPLETED_OFFSET,
   CONTROL_DOORBELL_OFFSET, CONTROL_URGENT_OFFSET, CONTROL_CLASSES_OFFSET, CONTROL_HANDLED_LANE_OFFSET, CONTROL_HANDLED_OFFSET, CONTROL_STEALING_OFFSET, CONTROL_STEAL_OFFSET, CONTROL_IDLE_MS_OFFSET, CONTROL_IDLE_SINCE_MS_OFFSET,
   CONTROL_LANE_STATS_OFFSET, CONTROL_LATE_REPLIES_OFFSET, CONTROL_SLEEPING_OFFSET,
   CIRCUIT_BYTES, CONTROL_START_MS_OFFSET, CONTROL_STATE_OFFSET, LANE_STAT_BYTES, TOPIC_STAT_BYTES,
@@ -28,6 +28,7 @@ export class ControlBlock {
   readonly command: number;
   readonly lease: number;
   readonly busy: number;
+  readonly reports: number;
   private readonly acceptedWord: number;
   private readonly completedWord: number;
   private readonly backlogWord: number;
@@ -57,6 +58,7 @@ export class ControlBlock {
     this.command = (address + CONTROL_COMMAND_OFFSET) >> 2;
     this.lease = (address + CONTROL_LEASE_OFFSET) >> 2;
     this.busy = (address + CONTROL_BUSY_OFFSET) >> 2;
+    this.reports = (address + CONTROL_REPORTS_OFFSET) >> 2;
     this.acceptedWord = (address + CONTROL_ACCEPTED_OFFSET) >> 2;
     this.completedWord = (address + CONTROL_COMPLETED_OFFSET) >> 2;
     this.backlogWord = (address + CONTROL_BACKLOG_OFFSET) >> 2;

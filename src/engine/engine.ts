@@ -304,7 +304,8 @@ export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = Handle
    * Resolves when every message accepted so far has been handled (including what handlers
    * published meanwhile) and no backlog holds a message, or can never be: what a worker that stays
    * down left in its lanes is counted in stats().topics[t].lost instead (a restarting worker's
-   * successor handles what it held, and drain waits for it). Rejects with
+   * successor handles what it held, and drain waits for it). Handler errors the workers reported
+   * have reached onError and stats().topics[t].firstError by then. Rejects with
    * ERR_DRAIN_TIMEOUT after `timeout` ms (default: never).
    */
   async drain(options: { timeout?: number } = {}): Promise<void> {
@@ -315,7 +316,7 @@ export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = Handle
       producer.flushAll();
       backpressure.pumpBacklogs();
       const inFlight = this.counters.inFlight();
-      if (inFlight === 0 && backpressure.backlogSize === 0) return;
+      if (inFlight === 0 && backpressure.backlogSize === 0 && !this.workerThreads.reportsInTransit()) return;
       if (Date.now() > deadline) throw new EngineError('ERR_DRAIN_TIMEOUT', 'timeout', timeout, `${inFlight} messages still in flight`);
       await new Promise<void>((resolve) => setTimeout(resolve, 1));
     }

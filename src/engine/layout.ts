@@ -47,6 +47,7 @@
  * | 260    | 4    | COMMAND       | thread 0    | owner          | atomic |
  * | 264    | 4    | LEASE         | thread 0    | owner          | atomic: the generation of the thread that may run this worker; 0: revoked |
  * | 268    | 4    | BUSY          | owner       | thread 0, workers | atomic: a worker: 1 from the start of a loop pass (stored before LEASE is checked) until it parks or yields; thread 0: 1 from a task's first publish until its flush. Idle workers count the BUSY threads before they spin (worker.ts) |
+ * | 272    | 4    | REPORTS       | owner*      | thread 0       | atomic: messages the owner posted to thread 0 that drain waits for (handler-error reports), added before each post; (*) thread 0 zeroes it before a successor starts |
  * | 384    | 4    | ACCEPTED      | owner       | thread 0       | atomic: lane records this thread made visible or took into a backlog (mod 2^32) |
  * | 388    | 4    | COMPLETED     | owner       | thread 0       | atomic: records it handled and committed, plus backlog records it dropped (mod 2^32) |
  * | 392    | 4    | BACKLOG       | owner       | thread 0       | atomic: records waiting in its backlogs |
@@ -150,6 +151,7 @@ export const CONTROL_STATE_OFFSET = CONTROL_SLEEPING_OFFSET + FALSE_SHARING_STRI
 export const CONTROL_COMMAND_OFFSET = CONTROL_STATE_OFFSET + 4;
 export const CONTROL_LEASE_OFFSET = CONTROL_COMMAND_OFFSET + 4;
 export const CONTROL_BUSY_OFFSET = CONTROL_LEASE_OFFSET + 4;
+export const CONTROL_REPORTS_OFFSET = CONTROL_BUSY_OFFSET + 4;
 export const CONTROL_ACCEPTED_OFFSET = CONTROL_STATE_OFFSET + FALSE_SHARING_STRIDE;
 export const CONTROL_COMPLETED_OFFSET = CONTROL_ACCEPTED_OFFSET + 4;
 export const CONTROL_BACKLOG_OFFSET = CONTROL_COMPLETED_OFFSET + 4;

@@ -69,7 +69,11 @@ export async function runWorker(data: WorkerStartData, post: (message: WorkerMes
     }
     runtime = new ThreadRuntime(data.thread, core, arena, data.shape, module.topics, module, true, {
       onHandlerError(topic, error, first) {
-        if (first) post({ kind: 'handler-error', topic, error: serializeError(error) });
+        if (!first) return;
+        // Counted before it is posted: drain() waits until thread 0 has received every report.
+        const { i32, reports } = runtime.control;
+        Atomics.store(i32, reports, Atomics.load(i32, reports) + 1);
+        post({ kind: 'handler-error', topic, error: serializeError(error) });
       },
     });
     module.setup?.(runtime.context);

@@ -48,6 +48,8 @@ interface WorkerRecord {
   /** Set when the supervisor kills the thread as hung. */
   hung: boolean;
   respawnTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Handler-error reports received from its current thread (that thread counts the ones it posted in REPORTS). */
+  reportsReceived: number;
   stopped: Promise<void>;
   markStopped(): void;
 }
@@ -105,7 +107,7 @@ export class Workers {
       let markStopped!: () => void;
       this.records.push({
         handle: undefined, generation: 0, state: 'starting', stopping: false, restarts: 0, readyAt: 0, hung: false,
-        respawnTimer: undefined, stopped: new Promise<void>((resolve) => { markStopped = resolve; }), markStopped: () => markStopped(),
+        respawnTimer: undefined, reportsReceived: 0, stopped: new Promise<void>((resolve) => { markStopped = resolve; }), markStopped: () => markStopped(),
       });
       ready.push(this.startThread(w));
     }
@@ -148,6 +150,8 @@ export class Workers {
       // Only the thread holding this lease may run the worker's loop (see died()).
       const control = this.controls[w + 1]!;
       Atomics.store(control.i32, control.lease, generation);
+      Atomics.store(control.i32, control.reports, 0);
+      record.reportsReceived = 0;
       record.handle = this.platform.startWorker(
         {
           thread: w + 1, generation, memory: this.arena.memory, module: launch.module, backend: launch.backend,
@@ -170,6 +174,7 @@ export class Workers {
                 break;
               }
               case 'handler-error':
+                record.reportsReceived++;
                 this.reporter.handlerError(message.topic, deserializeError(message.error), w);
                 break;
               case 'stopped':
@@ -291,6 +296,19 @@ export class Workers {
       new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); }),
     ]);
     clearTimeout(timer);
+  }
+
+  /**
+   * Whether a running worker has posted a handler-error report thread 0 has not received yet:
+   * drain() waits for those, so onError and stats().firstError have seen what the handled
+   * messages reported. (A thread that died took its unsent reports with it.)
+   */
+  reportsInTransit(): boolean {
+    return this.records.some((record, w) => {
+      if (record.state !== 'running' && record.state !== 'starting') return false;
+      const control = this.controls[w + 1]!;
+      return Atomics.load(control.i32, control.reports) !== record.reportsReceived;
+    });
   }
 
   /** Whether the worker threads keep the host process alive (KeepAlive decides). */
