@@ -19,7 +19,8 @@
  *               its topics, handlers and options), 2 × 0.5 M moves, timed to drain()
  *   in-thread   a worker publishes to its own lane and handles it (bench/in-thread.ts's engine
  *               side), 1 M messages, timed on the worker: one thread, no cross-thread interplay
- * Env: AB_ROUNDS (6), AB_PAIRS (8), AB_MESSAGES (per run; keyed: moves per worker), AB_MAX_OTHER, AB_RETRIES.
+ * Env: AB_ROUNDS (6), AB_PAIRS (8), AB_MESSAGES (per run; keyed: moves per worker), AB_MAX_OTHER, AB_RETRIES,
+ * AB_OPTIONS_A / AB_OPTIONS_B (JSON engine options added on that side: one checkout twice, an option off vs on).
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -60,29 +61,33 @@ for (const [k, root] of Object.entries(roots)) {
   };
 }
 
+/** Extra engine options per side (AB_OPTIONS_A / AB_OPTIONS_B: JSON), e.g. '{"latency":false}' to compare an option off and on in one checkout. */
+const extra = { base: JSON.parse(process.env.AB_OPTIONS_A ?? '{}'), main: JSON.parse(process.env.AB_OPTIONS_B ?? '{}') };
+
 /** Starts side `k`'s engine as the case's suite does. */
 async function startEngine(k) {
   const m = mods[k];
+  const createEngine = (options) => m.api.createEngine({ ...options, ...extra[k] });
   if (mode === 'publish' || mode === 'send') {
-    const engine = await m.api.createEngine({ topics: m.topics, handlers: m.handlers, workers: 1, backend, ringCapacity: 16384 });
+    const engine = await createEngine({ topics: m.topics, handlers: m.handlers, workers: 1, backend, ringCapacity: 16384 });
     await engine.subscribe('msg', { handler: 'sink', mode: 'group' });
     return engine;
   }
   if (mode === 'one-to-one') {
-    const engine = await m.api.createEngine({ topics: m.topics, handlers: m.handlers, workers: 1, backend });
+    const engine = await createEngine({ topics: m.topics, handlers: m.handlers, workers: 1, backend });
     await engine.subscribe('msg', { handler: 'sink', mode: 'group', workers: [0] });
     await engine.subscribe('report', { handler: 'report', mode: 'group', workers: [0] });
     return engine;
   }
   if (mode === 'in-thread') {
-    const engine = await m.api.createEngine({ topics: m.topics, handlers: m.handlers, workers: 1, backend });
+    const engine = await createEngine({ topics: m.topics, handlers: m.handlers, workers: 1, backend });
     for (const [topic, handler] of [['kick', 'kick'], ['item', 'sink'], ['next', 'next'], ['report', 'report']]) {
       await engine.subscribe(topic, { handler, mode: 'group', workers: [0] });
     }
     return engine;
   }
   const all = [0, 1];
-  const engine = await m.api.createEngine({ topics: m.topics, handlers: m.handlers, workers: 2, backend });
+  const engine = await createEngine({ topics: m.topics, handlers: m.handlers, workers: 2, backend });
   await engine.subscribe('start', { handler: 'start', mode: 'broadcast', workers: all });
   await engine.subscribe('more0', { handler: 'more0', mode: 'group', workers: [0] });
   await engine.subscribe('more1', { handler: 'more1', mode: 'group', workers: [1] });

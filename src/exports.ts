@@ -18,7 +18,7 @@ export {
   type BackpressurePolicy, type Balance, type DeliveryMode, type TopicSpec, type TopicMap, type TopicName,
   type TopicMessage, type TopicReply, type TopicReader, type TopicWriter, type HandlerContext,
   type HandlerDef, type MessageHandlerDef, type BatchHandlerDef, type TopicBatch, type HandlerModule, type EngineOptions, type SubscribeOptions, type Subscription,
-  type RequestOptions, type WebWorkerLike, type TopicStats, type LaneStats, type WorkerStats, type EngineStats,
+  type RequestOptions, type WebWorkerLike, type TopicStats, type LaneStats, type WorkerStats, type EngineStats, type TopicLatency, type LatencyReport,
   type ReplyTopicName, type HandlerNameFor, type HandlerTopics, type DeadLetter, type DeadLetterReason,
   type CircuitOptions, type CircuitStats, type Priority,
 } from './engine/types.ts';
@@ -37,6 +37,7 @@ export { Histogram, bucketIndex, bucketLowest, bucketHighest, histogramWords, ty
 export {
   formatPrometheus, PROMETHEUS_CONTENT_TYPE, MESSAGING_DURATION_BUCKETS, type PrometheusOptions, type HistogramExport, type HistogramSource,
 } from './metrics/prometheus.ts';
+export { LATENCY_BUCKETS } from './metrics/latency.ts';
 export {
   createMetricsWindow, type MetricsWindow, type MetricsWindowOptions, type WindowReading, type TopicWindow, type WorkerWindow,
   type EventLoopWindow, type TopicCounts,

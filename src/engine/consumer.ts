@@ -22,10 +22,11 @@ import type { Admission } from './admission.ts';
 import type { ControlBlock } from './control-block.ts';
 import { RING_PRODUCER_PARKED_OFFSET, RING_READ_OFFSET, RING_TAIL_OFFSET } from '../../assembly/layout/ring.ts';
 import { AsyncDeliveries, FROM_INLINE, type AsyncDelivery } from './async-deliveries.ts';
+import type { LatencyProbe } from './latency.ts';
 import {
   CIRCUIT_CLOSED, CIRCUIT_HALF_OPEN, CIRCUIT_OPEN, DEAD_LETTER_CIRCUIT_OPEN, DEAD_LETTER_SUBSCRIPTION,
   HANDLED_COUNTED, LETTER_THREAD_SHIFT, POLICY_BLOCK, RECORD_CORRELATION_OFFSET, RECORD_CRASHES_OFFSET, RECORD_FLAGS_OFFSET,
-  RECORD_FLAG_FAILED, HANDLED_ASYNC, RECORD_HEADER_BYTES, RECORD_LETTER_OFFSET,
+  RECORD_FLAG_FAILED, RECORD_FLAG_STAMPED, HANDLED_ASYNC, RECORD_HEADER_BYTES, RECORD_LETTER_OFFSET,
   RECORD_REPLY_TO_OFFSET, RECORD_SUBSCRIPTION_OFFSET, RECORD_TOPIC_OFFSET, REPLY_SUBSCRIPTION,
   TOPIC_STAT_CIRCUIT_OPEN, TOPIC_STAT_DEAD_LETTERED, TOPIC_STAT_DELIVERED, TOPIC_STAT_HANDLER_ERRORS,
   CLAIM_DONE, CLAIM_FREE, CLAIM_OWNER, CLAIM_STOLEN, LOCAL_HANDLER, RECORD_CLAIM_OFFSET, PRIORITY_CLASSES, PRIORITY_NORMAL, RECORD_FLAG_ADMITTED, RECORD_PRIORITY_SHIFT, TOPIC_STAT_REDELIVERED, inboundLane,
@@ -115,6 +116,8 @@ export class Consumer {
     private readonly replyStaging: number,
     private readonly hooks: ConsumerHooks,
     controls0: ControlBlock,
+    /** Latency sampling: the stamped records this thread handles are timed (latency.ts). */
+    private readonly latency: LatencyProbe,
   ) {
     const buffer = arena.memory.buffer;
     this.u16 = new Uint16Array(buffer);
@@ -208,11 +211,14 @@ export class Consumer {
         i32[handled] = (i32[this.readFrom[key]!]! - 1) | 0;
         i32[handledLane] = key + 1 + HANDLED_ASYNC;
       }
-      const flags = this.admits ? this.u16[(record + RECORD_FLAGS_OFFSET) >> 1]! : 0;
+      const flags = this.u16[(record + RECORD_FLAGS_OFFSET) >> 1]!;
+      // Sampled for latency: its queue wait ends now (READ is one past it), its handler is timed.
+      const sample = (flags & RECORD_FLAG_STAMPED) !== 0 ? this.latency.begin(key, (i32[this.readFrom[key]!]! - 1) | 0, record) : 0;
       // A batch handler may take the run of records behind this one from the lane (runBatch).
       this.laneKey = key;
       const complete = this.handleRecord(record);
       const taken = this.taken;
+      if (sample !== 0) this.timed(record, sample, complete);
       if (complete) {
         // The delivery's in-flight place is free once it was handled (or dead-lettered).
         if ((flags & RECORD_FLAG_ADMITTED) !== 0) this.admission.release(this.u16[(record + RECORD_TOPIC_OFFSET) >> 1]!);
@@ -251,6 +257,18 @@ export class Consumer {
     }
     this.left = left && n > 0;
     return n;
+  }
+
+  /** The stamped record's handler (LatencyProbe.begin gave `token`) returned: its time now, or when its promise settles. */
+  private timed(record: number, token: number, complete: boolean): void {
+    const topic = this.u16[(record + RECORD_TOPIC_OFFSET) >> 1]!;
+    if (complete) {
+      this.latency.handlerDone(topic, token);
+      return;
+    }
+    const start = this.latency.handlerPending(token);
+    const done = (): void => this.latency.handlerSettled(topic, start);
+    this.started!.then(done, done);
   }
 
   /**
@@ -522,6 +540,8 @@ export class Consumer {
           this.i32[this.readFrom[key]!] = (this.i32[this.readFrom[key]!]! - 1) | 0;
           break;
         }
+        // The run is timed by its first record: a stamped one behind it is not.
+        if ((u16[(record + RECORD_FLAGS_OFFSET) >> 1]! & RECORD_FLAG_STAMPED) !== 0) this.latency.skip();
         records[count++] = record;
       }
     }

@@ -25,7 +25,9 @@ import { ConfigError, EngineError } from '../errors.ts';
 import { POLICY_REJECT } from './layout.ts';
 import { checkTimeout, type ValidatedOptions } from './options.ts';
 import type { Platform } from './platform.ts';
+import { latencyExports } from '../metrics/latency.ts';
 import { formatPrometheus, type PrometheusOptions } from '../metrics/prometheus.ts';
+import { LATENCY_HANDLER, LATENCY_QUEUE_WAIT, LATENCY_ROUND_TRIP, LatencyReader } from './latency.ts';
 import { MainThreadStream, type ConsumeOptions } from './consume.ts';
 import { KeepAlive } from './keep-alive.ts';
 import { Reporter } from './reporter.ts';
@@ -39,8 +41,8 @@ import { ThreadRuntime } from './thread.ts';
 import { ThreadZero } from './thread-zero.ts';
 import { priorityOf, type TopicRuntime } from './topic-runtime.ts';
 import type {
-  EngineOptions, EngineStats, HandlerModule, Priority, HandlerNameFor, ReplyTopicName, RequestOptions, SubscribeOptions,
-  Subscription, TopicMap, TopicMessage, TopicName, TopicReply, TopicWriter,
+  EngineOptions, EngineStats, HandlerModule, LatencyReport, Priority, HandlerNameFor, ReplyTopicName, RequestOptions, SubscribeOptions,
+  Subscription, TopicLatency, TopicMap, TopicMessage, TopicName, TopicReply, TopicWriter,
 } from './types.ts';
 import { Workers } from './workers.ts';
 
@@ -59,6 +61,7 @@ export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = Handle
   private readonly requests: Requests;
   private readonly subscriptions: Subscriptions;
   private readonly counters: Stats;
+  private latencyReader: LatencyReader | undefined;
   private readonly threadZero: ThreadZero;
   private readonly keepAlive: KeepAlive;
   private readonly supervisor: Supervisor;
@@ -98,7 +101,7 @@ export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = Handle
     });
     const { producer, controls } = this.runtime;
     this.runtime.admission.initialize(); // rate buckets full, before any worker publishes
-    this.requests = requests = new Requests(arena.memory, producer, reporter, shape.routerSubscriptions);
+    this.requests = requests = new Requests(arena.memory, producer, reporter, shape.routerSubscriptions, this.runtime.latency);
     const handlerNames = Object.keys(handlerModule.handlers).sort();
     const recovery = new Recovery(core, arena, shape, controls, arena.router(0).address, this.runtime.admission);
     this.supervisor = supervisor = new Supervisor(
@@ -365,9 +368,36 @@ export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = Handle
     return this.counters.read();
   }
 
-  /** stats() as Prometheus text exposition (format 0.0.4; serve it with PROMETHEUS_CONTENT_TYPE): see formatPrometheus. */
+  /**
+   * Snapshots of the latency histograms (nanoseconds; latency.ts): per topic (or just `topic`),
+   * queue wait and handler time merged over every thread, and request round trips; plus how many
+   * records were stamped and how many of those were skipped. Reads shared memory only. Throws
+   * ConfigError when the engine was made with latency: false, or for an unknown topic.
+   */
+  latency(topic?: string): LatencyReport {
+    const latency = this.validated.shape.latency;
+    if (latency === undefined) throw new ConfigError('latency', false, 'the engine was created with latency: false');
+    this.latencyReader ??= new LatencyReader(this.validated.shape, latency);
+    const reader = this.latencyReader;
+    const names = topic === undefined ? this.runtime.topics.names : [this.runtime.topics.get(topic).name];
+    const topics: Record<string, TopicLatency> = {};
+    for (const name of names) {
+      const id = this.runtime.topics.get(name).id;
+      topics[name] = { queueWait: reader.merged(id, LATENCY_QUEUE_WAIT), handler: reader.merged(id, LATENCY_HANDLER), roundTrip: reader.merged(id, LATENCY_ROUND_TRIP) };
+    }
+    return { topics, ...reader.sampling() };
+  }
+
+  /**
+   * stats() and the latency histograms as Prometheus text exposition (format 0.0.4; serve it with
+   * PROMETHEUS_CONTENT_TYPE): see formatPrometheus. Latency families (seconds, LATENCY_BUCKETS):
+   * `<prefix>_queue_wait_seconds`, `_handler_duration_seconds` and `_request_duration_seconds`,
+   * labelled by topic, for the topics that have samples.
+   */
   metrics(options?: PrometheusOptions): string {
-    return formatPrometheus(this.stats(), options);
+    const stats = this.stats();
+    if (this.validated.shape.latency === undefined) return formatPrometheus(stats, options);
+    return formatPrometheus(stats, { ...options, histograms: [...latencyExports(this.latency()), ...(options?.histograms ?? [])] });
   }
 
   /** `await using engine = await createEngine(…)`: close() (which drains) when the scope ends. */

@@ -19,7 +19,8 @@
  * | 4      | 4    | CORRELATION    | request id (0: not a request); a reply carries its request's id  |
  * | 8      | 2    | REPLY_TO       | thread that waits for the reply                                  |
  * | 10     | 2    | FLAGS          | low byte: RECORD_FLAG_* (FAILED: a reply of a failed             |
- * |        |      |                | request; ADMITTED), or a dead letter's DEAD_LETTER_* reason;     |
+ * |        |      |                | request; STAMPED: sampled for latency, set by the producer in    |
+ * |        |      |                | the lane; ADMITTED), or a dead letter's DEAD_LETTER_* reason;    |
  * |        |      |                | high byte: the priority class (PRIORITY_*), which picks the lane |
  * | 12     | 2    | CRASHES        | deliveries of this record that crashed or hung their worker      |
  * |        |      |                | (0 when published; the supervisor adds 1 in the lane, in place)  |
@@ -126,6 +127,8 @@ export const DEAD_LETTER_HUNG = 2;
 export const DEAD_LETTER_CIRCUIT_OPEN = 3;
 /** FLAGS bit: the request's handler threw; the reply carries no message. */
 export const RECORD_FLAG_FAILED = 1;
+/** FLAGS bit: sampled for latency: its lane's STAMP TIMES entry holds when it was pushed (latency.ts). Never on a reply or dead letter. */
+export const RECORD_FLAG_STAMPED = 2;
 /** FLAGS bit: the delivery holds one of its topic's in-flight places (admission.ts); released once handled. */
 export const RECORD_FLAG_ADMITTED = 4;
 /** FLAGS: the low byte holds flags or a dead letter's reason, the high byte the priority class. */

@@ -8,6 +8,7 @@ import { RING_HEADER_BYTES, RING_MAX_CAPACITY, RING_MAX_RECORD_SIZE } from '../.
 import { ConfigError } from '../errors.ts';
 import type { AnySchema } from '../schema.ts';
 import { MAX_WORKERS, PRIORITY_CLASSES, PRIORITY_NAMES, RECORD_HEADER_BYTES, controlLayout, scratchLayout, type ControlLayout } from './layout.ts';
+import { DEFAULT_SAMPLE_EVERY, latencyBufferBytes, type LatencyShape } from './latency.ts';
 import { SHED_LOW_DEFAULT, SHED_NORMAL_DEFAULT } from './shedder.ts';
 import { isPattern } from './subjects.ts';
 import type { SupervisionOptions } from './supervisor.ts';
@@ -51,6 +52,8 @@ export interface EngineShape {
   readonly control: ControlLayout;
   /** Router slots: maxSubscriptions × workers (a subscription has one router entry per member). */
   readonly routerSubscriptions: number;
+  /** Latency histograms and their sampling (latency.ts); undefined with latency: false. */
+  readonly latency: LatencyShape | undefined;
 }
 
 export const POLICIES: readonly BackpressurePolicy[] = ['block', 'reject', 'drop-oldest', 'drop-newest', 'caller-runs'];
@@ -169,11 +172,27 @@ export function validateOptions(options: EngineOptions<TopicMap>, defaultWorkers
   const routerSubscriptions = maxSubscriptions * workers;
   const control = controlLayout(topicNames.length, maxSubscriptions);
   const spillCapacity = Math.floor(SPILL_BUDGET_BYTES / (threads * PRIORITY_CLASSES * recordSize));
+  const latency = validateLatency(options.latency, threads, topicNames.length, ringCapacity);
   const scratchBytes = scratchLayout(control, topicNames.length, recordSize, routerSubscriptions, threads, spillCapacity).bytes;
   return {
     workers, backend, coreBuild, startTimeout, scratchBytes, supervision,
-    shape: { threads, topicNames, recordSize, ringCapacity, maxSubscriptions, flushEvery, batch, spin, adaptiveSpin, cores, blockTimeout, restartWait, asyncTimeout: supervision.handlerTimeout ?? 0, spillCapacity, priorityWeights, epochMs: Date.now(), control, routerSubscriptions },
+    shape: { threads, topicNames, recordSize, ringCapacity, maxSubscriptions, flushEvery, batch, spin, adaptiveSpin, cores, blockTimeout, restartWait, asyncTimeout: supervision.handlerTimeout ?? 0, spillCapacity, priorityWeights, epochMs: Date.now(), control, routerSubscriptions, latency },
   };
+}
+
+/** Latency histograms take at most this much (virtual) memory; beyond it, a ConfigError says to turn them off. */
+const LATENCY_BUDGET_BYTES = 1 << 30;
+
+function validateLatency(option: EngineOptions<TopicMap>['latency'], threads: number, topics: number, ringCapacity: number): LatencyShape | undefined {
+  if (option === false) return undefined;
+  if (option !== undefined && (option === null || typeof option !== 'object')) throw new ConfigError('latency', option, 'must be an object ({ sampleEvery }) or false');
+  const sampleEvery = integer('latency.sampleEvery', option?.sampleEvery ?? DEFAULT_SAMPLE_EVERY, 1, 1 << 20);
+  const bytes = latencyBufferBytes(threads, topics, ringCapacity);
+  if (bytes > LATENCY_BUDGET_BYTES) {
+    throw new ConfigError('latency', option ?? {}, `${topics} topics × ${threads} threads need ${bytes} bytes of latency histograms (at most ${LATENCY_BUDGET_BYTES}): pass latency: false`);
+  }
+  // Zero-filled: every histogram starts empty. The pages a thread never records into are never touched.
+  return { buffer: new SharedArrayBuffer(bytes), sampleEvery };
 }
 
 function validateSupervision(options: EngineOptions<TopicMap>): SupervisionOptions {

@@ -25,6 +25,7 @@ import {
   PRIORITY_HIGH, RECORD_FLAG_ADMITTED, RECORD_TOPIC_OFFSET, TOPIC_STAT_ADMISSION_REFUSED, TOPIC_STAT_RATE_LIMITED, TOPIC_STAT_SHED,
 } from './layout.ts';
 import type { Shedder } from './shedder.ts';
+import type { LatencyProbe } from './latency.ts';
 import type { EngineShape } from './options.ts';
 import type { SubscriptionTable } from './subscription-table.ts';
 import type { TopicRuntime } from './topic-runtime.ts';
@@ -104,6 +105,8 @@ export class Producer {
     private readonly controls: readonly ControlBlock[],
     private readonly table: SubscriptionTable,
     scratch: { readonly routeOut: number; readonly ringTable: number },
+    /** Latency sampling: every sampleEvery-th push is stamped (latency.ts). */
+    private readonly latency: LatencyProbe,
     /** Called once per task that publishes (thread 0: KeepAlive holds the process). */
     private readonly onTask: (() => void) | undefined,
   ) {
@@ -270,6 +273,7 @@ export class Producer {
   tryPush(key: number, src: number, stats: number): PushOutcome | typeof LANE_FULL {
     const status = this.core.ringTryPush(this.ringTo[key]!, src);
     if (status === STATUS_OK) {
+      if (--this.latency.countdown === 0) this.latency.stamp(key, this.ringTo[key]!, this.shape.recordSize);
       this.fresh[key]! += 1;
       if (++this.pending[key]! >= this.shape.flushEvery) this.flushLane(key);
       return TAKEN;
@@ -293,12 +297,17 @@ export class Producer {
   collectPushed(pushedCounts: number, priority: number): void {
     const at = pushedCounts >> 2;
     const T = this.shape.threads;
+    const latency = this.latency;
     for (let c = 0; c < T; c++) {
       const n = this.u32[at + c]!;
       if (n === 0) continue;
       this.u32[at + c] = 0;
-      this.pending[priority * T + c]! += n;
-      this.fresh[priority * T + c]! += n;
+      const key = priority * T + c;
+      this.pending[key]! += n;
+      this.fresh[key]! += n;
+      // Sampling: the lane whose pushes cross the count gets its last record stamped.
+      latency.countdown -= n;
+      if (latency.countdown <= 0) latency.stamp(key, this.ringTo[key]!, this.shape.recordSize);
     }
   }
 

@@ -13,6 +13,7 @@ import { RouteResult, type Producer } from './producer.ts';
 import type { Reporter } from './reporter.ts';
 import { priorityOf, type TopicRuntime } from './topic-runtime.ts';
 import type { RequestOptions } from './types.ts';
+import type { LatencyProbe } from './latency.ts';
 
 interface PendingRequest {
   /** requestAll: resolve with every receiver's reply; request: with the first. */
@@ -25,6 +26,8 @@ interface PendingRequest {
   readonly topic: TopicRuntime;
   /** Consumer threads that took the request. */
   readonly consumers: readonly number[];
+  /** When it was sent (LatencyProbe.now(); 0 with latency off): its round trip is timed to the reply that settles it. */
+  readonly sent: number;
   cleanup(): void;
 }
 
@@ -48,6 +51,8 @@ export class Requests {
     private readonly producer: Producer,
     private readonly reporter: Reporter,
     routerSubscriptions: number,
+    /** Thread 0's latency probe: round trips (latency.ts). */
+    private readonly latency: LatencyProbe,
   ) {
     this.u16 = new Uint16Array(memory.buffer);
     this.u32 = new Uint32Array(memory.buffer);
@@ -84,6 +89,7 @@ export class Requests {
     const consumers: number[] = [];
     const entry: PendingRequest = {
       all, expected: all ? Infinity : 1, replies: [], resolve: (value) => settle.resolve(value), reject: (error) => settle.reject(error), topic, consumers,
+      sent: this.latency.on ? this.latency.now() : 0,
       cleanup: () => {
         this.pending.delete(correlation);
         if (timer !== undefined) clearTimeout(timer);
@@ -128,6 +134,7 @@ export class Requests {
     const flags = this.u16[(record + RECORD_FLAGS_OFFSET) >> 1]!;
     if ((flags & RECORD_FLAG_FAILED) !== 0) {
       entry.cleanup();
+      if (entry.sent !== 0) this.latency.roundTrip(topic.id, entry.sent);
       const cause = this.reporter.firstError(topic.name);
       entry.reject(new EngineError('ERR_REQUEST_FAILED', 'topic', topic.name, 'the handler threw, rejected, or returned an invalid reply', { cause }));
       return;
@@ -135,6 +142,7 @@ export class Requests {
     entry.replies.push(topic.reply!.decode(this.memory, record + RECORD_HEADER_BYTES));
     if (entry.replies.length < entry.expected) return;
     entry.cleanup();
+    if (entry.sent !== 0) this.latency.roundTrip(topic.id, entry.sent);
     entry.resolve(entry.all ? entry.replies : entry.replies[0]);
   }
 

@@ -40,8 +40,9 @@ import type { Admission } from './admission.ts';
 import type { Consumer } from './consumer.ts';
 import { FROM_STOLEN } from './async-deliveries.ts';
 import type { ControlBlock } from './control-block.ts';
+import type { LatencyProbe } from './latency.ts';
 import {
-  CLAIMS_STEAL, CLAIM_DONE, CLAIM_FREE, CLAIM_STOLEN, DEAD_LETTER_SUBSCRIPTION, PRIORITY_CLASSES, PRIORITY_NORMAL, RECORD_CLAIM_OFFSET,
+  CLAIMS_STEAL, CLAIM_DONE, CLAIM_FREE, CLAIM_STOLEN, DEAD_LETTER_SUBSCRIPTION, PRIORITY_CLASSES, PRIORITY_NORMAL, RECORD_CLAIM_OFFSET, RECORD_FLAG_STAMPED,
   RECORD_FLAGS_OFFSET, RECORD_FLAG_ADMITTED, RECORD_SUBSCRIPTION_OFFSET, STEALING_PENDING, RECORD_TOPIC_OFFSET, TOPIC_STAT_STOLEN, inboundLane, ringRecordAt,
 } from './layout.ts';
 import type { Producer } from './producer.ts';
@@ -69,6 +70,7 @@ export class Stealer {
     private readonly consumer: Consumer,
     private readonly producer: Producer,
     private readonly admission: Admission,
+    private readonly latency: LatencyProbe,
   ) {
     const buffer = arena.memory.buffer;
     this.u16 = new Uint16Array(buffer);
@@ -143,6 +145,7 @@ export class Stealer {
     Atomics.store(control.i32, control.stealing, record);
     const topic = this.u16[(record + RECORD_TOPIC_OFFSET) >> 1]!;
     const flags = this.u16[(record + RECORD_FLAGS_OFFSET) >> 1]!;
+    if ((flags & RECORD_FLAG_STAMPED) !== 0) this.latency.skip(); // timed only in its own lane
     if (!this.consumer.handleRecord(record)) {
       // An async handler: the record stays STOLEN (its owner waits before it) until the promise
       // settles. STEALING keeps it with bit 0 set: ours for recovery, not a handler running for

@@ -21,6 +21,7 @@ import { Admission } from './admission.ts';
 import { Backpressure } from './backpressure.ts';
 import { BatchPublisher } from './batch-publisher.ts';
 import { Consumer, type ConsumerHooks } from './consumer.ts';
+import { LatencyProbe } from './latency.ts';
 import { controlBlocks, type ControlBlock } from './control-block.ts';
 import { scratchLayout } from './layout.ts';
 import type { EngineShape } from './options.ts';
@@ -56,6 +57,8 @@ export class ThreadRuntime {
   /** Work stealing for group subscriptions made with steal (workers only run it). */
   readonly stealer: Stealer;
   readonly context: HandlerContext<TopicMap>;
+  /** Latency sampling: stamps this thread's pushes, times the stamped records it handles. */
+  readonly latency: LatencyProbe;
 
   constructor(
     readonly thread: number,
@@ -77,10 +80,11 @@ export class ThreadRuntime {
     const base = this.control.address;
     const scratch = scratchLayout(layout, shape.topicNames.length, shape.recordSize, shape.routerSubscriptions, shape.threads, shape.spillCapacity);
     this.topics = new TopicSet(memory, topicMap, shape.topicNames, base + scratch.topicStaging, shape.recordSize);
+    this.latency = new LatencyProbe(shape, thread, memory.buffer);
 
     this.producer = new Producer(thread, core, arena, shape, this.controls, this.subscriptions, {
       routeOut: base + scratch.routeOut, ringTable: base + scratch.ringTable,
-    }, hooks.onTask);
+    }, this.latency, hooks.onTask);
     this.backpressure = new Backpressure(
       thread, core, memory, shape, this.control, this.producer, canBlock, base + scratch.callerStaging, hooks.onBacklog,
       // A worker's backlogs live in its spill regions (they outlive it); thread 0's on its heap.
@@ -118,9 +122,9 @@ export class ThreadRuntime {
     };
     this.consumer = new Consumer(
       thread, core, arena, shape, this.control, this.topics, this.subscriptions, handlerDefs, this.context,
-      this.producer, this.admission, base + scratch.replyStaging, hooks, this.controls[0]!,
+      this.producer, this.admission, base + scratch.replyStaging, hooks, this.controls[0]!, this.latency,
     );
-    this.stealer = new Stealer(thread, core, arena, shape.threads, this.controls, this.subscriptions, this.consumer, this.producer, this.admission);
+    this.stealer = new Stealer(thread, core, arena, shape.threads, this.controls, this.subscriptions, this.consumer, this.producer, this.admission, this.latency);
     // Caller-runs needs handlers on this thread.
     if (handlerDefs.length > 0) this.backpressure.consumer = this.consumer;
   }

@@ -16,6 +16,7 @@
  *     where: { topic: 'where', handle(query) { return { x: 1, y: 2 }; } },
  *   });
  */
+import type { Histogram } from '../histogram.ts';
 import type { SubjectPattern, TopicsMatching } from './subjects.ts';
 import type { Message, Schema, SchemaReader, SchemaSpec, SchemaWriter } from '../schema.ts';
 import type { Backend } from '../../bindings/core-ops.ts';
@@ -250,6 +251,13 @@ export interface EngineOptions<T extends TopicMap, M extends HandlerModule<T, an
    */
   readonly priorityWeights?: { readonly high?: number; readonly normal?: number; readonly low?: number };
   /**
+   * Latency histograms (engine.latency(), engine.metrics()): queue wait and handler time per
+   * topic, sampled — every `sampleEvery`-th push of each publishing thread is stamped and timed
+   * (1..2^20; default 64) — and every request's round trip. `false`: none (no clock reads, no
+   * histogram memory). README "Latency" says what sampling does to accuracy.
+   */
+  readonly latency?: { readonly sampleEvery?: number } | false;
+  /**
    * Milliseconds a worker publishing under 'block' waits for space before the message spills into
    * its backlog (kept in order, never lost): two workers publishing into each other's full lanes
    * from inside handlers would otherwise wait for each other forever. 0..600000; default 50. For
@@ -394,6 +402,25 @@ export interface RequestOptions {
  * (every lane copy made is handled once, given up on, refused or lost), with `crashed` and
  * `redelivered` counting the extra delivery attempts of messages whose handling killed a worker.
  */
+/** One topic's latency histograms (snapshots, nanoseconds): engine.latency(). */
+export interface TopicLatency {
+  /** Publish (push into the lane) → its handler starts: sampled deliveries (options.latency). */
+  readonly queueWait: Histogram;
+  /** Handler start → return (async: → settle; a batch handler: its call): the same samples. */
+  readonly handler: Histogram;
+  /** request()/requestAll() → the reply that settles it, on the engine's thread: every request. */
+  readonly roundTrip: Histogram;
+}
+
+/** engine.latency(): per topic, and the sampling identity's two sides (latency.ts). */
+export interface LatencyReport {
+  readonly topics: Readonly<Record<string, TopicLatency>>;
+  /** Records stamped for sampling, over every publishing thread. */
+  readonly stamped: number;
+  /** Stamped records not measured (replies, dead letters, records inside a batch run, stolen ones); after drain, stamped = Σ queueWait.count + skipped. */
+  readonly skipped: number;
+}
+
 export interface TopicStats {
   /** publish() calls accepted by at least one lane or handled inline. */
   published: number;

@@ -1,0 +1,291 @@
+/**
+ * Latency: sampled queue-wait, handler-time and round-trip histograms, kept in shared memory by
+ * the thread that measures and read by the engine's thread without a message to any worker.
+ *
+ * ── What is measured ──────────────────────────────────────────────────────────────────────────
+ *   queue wait    publish (the push into the lane) → its handler starts, on the consumer's thread
+ *   handler time  handler start → return (async: → settle; a batch handler: its whole call)
+ *   round trip    request() → its reply resolves the promise, on the engine's thread (every request)
+ *
+ * ── How queue wait and handler time are sampled ──────────────────────────────────────────────
+ * Reading the clock costs ~40 ns, more than a message on the fast paths, so deliveries are
+ * sampled, not timed one by one. Each producer thread counts its pushes; every `sampleEvery`-th
+ * push (publishBatch: the last record of the batch that crosses the count) is stamped: the record
+ * in the lane gets FLAGS bit RECORD_FLAG_STAMPED, and the lane's STAMP TIMES entry of its ring slot
+ * the time. The consumer already reads each record's FLAGS: at a stamped record it reads the clock
+ * before and after the handler. So a sample costs the producer one clock read and the consumer
+ * two; between samples the cost is a counter decrement per push and a bit test per record.
+ *
+ * Which records are stamped depends on counts, not on time, content or backlog, so samples are
+ * spread over the stream like the messages are (every record position alike: a deep backlog's
+ * long waits are sampled as often as an empty lane's short ones). Replies and dead letters are
+ * never stamped (replies feed the round trip instead). A stamped record that is not timed — one
+ * inside a batch handler's run after its first record, or one a thief ran — is counted `skipped`,
+ * so after drain, with no record dropped (drop-oldest) or lost to a crash in between:
+ *
+ *     Σ stamped (producers) = Σ queueWait.count + Σ skipped (consumers)
+ *
+ * Clocks: every thread reads `performance.timeOrigin + performance.now() − epochMs` (ms since the
+ * engine started). Node and browsers take each thread's time origin from the wall clock at its
+ * start, so threads agree to a few µs; a wait that reads negative counts as 0 (the histogram's
+ * clampedLow).
+ *
+ * ── Layout: one SharedArrayBuffer of its own (EngineShape.latency.buffer) ──────────────────────
+ * Outside the arena: it is large and touched rarely, and untouched pages cost no memory. Float64
+ * words, each with one writer:
+ *
+ *   STAMP TIMES   per lane (laneIndex order), ringCapacity entries: the time (ms since the epoch)
+ *                 of the stamped record in that ring slot. Written by the lane's producer before
+ *                 the flush that publishes the record (HEAD store), read by its consumer after.
+ *   histograms    per thread, per topic, LATENCY_KINDS histograms of LATENCY_BITS (src/histogram.ts
+ *                 has their layout), in nanoseconds, written by the thread that measured:
+ *                 histogram(thread, topic, kind) at stampWords + ((thread · topics + topic) ·
+ *                 LATENCY_KINDS + kind) · histogramWords, then the thread's two counters
+ *                 (stamped, skipped)
+ *
+ * The histograms are plain words: a reader sees them "maybe late"; after drain() (whose loads of
+ * COMPLETED pair with the stores that follow every handled record) they are exact.
+ */
+import { COUNT_WORD, Histogram, histogramWords } from '../histogram.ts';
+import { RING_CLAIM_OFFSET, RING_DATA_OFFSET } from '../../assembly/layout/ring.ts';
+import {
+  DEAD_LETTER_SUBSCRIPTION, PRIORITY_CLASSES, RECORD_FLAGS_OFFSET, RECORD_FLAG_STAMPED, RECORD_SUBSCRIPTION_OFFSET, RECORD_TOPIC_OFFSET,
+  inboundLane, outboundLane,
+} from './layout.ts';
+
+/** Histogram range: 0 .. 2^37 - 1 ns (137 s); longer values clamp (counted clampedHigh). */
+export const LATENCY_BITS = 37;
+export const LATENCY_QUEUE_WAIT = 0;
+export const LATENCY_HANDLER = 1;
+export const LATENCY_ROUND_TRIP = 2;
+export const LATENCY_KINDS = 3;
+/** Default: every 64th push of a producer thread is stamped. */
+export const DEFAULT_SAMPLE_EVERY = 64;
+/** Push countdown while sampling is off: it never reaches 0 in practice, and stays a small integer. */
+const NEVER = 0x3fffffff;
+/** Per-thread f64 counters after its histograms: stamped (as producer), skipped (as consumer). */
+const COUNTER_STAMPED = 0;
+const COUNTER_SKIPPED = 1;
+const COUNTERS = 2;
+
+/** The latency part of EngineShape (options.ts): undefined when the engine was made with latency: false. */
+export interface LatencyShape {
+  readonly buffer: SharedArrayBuffer;
+  readonly sampleEvery: number;
+}
+
+/** Where things are in the buffer, in float64 words (see the header). */
+class LatencyLayout {
+  readonly stampWords: number;
+  private readonly perThread: number;
+  private readonly histogram = histogramWords(LATENCY_BITS);
+
+  constructor(readonly threads: number, readonly topics: number, readonly ringCapacity: number) {
+    this.stampWords = threads * threads * PRIORITY_CLASSES * ringCapacity;
+    this.perThread = topics * LATENCY_KINDS * this.histogram + COUNTERS;
+  }
+
+  get words(): number {
+    return this.stampWords + this.threads * this.perThread;
+  }
+
+  /** Word of lane `lane`'s STAMP TIMES entry 0. */
+  stamps(lane: number): number {
+    return lane * this.ringCapacity;
+  }
+
+  histogramAt(thread: number, topic: number, kind: number): number {
+    return this.stampWords + thread * this.perThread + (topic * LATENCY_KINDS + kind) * this.histogram;
+  }
+
+  counters(thread: number): number {
+    return this.stampWords + thread * this.perThread + this.topics * LATENCY_KINDS * this.histogram;
+  }
+}
+
+/** Bytes of the latency buffer. */
+export function latencyBufferBytes(threads: number, topics: number, ringCapacity: number): number {
+  return new LatencyLayout(threads, topics, ringCapacity).words * 8;
+}
+
+/** ms since the engine's epoch, on every thread's clock alike (see the header). */
+export function engineClock(epochMs: number): () => number {
+  const origin = performance.timeOrigin - epochMs;
+  return () => origin + performance.now();
+}
+
+interface ShapeView {
+  readonly threads: number;
+  readonly topicNames: readonly string[];
+  readonly ringCapacity: number;
+  readonly epochMs: number;
+  readonly latency: LatencyShape | undefined;
+}
+
+/**
+ * One thread's probe: stamps its pushes (as a producer), times stamped records (as a consumer)
+ * and request round trips (thread 0). Inert with latency: false: `countdown` never runs out, and
+ * no record is ever stamped.
+ */
+export class LatencyProbe {
+  readonly on: boolean;
+  /** Pushes left before the next stamp (Producer decrements it inline). */
+  countdown: number;
+  private readonly sampleEvery: number;
+  private readonly u16: Uint16Array;
+  private readonly u32: Uint32Array;
+  private readonly words: Float64Array;
+  /** This thread's histograms: [topic · LATENCY_KINDS + kind]. */
+  private readonly histograms: Histogram[] = [];
+  private readonly counters: number;
+  /** Word of STAMP TIMES entry 0 of each outbound key's lane, and of each inbound key's. */
+  private readonly outStamps: Int32Array;
+  private readonly inStamps: Int32Array;
+  private readonly mask: number;
+  /** performance.timeOrigin − epochMs: origin + performance.now() is engineClock's time. */
+  private readonly origin: number;
+  /**
+   * Start times of the stamped records whose handlers run now (a handler may run another's
+   * inline: caller-runs), by begin()'s token − 1. Kept here so no time crosses a call as a float
+   * (a boxed heap number: the handle path stays allocation-free).
+   */
+  private readonly starts = new Float64Array(64);
+  private depth = 0;
+  readonly now: () => number;
+
+  constructor(shape: ShapeView, thread: number, arenaBuffer: ArrayBufferLike) {
+    this.on = shape.latency !== undefined;
+    this.sampleEvery = shape.latency?.sampleEvery ?? 0;
+    this.countdown = this.on ? this.sampleEvery : NEVER;
+    this.u16 = new Uint16Array(arenaBuffer);
+    this.u32 = new Uint32Array(arenaBuffer);
+    this.now = engineClock(shape.epochMs);
+    this.origin = performance.timeOrigin - shape.epochMs;
+    this.mask = shape.ringCapacity - 1;
+    const T = shape.threads;
+    const topics = shape.topicNames.length;
+    const layout = new LatencyLayout(T, topics, shape.ringCapacity);
+    const keys = T * PRIORITY_CLASSES;
+    this.outStamps = Int32Array.from({ length: keys }, (_, key) => layout.stamps(outboundLane(thread, key, T)));
+    this.inStamps = Int32Array.from({ length: keys }, (_, key) => layout.stamps(inboundLane(thread, key, T)));
+    this.words = new Float64Array(shape.latency?.buffer ?? new ArrayBuffer(0));
+    this.counters = layout.counters(thread);
+    if (!this.on) return;
+    for (let topic = 0; topic < topics; topic++) {
+      for (let kind = 0; kind < LATENCY_KINDS; kind++) {
+        this.histograms.push(new Histogram({ bits: LATENCY_BITS, words: this.words, offset: layout.histogramAt(thread, topic, kind) }));
+      }
+    }
+  }
+
+  // ── producer ────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * The countdown ran out on a push into the lane at `ring` (outbound key `key`): stamps the record
+   * just claimed — not a reply or dead letter: then the next push is stamped instead.
+   */
+  stamp(key: number, ring: number, recordSize: number): void {
+    if (!this.on) {
+      this.countdown = NEVER;
+      return;
+    }
+    const index = (this.u32[(ring + RING_CLAIM_OFFSET) >> 2]! - 1) & this.mask;
+    const record = ring + RING_DATA_OFFSET + index * recordSize;
+    if (this.u16[(record + RECORD_SUBSCRIPTION_OFFSET) >> 1]! >= DEAD_LETTER_SUBSCRIPTION) {
+      this.countdown = 1;
+      return;
+    }
+    this.countdown = this.sampleEvery;
+    this.words[this.outStamps[key]! + index] = this.origin + performance.now();
+    this.u16[(record + RECORD_FLAGS_OFFSET) >> 1] |= RECORD_FLAG_STAMPED;
+    this.words[this.counters + COUNTER_STAMPED] += 1;
+  }
+
+  // ── consumer ────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * The stamped record at `record`, ring index `index` of inbound lane `key`, is about to run:
+   * records its queue wait and returns a token (> 0) for handlerDone; 0 when too many handlers
+   * are being timed at once (nested beyond `starts`: not timed).
+   */
+  begin(key: number, index: number, record: number): number {
+    const now = this.origin + performance.now();
+    const published = this.words[this.inStamps[key]! + (index & this.mask)]!;
+    recordNs(this.histograms[this.u16[(record + RECORD_TOPIC_OFFSET) >> 1]! * LATENCY_KINDS + LATENCY_QUEUE_WAIT]!, (now - published) * 1e6);
+    if (this.depth === this.starts.length) return 0;
+    this.starts[this.depth] = now;
+    return ++this.depth;
+  }
+
+  /** The handler of a record of `topic` whose begin() gave `token` returned. */
+  handlerDone(topic: number, token: number): void {
+    this.depth = token - 1;
+    recordNs(this.histograms[topic * LATENCY_KINDS + LATENCY_HANDLER]!, (this.origin + performance.now() - this.starts[token - 1]!) * 1e6);
+  }
+
+  /** The handler of the record whose begin() gave `token` returned a promise: its start, for handlerSettled. */
+  handlerPending(token: number): number {
+    this.depth = token - 1;
+    return this.starts[token - 1]!;
+  }
+
+  /** The promise of a handler of `topic` that began at `started` (handlerPending) settled. */
+  handlerSettled(topic: number, started: number): void {
+    recordNs(this.histograms[topic * LATENCY_KINDS + LATENCY_HANDLER]!, (this.now() - started) * 1e6);
+  }
+
+  /** A stamped record left its lane untimed (inside a batch run, run by a thief). */
+  skip(): void {
+    this.words[this.counters + COUNTER_SKIPPED] += 1;
+  }
+
+  // ── requests (thread 0) ─────────────────────────────────────────────────────────────────────
+
+  /** A request of `topic` sent at `sent` (this.now()) was answered now. */
+  roundTrip(topic: number, sent: number): void {
+    this.histograms[topic * LATENCY_KINDS + LATENCY_ROUND_TRIP]!.record((this.now() - sent) * 1e6);
+  }
+}
+
+/**
+ * Records `ns` into `histogram` as a small integer when it is one: a float argument to a call
+ * that is not inlined is a heap number (an allocation); below 2^30 ns (1.07 s) it never is.
+ */
+function recordNs(histogram: Histogram, ns: number): void {
+  if (ns >= 0 && ns < 1073741824) histogram.record(ns | 0);
+  else histogram.record(ns);
+}
+
+/** What thread 0 reads: every thread's histograms of a topic, merged; and the sampling counters. */
+export class LatencyReader {
+  private readonly words: Float64Array;
+  private readonly layout: LatencyLayout;
+
+  constructor(shape: ShapeView, latency: LatencyShape) {
+    this.words = new Float64Array(latency.buffer);
+    this.layout = new LatencyLayout(shape.threads, shape.topicNames.length, shape.ringCapacity);
+  }
+
+  /** A snapshot of `kind` for topic `topic`: every thread's histogram merged into a new one. */
+  merged(topic: number, kind: number): Histogram {
+    const into = new Histogram({ bits: LATENCY_BITS });
+    for (let thread = 0; thread < this.layout.threads; thread++) {
+      const offset = this.layout.histogramAt(thread, topic, kind);
+      if (this.words[offset + COUNT_WORD] === 0) continue; // empty
+      into.merge(new Histogram({ bits: LATENCY_BITS, words: this.words, offset }));
+    }
+    return into;
+  }
+
+  /** Σ stamped and Σ skipped over the threads (the sampling identity in the header). */
+  sampling(): { stamped: number; skipped: number } {
+    let stamped = 0;
+    let skipped = 0;
+    for (let thread = 0; thread < this.layout.threads; thread++) {
+      const at = this.layout.counters(thread);
+      stamped += this.words[at + COUNTER_STAMPED]!;
+      skipped += this.words[at + COUNTER_SKIPPED]!;
+    }
+    return { stamped, skipped };
+  }
+}
