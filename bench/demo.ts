@@ -7,7 +7,9 @@
  *               ◀─"where is p?" (request/response, answered by p's owner)
  *
  * The demo is examples/game-server (every answer and every count is checked against the main
- * thread's own model; the run fails if one differs). The benchmark is the quick variant of the
+ * thread's own model; the run fails if one differs); while it runs the progress line shows the
+ * move topic's queue-wait p99 so far, and after each run the sampled queue-wait and handler-time
+ * percentiles (p50/p99/p99.9) of move and storm and the round trips of `where` (engine.latency()). The benchmark is the quick variant of the
  * suites in bench/ (throughput with a postMessage baseline, ping-pong latency, request/response
  * vs Piscina and tinypool), every run verified. A progress line runs through both phases; the
  * run warns when the machine was busy before it, ends with a summary (summary.ts) and writes
@@ -23,7 +25,8 @@ import { runGameServer, type GameServerSummary } from '../examples/game-server/m
 import { busyWarning, collectEnv, describeEnv } from './env.ts';
 import { runEnginePingPong } from './engine-pingpong.ts';
 import { runEngineThroughput } from './engine-throughput.ts';
-import { formatCount, formatWithUnit } from './format.ts';
+import type { Histogram, LatencyReport } from '../src/index.ts';
+import { formatCount, formatMicros, formatWithUnit } from './format.ts';
 import { Progress } from './progress.ts';
 import { LOCAL_DIR, REFERENCE_DIR, whereFilesWent, writeRun } from './report.ts';
 import { runRequestResponse } from './request-response.ts';
@@ -55,6 +58,22 @@ function usage(problem: string | null): never {
   process.exit(problem ? 2 : 0);
 }
 
+/** Percentile `p` of a latency histogram (ns) in µs, or '–' without samples. */
+function micros(histogram: Histogram, p: number): string {
+  return histogram.count === 0 ? '–' : `${formatMicros(histogram.percentile(p) / 1000)} µs`;
+}
+
+/** The run's latency figures: sampled queue wait and handler time of the busy topics, the requests' round trips. */
+function latencyLines(report: LatencyReport): string[] {
+  const spread = (h: Histogram): string => `p50 ${micros(h, 50)} · p99 ${micros(h, 99)} · p99.9 ${micros(h, 99.9)}`;
+  const { move, storm, where } = report.topics;
+  return [
+    `move  queue wait ${spread(move!.queueWait)}; handler ${spread(move!.handler)} (${formatCount(move!.queueWait.count)} samples)`,
+    `storm queue wait ${spread(storm!.queueWait)}; handler ${spread(storm!.handler)} (${formatCount(storm!.queueWait.count)} samples)`,
+    `where round trip ${spread(where!.roundTrip)} (${formatCount(where!.roundTrip.count)} requests)`,
+  ];
+}
+
 async function main(): Promise<void> {
   const { quick, reference } = parseOptions(process.argv.slice(2));
   const started = Date.now();
@@ -71,13 +90,15 @@ async function main(): Promise<void> {
   for (const backend of ['wasm', 'js'] as const) {
     const summary = await runGameServer({
       backend, players: 1000, moves: quick ? 100_000 : 400_000,
-      onProgress: (done, total) => progress.update(`game server, ${backend}`, done, total, 'moves', true),
+      // Live: the move topic's sampled queue wait so far.
+      onProgress: (done, total, move) => progress.update(`game server, ${backend}`, done, total, `moves · move queue wait p99 ${micros(move.queueWait, 99)}`, true),
     });
     progress.done();
     games.push(summary);
     const verdict = summary.ok ? 'every answer and count checked' : `FAILED: ${summary.failures.join('; ')}`;
     if (!summary.ok) failed = true;
     console.log(`  ${backend}: ${formatCount(summary.moves)} moves + ${summary.storms} storms in ${formatCount(summary.elapsedMs)} ms = ${formatWithUnit(summary.movesPerSecond, 'msg/s')}; ${summary.knockouts} knockouts; ${verdict}`);
+    for (const line of latencyLines(summary.latency)) console.log(`    ${line}`);
   }
   console.log();
 

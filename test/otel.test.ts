@@ -128,6 +128,13 @@ describe.each(BACKENDS)('OpenTelemetry adapter over a real engine (%s)', (backen
       expect(point(metrics, 'wasm_dispatch.handler_duration.count', { topic: 'orders.created' })).toBe(100);
       expect(point(metrics, 'wasm_dispatch.handler_duration.sum', { topic: 'orders.created' })).toBeCloseTo(latency.sum / 1e9, 12);
       expect(metrics.get('wasm_dispatch.handler_duration.sum')!.descriptor.unit).toBe('s');
+      // The engine's own latency histograms (its handler_duration gave way to the one above).
+      const wait = engine.latency('orders.created').topics['orders.created']!.queueWait;
+      expect(wait.count).toBeGreaterThan(0);
+      const orders = { 'messaging.system': 'wasm-dispatch', 'messaging.destination.name': 'orders.created' };
+      expect(point(metrics, 'wasm_dispatch.queue_wait.count', orders)).toBe(wait.count);
+      expect(point(metrics, 'wasm_dispatch.queue_wait.sum', orders)).toBeCloseTo(wait.sum / 1e9, 12);
+      expect(metrics.get('wasm_dispatch.queue_wait.sum')!.descriptor.unit).toBe('s');
 
       // Counters keep up with the engine between collections.
       for (let n = 0; n < 10; n++) engine.publish('orders.created', { n, fail: false, busyMs: 0 });

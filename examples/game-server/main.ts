@@ -11,7 +11,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createEngine, type TopicReply, type TopicStats } from 'wasm-dispatch';
+import { createEngine, type LatencyReport, type TopicLatency, type TopicReply, type TopicStats } from 'wasm-dispatch';
 import { FULL_HEALTH, topics, type Topics } from './topics.ts';
 
 export interface GameServerOptions {
@@ -33,8 +33,11 @@ export interface GameServerOptions {
   readonly ringCapacity?: number;
   /** Prints progress and the summary. Default false. */
   readonly log?: boolean;
-  /** Called every 4096 moves and at the end with (moves published, moves in all). */
-  readonly onProgress?: (done: number, total: number) => void;
+  /**
+   * Called every 4096 moves and at the end with (moves published, moves in all, the `move` topic's
+   * latency histograms so far: engine.latency('move'), a live view).
+   */
+  readonly onProgress?: (done: number, total: number, move: TopicLatency) => void;
 }
 
 type WhereReply = TopicReply<Topics, 'where'>;
@@ -65,6 +68,8 @@ export interface GameServerSummary {
   readonly queries: readonly QueryCheck[];
   readonly reports: readonly WorkerReport[];
   readonly topics: Record<string, TopicStats>;
+  /** The engine's latency histograms after the run (queue wait and handler time sampled, every `where` round trip). */
+  readonly latency: LatencyReport;
   /** Human-readable failed checks; empty when everything matched. */
   readonly failures: readonly string[];
   readonly ok: boolean;
@@ -144,7 +149,7 @@ export async function runGameServer(options: GameServerOptions = {}): Promise<Ga
         waits++;
         await engine.whenWritable();
       }
-      if (options.onProgress !== undefined && (i & 4095) === 4095) options.onProgress(i + 1, moves);
+      if (options.onProgress !== undefined && (i & 4095) === 4095) options.onProgress(i + 1, moves, engine.latency('move').topics.move!);
       if ((i + 1) % stormEvery === 0) {
         const storm = {
           id: storms++, x: Math.fround(rand() * WORLD), y: Math.fround(rand() * WORLD),
@@ -171,7 +176,7 @@ export async function runGameServer(options: GameServerOptions = {}): Promise<Ga
       }
     }
     await engine.drain({ timeout: 60_000 });
-    options.onProgress?.(moves, moves);
+    options.onProgress?.(moves, moves, engine.latency('move').topics.move!);
     const elapsedMs = performance.now() - started;
     const movesPerSecond = Math.round(moves / (elapsedMs / 1000));
     log(`published and handled ${moves} moves and ${storms} storms in ${elapsedMs.toFixed(0)} ms: ${movesPerSecond.toLocaleString('en-US')} moves/s (${waits} waits for back-pressure)`);
@@ -234,7 +239,7 @@ export async function runGameServer(options: GameServerOptions = {}): Promise<Ga
     }
     return {
       backend, workers, players, moves, storms, hits, knockouts, elapsedMs, movesPerSecond, waits,
-      queries, reports, topics: t, failures, ok: failures.length === 0,
+      queries, reports, topics: t, latency: engine.latency(), failures, ok: failures.length === 0,
     };
   } finally {
     await engine.close({ timeout: 5000 });

@@ -20,9 +20,10 @@
  * not used for a count/sum pair here.
  */
 import type { Attributes, BatchObservableResult, Meter, Observable } from '@opentelemetry/api';
-import type { EngineStats } from '../engine/types.ts';
+import type { EngineStats, LatencyReport, TopicLatency } from '../engine/types.ts';
 import { ConfigError } from '../errors.ts';
 import { CIRCUIT_STATES, HELP, PRIORITIES, readStats, TOPIC_COUNTERS, WORKER_STATES, type StatsSource } from './instruments.ts';
+import { LATENCY_HELP } from './latency.ts';
 import type { HistogramExport } from './prometheus.ts';
 import { createMetricsWindow, type MetricsWindow, type WindowReading } from './window.ts';
 
@@ -41,6 +42,12 @@ export interface OpenTelemetryOptions {
   readonly utilization?: boolean;
   /** Histograms to export as `.count` and `.sum` counters (see the file header); read at each collection. */
   readonly histograms?: readonly HistogramExport[];
+  /**
+   * When `source` is an engine with latency histograms: export them per topic as `.count` and
+   * `.sum` counters (`<prefix>.queue_wait`, `.handler_duration`, `.request_duration`, seconds),
+   * read with engine.latency() at each collection. Default true.
+   */
+  readonly latency?: boolean;
 }
 
 export interface OpenTelemetryRegistration {
@@ -132,6 +139,23 @@ export function registerOpenTelemetry(source: StatsSource, meter: Meter, options
     }
   }
 
+  // The engine's latency histograms, when it has them (an engine made with latency: false throws).
+  const latencySource = options.latency !== false && typeof (source as { latency?: unknown }).latency === 'function' ? (source as unknown as { latency(): LatencyReport }) : undefined;
+  let latencyInstruments: { key: keyof TopicLatency; count: Observable; sum: Observable }[] = [];
+  if (latencySource !== undefined) {
+    try {
+      latencySource.latency();
+      // A histogram of `histograms` with the same name wins (one instrument per name).
+      latencyInstruments = ([['queueWait', 'queue_wait'], ['handler', 'handler_duration'], ['roundTrip', 'request_duration']] as const)
+        .filter(([, name]) => !histogramInstruments.has(`${ns}${name}`))
+        .map(([key, name]) => ({
+          key, count: counter(`${ns}${name}.count`, '{value}', `${LATENCY_HELP[name]} (values recorded)`), sum: counter(`${ns}${name}.sum`, 's', `${LATENCY_HELP[name]} (sum of the values)`),
+        }));
+    } catch {
+      // latency: false: nothing to export
+    }
+  }
+
   // Attribute objects are made once per topic, lane, worker... and reused by every collection.
   const cache = new Map<string, Attributes>();
   const attributes = (key: string, make: () => Attributes): Attributes => {
@@ -202,6 +226,17 @@ export function registerOpenTelemetry(source: StatsSource, meter: Meter, options
         result.observe(utilization!, w.busyFraction, attributes(`w\u0000${w.worker}`, () => ({ 'messaging.system': system, [`${ns}worker`]: w.worker })));
       }
       if (eventLoop !== undefined && reading.eventLoop !== undefined) result.observe(eventLoop, reading.eventLoop.utilization, engine);
+    }
+    if (latencyInstruments.length > 0) {
+      for (const [topic, latency] of Object.entries(latencySource!.latency().topics)) {
+        const a = destination(topic);
+        for (const { key, count, sum } of latencyInstruments) {
+          const h = latency[key];
+          if (h.count === 0) continue;
+          result.observe(count, h.count, a);
+          result.observe(sum, h.sum / 1e9, a);
+        }
+      }
     }
     for (const h of histograms) {
       const instruments = histogramInstruments.get(`${ns}${h.name}`)!;
