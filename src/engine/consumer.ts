@@ -70,6 +70,8 @@ export class Consumer {
   private readonly controls0: ControlBlock;
   /** Whether some topic has an admission limit (the consumer then reads each record's ADMITTED flag). */
   private readonly admits: boolean;
+  /** Whether drainLane reads each record's FLAGS: for admission (ADMITTED) or latency sampling (STAMPED). */
+  private readonly readsFlags: boolean;
   private readonly erroredTopics: Uint8Array;
   private readonly i32: Int32Array;
   /** ringFrom's TAIL words (u32 indices): where a batch's handled cursor starts. */
@@ -131,6 +133,7 @@ export class Consumer {
     this.guardShare = Float64Array.from(shape.priorityWeights, (w) => w / shape.priorityWeights[0]!);
     this.credit = new Float64Array(PRIORITY_CLASSES);
     this.admits = admission.limits.some((limit) => limit !== 0);
+    this.readsFlags = this.admits || latency.on;
     this.tailFrom = ringFrom.map((ring) => (ring + RING_TAIL_OFFSET) >> 2);
     this.readFrom = ringFrom.map((ring) => (ring + RING_READ_OFFSET) >> 2);
     this.controls0 = controls0;
@@ -211,7 +214,7 @@ export class Consumer {
         i32[handled] = (i32[this.readFrom[key]!]! - 1) | 0;
         i32[handledLane] = key + 1 + HANDLED_ASYNC;
       }
-      const flags = this.u16[(record + RECORD_FLAGS_OFFSET) >> 1]!;
+      const flags = this.readsFlags ? this.u16[(record + RECORD_FLAGS_OFFSET) >> 1]! : 0;
       // Sampled for latency: its queue wait ends now (READ is one past it), its handler is timed.
       const sample = (flags & RECORD_FLAG_STAMPED) !== 0 ? this.latency.begin(key, (i32[this.readFrom[key]!]! - 1) | 0, record) : 0;
       // A batch handler may take the run of records behind this one from the lane (runBatch).

@@ -79,6 +79,8 @@ export class Producer {
   /** Per outbound key: 1 once this thread set its class in the consumer's CLASSES word. */
   private readonly announced: Uint8Array;
   private entered = false;
+  /** Pushes left before the next latency stamp (LatencyProbe.stamp restarts the count). */
+  private sampleCountdown: number;
   private flushScheduled = false;
   private readonly flushTask = (): void => {
     this.flushScheduled = false;
@@ -126,6 +128,7 @@ export class Producer {
       this.u32[(this.ringTable >> 2) + key] = ringTo[key]!;
     }
     this.ringTo = ringTo;
+    this.sampleCountdown = latency.firstCountdown;
     this.pending = new Int32Array(keys);
     this.fresh = new Int32Array(keys);
     this.announced = new Uint8Array(keys);
@@ -273,7 +276,7 @@ export class Producer {
   tryPush(key: number, src: number, stats: number): PushOutcome | typeof LANE_FULL {
     const status = this.core.ringTryPush(this.ringTo[key]!, src);
     if (status === STATUS_OK) {
-      if (--this.latency.countdown === 0) this.latency.stamp(key, this.ringTo[key]!, this.shape.recordSize);
+      if (--this.sampleCountdown === 0) this.sampleCountdown = this.latency.stamp(key, this.ringTo[key]!, this.shape.recordSize);
       this.fresh[key]! += 1;
       if (++this.pending[key]! >= this.shape.flushEvery) this.flushLane(key);
       return TAKEN;
@@ -297,7 +300,6 @@ export class Producer {
   collectPushed(pushedCounts: number, priority: number): void {
     const at = pushedCounts >> 2;
     const T = this.shape.threads;
-    const latency = this.latency;
     for (let c = 0; c < T; c++) {
       const n = this.u32[at + c]!;
       if (n === 0) continue;
@@ -306,8 +308,8 @@ export class Producer {
       this.pending[key]! += n;
       this.fresh[key]! += n;
       // Sampling: the lane whose pushes cross the count gets its last record stamped.
-      latency.countdown -= n;
-      if (latency.countdown <= 0) latency.stamp(key, this.ringTo[key]!, this.shape.recordSize);
+      this.sampleCountdown -= n;
+      if (this.sampleCountdown <= 0) this.sampleCountdown = this.latency.stamp(key, this.ringTo[key]!, this.shape.recordSize);
     }
   }
 

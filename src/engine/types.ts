@@ -253,7 +253,7 @@ export interface EngineOptions<T extends TopicMap, M extends HandlerModule<T, an
   /**
    * Latency histograms (engine.latency(), engine.metrics()): queue wait and handler time per
    * topic, sampled — every `sampleEvery`-th push of each publishing thread is stamped and timed
-   * (1..2^20; default 64) — and every request's round trip. `false`: none (no clock reads, no
+   * (1..2^20; default 128) — and every request's round trip. `false`: none (no clock reads, no
    * histogram memory). README "Latency" says what sampling does to accuracy.
    */
   readonly latency?: { readonly sampleEvery?: number } | false;
