@@ -70,7 +70,7 @@ function latencyLines(report: LatencyReport): string[] {
   return [
     `move  queue wait ${spread(move!.queueWait)}; handler ${spread(move!.handler)} (${formatCount(move!.queueWait.count)} samples)`,
     `storm queue wait ${spread(storm!.queueWait)}; handler ${spread(storm!.handler)} (${formatCount(storm!.queueWait.count)} samples)`,
-    `where round trip ${spread(where!.roundTrip)} (${formatCount(where!.roundTrip.count)} requests)`,
+    `where round trip ${spread(where!.roundTrip)} (${formatCount(where!.roundTrip.count)} timed of the requests)`,
   ];
 }
 

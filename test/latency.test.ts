@@ -2,7 +2,7 @@
  * Latency histograms across real workers (both backends): the sampling identity (stamped =
  * queue-wait samples + skipped) after drain, over two workers, publish and publishBatch; handler
  * times never below what the handler spun; queue waits bounded by the waits the handlers saw
- * themselves (a unit or clock error would break it); every request's round trip counted; async
+ * themselves (a unit or clock error would break it); with sampleEvery 1 every request's round trip counted; async
  * handlers timed to their settle; the exposition parses and its counts equal the histograms';
  * latency: false and bad options.
  */

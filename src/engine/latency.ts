@@ -5,7 +5,8 @@
  * ── What is measured ──────────────────────────────────────────────────────────────────────────
  *   queue wait    publish (the push into the lane) → its handler starts, on the consumer's thread
  *   handler time  handler start → return (async: → settle; a batch handler: its whole call)
- *   round trip    request() → its reply resolves the promise, on the engine's thread (every request)
+ *   round trip    request() → its reply resolves the promise, on the engine's thread (sampled the
+ *                 same way: the first and then every sampleEvery-th request)
  *
  * ── How queue wait and handler time are sampled ──────────────────────────────────────────────
  * Reading the clock costs ~40 ns, more than a message on the fast paths, so deliveries are
@@ -151,12 +152,16 @@ export class LatencyProbe {
    */
   private readonly starts = new Float64Array(64);
   private depth = 0;
+  /** Requests left before the next timed one. */
+  private requestCountdown: number;
   readonly now: () => number;
 
   constructor(shape: ShapeView, thread: number, arenaBuffer: ArrayBufferLike) {
     this.on = shape.latency !== undefined;
     this.sampleEvery = shape.latency?.sampleEvery ?? 0;
     this.firstCountdown = this.on ? this.sampleEvery : NEVER;
+    // The first request is timed: a few requests still give a figure.
+    this.requestCountdown = this.on ? 1 : NEVER;
     this.u16 = new Uint16Array(arenaBuffer);
     this.u32 = new Uint32Array(arenaBuffer);
     this.now = engineClock(shape.epochMs);
@@ -235,6 +240,13 @@ export class LatencyProbe {
   }
 
   // ── requests (thread 0) ─────────────────────────────────────────────────────────────────────
+
+  /** Whether the request being sent is timed: every sampleEvery-th (two clock reads are ~4 % of a round trip here). */
+  sampleRequest(): boolean {
+    if (--this.requestCountdown !== 0) return false;
+    this.requestCountdown = this.on ? this.sampleEvery : NEVER;
+    return this.on;
+  }
 
   /** A request of `topic` sent at `sent` (this.now()) was answered now. */
   roundTrip(topic: number, sent: number): void {

@@ -26,7 +26,7 @@ interface PendingRequest {
   readonly topic: TopicRuntime;
   /** Consumer threads that took the request. */
   readonly consumers: readonly number[];
-  /** When it was sent (LatencyProbe.now(); 0 with latency off): its round trip is timed to the reply that settles it. */
+  /** When it was sent (LatencyProbe.now()) if it is sampled, else 0: its round trip is timed to the reply that settles it. */
   readonly sent: number;
   cleanup(): void;
 }
@@ -89,7 +89,7 @@ export class Requests {
     const consumers: number[] = [];
     const entry: PendingRequest = {
       all, expected: all ? Infinity : 1, replies: [], resolve: (value) => settle.resolve(value), reject: (error) => settle.reject(error), topic, consumers,
-      sent: this.latency.on ? this.latency.now() : 0,
+      sent: this.latency.sampleRequest() ? this.latency.now() : 0,
       cleanup: () => {
         this.pending.delete(correlation);
         if (timer !== undefined) clearTimeout(timer);

@@ -253,8 +253,9 @@ export interface EngineOptions<T extends TopicMap, M extends HandlerModule<T, an
   /**
    * Latency histograms (engine.latency(), engine.metrics()): queue wait and handler time per
    * topic, sampled — every `sampleEvery`-th push of each publishing thread is stamped and timed
-   * (1..2^20; default 128) — and every request's round trip. `false`: none (no clock reads, no
-   * histogram memory). README "Latency" says what sampling does to accuracy.
+   * (1..2^20; default 128) — and request round trips (the first, then every `sampleEvery`-th
+   * request). `false`: none (no clock reads, no histogram memory). README "Latency" says what
+   * sampling does to accuracy.
    */
   readonly latency?: { readonly sampleEvery?: number } | false;
   /**
@@ -408,7 +409,7 @@ export interface TopicLatency {
   readonly queueWait: Histogram;
   /** Handler start → return (async: → settle; a batch handler: its call): the same samples. */
   readonly handler: Histogram;
-  /** request()/requestAll() → the reply that settles it, on the engine's thread: every request. */
+  /** request()/requestAll() → the reply that settles it, on the engine's thread: sampled requests (options.latency). */
   readonly roundTrip: Histogram;
 }
 
