@@ -16,6 +16,8 @@
  *   stats(), real engine: engine.stats() of a running engine with 64 generated topics and 8 workers
  *                        (idle after 64 000 publishes, so every counter is non-zero)
  *   format, real engine: formatPrometheus of that snapshot
+ *   latency, metrics:    engine.latency() (every histogram of every thread merged) and
+ *                        engine.metrics() (stats, latency and the text) of that engine
  * The check: the synthetic text parses back to its 64 × 17 topic counters (a count of series).
  *
  *   node build/bench/metrics.js
@@ -131,6 +133,8 @@ try {
   rows.push(row(`stats(), real engine (${METRICS_TOPICS} topics, ${WORKERS} workers, ${real.lanes.length} lanes)`, time(() => engine.stats())));
   rows.push(row('format, real engine snapshot', time(() => formatPrometheus(real)), formatPrometheus(real)));
   rows.push(row('stats() + format (a scrape)', time(() => formatPrometheus(engine.stats()))));
+  rows.push(row('engine.latency(): 64 topics × 3 histograms, merged over 9 threads', time(() => engine.latency())));
+  rows.push(row('engine.metrics(): a scrape with the latency families', time(() => engine.metrics()), engine.metrics()));
 } finally {
   await engine.close();
 }
