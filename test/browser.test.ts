@@ -241,13 +241,23 @@ describe('browser: the demo page (npm run demo:web)', () => {
   test('runs Wasm, JS and postMessage with checksums; a screenshot is saved', async () => {
     const page = await open('/web/demo/index.html', "document.body.dataset.state === 'ready'");
     try {
-      const rows = await within(STEP_MS * 2, 'demo run', page.evaluate(() => (globalThis as any).demo.run({ workers: 2, batch: 256, seconds: 1 }))) as { contender: string; medianMps: number; checksumOk: boolean; messages: number }[];
+      const rows = await within(STEP_MS * 2, 'demo run', page.evaluate(() => (globalThis as any).demo.run({ workers: 2, batch: 256, seconds: 1 }))) as {
+        contender: string; medianMps: number; checksumOk: boolean; messages: number; queueWaitUs: number[]; handlerUs: number[];
+      }[];
       expect(rows.map((r) => r.contender).sort()).toEqual(['js', 'postMessage', 'wasm']);
       for (const row of rows) {
         expect(row.checksumOk).toBe(true);
         expect(row.messages).toBeGreaterThan(0);
         expect(row.medianMps).toBeGreaterThan(0);
+        // The engines' own latency histograms (sampled in the workers, read from shared memory): p50 ≤ p99 ≤ p99.9.
+        if (row.contender === 'postMessage') continue;
+        const [p50, p99, p999] = row.queueWaitUs;
+        expect(p50).toBeGreaterThanOrEqual(0);
+        expect(p99).toBeGreaterThanOrEqual(p50!);
+        expect(p999).toBeGreaterThanOrEqual(p99!);
+        expect(row.handlerUs[0]).toBeGreaterThanOrEqual(0);
       }
+      expect(await page.evaluate(() => document.getElementById('live-latency')!.textContent)).toMatch(/queue wait p50 .* µs · handler p50 .* samples/);
       expect(await page.evaluate(() => document.body.dataset.state)).toBe('done');
       mkdirSync(SCREENSHOT_DIR, { recursive: true });
       await page.screenshot({ path: `${SCREENSHOT_DIR}demo.png`, fullPage: true });

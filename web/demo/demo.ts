@@ -33,7 +33,7 @@
  * document.body.dataset.state is 'ready', 'running', 'done' or 'error' (dataset.error: message).
  * Every wait has a timeout, so a run ends (in an error) rather than hangs.
  */
-import { createEngine, EngineError, type Engine } from '../../src/browser.ts';
+import { createEngine, EngineError, type Engine, type Histogram as EngineHistogram, type TopicLatency } from '../../src/browser.ts';
 import { formatCount, formatMicros, formatRate } from '../../bench/format.ts';
 import { topics, type DemoTopics } from './topics.ts';
 
@@ -123,6 +123,10 @@ export interface DemoResult {
   /** Ping round trips, µs (NaN if none were measured). */
   p50Us: number;
   p99Us: number;
+  /** The engines' sampled queue wait (publish → handler start) of the throughput phase, µs: p50, p99, p99.9 (NaN for postMessage). */
+  queueWaitUs: readonly [number, number, number];
+  /** Their sampled handler time, µs: p50, p99, p99.9. */
+  handlerUs: readonly [number, number, number];
   /** The workers' reported count and value sum equal what the page sent. */
   checksumOk: boolean;
   /** Messages sent (and, if checksumOk, handled). */
@@ -214,6 +218,8 @@ interface Contestant {
   report(): Promise<{ worker: number; count: number; sum: number }[]>;
   /** Errors the contender saw on the way (handler errors, crashed workers). */
   readonly errors: readonly string[];
+  /** The engine's latency histograms of `tick` so far (engine.latency(): sampled queue wait and handler time, ns); none for postMessage. */
+  latency?(): TopicLatency;
   close(): Promise<void>;
 }
 
@@ -294,6 +300,7 @@ async function startEngine(backend: 'wasm' | 'js', settings: Settings): Promise<
       }
     },
     handled: () => engine.stats().topics.tick!.delivered,
+    latency: () => engine.latency('tick').topics.tick!,
     drain: () => engine.drain({ timeout: DRAIN_TIMEOUT_MS }),
     async ping() {
       ping.stamp = performance.now();
@@ -488,6 +495,7 @@ const ui = {
   environment: document.getElementById('environment') as HTMLElement,
   canvas: document.getElementById('chart') as HTMLCanvasElement,
   results: document.getElementById('results') as HTMLTableSectionElement,
+  liveLatency: document.getElementById('live-latency') as HTMLElement,
 };
 
 let series: Series[] = [];
@@ -565,6 +573,7 @@ async function runContender(contender: Contender, settings: Settings, index: num
       lastT = now;
       lastHandled = handled;
       setStatus(`${step}: ${((now - began) / 1000).toFixed(1)} s of ${settings.seconds} s, ${formatMps(mps)} msg/s`, (now - began) / (end - began));
+      showLiveLatency(label, active.latency?.());
       drawChart();
     };
     const sampler = setInterval(() => sample(performance.now()), SAMPLE_MS);
@@ -587,6 +596,9 @@ async function runContender(contender: Contender, settings: Settings, index: num
 
     setStatus(`${step}: draining…`);
     await within(DRAIN_TIMEOUT_MS + 1000, `${label}: drain`, active.drain());
+    // The throughput phase's latency (before the pings add their own samples).
+    const tick = active.latency?.();
+    showLiveLatency(label, tick);
 
     if (!stopRequested) {
       setStatus(`${step}: measuring latency (ping round trips)…`);
@@ -620,6 +632,7 @@ async function runContender(contender: Contender, settings: Settings, index: num
     return {
       contender, label, workers: settings.workers, batch: settings.batch, seconds,
       medianMps: line.medianMps, p50Us: percentile(histogram, 50), p99Us: percentile(histogram, 99),
+      queueWaitUs: spreadUs(tick?.queueWait), handlerUs: spreadUs(tick?.handler),
       checksumOk, messages: active.sent,
       checksum: checksumOk ? `ok: ${formatCount(count)} messages, per worker ${shares}` : `mismatch: ${problems.join('; ')}`,
     };
@@ -631,6 +644,30 @@ async function runContender(contender: Contender, settings: Settings, index: num
 
 function percentile(histogram: Histogram, p: number): number {
   return histogram.totalCount === 0 ? NaN : histogram.getValueAtPercentile(p);
+}
+
+/** p50, p99 and p99.9 of one of the engine's latency histograms (ns) in µs; NaN without samples. */
+function spreadUs(histogram: EngineHistogram | undefined): [number, number, number] {
+  if (histogram === undefined || histogram.count === 0) return [NaN, NaN, NaN];
+  return [histogram.percentile(50) / 1000, histogram.percentile(99) / 1000, histogram.percentile(99.9) / 1000];
+}
+
+/** The live latency lines below the chart, one per contender of the run: the engine's sampled queue wait and handler time so far. */
+const liveLatency = new Map<string, string>();
+
+function showLiveLatency(label: string, tick: TopicLatency | undefined): void {
+  const spread = (h: EngineHistogram): string => {
+    const [p50, p99, p999] = spreadUs(h);
+    return `p50 ${formatMicros(p50)} · p99 ${formatMicros(p99)} · p99.9 ${formatMicros(p999)} µs`;
+  };
+  liveLatency.set(label, tick === undefined
+    ? `${label}: no latency histograms (postMessage has none)`
+    : `${label} · queue wait ${spread(tick.queueWait)} · handler ${spread(tick.handler)} · ${formatCount(tick.queueWait.count)} samples`);
+  ui.liveLatency.replaceChildren(...[...liveLatency.values()].map((text) => {
+    const line = document.createElement('div');
+    line.textContent = text;
+    return line;
+  }));
 }
 
 /** The controls' current values, checked. */
@@ -658,6 +695,7 @@ async function runAll(): Promise<DemoResult[]> {
   legendContenders = settings.contenders;
   chartSeconds = settings.seconds;
   ui.results.replaceChildren();
+  liveLatency.clear();
   drawChart();
   const results: DemoResult[] = [];
   let firstError: string | undefined;
@@ -674,7 +712,7 @@ async function runAll(): Promise<DemoResult[]> {
         showError(message, LABELS[contender]);
         result = {
           contender, label: LABELS[contender], workers: settings.workers, batch: settings.batch, seconds: 0,
-          medianMps: NaN, p50Us: NaN, p99Us: NaN, checksumOk: false, messages: 0, checksum: 'not run', error: message,
+          medianMps: NaN, p50Us: NaN, p99Us: NaN, queueWaitUs: [NaN, NaN, NaN], handlerUs: [NaN, NaN, NaN], checksumOk: false, messages: 0, checksum: 'not run', error: message,
           ...(error instanceof EngineError ? { errorCode: error.code } : {}),
         };
       }
@@ -721,6 +759,8 @@ function addRow(result: DemoResult): void {
   cell(formatMps(result.medianMps), 'num strong');
   cell(formatMicros(result.p50Us), 'num');
   cell(formatMicros(result.p99Us), 'num');
+  cell(result.queueWaitUs.map(formatMicros).join(' / '), 'num lat');
+  cell(result.handlerUs.map(formatMicros).join(' / '), 'num lat');
   const check = cell(result.error !== undefined ? 'failed' : result.checksumOk ? '✓ ok' : '✗ mismatch', result.checksumOk ? 'ok' : 'bad');
   check.title = result.error ?? result.checksum;
   // A failure's whole message is in the red box; the row names it briefly.
