@@ -12,13 +12,14 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
-  AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader, type MetricData,
+  AggregationTemporality, DataPointType, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader, type MetricData,
 } from '@opentelemetry/sdk-metrics';
 import { createEngine } from '../src/index.ts';
 import { ConfigError } from '../src/errors.ts';
 import { Histogram } from '../src/histogram.ts';
 import { TOPIC_COUNTERS } from '../src/metrics/instruments.ts';
-import { registerOpenTelemetry } from '../src/metrics/otel.ts';
+import { createLatencyMetricProducer, registerOpenTelemetry } from '../src/metrics/otel.ts';
+import { LATENCY_BUCKETS } from '../src/metrics/latency.ts';
 import { BACKENDS, CORE_BUILD, STRESS } from './harness.ts';
 import { metricsTopics, ODD_TOPIC, type MetricsTopics } from './engine/metrics-topics.ts';
 import type metricsHandlers from './engine/metrics-handlers.ts';
@@ -147,6 +148,66 @@ describe.each(BACKENDS)('OpenTelemetry adapter over a real engine (%s)', (backen
       await engine.drain({ timeout: 60_000 });
       expect(engine.stats().topics['orders.created']!.published).toBe(N + 20);
       expect(point(await collect(s), 'messaging.client.sent.messages', { 'messaging.destination.name': 'orders.created' })).toBe(N + 10);
+    } finally {
+      await engine.close();
+    }
+  });
+});
+
+describe.each(BACKENDS)('OpenTelemetry latency histograms: a MetricProducer (%s)', (backend) => {
+  test('messaging.process.duration, queue wait and request duration arrive with their buckets; counts, sums and bounds equal engine.latency()', async () => {
+    const engine = await createEngine<MetricsTopics, typeof metricsHandlers>({
+      topics: metricsTopics, handlers: HANDLERS, backend, coreBuild: CORE_BUILD, workers: 2, onError: () => undefined, latency: { sampleEvery: 3 },
+    });
+    try {
+      await engine.subscribe('orders.created', { handler: 'orders', mode: 'group' });
+      for (let n = 0; n < N; n++) if (!engine.publish('orders.created', { n, fail: false, busyMs: n % 100 === 0 ? 1 : 0 })) await engine.whenWritable();
+      await engine.drain({ timeout: 60_000 });
+      const producer = createLatencyMetricProducer(engine);
+      const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+      const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000, metricProducers: [producer] });
+      const provider = new MeterProvider({ readers: [reader] });
+      open.push({ provider, exporter, reader });
+      await reader.forceFlush();
+      const byName = new Map<string, MetricData>();
+      for (const resource of exporter.getMetrics()) for (const scope of resource.scopeMetrics) for (const metric of scope.metrics) byName.set(metric.descriptor.name, metric);
+      const { queueWait, handler } = engine.latency().topics['orders.created']!;
+      expect(handler.count).toBeGreaterThan(0);
+      for (const [name, histogram, operation] of [['messaging.process.duration', handler, 'process'], ['wasm_dispatch.queue_wait', queueWait, undefined]] as const) {
+        const metric = byName.get(name)!;
+        expect(metric.dataPointType).toBe(DataPointType.HISTOGRAM);
+        expect(metric.descriptor.unit).toBe('s');
+        expect(metric.dataPoints).toHaveLength(1); // only the topic with samples
+        const point = metric.dataPoints[0]! as { attributes: Record<string, unknown>; value: { count: number; sum: number; max: number; buckets: { boundaries: number[]; counts: number[] } } };
+        expect(point.attributes).toEqual({
+          'messaging.system': 'wasm-dispatch', 'messaging.destination.name': 'orders.created', ...(operation !== undefined ? { 'messaging.operation.name': operation } : {}),
+        });
+        expect(point.value.count).toBe(histogram.count);
+        expect(point.value.sum).toBeCloseTo(histogram.sum / 1e9, 12);
+        expect(point.value.max).toBeCloseTo(histogram.max / 1e9, 12);
+        expect(point.value.buckets.boundaries).toEqual([...LATENCY_BUCKETS]);
+        expect(point.value.buckets.counts.reduce((a, b) => a + b, 0)).toBe(histogram.count);
+        // Each explicit bucket holds the source buckets whose values lie in (previous bound, bound].
+        const atOrBelow = (seconds: number): number => { let n = 0; histogram.forEachBucket((le, cumulative) => { if (le <= Math.round(seconds * 1e9)) n = cumulative; }); return n; };
+        let cumulative = 0;
+        point.value.buckets.boundaries.forEach((bound, i) => {
+          cumulative += point.value.buckets.counts[i]!;
+          expect([bound, cumulative]).toEqual([bound, atOrBelow(bound)]);
+        });
+      }
+      expect(byName.has('wasm_dispatch.request.duration')).toBe(false); // no requests: no series
+    } finally {
+      await engine.close();
+    }
+  });
+
+  test('an engine without latency histograms, or something else, is a ConfigError', async () => {
+    const engine = await createEngine<MetricsTopics, typeof metricsHandlers>({
+      topics: metricsTopics, handlers: HANDLERS, backend, coreBuild: CORE_BUILD, workers: 1, latency: false,
+    });
+    try {
+      expect(() => createLatencyMetricProducer(engine)).toThrow(ConfigError);
+      expect(() => createLatencyMetricProducer({} as never)).toThrow(ConfigError);
     } finally {
       await engine.close();
     }

@@ -385,7 +385,7 @@ export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = Handle
       const id = this.runtime.topics.get(name).id;
       topics[name] = { queueWait: reader.merged(id, LATENCY_QUEUE_WAIT), handler: reader.merged(id, LATENCY_HANDLER), roundTrip: reader.merged(id, LATENCY_ROUND_TRIP) };
     }
-    return { topics, ...reader.sampling() };
+    return { topics, since: this.validated.shape.epochMs, ...reader.sampling() };
   }
 
   /**

@@ -416,6 +416,8 @@ export interface TopicLatency {
 /** engine.latency(): per topic, and the sampling identity's two sides (latency.ts). */
 export interface LatencyReport {
   readonly topics: Readonly<Record<string, TopicLatency>>;
+  /** Epoch ms the histograms count from: the engine's creation. */
+  readonly since: number;
   /** Records stamped for sampling, over every publishing thread. */
   readonly stamped: number;
   /** Stamped records not measured (replies, dead letters, records inside a batch run, stolen ones); after drain, stamped = Σ queueWait.count + skipped. */

@@ -28,6 +28,7 @@ import type { HistogramExport } from './prometheus.ts';
 import { createMetricsWindow, type MetricsWindow, type WindowReading } from './window.ts';
 
 export type { StatsSource } from './instruments.ts';
+export { createLatencyMetricProducer, type LatencyProducerOptions, type LatencySource } from './otel-latency.ts';
 
 export interface OpenTelemetryOptions {
   /** Namespace of the instruments that no convention names; default 'wasm_dispatch'. */
