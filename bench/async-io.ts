@@ -41,7 +41,7 @@ import {
 } from './engine/async-io-topics.ts';
 import { BATCH, DEADLINE_MS, EngineErrors, RUNS, VerificationError, check, median, printTable } from './async-common.ts';
 import { formatMicros, formatRate, formatRatio } from './format.ts';
-import { DEFAULT_IO_COSTS, ioValueOf } from './io-resource.ts';
+import { DEFAULT_IO_COSTS, ioValueOf, keyStream } from './io-resource.ts';
 
 const SATURATION_MS = Number(process.env.ASYNC_SATURATION_MS ?? 1000);
 const LATENCY_MS = Number(process.env.ASYNC_LATENCY_MS ?? 1500);
@@ -80,17 +80,6 @@ const IO_VARIANTS: readonly IoVariant[] = [
   { name: '(c) createBatcher', topic: 'io.batcher', handler: 'batcher' },
   { name: "(c') createBatcher, concurrency ∞", topic: 'io.unlimited', handler: 'unlimited' },
 ];
-
-/** xorshift32 over 0 .. KEYS−1: the same key sequence for every variant of a run. */
-function keyStream(seed: number): () => number {
-  let x = seed | 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) % KEYS;
-  };
-}
 
 /** What the workers measured in one run, merged. */
 interface IoStats {
@@ -187,7 +176,7 @@ function ioRow(variant: IoVariant, stats: IoStats, n: number, expectedSum: numbe
 
 /** saturation: n messages published as fast as the lanes take them (publishBatch, whenWritable), then drain(). */
 async function saturationRun(engine: Engine<AsyncIoTopics>, errors: EngineErrors, variant: IoVariant, n: number, seed: number): Promise<IoRow> {
-  const nextKey = keyStream(seed);
+  const nextKey = keyStream(seed, KEYS);
   const batch = Array.from({ length: BATCH }, () => ({ seq: 0, key: 0, stamp: 0 }));
   let expectedSum = 0;
   const t0 = performance.now();
@@ -223,7 +212,7 @@ async function saturationRun(engine: Engine<AsyncIoTopics>, errors: EngineErrors
  * schedule goes on regardless, as arrivals from outside would.
  */
 async function latencyRun(engine: Engine<AsyncIoTopics>, errors: EngineErrors, variant: IoVariant, rate: number, runMs: number, seed: number): Promise<IoRow> {
-  const nextKey = keyStream(seed);
+  const nextKey = keyStream(seed, KEYS);
   const writer = engine.writer(variant.topic);
   const gapMs = 1000 / rate;
   const lag = new Histogram({ bits: HISTOGRAM_BITS });

@@ -40,6 +40,7 @@ import { createBatcher } from '../src/batcher.ts';
 import { Histogram } from '../src/histogram.ts';
 import { collectEnv, describeEnv, busyWarning, PROJECT_ROOT } from './env.ts';
 import { formatMicros, formatRate, formatRatio } from './format.ts';
+import { ioValueOf, keyStream, makeIoResource, type IoAnswer, type IoCosts, type IoResource } from './io-resource.ts';
 
 const UNITS = Number(process.env.BATCH_UNITS ?? 1000);
 const KEYS = Number(process.env.BATCH_KEYS ?? 10_000);
@@ -50,21 +51,12 @@ const WARMUP_MS = Number(process.env.BATCH_WARMUP_MS ?? 400);
 const RUNS = Number(process.env.BATCH_RUNS ?? 3);
 /** The resource's fixed latency per call. */
 const LATENCY_MS = 1;
+const COSTS: IoCosts = { callUs: CALL_US, latencyMs: LATENCY_MS, itemUs: ITEM_US };
 /** Most keys per call, the same for DataLoader and createBatcher. */
 const MAX_BATCH = 256;
 const NS_PER_MS = 1e6;
 
-/** What the resource answers per key: the checked value, and how long the call that carried it took. */
-interface Answer {
-  readonly value: number;
-  readonly callMs: number;
-}
-
-/** Busy-waits `us` µs: CPU the resource's client spends on this thread (encode, syscalls, parse). */
-function spin(us: number): void {
-  const end = performance.now() + us / 1000;
-  while (performance.now() < end) { /* CPU, as a client library would spend it */ }
-}
+type Answer = IoAnswer;
 
 /** One run's figures. */
 class Tally {
@@ -78,22 +70,14 @@ class Tally {
   readonly callTime = new Histogram();
 }
 
-/** The simulated resource: a call costs CALL_US of CPU, LATENCY_MS of waiting, ITEM_US of CPU per key. */
-function makeResource(tally: () => Tally): (keys: readonly number[]) => Promise<Answer[]> {
-  return async (keys) => {
-    const t0 = performance.now();
-    spin(CALL_US);
-    await new Promise<void>((resolve) => setTimeout(resolve, LATENCY_MS));
-    spin(ITEM_US * keys.length);
-    const callMs = performance.now() - t0;
+/** The simulated resource (bench/io-resource.ts) with this run's costs, counting into the current tally. */
+function makeResource(tally: () => Tally): IoResource {
+  return makeIoResource(COSTS, (keys, callMs) => {
     const t = tally();
     t.calls++;
-    t.keysCalled += keys.length;
+    t.keysCalled += keys;
     t.callTime.record(callMs * NS_PER_MS);
-    const out = new Array<Answer>(keys.length);
-    for (let i = 0; i < keys.length; i++) out[i] = { value: keys[i]! * 2 + 1, callMs };
-    return out;
-  };
+  });
 }
 
 interface Variant {
@@ -132,17 +116,6 @@ const VARIANTS: readonly Variant[] = [
   },
 ];
 
-/** xorshift32: the same key sequence for every variant. */
-function keyStream(seed: number): () => number {
-  let x = seed | 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) % KEYS;
-  };
-}
-
 /** An arrival pattern: `thinkMs(random)` is a unit's pause before each load (0: none, not even a turn). */
 interface Pattern {
   readonly name: string;
@@ -160,7 +133,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 async function run(variant: Variant, pattern: Pattern, ms: number, seed: number): Promise<{ tally: Tally; elapsedMs: number }> {
   const tally = new Tally();
   const stage = variant.make(makeResource(() => tally));
-  const nextKey = keyStream(seed);
+  const nextKey = keyStream(seed, KEYS);
   const t0 = performance.now();
   const stopAt = t0 + ms;
   const unit = async (): Promise<void> => {
@@ -173,7 +146,7 @@ async function run(variant: Variant, pattern: Pattern, ms: number, seed: number)
       const latencyMs = performance.now() - start;
       tally.loads++;
       tally.checksum += answer.value;
-      tally.expected += key * 2 + 1;
+      tally.expected += ioValueOf(key);
       tally.latency.record(latencyMs * NS_PER_MS);
       tally.outside.record((latencyMs - answer.callMs) * NS_PER_MS);
     }

@@ -57,3 +57,14 @@ export function makeIoResource(costs: IoCosts, onCall: (keys: number, callMs: nu
     return out;
   };
 }
+
+/** xorshift32 over 0 .. keys − 1: the same key sequence for every variant of a run (seed 0 counts as 1). */
+export function keyStream(seed: number, keys: number): () => number {
+  let x = seed | 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) % keys;
+  };
+}

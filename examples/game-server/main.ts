@@ -9,8 +9,7 @@
  *
  *   node build/examples/game-server/main.js [wasm|js] [--players=N] [--moves=N] [--workers=N]
  */
-import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseExampleArgs, runIfMain } from '../cli.ts';
 import { createEngine, type LatencyReport, type TopicLatency, type TopicReply, type TopicStats } from 'wasm-dispatch';
 import { FULL_HEALTH, topics, type Topics } from './topics.ts';
 
@@ -249,34 +248,9 @@ export async function runGameServer(options: GameServerOptions = {}): Promise<Ga
 const USAGE = 'usage: main.js [wasm|js] [--players=N] [--moves=N] [--workers=N] [--stormEvery=N] [--queries=N] [--seed=N] [--ringCapacity=N]';
 const NUMBER_OPTIONS = ['players', 'moves', 'workers', 'stormEvery', 'queries', 'seed', 'ringCapacity'] as const;
 
-/** The command line's options (node:util parseArgs); a bad one throws, naming it. */
+/** The command line's options; a bad one throws, naming it. */
 function parseOptions(argv: readonly string[]): GameServerOptions {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    allowPositionals: true,
-    options: Object.fromEntries(NUMBER_OPTIONS.map((name) => [name, { type: 'string' as const }])),
-  });
-  if (positionals.length > 1 || (positionals[0] !== undefined && positionals[0] !== 'wasm' && positionals[0] !== 'js')) {
-    throw new Error(`unexpected argument ${positionals.join(' ')}: the backend is wasm or js`);
-  }
-  const numbers: Record<string, number> = {};
-  for (const name of NUMBER_OPTIONS) {
-    const text = values[name];
-    if (text === undefined) continue;
-    if (!/^\d+$/.test(text)) throw new Error(`--${name}=${text}: must be a whole number`);
-    numbers[name] = Number(text);
-  }
-  return { backend: (positionals[0] ?? 'wasm') as 'wasm' | 'js', ...numbers, log: true };
+  return { ...parseExampleArgs(argv, NUMBER_OPTIONS), log: true };
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  let options: GameServerOptions;
-  try {
-    options = parseOptions(process.argv.slice(2));
-  } catch (error) {
-    console.error(`${(error as Error).message}\n${USAGE}`);
-    process.exit(2);
-  }
-  const summary = await runGameServer(options);
-  process.exitCode = summary.ok ? 0 : 1;
-}
+await runIfMain(import.meta.url, USAGE, parseOptions, runGameServer);

@@ -304,6 +304,30 @@ export class Consumer {
     return this.pending.whenSettled();
   }
 
+  /** The doorbell wait awaitSettleOrRecord keeps outstanding across calls (each waitAsync stays pending until it ends: one at a time). */
+  private doorbellWait: Promise<void> | undefined;
+
+  /**
+   * With deliveries pending: waits until one settles or a producer rings the doorbell, never
+   * blocking the event loop the promises settle in. Announces SLEEPING, re-checks the lanes
+   * (pairs with a producer's HEAD store then SLEEPING load: either it sees SLEEPING and rings,
+   * or the re-check finds its record), and only if they are empty calls `beforeWait` and waits
+   * on `waitDoorbell(i32, index, value)`. SLEEPING is cleared on return.
+   */
+  async awaitSettleOrRecord(waitDoorbell: (i32: Int32Array, index: number, value: number) => Promise<unknown>, beforeWait?: () => void): Promise<void> {
+    const { i32, sleeping, doorbell } = this.control;
+    Atomics.store(i32, sleeping, 1);
+    const rung = Atomics.load(i32, doorbell);
+    if (this.drainAll() === 0) {
+      this.doorbellWait ??= waitDoorbell(i32, doorbell, rung).then(() => {
+        this.doorbellWait = undefined;
+      });
+      beforeWait?.();
+      await Promise.race([this.pending.whenSettled(), this.doorbellWait]);
+    }
+    Atomics.store(i32, sleeping, 0);
+  }
+
   /**
    * One pass over every inbound lane, class by class from high to low; returns records handled.
    *

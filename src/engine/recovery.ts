@@ -132,13 +132,7 @@ export class Recovery {
       const key = (inBatch & (HANDLED_COUNTED - 1)) - 1;
       const ring = this.inbound(thread, key);
       const handled = i32[dead.handled]!;
-      if (key >= 0 && key < keys && i32[(ring + RING_READ_OFFSET) >> 2] !== handled) {
-        const record = ringRecordAt(this.i32, ring, handled);
-        const at = (record + RECORD_CRASHES_OFFSET) >> 1;
-        const crashes = Math.min(0xffff, this.u16[at]! + 1);
-        this.u16[at] = crashes;
-        diedOn = { record, crashes, key };
-      }
+      if (key >= 0 && key < keys && i32[(ring + RING_READ_OFFSET) >> 2] !== handled) diedOn = this.diedOn(ring, handled, key);
       i32[dead.handledLane] = 0;
     } else if (inBatch !== 0) {
       const key = (inBatch & (HANDLED_COUNTED - 1)) - 1;
@@ -151,13 +145,7 @@ export class Recovery {
       if (key >= 0 && key < keys && done <= read) {
         if (!counted) dead.addCompleted(done);
         this.commit(ring, handled);
-        if (!counted && read > done) {
-          const record = ringRecordAt(this.i32, ring, handled);
-          const at = (record + RECORD_CRASHES_OFFSET) >> 1;
-          const crashes = Math.min(0xffff, this.u16[at]! + 1);
-          this.u16[at] = crashes;
-          diedOn = { record, crashes, key };
-        }
+        if (!counted && read > done) diedOn = this.diedOn(ring, handled, key);
       }
       i32[dead.handledLane] = 0;
     }
@@ -167,8 +155,7 @@ export class Recovery {
     if (stolen !== 0) {
       const claim = (stolen + RECORD_CLAIM_OFFSET) >> 1;
       if (Atomics.load(this.u16, claim) === CLAIM_STOLEN) {
-        const crashes = (stolen + RECORD_CRASHES_OFFSET) >> 1;
-        this.u16[crashes] = Math.min(0xffff, this.u16[crashes]! + 1);
+        this.addCrash(stolen);
         this.f64[dead.topicStats(this.u16[(stolen + RECORD_TOPIC_OFFSET) >> 1]!) + TOPIC_STAT_CRASHED]! += 1;
         Atomics.store(this.u16, claim, CLAIM_FREE);
       }
@@ -184,14 +171,27 @@ export class Recovery {
       for (let index = tail; index !== read; index = (index + 1) | 0) {
         const record = ringRecordAt(this.i32, ring, index);
         if (record === diedOn?.record || Atomics.load(this.u16, (record + RECORD_CLAIM_OFFSET) >> 1) === CLAIM_DONE) continue;
-        const at = (record + RECORD_CRASHES_OFFSET) >> 1;
-        this.u16[at] = Math.min(0xffff, this.u16[at]! + 1);
+        this.addCrash(record);
       }
       i32[(ring + RING_READ_OFFSET) >> 2] = tail;
       i32[(ring + RING_CACHED_HEAD_OFFSET) >> 2] = tail;
       Atomics.store(i32, (ring + RING_CONSUMER_PARKED_OFFSET) >> 2, 0);
     }
     return diedOn;
+  }
+
+  /** The record at ring index `index` of lane `ring` (inbound key `key`) is the one the thread died on: its crash counted on it. */
+  private diedOn(ring: number, index: number, key: number): DiedOn {
+    const record = ringRecordAt(this.i32, ring, index);
+    return { record, crashes: this.addCrash(record), key };
+  }
+
+  /** Counts a crash on the record at `record` (its CRASHES word, in place, saturating): the new count. */
+  private addCrash(record: number): number {
+    const at = (record + RECORD_CRASHES_OFFSET) >> 1;
+    const crashes = Math.min(0xffff, this.u16[at]! + 1);
+    this.u16[at] = crashes;
+    return crashes;
   }
 
   /**

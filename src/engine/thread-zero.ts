@@ -21,8 +21,8 @@ export class ThreadZero {
   private closed = false;
   private pumpRunning = false;
   private writableWaiters: (() => void)[] = [];
-  /** The loop's doorbell wait while deliveries are held (at most one outstanding). */
-  private doorbellWait: Promise<void> | undefined;
+  /** The doorbell wait while deliveries are held (Consumer.awaitSettleOrRecord keeps at most one outstanding). */
+  private readonly waitDoorbell = (i32: Int32Array, index: number, value: number): Promise<unknown> => this.platform.waitAsync(i32, index, value, THREAD0_PARK_MS);
 
   constructor(
     private readonly runtime: ThreadRuntime,
@@ -87,15 +87,7 @@ export class ThreadZero {
       if (consumer.pendingDeliveries !== 0) {
         // Deliveries of a consume() stream are held (consume.ts): a lane may have records that must
         // wait, so hasInbound() says nothing; wait for a settle or the doorbell, never spin.
-        Atomics.store(i32, sleeping, 1);
-        const rung = Atomics.load(i32, doorbell);
-        if (consumer.drainAll() === 0) {
-          this.doorbellWait ??= this.platform.waitAsync(i32, doorbell, rung, THREAD0_PARK_MS).then(() => {
-            this.doorbellWait = undefined;
-          });
-          await Promise.race([consumer.whenSettled(), this.doorbellWait]);
-        }
-        Atomics.store(i32, sleeping, 0);
+        await consumer.awaitSettleOrRecord(this.waitDoorbell);
         polls = 0;
         continue;
       }

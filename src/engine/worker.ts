@@ -119,8 +119,8 @@ export async function runWorker(data: WorkerStartData, post: (message: WorkerMes
     for (let t = 1; t < controls.length; t++) if (t !== data.thread && Atomics.load(controls[t]!.i32, controls[t]!.busy) !== 0) awake++;
     return awake > cores;
   };
-  /** The doorbell wait of the async idle path (at most one outstanding: settles come far more often than rings). */
-  let doorbellWait: Promise<void> | undefined;
+  /** The doorbell wait of the async idle path (Consumer.awaitSettleOrRecord keeps at most one outstanding: settles come far more often than rings). */
+  const waitDoorbell = (words: Int32Array, index: number, value: number): Promise<unknown> => waitAsyncOrPoll(words, index, value, PARK_TIMEOUT_MS, yieldFn);
   /** Holds the thread's event loop open while it waits for async deliveries (see the async idle path). */
   let keepAlive: ReturnType<typeof setInterval> | undefined;
   let budget = spin;
@@ -185,25 +185,15 @@ export async function runWorker(data: WorkerStartData, post: (message: WorkerMes
       if (f64[idleSince] === 0) f64[idleSince] = nowMs();
       Atomics.store(i32, busy, 0);
       isBusy = false;
-      Atomics.store(i32, sleeping, 1);
-      const rung = Atomics.load(i32, doorbell);
-      // Re-check after announcing SLEEPING (pairs with the producer's HEAD store then SLEEPING load).
-      if (consumer.drainAll() === 0) {
-        if (doorbellWait === undefined) {
-          doorbellWait = waitAsyncOrPoll(i32, doorbell, rung, PARK_TIMEOUT_MS, yieldFn).then(() => {
-            doorbellWait = undefined;
-          });
-        }
+      await consumer.awaitSettleOrRecord(waitDoorbell, () => {
         // Atomics.waitAsync does not keep a Node worker's event loop alive: a handler awaiting only
         // another message (a plain promise) would let the thread exit. A ref'd timer does.
         keepAlive ??= setInterval(() => undefined, PARK_TIMEOUT_MS);
-        await Promise.race([consumer.whenSettled(), doorbellWait]);
-        if (consumer.pendingDeliveries === 0) {
-          clearInterval(keepAlive);
-          keepAlive = undefined;
-        }
+      });
+      if (consumer.pendingDeliveries === 0 && keepAlive !== undefined) {
+        clearInterval(keepAlive);
+        keepAlive = undefined;
       }
-      Atomics.store(i32, sleeping, 0);
       polls = 0;
       continue;
     }
