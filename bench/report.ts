@@ -17,25 +17,12 @@ import {
   bestPeer, better, compare, groupRows, isEngine, metricName, roundEntries, sortWho, unitLabel,
   type ResultEntry, type Row, type Suite,
 } from './results.ts';
+import { CHART_STYLE, colorOf, logDecades, px, renderLegend, truncate, xml } from './svg.ts';
 
 /** The committed reference results (README and docs cite them). */
 export const REFERENCE_DIR = new URL('bench/results/', PROJECT_ROOT);
 /** Where a person's runs go: ignored by git, so running a benchmark leaves the clone clean. */
 export const LOCAL_DIR = new URL('bench/results/local/', PROJECT_ROOT);
-
-const COLORS: Record<string, string> = {
-  wasm: '#654ff0',
-  js: '#c99a00',
-  postMessage: '#2a9d8f',
-  'ringbuf.js': '#e76f51',
-  'sab-ring': '#8ab17d',
-  piscina: '#d62828',
-  tinypool: '#457b9d',
-  events: '#6d597a',
-  eventemitter3: '#b56576',
-  mitt: '#1d3557',
-};
-const EXTRA_COLORS = ['#7f7f7f', '#17becf', '#bcbd22', '#8c564b', '#e377c2'];
 
 function num(value: unknown): number {
   return typeof value === 'number' ? value : NaN;
@@ -63,13 +50,6 @@ function normalise(raw: unknown): ResultEntry | null {
   };
   if (typeof e.error === 'string') entry.error = e.error;
   return entry;
-}
-
-function colorOf(who: string, allWho: readonly string[]): string {
-  const known = COLORS[who];
-  if (known !== undefined) return known;
-  const extras = allWho.filter((w) => COLORS[w] === undefined);
-  return EXTRA_COLORS[Math.max(0, extras.indexOf(who)) % EXTRA_COLORS.length]!;
 }
 
 function formatCell(e: ResultEntry | undefined): string {
@@ -217,19 +197,6 @@ function renderMarkdown(env: unknown, entries: readonly ResultEntry[], svgName: 
 // ---------------------------------------------------------------------------------------------
 // SVG
 
-function xml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
-}
-
-function truncate(text: string, max: number): string {
-  const chars = [...text];
-  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
-}
-
-function n(value: number): string {
-  return (Math.round(value * 10) / 10).toString();
-}
-
 /** 10^d as an axis label: '10K/s', '1M/s'. */
 function tickLabel(d: number): string {
   return `${formatScale(10 ** d)}/s`;
@@ -238,27 +205,11 @@ function tickLabel(d: number): string {
 function renderSvg(entries: readonly ResultEntry[]): string {
   const rows = groupRows(entries.filter((e) => e.metric === 'msgs_per_s')).flatMap((s) => s.rows);
   const allWho = sortWho(rows.flatMap((r) => [...r.byWho.keys()]));
-  const values = rows.flatMap((r) => [...r.byWho.values()].flatMap((e) => [e.median, e.min, e.max])).filter((v) => Number.isFinite(v) && v > 0);
-  let lo = values.length > 0 ? Math.floor(Math.log10(Math.min(...values))) : 4;
-  let hi = values.length > 0 ? Math.ceil(Math.log10(Math.max(...values))) : 9;
-  if (hi <= lo) hi = lo + 1;
-  lo = Math.min(lo, hi - 1);
+  const { lo, hi } = logDecades(rows.flatMap((r) => [...r.byWho.values()].flatMap((e) => [e.median, e.min, e.max])), 4, 9);
 
   const width = 1000;
   // Legend first: it wraps onto as many lines as it needs, and the plot starts below it.
-  const legend: string[] = [];
-  let lx = 10;
-  let ly = 34;
-  for (const who of allWho) {
-    const w = 16 + [...who].length * 7 + 18;
-    if (lx + w > width - 10 && lx > 10) {
-      lx = 10;
-      ly += 18;
-    }
-    legend.push(`<rect x="${lx}" y="${ly}" width="12" height="12" fill="${colorOf(who, allWho)}"/>`);
-    legend.push(`<text x="${lx + 16}" y="${ly + 6}" dominant-baseline="middle" class="lbl">${xml(who)}</text>`);
-    lx += w;
-  }
+  const { svg: legend, lastLineY: ly } = renderLegend(allWho, width);
   const labelW = 270;
   const valueW = 90;
   const plotX = labelW;
@@ -276,8 +227,8 @@ function renderSvg(entries: readonly ResultEntry[]): string {
     const groupH = Math.max(2, whos.length) * (barH + barGap) - barGap;
     const mid = y + groupH / 2;
     body.push(
-      `<text x="${labelW - 10}" y="${n(mid - 7)}" text-anchor="end" dominant-baseline="middle" class="suite">${xml(truncate(row.suite, 40))}</text>`,
-      `<text x="${labelW - 10}" y="${n(mid + 7)}" text-anchor="end" dominant-baseline="middle" class="lbl"><title>${xml(`${row.suite} · ${row.case}`)}</title>${xml(truncate(row.case, 38))}</text>`,
+      `<text x="${labelW - 10}" y="${px(mid - 7)}" text-anchor="end" dominant-baseline="middle" class="suite">${xml(truncate(row.suite, 40))}</text>`,
+      `<text x="${labelW - 10}" y="${px(mid + 7)}" text-anchor="end" dominant-baseline="middle" class="lbl"><title>${xml(`${row.suite} · ${row.case}`)}</title>${xml(truncate(row.case, 38))}</text>`,
     );
     whos.forEach((who, i) => {
       const e = row.byWho.get(who)!;
@@ -288,21 +239,21 @@ function renderSvg(entries: readonly ResultEntry[]): string {
       const tip = xml(`${who}: ${formatRate(e.median)} msg/s [${formatRate(e.min)}–${formatRate(e.max)}]${e.verified ? '' : ' UNVERIFIED'}`);
       if (Number.isFinite(e.median) && e.median > 0) {
         const end = x(e.median);
-        body.push(`<rect x="${plotX}" y="${n(by)}" width="${n(Math.max(1, end - plotX))}" height="${barH}" fill="${color}" fill-opacity="${opacity}"><title>${tip}</title></rect>`);
+        body.push(`<rect x="${plotX}" y="${px(by)}" width="${px(Math.max(1, end - plotX))}" height="${barH}" fill="${color}" fill-opacity="${opacity}"><title>${tip}</title></rect>`);
         if (Number.isFinite(e.min) && Number.isFinite(e.max) && e.min > 0 && e.max > 0 && e.max > e.min) {
           const a = x(e.min);
           const b = x(e.max);
-          body.push(`<path d="M${n(a)} ${n(cy)}H${n(b)}M${n(a)} ${n(cy - 3)}V${n(cy + 3)}M${n(b)} ${n(cy - 3)}V${n(cy + 3)}" class="wh"/>`);
+          body.push(`<path d="M${px(a)} ${px(cy)}H${px(b)}M${px(a)} ${px(cy - 3)}V${px(cy + 3)}M${px(b)} ${px(cy - 3)}V${px(cy + 3)}" class="wh"/>`);
         }
         const labelX = Math.max(end, Number.isFinite(e.max) && e.max > 0 ? x(e.max) : end) + 5;
         const text = `${xml(formatRate(e.median))}${e.verified ? '' : ' ⚠'}`;
         if (labelX + 6 * (text.length + who.length + 1) < width) {
-          body.push(`<text x="${n(labelX)}" y="${n(cy)}" dominant-baseline="middle" class="val">${text} <tspan class="who">${xml(who)}</tspan></text>`);
+          body.push(`<text x="${px(labelX)}" y="${px(cy)}" dominant-baseline="middle" class="val">${text} <tspan class="who">${xml(who)}</tspan></text>`);
         } else {
-          body.push(`<text x="${n(end - 4)}" y="${n(cy)}" text-anchor="end" dominant-baseline="middle" class="val in">${text} ${xml(who)}</text>`);
+          body.push(`<text x="${px(end - 4)}" y="${px(cy)}" text-anchor="end" dominant-baseline="middle" class="val in">${text} ${xml(who)}</text>`);
         }
       } else {
-        body.push(`<text x="${plotX + 5}" y="${n(cy)}" dominant-baseline="middle" class="val">n/a <tspan class="who">${xml(who)}</tspan></text>`);
+        body.push(`<text x="${plotX + 5}" y="${px(cy)}" dominant-baseline="middle" class="val">n/a <tspan class="who">${xml(who)}</tspan></text>`);
       }
     });
     y += groupH + groupGap;
@@ -313,12 +264,12 @@ function renderSvg(entries: readonly ResultEntry[]): string {
   const grid: string[] = [];
   for (let d = lo; d <= hi; d++) {
     const gx = x(10 ** d);
-    grid.push(`<line x1="${n(gx)}" y1="${top - 6}" x2="${n(gx)}" y2="${n(plotBottom)}" class="grid"/>`);
-    grid.push(`<text x="${n(gx)}" y="${n(plotBottom + 16)}" text-anchor="middle" class="axis">${xml(tickLabel(d))}</text>`);
+    grid.push(`<line x1="${px(gx)}" y1="${top - 6}" x2="${px(gx)}" y2="${px(plotBottom)}" class="grid"/>`);
+    grid.push(`<text x="${px(gx)}" y="${px(plotBottom + 16)}" text-anchor="middle" class="axis">${xml(tickLabel(d))}</text>`);
     if (d < hi) {
       for (const m of [2, 5]) {
         const mx = x(m * 10 ** d);
-        grid.push(`<line x1="${n(mx)}" y1="${top - 6}" x2="${n(mx)}" y2="${n(plotBottom)}" class="minor"/>`);
+        grid.push(`<line x1="${px(mx)}" y1="${top - 6}" x2="${px(mx)}" y2="${px(plotBottom)}" class="minor"/>`);
       }
     }
   }
@@ -328,9 +279,8 @@ function renderSvg(entries: readonly ResultEntry[]): string {
     '<?xml version="1.0" encoding="UTF-8"?>',
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="Throughput, messages per second, log scale">`,
     '<style>',
-    'text{font-family:system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;fill:#222}',
-    '.title{font-size:16px;font-weight:600}.lbl{font-size:12px}.val{font-size:11px}.who{fill:#777}.in{fill:#fff}.suite{font-size:10px;fill:#777}.axis{font-size:11px;fill:#555}',
-    '.grid{stroke:#bbb;stroke-width:1}.minor{stroke:#e6e6e6;stroke-width:1}.wh{stroke:#000;stroke-opacity:0.55;stroke-width:1;fill:none}',
+    CHART_STYLE,
+    '.val{font-size:11px}.who{fill:#777}.in{fill:#fff}.suite{font-size:10px;fill:#777}.wh{stroke:#000;stroke-opacity:0.55;stroke-width:1;fill:none}',
     '</style>',
     `<rect width="${width}" height="${height}" fill="#fff"/>`,
     `<text x="10" y="22" class="title">Throughput (median msg/s, log scale; whiskers = min–max)</text>`,
@@ -338,7 +288,7 @@ function renderSvg(entries: readonly ResultEntry[]): string {
     ...grid,
     ...(rows.length === 0 ? [`<text x="${plotX + 10}" y="${top + 10}" class="lbl">no throughput entries</text>`] : []),
     ...body,
-    `<text x="${n(plotX + plotW / 2)}" y="${height - 6}" text-anchor="middle" class="axis">messages per second (log scale)</text>`,
+    `<text x="${px(plotX + plotW / 2)}" y="${height - 6}" text-anchor="middle" class="axis">messages per second (log scale)</text>`,
     '</svg>',
     '',
   ].join('\n');
