@@ -1,21 +1,27 @@
 /**
- * A run's files: the results (`<name>.json`: env, options, every entry rounded) and, from them, a
- * human report beside them:
- *   <name>.md  - environment, one table per suite (every side, Wasm vs JS and Wasm vs the best
- *                peer in words) and an "Honesty" section (where Wasm loses, what failed);
- *   <name>.svg - a self-contained log-scale bar chart of every throughput row (msgs_per_s).
+ * A run's files: the results (`<name>.json`: env, options, every entry rounded, and the latency
+ * cases' distributions rounded, when the run measured any) and, from them, a human report beside
+ * them:
+ *   <name>.md          - environment, one table per suite (every side, Wasm vs JS and Wasm vs the
+ *                        best peer in words), the round trips by percentile of each latency
+ *                        distribution, and an "Honesty" section (where Wasm loses, what failed);
+ *   <name>.svg         - a self-contained log-scale bar chart of every throughput row (msgs_per_s);
+ *   <name>-latency.svg - a self-contained chart of the latency distributions (latency-chart.ts),
+ *                        only when there are some: results files older than the distributions,
+ *                        and runs whose cases measured none, have no latency chart.
  * A person's runs write into bench/results/local/ (ignored by git); the committed reference run
  * in bench/results/ is rewritten only on purpose (--reference). Deterministic: the only time in
  * the output is the one the env object holds.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PROJECT_ROOT } from './env.ts';
 import { formatNumber, formatRate, formatScale } from './format.ts';
+import { renderLatencySvg } from './latency-chart.ts';
 import {
-  bestPeer, better, compare, groupRows, isEngine, metricName, roundEntries, sortWho, unitLabel,
-  type ResultEntry, type Row, type Suite,
+  bestPeer, better, compare, groupRows, isEngine, metricName, percentileName, roundDistributions, roundEntries, sortWho, unitLabel,
+  type LatencyDistribution, type PercentilePoint, type ResultEntry, type Row, type Suite,
 } from './results.ts';
 import { CHART_STYLE, colorOf, logDecades, px, renderLegend, truncate, xml } from './svg.ts';
 
@@ -50,6 +56,21 @@ function normalise(raw: unknown): ResultEntry | null {
   };
   if (typeof e.error === 'string') entry.error = e.error;
   return entry;
+}
+
+/**
+ * A distribution copied defensively: null unless it has points in µs; missing strings become '?',
+ * points are kept where the percentile is in (0, 100], sorted by it, a missing value NaN.
+ */
+function normaliseDistribution(raw: unknown): LatencyDistribution | null {
+  if (typeof raw !== 'object' || raw === null) return null;
+  const d = raw as Record<string, unknown>;
+  if (d.unit !== 'µs' || !Array.isArray(d.points)) return null;
+  const points = d.points
+    .filter((point): point is unknown[] => Array.isArray(point) && typeof point[0] === 'number' && point[0] > 0 && point[0] <= 100)
+    .map((point): PercentilePoint => [point[0] as number, num(point[1])])
+    .sort((a, b) => a[0] - b[0]);
+  return { suite: str(d.suite, '?'), case: str(d.case, '?'), who: str(d.who, '?'), unit: 'µs', runs: num(d.runs), verified: d.verified === true, points };
 }
 
 function formatCell(e: ResultEntry | undefined): string {
@@ -116,7 +137,40 @@ function envLines(env: unknown): string[] {
   return lines;
 }
 
-function renderMarkdown(env: unknown, entries: readonly ResultEntry[], svgName: string): string {
+/**
+ * The latency section: one row per distribution (case, side; the suite before the case when there
+ * are several), one column per percentile any of them has, the µs at each; [] without distributions.
+ */
+function latencyTable(distributions: readonly LatencyDistribution[]): string[] {
+  if (distributions.length === 0) return [];
+  const percentiles = [...new Set(distributions.flatMap((d) => d.points.map(([p]) => p)))].sort((a, b) => a - b);
+  const suites = new Set(distributions.map((d) => d.suite));
+  const out: string[] = [];
+  out.push('## Round-trip latency by percentile', '');
+  out.push(
+    'Each side\'s round trips in µs by percentile, each value the median over the timed runs of that percentile of the ' +
+      'run\'s HdrHistogram (at p50, p99 and p99.9 the same medians as the tables above); max is a run\'s largest round trip ' +
+      '(in a run of fewer than 10,000 round trips, p99.99 is too). ⚠ marks a side with an unverified run.',
+    '',
+  );
+  const header = ['case', 'who', ...percentiles.map(percentileName), 'runs'];
+  out.push(`| ${header.map(md).join(' | ')} |`);
+  out.push(`|${header.map((_, i) => (i < 2 ? ' --- ' : ' ---: ')).join('|')}|`);
+  for (const d of distributions) {
+    const byPercentile = new Map(d.points);
+    const name = suites.size > 1 ? `${d.suite} / ${d.case}` : d.case;
+    const cells = [md(name), md(`${d.who}${d.verified ? '' : ' ⚠'}`)];
+    for (const p of percentiles) cells.push(md(byPercentile.has(p) ? formatNumber(byPercentile.get(p)!, d.unit) : ''));
+    cells.push(Number.isFinite(d.runs) ? String(d.runs) : '');
+    out.push(`| ${cells.join(' | ')} |`);
+  }
+  out.push('');
+  return out;
+}
+
+function renderMarkdown(
+  env: unknown, entries: readonly ResultEntry[], distributions: readonly LatencyDistribution[], svgName: string, latencySvgName: string | null,
+): string {
   const out: string[] = [];
   out.push('# wasm-dispatch benchmark report', '');
   out.push(...envLines(env), '');
@@ -131,6 +185,10 @@ function renderMarkdown(env: unknown, entries: readonly ResultEntry[], svgName: 
       '(one-to-one\'s postMessage baseline beside the engine\'s main → worker cases; the Atomics.wait/notify game beside the parked one).',
     '',
     `Throughput chart: [${svgName}](${svgName})`,
+    '',
+    latencySvgName === null
+      ? 'Latency chart: none (no latency distributions in this run).'
+      : `Latency chart: [${latencySvgName}](${latencySvgName}) (round trips by percentile; table under "Round-trip latency by percentile")`,
     '',
   );
 
@@ -151,6 +209,7 @@ function renderMarkdown(env: unknown, entries: readonly ResultEntry[], svgName: 
     }
     out.push('');
   }
+  out.push(...latencyTable(distributions));
 
   out.push('## Honesty', '');
   const losses: string[] = [];
@@ -296,42 +355,68 @@ function renderSvg(entries: readonly ResultEntry[]): string {
 
 // ---------------------------------------------------------------------------------------------
 
+/** The files of a report, as writeReport wrote them; `latencySvg` null when there was no distribution to chart. */
+export interface ReportFiles {
+  markdown: URL;
+  svg: URL;
+  latencySvg: URL | null;
+}
+
 /**
- * Writes `<name>.md` and `<name>.svg` into `dir` (created if missing) and returns their URLs.
- * Entries missing fields or holding NaN/0 are tolerated: they print as '—' / 'n/a'.
+ * Writes `<name>.md`, `<name>.svg` and, when `results` holds latency distributions,
+ * `<name>-latency.svg` into `dir` (created if missing) and returns their URLs. Without
+ * distributions (an older results file, a run that measured none) a `<name>-latency.svg` left by
+ * an earlier run of the same name is removed, so the files beside a report are always its own.
+ * Entries or distributions missing fields or holding NaN/0 are tolerated: they print as '—' / 'n/a'.
  */
-export function writeReport(results: { env: unknown; entries: readonly ResultEntry[] }, dir: URL, name = 'latest'): { markdown: URL; svg: URL } {
+export function writeReport(
+  results: { env: unknown; entries: readonly ResultEntry[]; distributions?: readonly LatencyDistribution[] }, dir: URL, name = 'latest',
+): ReportFiles {
   const base = dir.href.endsWith('/') ? dir : new URL(`${dir.href}/`);
   mkdirSync(base, { recursive: true });
   const entries = (Array.isArray(results?.entries) ? results.entries : [])
     .map((e: unknown) => normalise(e))
     .filter((e): e is ResultEntry => e !== null);
+  const distributions = (Array.isArray(results?.distributions) ? results.distributions : [])
+    .map((d: unknown) => normaliseDistribution(d))
+    .filter((d): d is LatencyDistribution => d !== null);
   const markdown = new URL(`${name}.md`, base);
   const svg = new URL(`${name}.svg`, base);
-  writeFileSync(markdown, renderMarkdown(results?.env, entries, `${name}.svg`));
+  const latency = new URL(`${name}-latency.svg`, base);
+  const latencySvg = distributions.length > 0 ? latency : null;
+  writeFileSync(markdown, renderMarkdown(results?.env, entries, distributions, `${name}.svg`, latencySvg === null ? null : `${name}-latency.svg`));
   writeFileSync(svg, renderSvg(entries));
-  return { markdown, svg };
+  if (latencySvg === null) rmSync(latency, { force: true });
+  else writeFileSync(latencySvg, renderLatencySvg(distributions));
+  return { markdown, svg, latencySvg };
 }
 
 /** The files of one run, as writeRun wrote them. */
-export interface RunFiles {
+export interface RunFiles extends ReportFiles {
   json: URL;
-  markdown: URL;
-  svg: URL;
 }
 
 /**
- * Writes a run into `dir`: `<name>.json` (env, options if given, entries rounded by
- * roundEntries) and its report and chart beside it (writeReport).
+ * Writes a run into `dir`: `<name>.json` (env, options if given, entries rounded by roundEntries,
+ * distributions if given, rounded by roundDistributions) and its report and charts beside it
+ * (writeReport).
  */
-export function writeRun(run: { env: unknown; options?: unknown; entries: readonly ResultEntry[] }, dir: URL, name: string): RunFiles {
+export function writeRun(
+  run: { env: unknown; options?: unknown; entries: readonly ResultEntry[]; distributions?: readonly LatencyDistribution[] }, dir: URL, name: string,
+): RunFiles {
   const base = dir.href.endsWith('/') ? dir : new URL(`${dir.href}/`);
   mkdirSync(base, { recursive: true });
   const entries = roundEntries(run.entries);
+  const distributions = run.distributions === undefined ? undefined : roundDistributions(run.distributions);
   const json = new URL(`${name}.json`, base);
-  const saved = run.options === undefined ? { env: run.env, entries } : { env: run.env, options: run.options, entries };
+  const saved = {
+    env: run.env,
+    ...(run.options === undefined ? {} : { options: run.options }),
+    entries,
+    ...(distributions === undefined ? {} : { distributions }),
+  };
   writeFileSync(json, `${JSON.stringify(saved, null, 2)}\n`);
-  return { json, ...writeReport({ env: run.env, entries }, base, name) };
+  return { json, ...writeReport({ env: run.env, entries, ...(distributions === undefined ? {} : { distributions }) }, base, name) };
 }
 
 /** A file's path as a person types it: relative to the current directory when it is under it. */
@@ -345,7 +430,10 @@ function shown(url: URL): string {
  * also that git ignores them and how `command` (e.g. 'npm start --') replaces the reference run.
  */
 export function whereFilesWent(files: RunFiles, reference: boolean, command: string): string[] {
-  const lines = [`Results: ${shown(files.json)}, with a report (${shown(files.markdown)}) and a chart (${shown(files.svg)}) beside it.`];
+  const beside = files.latencySvg === null
+    ? `a report (${shown(files.markdown)}) and a chart (${shown(files.svg)})`
+    : `a report (${shown(files.markdown)}), a throughput chart (${shown(files.svg)}) and a latency chart (${shown(files.latencySvg)})`;
+  const lines = [`Results: ${shown(files.json)}, with ${beside} beside it.`];
   if (!reference) lines.push(`git ignores ${shown(LOCAL_DIR)}/; the committed reference run stays in ${shown(REFERENCE_DIR)}/ (${command} --reference replaces it).`);
   return lines;
 }

@@ -1,8 +1,9 @@
 /**
- * What the report's charts (report.ts: the throughput bars) draw alike, so a side looks the same
- * in every one: its colour (colorOf), the legend of sides (a swatch and a name per side, wrapping
- * onto as many lines as it needs), the stylesheet of their shared classes, the decades a log axis
- * spans, and how text and coordinates are written into the SVG.
+ * What the report's charts (report.ts: the throughput bars; latency-chart.ts: round trips by
+ * percentile) draw alike, so a side looks the same in both: its colour (colorOf), the legend of
+ * sides (a swatch and a name per side, wrapping onto as many lines as it needs), the stylesheet
+ * of their shared classes, the decades a log axis spans, and how text and coordinates are written
+ * into the SVG.
  */
 
 /** Each side's colour; a side not listed takes one of EXTRA_COLORS (colorOf). */
@@ -10,6 +11,7 @@ const COLORS: Record<string, string> = {
   wasm: '#654ff0',
   js: '#c99a00',
   postMessage: '#2a9d8f',
+  atomics: '#0096c7',
   'ringbuf.js': '#e76f51',
   'sab-ring': '#8ab17d',
   piscina: '#d62828',
