@@ -13,8 +13,9 @@
  * suites in bench/ (throughput with a postMessage baseline, ping-pong latency, request/response
  * vs Piscina and tinypool), every run verified. A progress line runs through both phases; the
  * run warns when the machine was busy before it, ends with a summary (summary.ts) and writes
- * demo.json with a report and a chart beside it into bench/results/local/ (ignored by git), or,
- * with --reference, over the committed reference run in bench/results/. The whole suite is
+ * demo.json with a report, a throughput chart and a latency chart (ping-pong and request() round
+ * trips by percentile) beside it into bench/results/local/ (ignored by git), or, with
+ * --reference, over the committed reference run in bench/results/. The whole suite is
  * `npm run bench`.
  *
  *   node build/bench/demo.js [--quick] [--reference]
@@ -30,7 +31,7 @@ import { formatCount, formatMicros, formatWithUnit } from './format.ts';
 import { Progress } from './progress.ts';
 import { LOCAL_DIR, REFERENCE_DIR, whereFilesWent, writeRun } from './report.ts';
 import { runRequestResponse } from './request-response.ts';
-import type { BenchOptions, EngineBenchEntry } from './results.ts';
+import type { BenchOptions, EngineBenchEntry, LatencyDistribution } from './results.ts';
 import { summaryLines } from './summary.ts';
 
 const USAGE = 'usage: node build/bench/demo.js [--quick] [--reference]   (npm start [-- --quick])';
@@ -103,9 +104,11 @@ async function main(): Promise<void> {
   console.log();
 
   console.log(`Benchmark: each case ${RUNS} timed runs per side after 2 warm-ups, sides taking turns`);
+  const distributions: LatencyDistribution[] = [];
   const options: BenchOptions = {
     quick: true, full: false, filter: null, runs: RUNS,
     progress: (step, done, total) => progress.update(step, done, total, 'runs'),
+    onDistribution: (distribution) => distributions.push(distribution),
   };
   const log = (line: string): void => progress.line(line);
   const entries: EngineBenchEntry[] = [];
@@ -124,7 +127,7 @@ async function main(): Promise<void> {
   console.log();
   for (const line of summaryLines([...demo, ...entries])) console.log(line);
 
-  const files = writeRun({ env, entries: [...demo, ...entries] }, reference ? REFERENCE_DIR : LOCAL_DIR, 'demo');
+  const files = writeRun({ env, entries: [...demo, ...entries], distributions }, reference ? REFERENCE_DIR : LOCAL_DIR, 'demo');
   console.log();
   if (warning !== null) console.log(warning);
   for (const line of whereFilesWent(files, reference, 'npm start --')) console.log(line);

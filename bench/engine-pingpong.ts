@@ -6,7 +6,7 @@
  *   main ── start{rounds} ──▶ worker A (0)                        worker B (1)
  *                              pong handler: RTT sample,  ── ping ──▶ ping handler
  *                              next ping                  ◀── pong ── (publishes pong)
- *   main ◀── report (p50/p99/p99.9 of A's HdrHistogram, count, checksum) ── A
+ *   main ◀── report (count, checksum, RTT spectrum of A's HdrHistogram) ── A
  *
  *   main ── request('echo', {x}) ──▶ worker A ── reply {y: x+1} ──▶ main     (one at a time)
  *
@@ -18,9 +18,9 @@
  * performance.now() from just before it publishes a ping to the start of the pong's handler
  * (publish, flush at the end of A's batch, B's poll, B's handler and flush, A's poll), records
  * it in ns into an HdrHistogram (hdr-histogram-js, 3 significant digits; bench/workers/
- * pp-histogram.ts) and reports p50/p99/p99.9. Workers spin SPIN polls before parking, far longer
- * than a round trip, so the game runs without parking. Verified: A saw every pong, in order, with
- * the checksum of the values B computed from A's pings.
+ * pp-histogram.ts) and reports its spectrum (p50 … p99.99, max). Workers spin SPIN polls before
+ * parking, far longer than a round trip, so the game runs without parking. Verified: A saw every
+ * pong, in order, with the checksum of the values B computed from A's pings.
  *
  * Parked: the same game on engines created with `spin: 0`, so each worker parks as soon as its
  * lanes are empty and every hop pays a notify and a wake-up. Beside it, in the same case, two
@@ -33,7 +33,9 @@
  * Atomics.waitAsync after a short spin — and the promise continuation) into the same kind of
  * HdrHistogram as the games, so every percentile of this suite is computed one way. Verified:
  * every reply is x + 1. Metrics are the median over runs of each run's p50, p99 (and p99.9 for
- * the games).
+ * the games). Each side's whole spectrum also goes to options.onDistribution when its case ends
+ * (CaseSpectra): at each percentile, the median over the timed runs, so the distribution chart
+ * agrees with the table's p50/p99/p99.9 and no one run's outlier draws the tail alone.
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { Backend } from '../bindings/core-ops.ts';
@@ -46,8 +48,10 @@ import {
   type RunSizes, type Side,
 } from './engine-common.ts';
 import { PP_ATOMICS_BYTES, PING_SEQ_OFFSET, STOP } from './workers/pp-atomics.ts';
-import { recordRttMs, rttHistogram, rttPercentilesUs, type GameReport, type RttHistogram } from './workers/pp-histogram.ts';
-import { selected, type BenchOptions, type EngineBenchEntry, type EngineMetric, type EngineWho } from './results.ts';
+import {
+  SPECTRUM_PERCENTILES, recordRttMs, rttHistogram, rttSpectrumUs, type GameReport, type RttHistogram, type RttSpectrum,
+} from './workers/pp-histogram.ts';
+import { medianSpectrum, selected, type BenchOptions, type EngineBenchEntry, type EngineMetric, type EngineWho } from './results.ts';
 
 const SUITE = 'ping-pong';
 const HANDLERS = new URL('./engine/pingpong-handlers.js', import.meta.url);
@@ -73,14 +77,13 @@ function expectedChecksum(rounds: number): number {
   return hash;
 }
 
-type GameResult = Partial<Record<EngineMetric, number>>;
-
-function checkGame(report: GameReport, rounds: number, expected: number): GameResult {
+/** The spectrum of A's game once its count, order and checksum verify. */
+function checkGame(report: GameReport, rounds: number, expected: number): RttSpectrum {
   verify(streamProblems({ count: report.count, checksum: report.checksum, orderErrors: report.errors }, rounds, expected, 'A: '));
-  return { rtt_p50_us: report.p50, rtt_p99_us: report.p99, rtt_p999_us: report.p999 };
+  return report;
 }
 
-async function playGame(engine: PingPongEngine, rounds: number, expected: number): Promise<GameResult> {
+async function playGame(engine: PingPongEngine, rounds: number, expected: number): Promise<RttSpectrum> {
   engine.publish('start', { rounds });
   engine.flush();
   // drain: every message accepted so far (the whole chain of pings and pongs) has been handled.
@@ -134,7 +137,7 @@ class BaselinePair {
 }
 
 /** `requests` sequential request() round trips, each recorded in `histogram` (reset first), as the games record theirs. */
-async function requestRun(engine: PingPongEngine, requests: number, histogram: RttHistogram): Promise<{ rtt_p50_us: number; rtt_p99_us: number }> {
+async function requestRun(engine: PingPongEngine, requests: number, histogram: RttHistogram): Promise<RttSpectrum> {
   histogram.reset();
   for (let i = 0; i < requests; i++) {
     const x = valueOf(i);
@@ -143,8 +146,52 @@ async function requestRun(engine: PingPongEngine, requests: number, histogram: R
     recordRttMs(histogram, performance.now() - started);
     if (reply.y !== ((x + 1) >>> 0)) throw new VerificationError(`request ${i}: echo of ${x} replied ${reply.y}`);
   }
-  const { p50, p99 } = rttPercentilesUs(histogram);
-  return { rtt_p50_us: p50, rtt_p99_us: p99 };
+  return rttSpectrumUs(histogram);
+}
+
+/**
+ * The spectra of one case's timed runs, side by side. Each side's run returns its verified
+ * spectrum; the side gives measureSides the metrics read from it and keeps it when the run was
+ * timed (warm-ups are left out, as from the entries). When the case ends, tell() hands each side's
+ * per-percentile median over its timed runs (medianSpectrum) to options.onDistribution.
+ */
+class CaseSpectra {
+  private readonly kept = new Map<EngineWho, RttSpectrum[]>();
+
+  constructor(readonly name: string) {}
+
+  /** A side of the case whose runs give `spectrum()`. */
+  side(who: EngineWho, spectrum: () => Promise<RttSpectrum>): Side {
+    const kept: RttSpectrum[] = [];
+    this.kept.set(who, kept);
+    return {
+      who,
+      run: async (timed) => {
+        const s = await spectrum();
+        if (timed) kept.push(s);
+        return { rtt_p50_us: s.p50, rtt_p99_us: s.p99, rtt_p999_us: s.p999 };
+      },
+    };
+  }
+
+  /** Tells `options` each side's distribution (verified as `entries`, the case's, say of that side). */
+  tell(entries: readonly EngineBenchEntry[], options: BenchOptions): void {
+    for (const [who, spectra] of this.kept) {
+      if (spectra.length === 0) continue;
+      const points = medianSpectrum(spectra.map((s) => SPECTRUM_PERCENTILES.map(([field, percentile]) => [percentile, s[field]])));
+      const verified = entries.every((e) => e.who !== who || e.verified);
+      options.onDistribution?.({ suite: SUITE, case: this.name, who, unit: 'µs', runs: spectra.length, verified, points });
+    }
+  }
+}
+
+/** measureSides for the case of `spectra`, whose sides come from it; then its distributions told. */
+async function measureLatency(
+  spectra: CaseSpectra, sides: readonly Side[], metrics: readonly EngineMetric[], options: BenchOptions, log: (line: string) => void,
+): Promise<EngineBenchEntry[]> {
+  const entries = await measureSides(SUITE, spectra.name, sides, metrics, options, log);
+  spectra.tell(entries, options);
+  return entries;
 }
 
 type PingPongEngines = SuiteEngines<PingPongTopics>;
@@ -160,12 +207,12 @@ async function startEngines(engines: PingPongEngines, backends: readonly Backend
   ]);
 }
 
-function gameSide(who: Backend, name: string, engines: PingPongEngines, rounds: number, expected: number): Side {
-  return { who, run: () => engines.run(who, `${who} ${name}`, RUN_TIMEOUT_MS + 5_000, (engine) => playGame(engine, rounds, expected)) };
+function gameSide(spectra: CaseSpectra, who: Backend, engines: PingPongEngines, rounds: number, expected: number): Side {
+  return spectra.side(who, () => engines.run(who, `${who} ${spectra.name}`, RUN_TIMEOUT_MS + 5_000, (engine) => playGame(engine, rounds, expected)));
 }
 
-function baselineSide(who: EngineWho, name: string, pair: BaselinePair, rounds: number, expected: number): Side {
-  return { who, run: async () => checkGame(await within(RUN_TIMEOUT_MS, `${who} ${name}`, pair.game(rounds)), rounds, expected) };
+function baselineSide(spectra: CaseSpectra, who: EngineWho, pair: BaselinePair, rounds: number, expected: number): Side {
+  return spectra.side(who, async () => checkGame(await within(RUN_TIMEOUT_MS, `${who} ${spectra.name}`, pair.game(rounds)), rounds, expected));
 }
 
 /** Runs the latency cases selected by `options`. */
@@ -186,18 +233,19 @@ export async function runEnginePingPong(options: BenchOptions, log: (line: strin
         const rounds = runSize(options, ROUNDS);
         const expected = expectedChecksum(rounds);
         log(`${SUITE} ${PINGPONG_CASE}: ${options.runs} timed games of ${rounds.toLocaleString('en')} round trips (2 spinning workers) after warm-ups, ${spinning.game.join(' and ')}`);
-        const sides = spinning.game.map((who) => gameSide(who, PINGPONG_CASE, engines, rounds, expected));
-        entries.push(...await measureSides(SUITE, PINGPONG_CASE, sides, GAME_METRICS, options, log));
+        const spectra = new CaseSpectra(PINGPONG_CASE);
+        const sides = spinning.game.map((who) => gameSide(spectra, who, engines, rounds, expected));
+        entries.push(...await measureLatency(spectra, sides, GAME_METRICS, options, log));
       }
       if (spinning.request.length > 0) {
         const requests = runSize(options, REQUESTS);
         const histogram = rttHistogram();
         log(`${SUITE} ${REQUEST_CASE}: ${options.runs} timed runs of ${requests.toLocaleString('en')} sequential requests after warm-ups, ${spinning.request.join(' and ')}`);
-        const sides: Side[] = spinning.request.map((who) => ({
-          who,
-          run: () => engines.run(who, `${who} ${REQUEST_CASE}`, RUN_TIMEOUT_MS + 5_000, (engine) => requestRun(engine, requests, histogram)),
-        }));
-        entries.push(...await measureSides(SUITE, REQUEST_CASE, sides, ['rtt_p50_us', 'rtt_p99_us'], options, log));
+        const spectra = new CaseSpectra(REQUEST_CASE);
+        const sides = spinning.request.map((who) => spectra.side(
+          who, () => engines.run(who, `${who} ${REQUEST_CASE}`, RUN_TIMEOUT_MS + 5_000, (engine) => requestRun(engine, requests, histogram)),
+        ));
+        entries.push(...await measureLatency(spectra, sides, ['rtt_p50_us', 'rtt_p99_us'], options, log));
       }
       await engines.close();
     }
@@ -205,16 +253,17 @@ export async function runEnginePingPong(options: BenchOptions, log: (line: strin
     const expected = expectedChecksum(rounds);
     if (parked.length > 0 || postMessage) {
       await startEngines(engines, parked, 0);
-      const sides = parked.map((who) => gameSide(who, PARKED_CASE, engines, rounds, expected));
+      const spectra = new CaseSpectra(PARKED_CASE);
+      const sides = parked.map((who) => gameSide(spectra, who, engines, rounds, expected));
       if (postMessage) {
         const channel = new MessageChannel();
         const pair = new BaselinePair('./workers/pp-postmessage.js', {}, { a: channel.port1, b: channel.port2 });
         pairs.push(pair);
         await within(30_000, 'postMessage ping-pong workers start', pair.ready);
-        sides.push(baselineSide('postMessage', PARKED_CASE, pair, rounds, expected));
+        sides.push(baselineSide(spectra, 'postMessage', pair, rounds, expected));
       }
       log(`${SUITE} ${PARKED_CASE}: ${options.runs} timed games of ${rounds.toLocaleString('en')} round trips (spin: 0, workers park between messages) after warm-ups, ${sides.map((side) => side.who).join(', ')}`);
-      entries.push(...await measureSides(SUITE, PARKED_CASE, sides, GAME_METRICS, options, log));
+      entries.push(...await measureLatency(spectra, sides, GAME_METRICS, options, log));
       await engines.close();
     }
     if (atomics) {
@@ -224,7 +273,8 @@ export async function runEnginePingPong(options: BenchOptions, log: (line: strin
       await within(30_000, 'Atomics ping-pong workers start', pair.ready);
       log(`${SUITE} ${ATOMICS_CASE}: ${options.runs} timed games of ${rounds.toLocaleString('en')} round trips (2 workers in Atomics.wait) after warm-ups`);
       try {
-        entries.push(...await measureSides(SUITE, ATOMICS_CASE, [baselineSide('atomics', ATOMICS_CASE, pair, rounds, expected)], GAME_METRICS, options, log));
+        const spectra = new CaseSpectra(ATOMICS_CASE);
+        entries.push(...await measureLatency(spectra, [baselineSide(spectra, 'atomics', pair, rounds, expected)], GAME_METRICS, options, log));
       } finally {
         // B sleeps in Atomics.wait on PING_SEQ: STOP wakes it so it exits on its own.
         const i32 = new Int32Array(sab);

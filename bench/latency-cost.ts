@@ -22,7 +22,7 @@ import { pingPongTopics, type PingPongTopics } from './engine/pingpong-topics.ts
 import { busyWarning, collectEnv, describeEnv } from './env.ts';
 import { formatMicros } from './format.ts';
 import { median } from './results.ts';
-import { recordRttMs, rttHistogram, rttPercentilesUs } from './workers/pp-histogram.ts';
+import { recordRttMs, rttHistogram, rttSpectrumUs } from './workers/pp-histogram.ts';
 
 const HANDLERS = new URL('./engine/pingpong-handlers.js', import.meta.url);
 const ROUNDS = 20_000;
@@ -67,7 +67,7 @@ async function requests(engine: PingPongEngine): Promise<{ p50: number; p99: num
     recordRttMs(histogram, performance.now() - started);
     if (reply.y !== ((x + 1) >>> 0)) throw new Error(`request ${i}: echo of ${x} replied ${reply.y}`);
   }
-  return rttPercentilesUs(histogram);
+  return rttSpectrumUs(histogram);
 }
 
 const env = await collectEnv();

@@ -9,8 +9,9 @@
  * browser (browser.ts: the demo page's contenders in headless Chromium).
  * A progress line runs through the cases; the run warns when the machine was busy before it,
  * ends with a summary (summary.ts) and writes latest.json (quick.json, filtered.json for partial
- * runs) with a report and a chart beside it into bench/results/local/ (ignored by git), or, with
- * --reference (whole runs only), over the committed reference run in bench/results/.
+ * runs; with the ping-pong cases' latency distributions) with a report, a throughput chart and a
+ * latency chart beside it into bench/results/local/ (ignored by git), or, with --reference (whole
+ * runs only), over the committed reference run in bench/results/.
  *
  *   node build/bench/main.js [--quick | --full] [--runs N] [--filter SUBSTRING] [--reference]
  *
@@ -42,7 +43,7 @@ import { Progress } from './progress.ts';
 import { LOCAL_DIR, REFERENCE_DIR, whereFilesWent, writeRun } from './report.ts';
 import { runRingMicro } from './ring-micro.ts';
 import { runRingThreads } from './ring-threads.ts';
-import type { BenchOptions, ResultEntry } from './results.ts';
+import type { BenchOptions, LatencyDistribution, ResultEntry } from './results.ts';
 import { summaryLines } from './summary.ts';
 
 /** Every suite, in the order they run. */
@@ -97,6 +98,8 @@ async function main(): Promise<void> {
   const started = Date.now();
   const progress = new Progress();
   options.progress = (step, done, total) => progress.update(step, done, total, 'runs');
+  const distributions: LatencyDistribution[] = [];
+  options.onDistribution = (distribution) => distributions.push(distribution);
   const log = (line: string): void => progress.line(line);
   const env = await collectEnv();
   const warning = busyWarning(env);
@@ -124,7 +127,7 @@ async function main(): Promise<void> {
   const whole = options.filter === null && !options.quick;
   const name = whole ? 'latest' : options.filter === null ? 'quick' : 'filtered';
   const saved = { quick: options.quick, full: options.full, filter: options.filter, runs: options.runs };
-  const files = writeRun({ env, options: saved, entries }, reference ? REFERENCE_DIR : LOCAL_DIR, name);
+  const files = writeRun({ env, options: saved, entries, distributions }, reference ? REFERENCE_DIR : LOCAL_DIR, name);
   console.log();
   if (warning !== null) console.log(warning);
   for (const line of whereFilesWent(files, reference, 'npm run bench --')) console.log(line);

@@ -1,41 +1,34 @@
 /**
- * A run's files: the results (`<name>.json`: env, options, every entry rounded) and, from them, a
- * human report beside them:
- *   <name>.md  - environment, one table per suite (every side, Wasm vs JS and Wasm vs the best
- *                peer in words) and an "Honesty" section (where Wasm loses, what failed);
- *   <name>.svg - a self-contained log-scale bar chart of every throughput row (msgs_per_s).
+ * A run's files: the results (`<name>.json`: env, options, every entry rounded, and the latency
+ * cases' distributions rounded, when the run measured any) and, from them, a human report beside
+ * them:
+ *   <name>.md          - environment, one table per suite (every side, Wasm vs JS and Wasm vs the
+ *                        best peer in words), the round trips by percentile of each latency
+ *                        distribution, and an "Honesty" section (where Wasm loses, what failed);
+ *   <name>.svg         - a self-contained log-scale bar chart of every throughput row (msgs_per_s);
+ *   <name>-latency.svg - a self-contained chart of the latency distributions (latency-chart.ts),
+ *                        only when there are some: results files older than the distributions,
+ *                        and runs whose cases measured none, have no latency chart.
  * A person's runs write into bench/results/local/ (ignored by git); the committed reference run
  * in bench/results/ is rewritten only on purpose (--reference). Deterministic: the only time in
  * the output is the one the env object holds.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PROJECT_ROOT } from './env.ts';
 import { formatNumber, formatRate, formatScale } from './format.ts';
+import { renderLatencySvg } from './latency-chart.ts';
 import {
-  bestPeer, better, compare, groupRows, isEngine, metricName, roundEntries, sortWho, unitLabel,
-  type ResultEntry, type Row, type Suite,
+  bestPeer, better, compare, groupRows, isEngine, metricName, percentileName, roundDistributions, roundEntries, sortWho, unitLabel,
+  type LatencyDistribution, type PercentilePoint, type ResultEntry, type Row, type Suite,
 } from './results.ts';
+import { CHART_STYLE, colorOf, logDecades, px, renderLegend, truncate, xml } from './svg.ts';
 
 /** The committed reference results (README and docs cite them). */
 export const REFERENCE_DIR = new URL('bench/results/', PROJECT_ROOT);
 /** Where a person's runs go: ignored by git, so running a benchmark leaves the clone clean. */
 export const LOCAL_DIR = new URL('bench/results/local/', PROJECT_ROOT);
-
-const COLORS: Record<string, string> = {
-  wasm: '#654ff0',
-  js: '#c99a00',
-  postMessage: '#2a9d8f',
-  'ringbuf.js': '#e76f51',
-  'sab-ring': '#8ab17d',
-  piscina: '#d62828',
-  tinypool: '#457b9d',
-  events: '#6d597a',
-  eventemitter3: '#b56576',
-  mitt: '#1d3557',
-};
-const EXTRA_COLORS = ['#7f7f7f', '#17becf', '#bcbd22', '#8c564b', '#e377c2'];
 
 function num(value: unknown): number {
   return typeof value === 'number' ? value : NaN;
@@ -65,11 +58,19 @@ function normalise(raw: unknown): ResultEntry | null {
   return entry;
 }
 
-function colorOf(who: string, allWho: readonly string[]): string {
-  const known = COLORS[who];
-  if (known !== undefined) return known;
-  const extras = allWho.filter((w) => COLORS[w] === undefined);
-  return EXTRA_COLORS[Math.max(0, extras.indexOf(who)) % EXTRA_COLORS.length]!;
+/**
+ * A distribution copied defensively: null unless it has points in µs; missing strings become '?',
+ * points are kept where the percentile is in (0, 100], sorted by it, a missing value NaN.
+ */
+function normaliseDistribution(raw: unknown): LatencyDistribution | null {
+  if (typeof raw !== 'object' || raw === null) return null;
+  const d = raw as Record<string, unknown>;
+  if (d.unit !== 'µs' || !Array.isArray(d.points)) return null;
+  const points = d.points
+    .filter((point): point is unknown[] => Array.isArray(point) && typeof point[0] === 'number' && point[0] > 0 && point[0] <= 100)
+    .map((point): PercentilePoint => [point[0] as number, num(point[1])])
+    .sort((a, b) => a[0] - b[0]);
+  return { suite: str(d.suite, '?'), case: str(d.case, '?'), who: str(d.who, '?'), unit: 'µs', runs: num(d.runs), verified: d.verified === true, points };
 }
 
 function formatCell(e: ResultEntry | undefined): string {
@@ -136,7 +137,40 @@ function envLines(env: unknown): string[] {
   return lines;
 }
 
-function renderMarkdown(env: unknown, entries: readonly ResultEntry[], svgName: string): string {
+/**
+ * The latency section: one row per distribution (case, side; the suite before the case when there
+ * are several), one column per percentile any of them has, the µs at each; [] without distributions.
+ */
+function latencyTable(distributions: readonly LatencyDistribution[]): string[] {
+  if (distributions.length === 0) return [];
+  const percentiles = [...new Set(distributions.flatMap((d) => d.points.map(([p]) => p)))].sort((a, b) => a - b);
+  const suites = new Set(distributions.map((d) => d.suite));
+  const out: string[] = [];
+  out.push('## Round-trip latency by percentile', '');
+  out.push(
+    'Each side\'s round trips in µs by percentile, each value the median over the timed runs of that percentile of the ' +
+      'run\'s HdrHistogram (at p50, p99 and p99.9 the same medians as the tables above); max is a run\'s largest round trip ' +
+      '(in a run of fewer than 10,000 round trips, p99.99 is too). ⚠ marks a side with an unverified run.',
+    '',
+  );
+  const header = ['case', 'who', ...percentiles.map(percentileName), 'runs'];
+  out.push(`| ${header.map(md).join(' | ')} |`);
+  out.push(`|${header.map((_, i) => (i < 2 ? ' --- ' : ' ---: ')).join('|')}|`);
+  for (const d of distributions) {
+    const byPercentile = new Map(d.points);
+    const name = suites.size > 1 ? `${d.suite} / ${d.case}` : d.case;
+    const cells = [md(name), md(`${d.who}${d.verified ? '' : ' ⚠'}`)];
+    for (const p of percentiles) cells.push(md(byPercentile.has(p) ? formatNumber(byPercentile.get(p)!, d.unit) : ''));
+    cells.push(Number.isFinite(d.runs) ? String(d.runs) : '');
+    out.push(`| ${cells.join(' | ')} |`);
+  }
+  out.push('');
+  return out;
+}
+
+function renderMarkdown(
+  env: unknown, entries: readonly ResultEntry[], distributions: readonly LatencyDistribution[], svgName: string, latencySvgName: string | null,
+): string {
   const out: string[] = [];
   out.push('# wasm-dispatch benchmark report', '');
   out.push(...envLines(env), '');
@@ -151,6 +185,10 @@ function renderMarkdown(env: unknown, entries: readonly ResultEntry[], svgName: 
       '(one-to-one\'s postMessage baseline beside the engine\'s main → worker cases; the Atomics.wait/notify game beside the parked one).',
     '',
     `Throughput chart: [${svgName}](${svgName})`,
+    '',
+    latencySvgName === null
+      ? 'Latency chart: none (no latency distributions in this run).'
+      : `Latency chart: [${latencySvgName}](${latencySvgName}) (round trips by percentile; table under "Round-trip latency by percentile")`,
     '',
   );
 
@@ -171,6 +209,7 @@ function renderMarkdown(env: unknown, entries: readonly ResultEntry[], svgName: 
     }
     out.push('');
   }
+  out.push(...latencyTable(distributions));
 
   out.push('## Honesty', '');
   const losses: string[] = [];
@@ -217,19 +256,6 @@ function renderMarkdown(env: unknown, entries: readonly ResultEntry[], svgName: 
 // ---------------------------------------------------------------------------------------------
 // SVG
 
-function xml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
-}
-
-function truncate(text: string, max: number): string {
-  const chars = [...text];
-  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
-}
-
-function n(value: number): string {
-  return (Math.round(value * 10) / 10).toString();
-}
-
 /** 10^d as an axis label: '10K/s', '1M/s'. */
 function tickLabel(d: number): string {
   return `${formatScale(10 ** d)}/s`;
@@ -238,27 +264,11 @@ function tickLabel(d: number): string {
 function renderSvg(entries: readonly ResultEntry[]): string {
   const rows = groupRows(entries.filter((e) => e.metric === 'msgs_per_s')).flatMap((s) => s.rows);
   const allWho = sortWho(rows.flatMap((r) => [...r.byWho.keys()]));
-  const values = rows.flatMap((r) => [...r.byWho.values()].flatMap((e) => [e.median, e.min, e.max])).filter((v) => Number.isFinite(v) && v > 0);
-  let lo = values.length > 0 ? Math.floor(Math.log10(Math.min(...values))) : 4;
-  let hi = values.length > 0 ? Math.ceil(Math.log10(Math.max(...values))) : 9;
-  if (hi <= lo) hi = lo + 1;
-  lo = Math.min(lo, hi - 1);
+  const { lo, hi } = logDecades(rows.flatMap((r) => [...r.byWho.values()].flatMap((e) => [e.median, e.min, e.max])), 4, 9);
 
   const width = 1000;
   // Legend first: it wraps onto as many lines as it needs, and the plot starts below it.
-  const legend: string[] = [];
-  let lx = 10;
-  let ly = 34;
-  for (const who of allWho) {
-    const w = 16 + [...who].length * 7 + 18;
-    if (lx + w > width - 10 && lx > 10) {
-      lx = 10;
-      ly += 18;
-    }
-    legend.push(`<rect x="${lx}" y="${ly}" width="12" height="12" fill="${colorOf(who, allWho)}"/>`);
-    legend.push(`<text x="${lx + 16}" y="${ly + 6}" dominant-baseline="middle" class="lbl">${xml(who)}</text>`);
-    lx += w;
-  }
+  const { svg: legend, lastLineY: ly } = renderLegend(allWho, width);
   const labelW = 270;
   const valueW = 90;
   const plotX = labelW;
@@ -276,8 +286,8 @@ function renderSvg(entries: readonly ResultEntry[]): string {
     const groupH = Math.max(2, whos.length) * (barH + barGap) - barGap;
     const mid = y + groupH / 2;
     body.push(
-      `<text x="${labelW - 10}" y="${n(mid - 7)}" text-anchor="end" dominant-baseline="middle" class="suite">${xml(truncate(row.suite, 40))}</text>`,
-      `<text x="${labelW - 10}" y="${n(mid + 7)}" text-anchor="end" dominant-baseline="middle" class="lbl"><title>${xml(`${row.suite} · ${row.case}`)}</title>${xml(truncate(row.case, 38))}</text>`,
+      `<text x="${labelW - 10}" y="${px(mid - 7)}" text-anchor="end" dominant-baseline="middle" class="suite">${xml(truncate(row.suite, 40))}</text>`,
+      `<text x="${labelW - 10}" y="${px(mid + 7)}" text-anchor="end" dominant-baseline="middle" class="lbl"><title>${xml(`${row.suite} · ${row.case}`)}</title>${xml(truncate(row.case, 38))}</text>`,
     );
     whos.forEach((who, i) => {
       const e = row.byWho.get(who)!;
@@ -288,21 +298,21 @@ function renderSvg(entries: readonly ResultEntry[]): string {
       const tip = xml(`${who}: ${formatRate(e.median)} msg/s [${formatRate(e.min)}–${formatRate(e.max)}]${e.verified ? '' : ' UNVERIFIED'}`);
       if (Number.isFinite(e.median) && e.median > 0) {
         const end = x(e.median);
-        body.push(`<rect x="${plotX}" y="${n(by)}" width="${n(Math.max(1, end - plotX))}" height="${barH}" fill="${color}" fill-opacity="${opacity}"><title>${tip}</title></rect>`);
+        body.push(`<rect x="${plotX}" y="${px(by)}" width="${px(Math.max(1, end - plotX))}" height="${barH}" fill="${color}" fill-opacity="${opacity}"><title>${tip}</title></rect>`);
         if (Number.isFinite(e.min) && Number.isFinite(e.max) && e.min > 0 && e.max > 0 && e.max > e.min) {
           const a = x(e.min);
           const b = x(e.max);
-          body.push(`<path d="M${n(a)} ${n(cy)}H${n(b)}M${n(a)} ${n(cy - 3)}V${n(cy + 3)}M${n(b)} ${n(cy - 3)}V${n(cy + 3)}" class="wh"/>`);
+          body.push(`<path d="M${px(a)} ${px(cy)}H${px(b)}M${px(a)} ${px(cy - 3)}V${px(cy + 3)}M${px(b)} ${px(cy - 3)}V${px(cy + 3)}" class="wh"/>`);
         }
         const labelX = Math.max(end, Number.isFinite(e.max) && e.max > 0 ? x(e.max) : end) + 5;
         const text = `${xml(formatRate(e.median))}${e.verified ? '' : ' ⚠'}`;
         if (labelX + 6 * (text.length + who.length + 1) < width) {
-          body.push(`<text x="${n(labelX)}" y="${n(cy)}" dominant-baseline="middle" class="val">${text} <tspan class="who">${xml(who)}</tspan></text>`);
+          body.push(`<text x="${px(labelX)}" y="${px(cy)}" dominant-baseline="middle" class="val">${text} <tspan class="who">${xml(who)}</tspan></text>`);
         } else {
-          body.push(`<text x="${n(end - 4)}" y="${n(cy)}" text-anchor="end" dominant-baseline="middle" class="val in">${text} ${xml(who)}</text>`);
+          body.push(`<text x="${px(end - 4)}" y="${px(cy)}" text-anchor="end" dominant-baseline="middle" class="val in">${text} ${xml(who)}</text>`);
         }
       } else {
-        body.push(`<text x="${plotX + 5}" y="${n(cy)}" dominant-baseline="middle" class="val">n/a <tspan class="who">${xml(who)}</tspan></text>`);
+        body.push(`<text x="${plotX + 5}" y="${px(cy)}" dominant-baseline="middle" class="val">n/a <tspan class="who">${xml(who)}</tspan></text>`);
       }
     });
     y += groupH + groupGap;
@@ -313,12 +323,12 @@ function renderSvg(entries: readonly ResultEntry[]): string {
   const grid: string[] = [];
   for (let d = lo; d <= hi; d++) {
     const gx = x(10 ** d);
-    grid.push(`<line x1="${n(gx)}" y1="${top - 6}" x2="${n(gx)}" y2="${n(plotBottom)}" class="grid"/>`);
-    grid.push(`<text x="${n(gx)}" y="${n(plotBottom + 16)}" text-anchor="middle" class="axis">${xml(tickLabel(d))}</text>`);
+    grid.push(`<line x1="${px(gx)}" y1="${top - 6}" x2="${px(gx)}" y2="${px(plotBottom)}" class="grid"/>`);
+    grid.push(`<text x="${px(gx)}" y="${px(plotBottom + 16)}" text-anchor="middle" class="axis">${xml(tickLabel(d))}</text>`);
     if (d < hi) {
       for (const m of [2, 5]) {
         const mx = x(m * 10 ** d);
-        grid.push(`<line x1="${n(mx)}" y1="${top - 6}" x2="${n(mx)}" y2="${n(plotBottom)}" class="minor"/>`);
+        grid.push(`<line x1="${px(mx)}" y1="${top - 6}" x2="${px(mx)}" y2="${px(plotBottom)}" class="minor"/>`);
       }
     }
   }
@@ -328,9 +338,8 @@ function renderSvg(entries: readonly ResultEntry[]): string {
     '<?xml version="1.0" encoding="UTF-8"?>',
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="Throughput, messages per second, log scale">`,
     '<style>',
-    'text{font-family:system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;fill:#222}',
-    '.title{font-size:16px;font-weight:600}.lbl{font-size:12px}.val{font-size:11px}.who{fill:#777}.in{fill:#fff}.suite{font-size:10px;fill:#777}.axis{font-size:11px;fill:#555}',
-    '.grid{stroke:#bbb;stroke-width:1}.minor{stroke:#e6e6e6;stroke-width:1}.wh{stroke:#000;stroke-opacity:0.55;stroke-width:1;fill:none}',
+    CHART_STYLE,
+    '.val{font-size:11px}.who{fill:#777}.in{fill:#fff}.suite{font-size:10px;fill:#777}.wh{stroke:#000;stroke-opacity:0.55;stroke-width:1;fill:none}',
     '</style>',
     `<rect width="${width}" height="${height}" fill="#fff"/>`,
     `<text x="10" y="22" class="title">Throughput (median msg/s, log scale; whiskers = min–max)</text>`,
@@ -338,7 +347,7 @@ function renderSvg(entries: readonly ResultEntry[]): string {
     ...grid,
     ...(rows.length === 0 ? [`<text x="${plotX + 10}" y="${top + 10}" class="lbl">no throughput entries</text>`] : []),
     ...body,
-    `<text x="${n(plotX + plotW / 2)}" y="${height - 6}" text-anchor="middle" class="axis">messages per second (log scale)</text>`,
+    `<text x="${px(plotX + plotW / 2)}" y="${height - 6}" text-anchor="middle" class="axis">messages per second (log scale)</text>`,
     '</svg>',
     '',
   ].join('\n');
@@ -346,42 +355,68 @@ function renderSvg(entries: readonly ResultEntry[]): string {
 
 // ---------------------------------------------------------------------------------------------
 
+/** The files of a report, as writeReport wrote them; `latencySvg` null when there was no distribution to chart. */
+export interface ReportFiles {
+  markdown: URL;
+  svg: URL;
+  latencySvg: URL | null;
+}
+
 /**
- * Writes `<name>.md` and `<name>.svg` into `dir` (created if missing) and returns their URLs.
- * Entries missing fields or holding NaN/0 are tolerated: they print as '—' / 'n/a'.
+ * Writes `<name>.md`, `<name>.svg` and, when `results` holds latency distributions,
+ * `<name>-latency.svg` into `dir` (created if missing) and returns their URLs. Without
+ * distributions (an older results file, a run that measured none) a `<name>-latency.svg` left by
+ * an earlier run of the same name is removed, so the files beside a report are always its own.
+ * Entries or distributions missing fields or holding NaN/0 are tolerated: they print as '—' / 'n/a'.
  */
-export function writeReport(results: { env: unknown; entries: readonly ResultEntry[] }, dir: URL, name = 'latest'): { markdown: URL; svg: URL } {
+export function writeReport(
+  results: { env: unknown; entries: readonly ResultEntry[]; distributions?: readonly LatencyDistribution[] }, dir: URL, name = 'latest',
+): ReportFiles {
   const base = dir.href.endsWith('/') ? dir : new URL(`${dir.href}/`);
   mkdirSync(base, { recursive: true });
   const entries = (Array.isArray(results?.entries) ? results.entries : [])
     .map((e: unknown) => normalise(e))
     .filter((e): e is ResultEntry => e !== null);
+  const distributions = (Array.isArray(results?.distributions) ? results.distributions : [])
+    .map((d: unknown) => normaliseDistribution(d))
+    .filter((d): d is LatencyDistribution => d !== null);
   const markdown = new URL(`${name}.md`, base);
   const svg = new URL(`${name}.svg`, base);
-  writeFileSync(markdown, renderMarkdown(results?.env, entries, `${name}.svg`));
+  const latency = new URL(`${name}-latency.svg`, base);
+  const latencySvg = distributions.length > 0 ? latency : null;
+  writeFileSync(markdown, renderMarkdown(results?.env, entries, distributions, `${name}.svg`, latencySvg === null ? null : `${name}-latency.svg`));
   writeFileSync(svg, renderSvg(entries));
-  return { markdown, svg };
+  if (latencySvg === null) rmSync(latency, { force: true });
+  else writeFileSync(latencySvg, renderLatencySvg(distributions));
+  return { markdown, svg, latencySvg };
 }
 
 /** The files of one run, as writeRun wrote them. */
-export interface RunFiles {
+export interface RunFiles extends ReportFiles {
   json: URL;
-  markdown: URL;
-  svg: URL;
 }
 
 /**
- * Writes a run into `dir`: `<name>.json` (env, options if given, entries rounded by
- * roundEntries) and its report and chart beside it (writeReport).
+ * Writes a run into `dir`: `<name>.json` (env, options if given, entries rounded by roundEntries,
+ * distributions if given, rounded by roundDistributions) and its report and charts beside it
+ * (writeReport).
  */
-export function writeRun(run: { env: unknown; options?: unknown; entries: readonly ResultEntry[] }, dir: URL, name: string): RunFiles {
+export function writeRun(
+  run: { env: unknown; options?: unknown; entries: readonly ResultEntry[]; distributions?: readonly LatencyDistribution[] }, dir: URL, name: string,
+): RunFiles {
   const base = dir.href.endsWith('/') ? dir : new URL(`${dir.href}/`);
   mkdirSync(base, { recursive: true });
   const entries = roundEntries(run.entries);
+  const distributions = run.distributions === undefined ? undefined : roundDistributions(run.distributions);
   const json = new URL(`${name}.json`, base);
-  const saved = run.options === undefined ? { env: run.env, entries } : { env: run.env, options: run.options, entries };
+  const saved = {
+    env: run.env,
+    ...(run.options === undefined ? {} : { options: run.options }),
+    entries,
+    ...(distributions === undefined ? {} : { distributions }),
+  };
   writeFileSync(json, `${JSON.stringify(saved, null, 2)}\n`);
-  return { json, ...writeReport({ env: run.env, entries }, base, name) };
+  return { json, ...writeReport({ env: run.env, entries, ...(distributions === undefined ? {} : { distributions }) }, base, name) };
 }
 
 /** A file's path as a person types it: relative to the current directory when it is under it. */
@@ -395,7 +430,10 @@ function shown(url: URL): string {
  * also that git ignores them and how `command` (e.g. 'npm start --') replaces the reference run.
  */
 export function whereFilesWent(files: RunFiles, reference: boolean, command: string): string[] {
-  const lines = [`Results: ${shown(files.json)}, with a report (${shown(files.markdown)}) and a chart (${shown(files.svg)}) beside it.`];
+  const beside = files.latencySvg === null
+    ? `a report (${shown(files.markdown)}) and a chart (${shown(files.svg)})`
+    : `a report (${shown(files.markdown)}), a throughput chart (${shown(files.svg)}) and a latency chart (${shown(files.latencySvg)})`;
+  const lines = [`Results: ${shown(files.json)}, with ${beside} beside it.`];
   if (!reference) lines.push(`git ignores ${shown(LOCAL_DIR)}/; the committed reference run stays in ${shown(REFERENCE_DIR)}/ (${command} --reference replaces it).`);
   return lines;
 }

@@ -1,6 +1,7 @@
 /**
  * What a benchmark result is and how results are read: the entry every suite writes (one per
- * suite, case, who and metric; a results file holds them all plus the env), run options, case
+ * suite, case, who and metric; a results file holds them all plus the env), the latency
+ * distribution a latency case adds per side (its round trips by percentile), run options, case
  * selection, rounding for the files; each metric's plain name, unit and better direction; rows
  * (one case and metric, every side) and the best peer of a row; and how two sides compare, in
  * words that say who wins ('Wasm 1.70× faster', 'JS 1.20× lower latency'). The console summary
@@ -67,6 +68,8 @@ export interface BenchOptions {
   runs: number;
   /** Told before every run of a case (warm-ups included), for a progress display; not saved. */
   progress?: RunProgress;
+  /** Told each side's latency distribution when a latency case ends, for the results file; not saved. */
+  onDistribution?: (distribution: LatencyDistribution) => void;
 }
 
 /** `step` (e.g. 'ping-pong worker↔worker · wasm') is run `done + 1` of the case's `total`. */
@@ -108,6 +111,50 @@ export function roundForJson(value: number, unit: string): number {
 /** The entries as a results file stores them: median, min and max rounded by roundForJson. */
 export function roundEntries<E extends ResultEntry>(entries: readonly E[]): E[] {
   return entries.map((e) => ({ ...e, median: roundForJson(e.median, e.unit), min: roundForJson(e.min, e.unit), max: roundForJson(e.max, e.unit) }));
+}
+
+/** [percentile, value] of a latency distribution: [99.9, 1.45] is a p99.9 of 1.45 µs; percentile 100 is the largest round trip (max). */
+export type PercentilePoint = [percentile: number, value: number];
+
+/**
+ * One side's round trips by percentile in one latency case (the ping-pong suite's), as a results
+ * file stores it in its top-level `distributions` (beside `entries`; older files have none):
+ *
+ *   { suite: 'ping-pong', case: 'worker↔worker', who: 'wasm', unit: 'µs', runs: 5, verified: true,
+ *     points: [[50, 0.64], [75, 0.7], [90, 0.8], [99, 1.19], [99.9, 3.2], [99.99, 25], [100, 80]] }
+ */
+export interface LatencyDistribution {
+  suite: string;
+  case: string;
+  who: string;
+  /** The unit of every point's value: µs, as the latency entries. */
+  unit: 'µs';
+  /** Timed runs behind the points. */
+  runs: number;
+  /** Every timed run of this side verified (as its entries say). */
+  verified: boolean;
+  /** Increasing percentiles, each value the median over the runs of that percentile (medianSpectrum). */
+  points: PercentilePoint[];
+}
+
+/**
+ * The per-percentile median of several runs' spectra (each the same increasing percentiles): at
+ * each percentile, the median of the runs' values there. The medians of spectra that never fall
+ * never fall either, and at p50/p99/p99.9 they are the medians the latency entries report.
+ */
+export function medianSpectrum(runs: readonly (readonly PercentilePoint[])[]): PercentilePoint[] {
+  const first = runs[0] ?? [];
+  return first.map(([percentile], i) => [percentile, median(runs.map((points) => points[i]?.[1] ?? NaN))]);
+}
+
+/** A percentile as tables and tips name it: 50 → 'p50', 99.9 → 'p99.9', 100 → 'max'. */
+export function percentileName(percentile: number): string {
+  return percentile >= 100 ? 'max' : `p${percentile}`;
+}
+
+/** The distributions as a results file stores them: values rounded by roundForJson. */
+export function roundDistributions(distributions: readonly LatencyDistribution[]): LatencyDistribution[] {
+  return distributions.map((d) => ({ ...d, points: d.points.map(([p, v]): PercentilePoint => [p, roundForJson(v, d.unit)]) }));
 }
 
 

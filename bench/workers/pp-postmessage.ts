@@ -3,7 +3,7 @@
  *
  *   main ── {rounds} ──▶ A ── {seq, value} ─── port ──▶ B
  *                        A ◀── {seq, pongValue(value)} ── B
- *   main ◀── {count, checksum, errors, p50, p99, p999} ── A
+ *   main ◀── {count, checksum, errors, p50 … p9999, max} ── A   (GameReport)
  *
  * Role and port come in workerData. A stamps performance.now() before each ping and, at the pong's
  * arrival, records the round trip, checks the seq and folds the pong value into the checksum: the
