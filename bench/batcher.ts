@@ -7,6 +7,7 @@
  *   │ unit │ ────────────────────────────────────▶ (b) DataLoader            then 1 ms (setTimeout),
  *   │  …   │   latency of each load recorded       (c) createBatcher         then ITEM_US µs of CPU per
  *   └──────┘                                       (c') … concurrency 1      key (parsing the answer)
+ *                                                  (c'') … dispatch 'turn'
  *
  * Closed loop: UNITS units are always in the system, as thousands of requests each waiting on the
  * resource are. A faster stage then shows as more loads/s at that population (Little's law), with
@@ -17,7 +18,9 @@
  *            load again together, in one task, so every stage sees the same cohorts each time
  *            (the case DataLoader's per-tick batching is made for).
  *   spread   a unit thinks 0–2 ms (a timer) before each load, as a server's requests arrive, each
- *            in an I/O callback of its own: the loads of one loop turn come from many tasks.
+ *            in an I/O callback of its own: the loads of one loop turn come from many tasks, which
+ *            only dispatch 'turn' coalesces (the default, 'job', closes a batch per task, as
+ *            DataLoader does).
  *
  * Each unit checks its values (key · 2 + 1) into a checksum. Reported per variant (the median of
  * RUNS timed runs of RUN_MS each, after a WARMUP_MS warm-up, the variants taking turns run by
@@ -111,6 +114,14 @@ const VARIANTS: readonly Variant[] = [
     name: "(c') … concurrency 1",
     make: (resource) => {
       const b = createBatcher(resource, { maxBatch: MAX_BATCH, concurrency: 1 });
+      return { load: (key) => b.load(key), close: () => b.close() };
+    },
+  },
+  {
+    // Loads from every timer and I/O callback of one loop phase in one call (setImmediate).
+    name: "(c'') … dispatch 'turn'",
+    make: (resource) => {
+      const b = createBatcher(resource, { maxBatch: MAX_BATCH, dispatch: 'turn' });
       return { load: (key) => b.load(key), close: () => b.close() };
     },
   },

@@ -1,6 +1,6 @@
 /**
- * When the current event-loop turn is over, on any host: the moment a batcher (src/batcher.ts)
- * with maxWaitMs 0 closes its open batch.
+ * When the current job or event-loop turn is over, on any host: the moments a batcher
+ * (src/batcher.ts) with maxWaitMs 0 closes its open batch (its `dispatch` option).
  */
 /**
  * Runs `callback` once the current event-loop turn is over: after the task running now and every
@@ -29,3 +29,15 @@ function channelScheduler(): (callback: () => void) => void {
     if (queue.length === 1) channel.port2.postMessage(null);
   };
 }
+
+const resolved = Promise.resolve();
+const nextTick = (globalThis as { process?: { nextTick?: (callback: () => void) => void } }).process?.nextTick;
+
+/**
+ * Runs `callback` once the task running now and every microtask it queued (promise chains
+ * included) are done, before any other task — DataLoader's schedule: a promise job that queues a
+ * process.nextTick, which Node runs after the microtask queue is empty. Hosts without
+ * process.nextTick (browsers) have no hook after the last microtask: there it is afterTurn.
+ */
+export const afterJob: (callback: () => void) => void =
+  typeof nextTick === 'function' ? (callback) => { void resolved.then(() => nextTick(callback)); } : afterTurn;

@@ -66,9 +66,29 @@ describe('batching', () => {
     await batcher.close();
   });
 
-  test('loads from the timer callbacks of one event-loop phase coalesce (setImmediate, not a microtask)', async () => {
+  test("dispatch 'job' (default): the loads of each timer callback make a call of their own, even when the callbacks run in one phase", async () => {
     const r = slowResource(0);
     const batcher = createBatcher(r.fn);
+    const loads: Promise<string>[] = [];
+    for (let k = 0; k < 3; k++) {
+      setTimeout(() => {
+        loads.push(batcher.load(k * 2));
+        void Promise.resolve().then(() => loads.push(batcher.load(k * 2 + 1))); // its microtask: the same job
+      }, 2);
+    }
+    // All three due before the timers phase runs (as in the 'turn' test below).
+    const until = performance.now() + 10;
+    while (performance.now() < until);
+    await sleep(30);
+    expect(loads).toHaveLength(6);
+    await Promise.all(loads);
+    expect(r.calls).toEqual([[0, 1], [2, 3], [4, 5]]);
+    await batcher.close();
+  });
+
+  test("dispatch 'turn': loads from the timer callbacks of one event-loop phase coalesce (setImmediate, not a microtask)", async () => {
+    const r = slowResource(0);
+    const batcher = createBatcher(r.fn, { dispatch: 'turn' });
     // Timers due together run in one timers phase, each callback followed by its microtasks:
     // a batch closed at the first callback's microtask checkpoint would make 5 calls.
     const loads = await new Promise<Promise<string>[]>((resolve) => {
@@ -393,7 +413,7 @@ describe('figures, close, options', () => {
       [{ maxBatch: 0 }, /^maxBatch=0/], [{ maxBatch: 1.5 }, /^maxBatch=/], [{ maxWaitMs: -1 }, /^maxWaitMs=-1/],
       [{ maxWaitMs: NaN }, /^maxWaitMs=/], [{ concurrency: 0 }, /^concurrency=0/], [{ concurrency: 2.5 }, /^concurrency=/],
       [{ rate: 0 }, /^rate=0/], [{ rate: Infinity }, /^rate=/], [{ burst: 2 }, /^burst=2: needs a rate/],
-      [{ rate: 10, burst: 0 }, /^burst=0/], [{ key: 'id' }, /^key="id"/],
+      [{ rate: 10, burst: 0 }, /^burst=0/], [{ key: 'id' }, /^key="id"/], [{ dispatch: 'tick' }, /^dispatch="tick"/],
     ];
     for (const [options, message] of bad) {
       expect(() => createBatcher(fn, options)).toThrow(ConfigError);
