@@ -15,7 +15,7 @@ import type { EngineOptions, TopicStats } from '../src/engine/types.ts';
 import { BACKENDS, CORE_BUILD, STRESS } from './harness.ts';
 import { within } from './engine/harness.ts';
 import { identityProblems, prng, waitFor } from './engine/supervision.ts';
-import { IO_CRASH, IO_FAIL, IO_ORDERED, IO_TRACK, MAX_BATCH, asyncTopics, type AsyncTopics } from './engine/async-topics.ts';
+import { IO_CRASH, IO_FAIL, IO_ORDERED, IO_TRACK, LINGER_MS, MAX_BATCH, asyncTopics, type AsyncTopics } from './engine/async-topics.ts';
 import type asyncHandlers from './engine/async-handlers.ts';
 
 const ASYNC_HANDLERS = new URL('./engine/async-handlers.js', import.meta.url);
@@ -367,6 +367,37 @@ describe.each(BACKENDS)('batch handlers (%s)', (backend) => {
       const after = topicStats(engine, 'batched');
       expect({ delivered: after.delivered - before.delivered, errors: after.handlerErrors - before.handlerErrors }).toEqual({ delivered: n, errors: 0 });
       expect(identityProblems(engine.stats())).toEqual([]);
+    } finally {
+      await sub.unsubscribe();
+    }
+  });
+
+  test('linger: messages published one by one, 2 ms apart, reach a lingering batch handler as one call once its linger is over; a full run does not wait', async () => {
+    const sub = await engine.subscribe('batched', { handler: 'lingering', mode: 'group', workers: [0] });
+    try {
+      await reports(engine);
+      const p = producers++;
+      const started = performance.now();
+      for (let seq = 0; seq < 5; seq++) {
+        expect(engine.publish('batched', { producer: p, seq, value: seq })).toBe(true);
+        engine.flush();
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+      await within(20_000, 'drain', engine.drain());
+      const lingered = performance.now() - started;
+      let r = await reports(engine);
+      // One call of all five (the first waited LINGER_MS for the rest), not five calls of one.
+      expect({ calls: sumOf(r, 'batchCalls'), records: sumOf(r, 'batchRecords'), largest: Math.max(...r.map((w) => w.maxBatchSeen)) }).toEqual({ calls: 1, records: 5, largest: 5 });
+      // setTimeout may fire up to 1 ms early on libuv's cached clock.
+      expect(lingered).toBeGreaterThanOrEqual(LINGER_MS - 2);
+      // A run of maxBatch goes at once: drained long before a linger.
+      const full = Array.from({ length: MAX_BATCH }, (_, i) => ({ producer: p, seq: 5 + i, value: 5 + i }));
+      const t0 = performance.now();
+      expect(engine.publishBatch('batched', full)).toBe(MAX_BATCH);
+      await within(20_000, 'drain', engine.drain());
+      expect(performance.now() - t0).toBeLessThan(LINGER_MS);
+      r = await reports(engine);
+      expect({ calls: sumOf(r, 'batchCalls'), records: sumOf(r, 'batchRecords') }).toEqual({ calls: 1, records: MAX_BATCH });
     } finally {
       await sub.unsubscribe();
     }

@@ -10,6 +10,7 @@ import { BACKENDS, STRESS } from './harness.ts';
 import { HANDLERS, publishTicks, reports, startEngine, within, type TestEngine } from './engine/harness.ts';
 import { topics } from './engine/topics.ts';
 import { createEngine } from '../src/index.ts';
+import { checkHandlerModule } from '../src/engine/worker.ts';
 import { ConfigError, EngineError, ModuleError } from '../src/errors.ts';
 
 const N = Math.round(20_000 * STRESS);
@@ -254,5 +255,21 @@ describe('engine bad input (wasm)', () => {
     await expect(createEngine({ topics, handlers: new URL('./engine/nope.js', import.meta.url), workers: 1 })).rejects.toBeInstanceOf(ModuleError);
     await expect(createEngine({ topics, handlers: new URL('./engine/handlers-mismatch.js', import.meta.url), workers: 1 }))
       .rejects.toMatchObject({ field: 'handlers', constructor: ConfigError });
+  });
+
+  test('checkHandlerModule: a bad maxBatch or linger (negative, too long, on a message handler) is a ModuleError naming it', () => {
+    const batch = { topic: 'tick', handleBatch: () => undefined };
+    const cases: [Record<string, unknown>, string][] = [
+      [{ ...batch, maxBatch: 0 }, 'handlers.h.maxBatch'],
+      [{ ...batch, linger: -1 }, 'handlers.h.linger'],
+      [{ ...batch, linger: 60_001 }, 'handlers.h.linger'],
+      [{ ...batch, linger: '5' }, 'handlers.h.linger'],
+      [{ topic: 'tick', handle: () => undefined, linger: 5 }, 'handlers.h.linger'],
+    ];
+    for (const [def, field] of cases) {
+      expect(() => checkHandlerModule({ topics, handlers: { h: def } }, 'test')).toThrow(ModuleError);
+      expect(() => checkHandlerModule({ topics, handlers: { h: def } }, 'test')).toThrow(expect.objectContaining({ field }));
+    }
+    expect(checkHandlerModule({ topics, handlers: { h: { ...batch, linger: 5, maxBatch: 8 } } }, 'test').handlers.h).toBeDefined();
   });
 });

@@ -94,6 +94,8 @@ export class Consumer {
   private laneKey = -1;
   /** Per handler index: 1 for a batch handler (handleBatch). */
   private readonly batchHandlers: Uint8Array;
+  /** Per slot: performance.now() when its lingering run was first found, 0 when none lingers. */
+  private readonly lingerSince: Float64Array;
   /** Records the last handleRecord took (a batch handler's run; 1 otherwise). */
   private taken = 1;
   /** The batch view handed to batch handlers (a new one once an async batch keeps it). */
@@ -149,6 +151,7 @@ export class Consumer {
     this.i32[control.handledLane] = 0;
     this.view = new BatchView(shape.ringCapacity);
     this.batchHandlers = Uint8Array.from(handlerDefs, (def) => (typeof (def as AnyHandlerDef).handleBatch === 'function' ? 1 : 0));
+    this.lingerSince = new Float64Array(slots);
     this.pending = new AsyncDeliveries(core, buffer, control, controls0, table, topics, producer, ringFrom, slots, shape.asyncTimeout);
   }
 
@@ -221,6 +224,12 @@ export class Consumer {
       this.laneKey = key;
       const complete = this.handleRecord(record);
       const taken = this.taken;
+      if (taken === 0) {
+        // A batch handler's run lingers (runBatch gave it back to the lane): the lane waits behind it.
+        if (sample !== 0) this.latency.handlerPending(sample);
+        left = true;
+        break;
+      }
       if (sample !== 0) this.timed(record, sample, complete);
       if (complete) {
         // The delivery's in-flight place is free once it was handled (or dead-lettered).
@@ -349,6 +358,7 @@ export class Consumer {
     const i32 = this.i32;
     const urgent = this.control.urgent;
     const credit = this.credit;
+    this.lingerDeadline = Infinity; // a lingering run found by this pass sets it again
     if (Atomics.load(i32, urgent) !== 0) Atomics.store(i32, urgent, 0);
     const classes = Atomics.load(i32, this.control.classes) | NORMAL_BIT;
     let n = 0;
@@ -471,7 +481,11 @@ export class Consumer {
     context.deliveries = deliveries;
     try {
       if (!batch) result = def.handle!(topic.reader.at(record + RECORD_HEADER_BYTES), this.context);
-      else result = def.handleBatch!(this.runBatch(record, slot, topic, def, laneKey), this.context);
+      else {
+        const view = this.runBatch(record, slot, topic, def, laneKey);
+        if (view.length === 0) return true; // lingering: taken 0, drainLane stops at it
+        result = def.handleBatch!(view, this.context);
+      }
       if (result !== undefined && result !== null && typeof (result as { then?: unknown }).then === 'function') {
         this.started = result as PromiseLike<unknown>;
         return false;
@@ -572,11 +586,47 @@ export class Consumer {
         records[count++] = record;
       }
     }
+    if (key >= 0 && (def.linger ?? 0) > 0 && this.lingers(slot, key, count, Math.min(def.maxBatch ?? this.shape.batch, records.length), def.linger!)) {
+      view.length = 0;
+      this.taken = 0;
+      return view;
+    }
     view.length = count;
     view.running = true;
     this.taken = count;
     return view;
   }
+
+  /**
+   * Whether the run of `count` records of `slot` just taken from lane `key` waits for more (linger):
+   * shorter than `max`, and found less than `linger` ms ago. If so, the run goes back to the lane
+   * (READ moves back over it; its stamped records stay stamped, their waits recorded once).
+   */
+  private lingers(slot: number, key: number, count: number, max: number, linger: number): boolean {
+    if (count >= max) {
+      this.lingerSince[slot] = 0;
+      return false;
+    }
+    const now = performance.now();
+    const since = this.lingerSince[slot]!;
+    if (since === 0) this.lingerSince[slot] = now;
+    else if (now - since >= linger) {
+      this.lingerSince[slot] = 0;
+      return false;
+    }
+    const deadline = (since === 0 ? now : since) + linger;
+    if (deadline < this.lingerDeadline) this.lingerDeadline = deadline;
+    const records = this.view.records;
+    for (let i = 0; i < count; i++) this.u16[(records[i]! + RECORD_FLAGS_OFFSET) >> 1] &= ~RECORD_FLAG_STAMPED;
+    this.i32[this.readFrom[key]!] = (this.i32[this.readFrom[key]!]! - count) | 0;
+    return true;
+  }
+
+  /**
+   * The earliest performance.now() at which a lingering run is due (Infinity: none lingers). The
+   * worker parks no longer than this; drainAll resets it and runBatch lowers it again.
+   */
+  lingerDeadline = Infinity;
 
   /** A batch handler returned (or threw): each of its records completes, a request with element i of the result. */
   private completeBatch(topic: TopicRuntime, slot: number, stats: number, result: unknown, failed: boolean): void {
@@ -780,6 +830,7 @@ interface MessageHandler {
 /** What the consumer calls: a handler module's def (message or batch handler), untyped. */
 interface AnyHandlerDef {
   readonly maxBatch?: number;
+  readonly linger?: number;
   handle?(message: unknown, ctx: unknown): unknown;
   handleBatch?(batch: BatchView, ctx: unknown): unknown;
 }

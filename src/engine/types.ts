@@ -132,12 +132,21 @@ export interface MessageHandlerDef<T extends TopicMap, S extends string> {
 
 /**
  * A batch handler: each call gets the run of consecutive messages of its subscription waiting in
- * one lane (natural batching: what is there, never waiting for more), at most `maxBatch`.
+ * one lane (natural batching: what is there, never waiting for more, unless `linger`), at most
+ * `maxBatch`.
  */
 export interface BatchHandlerDef<T extends TopicMap, S extends string> {
   readonly topic: S;
   /** Most messages per call (default: the engine's `batch`). */
   readonly maxBatch?: number;
+  /**
+   * ms a run shorter than maxBatch may wait in its lane for more messages before the call (0..60000;
+   * default 0: call with what is there). The clock starts when the worker first finds the run;
+   * meanwhile the lane waits behind it (records of other subscriptions in the same lane too), and
+   * the worker parks until the linger ends or a message comes. A caller-runs or stolen delivery
+   * never lingers.
+   */
+  readonly linger?: number;
   /**
    * Runs a batch: `batch.at(i)` (or iteration) re-points one flyweight at message i, so read what
    * you need from a message before taking the next. Requests in the batch are answered with

@@ -120,7 +120,12 @@ export async function runWorker(data: WorkerStartData, post: (message: WorkerMes
     return awake > cores;
   };
   /** The doorbell wait of the async idle path (Consumer.awaitSettleOrRecord keeps at most one outstanding: settles come far more often than rings). */
-  const waitDoorbell = (words: Int32Array, index: number, value: number): Promise<unknown> => waitAsyncOrPoll(words, index, value, PARK_TIMEOUT_MS, yieldFn);
+  const waitDoorbell = (words: Int32Array, index: number, value: number): Promise<unknown> => waitAsyncOrPoll(words, index, value, parkTimeout(PARK_TIMEOUT_MS), yieldFn);
+  /** How long a park may last: `longest`, or less while a batch handler's run lingers (its deadline). */
+  const parkTimeout = (longest: number): number => {
+    const deadline = consumer.lingerDeadline;
+    return deadline === Infinity ? longest : Math.max(0, Math.min(longest, Math.ceil(deadline - performance.now())));
+  };
   /** Holds the thread's event loop open while it waits for async deliveries (see the async idle path). */
   let keepAlive: ReturnType<typeof setInterval> | undefined;
   let budget = spin;
@@ -142,7 +147,7 @@ export async function runWorker(data: WorkerStartData, post: (message: WorkerMes
     }
     // An idle episode ends where work starts, not after the pass that handles it (a look at the
     // lanes, only while an episode is open: the clock is read once per episode).
-    if (f64[idleSince] !== 0 && consumer.hasInbound()) {
+    if (f64[idleSince] !== 0 && consumer.lingerDeadline === Infinity && consumer.hasInbound()) {
       f64[idleMs] = f64[idleMs]! + (nowMs() - f64[idleSince]!);
       f64[idleSince] = 0;
     }
@@ -212,13 +217,16 @@ export async function runWorker(data: WorkerStartData, post: (message: WorkerMes
     Atomics.store(i32, sleeping, 1);
     const rung = Atomics.load(i32, doorbell);
     // Re-check after announcing SLEEPING: pairs with the producer's HEAD store then SLEEPING load.
-    if (consumer.hasInbound() || Atomics.load(i32, command) === COMMAND_STOP) {
+    // A lingering run keeps its lane non-empty: then the re-check is a pass (a new record ends the wait).
+    const lingering = consumer.lingerDeadline !== Infinity;
+    if ((lingering ? consumer.drainAll() > 0 : consumer.hasInbound()) || Atomics.load(i32, command) === COMMAND_STOP) {
       Atomics.store(i32, sleeping, 0);
       polls = 0;
       continue;
     }
-    // With a backlog, wake often to move it on (its lane's consumer does not ring our doorbell).
-    const result = Atomics.wait(i32, doorbell, rung, backpressure.backlogSize > 0 ? 1 : PARK_TIMEOUT_MS);
+    // With a backlog, wake often to move it on (its lane's consumer does not ring our doorbell);
+    // a lingering run, when its linger ends.
+    const result = Atomics.wait(i32, doorbell, rung, backpressure.backlogSize > 0 ? 1 : parkTimeout(PARK_TIMEOUT_MS));
     Atomics.store(i32, sleeping, 0);
     polls = 0;
     if (result === 'timed-out') {
@@ -233,6 +241,9 @@ export async function runWorker(data: WorkerStartData, post: (message: WorkerMes
   Atomics.store(i32, control.state, THREAD_STOPPED);
   post({ kind: 'stopped' });
 }
+
+/** Longest linger of a batch handler, ms. */
+const MAX_LINGER_MS = 60_000;
 
 /** Imports a handler module by URL at run time (bundlers must leave this import alone). */
 export async function importHandlers(href: string): Promise<HandlerModule> {
@@ -253,11 +264,14 @@ export function checkHandlerModule(value: unknown, href: string): HandlerModule 
   }
   const topicNames = Object.keys(module.topics);
   for (const [name, def] of Object.entries(module.handlers)) {
-    const d = def as { topic?: unknown; handle?: unknown; handleBatch?: unknown; maxBatch?: unknown } | null;
+    const d = def as { topic?: unknown; handle?: unknown; handleBatch?: unknown; maxBatch?: unknown; linger?: unknown } | null;
     if (d === null || typeof d !== 'object' || (typeof d.handle === 'function') === (typeof d.handleBatch === 'function') || typeof d.topic !== 'string' || topicsOf(d.topic, topicNames).length === 0) {
       throw new ModuleError(`handlers.${name}`, def, 'must be { topic: <a declared topic, or a pattern matching one>, handle(message, ctx) { ... } } or { topic, handleBatch(batch, ctx) { ... }, maxBatch? }');
     }
     if (d.maxBatch !== undefined && (!Number.isInteger(d.maxBatch) || (d.maxBatch as number) < 1)) throw new ModuleError(`handlers.${name}.maxBatch`, d.maxBatch, 'must be a positive integer');
+    if (d.linger !== undefined && (typeof d.handleBatch !== 'function' || typeof d.linger !== 'number' || !(d.linger >= 0) || d.linger > MAX_LINGER_MS)) {
+      throw new ModuleError(`handlers.${name}.linger`, d.linger, `must be a number of milliseconds in [0, ${MAX_LINGER_MS}], on a batch handler`);
+    }
   }
   return module;
 }

@@ -4,7 +4,7 @@
  * promise was pending (the lane's commit passed an unsettled record).
  */
 import { defineHandlers } from '../../src/engine/types.ts';
-import { IO_CRASH, IO_FAIL, IO_ORDERED, IO_TRACK, MAX_BATCH, asyncTopics } from './async-topics.ts';
+import { IO_CRASH, IO_FAIL, IO_ORDERED, IO_TRACK, LINGER_MS, MAX_BATCH, asyncTopics } from './async-topics.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -131,6 +131,16 @@ export default defineHandlers(asyncTopics, {
       // The whole batch is still valid after the await.
       for (let i = 0; i < batch.length; i++) if (batch.at(i).seq !== seqs[i]) batchCorrupt++;
       for (const seq of seqs) countBatchMessage(seq);
+    },
+  },
+  lingering: {
+    topic: 'batched',
+    maxBatch: MAX_BATCH,
+    linger: LINGER_MS,
+    handleBatch(batch) {
+      batchCalls++;
+      maxBatchSeen = Math.max(maxBatchSeen, batch.length);
+      for (const m of batch) countBatchMessage(m.seq);
     },
   },
   twice: {

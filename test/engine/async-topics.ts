@@ -36,6 +36,8 @@ export const AsyncReport = defineSchema({
 
 /** maxBatch of the batch handlers. */
 export const MAX_BATCH = 32;
+/** linger of the `lingering` batch handler, ms: long beside the test's publishing, short beside its timeouts. */
+export const LINGER_MS = 1500;
 
 const IoDone = defineSchema({ seq: 'u32', deliveries: 'u32' });
 const Ask = defineSchema({ x: 'u32', delayMs: 'u32', fail: 'bool' });
