@@ -49,7 +49,7 @@ const f = (x: number, digits = 1): string => x.toFixed(digits);
 interface Mix { readonly name: string; readonly rates: readonly [number, number, number]; readonly asNormal: boolean }
 
 /** Publishes the mix for SECONDS at its rates (fractions of capacity), paced on the main thread; returns per-class publish results. */
-async function paced(engine: Engine<SchedTopics>, mix: Mix): Promise<{ published: number[]; refused: number[] }> {
+async function paced(engine: Engine<SchedTopics>, mix: Mix): Promise<{ published: number[]; refused: number[]; stallMs: number }> {
   const capacity = 1e6 / MICROS;
   const total = mix.rates[0] + mix.rates[1] + mix.rates[2];
   const gapMs = 1000 / (capacity * total);
@@ -62,8 +62,14 @@ async function paced(engine: Engine<SchedTopics>, mix: Mix): Promise<{ published
   const end = start + SECONDS * 1000;
   let next = start;
   let lastYield = start;
+  // The longest gap between two of the publisher's looks at the clock: a stall (the OS gave its
+  // core away, a GC) sends what fell due meanwhile as one burst, which queues behind itself.
+  let stallMs = 0;
+  let lastLook = start;
   for (;;) {
     let t = performance.now();
+    if (t - lastLook > stallMs) stallMs = t - lastLook;
+    lastLook = t;
     // Sleep (Atomics.wait: Node's main thread may) until the next message is due, rather than
     // spin: on 2 cores a spinning publisher and a busy worker leave nothing for anything else,
     // and the publisher's own stalls then dominate every p99. Messages that fell due meanwhile
@@ -71,6 +77,8 @@ async function paced(engine: Engine<SchedTopics>, mix: Mix): Promise<{ published
     if (t < next) {
       Atomics.wait(SLEEPER, 0, 0, Math.max(PACE_MS, next - t));
       t = performance.now();
+      if (t - lastLook > stallMs + PACE_MS) stallMs = t - lastLook - PACE_MS;
+      lastLook = t;
     }
     if (t >= end) break;
     next += gapMs;
@@ -92,7 +100,7 @@ async function paced(engine: Engine<SchedTopics>, mix: Mix): Promise<{ published
       await new Promise<void>((resolve) => setImmediate(resolve)); // thread 0's pump and reply loop
     }
   }
-  return { published, refused };
+  return { published, refused, stallMs };
 }
 
 async function overload(backend: 'wasm' | 'js'): Promise<boolean> {
@@ -115,7 +123,7 @@ async function overload(backend: 'wasm' | 'js'): Promise<boolean> {
     await engine.request('report', { reset: true }, { timeout: 10_000, priority: 'high' });
     for (const mix of mixes) {
       const before = engine.stats().topics.job!;
-      const { published, refused } = await paced(engine, mix);
+      const { published, refused, stallMs } = await paced(engine, mix);
       await engine.whenWritable();
       await engine.drain({ timeout: 60_000 });
       const r = await engine.request('report', { reset: true }, { timeout: 10_000, priority: 'high' });
@@ -128,7 +136,7 @@ async function overload(backend: 'wasm' | 'js'): Promise<boolean> {
         rows.push(`  FAILED: high published ${published[0]}, handled ${handled[0]}, shed ${shed[0]}`);
       }
       // In 'one class' every message travels as normal: the worker still knows its intended class.
-      rows.push(`  ${mix.name.padEnd(32)} published h/n/l ${published.join('/')}  handled ${handled.join('/')}  shed ${shed.join('/')}  refused ${refused.join('/')}`);
+      rows.push(`  ${mix.name.padEnd(32)} published h/n/l ${published.join('/')}  handled ${handled.join('/')}  shed ${shed.join('/')}  refused ${refused.join('/')}  publisher's longest stall ${f(stallMs)} ms`);
       rows.push(`  ${''.padEnd(32)} queue wait µs p50/p99: high ${f(r.highP50)}/${f(r.highP99)}  normal ${f(r.normalP50)}/${f(r.normalP99)}  low ${f(r.lowP50)}/${f(r.lowP99)}` +
         (mix === mixes[0] ? '' : `  → high p99 ÷ unloaded ${f(r.highP99 / unloadedP99, 2)}×, p50 ${f(r.highP50 / unloadedP50, 2)}×`));
     }
