@@ -21,7 +21,7 @@
  */
 import { formatMicros, formatScale } from './format.ts';
 import { percentileName, sortWho, type LatencyDistribution } from './results.ts';
-import { CHART_STYLE, colorOf, logDecades, px, renderLegend, truncate, xml } from './svg.ts';
+import { colorOf, logDecades, px, renderLegend, svgOpen, truncate, xml } from './svg.ts';
 
 const WIDTH = 1000;
 /** Panels side by side; more cases wrap onto further rows. */
@@ -171,13 +171,10 @@ export function renderLatencySvg(distributions: readonly LatencyDistribution[]):
 
   const caption = 'percentile (every further 9 one step right; max: the largest round trip, dashed)';
   return [
-    '<?xml version="1.0" encoding="UTF-8"?>',
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" role="img" aria-label="Round-trip latency by percentile, µs, log scale">`,
-    '<style>',
-    CHART_STYLE,
-    '.suite{fill:#777}.frame{fill:none;stroke:#bbb;stroke-width:1}',
-    '.line{fill:none;stroke-width:2;stroke-linejoin:round}.tomax{stroke-dasharray:4 3}',
-    '</style>',
+    ...svgOpen(WIDTH, height, 'Round-trip latency by percentile, µs, log scale', [
+      '.suite{fill:#777}.frame{fill:none;stroke:#bbb;stroke-width:1}',
+      '.line{fill:none;stroke-width:2;stroke-linejoin:round}.tomax{stroke-dasharray:4 3}',
+    ]),
     `<rect width="${WIDTH}" height="${height}" fill="#fff"/>`,
     '<text x="10" y="22" class="title">Round-trip latency by percentile (µs, log scale; each point the median over the timed runs)</text>',
     ...legend,

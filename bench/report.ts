@@ -23,7 +23,7 @@ import {
   bestPeer, better, compare, groupRows, isEngine, metricName, percentileName, roundDistributions, roundEntries, sortWho, unitLabel,
   type LatencyDistribution, type PercentilePoint, type ResultEntry, type Row, type Suite,
 } from './results.ts';
-import { CHART_STYLE, colorOf, logDecades, px, renderLegend, truncate, xml } from './svg.ts';
+import { colorOf, logDecades, px, renderLegend, svgOpen, truncate, xml } from './svg.ts';
 
 /** The committed reference results (README and docs cite them). */
 export const REFERENCE_DIR = new URL('bench/results/', PROJECT_ROOT);
@@ -335,12 +335,9 @@ function renderSvg(entries: readonly ResultEntry[]): string {
 
 
   return [
-    '<?xml version="1.0" encoding="UTF-8"?>',
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="Throughput, messages per second, log scale">`,
-    '<style>',
-    CHART_STYLE,
-    '.val{font-size:11px}.who{fill:#777}.in{fill:#fff}.suite{font-size:10px;fill:#777}.wh{stroke:#000;stroke-opacity:0.55;stroke-width:1;fill:none}',
-    '</style>',
+    ...svgOpen(width, height, 'Throughput, messages per second, log scale', [
+      '.val{font-size:11px}.who{fill:#777}.in{fill:#fff}.suite{font-size:10px;fill:#777}.wh{stroke:#000;stroke-opacity:0.55;stroke-width:1;fill:none}',
+    ]),
     `<rect width="${width}" height="${height}" fill="#fff"/>`,
     `<text x="10" y="22" class="title">Throughput (median msg/s, log scale; whiskers = min–max)</text>`,
     ...legend,

@@ -89,3 +89,15 @@ export function logDecades(values: readonly number[], fallbackLo: number, fallba
   lo = Math.min(lo, hi - 1);
   return { lo, hi };
 }
+
+/** The opening lines of a chart: the XML declaration, the <svg> element (`label` for screen readers) and its stylesheet (CHART_STYLE and `style`). */
+export function svgOpen(width: number, height: number, label: string, style: readonly string[]): string[] {
+  return [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${xml(label)}">`,
+    '<style>',
+    CHART_STYLE,
+    ...style,
+    '</style>',
+  ];
+}
