@@ -19,9 +19,9 @@
 import type { Attributes, HrTime } from '@opentelemetry/api';
 import type { CollectionResult, DataPoint, HistogramMetricData, MetricData, MetricProducer } from '@opentelemetry/sdk-metrics';
 import type { Histogram } from '../histogram.ts';
-import type { LatencyReport, TopicLatency } from '../engine/types.ts';
+import type { LatencyReport } from '../engine/types.ts';
 import { ConfigError } from '../errors.ts';
-import { LATENCY_BUCKETS, LATENCY_HELP } from './latency.ts';
+import { LATENCY_BUCKETS, LATENCY_FAMILIES } from './latency.ts';
 
 /** The SDK's enum values (sdk-metrics: DataPointType.HISTOGRAM, AggregationTemporality.CUMULATIVE; api: ValueType.DOUBLE), so no run-time import is needed. */
 const HISTOGRAM = 0;
@@ -59,11 +59,9 @@ export function createLatencyMetricProducer(engine: LatencySource, options: Late
   const scope = { name: options.scope ?? 'wasm-dispatch' };
   const start = hrTime(first.since);
   const boundsNs = LATENCY_BUCKETS.map((seconds) => Math.round(seconds * 1e9));
-  const kinds: readonly { key: keyof TopicLatency; name: string; description: string; operation?: string }[] = [
-    { key: 'handler', name: 'messaging.process.duration', description: LATENCY_HELP.handler_duration, operation: 'process' },
-    { key: 'queueWait', name: `${prefix}.queue_wait`, description: LATENCY_HELP.queue_wait },
-    { key: 'roundTrip', name: `${prefix}.request.duration`, description: LATENCY_HELP.request_duration },
-  ];
+  const kinds = LATENCY_FAMILIES.map(({ key, help, otel }) => ({
+    key, name: otel.prefixed ? `${prefix}.${otel.name}` : otel.name, description: help, operation: otel.operation,
+  }));
   const attributes = new Map<string, Attributes>();
 
   return {

@@ -23,7 +23,7 @@ import type { Attributes, BatchObservableResult, Meter, Observable } from '@open
 import type { EngineStats, LatencyReport, TopicLatency } from '../engine/types.ts';
 import { ConfigError } from '../errors.ts';
 import { CIRCUIT_STATES, HELP, PRIORITIES, readStats, TOPIC_COUNTERS, WORKER_STATES, type StatsSource } from './instruments.ts';
-import { LATENCY_HELP } from './latency.ts';
+import { LATENCY_FAMILIES } from './latency.ts';
 import type { HistogramExport } from './prometheus.ts';
 import { createMetricsWindow, type MetricsWindow, type WindowReading } from './window.ts';
 
@@ -147,10 +147,10 @@ export function registerOpenTelemetry(source: StatsSource, meter: Meter, options
     try {
       latencySource.latency();
       // A histogram of `histograms` with the same name wins (one instrument per name).
-      latencyInstruments = ([['queueWait', 'queue_wait'], ['handler', 'handler_duration'], ['roundTrip', 'request_duration']] as const)
-        .filter(([, name]) => !histogramInstruments.has(`${ns}${name}`))
-        .map(([key, name]) => ({
-          key, count: counter(`${ns}${name}.count`, '{value}', `${LATENCY_HELP[name]} (values recorded)`), sum: counter(`${ns}${name}.sum`, 's', `${LATENCY_HELP[name]} (sum of the values)`),
+      latencyInstruments = LATENCY_FAMILIES
+        .filter(({ name }) => !histogramInstruments.has(`${ns}${name}`))
+        .map(({ key, name, help }) => ({
+          key, count: counter(`${ns}${name}.count`, '{value}', `${help} (values recorded)`), sum: counter(`${ns}${name}.sum`, 's', `${help} (sum of the values)`),
         }));
     } catch {
       // latency: false: nothing to export
