@@ -568,9 +568,9 @@ export class Consumer {
     const records = view.records;
     records[0] = first;
     let count = 1;
+    const max = Math.min(def.maxBatch ?? this.shape.batch, records.length);
     if (key >= 0) {
       const ring = this.ringFrom[key]!;
-      const max = Math.min(def.maxBatch ?? this.shape.batch, records.length);
       const claims = Atomics.load(this.controls0.i32, this.controls0.steal) !== 0;
       const u16 = this.u16;
       while (count < max) {
@@ -586,7 +586,7 @@ export class Consumer {
         records[count++] = record;
       }
     }
-    if (key >= 0 && (def.linger ?? 0) > 0 && this.lingers(slot, key, count, Math.min(def.maxBatch ?? this.shape.batch, records.length), def.linger!)) {
+    if (key >= 0 && (def.linger ?? 0) > 0 && this.lingers(slot, key, count, max, def.linger!)) {
       view.length = 0;
       this.taken = 0;
       return view;

@@ -109,12 +109,6 @@ export function latencyBufferBytes(threads: number, topics: number, ringCapacity
   return new LatencyLayout(threads, topics, ringCapacity).words * 8;
 }
 
-/** ms since the engine's epoch, on every thread's clock alike (see the header). */
-export function engineClock(epochMs: number): () => number {
-  const origin = performance.timeOrigin - epochMs;
-  return () => origin + performance.now();
-}
-
 interface ShapeView {
   readonly threads: number;
   readonly topicNames: readonly string[];
@@ -143,7 +137,7 @@ export class LatencyProbe {
   private readonly outStamps: Int32Array;
   private readonly inStamps: Int32Array;
   private readonly mask: number;
-  /** performance.timeOrigin − epochMs: origin + performance.now() is engineClock's time. */
+  /** performance.timeOrigin − epochMs: origin + performance.now() is ms since the engine's epoch, on every thread's clock alike (see the header). */
   private readonly origin: number;
   /**
    * Start times of the stamped records whose handlers run now (a handler may run another's
@@ -154,7 +148,6 @@ export class LatencyProbe {
   private depth = 0;
   /** Requests left before the next timed one. */
   private requestCountdown: number;
-  readonly now: () => number;
 
   constructor(shape: ShapeView, thread: number, arenaBuffer: ArrayBufferLike) {
     this.on = shape.latency !== undefined;
@@ -164,7 +157,6 @@ export class LatencyProbe {
     this.requestCountdown = this.on ? 1 : NEVER;
     this.u16 = new Uint16Array(arenaBuffer);
     this.u32 = new Uint32Array(arenaBuffer);
-    this.now = engineClock(shape.epochMs);
     this.origin = performance.timeOrigin - shape.epochMs;
     this.mask = shape.ringCapacity - 1;
     const T = shape.threads;
@@ -237,6 +229,15 @@ export class LatencyProbe {
   /** A stamped record left its lane untimed (inside a batch run, run by a thief). */
   skip(): void {
     this.words[this.counters + COUNTER_SKIPPED] += 1;
+  }
+
+  /**
+   * ms since the engine's epoch (see `origin`), for the paths that allocate anyway (requests,
+   * settles). The sampled delivery paths spell it out: a float returned by a call that is not
+   * inlined is a heap number.
+   */
+  now(): number {
+    return this.origin + performance.now();
   }
 
   // ── requests (thread 0) ─────────────────────────────────────────────────────────────────────
