@@ -53,6 +53,19 @@ function complete(m: Fields, seq: number, key: number, stamp: number, answer: Io
   outside.record((latencyMs - answer.callMs) * 1000);
 }
 
+/**
+ * A handler that loads its message's key through `load` (a DataLoader, a batcher). The fields are
+ * read before the await: the message must read the same after it (complete() checks).
+ */
+function through(load: (key: number) => Promise<IoAnswer>): (m: Fields & { readonly stamp: number }) => Promise<void> {
+  return async (m) => {
+    const seq = m.seq;
+    const key = m.key;
+    const stamp = m.stamp;
+    complete(m, seq, key, stamp, await load(key));
+  };
+}
+
 export default defineHandlers(asyncIoTopics, {
   call: {
     topic: 'io.call',
@@ -64,33 +77,9 @@ export default defineHandlers(asyncIoTopics, {
       complete(m, seq, key, stamp, answers[0]!);
     },
   },
-  loader: {
-    topic: 'io.loader',
-    async handle(m) {
-      const seq = m.seq;
-      const key = m.key;
-      const stamp = m.stamp;
-      complete(m, seq, key, stamp, await loader.load(key));
-    },
-  },
-  batcher: {
-    topic: 'io.batcher',
-    async handle(m) {
-      const seq = m.seq;
-      const key = m.key;
-      const stamp = m.stamp;
-      complete(m, seq, key, stamp, await batcher.load(key));
-    },
-  },
-  unlimited: {
-    topic: 'io.unlimited',
-    async handle(m) {
-      const seq = m.seq;
-      const key = m.key;
-      const stamp = m.stamp;
-      complete(m, seq, key, stamp, await unlimited.load(key));
-    },
-  },
+  loader: { topic: 'io.loader', handle: through((key) => loader.load(key)) },
+  batcher: { topic: 'io.batcher', handle: through((key) => batcher.load(key)) },
+  unlimited: { topic: 'io.unlimited', handle: through((key) => unlimited.load(key)) },
   stats: {
     topic: 'stats',
     handle(q, ctx: HandlerContext<AsyncIoTopics>) {

@@ -10,6 +10,7 @@
  *   node build/examples/game-server/main.js [wasm|js] [--players=N] [--moves=N] [--workers=N]
  */
 import { parseExampleArgs, runIfMain } from '../cli.ts';
+import { random } from '../random.ts';
 import { createEngine, type LatencyReport, type TopicLatency, type TopicReply, type TopicStats } from 'wasm-dispatch';
 import { FULL_HEALTH, topics, type Topics } from './topics.ts';
 
@@ -67,23 +68,11 @@ export interface GameServerSummary {
   readonly queries: readonly QueryCheck[];
   readonly reports: readonly WorkerReport[];
   readonly topics: Record<string, TopicStats>;
-  /** The engine's latency histograms after the run (queue wait and handler time sampled, every `where` round trip). */
+  /** The engine's latency histograms after the run (queue wait, handler time and `where` round trips, sampled: options.latency). */
   readonly latency: LatencyReport;
   /** Human-readable failed checks; empty when everything matched. */
   readonly failures: readonly string[];
   readonly ok: boolean;
-}
-
-/** mulberry32: a small deterministic PRNG, so every run publishes the same game. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const WORLD = 1000;

@@ -15,6 +15,7 @@
  *        [--ioMs=N] [--concurrency=N] [--malformedEvery=N] [--ringCapacity=N] [--printEveryMs=N] [--seed=N]
  */
 import { parseExampleArgs, runIfMain } from '../cli.ts';
+import { random } from '../random.ts';
 import { createEngine, createPipeline, type PipelineStats, type TopicReply } from 'wasm-dispatch';
 import { OPS, deviceId, devicesOf, mix, topics, type Topics } from './topics.ts';
 
@@ -68,18 +69,6 @@ export interface PipelineExampleSummary {
   /** Human-readable failed checks; empty when everything matched. */
   readonly failures: readonly string[];
   readonly ok: boolean;
-}
-
-/** mulberry32: a small deterministic PRNG, so every run publishes the same commands. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** The kinds of malformed line the gateway meets, in turn. */
