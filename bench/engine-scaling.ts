@@ -20,7 +20,7 @@
  */
 import type { Backend } from '../bindings/core-ops.ts';
 import type { Engine } from '../src/index.ts';
-import { spinHash } from './engine/checksum.ts';
+import { calibrateRounds, spinHash } from './engine/checksum.ts';
 import { scalingTopics, type ScalingTopics } from './engine/scaling-topics.ts';
 import { BACKENDS, SuiteEngines, measureCases, runSize, runTimeoutMs, verify, type RunSizes, type Side, type Slot } from './engine-common.ts';
 import { selected, type BenchOptions, type EngineBenchEntry } from './results.ts';
@@ -54,24 +54,6 @@ function runDeadlineMs(messages: number): number {
 
 type ScalingEngine = Engine<ScalingTopics>;
 
-/**
- * spinHash rounds that take ~WORK_NS here: times the handler's own loop shape (a sum over seq)
- * and keeps the best of several trials, so load from other processes inflates it less.
- */
-function calibrateRounds(): number {
-  const probe = 1_000;
-  const messages = 200;
-  let best = Infinity;
-  let sum = 0;
-  for (let trial = 0; trial < 40; trial++) {
-    const started = performance.now();
-    for (let seq = 0; seq < messages; seq++) sum += spinHash(seq, probe);
-    best = Math.min(best, ((performance.now() - started) * 1e6) / (messages * probe));
-  }
-  if (sum === 0.5) console.log(sum); // keep the work observable
-  return Math.max(1, Math.round(WORK_NS / best));
-}
-
 async function workRun(engine: ScalingEngine, n: number, rounds: number, expectedSum: number): Promise<number> {
   const started = performance.now();
   const writer = engine.writer('work');
@@ -103,7 +85,7 @@ export async function runEngineScaling(options: BenchOptions, log: (line: string
   const backends = BACKENDS.filter((who) => names.some((name) => selected(options, SUITE, name, who)));
   if (backends.length === 0) return [];
   const n = runSize(options, MESSAGES);
-  const rounds = calibrateRounds();
+  const rounds = calibrateRounds(WORK_NS);
   let expectedSum = 0;
   for (let seq = 0; seq < n; seq++) expectedSum += spinHash(seq, rounds);
   log(`${SUITE}: ${options.runs} timed rounds of ${n.toLocaleString('en')} messages × ${rounds} hash rounds (~${WORK_NS / 1000} µs) on 1 worker and on 2 (round-robin, least-loaded) after warm-ups, ${backends.join(' and ')}`);

@@ -31,7 +31,7 @@
  *   env PIPE_MESSAGES (100000), PIPE_RUNS (5), PIPE_WARMUP (1), PIPE_WORK_NS (2000)
  */
 import { createEngine, createPipeline, type Engine, type Pipeline } from '../src/index.ts';
-import { spinHash } from './engine/checksum.ts';
+import { calibrateRounds, spinHash } from './engine/checksum.ts';
 import { pipelineBenchTopics, type PipelineBenchTopics } from './engine/pipeline-topics.ts';
 import { verify, within } from './engine-common.ts';
 import { busyWarning, collectEnv, describeEnv } from './env.ts';
@@ -66,21 +66,6 @@ const CONFIGS: readonly Config[] = [
   { id: 'one', name: 'one stage, 1 worker', workers: 1, topic: 'all' },
   { id: 'group', name: 'one stage, 3 workers (group)', workers: 3, topic: 'all' },
 ];
-
-/** spinHash rounds that take ~WORK_NS here: the best of several trials (other load inflates it less). */
-function calibrateRounds(): number {
-  const probe = 1_000;
-  const messages = 200;
-  let best = Infinity;
-  let sum = 0;
-  for (let trial = 0; trial < 40; trial++) {
-    const started = performance.now();
-    for (let seq = 0; seq < messages; seq++) sum += spinHash(seq, probe);
-    best = Math.min(best, ((performance.now() - started) * 1e6) / (messages * probe));
-  }
-  if (sum === 0.5) console.log(sum); // keep the work observable
-  return Math.max(1, Math.round(WORK_NS / best));
-}
 
 interface Setup {
   readonly config: Config;
@@ -196,7 +181,7 @@ const env = await collectEnv();
 console.log(describeEnv(env));
 const warning = busyWarning(env);
 if (warning !== null) console.log(warning);
-const rounds = calibrateRounds();
+const rounds = calibrateRounds(WORK_NS);
 let expectedSum = 0;
 for (let seq = 0; seq < MESSAGES; seq++) expectedSum += spinHash(spinHash(spinHash(seq, rounds), rounds), rounds);
 console.log(`pipeline: ${MESSAGES.toLocaleString('en-US')} messages per run, 3 steps of ${rounds} hash rounds (~${WORK_NS / 1000} µs each) per message; ${WARMUP} warm-up + ${RUNS} timed rounds, each running every configuration; ${backends.join(' and ')}`);

@@ -37,3 +37,21 @@ export function spinHash(seed: number, rounds: number): number {
   }
   return h >>> 0;
 }
+
+/**
+ * spinHash rounds that take ~`workNs` here: times a handler's loop shape (a sum of spinHash over
+ * seq) and keeps the best of several trials, so load from other processes inflates it less.
+ */
+export function calibrateRounds(workNs: number): number {
+  const probe = 1_000;
+  const messages = 200;
+  let best = Infinity;
+  let sum = 0;
+  for (let trial = 0; trial < 40; trial++) {
+    const started = performance.now();
+    for (let seq = 0; seq < messages; seq++) sum += spinHash(seq, probe);
+    best = Math.min(best, ((performance.now() - started) * 1e6) / (messages * probe));
+  }
+  if (sum === 0.5) console.log(sum); // keep the work observable
+  return Math.max(1, Math.round(workNs / best));
+}
