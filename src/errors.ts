@@ -80,3 +80,24 @@ export class BatcherError extends DispatchError {
     if (options && 'cause' in options) (this as { cause?: unknown }).cause = options.cause;
   }
 }
+
+/** Reasons a journal (src/journal/) cannot be opened or written. */
+export type JournalErrorCode =
+  | 'ERR_JOURNAL_CLOSED'
+  | 'ERR_JOURNAL_MANIFEST'
+  | 'ERR_JOURNAL_CORRUPT';
+
+/**
+ * A journal directory cannot be used: its manifest is missing or unreadable
+ * (ERR_JOURNAL_MANIFEST, field 'manifest'), the last segment's header is damaged beyond a torn
+ * creation (ERR_JOURNAL_CORRUPT, field 'segment', the file name as value), or the writer or reader
+ * was used after close (ERR_JOURNAL_CLOSED). Bad options and arguments are ConfigErrors.
+ */
+export class JournalError extends DispatchError {
+  declare readonly code: JournalErrorCode;
+  constructor(code: JournalErrorCode, field: string, value: unknown, reason: string, options?: { cause?: unknown }) {
+    super(code, field, value, reason);
+    this.name = 'JournalError';
+    if (options && 'cause' in options) (this as { cause?: unknown }).cause = options.cause;
+  }
+}
