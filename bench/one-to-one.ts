@@ -59,7 +59,8 @@ function check(tally: Tally, n: number, expectedChecksum: number): void {
 
 type O2oEngine = Engine<O2oTopics>;
 
-async function publishRun(engine: O2oEngine, batched: boolean, n: number): Promise<void> {
+/** One run's messages: one writer+send per message, or publishBatch of BATCH; flushed at the end. */
+export async function publishRun(engine: O2oEngine, batched: boolean, n: number): Promise<void> {
   if (!batched) {
     const writer = engine.writer('msg');
     for (let seq = 0; seq < n; seq++) {

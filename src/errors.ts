@@ -44,7 +44,8 @@ export type EngineErrorCode =
   | 'ERR_WORKER_START'
   | 'ERR_HANDLER'
   | 'ERR_DRAIN_TIMEOUT'
-  | 'ERR_NOT_ISOLATED';
+  | 'ERR_NOT_ISOLATED'
+  | 'ERR_JOURNAL';
 
 /**
  * The engine could not do what was asked: it is closed, a request timed out, was aborted or found

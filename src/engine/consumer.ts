@@ -92,6 +92,12 @@ export class Consumer {
   private rotation = 0;
   /** The inbound key of the lane drainLane is handling a record of (a batch handler takes its run from it), -1 otherwise. */
   private laneKey = -1;
+  /**
+   * The lane of the batch being handled (class · threads + producer: its producer is
+   * batchLane % threads), −1 for one run inline (caller-runs, stolen). The journal thread reads
+   * it to record each message's publishing thread (src/journal/journal-thread.ts).
+   */
+  batchLane = -1;
   /** Per handler index: 1 for a batch handler (handleBatch). */
   private readonly batchHandlers: Uint8Array;
   /** Per slot: performance.now() when its lingering run was first found, 0 when none lingers. */
@@ -484,6 +490,7 @@ export class Consumer {
       else {
         const view = this.runBatch(record, slot, topic, def, laneKey);
         if (view.length === 0) return true; // lingering: taken 0, drainLane stops at it
+        this.batchLane = laneKey;
         result = def.handleBatch!(view, this.context);
       }
       if (result !== undefined && result !== null && typeof (result as { then?: unknown }).then === 'function') {

@@ -26,10 +26,11 @@ import { checkHandlerModule, importHandlers } from './worker.ts';
  */
 export async function createEngineWith<T extends TopicMap, M extends HandlerModule<T, any> = HandlerModule<T>>(platform: Platform, options: EngineOptions<T, M>): Promise<Engine<T, M>> {
   platform.checkSupport();
-  const validated = validateOptions(options as EngineOptions<TopicMap>, platform.defaultWorkers(), platform.cores());
+  const validated = validateOptions(options as unknown as EngineOptions<TopicMap>, platform.defaultWorkers(), platform.cores());
   if (options.worker !== undefined && platform.name !== 'browser') {
     throw new ConfigError('worker', options.worker, 'browsers only: under Node every worker imports options.handlers by path or URL');
   }
+  if (options.journal !== undefined && platform.durablePositions === undefined) throw new ConfigError('journal', options.journal, 'a journal is written under Node only');
   let href: string;
   let handlerModule: HandlerModule;
   if (typeof options.handlers === 'string' || options.handlers instanceof URL) {

@@ -35,6 +35,7 @@ import { Recovery } from './recovery.ts';
 import { Requests } from './requests.ts';
 import { Stats } from './stats.ts';
 import { isPattern, patternProblem, topicsOf, type SubjectPattern } from './subjects.ts';
+import { Durables } from './durables.ts';
 import { Subscriptions } from './subscriptions.ts';
 import { Supervisor } from './supervisor.ts';
 import { ThreadRuntime } from './thread.ts';
@@ -60,6 +61,9 @@ export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = Handle
   private readonly workerThreads: Workers;
   private readonly requests: Requests;
   private readonly subscriptions: Subscriptions;
+  /** Durable subscriptions (with a journal). */
+  private readonly durables: Durables | undefined;
+  private readonly yieldFn: () => Promise<void>;
   private readonly counters: Stats;
   private latencyReader: LatencyReader | undefined;
   private readonly threadZero: ThreadZero;
@@ -105,15 +109,18 @@ export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = Handle
     const handlerNames = Object.keys(handlerModule.handlers).sort();
     const recovery = new Recovery(core, arena, shape, controls, arena.router(0).address, this.runtime.admission);
     this.supervisor = supervisor = new Supervisor(
-      arena, recovery, controls, this.runtime.topics, this.runtime.subscriptions, handlerNames, requests, reporter, validated.supervision, this.workers,
+      arena, recovery, controls, this.runtime.topics, this.runtime.subscriptions, handlerNames, requests, reporter, validated.supervision, validated.engineWorkers,
     );
     this.workerThreads = new Workers(platform, arena, shape, controls, reporter, (death) => supervisor.onDeath(death));
     supervisor.workers = this.workerThreads;
     this.threadZero = threadZero = new ThreadZero(this.runtime, core, platform, (thread) => thread > 0 && this.workerThreads.state(thread - 1) === 'crashed');
+    this.durables = shape.journal === undefined ? undefined
+      : new Durables(shape.journal, shape.maxSubscriptions, shape.topicNames, platform.durablePositions?.(shape.journal.dir), controls[shape.journal.thread]!);
     this.subscriptions = new Subscriptions(
       options.topics, handlerModule, this.workers, shape, core, arena.router(0).address, this.runtime.subscriptions, producer,
-      () => platform.yield(), (drain) => this.drain(drain), controls[0]!,
+      () => platform.yield(), (drain) => this.drain(drain), controls[0]!, this.durables,
     );
+    this.yieldFn = () => platform.yield();
     this.counters = new Stats(
       arena, core, shape, controls, this.workerThreads, requests, reporter, recovery, this.runtime.subscriptions, this.subscriptions.members, handlerNames, this.runtime.admission,
     );
@@ -124,10 +131,18 @@ export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = Handle
     );
   }
 
+  /** The topics the engine was created with (options.topics). */
+  get topics(): T {
+    return this.options.topics;
+  }
+
   /** @internal Starts the workers and thread 0's loop; resolves when every worker runs. */
   async start(launch: Parameters<Workers['start']>[1]): Promise<void> {
     try {
-      await this.workerThreads.start(this.workers, launch, this.validated.startTimeout);
+      // The journal's subscriptions are live before any thread (the journal's too) starts.
+      const { journal } = this.validated.shape;
+      if (journal !== undefined) await this.subscriptions.subscribeJournal(journal, this.runtime.topics.byId);
+      await this.workerThreads.start(this.validated.engineWorkers, launch, this.validated.startTimeout);
     } catch (error) {
       this.closing = Promise.resolve();
       throw error;
@@ -318,8 +333,12 @@ export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = Handle
     for (;;) {
       producer.flushAll();
       backpressure.pumpBacklogs();
+      // Journaled records a durable subscription has yet to get: read before and after the count
+      // (durable-table.ts DurableTable.behind says why both).
+      const behind = this.durables?.behind() ?? 0;
       const inFlight = this.counters.inFlight();
-      if (inFlight === 0 && backpressure.backlogSize === 0 && !this.workerThreads.reportsInTransit()) return;
+      const stillBehind = this.durables?.behind() ?? 0;
+      if (inFlight === 0 && behind === 0 && stillBehind === 0 && backpressure.backlogSize === 0 && !this.workerThreads.reportsInTransit()) return;
       if (Date.now() > deadline) throw new EngineError('ERR_DRAIN_TIMEOUT', 'timeout', timeout, `${inFlight} messages still in flight`);
       await new Promise<void>((resolve) => setTimeout(resolve, 1));
     }
@@ -350,6 +369,8 @@ export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = Handle
     } catch (error) {
       drainError = error;
     }
+    // Durable subscriptions stop while the journal thread still runs: it confirms what was handled, the positions are saved.
+    await this.durables?.close(this.yieldFn);
     this.supervisor.stop();
     await this.workerThreads.stop(Math.max(100, timeout - (Date.now() - started)));
     this.threadZero.stop();
@@ -365,7 +386,9 @@ export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = Handle
 
   /** Counters summed over every thread (each may be late by one batch); reads shared memory only. */
   stats(): EngineStats {
-    return this.counters.read();
+    const stats = this.counters.read();
+    if (this.durables !== undefined) stats.journal = this.durables.stats();
+    return stats;
   }
 
   /**

@@ -8,6 +8,8 @@ import { RING_HEADER_BYTES, RING_MAX_CAPACITY, RING_MAX_RECORD_SIZE } from '../.
 import { ConfigError } from '../errors.ts';
 import type { AnySchema } from '../schema.ts';
 import { MAX_WORKERS, PRIORITY_CLASSES, PRIORITY_NAMES, RECORD_HEADER_BYTES, controlLayout, scratchLayout, type ControlLayout } from './layout.ts';
+import { durableTableBytes } from './durable-table.ts';
+import { validateJournal, type JournalShape } from './journal-shape.ts';
 import { DEFAULT_SAMPLE_EVERY, latencyBufferBytes, type LatencyShape } from './latency.ts';
 import { SHED_LOW_DEFAULT, SHED_NORMAL_DEFAULT } from './shedder.ts';
 import { isPattern } from './subjects.ts';
@@ -16,7 +18,7 @@ import type { BackpressurePolicy, EngineOptions, TopicMap } from './types.ts';
 
 /** Numbers every thread derives identically from the engine's options (sent to every worker). */
 export interface EngineShape {
-  /** Engine thread count: workers + 1. */
+  /** Engine thread count: workers + 1 (+ 1 more with a journal: its thread is the last). */
   readonly threads: number;
   readonly topicNames: readonly string[];
   /** Bytes per ring record: RECORD_HEADER_BYTES + the largest message or reply, rounded to 8. */
@@ -54,6 +56,8 @@ export interface EngineShape {
   readonly routerSubscriptions: number;
   /** Latency histograms and their sampling (latency.ts); undefined with latency: false. */
   readonly latency: LatencyShape | undefined;
+  /** The journal thread and what it writes (journal-shape.ts); undefined without options.journal. */
+  readonly journal: JournalShape | undefined;
 }
 
 export const POLICIES: readonly BackpressurePolicy[] = ['block', 'reject', 'drop-oldest', 'drop-newest', 'caller-runs'];
@@ -112,7 +116,10 @@ export const DEFAULTS = {
 
 export interface ValidatedOptions {
   readonly shape: EngineShape;
+  /** The application's workers (options.workers): subscriptions' members are among them. */
   readonly workers: number;
+  /** Engine worker threads started: the application's, and the journal's if any (shape.threads − 1). */
+  readonly engineWorkers: number;
   readonly backend: 'wasm' | 'js';
   readonly coreBuild: 'release' | 'debug';
   readonly startTimeout: number;
@@ -153,6 +160,14 @@ export function validateOptions(options: EngineOptions<TopicMap>, defaultWorkers
   const restartWait = Math.max(blockTimeout, supervision.handlerTimeout !== undefined ? Math.floor(supervision.handlerTimeout / 2) : RESTART_WAIT_MS);
 
   const topicNames = validateTopics(options.topics);
+  // The journal thread is one more worker, after the application's (journal-shape.ts).
+  const journalOptions = validateJournal(options, topicNames, workers + 1);
+  const engineWorkers = workers + (journalOptions !== undefined ? 1 : 0);
+  if (engineWorkers > MAX_ENGINE_WORKERS) throw new ConfigError('workers', workers, `with a journal (its own thread), at most ${MAX_ENGINE_WORKERS - 1}`);
+  // The journal's subscriptions come on top of the application's maxSubscriptions.
+  const slots = maxSubscriptions + (journalOptions?.topics.length ?? 0);
+  if (slots > MAX_SUBSCRIPTIONS) throw new ConfigError('maxSubscriptions', maxSubscriptions, `with ${journalOptions!.topics.length} journaled topics (a subscription each), at most ${MAX_SUBSCRIPTIONS - journalOptions!.topics.length}`);
+  const journal = journalOptions === undefined ? undefined : { ...journalOptions, durable: new SharedArrayBuffer(durableTableBytes(slots)) };
   let largest = 8;
   for (const name of topicNames) {
     const topic = options.topics[name]!;
@@ -162,21 +177,21 @@ export function validateOptions(options: EngineOptions<TopicMap>, defaultWorkers
   if (recordSize > RING_MAX_RECORD_SIZE) {
     throw new ConfigError('topics', `${recordSize - RECORD_HEADER_BYTES} bytes`, `the largest message must fit a ring record of ${RING_MAX_RECORD_SIZE} bytes with its ${RECORD_HEADER_BYTES}-byte header`);
   }
-  const threads = workers + 1;
+  const threads = engineWorkers + 1;
   // The lanes alone (threads² rings) must fit the arena: say so by the option that sizes them.
   const lanes = threads * threads * PRIORITY_CLASSES;
   const laneBytes = lanes * (RING_HEADER_BYTES + ringCapacity * recordSize);
   if (laneBytes > ARENA_MAX_BYTES) {
     throw new ConfigError('ringCapacity', ringCapacity, `${lanes} lanes (${workers} workers + the main thread, squared, × ${PRIORITY_CLASSES} priority classes) of ${recordSize}-byte records need ${laneBytes} bytes; the arena holds at most ${ARENA_MAX_BYTES}`);
   }
-  const routerSubscriptions = maxSubscriptions * workers;
-  const control = controlLayout(topicNames.length, maxSubscriptions);
+  const routerSubscriptions = slots * engineWorkers;
+  const control = controlLayout(topicNames.length, slots);
   const spillCapacity = Math.floor(SPILL_BUDGET_BYTES / (threads * PRIORITY_CLASSES * recordSize));
   const latency = validateLatency(options.latency, threads, topicNames.length, ringCapacity);
   const scratchBytes = scratchLayout(control, topicNames.length, recordSize, routerSubscriptions, threads, spillCapacity).bytes;
   return {
-    workers, backend, coreBuild, startTimeout, scratchBytes, supervision,
-    shape: { threads, topicNames, recordSize, ringCapacity, maxSubscriptions, flushEvery, batch, spin, adaptiveSpin, cores, blockTimeout, restartWait, asyncTimeout: supervision.handlerTimeout ?? 0, spillCapacity, priorityWeights, epochMs: Date.now(), control, routerSubscriptions, latency },
+    workers, engineWorkers, backend, coreBuild, startTimeout, scratchBytes, supervision,
+    shape: { threads, topicNames, recordSize, ringCapacity, maxSubscriptions: slots, flushEvery, batch, spin, adaptiveSpin, cores, blockTimeout, restartWait, asyncTimeout: supervision.handlerTimeout ?? 0, spillCapacity, priorityWeights, epochMs: Date.now(), control, routerSubscriptions, latency, journal },
   };
 }
 

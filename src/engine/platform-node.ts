@@ -2,6 +2,7 @@
 import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { durablePositions } from '../journal/positions.ts';
 import { waitAsyncOrPoll, type Platform, type WorkerEvents, type WorkerHandle, type WorkerStartData } from './platform.ts';
 
 const WORKER_ENTRY = new URL('./worker-node.js', import.meta.url);
@@ -28,4 +29,5 @@ export const nodePlatform: Platform = {
   },
   waitAsync: (i32, index, value, timeoutMs) => waitAsyncOrPoll(i32, index, value, timeoutMs, nodePlatform.yield),
   yield: () => new Promise<void>((resolve) => setImmediate(resolve)),
+  durablePositions,
 };

@@ -85,6 +85,8 @@ export interface Platform {
   waitAsync(i32: Int32Array, index: number, value: number, timeoutMs: number): Promise<WaitResult>;
   /** Lets other tasks run (timers, I/O, messages). */
   yield(): Promise<void>;
+  /** Durable subscriptions' saved positions in journal directory `dir`; absent where no journal can be written (browsers). */
+  durablePositions?(dir: string): import('./durables.ts').DurablePositions;
 }
 
 /** Atomics.waitAsync where the runtime has it; otherwise polls on the event loop. */

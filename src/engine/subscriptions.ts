@@ -10,6 +10,8 @@ import { ConfigError, EngineError } from '../errors.ts';
 import {
   CLAIMS_STEAL, LOCAL_HANDLER, POLICY_BLOCK, POLICY_CALLER_RUNS, POLICY_DROP_NEWEST, POLICY_DROP_OLDEST, POLICY_REJECT, routeEntry,
 } from './layout.ts';
+import type { Durables } from './durables.ts';
+import { journalSlot, type JournalShape } from './journal-shape.ts';
 import { MAX_TIMER_MS, POLICIES, type EngineShape } from './options.ts';
 import { isPattern, subjectMatches } from './subjects.ts';
 import type { Producer } from './producer.ts';
@@ -48,6 +50,8 @@ export class Subscriptions {
     private readonly drain: (options: { timeout: number }) => Promise<void>,
     /** Thread 0's control block (its STEAL word). */
     private readonly control0: ControlBlock,
+    /** Durable subscriptions (with a journal). */
+    private readonly durables: Durables | undefined,
   ) {
     this.handlerNames = Object.keys(handlerModule.handlers).sort();
   }
@@ -68,7 +72,7 @@ export class Subscriptions {
   }
 
   private async add(subject: string, topics: readonly TopicRuntime[], options: SubscribeOptions): Promise<Subscription> {
-    if (options === null || typeof options !== 'object') throw new ConfigError('options', options, 'must be { handler, mode?, workers?, backpressure?, balance?, circuit?, steal?, concurrency? }');
+    if (options === null || typeof options !== 'object') throw new ConfigError('options', options, 'must be { handler, mode?, workers?, backpressure?, balance?, circuit?, steal?, concurrency?, durable? }');
     const handlerIndex = this.handlerNames.indexOf(options.handler);
     if (handlerIndex < 0) throw new ConfigError('handler', options.handler, `is not a handler of the module (${this.handlerNames.join(', ')})`);
     // A handler serves its own topic, or its pattern: subscribed as that pattern, or to one topic it matches.
@@ -76,7 +80,7 @@ export class Subscriptions {
     if (handlerSubject !== subject && !(!isPattern(subject) && isPattern(handlerSubject) && subjectMatches(handlerSubject, subject))) {
       throw new ConfigError('handler', options.handler, `handles ${JSON.stringify(handlerSubject)}, not ${JSON.stringify(subject)}`);
     }
-    const mode = options.mode ?? 'broadcast';
+    const mode = options.mode ?? (options.durable !== undefined ? 'group' : 'broadcast');
     if (typeof mode !== 'string' || !Object.hasOwn(MODE_CODES, mode)) throw new ConfigError('mode', mode, "must be 'broadcast', 'group' or 'keyed'");
     for (const topic of topics) {
       if (mode === 'keyed' && this.topics[topic.name]!.key === undefined) throw new ConfigError('mode', mode, `topic ${JSON.stringify(topic.name)} declares no key field`);
@@ -104,6 +108,9 @@ export class Subscriptions {
     if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 0xffff) throw new ConfigError('concurrency', options.concurrency, 'must be an integer in [1, 65535]');
     let members = 0;
     for (const w of workers) if (w < 32) members |= 1 << w;
+    // A durable subscription is fed by the journal thread (durables.ts), not routed from publishers.
+    if (options.durable !== undefined && this.durables === undefined) throw new ConfigError('durable', options.durable, 'durable subscriptions need options.journal');
+    const durable = options.durable === undefined ? undefined : this.durables!.check(options.durable, subject, topics.length, mode, balance, steal, workers);
 
     // least-loaded groups are routed as broadcast members; the publisher picks one by the balance
     // table (the core's pickLeastLoaded, per record or inside dispatchBatch).
@@ -121,6 +128,10 @@ export class Subscriptions {
           mode: MODE_CODES[mode], policy: POLICY_CODES[policies[t]!], handler: handlerIndex, topic: topic.id,
           balance: balance === 'least-loaded' ? BALANCE_LEAST_LOADED : BALANCE_ROUND_ROBIN, circuit, steal, members, concurrency,
         });
+        if (durable !== undefined) {
+          await this.durables!.activate(slot, options.durable!, topic.name, durable.journaled, durable.mode, workers, this.yieldFn);
+          continue;
+        }
         for (const w of workers) {
           const id = this.core.routerAddSubscription(this.router, topic.id, routeEntry(w + 1, slot), routerMode, slot);
           if (id < 0) throw new ConfigError('maxSubscriptions', this.shape.maxSubscriptions, 'the routing table is full');
@@ -136,11 +147,12 @@ export class Subscriptions {
     let removed = false;
     const subscription: Subscription = {
       id: slots[0]!, topic: subject, topics: topics.map((topic) => topic.name), handler: options.handler, mode, workers,
-      backpressure: policies[0]!, balance,
+      backpressure: policies[0]!, balance, ...(options.durable !== undefined ? { durable: options.durable } : {}),
       // Once only: its slots and router ids may belong to a later subscription afterwards.
       unsubscribe: () => this.serialise(async () => {
         if (removed) return;
         removed = true;
+        if (durable !== undefined) await this.durables!.deactivate(slots[0]!, this.yieldFn);
         await this.remove(slots, ids);
       }),
     };
@@ -180,6 +192,28 @@ export class Subscriptions {
         }),
       };
     });
+  }
+
+  /**
+   * The journal's subscriptions (journal-shape.ts), made before any other: journaled topic j takes
+   * slot j, a LOCAL_HANDLER slot routed to the journal thread alone, whose handler that thread sets
+   * (src/journal/journal-thread.ts). Policy 'block': a journal never drops a message; one that
+   * falls behind pushes back on publishers like a slow worker.
+   */
+  async subscribeJournal(journal: JournalShape, topics: readonly TopicRuntime[]): Promise<void> {
+    const slots = await this.serialise(() => this.freeSlots(journal.topics.length));
+    for (let j = 0; j < journal.topics.length; j++) {
+      const slot = slots[j]!;
+      if (slot !== journalSlot(j)) throw new Error(`unreachable: journaled topic ${j} got slot ${slot}`);
+      const topic = topics[journal.topics[j]!]!;
+      this.table.activate(slot, {
+        mode: MODE_GROUP, policy: POLICY_BLOCK, handler: LOCAL_HANDLER, topic: topic.id, balance: BALANCE_ROUND_ROBIN, concurrency: DEFAULT_CONCURRENCY,
+      });
+      if (this.core.routerAddSubscription(this.router, topic.id, routeEntry(journal.thread, slot), MODE_GROUP, slot) < 0) {
+        throw new ConfigError('maxSubscriptions', this.shape.maxSubscriptions, 'the routing table is full');
+      }
+    }
+    await this.serialise(() => this.publishRoutes());
   }
 
   private async remove(slots: readonly number[], ids: readonly number[]): Promise<void> {

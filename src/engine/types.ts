@@ -313,6 +313,36 @@ export interface EngineOptions<T extends TopicMap, M extends HandlerModule<T, an
   readonly maxDeliveries?: number;
   /** Receives dead letters on the engine's thread (poison messages, circuit-open rejections). */
   readonly onDeadLetter?: (letter: DeadLetter) => void;
+  /**
+   * Node only: records every message of the named topics in an append-only journal on disk
+   * (README "Journal"), written by a thread of its own fed like any subscriber — publishing
+   * never waits on the disk; a journal that falls behind pushes back like a slow worker.
+   */
+  readonly journal?: JournalOptions<T>;
+}
+
+/**
+ * When the journal thread calls fdatasync: never ('none': the OS writes back on its own), after
+ * every batch it wrote ('always': group commit, one sync per batch), or at most every `intervalMs`.
+ * What each can lose: README "Journal".
+ */
+export type JournalFsync = 'none' | 'always' | { readonly intervalMs: number };
+
+export interface JournalOptions<T extends TopicMap> {
+  /** The journal's directory (created if missing; an existing journal is appended to). */
+  readonly dir: string | URL;
+  /** Topics to journal; default every topic. */
+  readonly topics?: readonly TopicName<T>[];
+  /** Default { intervalMs: 100 }. */
+  readonly fsync?: JournalFsync;
+  /** A segment file is rolled at this size, bytes in [65536, 2^30]; default 64 MiB. */
+  readonly segmentBytes?: number;
+  /**
+   * What is kept: whole segments older than `maxAgeMs`, and the oldest while the journal is larger
+   * than `maxBytes` (at least two segments), are deleted; records a durable subscription had not
+   * received by then count in its `dropped`. Default: everything, forever.
+   */
+  readonly retention?: { readonly maxAgeMs?: number; readonly maxBytes?: number };
 }
 
 /** Why a message became a dead letter. */
@@ -374,6 +404,14 @@ export interface SubscribeOptions<H extends string = string> {
    * handlers are unaffected.
    */
   readonly concurrency?: number;
+  /**
+   * Node, with a journal of this topic (EngineOptions.journal): a durable subscription under this
+   * name (1–64 of A–Z a–z 0–9 . _ -). Its messages come from the journal, not the publishers:
+   * while it is absent (unsubscribed, engine closed, process restarted) they are kept; when a
+   * subscription of the same name comes back it receives them from its acknowledged position, then
+   * the new ones, with no gap. Mode 'group' (default here) or 'keyed'. README "Durable subscriptions".
+   */
+  readonly durable?: string;
 }
 
 export interface Subscription {
@@ -389,6 +427,8 @@ export interface Subscription {
   /** Its policy (a pattern without one given: each topic's own default; this is the first topic's). */
   readonly backpressure: BackpressurePolicy;
   readonly balance: Balance;
+  /** The durable name (SubscribeOptions.durable), if durable. */
+  readonly durable?: string;
   /** Stops routing new messages to it; messages already accepted are still delivered. */
   unsubscribe(): Promise<void>;
 }
@@ -525,4 +565,25 @@ export interface EngineStats {
   spin: number;
   /** Whether spin is the default, spent only while the awake engine threads fit the cores. */
   adaptiveSpin: boolean;
+  /** The journal's extent and its active durable subscriptions, by name; absent without a journal. */
+  journal?: JournalStats;
+}
+
+export interface JournalStats {
+  /** Index of the oldest record kept, and the index the next record gets. */
+  first: number;
+  next: number;
+  durable: Record<string, DurableStats>;
+}
+
+export interface DurableStats {
+  topic: string;
+  /** Every message before this journal index was handled (what a restart resumes from, once saved). */
+  acked: number;
+  /** The next journal index it forwards. */
+  forwarded: number;
+  /** Records of the journal not yet forwarded (all topics' records count). */
+  behind: number;
+  /** Records retention removed before they reached it. */
+  dropped: number;
 }

@@ -51,11 +51,27 @@ function nowMs(): number {
 }
 
 /**
+ * What the journal thread runs besides the loop (Node: src/journal/journal-thread.ts): it sets
+ * the handlers of the journal's subscriptions on `runtime` and returns what closes its files when
+ * the thread stops.
+ */
+export type JournalRole = (runtime: ThreadRuntime, data: WorkerStartData) => {
+  /** Work besides the lanes (durable forwarding), every pass: how much it did (0: idle). */
+  pump(): number;
+  /** How long the thread may park (ms), given the longest it would. */
+  parkMs(longest: number): number;
+  close(): void;
+};
+
+/**
  * Runs one engine worker until the engine stops it. `bundled` is the handler module when the
  * worker's own script imported it (data.handlers is '' then); otherwise it is imported by URL.
+ * `journal` is given where the platform can write a journal (Node); the journal's thread runs it
+ * instead of the handler module's setup().
  */
-export async function runWorker(data: WorkerStartData, post: (message: WorkerMessage) => void, yieldFn: () => Promise<void>, bundled?: HandlerModule): Promise<void> {
+export async function runWorker(data: WorkerStartData, post: (message: WorkerMessage) => void, yieldFn: () => Promise<void>, bundled?: HandlerModule, journal?: JournalRole): Promise<void> {
   let runtime: ThreadRuntime;
+  let role: ReturnType<JournalRole> | undefined;
   try {
     const core = data.backend === 'wasm' ? instantiateCore(data.module!, data.memory) : createJsCore(data.memory);
     const arena = attachArena(data.memory);
@@ -76,7 +92,10 @@ export async function runWorker(data: WorkerStartData, post: (message: WorkerMes
         post({ kind: 'handler-error', topic, error: serializeError(error) });
       },
     });
-    module.setup?.(runtime.context);
+    if (data.shape.journal?.thread === data.thread) {
+      if (journal === undefined) throw new ModuleError('journal', data.shape.journal.dir, 'a journal is written under Node only');
+      role = journal(runtime, data);
+    } else module.setup?.(runtime.context);
     runtime.producer.flushAll();
   } catch (error) {
     post({ kind: 'start-failed', error: serializeError(error) });
@@ -122,7 +141,8 @@ export async function runWorker(data: WorkerStartData, post: (message: WorkerMes
   /** The doorbell wait of the async idle path (Consumer.awaitSettleOrRecord keeps at most one outstanding: settles come far more often than rings). */
   const waitDoorbell = (words: Int32Array, index: number, value: number): Promise<unknown> => waitAsyncOrPoll(words, index, value, parkTimeout(PARK_TIMEOUT_MS), yieldFn);
   /** How long a park may last: `longest`, or less while a batch handler's run lingers (its deadline). */
-  const parkTimeout = (longest: number): number => {
+  const parkTimeout = (ceiling: number): number => {
+    const longest = role === undefined ? ceiling : role.parkMs(ceiling);
     const deadline = consumer.lingerDeadline;
     return deadline === Infinity ? longest : Math.max(0, Math.min(longest, Math.ceil(deadline - performance.now())));
   };
@@ -151,7 +171,7 @@ export async function runWorker(data: WorkerStartData, post: (message: WorkerMes
       f64[idleMs] = f64[idleMs]! + (nowMs() - f64[idleSince]!);
       f64[idleSince] = 0;
     }
-    const handled = consumer.drainAll();
+    const handled = role === undefined ? consumer.drainAll() : consumer.drainAll() + role.pump();
     if (backpressure.backlogSize > 0) backpressure.pumpBacklogs();
     if (handled > 0) {
       if (f64[idleSince] !== 0) {
@@ -238,6 +258,7 @@ export async function runWorker(data: WorkerStartData, post: (message: WorkerMes
     f64[idleMs] = f64[idleMs]! + (nowMs() - f64[idleSince]!);
     f64[idleSince] = 0;
   }
+  role?.close();
   Atomics.store(i32, control.state, THREAD_STOPPED);
   post({ kind: 'stopped' });
 }

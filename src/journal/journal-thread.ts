@@ -1,0 +1,77 @@
+/**
+ * The journal thread's role (Node): the engine's last worker, subscribed to every journaled topic
+ * (src/engine/journal-shape.ts), writes each batch it is handed from a lane into the journal
+ * (writer.ts) and commits it before the handler returns.
+ *
+ * Why commit per batch, inside the handler: a record is committed in its lane (the producer may
+ * reuse its space) only after its handler returned, so every record the engine counts as handled
+ * by this thread has been written to the operating system — a journal thread that crashes loses
+ * nothing: what it had not written is redelivered to its successor (which may write the batch it
+ * died in a second time: at-least-once, told apart by index). Under load a batch is up to the
+ * engine's `batch` records, so the write (and with fsync 'always' the fdatasync: group commit) is
+ * paid per batch, not per message.
+ *
+ * Each record gets its publishing thread from the lane it came through (Consumer.batchLane) and
+ * that thread's next sequence from the writer; the wall-clock time is read once per batch.
+ *
+ * Besides writing, the thread forwards the journal to durable subscriptions (durable.ts: the
+ * worker loop calls its pump every pass) and applies retention (retention.ts) after commits.
+ */
+import { fileURLToPath } from 'node:url';
+import { journalSlot } from '../engine/journal-shape.ts';
+import type { WorkerStartData } from '../engine/platform.ts';
+import type { ThreadRuntime } from '../engine/thread.ts';
+import type { TopicBatch } from '../engine/types.ts';
+import type { Flyweight } from '../schema.ts';
+import type { JournalRole } from '../engine/worker.ts';
+import { DurableForwarder } from './durable.ts';
+import { Retention } from './retention.ts';
+import { JournalWriter, type JournalTopic } from './writer.ts';
+
+/** Starts the journal's writer on this thread, sets its subscriptions' handlers, and returns the thread's role (worker.ts JournalRole). */
+export function startJournalThread(runtime: ThreadRuntime, data: WorkerStartData): ReturnType<JournalRole> {
+  const shape = data.shape.journal!;
+  const dir = shape.dir.startsWith('file:') ? fileURLToPath(shape.dir) : shape.dir;
+  const byId = runtime.topics.byId;
+  const writer = JournalWriter.open({ dir, topics: journalTopics(runtime, shape.topics), fsync: shape.fsync, segmentBytes: shape.segmentBytes });
+  const retention = new Retention(dir, shape.retainMs, shape.retainBytes);
+  const forwarder = new DurableForwarder(runtime, writer, dir, (segment, offset, reason) => {
+    console.error(`wasm-dispatch journal ${dir}: corrupt record in ${segment} at byte ${offset} (${reason}), skipped`);
+  });
+  forwarder.published(retention.first);
+  const u8 = new Uint8Array(data.memory.buffer);
+  const threads = data.shape.threads;
+  const consumer = runtime.consumer;
+  for (let j = 0; j < shape.topics.length; j++) {
+    const topic = byId[shape.topics[j]!]!;
+    const size = topic.schema.size;
+    consumer.setLocalHandler(journalSlot(j), {
+      topic: topic.name,
+      maxBatch: data.shape.batch,
+      handleBatch(batch: TopicBatch<unknown>): void {
+        const thread = consumer.batchLane < 0 ? data.thread : consumer.batchLane % threads;
+        const time = Date.now();
+        for (let i = 0; i < batch.length; i++) writer.append(j, thread, time, u8, (batch.at(i) as Flyweight<unknown>).address, size);
+        writer.commit();
+        // Before the batch counts handled: drain() then knows of these records (durable-table.ts).
+        forwarder.published(retention.apply(time));
+      },
+    });
+  }
+  return {
+    pump: () => forwarder.pump(),
+    parkMs: (longest) => forwarder.parkMs(longest),
+    close: () => {
+      forwarder.close();
+      writer.close();
+    },
+  };
+}
+
+/** The journaled topics as the journal's manifest records them (a reopened journal must match). */
+export function journalTopics(runtime: Pick<ThreadRuntime, 'topics'>, ids: readonly number[]): JournalTopic[] {
+  return ids.map((id) => {
+    const topic = runtime.topics.byId[id]!;
+    return { name: topic.name, spec: topic.schema.spec, size: topic.schema.size };
+  });
+}
