@@ -2,8 +2,19 @@
  * Handlers of the journal suites. `order` (keyed) folds every order into this worker's checksum,
  * in arrival order (an order-sensitive hash: replaying the same inputs in the same order gives the
  * same checksum, any reordering or loss another), and publishes a `fill` carrying this worker's
- * own sequence; `fill` counts; `audit` replies with the state.
+ * own sequence; `fill` counts; `audit` replies with the state. `logged` (for durable
+ * subscriptions) appends each batch's order ids, one line per id, to a file of its own thread in
+ * loggedDir(), synchronously: what a killed process handled survives it.
  */
+
+/** Where `logged` writes: WD_JOURNAL_LOG (a child process's, set by its parent), else a directory of this process. */
+export function loggedDir(): string {
+  return process.env.WD_JOURNAL_LOG ?? join(tmpdir(), `wd-journal-log-${process.pid}`);
+}
+import { appendFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { threadId } from 'node:worker_threads';
 import { defineHandlers } from '../../src/engine/types.ts';
 import { journalTopics } from './journal-topics.ts';
 
@@ -28,4 +39,12 @@ export default defineHandlers(journalTopics, {
   },
   fill: { topic: 'fill', handle: () => { fills++; } },
   audit: { topic: 'audit', handle: (_m, ctx) => ({ worker: ctx.worker, orders, checksum, fills }) },
+  logged: {
+    topic: 'order',
+    handleBatch(batch, ctx) {
+      let lines = '';
+      for (const m of batch) lines += `${m.id} ${m.customer} ${ctx.deliveries}\n`;
+      appendFileSync(join(loggedDir(), `${process.pid}-${threadId}.log`), lines);
+    },
+  },
 });
