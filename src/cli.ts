@@ -111,7 +111,7 @@ class ProgressLine {
     if (this.tty) {
       process.stderr.write(`\r${text}\x1b[K`);
       this.drawn = true;
-    } else if (performance.now() - this.lastLine >= 1000) {
+    } else if (performance.now() - this.lastLine >= 1000 || p.replayed >= p.total) {
       this.lastLine = performance.now();
       process.stderr.write(`${text}\n`);
     }

@@ -20,7 +20,7 @@ export {
   type HandlerDef, type MessageHandlerDef, type BatchHandlerDef, type TopicBatch, type HandlerModule, type EngineOptions, type SubscribeOptions, type Subscription,
   type RequestOptions, type WebWorkerLike, type TopicStats, type LaneStats, type WorkerStats, type EngineStats, type TopicLatency, type LatencyReport,
   type ReplyTopicName, type HandlerNameFor, type HandlerTopics, type DeadLetter, type DeadLetterReason,
-  type CircuitOptions, type CircuitStats, type Priority,
+  type CircuitOptions, type CircuitStats, type Priority, type JournalOptions, type JournalFsync, type JournalStats, type DurableStats,
 } from './engine/types.ts';
 export type { SubjectPattern, TopicsMatching } from './engine/subjects.ts';
 export {

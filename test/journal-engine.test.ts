@@ -22,7 +22,7 @@ import { BACKENDS, CORE_BUILD, STRESS } from './harness.ts';
 
 const HANDLERS = new URL('./engine/journal-handlers.js', import.meta.url);
 const ORDERS = Math.round(20_000 * STRESS);
-const KILLS = Math.max(4, Math.round(6 * STRESS));
+const KILLS = Math.max(4, Math.round(4 * STRESS));
 
 const dirs: string[] = [];
 const engines: Engine<JournalTopics>[] = [];

@@ -13,3 +13,4 @@ export type { JournalTopic } from './directory.ts';
 export type { CorruptRecord } from './scan.ts';
 export { MAX_THREADS, FORMAT_VERSION } from './format.ts';
 export { DispatchError, ConfigError, JournalError, type JournalErrorCode } from '../errors.ts';
+export { replayJournal, type ReplayOptions, type ReplayProgress, type ReplayResult } from './replay.ts';
