@@ -23,6 +23,32 @@ let hits = 0;
 let knockoutsSent = 0;
 let knockoutsCounted = 0;
 
+/** The bits of an f64 as two u32 words (the state checksum hashes exact values). */
+const bits = new Float64Array(1);
+const words = new Uint32Array(bits.buffer);
+
+function mix(hash: number, value: number): number {
+  return Math.imul(hash ^ value, 0x01000193) >>> 0;
+}
+
+/**
+ * FNV-1a over this worker's players in the order it took them: id, last seq, position, health.
+ * Two workers' states are the same exactly when their checksums are (up to hash collisions): the
+ * journal replay test compares them.
+ */
+function stateChecksum(): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < ownedCount; i++) {
+    const p = owned[i]!;
+    hash = mix(mix(hash, p), lastSeq[p]!);
+    for (const value of [posX[p]!, posY[p]!, health[p]!]) {
+      bits[0] = value;
+      hash = mix(mix(hash, words[0]!), words[1]!);
+    }
+  }
+  return hash;
+}
+
 function ensure(player: number): void {
   if (player < lastSeq.length) return;
   const size = Math.max(1024, 2 ** Math.ceil(Math.log2(player + 1)));
@@ -103,7 +129,7 @@ export default defineHandlers(topics, {
   report: {
     topic: 'report',
     handle(q) {
-      const reply = { worker, players: ownedCount, moves, orderErrors, storms, hits, knockoutsSent, knockoutsCounted };
+      const reply = { worker, players: ownedCount, moves, orderErrors, storms, hits, knockoutsSent, knockoutsCounted, checksum: stateChecksum() };
       if (q.reset) {
         lastSeq = new Int32Array(0);
         posX = new Float32Array(0);

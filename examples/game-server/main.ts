@@ -12,6 +12,7 @@
 import { parseExampleArgs, runIfMain } from '../cli.ts';
 import { random } from '../random.ts';
 import { createEngine, type LatencyReport, type TopicLatency, type TopicReply, type TopicStats } from 'wasm-dispatch';
+import { replayJournal } from 'wasm-dispatch/journal';
 import { FULL_HEALTH, topics, type Topics } from './topics.ts';
 
 export interface GameServerOptions {
@@ -38,6 +39,11 @@ export interface GameServerOptions {
    * latency histograms so far: engine.latency('move'), a live view).
    */
   readonly onProgress?: (done: number, total: number, move: TopicLatency) => void;
+  /**
+   * Records the moves and storms in a journal in this directory (Node), in deterministic mode, so
+   * that replayGameServer(dir) reproduces every worker's state. Default: no journal.
+   */
+  readonly journal?: string;
 }
 
 type WhereReply = TopicReply<Topics, 'where'>;
@@ -88,21 +94,10 @@ export async function runGameServer(options: GameServerOptions = {}): Promise<Ga
   const rand = random(options.seed ?? 1);
   const errors: Error[] = [];
 
-  const engine = await createEngine({
-    topics,
-    handlers: new URL('./handlers.js', import.meta.url),
-    workers,
-    backend,
-    ...(options.ringCapacity !== undefined ? { ringCapacity: options.ringCapacity } : {}),
-    onError: (error) => errors.push(error),
-  });
+  const engine = await createGameEngine({ ...options, backend, workers, onError: (error) => errors.push(error) });
+  // With a journal, each move and storm has one more receiver: the journal.
+  const copies = options.journal !== undefined ? 1 : 0;
   try {
-    await engine.subscribe('move', { handler: 'move', mode: 'keyed' });
-    await engine.subscribe('storm', { handler: 'storm', mode: 'broadcast' });
-    await engine.subscribe('knockout', { handler: 'scoreboard', mode: 'group' });
-    // Same key field and same workers as `move`: a player's query reaches the worker that owns it.
-    await engine.subscribe('where', { handler: 'where', mode: 'keyed' });
-    await engine.subscribe('report', { handler: 'report', mode: 'broadcast' });
 
     // The main thread's model of the world: what every worker should end up with.
     const seq = new Int32Array(players).fill(-1);
@@ -206,9 +201,9 @@ export async function runGameServer(options: GameServerOptions = {}): Promise<Ga
     expect('knockouts sent', sum('knockoutsSent'), knockouts);
     expect('knockouts counted', sum('knockoutsCounted'), knockouts);
     const t = stats.topics;
-    expect('move routed', t.move!.routed, moves);
+    expect('move routed', t.move!.routed, moves * (1 + copies));
     expect('move delivered', t.move!.delivered, t.move!.routed);
-    expect('storm delivered', t.storm!.delivered, storms * workers);
+    expect('storm delivered', t.storm!.delivered, storms * (workers + copies));
     expect('knockout delivered', t.knockout!.delivered, knockouts);
     for (const [name, s] of Object.entries(t)) {
       expect(`${name} lost (dropped/rejected/unrouted)`, s.droppedNewest + s.droppedOldest + s.rejected + s.unrouted, 0);
@@ -229,6 +224,47 @@ export async function runGameServer(options: GameServerOptions = {}): Promise<Ga
       backend, workers, players, moves, storms, hits, knockouts, elapsedMs, movesPerSecond, waits,
       queries, reports, topics: t, latency: engine.latency(), failures, ok: failures.length === 0,
     };
+  } finally {
+    await engine.close({ timeout: 5000 });
+  }
+}
+
+/**
+ * The game's engine with its subscriptions made: what runGameServer plays on, and what a replay
+ * of its journal (replayGameServer, or `npx wasm-dispatch replay <dir> --engine replica.js`) needs.
+ * Subscriptions are made in the same order every time: replay reproduces the workers' states only
+ * into an engine made the same way (deterministic mode, README).
+ */
+export async function createGameEngine(options: Pick<GameServerOptions, 'backend' | 'workers' | 'ringCapacity' | 'journal'> & { onError?: (error: Error) => void; deterministic?: boolean } = {}) {
+  const engine = await createEngine({
+    topics,
+    handlers: new URL('./handlers.js', import.meta.url),
+    workers: options.workers ?? 2,
+    backend: options.backend ?? 'wasm',
+    ...(options.ringCapacity !== undefined ? { ringCapacity: options.ringCapacity } : {}),
+    ...(options.journal !== undefined ? { journal: { dir: options.journal, topics: ['move', 'storm'] } } : {}),
+    deterministic: options.deterministic ?? options.journal !== undefined,
+    ...(options.onError !== undefined ? { onError: options.onError } : {}),
+  });
+  await engine.subscribe('move', { handler: 'move', mode: 'keyed' });
+  await engine.subscribe('storm', { handler: 'storm', mode: 'broadcast' });
+  await engine.subscribe('knockout', { handler: 'scoreboard', mode: 'group' });
+  // Same key field and same workers as `move`: a player's query reaches the worker that owns it.
+  await engine.subscribe('where', { handler: 'where', mode: 'keyed' });
+  await engine.subscribe('report', { handler: 'report', mode: 'broadcast' });
+  return engine;
+}
+
+/**
+ * Replays a game's journal (runGameServer({ journal })) into a fresh deterministic engine with
+ * `workers` workers and returns every worker's report: the same as the recorded run's, checksums included.
+ */
+export async function replayGameServer(dir: string, options: Pick<GameServerOptions, 'backend' | 'workers'> = {}): Promise<WorkerReport[]> {
+  const engine = await createGameEngine({ ...options, deterministic: true });
+  try {
+    await replayJournal(engine, dir);
+    await engine.drain({ timeout: 60_000 });
+    return (await engine.requestAll('report', { reset: false }, { timeout: 10_000 })).sort((a, b) => a.worker - b.worker);
   } finally {
     await engine.close({ timeout: 5000 });
   }

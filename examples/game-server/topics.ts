@@ -8,7 +8,7 @@
  *   knockout  published by a worker (ctx.publish) when a storm knocks a player out; handled by
  *             one worker of a group subscription (the scoreboard)
  *   where     request/response, keyed by `player` like `move`: the owning worker answers
- *   report    request/response, broadcast: each worker's counters (requestAll)
+ *   report    request/response, broadcast: each worker's counters and a checksum of its state (requestAll)
  */
 import { defineSchema, defineTopics } from 'wasm-dispatch';
 
@@ -28,7 +28,7 @@ export const topics = defineTopics({
     schema: defineSchema({ reset: 'bool' }),
     reply: defineSchema({
       worker: 'i32', players: 'u32', moves: 'f64', orderErrors: 'u32', storms: 'u32', hits: 'f64',
-      knockoutsSent: 'u32', knockoutsCounted: 'u32',
+      knockoutsSent: 'u32', knockoutsCounted: 'u32', checksum: 'u32',
     }),
   },
 });

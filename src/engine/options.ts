@@ -58,6 +58,8 @@ export interface EngineShape {
   readonly latency: LatencyShape | undefined;
   /** The journal thread and what it writes (journal-shape.ts); undefined without options.journal. */
   readonly journal: JournalShape | undefined;
+  /** options.deterministic: choices that depend on load or time are refused (subscriptions.ts, topic-runtime.ts priorityOf). */
+  readonly deterministic: boolean;
 }
 
 export const POLICIES: readonly BackpressurePolicy[] = ['block', 'reject', 'drop-oldest', 'drop-newest', 'caller-runs'];
@@ -160,6 +162,9 @@ export function validateOptions(options: EngineOptions<TopicMap>, defaultWorkers
   const restartWait = Math.max(blockTimeout, supervision.handlerTimeout !== undefined ? Math.floor(supervision.handlerTimeout / 2) : RESTART_WAIT_MS);
 
   const topicNames = validateTopics(options.topics);
+  const deterministic = options.deterministic ?? false;
+  if (typeof deterministic !== 'boolean') throw new ConfigError('deterministic', deterministic, 'must be true or false');
+  if (deterministic) checkDeterministicTopics(options.topics, topicNames);
   // The journal thread is one more worker, after the application's (journal-shape.ts).
   const journalOptions = validateJournal(options, topicNames, workers + 1);
   const engineWorkers = workers + (journalOptions !== undefined ? 1 : 0);
@@ -191,8 +196,20 @@ export function validateOptions(options: EngineOptions<TopicMap>, defaultWorkers
   const scratchBytes = scratchLayout(control, topicNames.length, recordSize, routerSubscriptions, threads, spillCapacity).bytes;
   return {
     workers, engineWorkers, backend, coreBuild, startTimeout, scratchBytes, supervision,
-    shape: { threads, topicNames, recordSize, ringCapacity, maxSubscriptions: slots, flushEvery, batch, spin, adaptiveSpin, cores, blockTimeout, restartWait, asyncTimeout: supervision.handlerTimeout ?? 0, spillCapacity, priorityWeights, epochMs: Date.now(), control, routerSubscriptions, latency, journal },
+    shape: { threads, topicNames, recordSize, ringCapacity, maxSubscriptions: slots, flushEvery, batch, spin, adaptiveSpin, cores, blockTimeout, restartWait, asyncTimeout: supervision.handlerTimeout ?? 0, spillCapacity, priorityWeights, epochMs: Date.now(), control, routerSubscriptions, latency, journal, deterministic },
   };
+}
+
+/** Deterministic mode refuses topic settings whose effect depends on load or time (EngineOptions.deterministic). */
+function checkDeterministicTopics(topics: TopicMap, names: readonly string[]): void {
+  const why = 'depends on load or time: not in deterministic mode';
+  for (const name of names) {
+    const topic = topics[name]!;
+    if (topic.priority !== undefined && topic.priority !== 'normal') throw new ConfigError(`topics.${name}.priority`, topic.priority, `a class other than 'normal' ${why} (the order across classes does)`);
+    if (topic.admission !== undefined) throw new ConfigError(`topics.${name}.admission`, topic.admission, why);
+    if (topic.shed !== undefined && topic.shed !== false) throw new ConfigError(`topics.${name}.shed`, topic.shed, why);
+    if (topic.backpressure !== undefined && topic.backpressure !== 'block') throw new ConfigError(`topics.${name}.backpressure`, topic.backpressure, `only 'block': what other policies do ${why}`);
+  }
 }
 
 /** Latency histograms take at most this much (virtual) memory; beyond it, a ConfigError says to turn them off. */

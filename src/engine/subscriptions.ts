@@ -103,6 +103,7 @@ export class Subscriptions {
     const circuit = checkCircuit(options.circuit);
     const steal = options.steal ?? false;
     if (typeof steal !== 'boolean') throw new ConfigError('steal', steal, 'must be true or false');
+    if (this.shape.deterministic) checkDeterministic(balance, steal, circuit, policies);
     if (steal && mode !== 'group') throw new ConfigError('steal', steal, "applies to mode 'group' only (keyed subscriptions keep each key's order on one worker; broadcast has no one to take over)");
     const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
     if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 0xffff) throw new ConfigError('concurrency', options.concurrency, 'must be an integer in [1, 65535]');
@@ -255,6 +256,16 @@ export class Subscriptions {
     return free;
   }
 
+}
+
+/** Deterministic mode (EngineOptions.deterministic) refuses what makes delivery depend on load or time. */
+function checkDeterministic(balance: string, steal: boolean, circuit: CircuitOptions | undefined, policies: readonly string[]): void {
+  const why = 'depends on load or time: not in deterministic mode';
+  if (balance !== 'round-robin') throw new ConfigError('balance', balance, `which member a message goes to ${why}`);
+  if (steal) throw new ConfigError('steal', steal, `who runs a message ${why}`);
+  if (circuit !== undefined) throw new ConfigError('circuit', circuit, `whether a message runs ${why}`);
+  const other = policies.find((policy) => policy !== 'block');
+  if (other !== undefined) throw new ConfigError('backpressure', other, `only 'block': what other policies do ${why}`);
 }
 
 /** SubscribeOptions.circuit, checked: ConfigError naming the field. */

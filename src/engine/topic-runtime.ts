@@ -46,6 +46,8 @@ export interface TopicRuntime {
   readonly keyLength: number;
   /** Default priority class of its messages (PRIORITY_*). */
   readonly priority: number;
+  /** Deterministic mode: a publish may not name a class other than 'normal' (priorityOf). */
+  readonly oneClass: boolean;
 }
 
 /** The topics of one thread, by id (declaration order) and by name. */
@@ -59,7 +61,7 @@ export class TopicSet {
    * Builds every topic of `names` over `memory`, topic `id`'s staging record at
    * `stagingBase + id × recordSize` (its header's TOPIC written once here).
    */
-  constructor(memory: WebAssembly.Memory, topicMap: TopicMap, readonly names: readonly string[], stagingBase: number, recordSize: number) {
+  constructor(memory: WebAssembly.Memory, topicMap: TopicMap, readonly names: readonly string[], stagingBase: number, recordSize: number, deterministic = false) {
     const u16 = new Uint16Array(memory.buffer);
     this.byId = names.map((name, id) => {
       const spec = topicMap[name]!;
@@ -78,6 +80,7 @@ export class TopicSet {
         batchWriter: schema.writer(memory) as unknown as { at(address: number): Record<string, unknown> },
         keyKind, keyOffset: key?.offset ?? 0, keyLength: keyKind === KEY_BYTES ? key!.size : 0,
         priority: spec.priority === undefined ? PRIORITY_NORMAL : PRIORITY_NAMES.indexOf(spec.priority),
+        oneClass: deterministic,
       };
     });
     for (const topic of this.byId) this.byName.set(topic.name, topic);
@@ -102,6 +105,7 @@ export class TopicSet {
  */
 export function priorityOf(topic: TopicRuntime, priority: string | undefined): number {
   if (priority === undefined) return topic.priority;
+  if (topic.oneClass && priority !== 'normal') throw new ConfigError('priority', priority, "deterministic mode has one class, 'normal' (the order across classes depends on timing)");
   if (priority === 'high') return PRIORITY_HIGH;
   if (priority === 'normal') return PRIORITY_NORMAL;
   if (priority === 'low') return PRIORITY_LOW;

@@ -319,6 +319,17 @@ export interface EngineOptions<T extends TopicMap, M extends HandlerModule<T, an
    * never waits on the disk; a journal that falls behind pushes back like a slow worker.
    */
   readonly journal?: JournalOptions<T>;
+  /**
+   * Deterministic mode: every choice of which worker gets a message, and in what order, is a
+   * function of what each thread published — keyed hashes, and group round-robin cursors that are
+   * per publishing thread and start at zero — and every choice that would depend on load or time
+   * is refused with a ConfigError: least-loaded balance, work stealing, circuit breakers,
+   * back-pressure policies other than 'block', admission limits, shedding, priority classes other
+   * than 'normal'. Replaying a journal of the engine's inputs into a fresh engine made the same way
+   * then gives every worker the same messages from each publishing thread, in the same order
+   * (README "Deterministic mode"). Default false.
+   */
+  readonly deterministic?: boolean;
 }
 
 /**

@@ -261,7 +261,11 @@ export class DurableForwarder {
       const hash = this.runtime.core.keyHash(src + RECORD_HEADER_BYTES, topic.keyKind, topic.keyOffset, topic.keyLength);
       first = (hash >>> 0) % n;
       tries = 1;
-    } else first = follow.turn % n;
+    } else {
+      first = follow.turn % n;
+      // Deterministic mode: strictly in turn (the next member with space would depend on load).
+      if (this.runtime.shape.deterministic) tries = 1;
+    }
     for (let t = 0; t < tries; t++) {
       const consumer = members[(first + t) % n]!;
       const outcome = producer.tryPush(PRIORITY_NORMAL * T + consumer, src, stats);
