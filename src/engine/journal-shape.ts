@@ -53,17 +53,21 @@ export function validateJournal(options: EngineOptions<TopicMap>, topicNames: re
   if (typeof o.dir === 'string' && o.dir !== '') dir = o.dir;
   else if (o.dir instanceof URL && o.dir.protocol === 'file:') dir = o.dir.href;
   else throw new ConfigError('journal.dir', o.dir, 'must be a directory path or a file: URL');
+  // Request topics are not journaled: the journal's copy would be one more receiver to answer.
+  const requests = new Set(topicNames.filter((name) => options.topics[name]!.reply !== undefined));
   let names: readonly string[];
-  if (o.topics === undefined) names = topicNames;
+  if (o.topics === undefined) names = topicNames.filter((name) => !requests.has(name));
   else if (Array.isArray(o.topics) && o.topics.length > 0) names = o.topics as string[];
-  else throw new ConfigError('journal.topics', o.topics, 'must be a non-empty array of declared topic names (default: every topic)');
+  else throw new ConfigError('journal.topics', o.topics, 'must be a non-empty array of declared topic names (default: every topic without a reply schema)');
   const topics: number[] = [];
   for (const name of names) {
     const id = topicNames.indexOf(name);
     if (typeof name !== 'string' || id < 0) throw new ConfigError('journal.topics', name, `is not a declared topic (${topicNames.join(', ')})`);
     if (topics.includes(id)) throw new ConfigError('journal.topics', name, 'is named twice');
+    if (requests.has(name)) throw new ConfigError('journal.topics', name, 'is a request topic (it has a reply schema): requests are not journaled');
     topics.push(id);
   }
+  if (topics.length === 0) throw new ConfigError('journal.topics', o.topics, 'no topic to journal: every topic has a reply schema');
   const fsync = o.fsync ?? JOURNAL_DEFAULT_FSYNC;
   if (fsync !== 'none' && fsync !== 'always') {
     const interval = (fsync as { intervalMs?: unknown } | null)?.intervalMs;

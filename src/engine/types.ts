@@ -342,7 +342,7 @@ export type JournalFsync = 'none' | 'always' | { readonly intervalMs: number };
 export interface JournalOptions<T extends TopicMap> {
   /** The journal's directory (created if missing; an existing journal is appended to). */
   readonly dir: string | URL;
-  /** Topics to journal; default every topic. */
+  /** Topics to journal; default every topic without a reply schema (request topics are not journaled). */
   readonly topics?: readonly TopicName<T>[];
   /** Default { intervalMs: 100 }. */
   readonly fsync?: JournalFsync;
