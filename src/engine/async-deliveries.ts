@@ -34,7 +34,7 @@ import type { CoreOps } from '../../bindings/core-ops.ts';
 import { EngineError } from '../errors.ts';
 import type { ControlBlock } from './control-block.ts';
 import {
-  CLAIMS_ASYNC, CLAIM_DONE, DEAD_LETTER_SUBSCRIPTION, RECORD_CLAIM_OFFSET, RECORD_HEADER_BYTES, RECORD_SUBSCRIPTION_OFFSET, RECORD_TOPIC_OFFSET, ringRecordAt,
+  CLAIMS_ASYNC, CLAIM_DONE, DEAD_LETTER_SUBSCRIPTION, HANDLED_ASYNC, RECORD_CLAIM_OFFSET, RECORD_HEADER_BYTES, RECORD_SUBSCRIPTION_OFFSET, RECORD_TOPIC_OFFSET, ringRecordAt,
 } from './layout.ts';
 import type { Producer } from './producer.ts';
 import type { SubscriptionTable } from './subscription-table.ts';
@@ -240,9 +240,28 @@ export class AsyncDeliveries {
     }
     if (n === 0) return 0;
     this.control.addCompleted(n);
+    this.moveTail(ring, tail);
+    return n;
+  }
+
+  /**
+   * drainLane: lane `key` goes into async mode at ring index `tail`, the record whose handler
+   * returned a Promise. The `completed` records before it in this drain are counted COMPLETED and
+   * freed now (children first: what their handlers published is flushed before); TAIL stops at it.
+   */
+  hold(key: number, tail: number, completed: number): void {
+    this.producer.flushAll();
+    if (completed > 0) this.control.addCompleted(completed);
+    this.i32[this.control.handledLane] = key + 1 + HANDLED_ASYNC;
+    this.moveTail(this.lanes[key]!, tail);
+  }
+
+  /** Stores lane `ring`'s TAIL (the producer may reuse what is behind it) and wakes its producer if it parked on a full ring. */
+  private moveTail(ring: number, tail: number): void {
+    const i32 = this.i32;
+    const tailWord = (ring + RING_TAIL_OFFSET) >> 2;
     Atomics.store(i32, tailWord, tail);
     if (Atomics.load(i32, (ring + RING_PRODUCER_PARKED_OFFSET) >> 2) !== 0) Atomics.notify(i32, tailWord);
-    return n;
   }
 
   /** Resolves at the next settle (the worker loop's wait while deliveries are pending). */

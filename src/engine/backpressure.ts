@@ -12,6 +12,7 @@ import { parkProducer } from '../../bindings/park.ts';
 import { ADDRESS_MIN } from '../../assembly/layout/arena.ts';
 import { STATUS_CLOSED } from '../../assembly/layout/status.ts';
 import type { Admission } from './admission.ts';
+import { FROM_INLINE } from './async-deliveries.ts';
 import { Backlog, SPILL_COUNT, type SpillRegion } from './backlog.ts';
 import type { ControlBlock } from './control-block.ts';
 import type { Consumer } from './consumer.ts';
@@ -22,6 +23,7 @@ import {
 } from './layout.ts';
 import type { EngineShape } from './options.ts';
 import { LANE_FULL, REFUSED, TAKEN, TAKEN_WAIT, type Producer, type PushOutcome } from './producer.ts';
+import type { HandlerContext, TopicMap } from './types.ts';
 
 export class Backpressure {
   private readonly i32: Int32Array;
@@ -31,8 +33,9 @@ export class Backpressure {
   private backlogTotal = 0;
   /** > 0 while a caller-runs handler runs (its record is in callerStaging: no nesting). */
   private inlineDepth = 0;
-  /** Wired by ThreadRuntime: runs caller-runs records on this thread. */
+  /** Wired by ThreadRuntime: runs caller-runs records on this thread (with `context`, the thread's handler context). */
   consumer: Consumer | undefined;
+  context!: HandlerContext<TopicMap>;
   /** Wired by ThreadRuntime: a dropped or lost record gives its in-flight place back. */
   admission!: Admission;
   private readonly buffer: ArrayBufferLike;
@@ -208,7 +211,8 @@ export class Backpressure {
    * Caller-runs: runs the handler of the record at `src` on this thread, from inside the push loop
    * that is routing that record. The handler may publish, which reuses this thread's route entries
    * and may restage `src` (its topic's staging record): both are put back afterwards, so the loop
-   * goes on with its own entries and record.
+   * goes on with its own entries and record; and ctx.topic is left as the calling handler (if
+   * any) had it.
    */
   private runInline(consumer: Consumer, src: number, stats: number): void {
     const words = this.shape.recordSize >> 2;
@@ -219,9 +223,19 @@ export class Backpressure {
     this.f64[stats + TOPIC_STAT_CALLER_RUNS]! += 1;
     this.producer.saveRoutes();
     this.inlineDepth++;
+    const context = this.context as { topic: string; deliveries: number };
+    const outer = context.topic;
+    const outerDeliveries = context.deliveries;
+    const record = this.callerStaging;
+    const flags = this.u16[(record + RECORD_FLAGS_OFFSET) >> 1]!;
     try {
-      consumer.handleInline(this.callerStaging);
+      // An async handler run here completes when its promise settles; its message is this
+      // staging record, valid only until the handler's first await.
+      if (!consumer.handleRecord(record)) consumer.follow(record, FROM_INLINE, flags);
+      else if ((flags & RECORD_FLAG_ADMITTED) !== 0) this.admission.release(this.u16[(record + RECORD_TOPIC_OFFSET) >> 1]!);
     } finally {
+      context.topic = outer;
+      context.deliveries = outerDeliveries;
       this.inlineDepth--;
       this.producer.restoreRoutes();
       for (let i = 0; i < words; i++) i32[from + i] = i32[to + i]!;

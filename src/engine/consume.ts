@@ -18,8 +18,10 @@
  * routed to it before the removal took effect are run by a handler that discards them (they count
  * as delivered). An open stream does not by itself keep the process alive (as `events.on`).
  */
+import { ConfigError } from '../errors.ts';
 import type { AnySchema } from '../schema.ts';
 import type { Consumer } from './consumer.ts';
+import type { Lifecycle } from './lifecycle.ts';
 import type { Subscriptions } from './subscriptions.ts';
 import type { TopicRuntime } from './topic-runtime.ts';
 import type { HandlerDef, TopicMap } from './types.ts';
@@ -30,6 +32,29 @@ export interface ConsumeOptions {
   readonly highWaterMark?: number;
   /** Ends the stream: a pending next() rejects with the signal's reason. */
   readonly signal?: AbortSignal;
+}
+
+/**
+ * engine.consume on `topic` (found, the engine open): checks `options` (ConfigError), then opens a
+ * stream over `memory` fed by thread 0's `consumer`, kept in the lifecycle's streams until it ends.
+ */
+export async function openStream<M>(
+  topic: TopicRuntime, options: ConsumeOptions, memory: WebAssembly.Memory, consumer: Consumer, subscriptions: Subscriptions, lifecycle: Lifecycle,
+): Promise<MainThreadStream<M>> {
+  const highWaterMark = options.highWaterMark ?? 256;
+  if (!Number.isInteger(highWaterMark) || highWaterMark < 1 || highWaterMark > 1 << 20) throw new ConfigError('highWaterMark', options.highWaterMark, 'must be an integer in [1, 1048576]');
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new ConfigError('signal', options.signal, 'must be an AbortSignal');
+  lifecycle.checkOpen('topic', topic.name);
+  const streams = lifecycle.streams;
+  const stream: MainThreadStream<M> = new MainThreadStream<M>(memory, topic.schema, highWaterMark, options.signal, consumer, () => streams.delete(stream));
+  streams.add(stream);
+  try {
+    await stream.open(subscriptions, topic);
+  } catch (error) {
+    stream.fail(error);
+    throw error;
+  }
+  return stream;
 }
 
 export class MainThreadStream<M> implements AsyncIterableIterator<M> {

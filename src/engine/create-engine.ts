@@ -1,8 +1,8 @@
 /**
  * createEngine's work, for either platform: validate the options, import and check the handler
  * module, compile the core, lay out the arena (a full mesh of lanes, one router, a scratch block
- * per thread), then start the Engine's workers. src/index.ts and src/browser.ts bind it to their
- * platform as createEngine.
+ * per thread), wire thread 0's rooms (engine-rooms.ts), then start the Engine's workers.
+ * src/index.ts and src/browser.ts bind it to their platform as createEngine.
  */
 import { createJsCore } from '../../bindings/js/index.ts';
 import { instantiateCore, loadCoreModule } from '../../bindings/wasm.ts';
@@ -12,6 +12,7 @@ import { PRIORITY_CLASSES } from './layout.ts';
 import { createArena, type RingSpec } from '../arena.ts';
 import { ConfigError } from '../errors.ts';
 import { Engine } from './engine.ts';
+import { engineRooms } from './engine-rooms.ts';
 import { topicFingerprint, validateOptions } from './options.ts';
 import type { Platform } from './platform.ts';
 import type { EngineOptions, HandlerModule, TopicMap } from './types.ts';
@@ -65,7 +66,8 @@ export async function createEngineWith<T extends TopicMap, M extends HandlerModu
   const core = makeCore(arena.memory);
   // Thread 0 is the router's only writer, for the engine's life.
   if (core.routerTryLock(arena.router(0).address, 0) !== STATUS_OK) throw new Error('unreachable: a new router is locked');
-  const engine = new Engine<T, M>(options, validated, platform, arena, core, handlerModule);
+  const rooms = engineRooms(options as unknown as EngineOptions<TopicMap, any>, validated, platform, arena, core, handlerModule);
+  const engine = new Engine<T, M>(validated, arena, rooms, handlerModule);
   await engine.start({ module, backend: validated.backend, handlers: href, fingerprint, factory: options.worker });
   return engine;
 }

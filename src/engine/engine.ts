@@ -1,7 +1,8 @@
 /**
  * The engine's public front: the typed API the user calls, each call handed to the room that owns
  * it — the thread's data path (ThreadRuntime), Workers, Subscriptions, Requests, Stats, ThreadZero,
- * KeepAlive and Reporter. createEngine's work is in create-engine.ts.
+ * KeepAlive, Reporter and Lifecycle (drain, close), built and wired to each other in
+ * engine-rooms.ts. createEngine's work is in create-engine.ts.
  *
  *   thread 0 (yours)            workers 1..N (each: its own core instance over the same memory)
  *   ┌──────────────┐  lane 0→w  ┌──────────────────────────────────────────────┐
@@ -19,33 +20,31 @@
  * returns false until `whenWritable()` resolves (like a Node stream's write()); replies and
  * backlogs are moved by an asynchronous loop that parks with Atomics.waitAsync.
  */
-import type { CoreOps } from '../../bindings/core-ops.ts';
 import type { Arena } from '../arena.ts';
 import { ConfigError, EngineError } from '../errors.ts';
-import { POLICY_REJECT } from './layout.ts';
-import { checkTimeout, type ValidatedOptions } from './options.ts';
-import type { Platform } from './platform.ts';
 import { latencyExports } from '../metrics/latency.ts';
 import { formatPrometheus, type PrometheusOptions } from '../metrics/prometheus.ts';
-import { LATENCY_HANDLER, LATENCY_QUEUE_WAIT, LATENCY_ROUND_TRIP, LatencyReader } from './latency.ts';
-import { MainThreadStream, type ConsumeOptions } from './consume.ts';
-import { KeepAlive } from './keep-alive.ts';
-import { Reporter } from './reporter.ts';
-import { Recovery } from './recovery.ts';
-import { Requests } from './requests.ts';
-import { Stats } from './stats.ts';
+import { openStream, type ConsumeOptions } from './consume.ts';
+import type { Durables } from './durables.ts';
+import type { EngineRooms } from './engine-rooms.ts';
+import type { KeepAlive } from './keep-alive.ts';
+import { LatencyReader } from './latency.ts';
+import { POLICY_REJECT } from './layout.ts';
+import type { Lifecycle } from './lifecycle.ts';
+import type { ValidatedOptions } from './options.ts';
+import type { Requests } from './requests.ts';
+import type { Stats } from './stats.ts';
 import { isPattern, patternProblem, topicsOf, type SubjectPattern } from './subjects.ts';
-import { Durables } from './durables.ts';
-import { Subscriptions } from './subscriptions.ts';
-import { Supervisor } from './supervisor.ts';
-import { ThreadRuntime } from './thread.ts';
-import { ThreadZero } from './thread-zero.ts';
+import type { Subscriptions } from './subscriptions.ts';
+import type { Supervisor } from './supervisor.ts';
+import type { ThreadRuntime } from './thread.ts';
+import type { ThreadZero } from './thread-zero.ts';
 import { priorityOf, type TopicRuntime } from './topic-runtime.ts';
 import type {
-  EngineOptions, EngineStats, HandlerModule, LatencyReport, Priority, HandlerNameFor, ReplyTopicName, RequestOptions, SubscribeOptions,
-  Subscription, TopicLatency, TopicMap, TopicMessage, TopicName, TopicReply, TopicWriter,
+  EngineStats, HandlerModule, LatencyReport, Priority, HandlerNameFor, ReplyTopicName, RequestOptions, SubscribeOptions,
+  Subscription, TopicMap, TopicMessage, TopicName, TopicReply, TopicWriter,
 } from './types.ts';
-import { Workers } from './workers.ts';
+import type { Workers } from './workers.ts';
 
 /**
  * A running engine. `T` is its topics; `M` its handler module's type, when given
@@ -57,83 +56,41 @@ export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = Handle
   readonly workers: number;
   readonly backend: 'wasm' | 'js';
   private readonly runtime: ThreadRuntime;
-  private readonly reporter: Reporter;
   private readonly workerThreads: Workers;
   private readonly requests: Requests;
   private readonly subscriptions: Subscriptions;
-  /** Durable subscriptions (with a journal). */
-  private readonly durables: Durables | undefined;
-  private readonly yieldFn: () => Promise<void>;
   private readonly counters: Stats;
   private latencyReader: LatencyReader | undefined;
   private readonly threadZero: ThreadZero;
   private readonly keepAlive: KeepAlive;
   private readonly supervisor: Supervisor;
-  private closing: Promise<void> | undefined;
-  /** consume() streams not yet ended (close() ends them first: nobody pulls them any more). */
-  private readonly streams = new Set<MainThreadStream<unknown>>();
+  private readonly lifecycle: Lifecycle;
+  private readonly durables: Durables | undefined;
 
-  /** @internal use createEngine. */
+  /** @internal use createEngine (its rooms come from engine-rooms.ts). */
   constructor(
-    private readonly options: EngineOptions<T, M>,
     private readonly validated: ValidatedOptions,
-    platform: Platform,
     readonly arena: Arena,
-    core: CoreOps,
+    rooms: EngineRooms,
     private readonly handlerModule: HandlerModule,
   ) {
-    const { shape } = validated;
     this.workers = validated.workers;
     this.backend = validated.backend;
-    this.reporter = new Reporter(options.onError);
-    const reporter = this.reporter;
-    let requests!: Requests;
-    let threadZero!: ThreadZero;
-    let keepAlive!: KeepAlive;
-    let supervisor!: Supervisor;
-    this.runtime = new ThreadRuntime(0, core, arena, shape, options.topics, handlerModule, false, {
-      onHandlerError: (topic, error, first) => {
-        if (first) reporter.handlerError(topic, error instanceof Error ? error : new Error(String(error)), -1);
-      },
-      onReply: (record, topic) => requests.onReply(record, topic),
-      onDeadLetter: (record, topic) => supervisor.onLetter(record, topic),
-      onBacklog: () => {
-        keepAlive.hold();
-        void threadZero.pump();
-      },
-      onTask: () => keepAlive.hold(),
-    });
-    const { producer, controls } = this.runtime;
-    this.runtime.admission.initialize(); // rate buckets full, before any worker publishes
-    this.requests = requests = new Requests(arena.memory, producer, reporter, shape.routerSubscriptions, this.runtime.latency);
-    const handlerNames = Object.keys(handlerModule.handlers).sort();
-    const recovery = new Recovery(core, arena, shape, controls, arena.router(0).address, this.runtime.admission);
-    this.supervisor = supervisor = new Supervisor(
-      arena, recovery, controls, this.runtime.topics, this.runtime.subscriptions, handlerNames, requests, reporter, validated.supervision, validated.engineWorkers,
-    );
-    this.workerThreads = new Workers(platform, arena, shape, controls, reporter, (death) => supervisor.onDeath(death));
-    supervisor.workers = this.workerThreads;
-    this.threadZero = threadZero = new ThreadZero(this.runtime, core, platform, (thread) => thread > 0 && this.workerThreads.state(thread - 1) === 'crashed');
-    this.durables = shape.journal === undefined ? undefined
-      : new Durables(shape.journal, shape.maxSubscriptions, shape.topicNames, platform.durablePositions?.(shape.journal.dir), controls[shape.journal.thread]!);
-    this.subscriptions = new Subscriptions(
-      options.topics, handlerModule, this.workers, shape, core, arena.router(0).address, this.runtime.subscriptions, producer,
-      () => platform.yield(), (drain) => this.drain(drain), controls[0]!, this.durables,
-    );
-    this.yieldFn = () => platform.yield();
-    this.counters = new Stats(
-      arena, core, shape, controls, this.workerThreads, requests, reporter, recovery, this.runtime.subscriptions, this.subscriptions.members, handlerNames, this.runtime.admission,
-    );
-    const backpressure = this.runtime.backpressure;
-    this.keepAlive = keepAlive = new KeepAlive(
-      (keep) => this.workerThreads.setKeepAlive(keep),
-      () => requests.pendingCount > 0 || backpressure.backlogSize > 0 || this.counters.inFlight() !== 0,
-    );
+    this.runtime = rooms.runtime;
+    this.workerThreads = rooms.workerThreads;
+    this.requests = rooms.requests;
+    this.subscriptions = rooms.subscriptions;
+    this.counters = rooms.counters;
+    this.threadZero = rooms.threadZero;
+    this.keepAlive = rooms.keepAlive;
+    this.supervisor = rooms.supervisor;
+    this.lifecycle = rooms.lifecycle;
+    this.durables = rooms.durables;
   }
 
-  /** The topics the engine was created with (options.topics). */
+  /** The engine's topics (the handler module's, which createEngine checked equal options.topics). */
   get topics(): T {
-    return this.options.topics;
+    return this.handlerModule.topics as T;
   }
 
   /** @internal Starts the workers and thread 0's loop; resolves when every worker runs. */
@@ -144,14 +101,14 @@ export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = Handle
       if (journal !== undefined) await this.subscriptions.subscribeJournal(journal, this.runtime.topics.byId);
       await this.workerThreads.start(this.validated.engineWorkers, launch, this.validated.startTimeout);
     } catch (error) {
-      this.closing = Promise.resolve();
+      this.lifecycle.neverStarted();
       throw error;
     }
     try {
       this.handlerModule.setup?.(this.runtime.context);
     } catch (error) {
       // createEngine rejects and the caller gets no engine to close: stop the workers here.
-      this.closing = Promise.resolve();
+      this.lifecycle.neverStarted();
       await this.workerThreads.terminate();
       throw new EngineError('ERR_WORKER_START', 'setup', 'thread 0', `the handler module's setup() threw on the engine's thread: ${(error as Error)?.message ?? error}`, { cause: error });
     }
@@ -235,7 +192,7 @@ export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = Handle
 
   /** The topic named `name` on this thread; ERR_ENGINE_CLOSED once close() was called. */
   private topic(name: string): TopicRuntime {
-    if (this.closing !== undefined) throw new EngineError('ERR_ENGINE_CLOSED', 'topic', name, 'the engine is closed');
+    this.lifecycle.checkOpen('topic', name);
     return this.runtime.topics.get(name);
   }
 
@@ -290,25 +247,13 @@ export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = Handle
   async consume<K extends TopicName<T>>(topic: K, options: ConsumeOptions = {}): Promise<AsyncIterableIterator<TopicMessage<T, K>>> {
     if (options === null || typeof options !== 'object') throw new ConfigError('options', options, 'must be { highWaterMark?, signal? }');
     const runtime = this.topic(topic);
-    const highWaterMark = options.highWaterMark ?? 256;
-    if (!Number.isInteger(highWaterMark) || highWaterMark < 1 || highWaterMark > 1 << 20) throw new ConfigError('highWaterMark', options.highWaterMark, 'must be an integer in [1, 1048576]');
-    if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new ConfigError('signal', options.signal, 'must be an AbortSignal');
-    if (this.closing !== undefined) throw new EngineError('ERR_ENGINE_CLOSED', 'topic', topic, 'the engine is closed');
-    const stream = new MainThreadStream<TopicMessage<T, K>>(this.arena.memory, runtime.schema, highWaterMark, options.signal, this.runtime.consumer, () => this.streams.delete(stream));
-    this.streams.add(stream);
-    try {
-      await stream.open(this.subscriptions, runtime);
-    } catch (error) {
-      stream.fail(error);
-      throw error;
-    }
-    return stream;
+    return openStream<TopicMessage<T, K>>(runtime, options, this.arena.memory, this.runtime.consumer, this.subscriptions, this.lifecycle);
   }
 
   /** The declared topics `subject` (a name or a pattern) stands for; ConfigError if none. */
   private resolveSubject(subject: string): readonly TopicRuntime[] {
     if (typeof subject !== 'string' || !isPattern(subject)) return [this.topic(subject)];
-    if (this.closing !== undefined) throw new EngineError('ERR_ENGINE_CLOSED', 'topic', subject, 'the engine is closed');
+    this.lifecycle.checkOpen('topic', subject);
     const problem = patternProblem(subject);
     if (problem !== null) throw new ConfigError('topic', subject, problem);
     const names = topicsOf(subject, this.runtime.topics.names);
@@ -326,22 +271,8 @@ export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = Handle
    * have reached onError and stats().topics[t].firstError by then. Rejects with
    * ERR_DRAIN_TIMEOUT after `timeout` ms (default: never).
    */
-  async drain(options: { timeout?: number } = {}): Promise<void> {
-    const timeout = checkTimeout('timeout', lifecycleOptions(options).timeout);
-    const deadline = timeout === undefined ? Infinity : Date.now() + timeout;
-    const { producer, backpressure } = this.runtime;
-    for (;;) {
-      producer.flushAll();
-      backpressure.pumpBacklogs();
-      // Journaled records a durable subscription has yet to get: read before and after the count
-      // (durable-table.ts DurableTable.behind says why both).
-      const behind = this.durables?.behind() ?? 0;
-      const inFlight = this.counters.inFlight();
-      const stillBehind = this.durables?.behind() ?? 0;
-      if (inFlight === 0 && behind === 0 && stillBehind === 0 && backpressure.backlogSize === 0 && !this.workerThreads.reportsInTransit()) return;
-      if (Date.now() > deadline) throw new EngineError('ERR_DRAIN_TIMEOUT', 'timeout', timeout, `${inFlight} messages still in flight`);
-      await new Promise<void>((resolve) => setTimeout(resolve, 1));
-    }
+  drain(options: { timeout?: number } = {}): Promise<void> {
+    return this.lifecycle.drain(options);
   }
 
   /**
@@ -349,37 +280,7 @@ export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = Handle
    * ERR_ENGINE_CLOSED. Publishing after close() throws ERR_ENGINE_CLOSED. Idempotent.
    */
   close(options: { timeout?: number } = {}): Promise<void> {
-    if (this.closing !== undefined) return this.closing;
-    let timeout: number;
-    try {
-      timeout = checkTimeout('timeout', lifecycleOptions(options).timeout) ?? 10_000;
-    } catch (error) {
-      return Promise.reject(error); // like drain(): bad options reject, and the engine stays open
-    }
-    this.closing = this.doClose(timeout);
-    return this.closing;
-  }
-
-  private async doClose(timeout: number): Promise<void> {
-    const started = Date.now();
-    let drainError: unknown;
-    await Promise.all([...this.streams].map((stream) => stream.return()));
-    try {
-      await this.drain({ timeout });
-    } catch (error) {
-      drainError = error;
-    }
-    // Durable subscriptions stop while the journal thread still runs: it confirms what was handled, the positions are saved.
-    await this.durables?.close(this.yieldFn);
-    this.supervisor.stop();
-    await this.workerThreads.stop(Math.max(100, timeout - (Date.now() - started)));
-    this.threadZero.stop();
-    this.keepAlive.stop();
-    await this.workerThreads.terminate();
-    this.requests.rejectAllClosed();
-    if (drainError !== undefined && !(drainError instanceof EngineError && drainError.code === 'ERR_WORKER_CRASHED')) {
-      this.reporter.report(drainError instanceof Error ? drainError : new Error(String(drainError)));
-    }
+    return this.lifecycle.close(options);
   }
 
   // ── stats ───────────────────────────────────────────────────────────────────────────────────
@@ -401,14 +302,9 @@ export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = Handle
     const latency = this.validated.shape.latency;
     if (latency === undefined) throw new ConfigError('latency', false, 'the engine was created with latency: false');
     this.latencyReader ??= new LatencyReader(this.validated.shape, latency);
-    const reader = this.latencyReader;
-    const names = topic === undefined ? this.runtime.topics.names : [this.runtime.topics.get(topic).name];
-    const topics: Record<string, TopicLatency> = {};
-    for (const name of names) {
-      const id = this.runtime.topics.get(name).id;
-      topics[name] = { queueWait: reader.merged(id, LATENCY_QUEUE_WAIT), handler: reader.merged(id, LATENCY_HANDLER), roundTrip: reader.merged(id, LATENCY_ROUND_TRIP) };
-    }
-    return { topics, since: this.validated.shape.epochMs, ...reader.sampling() };
+    const topics = this.runtime.topics;
+    const names = topic === undefined ? topics.names : [topics.get(topic).name];
+    return this.latencyReader.report(names.map((name) => topics.get(name)), this.validated.shape.epochMs);
   }
 
   /**
@@ -427,11 +323,4 @@ export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = Handle
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
-}
-
-/** drain()/close() options: an object (or nothing), else a ConfigError. */
-function lifecycleOptions(options: unknown): { timeout?: unknown } {
-  if (options === undefined) return {};
-  if (options === null || typeof options !== 'object') throw new ConfigError('options', options, 'must be { timeout? }');
-  return options as { timeout?: unknown };
 }

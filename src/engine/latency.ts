@@ -48,6 +48,7 @@
  * COMPLETED pair with the stores that follow every handled record) they are exact.
  */
 import { COUNT_WORD, Histogram, histogramWords } from '../histogram.ts';
+import type { LatencyReport, TopicLatency } from './types.ts';
 import { RING_CLAIM_OFFSET, RING_DATA_OFFSET } from '../../assembly/layout/ring.ts';
 import {
   DEAD_LETTER_SUBSCRIPTION, PRIORITY_CLASSES, RECORD_FLAGS_OFFSET, RECORD_FLAG_STAMPED, RECORD_SUBSCRIPTION_OFFSET, RECORD_TOPIC_OFFSET,
@@ -283,6 +284,15 @@ export class LatencyReader {
       into.merge(new Histogram({ bits: LATENCY_BITS, words: this.words, offset }));
     }
     return into;
+  }
+
+  /** engine.latency() of `topics`: each one's histograms merged over the threads, the sampling sums; `since`: the engine's creation (epoch ms). */
+  report(topics: readonly { readonly name: string; readonly id: number }[], since: number): LatencyReport {
+    const byName: Record<string, TopicLatency> = {};
+    for (const { name, id } of topics) {
+      byName[name] = { queueWait: this.merged(id, LATENCY_QUEUE_WAIT), handler: this.merged(id, LATENCY_HANDLER), roundTrip: this.merged(id, LATENCY_ROUND_TRIP) };
+    }
+    return { topics: byName, since, ...this.sampling() };
   }
 
   /** Σ stamped and Σ skipped over the threads (the sampling identity in the header). */

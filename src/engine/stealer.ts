@@ -42,7 +42,7 @@ import { FROM_STOLEN } from './async-deliveries.ts';
 import type { ControlBlock } from './control-block.ts';
 import type { LatencyProbe } from './latency.ts';
 import {
-  CLAIMS_STEAL, CLAIM_DONE, CLAIM_FREE, CLAIM_STOLEN, DEAD_LETTER_SUBSCRIPTION, PRIORITY_CLASSES, PRIORITY_NORMAL, RECORD_CLAIM_OFFSET, RECORD_FLAG_STAMPED,
+  CLAIMS_STEAL, CLAIM_DONE, CLAIM_FREE, CLAIM_OWNER, CLAIM_STOLEN, DEAD_LETTER_SUBSCRIPTION, PRIORITY_CLASSES, PRIORITY_NORMAL, RECORD_CLAIM_OFFSET, RECORD_FLAG_STAMPED,
   RECORD_FLAGS_OFFSET, RECORD_FLAG_ADMITTED, RECORD_SUBSCRIPTION_OFFSET, STEALING_PENDING, RECORD_TOPIC_OFFSET, TOPIC_STAT_STOLEN, inboundLane, ringRecordAt,
 } from './layout.ts';
 import type { Producer } from './producer.ts';
@@ -50,6 +50,22 @@ import type { SubscriptionTable } from './subscription-table.ts';
 
 /** Free records of stealing slots a thief tries per lane (newest first) before it moves on. */
 const STEAL_SCAN = 64;
+
+/**
+ * The owner's side of a record whose CLAIM may be set: claims it for the lane's owner if it is a
+ * stealing slot's (CLAIM_FREE → CLAIM_OWNER; an OWNER claim left by a predecessor is ours too), and
+ * returns its claim: CLAIM_STOLEN (a thief runs it) and CLAIM_DONE (complete: pass it) are not the
+ * owner's to run.
+ */
+export function ownerClaim(u16: Uint16Array, table: SubscriptionTable, record: number): number {
+  const at = (record + RECORD_CLAIM_OFFSET) >> 1;
+  const claim = Atomics.load(u16, at);
+  if (claim !== CLAIM_FREE) return claim;
+  const slot = u16[(record + RECORD_SUBSCRIPTION_OFFSET) >> 1]!;
+  if (slot >= DEAD_LETTER_SUBSCRIPTION || !table.steals(slot)) return CLAIM_FREE;
+  const old = Atomics.compareExchange(u16, at, CLAIM_FREE, CLAIM_OWNER);
+  return old === CLAIM_FREE ? CLAIM_OWNER : old;
+}
 
 export class Stealer {
   private readonly u16: Uint16Array;

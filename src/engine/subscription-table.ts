@@ -20,7 +20,7 @@
  * | 12     | 4    | CIRCUIT_WINDOW_MS | u32                                                     |
  * | 16     | 4    | CIRCUIT_COOLDOWN_MS | u32                                                   |
  * | 20     | 4    | MEMBERS | bit w: worker w (< 32) is a member (who may steal its records)     |
- * | 24     | 2    | CONCURRENCY | async handlers: deliveries a member runs at once (consumer.ts) |
+ * | 24     | 2    | CONCURRENCY | async handlers: deliveries a member runs at once (async-deliveries.ts) |
  * | 26     | 2    | (reserved) | zero                                                           |
  *
  * ── Balance table (u8 per slot at `balances`, right after the entries) ───────────────────────

@@ -21,7 +21,7 @@ export class ThreadZero {
   private closed = false;
   private pumpRunning = false;
   private writableWaiters: (() => void)[] = [];
-  /** The doorbell wait while deliveries are held (Consumer.awaitSettleOrRecord keeps at most one outstanding). */
+  /** The doorbell wait while deliveries are held (Inbound.awaitSettleOrRecord keeps at most one outstanding). */
   private readonly waitDoorbell = (i32: Int32Array, index: number, value: number): Promise<unknown> => this.platform.waitAsync(i32, index, value, THREAD0_PARK_MS);
 
   constructor(
@@ -75,19 +75,19 @@ export class ThreadZero {
   }
 
   private async loop(): Promise<void> {
-    const { consumer, control } = this.runtime;
+    const { inbound, control } = this.runtime;
     const { i32, sleeping, doorbell } = control;
     let polls = 0;
     while (!this.closed) {
-      if (consumer.drainAll() > 0) {
+      if (inbound.drainAll() > 0) {
         polls = 0;
         await null; // let the resolved requests' continuations run
         continue;
       }
-      if (consumer.pendingDeliveries !== 0) {
+      if (inbound.pendingDeliveries !== 0) {
         // Deliveries of a consume() stream are held (consume.ts): a lane may have records that must
         // wait, so hasInbound() says nothing; wait for a settle or the doorbell, never spin.
-        await consumer.awaitSettleOrRecord(this.waitDoorbell);
+        await inbound.awaitSettleOrRecord(this.waitDoorbell);
         polls = 0;
         continue;
       }
@@ -96,7 +96,7 @@ export class ThreadZero {
       Atomics.store(i32, sleeping, 1);
       const seen = Atomics.load(i32, doorbell);
       // Re-check after announcing SLEEPING (pairs with the worker's HEAD store then SLEEPING load).
-      if (consumer.hasInbound()) {
+      if (inbound.hasInbound()) {
         Atomics.store(i32, sleeping, 0);
         continue;
       }

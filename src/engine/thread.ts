@@ -7,7 +7,8 @@
  *   producer      Producer (producer.ts): route, push, flush, doorbell
  *   backpressure  Backpressure (backpressure.ts): policies, backlogs, blocking push, caller-runs
  *   batch         BatchPublisher (batch-publisher.ts): publishBatch over the core's dispatchBatch
- *   consumer      Consumer (consumer.ts): drain lanes, handleRecord, replies
+ *   consumer      Consumer (consumer.ts): drain a lane, handleRecord; completion, replies, circuits, batch runs
+ *   inbound       Inbound (inbound.ts): the pass over every inbound lane, by priority class
  *   stealer       Stealer (stealer.ts): an idle worker takes queued records of stealing groups
  *
  * — and gives handlers their context. The rooms call each other in a loop (handleRecord → reply →
@@ -21,6 +22,7 @@ import { Admission } from './admission.ts';
 import { Backpressure } from './backpressure.ts';
 import { BatchPublisher } from './batch-publisher.ts';
 import { Consumer, type ConsumerHooks } from './consumer.ts';
+import { Inbound } from './inbound.ts';
 import { LatencyProbe } from './latency.ts';
 import { controlBlocks, type ControlBlock } from './control-block.ts';
 import { scratchLayout } from './layout.ts';
@@ -52,6 +54,8 @@ export class ThreadRuntime {
   readonly backpressure: Backpressure;
   readonly batch: BatchPublisher;
   readonly consumer: Consumer;
+  /** This thread's inbound lanes as a whole: passes over them, waits for them. */
+  readonly inbound: Inbound;
   readonly admission: Admission;
   readonly shedder: Shedder;
   /** Work stealing for group subscriptions made with steal (workers only run it). */
@@ -124,9 +128,11 @@ export class ThreadRuntime {
       thread, core, arena, shape, this.control, this.topics, this.subscriptions, handlerDefs, this.context,
       this.producer, this.admission, base + scratch.replyStaging, hooks, this.controls[0]!, this.latency,
     );
+    this.inbound = new Inbound(core, shape, this.control, this.consumer);
     this.stealer = new Stealer(thread, core, arena, shape.threads, this.controls, this.subscriptions, this.consumer, this.producer, this.admission, this.latency);
     // Caller-runs needs handlers on this thread.
     if (handlerDefs.length > 0) this.backpressure.consumer = this.consumer;
+    this.backpressure.context = this.context;
   }
 
   /** Stages `fields` (each validated by its setter: ConfigError naming the field) and routes it in class `priority` (default: the topic's). */

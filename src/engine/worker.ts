@@ -101,7 +101,7 @@ export async function runWorker(data: WorkerStartData, post: (message: WorkerMes
     post({ kind: 'start-failed', error: serializeError(error) });
     return;
   }
-  const { producer, consumer, backpressure, control, stealer } = runtime;
+  const { producer, inbound, backpressure, control, stealer } = runtime;
   const { i32, f64, command, sleeping, doorbell, idleMs, idleSinceMs: idleSince, lease, busy } = control;
   const generation = data.generation;
   // This thread's times start now (a successor's too: busy = since START_MS − IDLE_MS).
@@ -138,12 +138,12 @@ export async function runWorker(data: WorkerStartData, post: (message: WorkerMes
     for (let t = 1; t < controls.length; t++) if (t !== data.thread && Atomics.load(controls[t]!.i32, controls[t]!.busy) !== 0) awake++;
     return awake > cores;
   };
-  /** The doorbell wait of the async idle path (Consumer.awaitSettleOrRecord keeps at most one outstanding: settles come far more often than rings). */
+  /** The doorbell wait of the async idle path (Inbound.awaitSettleOrRecord keeps at most one outstanding: settles come far more often than rings). */
   const waitDoorbell = (words: Int32Array, index: number, value: number): Promise<unknown> => waitAsyncOrPoll(words, index, value, parkTimeout(PARK_TIMEOUT_MS), yieldFn);
   /** How long a park may last: `longest`, or less while a batch handler's run lingers (its deadline). */
   const parkTimeout = (ceiling: number): number => {
     const longest = role === undefined ? ceiling : role.parkMs(ceiling);
-    const deadline = consumer.lingerDeadline;
+    const deadline = inbound.lingerDeadline;
     return deadline === Infinity ? longest : Math.max(0, Math.min(longest, Math.ceil(deadline - performance.now())));
   };
   /** Holds the thread's event loop open while it waits for async deliveries (see the async idle path). */
@@ -167,11 +167,11 @@ export async function runWorker(data: WorkerStartData, post: (message: WorkerMes
     }
     // An idle episode ends where work starts, not after the pass that handles it (a look at the
     // lanes, only while an episode is open: the clock is read once per episode).
-    if (f64[idleSince] !== 0 && consumer.lingerDeadline === Infinity && consumer.hasInbound()) {
+    if (f64[idleSince] !== 0 && inbound.lingerDeadline === Infinity && inbound.hasInbound()) {
       f64[idleMs] = f64[idleMs]! + (nowMs() - f64[idleSince]!);
       f64[idleSince] = 0;
     }
-    const handled = role === undefined ? consumer.drainAll() : consumer.drainAll() + role.pump();
+    const handled = role === undefined ? inbound.drainAll() : inbound.drainAll() + role.pump();
     if (backpressure.backlogSize > 0) backpressure.pumpBacklogs();
     if (handled > 0) {
       if (f64[idleSince] !== 0) {
@@ -179,7 +179,7 @@ export async function runWorker(data: WorkerStartData, post: (message: WorkerMes
         f64[idleSince] = 0;
       }
       polls = 0;
-      if (consumer.pendingDeliveries !== 0) {
+      if (inbound.pendingDeliveries !== 0) {
         // Async deliveries pending: their I/O and timers run in this thread's event loop, so each
         // pass gives it a turn (the passes of a synchronous load never pay for this).
         Atomics.store(i32, busy, 0);
@@ -204,18 +204,18 @@ export async function runWorker(data: WorkerStartData, post: (message: WorkerMes
       polls = 0;
       continue;
     }
-    if (consumer.pendingDeliveries !== 0) {
+    if (inbound.pendingDeliveries !== 0) {
       // Waiting for async deliveries to settle (or for new records): never in Atomics.wait, which
       // would stop the event loop their promises settle in.
       if (f64[idleSince] === 0) f64[idleSince] = nowMs();
       Atomics.store(i32, busy, 0);
       isBusy = false;
-      await consumer.awaitSettleOrRecord(waitDoorbell, () => {
+      await inbound.awaitSettleOrRecord(waitDoorbell, () => {
         // Atomics.waitAsync does not keep a Node worker's event loop alive: a handler awaiting only
         // another message (a plain promise) would let the thread exit. A ref'd timer does.
         keepAlive ??= setInterval(() => undefined, PARK_TIMEOUT_MS);
       });
-      if (consumer.pendingDeliveries === 0 && keepAlive !== undefined) {
+      if (inbound.pendingDeliveries === 0 && keepAlive !== undefined) {
         clearInterval(keepAlive);
         keepAlive = undefined;
       }
@@ -223,7 +223,7 @@ export async function runWorker(data: WorkerStartData, post: (message: WorkerMes
       continue;
     }
     if (Atomics.load(i32, command) === COMMAND_STOP) {
-      if (!consumer.hasInbound() && backpressure.backlogSize === 0) break;
+      if (!inbound.hasInbound() && backpressure.backlogSize === 0) break;
       continue;
     }
     ++polls;
@@ -238,8 +238,8 @@ export async function runWorker(data: WorkerStartData, post: (message: WorkerMes
     const rung = Atomics.load(i32, doorbell);
     // Re-check after announcing SLEEPING: pairs with the producer's HEAD store then SLEEPING load.
     // A lingering run keeps its lane non-empty: then the re-check is a pass (a new record ends the wait).
-    const lingering = consumer.lingerDeadline !== Infinity;
-    if ((lingering ? consumer.drainAll() > 0 : consumer.hasInbound()) || Atomics.load(i32, command) === COMMAND_STOP) {
+    const lingering = inbound.lingerDeadline !== Infinity;
+    if ((lingering ? inbound.drainAll() > 0 : inbound.hasInbound()) || Atomics.load(i32, command) === COMMAND_STOP) {
       Atomics.store(i32, sleeping, 0);
       polls = 0;
       continue;

@@ -11,7 +11,7 @@
  * engine's `batch` records, so the write (and with fsync 'always' the fdatasync: group commit) is
  * paid per batch, not per message.
  *
- * Each record gets its publishing thread from the lane it came through (Consumer.batchLane) and
+ * Each record gets its publishing thread from the lane it came through (BatchRuns.batchLane) and
  * that thread's next sequence from the writer; the wall-clock time is read once per batch.
  *
  * Besides writing, the thread forwards the journal to durable subscriptions (durable.ts: the
@@ -49,7 +49,8 @@ export function startJournalThread(runtime: ThreadRuntime, data: WorkerStartData
       topic: topic.name,
       maxBatch: data.shape.batch,
       handleBatch(batch: TopicBatch<unknown>): void {
-        const thread = consumer.batchLane < 0 ? data.thread : consumer.batchLane % threads;
+        const lane = consumer.runs.batchLane;
+        const thread = lane < 0 ? data.thread : lane % threads;
         const time = Date.now();
         for (let i = 0; i < batch.length; i++) writer.append(j, thread, time, u8, (batch.at(i) as Flyweight<unknown>).address, size);
         writer.commit();
