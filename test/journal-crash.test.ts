@@ -3,7 +3,7 @@
  * batches and reports each commit on stdout; the parent SIGKILLs it at a seeded random point
  * (after a random number of commits, or during start-up and recovery), then reads the journal:
  * every index the child reported committed is there with its payload intact, indexes are
- * contiguous from 0, per-thread sequences are contiguous, nothing lies beyond what was (being) begun,
+ * contiguous from 0, per-thread sequences are contiguous, nothing lies beyond the last batch begun,
  * and no record is reported corrupt. The next round's child reopens (recovers) and goes on. Run
  * for 'always' and for 'none': after a process crash, committed means handed to the OS, which
  * keeps it under either policy. Rounds scale with WD_STRESS (default ~10 s for the file); every
