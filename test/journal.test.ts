@@ -214,6 +214,30 @@ describe('round trip', () => {
     expect(none.durableIndex).toBe(1);
     none.close();
   });
+  test('durableIndex under an interval: a commit syncs only once the interval has passed since the last sync; so does syncIfDue', async () => {
+    const payload = new Uint8Array(8);
+    const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+    // An interval no test run reaches: commits and syncIfDue leave durableIndex alone.
+    const slow = JournalWriter.open({ dir: tempDir(), topics: TOPICS, fsync: { intervalMs: 3_600_000 } });
+    slow.append(0, 0, T0, payload, 0, 8);
+    slow.commit();
+    slow.syncIfDue();
+    expect([slow.committedIndex, slow.durableIndex]).toEqual([1, 0]);
+    slow.sync();
+    expect(slow.durableIndex).toBe(1);
+    slow.close();
+    // An interval every pause exceeds: the next commit, or syncIfDue, syncs.
+    const fast = JournalWriter.open({ dir: tempDir(), topics: TOPICS, fsync: { intervalMs: 1 } });
+    await pause(5);
+    fast.append(0, 0, T0, payload, 0, 8);
+    fast.commit();
+    expect(fast.durableIndex).toBe(1);
+    fast.append(0, 0, T0, payload, 0, 8);
+    await pause(5);
+    fast.commit();
+    expect(fast.durableIndex).toBe(2);
+    fast.close();
+  });
 });
 
 describe('options and arguments', () => {
