@@ -18,7 +18,9 @@
  * to the last commit's return; the writer's close (a final fdatasync) is outside them, as the raw
  * rate's "without fsync" leaves out its fsync. The first timed run of each case is read back and
  * every record's index and payload checked. Every run starts after a `sync`, with no dirty pages
- * left by the one before. Target: 'none' at ≥ 50 % of the raw rate.
+ * left by the one before. Target: 'none' at ≥ 50 % of the raw rate. Without its fsync the raw rate
+ * is a memcpy into the page cache (GB/s), which a JS loop doing a CRC and a header per record
+ * cannot approach at small payloads; with it, it is what the disk sustains. Both ratios are shown.
  *
  *   node build/bench/journal.js
  *   env JOURNAL_MB (128), JOURNAL_COMMITS (1000), JOURNAL_RUNS (5)
@@ -173,8 +175,8 @@ console.log(`\n${line(HEADER)}`);
 console.log(`|${widths.map((w, c) => (c === 0 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`);
 for (const row of table) console.log(line(row));
 for (const payload of [32, 256]) {
-  const rawRow = summary.find((s) => s.c.policy === 'raw' && s.c.payload === payload)!;
-  const none = summary.find((s) => s.c.policy === 'none' && s.c.payload === payload)!;
-  const ratio = none.mbps / rawRow.mbps;
-  console.log(`${payload}-byte payloads: 'none' at ${(ratio * 100).toFixed(0)} % of the raw rate; target ≥ 50 %: ${ratio >= 0.5 ? 'met' : 'not met'}`);
+  const of = (policy: Case['policy']): number => summary.find((s) => s.c.policy === policy && s.c.payload === payload)!.mbps;
+  const ratio = of('none') / of('raw');
+  console.log(`${payload}-byte payloads: 'none' at ${(ratio * 100).toFixed(0)} % of the raw rate (target ≥ 50 %: ${ratio >= 0.5 ? 'met' : 'not met'}), ` +
+    `${((of('none') / of('raw+fsync')) * 100).toFixed(0)} % of the raw rate with its final fsync`);
 }
