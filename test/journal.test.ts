@@ -384,6 +384,21 @@ describe('corruption', () => {
     expect(read.indexes).toEqual(range(0, 300).filter((i) => i < 100 || i > 104));
     expect(read.corrupt.map((c) => c.offset)).toEqual([offsets[100]]);
   });
+
+  test('a length field flipped to point exactly at a later record: the records in between are still read', () => {
+    const dir = tempDir();
+    writeJournal(dir, 300, { segmentBytes: 1024 * 1024 });
+    const [segment] = segmentsOf(dir);
+    const offsets = recordOffsets(0, 300);
+    const path = join(dir, segment!);
+    const bytes = readFileSync(path);
+    // Record 100 now claims to end where record 110 starts; its CRC fails, record 110 verifies.
+    bytes.writeUInt32LE(offsets[110]! - offsets[100]! - 32, offsets[100]!);
+    writeFileSync(path, bytes);
+    const read = readChecked(dir);
+    expect(read.indexes).toEqual(range(0, 300).filter((i) => i !== 100));
+    expect(read.corrupt.map((c) => [c.offset, c.reason])).toEqual([[offsets[100], 'CRC mismatch']]);
+  });
 });
 
 describe('index files', () => {
