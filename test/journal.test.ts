@@ -1,10 +1,11 @@
 /**
- * The journal's storage layer (src/journal/): the CRC against zlib; round trips across many
- * segments (payloads, topics, threads, contiguous per-thread sequences, non-decreasing times);
- * seeks by index and by time against a filtered full read; reopening; options; torn tails cut at
- * seeded random byte positions; single bit flips at seeded random positions; index files deleted
- * or cut short and rebuilt. Seeded (WD_SEED=… repeats a run; the seed is printed), sizes scale
- * with WD_STRESS. Process crashes with real processes are in journal-crash.test.ts.
+ * The journal's storage layer (src/journal/): the layout's offsets; the CRC against zlib; round
+ * trips across many segments (payloads, topics, threads, contiguous per-thread sequences,
+ * non-decreasing times); seeks by index and by time against a filtered full read; reopening;
+ * durableIndex per fsync policy; options; torn tails cut at seeded random byte positions; single
+ * bit flips at seeded random positions; a length field flipped to point at a later record; index
+ * files deleted or cut short and rebuilt. Seeded (WD_SEED=… repeats a run; the seed is printed),
+ * sizes scale with WD_STRESS. Process crashes with real processes are in journal-crash.test.ts.
  */
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -13,7 +14,11 @@ import { join } from 'node:path';
 import { crc32 as zlibCrc32 } from 'node:zlib';
 import { ConfigError } from '../src/errors.ts';
 import { crc32, crc32Js } from '../src/journal/crc32.ts';
-import { SEGMENT_HEADER_BYTES, indexNameOf, parseSegmentName, recordBytes } from '../src/journal/format.ts';
+import {
+  CRC_OFFSET, CRC_START, ENTRY_POSITION_OFFSET, ENTRY_TIME_OFFSET, FIRST_INDEX_OFFSET, FLOOR_TIME_OFFSET, HEADER_CRC_OFFSET,
+  INDEX_ENTRY_BYTES, INDEX_OFFSET, LENGTH_OFFSET, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES, SEQUENCES_OFFSET, SEQUENCE_OFFSET,
+  THREAD_OFFSET, TIME_OFFSET, TOPIC_OFFSET, indexNameOf, parseSegmentName, recordBytes, segmentName,
+} from '../src/journal/format.ts';
 import { JournalWriter, openJournal, type JournalWriterOptions } from '../src/journal/index.ts';
 import { STRESS } from './harness.ts';
 import { MAX_TEST_PAYLOAD, TOPICS, checkPayload, fillPayload, payloadLength, random, threadOf, topicOf } from './journal/records.ts';
@@ -101,6 +106,20 @@ function recordOffsets(first: number, end: number): number[] {
   offsets.push(at);
   return offsets;
 }
+
+describe('layout', () => {
+  test('offsets and sizes are the documented ones (format.ts\'s table): records and headers 8-aligned', () => {
+    expect([LENGTH_OFFSET, CRC_OFFSET, INDEX_OFFSET, TIME_OFFSET, TOPIC_OFFSET, THREAD_OFFSET, SEQUENCE_OFFSET, RECORD_HEADER_BYTES])
+      .toEqual([0, 4, 8, 16, 24, 26, 28, 32]);
+    expect(CRC_START).toBe(8);
+    expect([FIRST_INDEX_OFFSET, FLOOR_TIME_OFFSET, SEQUENCES_OFFSET, HEADER_CRC_OFFSET, SEGMENT_HEADER_BYTES]).toEqual([8, 16, 24, 280, 288]);
+    expect([ENTRY_POSITION_OFFSET, ENTRY_TIME_OFFSET, INDEX_ENTRY_BYTES]).toEqual([8, 16, 24]);
+    for (let length = 0; length < 40; length++) expect(recordBytes(length) % 8 === 0 && recordBytes(length) - 32 - length < 8).toBe(true);
+    expect(segmentName(4711)).toBe('00000000000000004711.seg');
+    expect(parseSegmentName(segmentName(Number.MAX_SAFE_INTEGER))).toBe(Number.MAX_SAFE_INTEGER);
+    expect(parseSegmentName('4711.seg')).toBe(-1);
+  });
+});
 
 describe('crc32', () => {
   test('the table loop and the hybrid equal zlib.crc32 at every length 0..300 and several offsets', () => {
@@ -213,6 +232,30 @@ describe('round trip', () => {
     none.sync();
     expect(none.durableIndex).toBe(1);
     none.close();
+  });
+  test('durableIndex under an interval: a commit syncs only once the interval has passed since the last sync; so does syncIfDue', async () => {
+    const payload = new Uint8Array(8);
+    const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+    // An interval no test run reaches: commits and syncIfDue leave durableIndex alone.
+    const slow = JournalWriter.open({ dir: tempDir(), topics: TOPICS, fsync: { intervalMs: 3_600_000 } });
+    slow.append(0, 0, T0, payload, 0, 8);
+    slow.commit();
+    slow.syncIfDue();
+    expect([slow.committedIndex, slow.durableIndex]).toEqual([1, 0]);
+    slow.sync();
+    expect(slow.durableIndex).toBe(1);
+    slow.close();
+    // An interval every pause exceeds: the next commit, or syncIfDue, syncs.
+    const fast = JournalWriter.open({ dir: tempDir(), topics: TOPICS, fsync: { intervalMs: 1 } });
+    await pause(5);
+    fast.append(0, 0, T0, payload, 0, 8);
+    fast.commit();
+    expect(fast.durableIndex).toBe(1);
+    fast.append(0, 0, T0, payload, 0, 8);
+    await pause(5);
+    fast.commit();
+    expect(fast.durableIndex).toBe(2);
+    fast.close();
   });
 });
 
@@ -359,6 +402,21 @@ describe('corruption', () => {
     const read = readChecked(dir);
     expect(read.indexes).toEqual(range(0, 300).filter((i) => i < 100 || i > 104));
     expect(read.corrupt.map((c) => c.offset)).toEqual([offsets[100]]);
+  });
+
+  test('a length field flipped to point exactly at a later record: the records in between are still read', () => {
+    const dir = tempDir();
+    writeJournal(dir, 300, { segmentBytes: 1024 * 1024 });
+    const [segment] = segmentsOf(dir);
+    const offsets = recordOffsets(0, 300);
+    const path = join(dir, segment!);
+    const bytes = readFileSync(path);
+    // Record 100 now claims to end where record 110 starts; its CRC fails, record 110 verifies.
+    bytes.writeUInt32LE(offsets[110]! - offsets[100]! - 32, offsets[100]!);
+    writeFileSync(path, bytes);
+    const read = readChecked(dir);
+    expect(read.indexes).toEqual(range(0, 300).filter((i) => i !== 100));
+    expect(read.corrupt.map((c) => [c.offset, c.reason])).toEqual([[offsets[100], 'CRC mismatch']]);
   });
 });
 

@@ -88,7 +88,9 @@ export class JournalReader {
   /**
    * The records in `range`, in index order, as one reused JournalRecord. Seeks to the range's start
    * with the index files (a missing or short index file only makes the seek start earlier);
-   * corrupt records on the way are skipped and added to `corrupt`.
+   * corrupt records on the way are skipped and added to `corrupt`. The iteration holds one
+   * segment file open until it ends: leaving a for-of loop early (break, throw) closes it, as do
+   * the iterator's return() and the reader's close().
    */
   records(range: RecordRange = {}): IterableIterator<JournalRecord> {
     if (this.closed) throw new JournalError('ERR_JOURNAL_CLOSED', 'dir', this.dir, 'the journal reader is closed');
