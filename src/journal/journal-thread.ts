@@ -35,6 +35,7 @@ export function startJournalThread(runtime: ThreadRuntime, data: WorkerStartData
   const byId = runtime.topics.byId;
   const writer = JournalWriter.open({ dir, topics: journalTopics(runtime, shape.topics), fsync: shape.fsync, segmentBytes: shape.segmentBytes });
   const retention = new Retention(dir, shape.retainMs, shape.retainBytes);
+  const intervalMs = typeof shape.fsync === 'object' ? shape.fsync.intervalMs : 0;
   const forwarder = new DurableForwarder(runtime, writer, dir, (segment, offset, reason) => {
     console.error(`wasm-dispatch journal ${dir}: corrupt record in ${segment} at byte ${offset} (${reason}), skipped`);
   });
@@ -61,7 +62,14 @@ export function startJournalThread(runtime: ThreadRuntime, data: WorkerStartData
   }
   return {
     pump: () => forwarder.pump(),
-    parkMs: (longest) => forwarder.parkMs(longest),
+    parkMs: (longest) => {
+      const forwarding = forwarder.parkMs(longest);
+      if (intervalMs === 0 || writer.durableIndex === writer.committedIndex) return forwarding;
+      // Idle with commits not yet synced (an interval policy): sync them when the interval is up,
+      // and wake by then, so the loss window stays one interval when publishing stops.
+      writer.syncIfDue();
+      return writer.durableIndex === writer.committedIndex ? forwarding : Math.min(forwarding, intervalMs);
+    },
     close: () => {
       forwarder.close();
       writer.close();
