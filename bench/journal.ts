@@ -23,8 +23,11 @@
  * is a memcpy into the page cache (GB/s), which a JS loop doing a CRC and a header per record
  * cannot approach at small payloads; with it, it is what the disk sustains. Both ratios are shown.
  *
+ * Then the journal inside an engine (bench/journal-engine.ts): the one-to-one batch case with the
+ * journal off and under each policy, as a ratio to off.
+ *
  *   node build/bench/journal.js
- *   env JOURNAL_MB (128), JOURNAL_COMMITS (1000), JOURNAL_RUNS (5)
+ *   env JOURNAL_MB (128), JOURNAL_COMMITS (1000), JOURNAL_RUNS (5), JOURNAL_ENGINE_MESSAGES (1000000)
  */
 import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, statfsSync, writeSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -34,6 +37,7 @@ import { Histogram } from '../src/histogram.ts';
 import { recordBytes } from '../src/journal/format.ts';
 import { JournalWriter, openJournal, type FsyncPolicy } from '../src/journal/index.ts';
 import { busyWarning, collectEnv, describeEnv } from './env.ts';
+import { journalEngineCost } from './journal-engine.ts';
 import { formatMicros, formatRate, formatRatio } from './format.ts';
 
 const TOTAL_BYTES = Number(process.env.JOURNAL_MB ?? 128) * 1024 * 1024;
@@ -183,3 +187,8 @@ for (const payload of [32, 256]) {
   console.log(`${payload}-byte payloads: 'none' at ${(ratio * 100).toFixed(0)} % of the raw rate (target ≥ 50 %: ${ratio >= 0.5 ? 'met' : 'not met'}), ` +
     `${((of('none') / of('raw+fsync')) * 100).toFixed(0)} % of the raw rate with its final fsync`);
 }
+
+// The journal inside an engine: the one-to-one batch case with the journal off and under each policy.
+const ENGINE_MESSAGES = Number(process.env.JOURNAL_ENGINE_MESSAGES ?? 1_000_000);
+console.log(`\nengine one-to-one (publishBatch 256 of 24-byte messages, main → 1 worker), ${ENGINE_MESSAGES.toLocaleString('en')} messages a run, median of ${RUNS} after a warm-up, timed to handled and journaled:`);
+await journalEngineCost(ENGINE_MESSAGES, RUNS, (text) => console.log(text));
