@@ -3,6 +3,7 @@
  * be checked without keeping what was written: its payload (length and bytes), topic and thread.
  * Shared by the suites and by the crash test's child process (crash-writer.ts).
  */
+export { random } from '../../examples/random.ts';
 
 export const TOPICS = [
   { name: 'order', spec: { id: 'u32', amount: 'f64' }, size: 16 },
@@ -40,16 +41,4 @@ export function topicOf(index: number): number {
 
 export function threadOf(index: number, threads: number): number {
   return (index * 7 + (index >>> 3)) % threads;
-}
-
-/** mulberry32: a small seeded generator of floats in [0, 1). */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
