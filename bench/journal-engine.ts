@@ -1,10 +1,9 @@
 /**
  * What journaling a topic costs the engine: the one-to-one suite's batch case (main thread →
  * 1 worker, publishBatch of 256 24-byte messages, bench/one-to-one.ts) with the journal off and
- * with each fsync policy, in one process run: a warm-up each, then timed runs alternating between
- * the engines, medians. A run is timed until the worker's `report` reply and a drain(): every
- * message handled and, with a journal, written (and synced per policy). After the runs each
- * journal is read back and must hold every message published into it.
+ * with each fsync policy, in one process run, medians over rounds. A run is timed until the
+ * worker's `report` reply and a drain(): every message handled and, with a journal, written (and
+ * synced per policy); each journal is then read back and must hold every message published into it.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,53 +25,62 @@ export interface JournalCostRow {
   readonly ratio: number;
 }
 
-/** Runs the comparison: `messages` per run, `runs` timed runs per engine. */
+/**
+ * Runs the comparison: `messages` per run, `runs` rounds. Each round creates, for each setting in
+ * turn (the order alternating round by round), a fresh engine and journal directory, runs a
+ * warm-up of half the messages and then the timed run, reads the journal back (it must hold
+ * every message), and closes it: one engine alive at a time, so no idle journal thread or dirty
+ * page cache of another setting runs beside the one measured.
+ */
 export async function journalEngineCost(messages: number, runs: number, log: (line: string) => void): Promise<JournalCostRow[]> {
   const policies: { name: string; fsync: JournalFsync | undefined }[] = [
     { name: 'off', fsync: undefined }, { name: "'none'", fsync: 'none' }, { name: 'interval 100 ms', fsync: { intervalMs: 100 } }, { name: "'always'", fsync: 'always' },
   ];
-  const dirs: string[] = [];
-  const engines: Engine<O2oTopics>[] = [];
+  const rates = policies.map((): number[] => []);
+  for (let r = 0; r < runs; r++) {
+    const order = policies.map((_, i) => i);
+    if (r % 2 === 1) order.reverse();
+    for (const i of order) rates[i]!.push(await measure(policies[i]!.fsync, messages));
+  }
+  const off = median(rates[0]!);
+  const rows = policies.map((policy, i) => ({ journal: policy.name, rate: median(rates[i]!), ratio: median(rates[i]!) / off }));
+  rows.forEach((row, i) => log(`  journal ${row.journal.padEnd(16)} ${(row.rate / 1e6).toFixed(2)} M msg/s  ${row.ratio.toFixed(2)}× off   (runs: ${rates[i]!.map((v) => (v / 1e6).toFixed(2)).join(', ')})`));
+  return rows;
+}
+
+/** One engine under `fsync` (undefined: no journal): a warm-up, one timed run, the journal checked; messages/s. */
+async function measure(fsync: JournalFsync | undefined, messages: number): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'wd-bench-journal-'));
+  let engine: Engine<O2oTopics> | undefined;
   try {
-    for (const policy of policies) {
-      const dir = mkdtempSync(join(tmpdir(), 'wd-bench-journal-'));
-      dirs.push(dir);
-      const engine = await createEngine({ topics: o2oTopics, handlers: HANDLERS, workers: 1, journal: policy.fsync === undefined ? undefined : { dir, topics: ['msg'], fsync: policy.fsync } });
-      await engine.subscribe('msg', { handler: 'sink', mode: 'group', workers: [0] });
-      await engine.subscribe('report', { handler: 'report', mode: 'group', workers: [0] });
-      engines.push(engine);
-    }
-    const run = async (engine: Engine<O2oTopics>): Promise<number> => {
-      const started = performance.now();
-      await publishRun(engine, true, messages);
-      const tally = await engine.request('report', { reset: true }, { timeout: 120_000 });
-      await engine.drain({ timeout: 120_000 });
-      const seconds = (performance.now() - started) / 1000;
-      if (tally.count !== messages) throw new Error(`the sink handled ${tally.count} of ${messages} messages`);
-      return messages / seconds;
-    };
-    for (const engine of engines) await run(engine); // warm-up
-    const rates = policies.map((): number[] => []);
-    for (let r = 0; r < runs; r++) {
-      const order = engines.map((_, i) => i);
-      if (r % 2 === 1) order.reverse();
-      for (const i of order) rates[i]!.push(await run(engines[i]!));
-    }
-    await Promise.all(engines.splice(0).map((engine) => engine.close()));
-    // Every journal holds every message published into it: warm-up + runs.
-    for (let i = 1; i < policies.length; i++) {
-      const journal = openJournal(dirs[i]!);
+    engine = await createEngine({ topics: o2oTopics, handlers: HANDLERS, workers: 1, journal: fsync === undefined ? undefined : { dir, topics: ['msg'], fsync } });
+    await engine.subscribe('msg', { handler: 'sink', mode: 'group', workers: [0] });
+    await engine.subscribe('report', { handler: 'report', mode: 'group', workers: [0] });
+    const warmup = Math.floor(messages / 2);
+    await run(engine, warmup);
+    const started = performance.now();
+    await run(engine, messages);
+    const rate = messages / ((performance.now() - started) / 1000);
+    await engine.close();
+    engine = undefined;
+    if (fsync !== undefined) {
+      const journal = openJournal(dir);
       let count = 0;
       for (const _record of journal.records()) count++;
       journal.close();
-      if (count !== messages * (runs + 1)) throw new Error(`journal ${policies[i]!.name} holds ${count} of ${messages * (runs + 1)} messages`);
+      if (count !== warmup + messages) throw new Error(`the journal holds ${count} of ${warmup + messages} messages`);
     }
-    const off = median(rates[0]!);
-    const rows = policies.map((policy, i) => ({ journal: policy.name, rate: median(rates[i]!), ratio: median(rates[i]!) / off }));
-    for (const row of rows) log(`  journal ${row.journal.padEnd(16)} ${(row.rate / 1e6).toFixed(2)} M msg/s  ${row.ratio.toFixed(2)}× off   (runs: ${rates[rows.indexOf(row)]!.map((v) => (v / 1e6).toFixed(2)).join(', ')})`);
-    return rows;
+    return rate;
   } finally {
-    await Promise.all(engines.map((engine) => engine.close()));
-    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    await engine?.close();
+    rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Publishes `messages`, then waits for the sink's report and a drain: every message handled and (with a journal) journaled. */
+async function run(engine: Engine<O2oTopics>, messages: number): Promise<void> {
+  await publishRun(engine, true, messages);
+  const tally = await engine.request('report', { reset: true }, { timeout: 120_000 });
+  await engine.drain({ timeout: 120_000 });
+  if (tally.count !== messages) throw new Error(`the sink handled ${tally.count} of ${messages} messages`);
 }

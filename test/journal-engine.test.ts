@@ -14,6 +14,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../src/errors.ts';
 import { createEngine, type Engine } from '../src/index.ts';
+import { createEngineWith } from '../src/engine/create-engine.ts';
+import { nodePlatform } from '../src/engine/platform-node.ts';
 import { openJournal } from '../src/journal/reader.ts';
 import { replayJournal } from '../src/journal/replay.ts';
 import { within } from './engine/harness.ts';
@@ -176,6 +178,11 @@ describe.each(BACKENDS)('journal in an engine (%s)', (backend) => {
     await expect(createEngine({ ...base, journal: { dir: tempDir(), topics: ['nope' as 'order'] } })).rejects.toMatchObject({ field: 'journal.topics' });
     await expect(createEngine({ ...base, journal: { dir: tempDir(), fsync: 'sometimes' as 'none' } })).rejects.toMatchObject({ field: 'journal.fsync' });
     await expect(createEngine({ ...base, journal: { dir: tempDir(), segmentBytes: 10 } })).rejects.toBeInstanceOf(ConfigError);
+    // A host that cannot write a journal (a browser: no durablePositions) refuses the option.
+    const browserLike = { ...nodePlatform, name: 'browser' as const, durablePositions: undefined };
+    await expect(createEngineWith(browserLike, { ...base, journal: { dir: tempDir() } })).rejects.toMatchObject({ field: 'journal' });
+    // Request topics are not journaled (the journal's copy would be one more receiver to answer).
+    await expect(createEngine({ ...base, journal: { dir: tempDir(), topics: ['audit'] } })).rejects.toMatchObject({ field: 'journal.topics' });
     const engine = await start(backend, { dir: tempDir() });
     // The journal's thread takes no subscriptions of the application's.
     await expect(engine.subscribe('order', { handler: 'order', workers: [2] })).rejects.toMatchObject({ field: 'workers' });
