@@ -22,7 +22,8 @@ import {
   TOPIC_STAT_DROPPED_OLDEST, TOPIC_STAT_LOST, TOPIC_STAT_REJECTED,
 } from './layout.ts';
 import type { EngineShape } from './options.ts';
-import { LANE_FULL, REFUSED, TAKEN, TAKEN_WAIT, type Producer, type PushOutcome } from './producer.ts';
+import { LANE_FULL, REFUSED, TAKEN, TAKEN_WAIT, type OutboundLanes, type PushOutcome } from './outbound.ts';
+import type { Producer } from './producer.ts';
 import type { HandlerContext, TopicMap } from './types.ts';
 
 export class Backpressure {
@@ -46,7 +47,10 @@ export class Backpressure {
     memory: WebAssembly.Memory,
     private readonly shape: EngineShape,
     private readonly control: ControlBlock,
+    /** Route entries are kept across a caller-runs handler (saveRoutes / restoreRoutes). */
     private readonly producer: Producer,
+    /** This thread's outbound lanes: pushes, flushes, the pump's claimed records. */
+    private readonly lanes: OutboundLanes,
     /** Whether this thread may wait synchronously (workers: yes; the engine's thread: never). */
     private readonly canBlock: boolean,
     /** Where a caller-runs record is copied before its handler runs (the lane's record may be reused). */
@@ -90,7 +94,7 @@ export class Backpressure {
   pushBehindBacklog(key: number, src: number, policy: number, stats: number, override: number): PushOutcome {
     this.pumpBacklog(key);
     if (this.holds(key)) return this.onFull(key, src, policy, stats, override);
-    const outcome = this.producer.tryPush(key, src, stats);
+    const outcome = this.lanes.tryPush(key, src, stats);
     return outcome === LANE_FULL ? this.onFull(key, src, policy, stats, override) : outcome;
   }
 
@@ -174,15 +178,15 @@ export class Backpressure {
       this.enqueueBacklog(backlog, src, POLICY_BLOCK); // spilling: keep order, do not wait again
       return TAKEN;
     }
-    const ring = this.producer.ringTo[key]!;
-    this.producer.flushLane(key);
+    const ring = this.lanes.ringTo[key]!;
+    this.lanes.flushLane(key);
     let polls = 0;
     let deadline = 0;
     let since = 0;
     for (;;) {
       if (backlog !== undefined && backlog.size > 0) this.pumpBacklog(key);
       if (backlog === undefined || backlog.size === 0) {
-        const outcome = this.producer.tryPush(key, src, stats);
+        const outcome = this.lanes.tryPush(key, src, stats);
         if (outcome !== LANE_FULL) return outcome;
       }
       // Why spin, then park: waking a parked thread costs tens of µs (docs/architecture.md),
@@ -194,7 +198,7 @@ export class Backpressure {
       if (deadline === 0) {
         since = now;
         deadline = now + this.shape.blockTimeout;
-      } else if (now >= deadline && now - since < this.shape.restartWait && this.producer.consumerRestarting(key)) {
+      } else if (now >= deadline && now - since < this.shape.restartWait && this.lanes.consumerRestarting(key)) {
         // A consumer being restarted waits for nobody (no cycle to break) and its successor will
         // drain the lane: keep waiting (up to restartWait ms in all), rather than spill into this
         // thread's backlog, which lives in this thread's heap and would die with it.
@@ -246,7 +250,7 @@ export class Backpressure {
   pumpBacklog(key: number): void {
     const backlog = this.backlogs[key];
     if (backlog === undefined) return;
-    const ring = this.producer.ringTo[key]!;
+    const ring = this.lanes.ringTo[key]!;
     const words = this.shape.recordSize >> 2;
     let moved = 0;
     for (;;) {
@@ -280,9 +284,9 @@ export class Backpressure {
       moved++;
     }
     if (moved > 0) {
-      this.producer.claimed(key, moved);
+      this.lanes.claimed(key, moved);
       this.control.setBacklog(this.backlogTotal);
-      this.producer.flushLane(key);
+      this.lanes.flushLane(key);
     }
   }
 

@@ -20,6 +20,7 @@ import {
   TOPIC_STAT_ROUTED, TOPIC_STAT_UNROUTED,
 } from './layout.ts';
 import type { EngineShape } from './options.ts';
+import type { OutboundLanes } from './outbound.ts';
 import { RouteResult, type Producer } from './producer.ts';
 import type { SubscriptionTable } from './subscription-table.ts';
 import type { TopicRuntime } from './topic-runtime.ts';
@@ -39,11 +40,13 @@ export class BatchPublisher {
     private readonly control: ControlBlock,
     private readonly table: SubscriptionTable,
     private readonly producer: Producer,
+    /** This thread's outbound lanes: dispatchBatch pushes into them directly (their `rings` table). */
+    private readonly lanes: OutboundLanes,
     private readonly backpressure: Backpressure,
     private readonly scratch: {
       /** BATCH_RECORDS staged records. */
       readonly batchStaging: number;
-      /** u32 × threads: records dispatchBatch pushed per consumer since the producer collected them. */
+      /** u32 × threads: records dispatchBatch pushed per consumer since the lanes collected them. */
       readonly pushedCounts: number;
       /** dispatchBatch's result block. */
       readonly dispatchResult: number;
@@ -94,6 +97,7 @@ export class BatchPublisher {
     const size = this.shape.recordSize;
     const { batchStaging, pushedCounts, dispatchResult } = this.scratch;
     const producer = this.producer;
+    const lanes = this.lanes;
     const result = this.result;
     producer.enter();
     const stats = this.control.topicStats(topic.id);
@@ -113,12 +117,12 @@ export class BatchPublisher {
       }
       const done = this.core.dispatchBatch(
         this.router, this.thread, topic.id, batchStaging + i * size, count - i, size,
-        topic.keyKind, RECORD_HEADER_BYTES + topic.keyOffset, topic.keyLength, producer.ringTable + priority * this.shape.threads * 4,
+        topic.keyKind, RECORD_HEADER_BYTES + topic.keyOffset, topic.keyLength, lanes.ringTable + priority * this.shape.threads * 4,
         RECORD_SUBSCRIPTION_OFFSET, pushedCounts, this.table.balances, producer.routeOut, dispatchResult,
       );
       const routed = this.u32[words + (DISPATCH_ROUTED_OFFSET >> 2)]!;
       const unrouted = this.u32[words + (DISPATCH_UNROUTED_OFFSET >> 2)]!;
-      producer.collectPushed(pushedCounts, priority);
+      lanes.collectPushed(pushedCounts, priority);
       const whole = done < 0 ? 0 : done;
       this.f64[stats + TOPIC_STAT_ROUTED]! += routed;
       this.f64[stats + TOPIC_STAT_UNROUTED]! += unrouted;
@@ -136,12 +140,12 @@ export class BatchPublisher {
       result.accepted = 0;
       for (let j = 0; j < failed; j++) if (this.u32[out + j] !== ROUTE_SKIPPED) result.accepted++;
       result.refused = 0;
-      producer.flushAllLanes(); // our own unflushed records may be what fills the lane
+      lanes.flushAllLanes(); // our own unflushed records may be what fills the lane
       producer.pushRoutes(record, failed, entries, stats, 0, result);
       if (result.refused === 0) taken++;
       i += done + 1;
     }
-    producer.flushFullLanes();
+    lanes.flushFullLanes();
     return taken;
   }
 }

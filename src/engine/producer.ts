@@ -1,41 +1,31 @@
 /**
- * Producer: one thread's publishing half — route a staged record (key hash, routerRoute, the
- * least-loaded pick), push it into each receiving lane, flush lanes (write-combining) and ring the
- * doorbell of a consumer that sleeps. A full lane goes to Backpressure (backpressure.ts).
+ * Producer: one thread's routing — route a staged record (key hash, routerRoute, the least-loaded
+ * pick), admit each delivery (admission, shedding), and hand it to the receiving lane. The lanes
+ * themselves (push, flush, doorbell) are OutboundLanes' (outbound.ts); a full lane goes to
+ * Backpressure (backpressure.ts).
  *
  *   stage   the message is written into this thread's staging record of its topic
  *   route   routerRoute(topic, keyHash) → route entries, one per receiving subscription member;
  *           the thread enters the router's current version once per task and leaves it at flushAll
- *   push    ringTryPush copies the record into each entry's lane; nothing is visible yet
- *   flush   one HEAD store per lane, when `flushEvery` records are pending, at the end of the task
- *           (a microtask) and after every batch a worker handles; then the consumer's doorbell is
- *           rung only if it said it sleeps
+ *           (a microtask), which also flushes every lane
+ *   push    OutboundLanes.tryPush copies the record into each entry's lane (outbound.ts)
  */
 import type { CoreOps } from '../../bindings/core-ops.ts';
-import { STATUS_CLOSED, STATUS_OK } from '../../assembly/layout/status.ts';
 import { KEY_NONE, ROUTE_SKIPPED } from '../../assembly/layout/dispatch.ts';
 import type { Arena } from '../arena.ts';
 import type { Admission } from './admission.ts';
 import type { Backpressure } from './backpressure.ts';
 import type { ControlBlock } from './control-block.ts';
 import {
-  LANE_STAT_HIGH_WATER, LANE_STAT_PUBLISHED, PRIORITY_CLASSES, RECORD_CORRELATION_OFFSET, RECORD_FLAGS_OFFSET,
-  RECORD_HEADER_BYTES, RECORD_PRIORITY_SHIFT, RECORD_REPLY_TO_OFFSET, RECORD_SUBSCRIPTION_OFFSET, TOPIC_STAT_PUBLISHED,
-  TOPIC_STAT_REJECTED, THREAD_RESTARTING, TOPIC_STAT_ROUTED, TOPIC_STAT_UNROUTED, outboundLane, routeEntryConsumer, routeEntrySlot,
+  RECORD_CORRELATION_OFFSET, RECORD_FLAGS_OFFSET, RECORD_HEADER_BYTES, RECORD_PRIORITY_SHIFT, RECORD_REPLY_TO_OFFSET,
+  RECORD_SUBSCRIPTION_OFFSET, TOPIC_STAT_PUBLISHED, TOPIC_STAT_ROUTED, TOPIC_STAT_UNROUTED, routeEntryConsumer, routeEntrySlot,
   PRIORITY_HIGH, RECORD_FLAG_ADMITTED, RECORD_TOPIC_OFFSET, TOPIC_STAT_ADMISSION_REFUSED, TOPIC_STAT_RATE_LIMITED, TOPIC_STAT_SHED,
 } from './layout.ts';
 import type { Shedder } from './shedder.ts';
-import type { LatencyProbe } from './latency.ts';
 import type { EngineShape } from './options.ts';
+import { LANE_FULL, REFUSED, TAKEN, type OutboundLanes, type PushOutcome } from './outbound.ts';
 import type { SubscriptionTable } from './subscription-table.ts';
 import type { TopicRuntime } from './topic-runtime.ts';
-
-/** Outcomes of pushing a record into one lane. */
-export const TAKEN = 0; // enqueued (or handled inline): it will be delivered
-export const TAKEN_WAIT = 1; // kept in a backlog in order: it will be delivered, but the publisher should wait
-export const REFUSED = 2; // rejected, dropped (drop-newest) or the consumer is gone
-export type PushOutcome = typeof TAKEN | typeof TAKEN_WAIT | typeof REFUSED;
-export const LANE_FULL = 3; // tryPush only: the ring is full, the policy decides
 
 /** Producer.scheduled bits: the topic's deliveries are admitted one by one (maxInFlight, shed); its publishes take a rate token. */
 export const SCHEDULED_DELIVERY = 1;
@@ -62,25 +52,9 @@ export class Producer {
   private readonly u32: Uint32Array;
   private readonly f64: Float64Array;
   private readonly router: number;
-  /** This thread's control block. */
-  private readonly control: ControlBlock;
   /** routerRoute's output: route entries (u32 each). */
   readonly routeOut: number;
-  /**
-   * u32 per outbound key: this thread's lane to each consumer, class by class (the core's `rings`
-   * table of class k starts at ringTable + k·threads·4).
-   */
-  readonly ringTable: number;
-  /** ringTo[key]: the lane this thread produces into for outbound key `key` (class · threads + consumer). */
-  readonly ringTo: readonly number[];
-  /** Records pushed per outbound key and not yet flushed; `fresh` ones were not counted ACCEPTED yet. */
-  private readonly pending: Int32Array;
-  private readonly fresh: Int32Array;
-  /** Per outbound key: 1 once this thread set its class in the consumer's CLASSES word. */
-  private readonly announced: Uint8Array;
   private entered = false;
-  /** Pushes left before the next latency stamp (LatencyProbe.stamp restarts the count). */
-  private sampleCountdown: number;
   private flushScheduled = false;
   private readonly flushTask = (): void => {
     this.flushScheduled = false;
@@ -103,12 +77,13 @@ export class Producer {
     private readonly core: CoreOps,
     arena: Arena,
     private readonly shape: EngineShape,
-    /** Every thread's control block (index = thread): ours for counters, theirs for doorbells. */
-    private readonly controls: readonly ControlBlock[],
+    /** This thread's control block: topic counters, BUSY. */
+    private readonly control: ControlBlock,
     private readonly table: SubscriptionTable,
-    scratch: { readonly routeOut: number; readonly ringTable: number },
-    /** Latency sampling: every sampleEvery-th push is stamped (latency.ts). */
-    private readonly latency: LatencyProbe,
+    /** routerRoute's output (this thread's scratch block). */
+    routeOut: number,
+    /** This thread's outbound lanes: every push and flush goes through them. */
+    private readonly lanes: OutboundLanes,
     /** Called once per task that publishes (thread 0: KeepAlive holds the process). */
     private readonly onTask: (() => void) | undefined,
   ) {
@@ -117,21 +92,7 @@ export class Producer {
     this.u32 = new Uint32Array(buffer);
     this.f64 = new Float64Array(buffer);
     this.router = arena.router(0).address;
-    this.control = controls[thread]!;
-    this.routeOut = scratch.routeOut;
-    this.ringTable = scratch.ringTable;
-    const T = shape.threads;
-    const keys = T * PRIORITY_CLASSES;
-    const ringTo: number[] = [];
-    for (let key = 0; key < keys; key++) {
-      ringTo.push(arena.ring(outboundLane(thread, key, T)).address);
-      this.u32[(this.ringTable >> 2) + key] = ringTo[key]!;
-    }
-    this.ringTo = ringTo;
-    this.sampleCountdown = latency.firstCountdown;
-    this.pending = new Int32Array(keys);
-    this.fresh = new Int32Array(keys);
-    this.announced = new Uint8Array(keys);
+    this.routeOut = routeOut;
     this.scratchResult = new RouteResult(shape.routerSubscriptions);
     this.savedRoutes = new Uint32Array(shape.routerSubscriptions);
   }
@@ -209,7 +170,7 @@ export class Producer {
     const priority = this.u16[(src + RECORD_FLAGS_OFFSET) >> 1]! >> RECORD_PRIORITY_SHIFT;
     const keyBase = priority * this.shape.threads;
     // The least-loaded pick compares the depths of the lanes of the record's class.
-    const rings = this.ringTable + keyBase * 4;
+    const rings = this.lanes.ringTable + keyBase * 4;
     for (let i = from; i < n; i++) {
       const entry = u32[out + i]!;
       if (entry === ROUTE_SKIPPED) continue;
@@ -268,103 +229,13 @@ export class Producer {
     const backpressure = this.backpressure;
     // A lane with a backlog stays FIFO: its records go behind the backlog (the cold path).
     if (backpressure.backlogSize > 0 && backpressure.holds(key)) return backpressure.pushBehindBacklog(key, src, policy, stats, override);
-    const outcome = this.tryPush(key, src, stats);
+    const outcome = this.lanes.tryPush(key, src, stats);
     return outcome === LANE_FULL ? backpressure.onFull(key, src, policy, stats, override) : outcome;
   }
 
-  /** One ringTryPush into the lane of outbound key `key`: TAKEN, REFUSED (its consumer is gone: counted rejected) or LANE_FULL. */
-  tryPush(key: number, src: number, stats: number): PushOutcome | typeof LANE_FULL {
-    const status = this.core.ringTryPush(this.ringTo[key]!, src);
-    if (status === STATUS_OK) {
-      if (--this.sampleCountdown === 0) this.sampleCountdown = this.latency.stamp(key, this.ringTo[key]!, this.shape.recordSize);
-      this.fresh[key]! += 1;
-      if (++this.pending[key]! >= this.shape.flushEvery) this.flushLane(key);
-      return TAKEN;
-    }
-    if (status === STATUS_CLOSED) {
-      this.f64[stats + TOPIC_STAT_REJECTED]! += 1;
-      return REFUSED;
-    }
-    return LANE_FULL;
-  }
-
-  /** `count` records were put into the lane of outbound key `key` by other means (the backlog pump): counted at its next flush. */
-  claimed(key: number, count: number): void {
-    this.pending[key]! += count;
-  }
-
-  /**
-   * Adds the core's per-consumer push counts at `pushedCounts` (dispatchBatch, into the lanes of
-   * class `priority`) to pending, and zeroes them.
-   */
-  collectPushed(pushedCounts: number, priority: number): void {
-    const at = pushedCounts >> 2;
-    const T = this.shape.threads;
-    for (let c = 0; c < T; c++) {
-      const n = this.u32[at + c]!;
-      if (n === 0) continue;
-      this.u32[at + c] = 0;
-      const key = priority * T + c;
-      this.pending[key]! += n;
-      this.fresh[key]! += n;
-      // Sampling: the lane whose pushes cross the count gets its last record stamped.
-      this.sampleCountdown -= n;
-      if (this.sampleCountdown <= 0) this.sampleCountdown = this.latency.stamp(key, this.ringTo[key]!, this.shape.recordSize);
-    }
-  }
-
-  /** Makes the records pushed into the lane of outbound key `key` visible, and wakes its consumer if it sleeps. */
-  flushLane(key: number): void {
-    const control = this.control;
-    const fresh = this.fresh[key]!;
-    if (fresh > 0) {
-      // Before the HEAD store: a record is counted accepted before anyone can complete it.
-      control.addAccepted(fresh);
-      this.fresh[key] = 0;
-    }
-    const ring = this.ringTo[key]!;
-    const T = this.shape.threads;
-    const peer = this.controls[key % T]!;
-    if (this.announced[key] === 0) {
-      // Before the first HEAD store of this lane: its consumer starts polling the class (layout.ts, CLASSES).
-      this.announced[key] = 1;
-      Atomics.or(peer.i32, peer.classes, 1 << ((key / T) | 0));
-    }
-    this.core.ringFlush(ring);
-    const lane = control.laneStat(key);
-    this.f64[lane + LANE_STAT_PUBLISHED]! += this.pending[key]!;
-    this.pending[key] = 0;
-    const depth = this.core.ringSize(ring);
-    if (depth > this.f64[lane + LANE_STAT_HIGH_WATER]!) this.f64[lane + LANE_STAT_HIGH_WATER] = depth;
-    // Doorbell: pairs with the consumer's store of SLEEPING followed by its loads of every lane's
-    // HEAD (the worker loop's park). Our HEAD store (ringFlush) precedes this load of SLEEPING, so
-    // either we see SLEEPING = 1 and ring, or the consumer sees our HEAD and does not sleep.
-    // After the HEAD store: a consumer that sees URGENT finds the high-priority record.
-    if (key < T) peer.markUrgent();
-    if (peer.isSleeping()) peer.ring();
-  }
-
-  /** Whether the consumer thread of outbound key `key` is being restarted (its STATE is RESTARTING: recovery.ts). */
-  consumerRestarting(key: number): boolean {
-    const peer = this.controls[key % this.shape.threads]!;
-    return Atomics.load(peer.i32, peer.state) === THREAD_RESTARTING;
-  }
-
-  /** Flushes every lane with pending records (without leaving the router version). */
-  flushAllLanes(): void {
-    const pending = this.pending;
-    for (let key = 0; key < pending.length; key++) if (pending[key]! > 0) this.flushLane(key);
-  }
-
-  /** Flushes the lanes that reached `flushEvery` pending records. */
-  flushFullLanes(): void {
-    const pending = this.pending;
-    for (let key = 0; key < pending.length; key++) if (pending[key]! >= this.shape.flushEvery) this.flushLane(key);
-  }
-
-  /** Flushes every lane with pending records and leaves the router's version. */
+  /** Flushes every lane with pending records (OutboundLanes) and leaves the router's version. */
   flushAll(): void {
-    this.flushAllLanes();
+    this.lanes.flushAllLanes();
     if (this.entered) {
       this.core.routerLeave(this.router, this.thread);
       this.entered = false;

@@ -111,7 +111,7 @@ export class ThreadZero {
   async pump(): Promise<void> {
     if (this.pumpRunning) return;
     this.pumpRunning = true;
-    const { backpressure, producer } = this.runtime;
+    const { backpressure, outbound } = this.runtime;
     try {
       let polls = 0;
       while (backpressure.pumpBacklogs() > 0 && !this.closed) {
@@ -123,7 +123,7 @@ export class ThreadZero {
         // for at most ~PUMP_SPIN polls, each one ring-index load).
         if (++polls < PUMP_SPIN) continue;
         polls = 0;
-        await parkProducerAsync(this.core, this.runtime.control.i32, producer.ringTo[key]!, 50, this.platform.waitAsync);
+        await parkProducerAsync(this.core, this.runtime.control.i32, outbound.ringTo[key]!, 50, this.platform.waitAsync);
       }
     } finally {
       this.pumpRunning = false;

@@ -4,7 +4,8 @@
  * block (layout.ts, ScratchLayout) and wires the rooms that do the work —
  *
  *   topics        TopicSet (topic-runtime.ts): staging records, writers, readers, key kinds
- *   producer      Producer (producer.ts): route, push, flush, doorbell
+ *   outbound      OutboundLanes (outbound.ts): this thread's lanes — push, flush, doorbell
+ *   producer      Producer (producer.ts): route, admit, hand each delivery to its lane
  *   backpressure  Backpressure (backpressure.ts): policies, backlogs, blocking push, caller-runs
  *   batch         BatchPublisher (batch-publisher.ts): publishBatch over the core's dispatchBatch
  *   consumer      Consumer (consumer.ts): drain a lane, handleRecord; completion, replies, circuits, batch runs
@@ -27,6 +28,7 @@ import { LatencyProbe } from './latency.ts';
 import { controlBlocks, type ControlBlock } from './control-block.ts';
 import { scratchLayout } from './layout.ts';
 import type { EngineShape } from './options.ts';
+import { OutboundLanes } from './outbound.ts';
 import { Producer, SCHEDULED_DELIVERY, SCHEDULED_RATE } from './producer.ts';
 import { Shedder } from './shedder.ts';
 import { Stealer } from './stealer.ts';
@@ -50,6 +52,8 @@ export class ThreadRuntime {
   readonly control: ControlBlock;
   /** The subscription table (in thread 0's control block). */
   readonly subscriptions: SubscriptionTable;
+  /** This thread's outbound lanes (one per consumer and class): push, flush, doorbell. */
+  readonly outbound: OutboundLanes;
   readonly producer: Producer;
   readonly backpressure: Backpressure;
   readonly batch: BatchPublisher;
@@ -86,23 +90,22 @@ export class ThreadRuntime {
     this.topics = new TopicSet(memory, topicMap, shape.topicNames, base + scratch.topicStaging, shape.recordSize, shape.deterministic);
     this.latency = new LatencyProbe(shape, thread, memory.buffer);
 
-    this.producer = new Producer(thread, core, arena, shape, this.controls, this.subscriptions, {
-      routeOut: base + scratch.routeOut, ringTable: base + scratch.ringTable,
-    }, this.latency, hooks.onTask);
+    this.outbound = new OutboundLanes(thread, core, arena, shape, this.controls, base + scratch.ringTable, this.latency);
+    this.producer = new Producer(thread, core, arena, shape, this.control, this.subscriptions, base + scratch.routeOut, this.outbound, hooks.onTask);
     this.backpressure = new Backpressure(
-      thread, core, memory, shape, this.control, this.producer, canBlock, base + scratch.callerStaging, hooks.onBacklog,
+      thread, core, memory, shape, this.control, this.producer, this.outbound, canBlock, base + scratch.callerStaging, hooks.onBacklog,
       // A worker's backlogs live in its spill regions (they outlive it); thread 0's on its heap.
       canBlock && shape.spillCapacity > 0 ? (key) => base + scratch.spill + key * scratch.spillBytes : undefined,
     );
     this.producer.backpressure = this.backpressure;
     this.admission = new Admission(memory.buffer, table0 + layout.admission, topicMap, shape.topicNames, shape.epochMs);
-    this.shedder = new Shedder(core, this.producer.ringTo, shape.threads, shape.ringCapacity, topicMap, shape.topicNames);
+    this.shedder = new Shedder(core, this.outbound.ringTo, shape.threads, shape.ringCapacity, topicMap, shape.topicNames);
     this.producer.admission = this.admission;
     this.producer.shedder = this.shedder;
     this.producer.scheduled = Uint8Array.from(shape.topicNames, (_, id) =>
       (this.admission.limited(id) || this.shedder.sheds(id) ? SCHEDULED_DELIVERY : 0) | (this.admission.rated(id) ? SCHEDULED_RATE : 0));
     this.backpressure.admission = this.admission;
-    this.batch = new BatchPublisher(thread, core, arena, shape, this.control, this.subscriptions, this.producer, this.backpressure, {
+    this.batch = new BatchPublisher(thread, core, arena, shape, this.control, this.subscriptions, this.producer, this.outbound, this.backpressure, {
       batchStaging: base + scratch.batchStaging, pushedCounts: base + scratch.pushedCounts, dispatchResult: base + scratch.dispatchResult,
     });
 

@@ -14,7 +14,7 @@
  *
  * Why the doorbell: a worker consumes from one lane per producer thread, but Atomics.wait watches
  * one word. Producers ring this worker's DOORBELL after their HEAD store only when its SLEEPING
- * flag is set (Producer.flushLane), so a busy engine pays one atomic load per flush and an
+ * flag is set (OutboundLanes.flushLane), so a busy engine pays one atomic load per flush and an
  * idle worker sleeps in the kernel: ~0% CPU once its spin budget is spent.
  *
  * The loop is synchronous while there is work, so it yields to the event loop after a park that

@@ -31,7 +31,7 @@ import {
   RECORD_LETTER_OFFSET, RECORD_PRIORITY_SHIFT, RECORD_REPLY_TO_OFFSET, RECORD_SUBSCRIPTION_OFFSET,
   TOPIC_STAT_PUBLISHED, TOPIC_STAT_ROUTED, outboundLane,
 } from '../engine/layout.ts';
-import { LANE_FULL, TAKEN } from '../engine/producer.ts';
+import { LANE_FULL, TAKEN } from '../engine/outbound.ts';
 import type { ThreadRuntime } from '../engine/thread.ts';
 import type { TopicRuntime } from '../engine/topic-runtime.ts';
 import { JournalTail } from './tail.ts';
@@ -251,7 +251,7 @@ export class DurableForwarder {
     this.u16[(src + RECORD_FLAGS_OFFSET) >> 1] = PRIORITY_NORMAL << RECORD_PRIORITY_SHIFT;
     this.u16[(src + RECORD_CRASHES_OFFSET) >> 1] = 0;
     this.u16[(src + RECORD_LETTER_OFFSET) >> 1] = 0;
-    const producer = this.runtime.producer;
+    const lanes = this.runtime.outbound;
     const stats = this.runtime.control.topicStats(topic.id);
     const T = this.runtime.shape.threads;
     const n = members.length;
@@ -268,7 +268,7 @@ export class DurableForwarder {
     }
     for (let t = 0; t < tries; t++) {
       const consumer = members[(first + t) % n]!;
-      const outcome = producer.tryPush(PRIORITY_NORMAL * T + consumer, src, stats);
+      const outcome = lanes.tryPush(PRIORITY_NORMAL * T + consumer, src, stats);
       if (outcome === LANE_FULL) continue;
       if (outcome !== TAKEN) return false; // its consumer is gone for good: the record waits (at-least-once, never skipped)
       const f64 = this.runtime.control.f64;
