@@ -49,9 +49,16 @@ function tempDir(): string {
 
 type Journal = { dir: string; segmentBytes?: number; retention?: { maxBytes?: number } };
 
+/** What the engines of the current test reported (onError): a killed journal thread is ERR_WORKER_CRASHED. */
+let reported: Error[] = [];
+beforeEach(() => {
+  reported = [];
+});
+
 async function start(backend: 'wasm' | 'js', journal: Journal, workers = 2): Promise<Engine<JournalTopics>> {
   const engine = await createEngine<JournalTopics>({
     topics: journalTopics, handlers: HANDLERS, backend, workers, coreBuild: CORE_BUILD, journal: { topics: ['order'], fsync: 'none', ...journal },
+    onError: (error) => reported.push(error),
   });
   engines.push(engine);
   return engine;
@@ -171,6 +178,32 @@ describe.each(BACKENDS)('durable subscriptions (%s)', (backend) => {
     expect(durable.dropped).toBe(first - 10);
     expect(ids.length + durable.dropped).toBe(total + 1);
     expect(exactly(ids.filter((id) => id < 10 || id >= first).map((id) => (id < 10 ? id : id - first + 10)), total + 1 - durable.dropped)).toBeUndefined();
+  }, 120_000);
+
+  test('the journal thread killed while it forwards: its successor resumes, every order handled at least once', async () => {
+    const dir = tempDir();
+    const engine = await start(backend, { dir });
+    await engine.subscribe('order', { handler: 'logged', durable: 'survivor' });
+    const journalWorker = engine.workers; // the last worker
+    const threads = (engine as unknown as { workerThreads: { records: { handle?: { terminate(): unknown } }[] } }).workerThreads;
+    const kills = 3;
+    const step = Math.floor(ORDERS / (kills + 1));
+    await within(90_000, 'publish with kills', (async () => {
+      for (let k = 0; k <= kills; k++) {
+        await publish(engine, k * step, k < kills ? (k + 1) * step : ORDERS);
+        if (k < kills) await threads.records[journalWorker]!.handle!.terminate();
+      }
+      await engine.drain();
+    })());
+    expect(engine.stats().workers[journalWorker]!.restarts).toBe(kills);
+    expect(reported.map((e) => (e as { code?: string }).code)).toEqual(Array(kills).fill('ERR_WORKER_CRASHED'));
+    const ids = new Set(logged().map((e) => e.id));
+    expect(ids.size).toBe(ORDERS);
+    // The successor acknowledges once its predecessor's records have left the lanes.
+    for (let i = 0; i < 200 && engine.stats().journal!.durable.survivor!.acked < engine.stats().journal!.next; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    const durable = engine.stats().journal!.durable.survivor!;
+    expect(durable.acked).toBe(durable.forwarded);
+    expect(durable.forwarded).toBe(engine.stats().journal!.next);
   }, 120_000);
 
   test('bad durable options are typed errors naming the field', async () => {
