@@ -8,7 +8,7 @@
  */
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -171,6 +171,33 @@ describe.each(BACKENDS)('journal in an engine (%s)', (backend) => {
     expect(seen.size).toBe(ORDERS);
     expect(firstMismatch(records, (r, i) => r.index === i)).toBeUndefined();
   }, 120_000);
+
+  test('damage found on opening reaches onError: a torn tail cut off, a corrupt record skipped', async () => {
+    const dir = tempDir();
+    const first = await start(backend, { dir, topics: ['order'] });
+    await publishOrders(first, 0, 1000);
+    await first.close();
+    const [segment] = readdirSync(dir).filter((name) => name.endsWith('.seg'));
+    const path = join(dir, segment!);
+    const bytes = readFileSync(path);
+    bytes[bytes.length - 48 * 500 + 20]! ^= 0x10; // inside record 500 (48 bytes each): its CRC fails
+    writeFileSync(path, Buffer.concat([bytes, Buffer.alloc(20, 0xab)])); // and a torn tail after the last one
+    const errors: Error[] = [];
+    const engine = await createEngine<JournalTopics>({
+      topics: journalTopics, handlers: HANDLERS, backend, workers: 1, coreBuild: CORE_BUILD, journal: { dir, topics: ['order'] }, onError: (e) => errors.push(e),
+    });
+    engines.push(engine);
+    await within(10_000, 'the reports', (async () => {
+      while (errors.length < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+    })());
+    expect(errors.map((e) => (e as { code?: string }).code)).toEqual(['ERR_JOURNAL', 'ERR_JOURNAL']);
+    expect(errors[0]!.message).toMatch(/torn record was cut off .*\(20 bytes/);
+    expect(errors[1]!.message).toMatch(/corrupt record in .* at byte \d+ \(CRC mismatch\) is skipped/);
+    await engine.close();
+    const { records, corrupt } = readAll(dir);
+    expect(records.length).toBe(999);
+    expect(corrupt.length).toBe(1);
+  }, 60_000);
 
   test('bad journal options are typed errors naming the field', async () => {
     const base = { topics: journalTopics, handlers: HANDLERS, backend, workers: 1 } as const;

@@ -25,7 +25,9 @@ export type WorkerMessage =
   | { readonly kind: 'ready' }
   | { readonly kind: 'start-failed'; readonly error: SerializedError }
   | { readonly kind: 'handler-error'; readonly topic: string; readonly error: SerializedError }
-  | { readonly kind: 'stopped' };
+  | { readonly kind: 'stopped' }
+  /** The journal thread found damage (a torn tail cut off, a corrupt record skipped): for onError. */
+  | { readonly kind: 'journal'; readonly message: string };
 
 /** An error as a worker posts it: a typed error keeps its code and field (its class stays behind). */
 export interface SerializedError { readonly name: string; readonly message: string; readonly stack?: string; readonly code?: string; readonly field?: string }

@@ -55,7 +55,7 @@ function nowMs(): number {
  * the handlers of the journal's subscriptions on `runtime` and returns what closes its files when
  * the thread stops.
  */
-export type JournalRole = (runtime: ThreadRuntime, data: WorkerStartData) => {
+export type JournalRole = (runtime: ThreadRuntime, data: WorkerStartData, report: (message: string) => void) => {
   /** Work besides the lanes (durable forwarding), every pass: how much it did (0: idle). */
   pump(): number;
   /** How long the thread may park (ms), given the longest it would. */
@@ -94,7 +94,7 @@ export async function runWorker(data: WorkerStartData, post: (message: WorkerMes
     });
     if (data.shape.journal?.thread === data.thread) {
       if (journal === undefined) throw new ModuleError('journal', data.shape.journal.dir, 'a journal is written under Node only');
-      role = journal(runtime, data);
+      role = journal(runtime, data, (message) => post({ kind: 'journal', message }));
     } else module.setup?.(runtime.context);
     runtime.producer.flushAll();
   } catch (error) {

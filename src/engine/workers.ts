@@ -181,6 +181,9 @@ export class Workers {
                 record.state = 'stopped';
                 record.markStopped();
                 break;
+              case 'journal':
+                this.reporter.report(new EngineError('ERR_JOURNAL', 'journal', this.shape.journal?.dir, message.message));
+                break;
             }
           },
           error: (error) => {

@@ -29,16 +29,24 @@ import { Retention } from './retention.ts';
 import { JournalWriter, type JournalTopic } from './writer.ts';
 
 /** Starts the journal's writer on this thread, sets its subscriptions' handlers, and returns the thread's role (worker.ts JournalRole). */
-export function startJournalThread(runtime: ThreadRuntime, data: WorkerStartData): ReturnType<JournalRole> {
+export function startJournalThread(runtime: ThreadRuntime, data: WorkerStartData, report: (message: string) => void): ReturnType<JournalRole> {
   const shape = data.shape.journal!;
   const dir = shape.dir.startsWith('file:') ? fileURLToPath(shape.dir) : shape.dir;
   const byId = runtime.topics.byId;
   const writer = JournalWriter.open({ dir, topics: journalTopics(runtime, shape.topics), fsync: shape.fsync, segmentBytes: shape.segmentBytes });
+  // Damage found on opening, and corrupt records met while forwarding, reach onError (once each).
+  const { tornAt, truncatedBytes, corrupt } = writer.recovery;
+  if (tornAt !== undefined) report(`a torn record was cut off ${tornAt.segment} at byte ${tornAt.offset} (${truncatedBytes} bytes: a crash mid-write)`);
+  const seen = new Set<string>();
+  const reportCorrupt = (segment: string, offset: number, reason: string): void => {
+    if (seen.has(`${segment}@${offset}`)) return;
+    seen.add(`${segment}@${offset}`);
+    report(`a corrupt record in ${segment} at byte ${offset} (${reason}) is skipped`);
+  };
+  for (const c of corrupt) reportCorrupt(c.segment, c.offset, c.reason);
   const retention = new Retention(dir, shape.retainMs, shape.retainBytes);
   const intervalMs = typeof shape.fsync === 'object' ? shape.fsync.intervalMs : 0;
-  const forwarder = new DurableForwarder(runtime, writer, dir, (segment, offset, reason) => {
-    console.error(`wasm-dispatch journal ${dir}: corrupt record in ${segment} at byte ${offset} (${reason}), skipped`);
-  });
+  const forwarder = new DurableForwarder(runtime, writer, dir, reportCorrupt);
   forwarder.published(retention.first);
   const u8 = new Uint8Array(data.memory.buffer);
   const threads = data.shape.threads;
