@@ -108,7 +108,7 @@ export class DurableTable {
   }
 
   cursor(slot: number): number {
-    return Atomics.load(this.i32, this.at(slot, DURABLE_STATE_OFFSET) >> 2) === DURABLE_FREE ? 0 : this.f64[this.at(slot, DURABLE_CURSOR_OFFSET) >> 3]!;
+    return this.f64[this.at(slot, DURABLE_CURSOR_OFFSET) >> 3]!;
   }
 
   acked(slot: number): number {

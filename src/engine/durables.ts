@@ -27,8 +27,8 @@ export interface DurablePositions {
 const NAME = /^[A-Za-z0-9._-]{1,64}$/;
 /** A save is one small file written and renamed: cheap enough to keep the redelivery window after a killed process short. */
 const SAVE_EVERY_MS = 25;
-/** How long removing a durable subscription waits for the journal thread to confirm it stopped. */
-const STOP_TIMEOUT_MS = 10_000;
+/** How long thread 0 waits for the journal thread to take a durable subscription up, or to confirm it stopped. */
+const JOURNAL_THREAD_TIMEOUT_MS = 10_000;
 
 interface Active {
   readonly name: string;
@@ -54,9 +54,10 @@ export class Durables {
 
   /**
    * Checks a durable subscription's options (ConfigError naming the field): `topic` must be
-   * journaled, the mode group or keyed, the name free. Returns its journaled topic number and mode code.
+   * journaled, the mode group or keyed, the name free, its saved position (if any) of this topic.
+   * Returns its journaled topic number, mode code and saved position (−1: a new name).
    */
-  check(name: unknown, subject: string, topicCount: number, mode: string, balance: string, steal: boolean, workers: readonly number[]): { journaled: number; mode: number } {
+  check(name: unknown, subject: string, topicCount: number, mode: string, balance: string, steal: boolean, workers: readonly number[]): { journaled: number; mode: number; position: number } {
     if (this.positions === undefined) throw new ConfigError('durable', name, 'durable subscriptions need a journal, which is written under Node only');
     if (typeof name !== 'string' || !NAME.test(name)) throw new ConfigError('durable', name, 'must be 1-64 characters of A-Z a-z 0-9 . _ -');
     const topic = this.topicNames.indexOf(subject);
@@ -68,29 +69,37 @@ export class Durables {
     for (const active of this.active.values()) if (active.name === name) throw new ConfigError('durable', name, 'is already subscribed');
     const saved = this.positions.load(name);
     if (saved !== undefined && saved.topic !== subject) throw new ConfigError('durable', name, `belongs to topic ${JSON.stringify(saved.topic)}`);
-    return { journaled, mode: mode === 'keyed' ? DURABLE_KEYED : DURABLE_GROUP };
+    return { journaled, mode: mode === 'keyed' ? DURABLE_KEYED : DURABLE_GROUP, position: saved?.position ?? -1 };
   }
 
   /**
-   * Activates durable `name` in `slot` (its subscription-table entry is active, not routed) and
-   * resolves once the journal thread took it up: a new name then starts at the journal's end as
-   * the journal thread saw it, so every message published after this resolves reaches it.
+   * Activates durable `name` in `slot` (its subscription-table entry is active, not routed) from
+   * `position` (check()'s; −1 for a new name) and resolves once the journal thread took it up: a
+   * new name then starts at the journal's end as the journal thread saw it, so every message
+   * published after this resolves reaches it.
    */
-  async activate(slot: number, name: string, topic: string, journaled: number, mode: number, workers: readonly number[], yieldFn: () => Promise<void>): Promise<void> {
-    const saved = this.positions!.load(name);
+  async activate(slot: number, name: string, topic: string, journaled: number, mode: number, position: number, workers: readonly number[], yieldFn: () => Promise<void>): Promise<void> {
     let members = 0;
     for (const w of workers) members |= 1 << w;
-    this.table.activate(slot, journaled, mode, members, saved?.position ?? -1);
-    this.active.set(slot, { name, topic, saved: saved?.position ?? -1 });
+    this.table.activate(slot, journaled, mode, members, position);
+    this.active.set(slot, { name, topic, saved: position });
     this.timer ??= setInterval(() => this.save(), SAVE_EVERY_MS);
     (this.timer as { unref?: () => void }).unref?.();
-    const deadline = Date.now() + STOP_TIMEOUT_MS;
-    while (this.table.cursor(slot) < 0) {
-      if (Date.now() > deadline) throw new EngineError('ERR_JOURNAL', 'durable', name, `the journal thread did not take the subscription up within ${STOP_TIMEOUT_MS} ms`);
+    if (!await this.waitForJournalThread(() => this.table.cursor(slot) >= 0, yieldFn)) {
+      throw new EngineError('ERR_JOURNAL', 'durable', name, `the journal thread did not take the subscription up within ${JOURNAL_THREAD_TIMEOUT_MS} ms`);
+    }
+  }
+
+  /** Rings the journal thread until `done()` (true) or JOURNAL_THREAD_TIMEOUT_MS passed (false). */
+  private async waitForJournalThread(done: () => boolean, yieldFn: () => Promise<void>): Promise<boolean> {
+    const deadline = Date.now() + JOURNAL_THREAD_TIMEOUT_MS;
+    while (!done()) {
+      if (Date.now() > deadline) return false;
       this.journalControl.ring();
       await yieldFn();
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
+    return true;
   }
 
   /**
@@ -101,13 +110,8 @@ export class Durables {
     const active = this.active.get(slot);
     if (active === undefined) return;
     this.table.setState(slot, DURABLE_STOPPING);
-    this.journalControl.ring();
-    const deadline = Date.now() + STOP_TIMEOUT_MS;
-    while (this.table.state(slot) !== DURABLE_STOPPED && Date.now() < deadline) {
-      this.journalControl.ring();
-      await yieldFn();
-      await new Promise((resolve) => setTimeout(resolve, 1));
-    }
+    // Not confirmed in time: ACKED as it stands is saved (records handled after it come again).
+    await this.waitForJournalThread(() => this.table.state(slot) === DURABLE_STOPPED, yieldFn);
     this.saveOne(slot, active);
     this.active.delete(slot);
     this.table.setState(slot, DURABLE_FREE);

@@ -130,7 +130,7 @@ export class Subscriptions {
           balance: balance === 'least-loaded' ? BALANCE_LEAST_LOADED : BALANCE_ROUND_ROBIN, circuit, steal, members, concurrency,
         });
         if (durable !== undefined) {
-          await this.durables!.activate(slot, options.durable!, topic.name, durable.journaled, durable.mode, workers, this.yieldFn);
+          await this.durables!.activate(slot, options.durable!, topic.name, durable.journaled, durable.mode, durable.position, workers, this.yieldFn);
           continue;
         }
         for (const w of workers) {

@@ -5,7 +5,9 @@
  */
 import { closeSync, fsyncSync, openSync, readFileSync, readdirSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ConfigError, JournalError } from '../errors.ts';
+import type { AnySchema } from '../schema.ts';
 import { FORMAT_VERSION, MANIFEST_FILE, parseSegmentName } from './format.ts';
 
 /** One topic as the journal records it: the engine's topic name, its schema spec and message size. */
@@ -15,6 +17,16 @@ export interface JournalTopic {
   readonly spec: unknown;
   /** Message size in bytes (the schema's). Recorded, not enforced on appends. */
   readonly size: number;
+}
+
+/** A topic as a journal records it, from its name and schema. */
+export function journalTopic(name: string, schema: AnySchema): JournalTopic {
+  return { name, spec: schema.spec, size: schema.size };
+}
+
+/** A journal directory given as a path, a file: URL or its href (EngineShape keeps hrefs), as a path. */
+export function journalPath(dir: string | URL): string {
+  return dir instanceof URL || dir.startsWith('file:') ? fileURLToPath(dir) : dir;
 }
 
 /** manifest.json. */

@@ -74,6 +74,11 @@ class Ledger {
     this.unknown = (i32[(ring + RING_CLAIM_OFFSET) >> 2]! - this.tail) >>> 0;
   }
 
+  /** Whether the lane may still hold records of the journal thread's (listed or a predecessor's). */
+  get holds(): boolean {
+    return this.count > 0 || this.unknown > 0;
+  }
+
   push(slot: number, index: number): void {
     const at = (this.head + this.count) % this.slots.length;
     this.slots[at] = slot;
@@ -147,7 +152,7 @@ export class DurableForwarder {
   parkMs(longest: number): number {
     if (this.waiting) return 1;
     if (this.active === 0) return longest;
-    for (const ledger of this.ledgers) if (ledger.count > 0 || ledger.unknown > 0) return Math.min(longest, 5);
+    for (const ledger of this.ledgers) if (ledger.holds) return Math.min(longest, 5);
     return longest;
   }
 
@@ -164,7 +169,7 @@ export class DurableForwarder {
     }
     if (this.active === 0) return 0;
     let settled = false;
-    for (const ledger of this.ledgers) if ((ledger.count > 0 || ledger.unknown > 0) && ledger.settle(this.i32)) settled = true;
+    for (const ledger of this.ledgers) if (ledger.holds && ledger.settle(this.i32)) settled = true;
     const limit = this.writer.committedIndex;
     let forwarded = 0;
     this.waiting = false;

@@ -17,7 +17,6 @@
  * Besides writing, the thread forwards the journal to durable subscriptions (durable.ts: the
  * worker loop calls its pump every pass) and applies retention (retention.ts) after commits.
  */
-import { fileURLToPath } from 'node:url';
 import { journalSlot } from '../engine/journal-shape.ts';
 import type { WorkerStartData } from '../engine/platform.ts';
 import type { ThreadRuntime } from '../engine/thread.ts';
@@ -26,12 +25,13 @@ import type { Flyweight } from '../schema.ts';
 import type { JournalRole } from '../engine/worker.ts';
 import { DurableForwarder } from './durable.ts';
 import { Retention } from './retention.ts';
+import { journalPath, journalTopic } from './directory.ts';
 import { JournalWriter, type JournalTopic } from './writer.ts';
 
 /** Starts the journal's writer on this thread, sets its subscriptions' handlers, and returns the thread's role (worker.ts JournalRole). */
 export function startJournalThread(runtime: ThreadRuntime, data: WorkerStartData, report: (message: string) => void): ReturnType<JournalRole> {
   const shape = data.shape.journal!;
-  const dir = shape.dir.startsWith('file:') ? fileURLToPath(shape.dir) : shape.dir;
+  const dir = journalPath(shape.dir);
   const byId = runtime.topics.byId;
   const writer = JournalWriter.open({ dir, topics: journalTopics(runtime, shape.topics), fsync: shape.fsync, segmentBytes: shape.segmentBytes });
   // Damage found on opening, and corrupt records met while forwarding, reach onError (once each).
@@ -89,6 +89,6 @@ export function startJournalThread(runtime: ThreadRuntime, data: WorkerStartData
 export function journalTopics(runtime: Pick<ThreadRuntime, 'topics'>, ids: readonly number[]): JournalTopic[] {
   return ids.map((id) => {
     const topic = runtime.topics.byId[id]!;
-    return { name: topic.name, spec: topic.schema.spec, size: topic.schema.size };
+    return journalTopic(topic.name, topic.schema);
   });
 }

@@ -6,14 +6,14 @@
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { DurablePositions } from '../engine/durables.ts';
+import { journalPath } from './directory.ts';
 
 export const DURABLE_DIR = 'durable';
 
 /** The positions kept in journal directory `dir` (a path, or a file: URL's href). */
 export function durablePositions(dir: string): DurablePositions {
-  const root = join(dir.startsWith('file:') ? fileURLToPath(dir) : dir, DURABLE_DIR);
+  const root = join(journalPath(dir), DURABLE_DIR);
   const file = (name: string): string => join(root, `${name}.json`);
   return {
     load(name) {

@@ -12,7 +12,8 @@
 import { ConfigError } from '../errors.ts';
 import type { Engine } from '../engine/engine.ts';
 import type { TopicMap } from '../engine/types.ts';
-import type { Flyweight } from '../schema.ts';
+import type { AnySchema, Flyweight } from '../schema.ts';
+import { journalPath, journalTopic, sameTopics, type JournalTopic } from './directory.ts';
 import { openJournal, type JournalRecord } from './reader.ts';
 
 export interface ReplayOptions {
@@ -68,7 +69,7 @@ export async function replayJournal<T extends TopicMap>(engine: Engine<T, any>, 
   const speed = options.speed ?? 1;
   if (typeof speed !== 'number' || !(speed > 0) || speed === Infinity) throw new ConfigError('speed', speed, 'must be a positive number');
   const every = options.progressEveryMs ?? 250;
-  const journal = openJournal(dir instanceof URL ? decodeURIComponent(dir.pathname) : dir);
+  const journal = openJournal(journalPath(dir));
   try {
     const topics = engineTopics(engine, journal.topics, options.topics);
     const u8 = new Uint8Array(engine.arena.memory.buffer);
@@ -126,7 +127,7 @@ export async function replayJournal<T extends TopicMap>(engine: Engine<T, any>, 
 }
 
 /** Journal topic j → the engine topic it is replayed into (undefined: not replayed), checked. */
-function engineTopics<T extends TopicMap>(engine: Engine<T, any>, journalTopics: readonly { name: string; spec: unknown; size: number }[], only: readonly string[] | undefined) {
+function engineTopics<T extends TopicMap>(engine: Engine<T, any>, journalTopics: readonly JournalTopic[], only: readonly string[] | undefined) {
   const declared = engine.topics;
   if (only !== undefined) {
     for (const name of only) {
@@ -137,7 +138,7 @@ function engineTopics<T extends TopicMap>(engine: Engine<T, any>, journalTopics:
     if (only !== undefined && !only.includes(t.name)) return undefined;
     const spec = (declared as TopicMap)[t.name];
     if (spec === undefined) throw new ConfigError('topics', t.name, 'is journaled but not a topic of this engine');
-    if (JSON.stringify(spec.schema.spec) !== JSON.stringify(t.spec) || spec.schema.size !== t.size) {
+    if (!sameTopics([journalTopic(t.name, spec.schema as AnySchema)], [t])) {
       throw new ConfigError('topics', t.name, "the engine's schema differs from the journal's (replay copies the recorded bytes)");
     }
     return { name: t.name, writer: engine.writer(t.name as keyof T & string) as unknown as Flyweight<unknown> };
