@@ -90,6 +90,11 @@ export class Backpressure {
     return (this.backlogs[key]?.size ?? 0) > 0;
   }
 
+  /** Records waiting in the backlog of the lane of outbound key `key` (dropped ones not counted). */
+  backlogLength(key: number): number {
+    return this.backlogs[key]?.size ?? 0;
+  }
+
   /** The record at `src` for a lane whose backlog holds records: behind them, in order. */
   pushBehindBacklog(key: number, src: number, policy: number, stats: number, override: number): PushOutcome {
     this.pumpBacklog(key);

@@ -39,6 +39,7 @@ import type { Subscriptions } from './subscriptions.ts';
 import type { Supervisor } from './supervisor.ts';
 import type { ThreadRuntime } from './thread.ts';
 import type { ThreadZero } from './thread-zero.ts';
+import { ClusterPort } from './cluster-port.ts';
 import { priorityOf, type TopicRuntime } from './topic-runtime.ts';
 import type {
   EngineStats, HandlerModule, LatencyReport, Priority, HandlerNameFor, ReplyTopicName, RequestOptions, SubscribeOptions,
@@ -66,6 +67,7 @@ export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = Handle
   private readonly supervisor: Supervisor;
   private readonly lifecycle: Lifecycle;
   private readonly durables: Durables | undefined;
+  private port: ClusterPort | undefined;
 
   /** @internal use createEngine (its rooms come from engine-rooms.ts). */
   constructor(
@@ -172,6 +174,12 @@ export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = Handle
     const runtime = this.topic(topic);
     if (priority === undefined) return this.runtime.producer.route(runtime, 0);
     return this.runtime.producer.route(runtime, 0, runtime.staging, 0, undefined, priorityOf(runtime, priority));
+  }
+
+  /** @internal The cluster bridge's access to this thread (cluster-port.ts); not public API. */
+  clusterPort(): ClusterPort {
+    this.lifecycle.checkOpen('clusterPort', undefined);
+    return (this.port ??= new ClusterPort(this.runtime));
   }
 
   /** Makes everything published so far visible to the workers now. */

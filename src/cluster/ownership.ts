@@ -1,0 +1,194 @@
+/**
+ * Ownership: which partitions this node holds, kept true by one heartbeat loop.
+ *
+ * Every heartbeatMs the node (1) renews the lease of every partition it holds (RENEW: a lease
+ * someone else now holds is lost), (2) marks itself alive in the members set and reads who else
+ * is (HEARTBEAT, Redis's clock), (3) computes each partition's rendezvous owner over the live
+ * members (placement.ts), (4) gives back partitions that should now be another member's — once
+ * everything it read from them was handled and acknowledged, so the next owner starts exactly
+ * where it stopped — and (5) acquires free partitions that should be its own (ACQUIRE: a new
+ * fencing token). A node that dies stops renewing: its leases and its membership expire after
+ * leaseMs, and the survivors take its partitions at their next heartbeat.
+ *
+ * The node also keeps, per partition, how long its lease is surely valid by its own monotonic
+ * clock (sent time of the last successful renewal + leaseMs − a margin). The reader (reader.ts)
+ * dispatches nothing read under a lease past that point: a node that was paused (SIGSTOP, a long
+ * GC) wakes up, finds its leases expired, and drops what it read instead of handing it to its
+ * workers; its next READ or ACK is refused by Redis anyway (scripts.ts).
+ */
+import type { ClusterStatsCounters } from './stats.ts';
+import { fenceKey, leaseKey, membersKey, ownerOf, streamKey } from './placement.ts';
+import type { RedisCommands } from './redis.ts';
+import { ACQUIRE, HEARTBEAT, RELEASE, RENEW, runScript } from './scripts.ts';
+
+/** claiming: taking over pending entries; active: reading; releasing: handing back; lost: no longer ours. */
+export type PartitionState = 'claiming' | 'active' | 'releasing' | 'lost';
+
+export class OwnedPartition {
+  state: PartitionState = 'claiming';
+  /** XAUTOCLAIM cursor while claiming. */
+  claimStart = '0-0';
+  /** Entries dispatched to the engine and not yet acknowledged (or given up). */
+  inFlight = 0;
+  /** Ids handled and waiting for their ACK. */
+  toAck: string[] = [];
+  acking = false;
+  /** performance.now() until which the lease is surely ours. */
+  validUntil: number;
+  readonly stream: string;
+  readonly lease: string;
+
+  constructor(
+    readonly topic: number,
+    readonly topicName: string,
+    readonly partition: number,
+    /** `{node}/{token}`: the lease's value while ours. */
+    readonly leaseValue: string,
+    readonly token: number,
+    name: string,
+    validUntil: number,
+  ) {
+    this.stream = streamKey(name, topicName, partition);
+    this.lease = leaseKey(name, topicName, partition);
+    this.validUntil = validUntil;
+  }
+
+  get reading(): boolean {
+    return this.state === 'claiming' || this.state === 'active';
+  }
+}
+
+/** A change of what this node holds (ClusterOptions.onOwnership). */
+export interface OwnershipChange {
+  readonly topic: string;
+  readonly partition: number;
+  /** acquired: a lease taken (with a new fencing token); lost: Redis said the lease is someone else's, or it ran out; released: given back (rebalancing, close). */
+  readonly change: 'acquired' | 'lost' | 'released';
+  readonly token: number;
+}
+
+export interface OwnershipOptions {
+  readonly name: string;
+  readonly node: string;
+  readonly leaseMs: number;
+  readonly heartbeatMs: number;
+  readonly topics: readonly { readonly name: string; readonly partitions: number }[];
+}
+
+export class Ownership {
+  /** Held partitions by `topic index · 65536 + partition`. */
+  readonly held = new Map<number, OwnedPartition>();
+  members: readonly string[] = [];
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private running = false;
+  private beating: Promise<void> | undefined;
+  /** Safety margin below the lease: clocks drift, renewals take a round trip. */
+  private readonly margin: number;
+
+  constructor(
+    private readonly redis: RedisCommands,
+    private readonly options: OwnershipOptions,
+    private readonly stats: ClusterStatsCounters,
+    private readonly onError: (error: Error) => void,
+    /** Called at every change of what this node holds (the reader starts claiming what was acquired). */
+    private readonly onChange: (change: OwnershipChange) => void,
+  ) {
+    this.margin = Math.max(5, options.leaseMs / 10);
+  }
+
+  /** The first heartbeat (membership and first acquisitions), then one every heartbeatMs. */
+  async start(): Promise<void> {
+    this.running = true;
+    await this.beat();
+    this.schedule();
+  }
+
+  /** Stops the loop; releases every partition (the reader must have finished with them) and leaves the members set. */
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    await this.beating;
+    const releases: Promise<unknown>[] = [];
+    for (const part of this.held.values()) {
+      if (part.state !== 'lost') this.onChange({ topic: part.topicName, partition: part.partition, change: 'released', token: part.token });
+      releases.push(runScript(this.redis, RELEASE, [part.lease], [part.leaseValue]).catch(() => undefined));
+    }
+    this.held.clear();
+    await Promise.all(releases);
+    await runScript(this.redis, HEARTBEAT, [membersKey(this.options.name)], [this.options.node, 0]).catch(() => undefined);
+  }
+
+  /** Marks a partition lost: Redis refused its lease (renewal, read or acknowledgement). */
+  lose(part: OwnedPartition): void {
+    if (part.state === 'lost') return;
+    part.state = 'lost';
+    this.stats.leasesLost++;
+    this.onChange({ topic: part.topicName, partition: part.partition, change: 'lost', token: part.token });
+  }
+
+  /** Forgets a partition that was lost or given back, once nothing of it is in flight; deletes its lease if it is still ours. */
+  forget(part: OwnedPartition): void {
+    if (this.held.get(part.topic * 65536 + part.partition) !== part) return;
+    this.held.delete(part.topic * 65536 + part.partition);
+    if (part.state === 'releasing') this.onChange({ topic: part.topicName, partition: part.partition, change: 'released', token: part.token });
+    void runScript(this.redis, RELEASE, [part.lease], [part.leaseValue]).catch(() => undefined);
+  }
+
+  private schedule(): void {
+    if (!this.running) return;
+    this.timer = setTimeout(() => {
+      this.beating = this.beat().finally(() => this.schedule());
+    }, this.options.heartbeatMs);
+  }
+
+  private async beat(): Promise<void> {
+    const { name, node, leaseMs } = this.options;
+    const sent = performance.now();
+    try {
+      // (1) renewals, (2) membership: issued together, one round trip.
+      const parts = [...this.held.values()];
+      const renewals = parts.map((part) => (part.state === 'lost' ? Promise.resolve(0) : runScript(this.redis, RENEW, [part.lease], [part.leaseValue, leaseMs])));
+      const membersReply = runScript(this.redis, HEARTBEAT, [membersKey(name)], [node, leaseMs]);
+      const renewed = await Promise.allSettled(renewals);
+      for (let i = 0; i < parts.length; i++) {
+        const part = parts[i]!;
+        const result = renewed[i]!;
+        if (result.status === 'fulfilled' && result.value === 1) part.validUntil = sent + leaseMs - this.margin;
+        else if (result.status === 'fulfilled' && part.state !== 'lost') this.lose(part);
+      }
+      this.members = ((await membersReply) as Buffer[]).map((m) => m.toString());
+      if (!this.running) return;
+      // (3) who should own what, (4) give back, (5) acquire.
+      const acquisitions: Promise<void>[] = [];
+      for (let t = 0; t < this.options.topics.length; t++) {
+        const topic = this.options.topics[t]!;
+        for (let p = 0; p < topic.partitions; p++) {
+          const mine = ownerOf(this.members, topic.name, p) === node;
+          const part = this.held.get(t * 65536 + p);
+          if (part !== undefined) {
+            if (!mine && part.reading) part.state = 'releasing';
+            else if (mine && part.state === 'releasing') part.state = 'active';
+          } else if (mine) {
+            acquisitions.push(this.acquire(t, topic.name, p, sent));
+          }
+        }
+      }
+      await Promise.all(acquisitions);
+    } catch (error) {
+      // Redis unreachable: leases run out by themselves (validUntil); try again next beat.
+      this.onError(error as Error);
+    }
+  }
+
+  private async acquire(topic: number, topicName: string, partition: number, sent: number): Promise<void> {
+    const { name, node, leaseMs } = this.options;
+    const token = Number(await runScript(this.redis, ACQUIRE, [leaseKey(name, topicName, partition), fenceKey(name, topicName, partition)], [node, leaseMs]));
+    if (token === 0 || !this.running) {
+      if (token !== 0) await runScript(this.redis, RELEASE, [leaseKey(name, topicName, partition)], [`${node}/${token}`]);
+      return;
+    }
+    this.stats.leasesAcquired++;
+    this.held.set(topic * 65536 + partition, new OwnedPartition(topic, topicName, partition, `${node}/${token}`, token, name, sent + leaseMs - this.margin));
+    this.onChange({ topic: topicName, partition, change: 'acquired', token });
+  }
+}

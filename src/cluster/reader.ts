@@ -1,0 +1,301 @@
+/**
+ * Reader: the consuming side of cluster topics on one node. One loop reads every partition the
+ * node holds (Ownership, ownership.ts) in batches, hands the entries to the engine's workers, and
+ * acknowledges each entry only after the local handlers finished it (at-least-once).
+ *
+ *   read      READ (scripts.ts) per held partition, issued together: up to `batch` new entries
+ *             each, only while the lease is ours
+ *   claim     a partition just acquired — or one whose read reply was lost, or whose read came
+ *             back after the lease's local validity ended — first takes over every entry pending
+ *             in its group (CLAIM: a previous owner's reads), once nothing of it is in flight here;
+ *             those entries carry their delivery count, so handlers see ctx.deliveries > 1
+ *   dispatch  each entry's bytes are published into the engine (ClusterPort.sendBytes), waiting
+ *             for whenWritable when a lane is full; then one HandledMarks mark for the whole cycle
+ *   ack       once the mark passed (everything dispatched before it was handled), the entries'
+ *             ids are acknowledged and deleted (ACK), at most 1000 per script, fenced by the lease
+ *
+ * Per-key order: a partition's entries are dispatched in stream order, and the engine keeps each
+ * key's order per publishing thread (keyed subscriptions); a partition's next read starts only
+ * after the previous one was dispatched. Redeliveries (claims) come first, oldest first.
+ *
+ * The loop polls: a cycle that found nothing sleeps 1 ms, doubling up to pollMs; one that found
+ * something goes straight on. At most `maxInFlight` entries per partition are dispatched and not
+ * yet acknowledged.
+ */
+import type { ClusterPort } from '../engine/cluster-port.ts';
+import type { TopicRuntime } from '../engine/topic-runtime.ts';
+import { ClusterError } from './errors.ts';
+import type { OwnedPartition, Ownership } from './ownership.ts';
+import { GROUP } from './placement.ts';
+import type { RedisCommands } from './redis.ts';
+import { ACK, CLAIM, READ, runScript } from './scripts.ts';
+import type { ClusterStatsCounters } from './stats.ts';
+
+/** Entries acknowledged per ACK script (Lua's unpack limit is about 8000 values). */
+const ACK_CHUNK = 1000;
+/** Batches dispatched and not yet acknowledged, across partitions (marks kept). */
+const MAX_BATCHES = 256;
+
+type Entry = [Buffer, Buffer[] | null];
+
+interface Batch {
+  readonly markAt: number;
+  readonly parts: OwnedPartition[];
+  readonly ids: string[][];
+}
+
+/** What one read or claim brought. */
+interface Haul {
+  readonly part: OwnedPartition;
+  /** undefined: the lease is no longer ours (fenced). */
+  readonly entries: Entry[] | undefined;
+  /** Delivery counts (claims), else undefined: first deliveries. */
+  readonly deliveries: number[] | undefined;
+  readonly claimed: boolean;
+}
+
+export interface ReaderOptions {
+  readonly node: string;
+  readonly batch: number;
+  readonly maxInFlight: number;
+  readonly pollMs: number;
+}
+
+export class Reader {
+  private readonly marks: Uint32Array;
+  private readonly width: number;
+  private readonly batches: Batch[] = [];
+  private nextMark = 0;
+  private running = false;
+  private loopDone: Promise<void> | undefined;
+  private ackTimer: ReturnType<typeof setTimeout> | undefined;
+  private wake: (() => void) | undefined;
+  /** Partitions whose pending entries must be claimed again once nothing of theirs is in flight. */
+  private readonly reclaim = new Set<OwnedPartition>();
+
+  constructor(
+    private readonly redis: RedisCommands,
+    private readonly port: ClusterPort,
+    private readonly whenWritable: () => Promise<void>,
+    private readonly ownership: Ownership,
+    /** Engine topic of each cluster topic (by cluster topic index). */
+    private readonly topics: readonly TopicRuntime[],
+    private readonly options: ReaderOptions,
+    private readonly stats: ClusterStatsCounters,
+    private readonly onError: (error: Error) => void,
+  ) {
+    this.width = port.marks.width;
+    this.marks = new Uint32Array(MAX_BATCHES * this.width);
+  }
+
+  start(): void {
+    this.running = true;
+    this.loopDone = this.loop();
+  }
+
+  /** Wakes a sleeping loop (partitions were acquired). */
+  poke(): void {
+    this.wake?.();
+  }
+
+  /** Entries dispatched and not yet acknowledged. */
+  get inFlight(): number {
+    let n = 0;
+    for (const part of this.ownership.held.values()) n += part.inFlight;
+    return n;
+  }
+
+  /** Stops reading; resolves once everything dispatched was acknowledged (or `timeout` ms passed). */
+  async stop(timeout: number): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loopDone;
+    const deadline = performance.now() + timeout;
+    while (this.inFlight > 0 && performance.now() < deadline) {
+      this.pumpAcks();
+      await sleep(2);
+    }
+    if (this.ackTimer !== undefined) clearTimeout(this.ackTimer);
+  }
+
+  private async loop(): Promise<void> {
+    let idle = 1;
+    while (this.running) {
+      const jobs: Promise<Haul>[] = [];
+      const now = performance.now();
+      for (const part of this.ownership.held.values()) {
+        if (!part.reading) {
+          // Lost or given back: once its entries are settled, forget it (and release the lease if still ours).
+          if (part.inFlight === 0 && !part.acking) this.ownership.forget(part);
+          continue;
+        }
+        if (now >= part.validUntil || part.inFlight >= this.options.maxInFlight || this.batches.length >= MAX_BATCHES) continue;
+        if (this.reclaim.has(part)) {
+          if (part.inFlight > 0) continue;
+          this.reclaim.delete(part);
+          part.state = 'claiming';
+          part.claimStart = '0-0';
+        }
+        jobs.push(part.state === 'claiming' ? this.claim(part) : this.read(part));
+      }
+      let dispatched = 0;
+      if (jobs.length > 0) {
+        const hauls = await Promise.all(jobs);
+        dispatched = await this.dispatch(hauls);
+      }
+      this.pumpAcks();
+      if (dispatched > 0) {
+        idle = 1;
+        await new Promise((resolve) => setImmediate(resolve));
+      } else {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            this.wake = undefined;
+            resolve();
+          }, idle);
+          this.wake = () => {
+            clearTimeout(timer);
+            this.wake = undefined;
+            resolve();
+          };
+        });
+        idle = Math.min(idle * 2, this.options.pollMs);
+      }
+    }
+  }
+
+  private async read(part: OwnedPartition): Promise<Haul> {
+    try {
+      const reply = await runScript(this.redis, READ, [part.lease, part.stream], [part.leaseValue, GROUP, this.options.node, this.options.batch]);
+      return { part, entries: reply === null ? undefined : (reply as Entry[]), deliveries: undefined, claimed: false };
+    } catch (error) {
+      // The script may have run with its reply lost: those entries wait in our pending list.
+      this.reportRedis(part, error);
+      this.reclaim.add(part);
+      return { part, entries: [], deliveries: undefined, claimed: false };
+    }
+  }
+
+  private async claim(part: OwnedPartition): Promise<Haul> {
+    try {
+      const reply = await runScript(this.redis, CLAIM, [part.lease, part.stream], [part.leaseValue, GROUP, this.options.node, part.claimStart, this.options.batch]);
+      if (reply === null) return { part, entries: undefined, deliveries: undefined, claimed: true };
+      const [next, entries, counts] = reply as [Buffer, Entry[], number[]];
+      part.claimStart = next.toString();
+      if (part.claimStart === '0-0' && part.state === 'claiming') part.state = 'active';
+      return { part, entries, deliveries: counts, claimed: true };
+    } catch (error) {
+      this.reportRedis(part, error);
+      this.reclaim.add(part);
+      return { part, entries: [], deliveries: undefined, claimed: true };
+    }
+  }
+
+  /** Publishes every haul's entries into the engine; takes one mark for them all; returns entries dispatched. */
+  private async dispatch(hauls: readonly Haul[]): Promise<number> {
+    const parts: OwnedPartition[] = [];
+    const idLists: string[][] = [];
+    let dispatched = 0;
+    for (const haul of hauls) {
+      const { part, entries } = haul;
+      if (entries === undefined) {
+        this.ownership.lose(part);
+        continue;
+      }
+      if (entries.length === 0) continue;
+      // Read under a lease that may have run out meanwhile (a pause, a stalled loop): hand nothing on.
+      if (performance.now() >= part.validUntil || !part.reading) {
+        this.stats.expired += entries.length;
+        this.reclaim.add(part);
+        continue;
+      }
+      const topic = this.topics[part.topic]!;
+      const ids: string[] = [];
+      for (let i = 0; i < entries.length; i++) {
+        const [idBytes, fields] = entries[i]!;
+        const id = idBytes.toString();
+        ids.push(id);
+        part.inFlight++;
+        const bytes = fields !== null && fields.length >= 2 ? fields[1]! : undefined;
+        if (bytes === undefined || bytes.length !== topic.schema.size) {
+          this.stats.malformed++;
+          this.onError(new ClusterError('ERR_CLUSTER_REDIS', 'entry', `${part.stream} ${id}`, `not a message of topic '${topic.name}' (${bytes?.length ?? 'no'} bytes, the schema has ${topic.schema.size}): acknowledged and dropped`));
+          continue;
+        }
+        const deliveries = haul.deliveries?.[i] ?? 1;
+        if (haul.claimed) this.stats.redelivered++;
+        this.stats.read++;
+        dispatched++;
+        if (!this.port.sendBytes(topic, bytes, deliveries)) await this.whenWritable();
+      }
+      parts.push(part);
+      idLists.push(ids);
+    }
+    if (parts.length > 0) {
+      const markAt = this.nextMark;
+      this.nextMark = (this.nextMark + this.width) % this.marks.length;
+      this.port.marks.mark(this.marks, markAt);
+      this.batches.push({ markAt, parts, ids: idLists });
+    }
+    return dispatched;
+  }
+
+  /** Moves the ids of every batch whose mark passed to their partitions' ACK lists and sends them. */
+  private pumpAcks(): void {
+    const marks = this.port.marks;
+    while (this.batches.length > 0 && marks.passed(this.marks, this.batches[0]!.markAt)) {
+      const batch = this.batches.shift()!;
+      for (let i = 0; i < batch.parts.length; i++) {
+        const part = batch.parts[i]!;
+        for (const id of batch.ids[i]!) part.toAck.push(id);
+      }
+    }
+    for (const part of this.ownership.held.values()) if (part.toAck.length > 0 && !part.acking) void this.ack(part);
+    if (this.ackTimer === undefined && (this.batches.length > 0 || this.inFlight > 0)) {
+      this.ackTimer = setTimeout(() => {
+        this.ackTimer = undefined;
+        this.pumpAcks();
+      }, 1);
+    }
+  }
+
+  private async ack(part: OwnedPartition): Promise<void> {
+    part.acking = true;
+    while (part.toAck.length > 0) {
+      const ids = part.toAck.length <= ACK_CHUNK ? part.toAck : part.toAck.slice(0, ACK_CHUNK);
+      part.toAck = ids === part.toAck ? [] : part.toAck.slice(ids.length);
+      try {
+        const n = Number(await runScript(this.redis, ACK, [part.lease, part.stream], [part.leaseValue, GROUP, ...ids]));
+        if (n < 0) {
+          // Fenced: the partition moved on; its next owner delivers these again.
+          this.stats.fenced += ids.length;
+          this.ownership.lose(part);
+        } else this.stats.acked += ids.length;
+        part.inFlight -= ids.length;
+      } catch (error) {
+        // Connection trouble: XACK and XDEL are idempotent, so the same ids go again.
+        this.reportRedis(part, error);
+        part.toAck = ids.concat(part.toAck);
+        part.acking = false;
+        await sleep(20);
+        if (part.toAck.length > 0 && !part.acking) void this.ack(part);
+        return;
+      }
+    }
+    part.acking = false;
+  }
+
+  private lastReport = 0;
+
+  /** Connection errors are expected around a Redis restart: reported at most once a second. */
+  private reportRedis(part: OwnedPartition, error: unknown): void {
+    const now = performance.now();
+    if (now - this.lastReport < 1000) return;
+    this.lastReport = now;
+    this.onError(new ClusterError('ERR_CLUSTER_REDIS', 'stream', part.stream, `${(error as Error)?.message ?? String(error)} (retrying)`, { cause: error }));
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

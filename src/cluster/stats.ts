@@ -1,0 +1,21 @@
+/** The cluster bridge's counters (Cluster.stats()), kept as plain numbers on the main thread. */
+export interface ClusterStatsCounters {
+  /** Entries read from partitions and handed to the engine (claimed ones included). */
+  read: number;
+  /** Entries claimed from another consumer (a failed or departed owner) and handed to the engine again: they may have been handled before. */
+  redelivered: number;
+  /** Entries acknowledged (and deleted from their stream) after local handlers finished. */
+  acked: number;
+  /** Entries whose acknowledgement Redis refused because the lease had moved on (fencing): the new owner delivers them again. */
+  fenced: number;
+  /** Entries read under a lease that expired before they were dispatched: not handed to the engine, claimed again. */
+  expired: number;
+  /** Entries whose bytes are not a message of the topic (another writer's, or a different schema): acknowledged and dropped, reported to onError. */
+  malformed: number;
+  leasesAcquired: number;
+  leasesLost: number;
+}
+
+export function newCounters(): ClusterStatsCounters {
+  return { read: 0, redelivered: 0, acked: 0, fenced: 0, expired: 0, malformed: 0, leasesAcquired: 0, leasesLost: 0 };
+}

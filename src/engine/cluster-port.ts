@@ -1,0 +1,70 @@
+/**
+ * ClusterPort: what the cluster bridge (src/cluster/) needs of an engine's own thread, and nothing
+ * more — not public API. It stages a message to learn its bytes and key hash (the bridge appends
+ * those bytes to a Redis stream partition chosen by the hash), publishes bytes read back from a
+ * stream into the engine with a delivery count, and takes HandledMarks (handled-marks.ts) so the
+ * bridge acknowledges an entry only once local handlers finished it.
+ *
+ * The bytes are the topic's encoded message (schema.ts: fixed size, `schema.size`), exactly what a
+ * lane record carries after its header, so nodes exchange them without decoding. The delivery
+ * count travels in the record's CRASHES word (layout.ts) as the engine's own redeliveries do:
+ * a handler sees ctx.deliveries > 1 for an entry claimed from a node that failed over.
+ */
+import { KEY_NONE } from '../../assembly/layout/dispatch.ts';
+import type { CoreOps } from '../../bindings/core-ops.ts';
+import { HandledMarks } from './handled-marks.ts';
+import { RECORD_CRASHES_OFFSET, RECORD_HEADER_BYTES } from './layout.ts';
+import type { ThreadRuntime } from './thread.ts';
+import type { TopicRuntime } from './topic-runtime.ts';
+
+/** Most deliveries the CRASHES word (u16) can say. */
+const MAX_DELIVERIES = 0xffff;
+
+export class ClusterPort {
+  readonly marks: HandledMarks;
+  private readonly u8: Uint8Array;
+  private readonly u16: Uint16Array;
+  private readonly core: CoreOps;
+
+  constructor(private readonly runtime: ThreadRuntime) {
+    this.marks = new HandledMarks(runtime.arena, runtime.shape.threads, runtime.producer, runtime.backpressure);
+    this.u8 = new Uint8Array(runtime.arena.memory.buffer);
+    this.u16 = new Uint16Array(runtime.arena.memory.buffer);
+    this.core = runtime.core;
+  }
+
+  /** The topic named `name` (ConfigError if the engine has none). */
+  topic(name: string): TopicRuntime {
+    return this.runtime.topics.get(name);
+  }
+
+  /** Validates `fields` and writes them into the topic's staging record (ConfigError naming a bad field). */
+  stage(topic: TopicRuntime, fields: Record<string, unknown>): void {
+    this.runtime.stage(topic, fields);
+  }
+
+  /** The staged message's key hash (MurmurHash3 of the key field, as keyed routing computes it); 0 for a topic without a key. */
+  stagedKeyHash(topic: TopicRuntime): number {
+    if (topic.keyKind === KEY_NONE) return 0;
+    return this.core.keyHash(topic.staging + RECORD_HEADER_BYTES, topic.keyKind, topic.keyOffset, topic.keyLength) >>> 0;
+  }
+
+  /** The staged message's bytes (a view into shared memory: copy before the next stage). */
+  stagedBytes(topic: TopicRuntime): Uint8Array {
+    const at = topic.staging + RECORD_HEADER_BYTES;
+    return this.u8.subarray(at, at + topic.schema.size);
+  }
+
+  /**
+   * Publishes `bytes` (a message of `topic`, schema.size bytes) as delivery number `deliveries`;
+   * returns as Engine.publish does (false: wait for whenWritable before more).
+   */
+  sendBytes(topic: TopicRuntime, bytes: Uint8Array, deliveries: number): boolean {
+    this.u8.set(bytes, topic.staging + RECORD_HEADER_BYTES);
+    const crashes = (topic.staging + RECORD_CRASHES_OFFSET) >> 1;
+    this.u16[crashes] = Math.min(Math.max(deliveries, 1), MAX_DELIVERIES) - 1;
+    const all = this.runtime.producer.route(topic, 0);
+    this.u16[crashes] = 0;
+    return all;
+  }
+}
