@@ -75,3 +75,70 @@ describe('one node', () => {
     expect(errors).toEqual([]);
   });
 });
+
+describe('Redis restarted mid-stream', () => {
+  test('the bridge reconnects; every order acknowledged to the publisher is handled; duplicates flagged', async () => {
+    const name = freshName();
+    const engine = await nodeEngine();
+    const cluster = await createCluster(engine, { redis: { url: redis.url }, name, topics: { order: { partitions: 4 } }, onError: () => undefined });
+    const n = 10_000 * STRESS;
+    let restarted = false;
+    for (let seq = 0; seq < n; seq++) {
+      cluster.publish('order', { producer: 0, seq, key: seq % 31, sent: Date.now() });
+      if (seq % 500 === 499) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        if (!restarted && seq >= n / 2) {
+          restarted = true;
+          await redis.restart();
+        }
+      }
+    }
+    await cluster.flush();
+    expect(restarted).toBe(true);
+    await until(() => account(readHandled(handledDir()), [n]).distinct === n, 60_000, 'every order handled');
+    await until(() => cluster.stats().inFlight === 0, 30_000, 'acknowledgements');
+    await cluster.close();
+    await engine.close();
+    const result = account(readHandled(handledDir()), [n]);
+    expect({ missing: result.missing, unknown: result.unknown, unflagged: result.unflagged, outOfOrder: result.outOfOrder }).toEqual({ missing: 0, unknown: 0, unflagged: 0, outOfOrder: 0 });
+    expect(result.duplicates).toBeLessThanOrEqual(result.redelivered);
+  });
+});
+
+describe('typed errors', () => {
+  test('bad options and input name the field; an unreachable Redis is ERR_CLUSTER_CONNECT within connectTimeout', async () => {
+    const engine = await nodeEngine(1);
+    try {
+      const url = redis.url;
+      await expect(createCluster(engine, { redis: { url }, topics: {} })).rejects.toMatchObject({ name: 'ConfigError', field: 'topics' });
+      await expect(createCluster(engine, { redis: { url }, topics: { nope: {} } as never })).rejects.toMatchObject({ name: 'ConfigError', field: 'topics.nope' });
+      await expect(createCluster(engine, { redis: { url }, topics: { order: { partitions: 0 } } })).rejects.toMatchObject({ name: 'ConfigError', field: 'topics.order.partitions' });
+      await expect(createCluster(engine, { redis: { url }, topics: { order: {} }, leaseMs: 10 })).rejects.toMatchObject({ name: 'ConfigError', field: 'leaseMs' });
+      await expect(createCluster(engine, { redis: { url }, name: 'a b', topics: { order: {} } })).rejects.toMatchObject({ name: 'ConfigError', field: 'name' });
+
+      // Nothing listens on a port just freed by a stopped server.
+      const dead = await startRedis();
+      const deadUrl = dead.url;
+      await dead.stop();
+      const started = performance.now();
+      const refused = await createCluster(engine, { redis: { url: deadUrl, connectTimeout: 500 }, topics: { order: {} } }).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(ClusterError);
+      expect(refused).toMatchObject({ code: 'ERR_CLUSTER_CONNECT', field: 'redis.url', value: deadUrl });
+      expect(performance.now() - started).toBeLessThan(5_000);
+
+      const name = freshName();
+      const cluster = await createCluster(engine, { redis: { url }, name, consume: false, topics: { order: { partitions: 4 } } });
+      // Another node declaring other partitions for the same topic is refused.
+      await expect(createCluster(engine, { redis: { url }, name, consume: false, topics: { order: { partitions: 5 } } })).rejects.toMatchObject({ name: 'ConfigError', field: 'topics.order' });
+      expect(() => cluster.publish('order', { producer: 0, seq: -1, key: 1, sent: 0 })).toThrow(ConfigError);
+      expect(() => cluster.publish('order', { producer: 0, seq: 1, key: 1 } as never)).toThrow(expect.objectContaining({ field: 'sent' }));
+      expect(() => cluster.publish('tick' as never, { n: 1 } as never)).toThrow(expect.objectContaining({ field: 'topic', value: 'tick' }));
+      await cluster.flush();
+      expect(cluster.stats().appended).toBe(0);
+      await cluster.close();
+      expect(() => cluster.publish('order', { producer: 0, seq: 1, key: 1, sent: 0 })).toThrow(expect.objectContaining({ code: 'ERR_CLUSTER_CLOSED' }));
+    } finally {
+      await engine.close();
+    }
+  });
+});
