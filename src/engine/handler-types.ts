@@ -13,7 +13,9 @@ export interface HandlerContext<T extends TopicMap> {
   /**
    * Which delivery of this message this call is: 1 the first time; more when earlier deliveries
    * crashed or hung their worker, which was restarted and handed the message again (at-least-once:
-   * whatever those deliveries did before they died, including publishing, has happened).
+   * whatever those deliveries did before they died, including publishing, has happened). For a
+   * cluster topic's message (wasm-dispatch/cluster), Redis's delivery count: more than 1 when a
+   * node that failed had read it before.
    */
   readonly deliveries: number;
   /** The topic of the message being handled (tells a pattern's handler which topic it got). */
