@@ -26,7 +26,9 @@ import { APPEND, runScript } from './scripts.ts';
 interface Lane {
   readonly stream: string;
   readonly seqKey: string;
+  /** Messages to append: queue[head..] (the sent prefix is dropped when the queue empties, not shifted). */
   queue: Buffer[];
+  head: number;
   sending: boolean;
   seq: number;
   /** Messages appended or given up, and given up. */
@@ -76,7 +78,7 @@ export class Appender {
       for (let p = 0; p < topic.partitions; p++) {
         this.lanes.push({
           stream: streamKey(name, topic.name, p), seqKey: seqKey(name, producer, topic.name, p),
-          queue: [], sending: false, seq: 0, done: 0, failed: 0, added: 0,
+          queue: [], head: 0, sending: false, seq: 0, done: 0, failed: 0, added: 0,
         });
       }
     }
@@ -128,13 +130,23 @@ export class Appender {
 
   private readonly kick = (): void => {
     this.kickScheduled = false;
-    for (const lane of this.lanes) if (!lane.sending && lane.queue.length > 0) void this.send(lane);
+    for (const lane of this.lanes) if (!lane.sending && lane.queue.length > lane.head) void this.send(lane);
   };
 
   private async send(lane: Lane): Promise<void> {
     lane.sending = true;
-    const batch = lane.queue.length <= this.options.maxBatch ? lane.queue : lane.queue.slice(0, this.options.maxBatch);
-    lane.queue = batch === lane.queue ? [] : lane.queue.slice(batch.length);
+    let batch: Buffer[];
+    if (lane.head === 0 && lane.queue.length <= this.options.maxBatch) {
+      batch = lane.queue;
+      lane.queue = [];
+    } else {
+      batch = lane.queue.slice(lane.head, lane.head + this.options.maxBatch);
+      lane.head += batch.length;
+      if (lane.head === lane.queue.length) {
+        lane.queue = [];
+        lane.head = 0;
+      }
+    }
     this.queued -= batch.length;
     this.wakeWritable();
     const seq = ++lane.seq;
@@ -161,7 +173,7 @@ export class Appender {
     lane.done += batch.length;
     lane.sending = false;
     this.settleWaiters();
-    if (lane.queue.length > 0) void this.send(lane);
+    if (lane.queue.length > lane.head) void this.send(lane);
   }
 
   private wakeWritable(): void {

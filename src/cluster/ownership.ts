@@ -30,8 +30,8 @@ export class OwnedPartition {
   claimStart = '0-0';
   /** Entries dispatched to the engine and not yet acknowledged (or given up). */
   inFlight = 0;
-  /** Ids handled and waiting for their ACK. */
-  toAck: string[] = [];
+  /** Ids handled and waiting for their ACK (as Redis sent them). */
+  toAck: Buffer[] = [];
   acking = false;
   /** performance.now() until which the lease is surely ours. */
   validUntil: number;
@@ -84,6 +84,8 @@ export class Ownership {
   private beating: Promise<void> | undefined;
   /** Safety margin below the lease: clocks drift, renewals take a round trip. */
   private readonly margin: number;
+  /** ms until the next beat: heartbeatMs, or sooner when a member or a wanted lease is about to expire. */
+  private nextBeat: number;
 
   constructor(
     private readonly redis: RedisCommands,
@@ -94,6 +96,12 @@ export class Ownership {
     private readonly onChange: (change: OwnershipChange) => void,
   ) {
     this.margin = Math.max(5, options.leaseMs / 10);
+    this.nextBeat = options.heartbeatMs;
+  }
+
+  /** Beats again `ms` from now if that is sooner than planned (a dead member's partitions free up then). */
+  private soon(ms: number): void {
+    if (ms >= 0) this.nextBeat = Math.min(this.nextBeat, Math.max(5, ms + 2));
   }
 
   /** The first heartbeat (membership and first acquisitions), then one every heartbeatMs. */
@@ -136,9 +144,11 @@ export class Ownership {
 
   private schedule(): void {
     if (!this.running) return;
+    const delay = this.nextBeat;
+    this.nextBeat = this.options.heartbeatMs;
     this.timer = setTimeout(() => {
       this.beating = this.beat().finally(() => this.schedule());
-    }, this.options.heartbeatMs);
+    }, delay);
   }
 
   private async beat(): Promise<void> {
@@ -156,7 +166,9 @@ export class Ownership {
         if (result.status === 'fulfilled' && result.value === 1) part.validUntil = sent + leaseMs - this.margin;
         else if (result.status === 'fulfilled' && part.state !== 'lost') this.lose(part);
       }
-      this.members = ((await membersReply) as Buffer[]).map((m) => m.toString());
+      const [members, soonest] = (await membersReply) as [Buffer[], number];
+      this.members = members.map((m) => m.toString());
+      this.soon(soonest);
       if (!this.running) return;
       // (3) who should own what, (4) give back, (5) acquire.
       const acquisitions: Promise<void>[] = [];
@@ -183,8 +195,12 @@ export class Ownership {
   private async acquire(topic: number, topicName: string, partition: number, sent: number): Promise<void> {
     const { name, node, leaseMs } = this.options;
     const token = Number(await runScript(this.redis, ACQUIRE, [leaseKey(name, topicName, partition), fenceKey(name, topicName, partition)], [node, leaseMs]));
-    if (token === 0 || !this.running) {
-      if (token !== 0) await runScript(this.redis, RELEASE, [leaseKey(name, topicName, partition)], [`${node}/${token}`]);
+    if (token < 0) {
+      this.soon(-token); // held: try again as it runs out
+      return;
+    }
+    if (!this.running) {
+      await runScript(this.redis, RELEASE, [leaseKey(name, topicName, partition)], [`${node}/${token}`]);
       return;
     }
     this.stats.leasesAcquired++;

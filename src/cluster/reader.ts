@@ -41,7 +41,7 @@ type Entry = [Buffer, Buffer[] | null];
 interface Batch {
   readonly markAt: number;
   readonly parts: OwnedPartition[];
-  readonly ids: string[][];
+  readonly ids: Buffer[][];
 }
 
 /** What one read or claim brought. */
@@ -194,7 +194,7 @@ export class Reader {
   /** Publishes every haul's entries into the engine; takes one mark for them all; returns entries dispatched. */
   private async dispatch(hauls: readonly Haul[]): Promise<number> {
     const parts: OwnedPartition[] = [];
-    const idLists: string[][] = [];
+    const idLists: Buffer[][] = [];
     let dispatched = 0;
     for (const haul of hauls) {
       const { part, entries } = haul;
@@ -210,10 +210,9 @@ export class Reader {
         continue;
       }
       const topic = this.topics[part.topic]!;
-      const ids: string[] = [];
+      const ids: Buffer[] = [];
       for (let i = 0; i < entries.length; i++) {
-        const [idBytes, fields] = entries[i]!;
-        const id = idBytes.toString();
+        const [id, fields] = entries[i]!;
         ids.push(id);
         part.inFlight++;
         const bytes = fields !== null && fields.length >= 2 ? fields[1]! : undefined;
@@ -262,6 +261,7 @@ export class Reader {
   private async ack(part: OwnedPartition): Promise<void> {
     part.acking = true;
     while (part.toAck.length > 0) {
+      // Chunks off the front; what is left is copied once per chunk (ACK_CHUNK ids each).
       const ids = part.toAck.length <= ACK_CHUNK ? part.toAck : part.toAck.slice(0, ACK_CHUNK);
       part.toAck = ids === part.toAck ? [] : part.toAck.slice(ids.length);
       try {

@@ -80,10 +80,15 @@ return n
 
 /**
  * ACQUIRE  KEYS: lease, fence  ARGV: node, lease ms
- * Takes a free lease with a new fencing token: the token; 0 if someone holds it.
+ * Takes a free lease with a new fencing token: the token; if someone holds it, minus the ms it
+ * has left (at least 1), so the caller can try again as it runs out.
  */
 export const ACQUIRE = script('acquire', `
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  local left = redis.call('PTTL', KEYS[1])
+  if left < 1 then left = 1 end
+  return -left
+end
 local token = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], ARGV[1] .. '/' .. token, 'PX', ARGV[2])
 return token
@@ -104,16 +109,28 @@ return 1
 `);
 
 /**
- * HEARTBEAT  KEYS: members  ARGV: node, ttl ms
- * Marks the node alive until Redis time + ttl, forgets expired members, returns the live ones.
- * Redis's clock, not the nodes': members with skewed clocks still agree on who is alive.
+ * HEARTBEAT  KEYS: members  ARGV: node, ttl ms (0: leave)
+ * Marks the node alive until Redis time + ttl, forgets expired members, returns {live members,
+ * ms until the soonest other member expires (-1: none)}: a node that stops beating is gone then,
+ * and its partitions free up with its leases at about the same time. Redis's clock, not the
+ * nodes': members with skewed clocks still agree on who is alive.
  */
 export const HEARTBEAT = script('heartbeat', `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 if ARGV[2] ~= '0' then redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1]) else redis.call('ZREM', KEYS[1], ARGV[1]) end
-return redis.call('ZRANGE', KEYS[1], 0, -1)
+local list = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+local members = {}
+local soonest = -1
+for i = 1, #list, 2 do
+  members[#members + 1] = list[i]
+  if list[i] ~= ARGV[1] then
+    local left = tonumber(list[i + 1]) - now
+    if soonest < 0 or left < soonest then soonest = left end
+  end
+end
+return {members, soonest}
 `);
 
 /** Runs `s` with EVALSHA, falling back to EVAL once when the server does not know it (NOSCRIPT). */
