@@ -267,7 +267,7 @@ async function settle(nodes: readonly NodeProcess[], timeoutMs: number): Promise
   await until('the partitions to settle', async () => {
     stats = await Promise.all(nodes.map((node) => node.stats()));
     const held = stats.flatMap((s) => s.partitions);
-    const ok = held.length === PARTITIONS && new Set(held).size === PARTITIONS && stats.every((s) => s.members.length === nodes.length);
+    const ok = held.length === PARTITIONS && new Set(held).size === PARTITIONS && stats.every((s) => (s.members.order ?? []).length === nodes.length);
     const shape = JSON.stringify(stats.map((s) => s.partitions));
     const stable = ok && shape === previous;
     previous = ok ? shape : '';

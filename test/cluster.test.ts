@@ -76,6 +76,63 @@ describe('one node', () => {
   });
 });
 
+describe('subscriptions decide membership', () => {
+  test('a node without a subscription holds nothing; subscribing joins, unsubscribing hands over; nothing lost', async () => {
+    const name = freshName();
+    const a = await createEngine({ topics: clusterTopics, handlers: HANDLERS, workers: 1, coreBuild: CORE_BUILD });
+    const b = await createEngine({ topics: clusterTopics, handlers: HANDLERS, workers: 1, coreBuild: CORE_BUILD });
+    const subA = await a.subscribe('order', { handler: 'order', mode: 'keyed' });
+    const options = { redis: { url: redis.url }, name, topics: { order: { partitions: 6 } }, leaseMs: 400 };
+    const ca = await createCluster(a, options);
+    const cb = await createCluster(b, options);
+    let seq = 0;
+    const publish = async (n: number): Promise<void> => {
+      for (const end = seq + n; seq < end; seq++) cb.publish('order', { producer: 0, seq, key: seq % 53, sent: Date.now() });
+      await cb.flush();
+    };
+    const handled = (): number => account(readHandled(handledDir()), [seq]).distinct;
+    await publish(2000);
+    await until(() => handled() === seq, 30_000, 'a to handle the first orders');
+    expect(ca.stats().partitions).toHaveLength(6);
+    expect(cb.stats().partitions).toHaveLength(0);
+    expect(cb.stats().members.order).toEqual([ca.node]);
+
+    const subB = await b.subscribe('order', { handler: 'order', mode: 'keyed' });
+    await until(() => cb.stats().partitions.length > 0 && ca.stats().partitions.length + cb.stats().partitions.length === 6, 10_000, 'b to take a share');
+    await publish(2000);
+    // a leaves the topic while orders keep coming: its partitions go to b, with what was pending in them.
+    await subA.unsubscribe();
+    for (let i = 0; i < 10; i++) {
+      await publish(200);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await until(() => handled() === seq, 30_000, 'every order handled');
+    await until(() => cb.stats().partitions.length === 6 && ca.stats().partitions.length === 0, 10_000, 'b to hold every partition');
+    await subB.unsubscribe();
+    await Promise.all([ca.close(), cb.close()]);
+    await Promise.all([a.close(), b.close()]);
+    const result = account(readHandled(handledDir()), [seq]);
+    expect({ missing: result.missing, unknown: result.unknown, unflagged: result.unflagged }).toEqual({ missing: 0, unknown: 0, unflagged: 0 });
+  });
+
+  test('refused by a full lane under reject: left pending, claimed again, handled', async () => {
+    const name = freshName();
+    const engine = await createEngine({ topics: clusterTopics, handlers: HANDLERS, workers: 1, ringCapacity: 16, coreBuild: CORE_BUILD });
+    await engine.subscribe('order', { handler: 'slowOrder', backpressure: 'reject' });
+    const cluster = await createCluster(engine, { redis: { url: redis.url }, name, topics: { order: { partitions: 2 } }, onError: () => undefined });
+    const n = 3000;
+    for (let seq = 0; seq < n; seq++) cluster.publish('order', { producer: 0, seq, key: seq % 7, sent: Date.now() });
+    await cluster.flush();
+    await until(() => account(readHandled(handledDir()), [n]).distinct === n, 60_000, 'every order handled');
+    const stats = cluster.stats();
+    expect(stats.refused).toBeGreaterThan(0);
+    await cluster.close();
+    await engine.close();
+    const result = account(readHandled(handledDir()), [n]);
+    expect({ missing: result.missing, unknown: result.unknown, duplicates: result.duplicates }).toEqual({ missing: 0, unknown: 0, duplicates: 0 });
+  });
+});
+
 describe('Redis restarted mid-stream', () => {
   test('the bridge reconnects; every order acknowledged to the publisher is handled; duplicates flagged', async () => {
     const name = freshName();

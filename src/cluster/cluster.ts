@@ -70,8 +70,8 @@ export interface ClusterOptions<T extends TopicMap> {
 
 export interface ClusterStats extends ClusterStatsCounters {
   readonly node: string;
-  /** Live members as of the last heartbeat. */
-  readonly members: readonly string[];
+  /** Live members of each cluster topic (nodes with a subscription of it) as of the last heartbeat. */
+  readonly members: { readonly [topic: string]: readonly string[] };
   /** Partitions this node holds, as `topic:partition`. */
   readonly partitions: readonly string[];
   /** Messages appended, batches, given up, retried batches; queued to append. */
@@ -126,7 +126,8 @@ export class Cluster<T extends TopicMap> {
     const producer = `${node}-${randomBytes(4).toString('hex')}`;
     this.appender = new Appender(redis, name, producer, topics, { maxBatch: options.appendBatch, appendTimeout: options.appendTimeout, highWaterMark: options.highWaterMark }, onError);
     if (options.consume) {
-      const ownership = new Ownership(redis, { name, node, leaseMs: options.leaseMs, heartbeatMs: options.heartbeatMs, topics }, this.counters, onError, (change) => {
+      const subscribed = (t: number): boolean => port.subscribed(this.runtimes[t]!);
+      const ownership = new Ownership(redis, { name, node, leaseMs: options.leaseMs, heartbeatMs: options.heartbeatMs, topics, subscribed }, this.counters, onError, (change) => {
         if (change.change === 'acquired') this.reader?.poke();
         if (onOwnership !== undefined) {
           try {
@@ -192,7 +193,7 @@ export class Cluster<T extends TopicMap> {
     return {
       ...this.counters,
       node: this.node,
-      members: this.ownership?.members ?? [],
+      members: Object.fromEntries(this.runtimes.map((r, t) => [r.name, this.ownership?.members[t] ?? []])),
       partitions: held.map((p) => `${p.topicName}:${p.partition}`).sort(),
       appended: this.appender.appended,
       appendBatches: this.appender.batches,
@@ -231,8 +232,8 @@ export class Cluster<T extends TopicMap> {
 /**
  * Joins `engine` to the cluster: connects to Redis, checks that every node declares the same
  * cluster topics (partitions, schema, key), creates the consumer groups, and — unless consume is
- * false — starts taking partitions. Subscribe the cluster topics on the engine first: entries of
- * a topic with no local subscription are acknowledged as handled (counted unrouted).
+ * false — takes a share of the partitions of every cluster topic the engine has a subscription
+ * of (checked at every heartbeat: subscribe before or after, unsubscribe to leave the topic).
  */
 export async function createCluster<T extends TopicMap>(engine: Engine<T, any>, options: ClusterOptions<T>): Promise<Cluster<T>> {
   if (options === null || typeof options !== 'object') throw new ConfigError('options', options, 'must be an object');

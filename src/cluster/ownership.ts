@@ -2,8 +2,8 @@
  * Ownership: which partitions this node holds, kept true by one heartbeat loop.
  *
  * Every heartbeatMs the node (1) renews the lease of every partition it holds (RENEW: a lease
- * someone else now holds is lost), (2) marks itself alive in the members set and reads who else
- * is (HEARTBEAT, Redis's clock), (3) computes each partition's rendezvous owner over the live
+ * someone else now holds is lost), (2) marks itself alive in the members set of every topic it has a
+ * local subscription of, leaves the others, and reads who else is alive (HEARTBEAT, Redis's clock), (3) computes each partition's rendezvous owner over the live
  * members (placement.ts), (4) gives back partitions that should now be another member's — once
  * everything it read from them was handled and acknowledged, so the next owner starts exactly
  * where it stopped — and (5) acquires free partitions that should be its own (ACQUIRE: a new
@@ -73,12 +73,15 @@ export interface OwnershipOptions {
   readonly leaseMs: number;
   readonly heartbeatMs: number;
   readonly topics: readonly { readonly name: string; readonly partitions: number }[];
+  /** Whether the engine has a subscription of cluster topic `t` now: only then is the node a member of it. */
+  readonly subscribed: (t: number) => boolean;
 }
 
 export class Ownership {
   /** Held partitions by `topic index · 65536 + partition`. */
   readonly held = new Map<number, OwnedPartition>();
-  members: readonly string[] = [];
+  /** Live members of each topic as of the last heartbeat. */
+  members: (readonly string[])[];
   private timer: ReturnType<typeof setTimeout> | undefined;
   private running = false;
   private beating: Promise<void> | undefined;
@@ -97,6 +100,7 @@ export class Ownership {
   ) {
     this.margin = Math.max(5, options.leaseMs / 10);
     this.nextBeat = options.heartbeatMs;
+    this.members = options.topics.map(() => []);
   }
 
   /** Beats again `ms` from now if that is sooner than planned (a dead member's partitions free up then). */
@@ -123,7 +127,7 @@ export class Ownership {
     }
     this.held.clear();
     await Promise.all(releases);
-    await runScript(this.redis, HEARTBEAT, [membersKey(this.options.name)], [this.options.node, 0]).catch(() => undefined);
+    await Promise.all(this.options.topics.map((topic) => runScript(this.redis, HEARTBEAT, [membersKey(this.options.name, topic.name)], [this.options.node, 0]).catch(() => undefined)));
   }
 
   /** Marks a partition lost: Redis refused its lease (renewal, read or acknowledgement). */
@@ -158,7 +162,9 @@ export class Ownership {
       // (1) renewals, (2) membership: issued together, one round trip.
       const parts = [...this.held.values()];
       const renewals = parts.map((part) => (part.state === 'lost' ? Promise.resolve(0) : runScript(this.redis, RENEW, [part.lease], [part.leaseValue, leaseMs])));
-      const membersReply = runScript(this.redis, HEARTBEAT, [membersKey(name)], [node, leaseMs]);
+      // A node is a member of the topics it has a subscription of (and leaves the others).
+      const subscribed = this.options.topics.map((_, t) => this.options.subscribed(t));
+      const membersReplies = this.options.topics.map((topic, t) => runScript(this.redis, HEARTBEAT, [membersKey(name, topic.name)], [node, subscribed[t] ? leaseMs : 0]));
       const renewed = await Promise.allSettled(renewals);
       for (let i = 0; i < parts.length; i++) {
         const part = parts[i]!;
@@ -166,16 +172,18 @@ export class Ownership {
         if (result.status === 'fulfilled' && result.value === 1) part.validUntil = sent + leaseMs - this.margin;
         else if (result.status === 'fulfilled' && part.state !== 'lost') this.lose(part);
       }
-      const [members, soonest] = (await membersReply) as [Buffer[], number];
-      this.members = members.map((m) => m.toString());
-      this.soon(soonest);
+      for (let t = 0; t < membersReplies.length; t++) {
+        const [members, soonest] = (await membersReplies[t]) as [Buffer[], number];
+        this.members[t] = members.map((m) => m.toString());
+        this.soon(soonest);
+      }
       if (!this.running) return;
       // (3) who should own what, (4) give back, (5) acquire.
       const acquisitions: Promise<void>[] = [];
       for (let t = 0; t < this.options.topics.length; t++) {
         const topic = this.options.topics[t]!;
         for (let p = 0; p < topic.partitions; p++) {
-          const mine = ownerOf(this.members, topic.name, p) === node;
+          const mine = subscribed[t]! && ownerOf(this.members[t]!, topic.name, p) === node;
           const part = this.held.get(t * 65536 + p);
           if (part !== undefined) {
             if (!mine && part.reading) part.state = 'releasing';

@@ -9,9 +9,11 @@
  * | name:lease:{topic}:{p}       | string | `{node}/{token}` of the partition's owner, PX leaseMs          |
  * | name:fence:{topic}:{p}       | int    | fencing token: INCR at every acquisition                      |
  * | name:seq:{producer}:{topic}:{p} | int | last append batch applied from that producer (idempotent retries) |
- * | name:members                 | zset   | live nodes, score = expiry (Redis time, ms)                    |
+ * | name:members:{topic}         | zset   | live nodes that consume the topic, score = expiry (Redis time, ms) |
+ * | name:topics                  | hash   | each cluster topic's declaration (partitions, schema, key): every node must agree |
  *
- * Ownership is rendezvous (highest-random-weight) hashing over the live members: partition p of
+ * Ownership is rendezvous (highest-random-weight) hashing over the topic's live members (nodes
+with a local subscription of it): partition p of
  * a topic belongs to the member with the highest weight(member, topic, p). Every node computes it
  * from the same member list, so they agree without talking; a member that joins or leaves moves
  * only the partitions it wins or held (about 1/n of them). The lease, not this computation, is
@@ -36,8 +38,8 @@ export function seqKey(name: string, producer: string, topic: string, partition:
   return `${name}:seq:${producer}:${topic}:${partition}`;
 }
 
-export function membersKey(name: string): string {
-  return `${name}:members`;
+export function membersKey(name: string, topic: string): string {
+  return `${name}:members:${topic}`;
 }
 
 /** The partition of a message whose key hashes to `hash` (keyed routing's MurmurHash3; 0 for unkeyed topics, which spread by sequence instead). */

@@ -22,7 +22,7 @@
  * something goes straight on. At most `maxInFlight` entries per partition are dispatched and not
  * yet acknowledged.
  */
-import type { ClusterPort } from '../engine/cluster-port.ts';
+import { REFUSED, SENT_WAIT, UNROUTED, type ClusterPort } from '../engine/cluster-port.ts';
 import type { TopicRuntime } from '../engine/topic-runtime.ts';
 import { ClusterError } from './errors.ts';
 import type { OwnedPartition, Ownership } from './ownership.ts';
@@ -213,20 +213,37 @@ export class Reader {
       const ids: Buffer[] = [];
       for (let i = 0; i < entries.length; i++) {
         const [id, fields] = entries[i]!;
-        ids.push(id);
-        part.inFlight++;
         const bytes = fields !== null && fields.length >= 2 ? fields[1]! : undefined;
         if (bytes === undefined || bytes.length !== topic.schema.size) {
+          ids.push(id);
+          part.inFlight++;
           this.stats.malformed++;
           this.onError(new ClusterError('ERR_CLUSTER_REDIS', 'entry', `${part.stream} ${id}`, `not a message of topic '${topic.name}' (${bytes?.length ?? 'no'} bytes, the schema has ${topic.schema.size}): acknowledged and dropped`));
           continue;
         }
-        const deliveries = haul.deliveries?.[i] ?? 1;
+        const outcome = this.port.sendBytes(topic, bytes, haul.deliveries?.[i] ?? 1);
+        if (outcome === UNROUTED || outcome === REFUSED) {
+          // Not handed on: this entry and the rest of the haul stay pending in Redis, in order.
+          // Refused (admission, shedding, a rate limit, a full lane under reject): claimed again
+          // once nothing of the partition is in flight. Unrouted (no subscription here any more):
+          // the partition is given back, and its next owner claims them.
+          if (outcome === UNROUTED) {
+            this.stats.unrouted += entries.length - i;
+            if (part.reading) part.state = 'releasing';
+          } else {
+            this.stats.refused += entries.length - i;
+            this.reclaim.add(part);
+          }
+          break;
+        }
+        ids.push(id);
+        part.inFlight++;
         if (haul.claimed) this.stats.redelivered++;
         this.stats.read++;
         dispatched++;
-        if (!this.port.sendBytes(topic, bytes, deliveries)) await this.whenWritable();
+        if (outcome === SENT_WAIT) await this.whenWritable();
       }
+      if (ids.length === 0) continue;
       parts.push(part);
       idLists.push(ids);
     }

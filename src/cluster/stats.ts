@@ -12,10 +12,14 @@ export interface ClusterStatsCounters {
   expired: number;
   /** Entries whose bytes are not a message of the topic (another writer's, or a different schema): acknowledged and dropped, reported to onError. */
   malformed: number;
+  /** Entries no local subscription took (the topic was unsubscribed here): left pending, the partition given back for its next owner to claim. */
+  unrouted: number;
+  /** Entries every local receiver refused (admission, shedding, rate limit, a full lane under reject or drop-newest): left pending and claimed again. */
+  refused: number;
   leasesAcquired: number;
   leasesLost: number;
 }
 
 export function newCounters(): ClusterStatsCounters {
-  return { read: 0, redelivered: 0, acked: 0, fenced: 0, expired: 0, malformed: 0, leasesAcquired: 0, leasesLost: 0 };
+  return { read: 0, redelivered: 0, acked: 0, fenced: 0, expired: 0, malformed: 0, unrouted: 0, refused: 0, leasesAcquired: 0, leasesLost: 0 };
 }

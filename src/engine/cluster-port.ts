@@ -14,23 +14,47 @@ import { KEY_NONE } from '../../assembly/layout/dispatch.ts';
 import type { CoreOps } from '../../bindings/core-ops.ts';
 import { HandledMarks } from './handled-marks.ts';
 import { RECORD_CRASHES_OFFSET, RECORD_HEADER_BYTES } from './layout.ts';
+import { RouteResult } from './producer.ts';
+import { SLOT_ACTIVE } from './subscription-table.ts';
 import type { ThreadRuntime } from './thread.ts';
 import type { TopicRuntime } from './topic-runtime.ts';
 
 /** Most deliveries the CRASHES word (u16) can say. */
 const MAX_DELIVERIES = 0xffff;
 
+/**
+ * What sendBytes did: SENT, handed to every receiver; SENT_WAIT, handed on, but wait for
+ * whenWritable before more; UNROUTED, no subscription here; REFUSED, every receiver refused it
+ * (a full lane under reject or drop-newest, admission, shedding, a rate limit): not handed on.
+ */
+export const SENT = 0;
+export const SENT_WAIT = 1;
+export const UNROUTED = 2;
+export const REFUSED = 3;
+export type SendOutcome = typeof SENT | typeof SENT_WAIT | typeof UNROUTED | typeof REFUSED;
+
 export class ClusterPort {
   readonly marks: HandledMarks;
   private readonly u8: Uint8Array;
   private readonly u16: Uint16Array;
   private readonly core: CoreOps;
+  private readonly result: RouteResult;
 
   constructor(private readonly runtime: ThreadRuntime) {
     this.marks = new HandledMarks(runtime.arena, runtime.shape.threads, runtime.producer, runtime.backpressure);
     this.u8 = new Uint8Array(runtime.arena.memory.buffer);
     this.u16 = new Uint16Array(runtime.arena.memory.buffer);
     this.core = runtime.core;
+    this.result = new RouteResult(runtime.shape.routerSubscriptions);
+  }
+
+  /** Whether some subscription of this engine (any mode, the journal's included) takes `topic`'s messages now. */
+  subscribed(topic: TopicRuntime): boolean {
+    const table = this.runtime.subscriptions;
+    for (let slot = 0; slot < table.slots; slot++) {
+      if (table.state(slot) === SLOT_ACTIVE && table.topic(slot) === topic.id) return true;
+    }
+    return false;
   }
 
   /** The topic named `name` (ConfigError if the engine has none). */
@@ -56,15 +80,18 @@ export class ClusterPort {
   }
 
   /**
-   * Publishes `bytes` (a message of `topic`, schema.size bytes) as delivery number `deliveries`;
-   * returns as Engine.publish does (false: wait for whenWritable before more).
+   * Publishes `bytes` (a message of `topic`, schema.size bytes) as delivery number `deliveries`:
+   * SENT, SENT_WAIT (as Engine.publish's false: wait for whenWritable before more), UNROUTED or
+   * REFUSED (nothing was handed on). A message some receivers took and others refused is SENT_WAIT.
    */
-  sendBytes(topic: TopicRuntime, bytes: Uint8Array, deliveries: number): boolean {
+  sendBytes(topic: TopicRuntime, bytes: Uint8Array, deliveries: number): SendOutcome {
     this.u8.set(bytes, topic.staging + RECORD_HEADER_BYTES);
     const crashes = (topic.staging + RECORD_CRASHES_OFFSET) >> 1;
     this.u16[crashes] = Math.min(Math.max(deliveries, 1), MAX_DELIVERIES) - 1;
-    const all = this.runtime.producer.route(topic, 0);
+    const all = this.runtime.producer.route(topic, 0, topic.staging, 0, this.result);
     this.u16[crashes] = 0;
-    return all;
+    const result = this.result;
+    if (result.accepted === 0) return result.refused > 0 ? REFUSED : UNROUTED;
+    return all ? SENT : SENT_WAIT;
   }
 }

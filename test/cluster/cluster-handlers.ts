@@ -42,6 +42,15 @@ export default defineHandlers(clusterTopics, {
       write(`o ${m.producer} ${m.seq} ${m.key} ${ctx.deliveries} ${Date.now()}\n`);
     },
   },
+  /** As `order`, 200 µs each: lanes fill. */
+  slowOrder: {
+    topic: 'order',
+    handle(m, ctx) {
+      const until = performance.now() + 0.2;
+      while (performance.now() < until);
+      write(`o ${m.producer} ${m.seq} ${m.key} ${ctx.deliveries} ${Date.now()}\n`);
+    },
+  },
   tick: {
     topic: 'tick',
     handle(m, ctx) {
