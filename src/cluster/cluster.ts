@@ -54,7 +54,7 @@ export interface ClusterOptions<T extends TopicMap> {
   readonly batch?: number;
   /** Entries per partition dispatched and not yet acknowledged before reading pauses (default 2048). */
   readonly maxInFlight?: number;
-  /** Longest sleep between reads when partitions are empty, ms (default 10, 1..1000). */
+  /** Longest sleep between reads while some partition cannot be watched (waits for acknowledgements or a renewal), ms (default 10, 1..1000); empty partitions are watched with XREAD BLOCK instead. */
   readonly pollMs?: number;
   /** Messages per append script (default 512, 1..5000). */
   readonly appendBatch?: number;
@@ -115,6 +115,8 @@ export class Cluster<T extends TopicMap> {
     options: Required<Pick<ClusterOptions<T>, 'leaseMs' | 'heartbeatMs' | 'batch' | 'maxInFlight' | 'pollMs' | 'appendBatch' | 'appendTimeout' | 'highWaterMark' | 'consume'>>,
     private readonly onError: (error: Error) => void,
     onOwnership: ((change: OwnershipChange) => void) | undefined,
+    /** The second connection (consuming nodes): XREAD BLOCK while every partition is empty. */
+    private readonly watch: RedisConnection | undefined,
   ) {
     const port = engine.clusterPort();
     for (let t = 0; t < topics.length; t++) {
@@ -138,7 +140,7 @@ export class Cluster<T extends TopicMap> {
         }
       });
       this.ownership = ownership;
-      this.reader = new Reader(redis, port, () => engine.whenWritable(), ownership, this.runtimes, { node, batch: options.batch, maxInFlight: options.maxInFlight, pollMs: options.pollMs }, this.counters, onError);
+      this.reader = new Reader(redis, port, () => engine.whenWritable(), ownership, this.runtimes, { node, batch: options.batch, maxInFlight: options.maxInFlight, pollMs: options.pollMs }, this.counters, onError, watch);
     }
   }
 
@@ -220,6 +222,7 @@ export class Cluster<T extends TopicMap> {
       await this.reader?.stop(timeout);
       await this.ownership?.stop();
       await this.redis.close();
+      await this.watch?.close();
     })();
     return this.closing;
   }
@@ -284,13 +287,18 @@ export async function createCluster<T extends TopicMap>(engine: Engine<T, any>, 
   if (options.redis?.url !== undefined && typeof options.redis.url !== 'string') throw new ConfigError('redis.url', options.redis.url, 'must be a redis:// URL');
   integer('redis.connectTimeout', options.redis?.connectTimeout, 5000, 1, 2 ** 31 - 1);
   const redis = await connectRedis(options.redis ?? {}, onError);
+  let watch: RedisConnection | undefined;
   try {
     await declareTopics(redis, name, topics, port);
-    const cluster = new Cluster(engine, redis, node, name, topics, settings, onError, options.onOwnership);
+    if (settings.consume) {
+      watch = await connectRedis(options.redis ?? {}, onError);
+    }
+    const cluster = new Cluster(engine, redis, node, name, topics, settings, onError, options.onOwnership, watch);
     await cluster.start();
     return cluster;
   } catch (error) {
     await redis.close();
+    await watch?.close();
     throw error;
   }
 }

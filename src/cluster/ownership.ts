@@ -28,6 +28,8 @@ export class OwnedPartition {
   state: PartitionState = 'claiming';
   /** XAUTOCLAIM cursor while claiming. */
   claimStart = '0-0';
+  /** After a read that found nothing: the stream's last generated id (entries after it are new); else undefined. */
+  lastSeen: string | undefined;
   /** Entries dispatched to the engine and not yet acknowledged (or given up). */
   inFlight = 0;
   /** Ids handled and waiting for their ACK (as Redis sent them). */

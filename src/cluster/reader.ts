@@ -18,9 +18,13 @@
  * key's order per publishing thread (keyed subscriptions); a partition's next read starts only
  * after the previous one was dispatched. Redeliveries (claims) come first, oldest first.
  *
- * The loop polls: a cycle that found nothing sleeps 1 ms, doubling up to pollMs; one that found
- * something goes straight on. At most `maxInFlight` entries per partition are dispatched and not
- * yet acknowledged.
+ * Waiting: a cycle that found something goes straight on. One that found nothing, with every
+ * held partition readable and read empty, waits on a second connection with XREAD BLOCK from each
+ * stream's last generated id (a plain XREAD takes nothing from the group: it only says an entry
+ * came), up to WATCH_MS; a new entry wakes it at once, and so does CLIENT UNBLOCK from the main
+ * connection when partitions are acquired or the reader stops. Otherwise (a partition waits for
+ * acknowledgements, a lease for renewal) it sleeps 1 ms, doubling up to pollMs. At most
+ * `maxInFlight` entries per partition are dispatched and not yet acknowledged.
  */
 import { REFUSED, SENT_WAIT, UNROUTED, type ClusterPort } from '../engine/cluster-port.ts';
 import type { TopicRuntime } from '../engine/topic-runtime.ts';
@@ -35,6 +39,8 @@ import type { ClusterStatsCounters } from './stats.ts';
 const ACK_CHUNK = 1000;
 /** Batches dispatched and not yet acknowledged, across partitions (marks kept). */
 const MAX_BATCHES = 256;
+/** Longest XREAD BLOCK while every held partition is empty (new entries, acquisitions and stop end it sooner). */
+const WATCH_MS = 1000;
 
 type Entry = [Buffer, Buffer[] | null];
 
@@ -72,6 +78,10 @@ export class Reader {
   private wake: (() => void) | undefined;
   /** Partitions whose pending entries must be claimed again once nothing of theirs is in flight. */
   private readonly reclaim = new Set<OwnedPartition>();
+  /** An XREAD BLOCK is waiting on the watch connection. */
+  private watching = false;
+  /** The watch connection's CLIENT ID, asked with every XREAD (a reconnection changes it); -1 until known. */
+  private watchId = -1;
 
   constructor(
     private readonly redis: RedisCommands,
@@ -83,6 +93,8 @@ export class Reader {
     private readonly options: ReaderOptions,
     private readonly stats: ClusterStatsCounters,
     private readonly onError: (error: Error) => void,
+    /** A second connection for XREAD BLOCK; none: poll. */
+    private readonly watch: RedisCommands | undefined,
   ) {
     this.width = port.marks.width;
     this.marks = new Uint32Array(MAX_BATCHES * this.width);
@@ -93,9 +105,30 @@ export class Reader {
     this.loopDone = this.loop();
   }
 
-  /** Wakes a sleeping loop (partitions were acquired). */
+  /** Wakes a sleeping or watching loop (partitions were acquired, or it stops). */
   poke(): void {
     this.wake?.();
+    if (this.watching && !this.unblocking) void this.unblock();
+  }
+
+  private unblocking = false;
+
+  /**
+   * CLIENT UNBLOCK of the watch connection, from the main one, until the XREAD has returned: the
+   * two connections race, and an UNBLOCK that reaches Redis before the XREAD does finds nothing
+   * blocked (answers 0), so it is sent again 2 ms later.
+   */
+  private async unblock(): Promise<void> {
+    this.unblocking = true;
+    try {
+      while (this.watching) {
+        const unblocked = this.watchId < 0 ? 0 : await this.redis.sendCommand(['CLIENT', 'UNBLOCK', String(this.watchId)]).catch(() => 0);
+        if (unblocked === 1 || !this.watching) break;
+        await sleep(2);
+      }
+    } finally {
+      this.unblocking = false;
+    }
   }
 
   /** Entries dispatched and not yet acknowledged. */
@@ -108,7 +141,7 @@ export class Reader {
   /** Stops reading; resolves once everything dispatched was acknowledged (or `timeout` ms passed). */
   async stop(timeout: number): Promise<void> {
     this.running = false;
-    this.wake?.();
+    this.poke();
     await this.loopDone;
     const deadline = performance.now() + timeout;
     while (this.inFlight > 0 && performance.now() < deadline) {
@@ -147,6 +180,8 @@ export class Reader {
       if (dispatched > 0) {
         idle = 1;
         await new Promise((resolve) => setImmediate(resolve));
+      } else if (this.running && await this.watchAll()) {
+        idle = 1;
       } else {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(() => {
@@ -164,10 +199,45 @@ export class Reader {
     }
   }
 
+  /**
+   * If every held partition is readable and its last read found nothing, waits (XREAD BLOCK) until
+   * one of them gets an entry, WATCH_MS passes or poke() unblocks it; true if it waited.
+   */
+  private async watchAll(): Promise<boolean> {
+    if (this.watch === undefined) return false;
+    const streams: string[] = [];
+    const ids: string[] = [];
+    const now = performance.now();
+    for (const part of this.ownership.held.values()) {
+      if (!part.reading) continue;
+      if (part.state !== 'active' || part.lastSeen === undefined || this.reclaim.has(part) || now >= part.validUntil || part.inFlight >= this.options.maxInFlight) return false;
+      streams.push(part.stream);
+      ids.push(part.lastSeen);
+    }
+    if (streams.length === 0 || this.batches.length >= MAX_BATCHES) return false;
+    this.watching = true;
+    try {
+      // One pipeline: CLIENT ID is answered before the XREAD blocks.
+      this.watchId = -1;
+      const id = this.watch.sendCommand(['CLIENT', 'ID']);
+      const read = this.watch.sendCommand(['XREAD', 'COUNT', '1', 'BLOCK', String(WATCH_MS), 'STREAMS', ...streams, ...ids]);
+      this.watchId = Number(await id);
+      await read;
+      return true;
+    } catch {
+      return false; // the watch connection's trouble: poll meanwhile
+    } finally {
+      this.watching = false;
+    }
+  }
+
   private async read(part: OwnedPartition): Promise<Haul> {
     try {
       const reply = await runScript(this.redis, READ, [part.lease, part.stream], [part.leaseValue, GROUP, this.options.node, this.options.batch]);
-      return { part, entries: reply === null ? undefined : (reply as Entry[]), deliveries: undefined, claimed: false };
+      if (reply === null) return { part, entries: undefined, deliveries: undefined, claimed: false };
+      const [entries, lastGenerated] = reply as [Entry[], Buffer];
+      part.lastSeen = entries.length === 0 && lastGenerated.length > 0 ? lastGenerated.toString() : undefined;
+      return { part, entries, deliveries: undefined, claimed: false };
     } catch (error) {
       // The script may have run with its reply lost: those entries wait in our pending list.
       this.reportRedis(part, error);

@@ -71,10 +71,14 @@ export async function connectRedis(options: RedisOptions, onConnectionError: (er
       },
     },
   });
-  // Without a listener an 'error' event would crash the process; connection errors are retried.
+  // Without a listener an 'error' event would crash the process; connection errors are retried,
+  // and reported at most once a second (a restarting Redis refuses every reconnection attempt).
+  let reported = -Infinity;
   client.on('error', (error) => {
     lastError = error;
-    if (connected) onConnectionError(error);
+    if (!connected || performance.now() - reported < 1000) return;
+    reported = performance.now();
+    onConnectionError(error);
   });
   // connectTimeout bounds the TCP connect only; a server that accepts and never answers is bounded here.
   let timer: ReturnType<typeof setTimeout> | undefined;

@@ -36,13 +36,19 @@ return #ARGV - 2
 
 /**
  * READ  KEYS: lease, stream  ARGV: lease value, group, consumer, count
- * New entries for this consumer, if the lease is still ours: {{id, {'m', bytes}}, …}; false if not.
+ * New entries for this consumer, if the lease is still ours: {{{id, {'m', bytes}}, …}, ''}; when
+ * there are none, {{}, the stream's last generated id} — every entry after it is new, which is
+ * where the reader's XREAD BLOCK waits from (reader.ts). false if the lease is not ours.
  */
 export const READ = script('read', `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return false end
 local r = redis.call('XREADGROUP', 'GROUP', ARGV[2], ARGV[3], 'COUNT', ARGV[4], 'STREAMS', KEYS[2], '>')
-if not r then return {} end
-return r[1][2]
+if r then return {r[1][2], ''} end
+local info = redis.call('XINFO', 'STREAM', KEYS[2])
+for i = 1, #info, 2 do
+  if info[i] == 'last-generated-id' then return {{}, info[i + 1]} end
+end
+return {{}, ''}
 `);
 
 /**
