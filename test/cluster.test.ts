@@ -162,6 +162,43 @@ describe('Redis restarted mid-stream', () => {
   });
 });
 
+describe('Redis killed mid-stream (SIGKILL), appendfsync always', () => {
+  test('after its restart every order flush() acknowledged is handled; nothing invented', async () => {
+    const server = await startRedis({ appendfsync: 'always' });
+    try {
+      rmSync(handledDir(), { recursive: true, force: true });
+      const engine = await nodeEngine();
+      const cluster = await createCluster(engine, { redis: { url: server.url }, name: `k${process.pid}`, topics: { order: { partitions: 4 } }, onError: () => undefined });
+      const n = 6_000 * STRESS;
+      let acknowledged = 0;
+      let crashed = false;
+      for (let seq = 0; seq < n; seq++) {
+        cluster.publish('order', { producer: 0, seq, key: seq % 29, sent: Date.now() });
+        if (seq % 300 === 299) {
+          await cluster.flush();
+          acknowledged = seq + 1;
+          if (!crashed && seq >= n / 2) {
+            crashed = true;
+            await server.kill();
+            await server.restart();
+          }
+        }
+      }
+      await cluster.flush();
+      acknowledged = n;
+      expect(crashed).toBe(true);
+      await until(() => account(readHandled(handledDir()), [n]).distinct === acknowledged, 60_000, 'every acknowledged order handled');
+      await until(() => cluster.stats().inFlight === 0, 30_000, 'acknowledgements');
+      await cluster.close();
+      await engine.close();
+      const result = account(readHandled(handledDir()), [n]);
+      expect({ missing: result.missing, unknown: result.unknown, unflagged: result.unflagged }).toEqual({ missing: 0, unknown: 0, unflagged: 0 });
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 describe('typed errors', () => {
   test('bad options and input name the field; an unreachable Redis is ERR_CLUSTER_CONNECT within connectTimeout', async () => {
     const engine = await nodeEngine(1);
