@@ -24,7 +24,7 @@
  * runs after a warm-up of N/4 messages, raw and bridge alternating run by run.
  *
  *   node build/bench/cluster.js
- *   env CLUSTER_MESSAGES (100000), CLUSTER_RUNS (5), CLUSTER_PARTITIONS (8), CLUSTER_RATE (5000),
+ *   env CLUSTER_MESSAGES (100000), CLUSTER_RUNS (5), CLUSTER_PARTITIONS (8), CLUSTER_RATES (200,5000),
  *       CLUSTER_LATENCY_MS (2000), CLUSTER_LEASE_MS (1000, failover), CLUSTER_FAILOVER_RUNS (3)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -40,7 +40,8 @@ import { median } from './results.ts';
 const MESSAGES = Number(process.env.CLUSTER_MESSAGES ?? 100_000);
 const RUNS = Number(process.env.CLUSTER_RUNS ?? 5);
 const PARTITIONS = Number(process.env.CLUSTER_PARTITIONS ?? 8);
-const RATE = Number(process.env.CLUSTER_RATE ?? 5000);
+/** Latency is measured at each of these rates: a light load (the node waits for entries between messages) and a steady one. */
+const RATES = (process.env.CLUSTER_RATES ?? '200,5000').split(',').map(Number);
 const LATENCY_MS = Number(process.env.CLUSTER_LATENCY_MS ?? 2000);
 const LEASE_MS = Number(process.env.CLUSTER_LEASE_MS ?? 1000);
 const FAILOVER_RUNS = Number(process.env.CLUSTER_FAILOVER_RUNS ?? 3);
@@ -332,7 +333,7 @@ async function publishAtRate(cluster: Cluster<ClusterBenchTopics>, rate: number,
   return seq;
 }
 
-async function latency(url: string): Promise<Report[]> {
+async function latency(url: string, rate: number): Promise<Report[]> {
   const name = freshName('latency');
   const pub = await publisher(url, name);
   let nodes: NodeProcess[] = [];
@@ -344,7 +345,7 @@ async function latency(url: string): Promise<Report[]> {
     for (let r = -1; r < RUNS; r++) {
       const ms = r < 0 ? LATENCY_MS / 4 : LATENCY_MS;
       await node.report(true);
-      total += await publishAtRate(pub.cluster, RATE, ms, (seq) => seq & 1023);
+      total += await publishAtRate(pub.cluster, rate, ms, (seq) => seq & 1023);
       await until('the node to acknowledge every message', async () => (await node.stats()).acked >= total, 60_000, 5);
       const report = await node.report(true);
       if (r >= 0) reports.push(report);
@@ -480,13 +481,17 @@ try {
     console.log(`last in-process bridge run's stats: appendBatches ${bridgeStats.appendBatches} for ${bridgeStats.appended} appended (${(bridgeStats.appended / Math.max(1, bridgeStats.appendBatches)).toFixed(0)} per batch), read ${bridgeStats.read}, acked ${bridgeStats.acked}`);
   }
 
-  // 4: latency at a fixed rate, 1 node process.
-  const reports = await latency(url);
-  console.log(`\nend-to-end latency (publish → handler, wall clock), 1 node process, ${formatRate(RATE)} msg/s for ${LATENCY_MS} ms; median of ${RUNS} runs after a ${LATENCY_MS / 4} ms warm-up:\n`);
-  console.log(table(['rate msg/s', 'messages', 'p50 ms', 'p99 ms', 'max ms', 'runs p50 / p99 ms'], [[
-    formatRate(RATE), median(reports.map((r) => r.count)).toLocaleString('en'), ms(median(reports.map((r) => r.p50))), ms(median(reports.map((r) => r.p99))), ms(median(reports.map((r) => r.max))),
-    reports.map((r) => `${ms(r.p50)} / ${ms(r.p99)}`).join(', '),
-  ]]));
+  // 4: latency at fixed rates, 1 node process.
+  const latencyRows: string[][] = [];
+  for (const rate of RATES) {
+    const reports = await latency(url, rate);
+    latencyRows.push([
+      formatRate(rate), median(reports.map((r) => r.count)).toLocaleString('en'), ms(median(reports.map((r) => r.p50))), ms(median(reports.map((r) => r.p99))), ms(median(reports.map((r) => r.max))),
+      reports.map((r) => `${ms(r.p50)} / ${ms(r.p99)}`).join(', '),
+    ]);
+  }
+  console.log(`\nend-to-end latency (publish → handler, wall clock), 1 node process, ${LATENCY_MS} ms at each rate; median of ${RUNS} runs after a ${LATENCY_MS / 4} ms warm-up:\n`);
+  console.log(table(['rate msg/s', 'messages', 'p50 ms', 'p99 ms', 'max ms', 'runs p50 / p99 ms'], latencyRows));
 
   // 5: failover.
   const failovers: Failover[] = [];
