@@ -115,20 +115,24 @@ describe('subscriptions decide membership', () => {
     expect({ missing: result.missing, unknown: result.unknown, unflagged: result.unflagged }).toEqual({ missing: 0, unknown: 0, unflagged: 0 });
   });
 
-  test('refused by a full lane under reject: left pending, claimed again, handled', async () => {
+  test('refused by admission control: left pending, claimed again, handled; a full lane under reject refuses nothing', async () => {
     const name = freshName();
     const engine = await createEngine({ topics: clusterTopics, handlers: HANDLERS, workers: 1, ringCapacity: 16, coreBuild: CORE_BUILD });
-    await engine.subscribe('order', { handler: 'slowOrder', backpressure: 'reject' });
-    const cluster = await createCluster(engine, { redis: { url: redis.url }, name, topics: { order: { partitions: 2 } }, onError: () => undefined });
-    const n = 3000;
-    for (let seq = 0; seq < n; seq++) cluster.publish('order', { producer: 0, seq, key: seq % 7, sent: Date.now() });
+    await engine.subscribe('limited', { handler: 'limited' });
+    // A cluster entry is never dropped by a full lane: it waits in the engine thread's backlog.
+    await engine.subscribe('order', { handler: 'order', backpressure: 'reject' });
+    const cluster = await createCluster(engine, { redis: { url: redis.url }, name, topics: { limited: { partitions: 2 }, order: { partitions: 2 } }, onError: () => undefined });
+    const n = 2000;
+    for (let seq = 0; seq < n; seq++) cluster.publish('limited', { producer: 0, seq, key: seq % 7, sent: Date.now() });
+    for (let seq = 0; seq < n; seq++) cluster.publish('order', { producer: 1, seq, key: seq % 7, sent: Date.now() });
     await cluster.flush();
-    await until(() => account(readHandled(handledDir()), [n]).distinct === n, 60_000, 'every order handled');
+    await until(() => account(readHandled(handledDir()), [n, n]).distinct === 2 * n, 60_000, 'every message handled');
     const stats = cluster.stats();
     expect(stats.refused).toBeGreaterThan(0);
+    expect(engine.stats().topics.order!.rejected).toBe(0);
     await cluster.close();
     await engine.close();
-    const result = account(readHandled(handledDir()), [n]);
+    const result = account(readHandled(handledDir()), [n, n]);
     expect({ missing: result.missing, unknown: result.unknown, duplicates: result.duplicates }).toEqual({ missing: 0, unknown: 0, duplicates: 0 });
   });
 });
@@ -194,6 +198,30 @@ describe('Redis killed mid-stream (SIGKILL), appendfsync always', () => {
       const result = account(readHandled(handledDir()), [n]);
       expect({ missing: result.missing, unknown: result.unknown, unflagged: result.unflagged }).toEqual({ missing: 0, unknown: 0, unflagged: 0 });
     } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe('Redis gone for good', () => {
+  test('flush() rejects with ERR_CLUSTER_APPEND after appendTimeout; close() still ends within its timeout', async () => {
+    const server = await startRedis();
+    const engine = await nodeEngine(1);
+    const errors: Error[] = [];
+    try {
+      const cluster = await createCluster(engine, { redis: { url: server.url }, name: `g${process.pid}`, topics: { order: { partitions: 2 } }, appendTimeout: 500, onError: (e) => errors.push(e) });
+      await server.kill();
+      for (let seq = 0; seq < 10; seq++) cluster.publish('order', { producer: 0, seq, key: seq, sent: Date.now() });
+      const started = performance.now();
+      await expect(cluster.flush()).rejects.toMatchObject({ name: 'ClusterError', code: 'ERR_CLUSTER_APPEND' });
+      expect(performance.now() - started).toBeLessThan(5_000);
+      expect(cluster.stats().appendFailed).toBe(10);
+      const closing = performance.now();
+      await cluster.close({ timeout: 500 });
+      expect(performance.now() - closing).toBeLessThan(5_000);
+      expect(errors.some((e) => (e as ClusterError).code === 'ERR_CLUSTER_APPEND')).toBe(true);
+    } finally {
+      await engine.close();
       await server.stop();
     }
   });

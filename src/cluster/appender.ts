@@ -154,7 +154,10 @@ export class Appender {
     let delay = 20;
     for (;;) {
       try {
-        await runScript(this.redis, APPEND, [lane.stream, lane.seqKey], [seq, Math.max(600_000, 2 * this.options.appendTimeout), ...batch]);
+        // The attempt may wait to be sent (Redis unreachable: the client's offline queue) only
+        // until appendTimeout runs out; then it is never sent and the batch is given up.
+        const left = Math.max(1, Math.ceil(this.options.appendTimeout - (performance.now() - started)));
+        await runScript(this.redis, APPEND, [lane.stream, lane.seqKey], [seq, Math.max(600_000, 2 * this.options.appendTimeout), ...batch], { timeout: left });
         this.appended += batch.length;
         this.batches++;
         break;

@@ -215,14 +215,30 @@ export class Cluster<T extends TopicMap> {
   close(options: { timeout?: number } = {}): Promise<void> {
     const timeout = integer('timeout', options.timeout, 10_000, 0, 2 ** 31 - 1);
     this.closing ??= (async () => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([this.appender.flush().catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, timeout)))]);
-      clearTimeout(timer);
+      // Every step gets what is left of `timeout`: with Redis unreachable, commands wait in the
+      // client's offline queue for ever, and close must still end (the connections are destroyed).
+      const deadline = performance.now() + timeout;
+      const within = async (step: Promise<unknown>): Promise<boolean> => {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, deadline - performance.now()))));
+        try {
+          return await Promise.race([step.then(() => true, () => true), timedOut]);
+        } finally {
+          clearTimeout(timer);
+        }
+      };
+      await within(this.appender.flush());
       this.appender.close();
-      await this.reader?.stop(timeout);
-      await this.ownership?.stop();
-      await this.redis.close();
-      await this.watch?.close();
+      let clean = (await within(this.reader?.stop(Math.max(0, deadline - performance.now())) ?? Promise.resolve()))
+        && (await within(this.ownership?.stop() ?? Promise.resolve()));
+      clean = clean && (await within(Promise.all([this.redis.close(), this.watch?.close()])));
+      if (!clean) {
+        this.reader?.abandon();
+        this.ownership?.abandon();
+        this.redis.destroy();
+        this.watch?.destroy();
+        this.onError(new ClusterError('ERR_CLUSTER_REDIS', 'close', timeout, 'Redis did not answer in time: disconnected without giving the partitions back (their leases run out)'));
+      }
     })();
     return this.closing;
   }

@@ -16,6 +16,7 @@
  * GC) wakes up, finds its leases expired, and drops what it read instead of handing it to its
  * workers; its next READ or ACK is refused by Redis anyway (scripts.ts).
  */
+import { ClusterError } from './errors.ts';
 import type { ClusterStatsCounters } from './stats.ts';
 import { fenceKey, leaseKey, membersKey, ownerOf, streamKey } from './placement.ts';
 import type { RedisCommands } from './redis.ts';
@@ -28,6 +29,12 @@ export class OwnedPartition {
   state: PartitionState = 'claiming';
   /** XAUTOCLAIM cursor while claiming. */
   claimStart = '0-0';
+  /**
+   * Every entry pending in the group must be claimed (again) once nothing of this partition is in
+   * flight here: after acquisition is done by the claiming state; later, after a lost read reply,
+   * entries left pending (refused, unrouted, read under an expired lease), or a hand-back undone.
+   */
+  needsClaim = false;
   /** After a read that found nothing: the stream's last generated id (entries after it are new); else undefined. */
   lastSeen: string | undefined;
   /** Entries dispatched to the engine and not yet acknowledged (or given up). */
@@ -89,6 +96,7 @@ export class Ownership {
   private beating: Promise<void> | undefined;
   /** Safety margin below the lease: clocks drift, renewals take a round trip. */
   private readonly margin: number;
+  private lastReport = -Infinity;
   /** ms until the next beat: heartbeatMs, or sooner when a member or a wanted lease is about to expire. */
   private nextBeat: number;
 
@@ -115,6 +123,12 @@ export class Ownership {
     this.running = true;
     await this.beat();
     this.schedule();
+  }
+
+  /** Stops the loop without a word to Redis (close gave up on it): the leases run out by themselves. */
+  abandon(): void {
+    this.running = false;
+    if (this.timer !== undefined) clearTimeout(this.timer);
   }
 
   /** Stops the loop; releases every partition (the reader must have finished with them) and leaves the members set. */
@@ -166,7 +180,8 @@ export class Ownership {
       const renewals = parts.map((part) => (part.state === 'lost' ? Promise.resolve(0) : runScript(this.redis, RENEW, [part.lease], [part.leaseValue, leaseMs])));
       // A node is a member of the topics it has a subscription of (and leaves the others).
       const subscribed = this.options.topics.map((_, t) => this.options.subscribed(t));
-      const membersReplies = this.options.topics.map((topic, t) => runScript(this.redis, HEARTBEAT, [membersKey(name, topic.name)], [node, subscribed[t] ? leaseMs : 0]));
+      // allSettled at once: with the connection gone every reply rejects, and none may go unhandled.
+      const membersReplies = Promise.allSettled(this.options.topics.map((topic, t) => runScript(this.redis, HEARTBEAT, [membersKey(name, topic.name)], [node, subscribed[t] ? leaseMs : 0])));
       const renewed = await Promise.allSettled(renewals);
       for (let i = 0; i < parts.length; i++) {
         const part = parts[i]!;
@@ -174,8 +189,11 @@ export class Ownership {
         if (result.status === 'fulfilled' && result.value === 1) part.validUntil = sent + leaseMs - this.margin;
         else if (result.status === 'fulfilled' && part.state !== 'lost') this.lose(part);
       }
-      for (let t = 0; t < membersReplies.length; t++) {
-        const [members, soonest] = (await membersReplies[t]) as [Buffer[], number];
+      const replies = await membersReplies;
+      for (let t = 0; t < replies.length; t++) {
+        const reply = replies[t]!;
+        if (reply.status === 'rejected') throw reply.reason;
+        const [members, soonest] = reply.value as [Buffer[], number];
         this.members[t] = members.map((m) => m.toString());
         this.soon(soonest);
       }
@@ -189,7 +207,11 @@ export class Ownership {
           const part = this.held.get(t * 65536 + p);
           if (part !== undefined) {
             if (!mine && part.reading) part.state = 'releasing';
-            else if (mine && part.state === 'releasing') part.state = 'active';
+            else if (mine && part.state === 'releasing') {
+              // Kept after all: whatever it was doing (a claim under way, entries left pending) is redone by a claim.
+              part.state = 'active';
+              part.needsClaim = true;
+            }
           } else if (mine) {
             acquisitions.push(this.acquire(t, topic.name, p, sent));
           }
@@ -198,7 +220,11 @@ export class Ownership {
       await Promise.all(acquisitions);
     } catch (error) {
       // Redis unreachable: leases run out by themselves (validUntil); try again next beat.
-      this.onError(error as Error);
+      // Reported at most once a second: a restart fails every beat meanwhile.
+      if (performance.now() - this.lastReport >= 1000 && this.running) {
+        this.lastReport = performance.now();
+        this.onError(new ClusterError('ERR_CLUSTER_REDIS', 'heartbeat', this.options.node, `${(error as Error)?.message ?? String(error)} (retrying)`, { cause: error }));
+      }
     }
   }
 

@@ -76,8 +76,8 @@ export class Reader {
   private loopDone: Promise<void> | undefined;
   private ackTimer: ReturnType<typeof setTimeout> | undefined;
   private wake: (() => void) | undefined;
-  /** Partitions whose pending entries must be claimed again once nothing of theirs is in flight. */
-  private readonly reclaim = new Set<OwnedPartition>();
+  /** stop() finished: acknowledgements are no longer retried. */
+  private stopped = false;
   /** An XREAD BLOCK is waiting on the watch connection. */
   private watching = false;
   /** The watch connection's CLIENT ID, asked with every XREAD (a reconnection changes it); -1 until known. */
@@ -148,7 +148,15 @@ export class Reader {
       this.pumpAcks();
       await sleep(2);
     }
+    this.abandon();
+  }
+
+  /** Stops retrying acknowledgements and polling for them (close gave up on Redis, or stop ended). */
+  abandon(): void {
+    this.running = false;
+    this.stopped = true;
     if (this.ackTimer !== undefined) clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
   }
 
   private async loop(): Promise<void> {
@@ -163,9 +171,9 @@ export class Reader {
           continue;
         }
         if (now >= part.validUntil || part.inFlight >= this.options.maxInFlight || this.batches.length >= MAX_BATCHES) continue;
-        if (this.reclaim.has(part)) {
+        if (part.needsClaim) {
           if (part.inFlight > 0) continue;
-          this.reclaim.delete(part);
+          part.needsClaim = false;
           part.state = 'claiming';
           part.claimStart = '0-0';
         }
@@ -210,7 +218,7 @@ export class Reader {
     const now = performance.now();
     for (const part of this.ownership.held.values()) {
       if (!part.reading) continue;
-      if (part.state !== 'active' || part.lastSeen === undefined || this.reclaim.has(part) || now >= part.validUntil || part.inFlight >= this.options.maxInFlight) return false;
+      if (part.state !== 'active' || part.lastSeen === undefined || part.needsClaim || now >= part.validUntil || part.inFlight >= this.options.maxInFlight) return false;
       streams.push(part.stream);
       ids.push(part.lastSeen);
     }
@@ -221,9 +229,8 @@ export class Reader {
       this.watchId = -1;
       const id = this.watch.sendCommand(['CLIENT', 'ID']);
       const read = this.watch.sendCommand(['XREAD', 'COUNT', '1', 'BLOCK', String(WATCH_MS), 'STREAMS', ...streams, ...ids]);
-      this.watchId = Number(await id);
-      await read;
-      return true;
+      const [idReply, readReply] = await Promise.allSettled([id.then((n) => (this.watchId = Number(n))), read]);
+      return idReply.status === 'fulfilled' && readReply.status === 'fulfilled';
     } catch {
       return false; // the watch connection's trouble: poll meanwhile
     } finally {
@@ -241,7 +248,7 @@ export class Reader {
     } catch (error) {
       // The script may have run with its reply lost: those entries wait in our pending list.
       this.reportRedis(part, error);
-      this.reclaim.add(part);
+      part.needsClaim = true;
       return { part, entries: [], deliveries: undefined, claimed: false };
     }
   }
@@ -256,7 +263,7 @@ export class Reader {
       return { part, entries, deliveries: counts, claimed: true };
     } catch (error) {
       this.reportRedis(part, error);
-      this.reclaim.add(part);
+      part.needsClaim = true;
       return { part, entries: [], deliveries: undefined, claimed: true };
     }
   }
@@ -276,7 +283,7 @@ export class Reader {
       // Read under a lease that may have run out meanwhile (a pause, a stalled loop): hand nothing on.
       if (performance.now() >= part.validUntil || !part.reading) {
         this.stats.expired += entries.length;
-        this.reclaim.add(part);
+        part.needsClaim = true;
         continue;
       }
       const topic = this.topics[part.topic]!;
@@ -297,12 +304,12 @@ export class Reader {
           // Refused (admission, shedding, a rate limit, a full lane under reject): claimed again
           // once nothing of the partition is in flight. Unrouted (no subscription here any more):
           // the partition is given back, and its next owner claims them.
+          part.needsClaim = true;
           if (outcome === UNROUTED) {
             this.stats.unrouted += entries.length - i;
             if (part.reading) part.state = 'releasing';
           } else {
             this.stats.refused += entries.length - i;
-            this.reclaim.add(part);
           }
           break;
         }
@@ -311,7 +318,15 @@ export class Reader {
         if (haul.claimed) this.stats.redelivered++;
         this.stats.read++;
         dispatched++;
-        if (outcome === SENT_WAIT) await this.whenWritable();
+        if (outcome === SENT_WAIT) {
+          await this.whenWritable();
+          // The wait may have outlasted the lease: the rest of the haul stays pending, claimed again.
+          if (i + 1 < entries.length && (!part.reading || performance.now() >= part.validUntil)) {
+            this.stats.expired += entries.length - i - 1;
+            part.needsClaim = true;
+            break;
+          }
+        }
       }
       if (ids.length === 0) continue;
       parts.push(part);
@@ -337,7 +352,7 @@ export class Reader {
       }
     }
     for (const part of this.ownership.held.values()) if (part.toAck.length > 0 && !part.acking) void this.ack(part);
-    if (this.ackTimer === undefined && (this.batches.length > 0 || this.inFlight > 0)) {
+    if (this.ackTimer === undefined && !this.stopped && (this.batches.length > 0 || this.inFlight > 0)) {
       this.ackTimer = setTimeout(() => {
         this.ackTimer = undefined;
         this.pumpAcks();
@@ -365,7 +380,7 @@ export class Reader {
         part.toAck = ids.concat(part.toAck);
         part.acking = false;
         await sleep(20);
-        if (part.toAck.length > 0 && !part.acking) void this.ack(part);
+        if (part.toAck.length > 0 && !part.acking && !this.stopped) void this.ack(part);
         return;
       }
     }

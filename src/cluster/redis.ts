@@ -16,13 +16,21 @@
  */
 import { ClusterError } from './errors.ts';
 
+/** Options of one command: `timeout` ms it may wait to be sent (then it rejects, never sent). */
+export interface SendOptions {
+  readonly timeout?: number;
+}
+
 /** What the bridge uses of a client: raw commands. */
 export interface RedisCommands {
-  sendCommand(args: readonly (string | Buffer | Uint8Array)[]): Promise<unknown>;
+  sendCommand(args: readonly (string | Buffer | Uint8Array)[], options?: SendOptions): Promise<unknown>;
 }
 
 export interface RedisConnection extends RedisCommands {
+  /** Waits for commands sent, then disconnects. */
   close(): Promise<void>;
+  /** Disconnects now: whatever waits rejects. */
+  destroy(): void;
 }
 
 export interface RedisOptions {
@@ -40,7 +48,7 @@ interface ClientModule {
 interface NodeRedisClient {
   on(event: 'error', listener: (error: Error) => void): unknown;
   connect(): Promise<unknown>;
-  withTypeMapping(mapping: Record<number, unknown>): { sendCommand(args: unknown[]): Promise<unknown> };
+  withTypeMapping(mapping: Record<number, unknown>): { sendCommand(args: unknown[], options?: SendOptions): Promise<unknown> };
   close(): Promise<void>;
   destroy(): void;
 }
@@ -78,7 +86,7 @@ export async function connectRedis(options: RedisOptions, onConnectionError: (er
     lastError = error;
     if (!connected || performance.now() - reported < 1000) return;
     reported = performance.now();
-    onConnectionError(error);
+    onConnectionError(new ClusterError('ERR_CLUSTER_REDIS', 'redis.url', url, `connection: ${error.message} (reconnecting)`, { cause: error }));
   });
   // connectTimeout bounds the TCP connect only; a server that accepts and never answers is bounded here.
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -104,12 +112,19 @@ export async function connectRedis(options: RedisOptions, onConnectionError: (er
   connected = true;
   const typed = client.withTypeMapping({ [mod.RESP_TYPES.BLOB_STRING]: Buffer });
   return {
-    sendCommand: (args) => typed.sendCommand(args.map((a) => (a instanceof Uint8Array && !Buffer.isBuffer(a) ? Buffer.from(a.buffer, a.byteOffset, a.byteLength) : a))),
+    sendCommand: (args, options) => typed.sendCommand(args.map((a) => (a instanceof Uint8Array && !Buffer.isBuffer(a) ? Buffer.from(a.buffer, a.byteOffset, a.byteLength) : a)), options),
     close: async () => {
       try {
         await client.close();
       } catch {
         client.destroy();
+      }
+    },
+    destroy: () => {
+      try {
+        client.destroy();
+      } catch {
+        // already closed
       }
     },
   };

@@ -8,7 +8,7 @@
  * NOSCRIPT and the script is sent once with EVAL, which caches it again.
  */
 import { createHash } from 'node:crypto';
-import type { RedisCommands } from './redis.ts';
+import type { RedisCommands, SendOptions } from './redis.ts';
 
 export interface Script {
   readonly name: string;
@@ -140,12 +140,12 @@ return {members, soonest}
 `);
 
 /** Runs `s` with EVALSHA, falling back to EVAL once when the server does not know it (NOSCRIPT). */
-export async function runScript(redis: RedisCommands, s: Script, keys: readonly string[], args: readonly (string | number | Uint8Array)[]): Promise<unknown> {
+export async function runScript(redis: RedisCommands, s: Script, keys: readonly string[], args: readonly (string | number | Uint8Array)[], options?: SendOptions): Promise<unknown> {
   const rest = [String(keys.length), ...keys, ...args.map((a) => (typeof a === 'number' ? String(a) : a))];
   try {
-    return await redis.sendCommand(['EVALSHA', s.sha, ...rest]);
+    return await redis.sendCommand(['EVALSHA', s.sha, ...rest], options);
   } catch (error) {
     if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-    return redis.sendCommand(['EVAL', s.source, ...rest]);
+    return redis.sendCommand(['EVAL', s.source, ...rest], options);
   }
 }

@@ -13,7 +13,7 @@
 import { KEY_NONE } from '../../assembly/layout/dispatch.ts';
 import type { CoreOps } from '../../bindings/core-ops.ts';
 import { HandledMarks } from './handled-marks.ts';
-import { RECORD_CRASHES_OFFSET, RECORD_HEADER_BYTES } from './layout.ts';
+import { POLICY_BLOCK, RECORD_CRASHES_OFFSET, RECORD_HEADER_BYTES } from './layout.ts';
 import { RouteResult } from './producer.ts';
 import { SLOT_ACTIVE } from './subscription-table.ts';
 import type { ThreadRuntime } from './thread.ts';
@@ -25,7 +25,7 @@ const MAX_DELIVERIES = 0xffff;
 /**
  * What sendBytes did: SENT, handed to every receiver; SENT_WAIT, handed on, but wait for
  * whenWritable before more; UNROUTED, no subscription here; REFUSED, every receiver refused it
- * (a full lane under reject or drop-newest, admission, shedding, a rate limit): not handed on.
+ * (admission, shedding, a rate limit; a full lane never refuses: see sendBytes): not handed on.
  */
 export const SENT = 0;
 export const SENT_WAIT = 1;
@@ -88,7 +88,11 @@ export class ClusterPort {
     this.u8.set(bytes, topic.staging + RECORD_HEADER_BYTES);
     const crashes = (topic.staging + RECORD_CRASHES_OFFSET) >> 1;
     this.u16[crashes] = Math.min(Math.max(deliveries, 1), MAX_DELIVERIES) - 1;
-    const all = this.runtime.producer.route(topic, 0, topic.staging, 0, this.result);
+    // Under 'block' whatever the subscription's policy: a full lane keeps the entry in this
+    // thread's backlog, in order, where a HandledMarks mark counts it. Dropping it (drop-*,
+    // reject) would let its mark pass unhandled; caller-runs would run an async handler no lane
+    // TAIL waits for. The reader waits for whenWritable instead: back-pressure toward Redis.
+    const all = this.runtime.producer.route(topic, 0, topic.staging, POLICY_BLOCK, this.result);
     this.u16[crashes] = 0;
     const result = this.result;
     if (result.accepted === 0) return result.refused > 0 ? REFUSED : UNROUTED;

@@ -42,9 +42,9 @@ export default defineHandlers(clusterTopics, {
       write(`o ${m.producer} ${m.seq} ${m.key} ${ctx.deliveries} ${Date.now()}\n`);
     },
   },
-  /** As `order`, 200 µs each: lanes fill. */
-  slowOrder: {
-    topic: 'order',
+  /** `limited`, logged as `order`, 200 µs each: admission refuses what comes meanwhile. */
+  limited: {
+    topic: 'limited',
     handle(m, ctx) {
       const until = performance.now() + 0.2;
       while (performance.now() < until);
