@@ -301,7 +301,7 @@ export class Reader {
         const outcome = this.port.sendBytes(topic, bytes, haul.deliveries?.[i] ?? 1);
         if (outcome === UNROUTED || outcome === REFUSED) {
           // Not handed on: this entry and the rest of the haul stay pending in Redis, in order.
-          // Refused (admission, shedding, a rate limit, a full lane under reject): claimed again
+          // Refused (admission, shedding, a rate limit; a full lane never refuses): claimed again
           // once nothing of the partition is in flight. Unrouted (no subscription here any more):
           // the partition is given back, and its next owner claims them.
           part.needsClaim = true;
