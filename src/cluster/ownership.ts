@@ -187,7 +187,8 @@ export class Ownership {
         const part = parts[i]!;
         const result = renewed[i]!;
         if (result.status === 'fulfilled' && result.value === 1) part.validUntil = sent + leaseMs - this.margin;
-        else if (result.status === 'fulfilled' && part.state !== 'lost') this.lose(part);
+        // Not ours any more — unless the reader forgot it meanwhile (released: no loss).
+        else if (result.status === 'fulfilled' && this.held.get(part.topic * 65536 + part.partition) === part) this.lose(part);
       }
       const replies = await membersReplies;
       for (let t = 0; t < replies.length; t++) {

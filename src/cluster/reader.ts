@@ -217,7 +217,8 @@ export class Reader {
     const ids: string[] = [];
     const now = performance.now();
     for (const part of this.ownership.held.values()) {
-      if (!part.reading) continue;
+      // One being given back or lost waits for its acknowledgements, then the loop forgets it: poll.
+      if (!part.reading) return false;
       if (part.state !== 'active' || part.lastSeen === undefined || part.needsClaim || now >= part.validUntil || part.inFlight >= this.options.maxInFlight) return false;
       streams.push(part.stream);
       ids.push(part.lastSeen);
