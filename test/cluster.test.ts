@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { rmSync } from 'node:fs';
 import { createEngine, type Engine } from '../src/index.ts';
 import { ClusterError, createCluster } from '../src/cluster/index.ts';
+import { ownerOf } from '../src/cluster/placement.ts';
 import { CORE_BUILD, STRESS } from './harness.ts';
 import { startRedis, type RedisServer } from './cluster/redis-server.ts';
 import { clusterTopics, type ClusterTopics } from './cluster/cluster-topics.ts';
@@ -82,9 +83,13 @@ describe('subscriptions decide membership', () => {
     const a = await createEngine({ topics: clusterTopics, handlers: HANDLERS, workers: 1, coreBuild: CORE_BUILD });
     const b = await createEngine({ topics: clusterTopics, handlers: HANDLERS, workers: 1, coreBuild: CORE_BUILD });
     const subA = await a.subscribe('order', { handler: 'order', mode: 'keyed' });
-    const options = { redis: { url: redis.url }, name, topics: { order: { partitions: 6 } }, leaseMs: 400 };
-    const ca = await createCluster(a, options);
-    const cb = await createCluster(b, options);
+    // Fixed node names: rendezvous placement is then fixed too, and b must win some partitions
+    // (with random names, b wins none of 6 one time in 64).
+    const partitions = 16;
+    expect(Array.from({ length: partitions }, (_, p) => ownerOf(['a', 'b'], 'order', p)).filter((o) => o === 'b').length).toBeGreaterThan(0);
+    const options = { redis: { url: redis.url }, name, topics: { order: { partitions } }, leaseMs: 400 };
+    const ca = await createCluster(a, { ...options, node: 'a' });
+    const cb = await createCluster(b, { ...options, node: 'b' });
     let seq = 0;
     const publish = async (n: number): Promise<void> => {
       for (const end = seq + n; seq < end; seq++) cb.publish('order', { producer: 0, seq, key: seq % 53, sent: Date.now() });
@@ -93,12 +98,12 @@ describe('subscriptions decide membership', () => {
     const handled = (): number => account(readHandled(handledDir()), [seq]).distinct;
     await publish(2000);
     await until(() => handled() === seq, 30_000, 'a to handle the first orders');
-    expect(ca.stats().partitions).toHaveLength(6);
+    expect(ca.stats().partitions).toHaveLength(partitions);
     expect(cb.stats().partitions).toHaveLength(0);
     expect(cb.stats().members.order).toEqual([ca.node]);
 
     const subB = await b.subscribe('order', { handler: 'order', mode: 'keyed' });
-    await until(() => cb.stats().partitions.length > 0 && ca.stats().partitions.length + cb.stats().partitions.length === 6, 10_000, 'b to take a share');
+    await until(() => cb.stats().partitions.length > 0 && ca.stats().partitions.length + cb.stats().partitions.length === partitions, 10_000, 'b to take a share');
     await publish(2000);
     // a leaves the topic while orders keep coming: its partitions go to b, with what was pending in them.
     await subA.unsubscribe();
@@ -107,7 +112,7 @@ describe('subscriptions decide membership', () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     await until(() => handled() === seq, 30_000, 'every order handled');
-    await until(() => cb.stats().partitions.length === 6 && ca.stats().partitions.length === 0, 10_000, 'b to hold every partition');
+    await until(() => cb.stats().partitions.length === partitions && ca.stats().partitions.length === 0, 10_000, 'b to hold every partition');
     await subB.unsubscribe();
     await Promise.all([ca.close(), cb.close()]);
     await Promise.all([a.close(), b.close()]);
