@@ -31,6 +31,15 @@ export class BatchPublisher {
   private readonly f64: Float64Array;
   private readonly router: number;
   private readonly result: RouteResult;
+  /**
+   * What the last publishBatch with requests (a correlation base) did, for RequestBatches: 1 for
+   * every thread it pushed to or ran inline, its records no subscription receives, and how many no
+   * receiver refused. Left as they were by plain publishBatch calls.
+   */
+  readonly reached: Uint8Array;
+  unrouted = 0;
+  taken = 0;
+  private tracking = false;
 
   constructor(
     private readonly thread: number,
@@ -58,18 +67,27 @@ export class BatchPublisher {
     this.f64 = new Float64Array(buffer);
     this.router = arena.router(0).address;
     this.result = new RouteResult(shape.routerSubscriptions);
+    this.reached = new Uint8Array(shape.threads);
   }
 
   /**
    * Publishes `messages` (each validated by the setters). A lane that fills up mid-chunk gets its
    * policy from that record on, exactly as in publish(). Returns how many messages no receiver
    * refused. A message that fails validation throws after the ones before it were published.
-   * Every message goes in class `priority` (default: the topic's).
+   * Every message goes in class `priority` (default: the topic's). With `correlationBase` nonzero
+   * message i is a request with correlation id `correlationBase + i` (RequestBatches), and
+   * `reached`, `unrouted` and `taken` say where the batch went.
    */
-  publishBatch(topic: TopicRuntime, messages: readonly Record<string, unknown>[], priority: number = topic.priority): number {
+  publishBatch(topic: TopicRuntime, messages: readonly Record<string, unknown>[], priority: number = topic.priority, correlationBase = 0): number {
     const size = this.shape.recordSize;
     const staging = this.scratch.batchStaging;
     let taken = 0;
+    this.tracking = correlationBase !== 0;
+    if (this.tracking) {
+      this.reached.fill(0);
+      this.unrouted = 0;
+      this.taken = 0;
+    }
     for (let start = 0; start < messages.length; start += BATCH_RECORDS) {
       const count = Math.min(BATCH_RECORDS, messages.length - start);
       let staged = 0;
@@ -79,13 +97,14 @@ export class BatchPublisher {
           if (message === null || typeof message !== 'object') throw new ConfigError(`messages[${start + staged}]`, message, 'must be an object with one property per field');
           const record = staging + staged * size;
           this.u16[(record + RECORD_TOPIC_OFFSET) >> 1] = topic.id;
-          this.u32[(record + RECORD_CORRELATION_OFFSET) >> 2] = 0;
+          this.u32[(record + RECORD_CORRELATION_OFFSET) >> 2] = correlationBase === 0 ? 0 : correlationBase + start + staged;
           this.u16[(record + RECORD_REPLY_TO_OFFSET) >> 1] = this.thread;
           this.u16[(record + RECORD_FLAGS_OFFSET) >> 1] = priority << RECORD_PRIORITY_SHIFT;
           topic.assign(topic.batchWriter.at(record + RECORD_HEADER_BYTES), message);
         }
       } finally {
         taken += this.dispatchStaged(topic, staged, priority);
+        if (this.tracking) this.taken = taken;
       }
     }
     return taken;
@@ -110,8 +129,10 @@ export class BatchPublisher {
         // (dispatchBatch would push straight into the ring, ahead of them). Likewise a topic with
         // an admission limit or shedding: each delivery asks Producer.admit.
         for (; i < count; i++) {
-          producer.route(topic, 0, batchStaging + i * size, 0, result, priority);
+          const record = batchStaging + i * size;
+          producer.route(topic, this.u32[(record + RECORD_CORRELATION_OFFSET) >> 2]!, record, 0, result, priority);
           if (result.refused === 0) taken++;
+          if (this.tracking) this.track(result, result.routed !== 0 || result.refused !== 0);
         }
         break;
       }
@@ -122,6 +143,10 @@ export class BatchPublisher {
       );
       const routed = this.u32[words + (DISPATCH_ROUTED_OFFSET >> 2)]!;
       const unrouted = this.u32[words + (DISPATCH_UNROUTED_OFFSET >> 2)]!;
+      if (this.tracking) {
+        this.unrouted += unrouted;
+        for (let c = 0, at = pushedCounts >> 2; c < this.reached.length; c++) if (this.u32[at + c] !== 0) this.reached[c] = 1;
+      }
       lanes.collectPushed(pushedCounts, priority);
       const whole = done < 0 ? 0 : done;
       this.f64[stats + TOPIC_STAT_ROUTED]! += routed;
@@ -143,9 +168,19 @@ export class BatchPublisher {
       lanes.flushAllLanes(); // our own unflushed records may be what fills the lane
       producer.pushRoutes(record, failed, entries, stats, 0, result);
       if (result.refused === 0) taken++;
+      if (this.tracking) this.track(result, true);
       i += done + 1;
     }
     lanes.flushFullLanes();
     return taken;
+  }
+
+  /**
+   * Notes where one record of the per-record path went (tracking requests): `routed` unless no
+   * subscription receives it (a rate limit's refusal has routed 0 too, but refused 1).
+   */
+  private track(result: RouteResult, routed: boolean): void {
+    if (!routed) this.unrouted++;
+    for (let j = 0; j < result.accepted; j++) this.reached[result.consumers[j]!] = 1;
   }
 }

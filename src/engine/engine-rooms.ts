@@ -12,6 +12,7 @@ import type { ValidatedOptions } from './options.ts';
 import type { Platform } from './platform.ts';
 import { Recovery } from './recovery.ts';
 import { Reporter } from './reporter.ts';
+import { RequestBatches } from './request-batches.ts';
 import { Requests } from './requests.ts';
 import { Stats } from './stats.ts';
 import { Subscriptions } from './subscriptions.ts';
@@ -61,7 +62,8 @@ export function engineRooms(
   });
   const { producer, controls } = runtime;
   runtime.admission.initialize(); // rate buckets full, before any worker publishes
-  requests = new Requests(arena.memory, producer, reporter, shape.routerSubscriptions, runtime.latency);
+  const batches = new RequestBatches(arena.memory, producer, runtime.batch, reporter, shape.threads);
+  requests = new Requests(arena.memory, producer, reporter, shape.routerSubscriptions, runtime.latency, batches);
   const handlerNames = Object.keys(handlerModule.handlers).sort();
   const recovery = new Recovery(core, arena, shape, controls, arena.router(0).address, runtime.admission);
   supervisor = new Supervisor(

@@ -230,6 +230,24 @@ export class Engine<T extends TopicMap, M extends HandlerModule<T, any> = Handle
     return this.requests.send(runtime, fields, options, true) as Promise<TopicReply<T, K>[]>;
   }
 
+  /**
+   * Sends one request per message (like publishBatch: staged and routed by one core call per 256)
+   * and resolves with one array: reply i answers messages[i] (the first reply, if several
+   * subscriptions receive the topic). At most MAX_REQUEST_BATCH (65 536) messages per call. One
+   * promise for the whole batch, and no per-request promise or table entry: the way to many
+   * requests per second. Rejects as a whole, with the rejections of request(), at the first failed
+   * request (its index in the message) or when any request is refused or has no subscriber;
+   * `timeout` and `signal` apply to the whole batch. A message that fails validation throws a
+   * ConfigError naming `messages[i]` after the requests before it were sent (their replies then
+   * count as lateReplies). Round trips of batched requests are not sampled into engine.latency().
+   */
+  requestBatch<K extends ReplyTopicName<T> & TopicName<T>>(topic: K, messages: readonly TopicMessage<T, K>[], options: RequestOptions = {}): Promise<TopicReply<T, K>[]> {
+    const runtime = this.topic(topic);
+    const cls = priorityOf(runtime, options?.priority);
+    this.keepAlive.hold();
+    return this.requests.batches.send(runtime, messages, options, cls) as Promise<TopicReply<T, K>[]>;
+  }
+
   // ── subscriptions ───────────────────────────────────────────────────────────────────────────
 
   /**

@@ -14,6 +14,7 @@ import type { Reporter } from './reporter.ts';
 import { priorityOf, type TopicRuntime } from './topic-runtime.ts';
 import type { RequestOptions } from './types.ts';
 import type { LatencyProbe } from './latency.ts';
+import { BATCH_CORRELATION, type RequestBatches } from './request-batches.ts';
 
 interface PendingRequest {
   /** requestAll: resolve with every receiver's reply; request: with the first. */
@@ -38,12 +39,16 @@ export class Requests {
   private readonly result: RouteResult;
   private readonly u16: Uint16Array;
   private readonly u32: Uint32Array;
-  /** Replies that came after their request was settled or gone. */
-  lateReplies = 0;
+  private lateSingle = 0;
 
-  /** Requests waiting for their replies. */
+  /** Replies that came after their request (or batch) was settled or gone. */
+  get lateReplies(): number {
+    return this.lateSingle + this.batches.lateReplies;
+  }
+
+  /** Requests and request batches waiting for their replies. */
   get pendingCount(): number {
-    return this.pending.size;
+    return this.pending.size + this.batches.pendingCount;
   }
 
   constructor(
@@ -53,6 +58,8 @@ export class Requests {
     routerSubscriptions: number,
     /** Thread 0's latency probe: round trips (latency.ts). */
     private readonly latency: LatencyProbe,
+    /** requestBatch's pending batches: replies whose correlation has BATCH_CORRELATION go there. */
+    readonly batches: RequestBatches,
   ) {
     this.u16 = new Uint16Array(memory.buffer);
     this.u32 = new Uint32Array(memory.buffer);
@@ -76,7 +83,8 @@ export class Requests {
     // Validate and stage before anything is routed.
     topic.assign(topic.writer, fields as Record<string, unknown>);
     const correlation = this.nextCorrelation;
-    this.nextCorrelation = this.nextCorrelation === 0xffffffff ? 1 : this.nextCorrelation + 1;
+    // Bit 31 marks a batch's requests (RequestBatches): request() ids stay below it.
+    this.nextCorrelation = this.nextCorrelation === BATCH_CORRELATION - 1 ? 1 : this.nextCorrelation + 1;
     // Registered before routing: a caller-runs handler replies synchronously, inside route().
     let settle!: { resolve(value: unknown): void; reject(error: Error): void };
     const promise = new Promise<unknown>((resolve, reject) => { settle = { resolve, reject }; });
@@ -126,9 +134,13 @@ export class Requests {
   /** A reply record for this thread (thread 0's consumer hands it over). */
   onReply(record: number, topic: TopicRuntime): void {
     const correlation = this.u32[(record + RECORD_CORRELATION_OFFSET) >> 2]!;
+    if (correlation >= BATCH_CORRELATION) {
+      this.batches.onReply(record, topic, correlation);
+      return;
+    }
     const entry = this.pending.get(correlation);
     if (entry === undefined) {
-      this.lateReplies++;
+      this.lateSingle++;
       return;
     }
     const flags = this.u16[(record + RECORD_FLAGS_OFFSET) >> 1]!;
@@ -148,6 +160,7 @@ export class Requests {
 
   /** Rejects every pending request that `thread` took (its worker stays down). */
   rejectTakenBy(thread: number, error: Error): void {
+    this.batches.rejectTakenBy(thread, error);
     for (const entry of [...this.pending.values()]) {
       if (entry.consumers.includes(thread)) {
         entry.cleanup();
@@ -158,6 +171,10 @@ export class Requests {
 
   /** Rejects the pending request `correlation` (if it still waits) with `error`. */
   fail(correlation: number, error: Error): void {
+    if (correlation >= BATCH_CORRELATION) {
+      this.batches.failCorrelation(correlation, error);
+      return;
+    }
     const entry = this.pending.get(correlation);
     if (entry === undefined) return;
     entry.cleanup();
@@ -166,6 +183,7 @@ export class Requests {
 
   /** Rejects every pending request with ERR_ENGINE_CLOSED. */
   rejectAllClosed(): void {
+    this.batches.rejectAllClosed();
     for (const entry of [...this.pending.values()]) {
       entry.cleanup();
       entry.reject(new EngineError('ERR_ENGINE_CLOSED', 'topic', entry.topic.name, 'the engine closed before the reply came'));
