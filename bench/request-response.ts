@@ -33,6 +33,11 @@ import { makeEntry, selected, type BenchOptions, type EngineBenchEntry, type Eng
 const SUITE = 'request-response';
 const CASE = 'add a+b, 2 workers';
 const SPEEDUP_CASE = 'engine ÷ best pool';
+/** Requests per requestBatch call, and calls in flight (BATCH × BATCHES_IN_FLIGHT = WINDOW). */
+const BATCH = 256;
+const BATCHES_IN_FLIGHT = 2;
+const BATCH_CASE = `add a+b, 2 workers, requestBatch ${BATCH}`;
+const BATCH_SPEEDUP_CASE = 'requestBatch ÷ best pool';
 const HANDLERS = new URL('./engine/rr-handlers.js', import.meta.url);
 const TASK_FILE = new URL('./workers/rr-add.js', import.meta.url).href;
 const WORKERS = 2;
@@ -132,19 +137,67 @@ function createPool(who: PoolWho): Pool {
 }
 
 /**
+ * Completes `n` requests through `callBatch` in batches of `batch` with `inFlight` batches
+ * outstanding (a sliding window of batches: each batch's continuation verifies it and sends the
+ * next). `inFlight` message arrays of reused objects: requestBatch stages a batch before it
+ * returns, so an array is free again at once.
+ */
+function batchWindow<R>(
+  n: number, batch: number, inFlight: number, callBatch: (messages: readonly { a: number; b: number }[]) => Promise<readonly R[]>,
+  sumOf: (reply: R) => number, workerOf: (reply: R) => number,
+): Promise<WindowResult> {
+  return new Promise<WindowResult>((resolve, reject) => {
+    const result: WindowResult = { count: 0, mismatches: 0, firstMismatch: '', total: 0, perWorker: new Array<number>(WORKERS).fill(0) };
+    const arrays = Array.from({ length: inFlight }, () => Array.from({ length: batch }, () => ({ a: 0, b: 0 })));
+    let issued = 0;
+    let failed = false;
+    const issue = (slot: number): void => {
+      const first = issued;
+      const size = Math.min(batch, n - first);
+      issued += size;
+      const messages = size === batch ? arrays[slot]! : arrays[slot]!.slice(0, size);
+      for (let k = 0; k < size; k++) {
+        messages[k]!.a = valueOf(first + k);
+        messages[k]!.b = operandB(first + k);
+      }
+      callBatch(messages).then((replies) => {
+        for (let k = 0; k < size; k++) {
+          const i = first + k;
+          const sum = sumOf(replies[k]!);
+          const expected = (valueOf(i) + operandB(i)) >>> 0;
+          if (sum !== expected && result.mismatches++ === 0) result.firstMismatch = `request ${i}: expected ${expected}, answered ${sum}`;
+          result.total = (result.total + sum) >>> 0;
+          const worker = workerOf(replies[k]!);
+          if (worker >= 0 && worker < WORKERS) result.perWorker[worker]!++;
+        }
+        result.count += size;
+        if (issued < n) issue(slot);
+        else if (result.count === n) resolve(result);
+      }, (error: unknown) => {
+        if (failed) return;
+        failed = true;
+        reject(error as Error);
+      });
+    };
+    for (let slot = 0; slot < inFlight && issued < n; slot++) issue(slot);
+    if (n === 0) resolve(result);
+  });
+}
+
+/**
  * The speedup entry: wasm's median over the faster pool's median; min/max pair the extremes. Made
  * only when wasm and both pools were selected; unverified (no value) if any of them failed.
  */
-function speedupEntry(entries: readonly EngineBenchEntry[], runs: number): EngineBenchEntry {
-  const find = (who: EngineWho): EngineBenchEntry | undefined => entries.find((e) => e.case === CASE && e.metric === 'msgs_per_s' && e.who === who);
+function speedupEntry(entries: readonly EngineBenchEntry[], runs: number, engineCase: string, speedupCase: string): EngineBenchEntry {
+  const find = (who: EngineWho): EngineBenchEntry | undefined => entries.find((e) => e.case === (who === 'wasm' ? engineCase : CASE) && e.metric === 'msgs_per_s' && e.who === who);
   const sides = (['wasm', ...POOLS] as const).map((who) => ({ who, entry: find(who) }));
   const failed = sides.find(({ entry }) => entry === undefined || !entry.verified || entry.runs === 0);
   if (failed !== undefined) {
-    return makeEntry(SUITE, SPEEDUP_CASE, 'wasm', 'speedup', [], runs, `${failed.who}: ${failed.entry?.error ?? 'no verified timed runs'}`);
+    return makeEntry(SUITE, speedupCase, 'wasm', 'speedup', [], runs, `${failed.who}: ${failed.entry?.error ?? 'no verified timed runs'}`);
   }
   const [wasm, ...pools] = sides.map(({ entry }) => entry!) as [EngineBenchEntry, ...EngineBenchEntry[]];
   const best = pools.reduce((a, b) => (b.median > a.median ? b : a));
-  const entry = makeEntry(SUITE, SPEEDUP_CASE, 'wasm', 'speedup', [wasm.median / best.median], 1, undefined);
+  const entry = makeEntry(SUITE, speedupCase, 'wasm', 'speedup', [wasm.median / best.median], 1, undefined);
   entry.min = wasm.min / best.max;
   entry.max = wasm.max / best.min;
   entry.runs = Math.min(wasm.runs, best.runs);
@@ -155,8 +208,9 @@ function speedupEntry(entries: readonly EngineBenchEntry[], runs: number): Engin
 export async function runRequestResponse(options: BenchOptions, log: (line: string) => void): Promise<EngineBenchEntry[]> {
   const picked = (who: EngineWho): boolean => selected(options, SUITE, CASE, who);
   const backends = BACKENDS.filter(picked);
+  const batchBackends = BACKENDS.filter((who) => selected(options, SUITE, BATCH_CASE, who));
   const pools = POOLS.filter(picked);
-  if (backends.length === 0 && pools.length === 0) return [];
+  if (backends.length === 0 && batchBackends.length === 0 && pools.length === 0) return [];
   const n = runSize(options, ENGINE_REQUESTS);
   const pn = runSize(options, POOL_REQUESTS);
   const expected = expectedTotal(n);
@@ -165,7 +219,7 @@ export async function runRequestResponse(options: BenchOptions, log: (line: stri
   const poolByWho = new Map<PoolWho, Pool>();
   const entries: EngineBenchEntry[] = [];
   try {
-    await engines.startEach(backends, { topics: rrTopics, handlers: HANDLERS, workers: WORKERS, ringCapacity: RING_CAPACITY }, [
+    await engines.startEach([...new Set([...backends, ...batchBackends])], { topics: rrTopics, handlers: HANDLERS, workers: WORKERS, ringCapacity: RING_CAPACITY }, [
       ['add', { handler: 'add', mode: 'group', workers: [0, 1] }],
     ]);
     for (const who of pools) poolByWho.set(who, createPool(who));
@@ -197,11 +251,26 @@ export async function runRequestResponse(options: BenchOptions, log: (line: stri
         },
       })),
     ];
-    entries.push(...await measureSides(SUITE, CASE, sides, ['msgs_per_s'], options, log));
-    if (backends.includes('wasm') && pools.length === POOLS.length) {
-      const speedup = speedupEntry(entries, options.runs);
+    if (sides.length > 0) entries.push(...await measureSides(SUITE, CASE, sides, ['msgs_per_s'], options, log));
+    if (batchBackends.length > 0) {
+      log(`${SUITE} ${BATCH_CASE}: ${BATCHES_IN_FLIGHT} requestBatch calls of ${BATCH} in flight, ${n.toLocaleString('en')} requests per run`);
+      const batchSides = batchBackends.map((who): Side => ({
+        who,
+        run: async () => {
+          const { result, seconds } = await engines.timed(who, `${who} ${BATCH_CASE}`, runTimeoutMs(n, MIN_RATE), (engine) => batchWindow(
+            n, BATCH, BATCHES_IN_FLIGHT, (messages) => engine.requestBatch('add', messages), (r) => r.sum, (r) => r.worker,
+          ));
+          checkResult(result, n, expected, true);
+          return { msgs_per_s: n / seconds };
+        },
+      }));
+      entries.push(...await measureSides(SUITE, BATCH_CASE, batchSides, ['msgs_per_s'], options, log));
+    }
+    for (const [engineCase, speedupCase, engineSides] of [[CASE, SPEEDUP_CASE, backends], [BATCH_CASE, BATCH_SPEEDUP_CASE, batchBackends]] as const) {
+      if (!engineSides.includes('wasm') || pools.length !== POOLS.length) continue;
+      const speedup = speedupEntry(entries, options.runs, engineCase, speedupCase);
       entries.push(speedup);
-      log(`  speedup (wasm ÷ best pool): ${speedup.verified ? `${speedup.median.toFixed(2)}× [${speedup.min.toFixed(2)}–${speedup.max.toFixed(2)}]` : `not computed (${speedup.error})`}`);
+      log(`  ${speedupCase} (wasm): ${speedup.verified ? `${speedup.median.toFixed(2)}× [${speedup.min.toFixed(2)}–${speedup.max.toFixed(2)}]` : `not computed (${speedup.error})`}`);
     }
   } finally {
     await Promise.all([engines.close(), ...[...poolByWho.values()].map((pool) => pool.destroy())]);
