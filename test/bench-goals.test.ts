@@ -39,7 +39,7 @@ function meetingRun(): ResultEntry[] {
     entry('request-response', 'add a+b, 2 workers', 'piscina', 'msgs_per_s', 0.05e6),
     entry('request-response', 'add a+b, 2 workers', 'tinypool', 'msgs_per_s', 0.1e6),
     entry('request-response', 'engine ÷ best pool', 'wasm', 'speedup', 10),
-    entry('request-response', 'requestBatch, 2 workers', 'wasm', 'msgs_per_s', 3.2e6),
+    entry('request-response', 'add a+b, 2 workers, requestBatch 256', 'wasm', 'msgs_per_s', 3.2e6),
     entry('request-response', 'requestBatch ÷ best pool', 'wasm', 'speedup', 32),
     entry('ping-pong', 'worker↔worker', 'wasm', 'rtt_p50_us', 0.9),
     entry('ping-pong', 'worker↔worker', 'sab-ring', 'rtt_p50_us', 0.6),
