@@ -22,11 +22,16 @@
  *   spinning ping-pong ÷ raw rings   ping-pong / worker↔worker / wasm ÷ sab-ring / rtt_p50_us   (engine-pingpong.ts)
  *   Wasm ÷ JS                        one-to-one / engine publishBatch 256 / wasm ÷ js / msgs_per_s
  *   zero GC events                   memory / publisher and consumer / wasm and js / gc_events  (memory.ts)
- *   large messages (informational)   large-messages / a case naming "4 KiB" (and one naming "64 KiB")
- *                                    / wasm, else any side / speedup: the engine's MB/s ÷ postMessage
- *                                    with transfer. The suite may not be in the tree: it is matched by
- *                                    suite, metric and the size in the case name, so "64 KiB" is
- *                                    never taken for "4 KiB".
+ *   large messages (informational)   large-messages / 4 KiB, engine ÷ postMessage transfer / wasm / speedup
+ *                                    large-messages / 60 KiB, engine ÷ postMessage transfer / wasm / speedup
+ *                                    (the engine's messages/s over postMessage's with the payload
+ *                                    transferred: the same bytes a message, so the MB/s ratio; 60 KiB
+ *                                    as the largest size an engine message holds, 64 KiB if one
+ *                                    ever does). The suite may not be in the tree yet, and its names
+ *                                    may move: a case is matched by suite, metric, the size in its
+ *                                    name ("64 KiB" is never taken for "4 KiB") and the word
+ *                                    "transfer", not "broadcast" (its clone, memcpy and broadcast
+ *                                    speedups are other rows); wasm first, else any side.
  */
 import { formatCount, formatNumber, formatRatio } from './format.ts';
 import { better, roundForJson, type ResultEntry } from './results.ts';
@@ -136,12 +141,16 @@ const REQUESTS = { suite: 'request-response', case: 'add a+b, 2 workers', metric
 const SPINNING = { suite: 'ping-pong', case: 'worker↔worker', metric: 'rtt_p50_us' } as const;
 const at = (op: GoalTarget['op'], value: number, unit: GoalTarget['unit'] = '×'): GoalTarget => ({ op, value, unit });
 
-/** A speedup entry of the large-messages suite, its case naming `size` (e.g. '4 KiB', not '64 KiB'). */
-function largeMessages(size: string): EntryQuery {
-  const [amount, unit] = size.split(' ');
+/**
+ * A speedup of the large-messages suite over postMessage with transfer, main → 1 worker: its case
+ * names one of `kib` (e.g. [60, 64]: '60 KiB' or '64 KiB', never '4 KiB' inside '64 KiB') and
+ * 'transfer', and not 'broadcast'.
+ */
+function largeMessages(kib: readonly number[]): EntryQuery {
+  const size = `(?:|.*[^0-9.])(?:${kib.join('|')})\\s*KiB`;
   return {
     suite: 'large-messages', metric: 'speedup', who: null,
-    case: { pattern: new RegExp(`(^|[^0-9.])${amount}\\s*${unit}`, 'i'), name: `a case naming ${size}` },
+    case: { pattern: new RegExp(`^(?!.*broadcast)(?=.*transfer)${size}`, 'i'), name: `${kib.join(' or ')} KiB, engine ÷ postMessage transfer` },
   };
 }
 
@@ -194,11 +203,11 @@ export const GOALS: readonly Goal[] = [
   },
   {
     kind: 'entry', id: 'large-4KiB', goal: '4 KiB messages: engine MB/s ÷ postMessage with transfer',
-    entry: largeMessages('4 KiB'), target: null,
+    entry: largeMessages([4]), target: null,
   },
   {
-    kind: 'entry', id: 'large-64KiB', goal: '64 KiB messages: engine MB/s ÷ postMessage with transfer',
-    entry: largeMessages('64 KiB'), target: null,
+    kind: 'entry', id: 'large-60-64KiB', goal: '60–64 KiB messages: engine MB/s ÷ postMessage with transfer',
+    entry: largeMessages([60, 64]), target: null,
   },
 ];
 
