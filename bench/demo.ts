@@ -12,7 +12,8 @@
  * percentiles (p50/p99/p99.9) of move and storm and the round trips of `where` (engine.latency()). The benchmark is the quick variant of the
  * suites in bench/ (throughput with a postMessage baseline, ping-pong latency, request/response
  * vs Piscina and tinypool), every run verified. A progress line runs through both phases; the
- * run warns when the machine was busy before it, ends with a summary (summary.ts) and writes
+ * run warns when the machine was busy before it, ends with a summary (summary.ts) and the
+ * performance goals its entries cover (goals.ts; the others say not measured), and writes
  * demo.json with a report, a throughput chart and a latency chart (ping-pong and request() round
  * trips by percentile) beside it into bench/results/local/ (ignored by git), or, with
  * --reference, over the committed reference run in bench/results/. The whole suite is
@@ -32,7 +33,8 @@ import { Progress } from './progress.ts';
 import { LOCAL_DIR, REFERENCE_DIR, whereFilesWent, writeRun } from './report.ts';
 import { runRequestResponse } from './request-response.ts';
 import type { BenchOptions, EngineBenchEntry, LatencyDistribution } from './results.ts';
-import { summaryLines } from './summary.ts';
+import { goalLines, summaryLines } from './summary.ts';
+import { evaluateGoals } from './goals.ts';
 
 const USAGE = 'usage: node build/bench/demo.js [--quick] [--reference]   (npm start [-- --quick])';
 const RUNS = 5;
@@ -126,8 +128,11 @@ async function main(): Promise<void> {
   console.log(`Summary: medians of ${RUNS} runs (the game server: one run each); min–max in the report`);
   console.log();
   for (const line of summaryLines([...demo, ...entries])) console.log(line);
+  const goals = evaluateGoals(entries);
+  console.log();
+  for (const line of goalLines(goals)) console.log(line);
 
-  const files = writeRun({ env, entries: [...demo, ...entries], distributions }, reference ? REFERENCE_DIR : LOCAL_DIR, 'demo');
+  const files = writeRun({ env, entries: [...demo, ...entries], distributions, goals }, reference ? REFERENCE_DIR : LOCAL_DIR, 'demo');
   console.log();
   if (warning !== null) console.log(warning);
   for (const line of whereFilesWent(files, reference, 'npm start --')) console.log(line);

@@ -1,7 +1,7 @@
 /**
- * Engine round-trip latency: worker-to-worker ping-pong while both workers spin, the same game
- * with parked workers (spin: 0) beside postMessage and Atomics.wait/notify baselines, and the
- * main thread's request() round trip.
+ * Engine round-trip latency: worker-to-worker ping-pong while both workers spin, beside the same
+ * game over two raw SAB rings; the same game with parked workers (spin: 0) beside postMessage and
+ * Atomics.wait/notify baselines; and the main thread's request() round trip.
  *
  *   main ── start{rounds} ──▶ worker A (0)                        worker B (1)
  *                              pong handler: RTT sample,  ── ping ──▶ ping handler
@@ -10,6 +10,8 @@
  *
  *   main ── request('echo', {x}) ──▶ worker A ── reply {y: x+1} ──▶ main     (one at a time)
  *
+ *   spinning baseline: worker A ── ping ring ──▶ worker B      (two SPSC rings on a SAB, both spin)
+ *                      worker A ◀── pong ring ── worker B
  *   parked baselines:  worker A ── postMessage ──▶ worker B   (MessageChannel, event loops)
  *                      worker A ── Atomics.notify ──▶ worker B (SharedArrayBuffer, Atomics.wait)
  *
@@ -21,6 +23,11 @@
  * pp-histogram.ts) and reports its spectrum (p50 … p99.99, max). Workers spin SPIN polls before
  * parking, far longer than a round trip, so the game runs without parking. Verified: A saw every
  * pong, in order, with the checksum of the values B computed from A's pings.
+ *
+ * Beside it, in the same case, the raw floor (side 'sab-ring'): two worker_threads playing the same
+ * game over two hand-written SPSC rings on a SharedArrayBuffer, one per direction, both spinning
+ * on the other's index (bench/workers/pp-sab-ring.ts): what the engine's game would cost with no
+ * routing, handlers or accounting. Same rounds, same histogram, same checks.
  *
  * Parked: the same game on engines created with `spin: 0`, so each worker parks as soon as its
  * lanes are empty and every hop pays a notify and a wake-up. Beside it, in the same case, two
@@ -48,6 +55,7 @@ import {
   type RunSizes, type Side,
 } from './engine-common.ts';
 import { PP_ATOMICS_BYTES, PING_SEQ_OFFSET, STOP } from './workers/pp-atomics.ts';
+import { PP_SAB_RING_BYTES, stopPpSabRing } from './workers/pp-sab-ring.ts';
 import {
   SPECTRUM_PERCENTILES, recordRttMs, rttHistogram, rttSpectrumUs, type GameReport, type RttHistogram, type RttSpectrum,
 } from './workers/pp-histogram.ts';
@@ -219,6 +227,7 @@ function baselineSide(spectra: CaseSpectra, who: EngineWho, pair: BaselinePair, 
 export async function runEnginePingPong(options: BenchOptions, log: (line: string) => void): Promise<EngineBenchEntry[]> {
   const pick = (name: string): Backend[] => BACKENDS.filter((who) => selected(options, SUITE, name, who));
   const spinning = { game: pick(PINGPONG_CASE), request: pick(REQUEST_CASE) };
+  const sabRing = selected(options, SUITE, PINGPONG_CASE, 'sab-ring');
   const parked = pick(PARKED_CASE);
   const postMessage = selected(options, SUITE, PARKED_CASE, 'postMessage');
   const atomics = selected(options, SUITE, ATOMICS_CASE, 'atomics');
@@ -227,15 +236,27 @@ export async function runEnginePingPong(options: BenchOptions, log: (line: strin
   const pairs: BaselinePair[] = [];
   try {
     const spinBackends = BACKENDS.filter((who) => spinning.game.includes(who) || spinning.request.includes(who));
-    if (spinBackends.length > 0) {
+    if (spinBackends.length > 0 || sabRing) {
       await startEngines(engines, spinBackends, SPIN);
-      if (spinning.game.length > 0) {
+      if (spinning.game.length > 0 || sabRing) {
         const rounds = runSize(options, ROUNDS);
         const expected = expectedChecksum(rounds);
-        log(`${SUITE} ${PINGPONG_CASE}: ${options.runs} timed games of ${rounds.toLocaleString('en')} round trips (2 spinning workers) after warm-ups, ${spinning.game.join(' and ')}`);
         const spectra = new CaseSpectra(PINGPONG_CASE);
         const sides = spinning.game.map((who) => gameSide(spectra, who, engines, rounds, expected));
-        entries.push(...await measureLatency(spectra, sides, GAME_METRICS, options, log));
+        const sab = sabRing ? new SharedArrayBuffer(PP_SAB_RING_BYTES) : null;
+        if (sab !== null) {
+          const pair = new BaselinePair('./workers/pp-sab-ring.js', { sab });
+          pairs.push(pair);
+          await within(30_000, 'SAB ring ping-pong workers start', pair.ready);
+          sides.push(baselineSide(spectra, 'sab-ring', pair, rounds, expected));
+        }
+        log(`${SUITE} ${PINGPONG_CASE}: ${options.runs} timed games of ${rounds.toLocaleString('en')} round trips (2 spinning workers) after warm-ups, ${sides.map((side) => side.who === 'sab-ring' ? 'sab-ring (two raw SAB rings)' : side.who).join(', ')}`);
+        try {
+          entries.push(...await measureLatency(spectra, sides, GAME_METRICS, options, log));
+        } finally {
+          // B parks on GEN between games: QUIT and a moved GEN wake it so it exits on its own.
+          if (sab !== null) stopPpSabRing(sab);
+        }
       }
       if (spinning.request.length > 0) {
         const requests = runSize(options, REQUESTS);

@@ -8,10 +8,11 @@
  * eventemitter3, mitt), memory (GC events and heap bytes per message beside postMessage) and
  * browser (browser.ts: the demo page's contenders in headless Chromium).
  * A progress line runs through the cases; the run warns when the machine was busy before it,
- * ends with a summary (summary.ts) and writes latest.json (quick.json, filtered.json for partial
- * runs; with the ping-pong cases' latency distributions) with a report, a throughput chart and a
- * latency chart beside it into bench/results/local/ (ignored by git), or, with --reference (whole
- * runs only), over the committed reference run in bench/results/.
+ * ends with a summary (summary.ts) and the performance goals as the run met them (goals.ts), and
+ * writes latest.json (quick.json, filtered.json for partial runs; with the ping-pong cases'
+ * latency distributions and the goals) with a report, a throughput chart and a latency chart
+ * beside it into bench/results/local/ (ignored by git), or, with --reference (whole runs only),
+ * over the committed reference run in bench/results/.
  *
  *   node build/bench/main.js [--quick | --full] [--runs N] [--filter SUBSTRING] [--reference]
  *
@@ -44,7 +45,8 @@ import { LOCAL_DIR, REFERENCE_DIR, whereFilesWent, writeRun } from './report.ts'
 import { runRingMicro } from './ring-micro.ts';
 import { runRingThreads } from './ring-threads.ts';
 import type { BenchOptions, LatencyDistribution, ResultEntry } from './results.ts';
-import { summaryLines } from './summary.ts';
+import { goalLines, summaryLines } from './summary.ts';
+import { evaluateGoals } from './goals.ts';
 
 /** Every suite, in the order they run. */
 const SUITES: ReadonlyArray<(options: BenchOptions, log: (line: string) => void) => Promise<ResultEntry[]>> = [
@@ -122,12 +124,15 @@ async function main(): Promise<void> {
   console.log(`Summary: medians of ${options.runs} run${options.runs === 1 ? '' : 's'} (micro: of benchmark.js samples); min–max in the report`);
   console.log();
   for (const line of summaryLines(entries)) console.log(line);
+  const goals = evaluateGoals(entries);
+  console.log();
+  for (const line of goalLines(goals)) console.log(line);
 
   // A filtered or quick run is a partial one: it must not replace the last whole run's results and report.
   const whole = options.filter === null && !options.quick;
   const name = whole ? 'latest' : options.filter === null ? 'quick' : 'filtered';
   const saved = { quick: options.quick, full: options.full, filter: options.filter, runs: options.runs };
-  const files = writeRun({ env, options: saved, entries, distributions }, reference ? REFERENCE_DIR : LOCAL_DIR, name);
+  const files = writeRun({ env, options: saved, entries, distributions, goals }, reference ? REFERENCE_DIR : LOCAL_DIR, name);
   console.log();
   if (warning !== null) console.log(warning);
   for (const line of whereFilesWent(files, reference, 'npm run bench --')) console.log(line);

@@ -1,10 +1,12 @@
 /**
- * A run's files: the results (`<name>.json`: env, options, every entry rounded, and the latency
- * cases' distributions rounded, when the run measured any) and, from them, a human report beside
- * them:
+ * A run's files: the results (`<name>.json`: env, options, every entry rounded, the latency
+ * cases' distributions rounded, when the run measured any, and the performance goals as the run
+ * met them, goals.ts) and, from them, a human report beside them:
  *   <name>.md          - environment, one table per suite (every side, Wasm vs JS and Wasm vs the
- *                        best peer in words), the round trips by percentile of each latency
- *                        distribution, and an "Honesty" section (where Wasm loses, what failed);
+ *                        best peer in words), the performance goals (target, ratio, pass / short /
+ *                        not measured, what each ratio came from), the round trips by percentile
+ *                        of each latency distribution, and an "Honesty" section (where Wasm loses,
+ *                        what failed);
  *   <name>.svg         - a self-contained log-scale bar chart of every throughput row (msgs_per_s);
  *   <name>-latency.svg - a self-contained chart of the latency distributions (latency-chart.ts),
  *                        only when there are some: results files older than the distributions,
@@ -18,6 +20,7 @@ import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PROJECT_ROOT } from './env.ts';
 import { formatNumber, formatRate, formatScale } from './format.ts';
+import { evaluateGoals, goalCells, roundGoals, type GoalResult } from './goals.ts';
 import { renderLatencySvg } from './latency-chart.ts';
 import {
   bestPeer, better, compare, groupRows, isEngine, metricName, percentileName, roundDistributions, roundEntries, sortWho, unitLabel,
@@ -168,8 +171,32 @@ function latencyTable(distributions: readonly LatencyDistribution[]): string[] {
   return out;
 }
 
+/** The goals section: one row per goal, its target, the ratio, the mark and what it came from. */
+function goalsTable(goals: readonly GoalResult[]): string[] {
+  if (goals.length === 0) return [];
+  const out: string[] = [];
+  out.push('## Performance goals', '');
+  out.push(
+    'Each goal is a ratio of two entries of this run (medians), against its target: **pass** or **short**. ' +
+      '**not measured**: an entry it needs is missing from this run (a partial run, a suite not run) or unverified; ' +
+      'nothing stands in for it. Rows without a target are informational (**measured**).',
+    '',
+  );
+  const header = ['goal', 'target', 'ratio', 'result', 'from'];
+  out.push(`| ${header.join(' | ')} |`);
+  out.push('| --- | --- | ---: | --- | --- |');
+  for (const goal of goals) {
+    const c = goalCells(goal);
+    const mark = c.mark === 'pass' || c.mark === 'short' ? `**${c.mark}**` : c.mark;
+    out.push(`| ${[md(c.goal), md(c.target), md(c.ratio), mark, md(c.from)].join(' | ')} |`);
+  }
+  out.push('');
+  return out;
+}
+
 function renderMarkdown(
-  env: unknown, entries: readonly ResultEntry[], distributions: readonly LatencyDistribution[], svgName: string, latencySvgName: string | null,
+  env: unknown, entries: readonly ResultEntry[], distributions: readonly LatencyDistribution[], goals: readonly GoalResult[],
+  svgName: string, latencySvgName: string | null,
 ): string {
   const out: string[] = [];
   out.push('# wasm-dispatch benchmark report', '');
@@ -209,6 +236,7 @@ function renderMarkdown(
     }
     out.push('');
   }
+  out.push(...goalsTable(goals));
   out.push(...latencyTable(distributions));
 
   out.push('## Honesty', '');
@@ -365,9 +393,12 @@ export interface ReportFiles {
  * distributions (an older results file, a run that measured none) a `<name>-latency.svg` left by
  * an earlier run of the same name is removed, so the files beside a report are always its own.
  * Entries or distributions missing fields or holding NaN/0 are tolerated: they print as '—' / 'n/a'.
+ * The goals section shows `results.goals` when given (writeRun passes the ones it saved, computed
+ * from the unrounded entries), otherwise the goals evaluated from the entries.
  */
 export function writeReport(
-  results: { env: unknown; entries: readonly ResultEntry[]; distributions?: readonly LatencyDistribution[] }, dir: URL, name = 'latest',
+  results: { env: unknown; entries: readonly ResultEntry[]; distributions?: readonly LatencyDistribution[]; goals?: readonly GoalResult[] },
+  dir: URL, name = 'latest',
 ): ReportFiles {
   const base = dir.href.endsWith('/') ? dir : new URL(`${dir.href}/`);
   mkdirSync(base, { recursive: true });
@@ -381,7 +412,8 @@ export function writeReport(
   const svg = new URL(`${name}.svg`, base);
   const latency = new URL(`${name}-latency.svg`, base);
   const latencySvg = distributions.length > 0 ? latency : null;
-  writeFileSync(markdown, renderMarkdown(results?.env, entries, distributions, `${name}.svg`, latencySvg === null ? null : `${name}-latency.svg`));
+  const goals = results?.goals ?? evaluateGoals(entries);
+  writeFileSync(markdown, renderMarkdown(results?.env, entries, distributions, goals, `${name}.svg`, latencySvg === null ? null : `${name}-latency.svg`));
   writeFileSync(svg, renderSvg(entries));
   if (latencySvg === null) rmSync(latency, { force: true });
   else writeFileSync(latencySvg, renderLatencySvg(distributions));
@@ -395,25 +427,29 @@ export interface RunFiles extends ReportFiles {
 
 /**
  * Writes a run into `dir`: `<name>.json` (env, options if given, entries rounded by roundEntries,
- * distributions if given, rounded by roundDistributions) and its report and charts beside it
- * (writeReport).
+ * distributions if given, rounded by roundDistributions, and `goals`: the performance goals,
+ * `run.goals` if given, else evaluated from the unrounded entries, rounded by roundGoals) and its
+ * report and charts beside it (writeReport).
  */
 export function writeRun(
-  run: { env: unknown; options?: unknown; entries: readonly ResultEntry[]; distributions?: readonly LatencyDistribution[] }, dir: URL, name: string,
+  run: { env: unknown; options?: unknown; entries: readonly ResultEntry[]; distributions?: readonly LatencyDistribution[]; goals?: readonly GoalResult[] },
+  dir: URL, name: string,
 ): RunFiles {
   const base = dir.href.endsWith('/') ? dir : new URL(`${dir.href}/`);
   mkdirSync(base, { recursive: true });
   const entries = roundEntries(run.entries);
   const distributions = run.distributions === undefined ? undefined : roundDistributions(run.distributions);
+  const goals = roundGoals(run.goals ?? evaluateGoals(run.entries));
   const json = new URL(`${name}.json`, base);
   const saved = {
     env: run.env,
     ...(run.options === undefined ? {} : { options: run.options }),
     entries,
     ...(distributions === undefined ? {} : { distributions }),
+    goals,
   };
   writeFileSync(json, `${JSON.stringify(saved, null, 2)}\n`);
-  return { json, ...writeReport({ env: run.env, entries, ...(distributions === undefined ? {} : { distributions }) }, base, name) };
+  return { json, ...writeReport({ env: run.env, entries, ...(distributions === undefined ? {} : { distributions }), goals }, base, name) };
 }
 
 /** A file's path as a person types it: relative to the current directory when it is under it. */

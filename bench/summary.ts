@@ -3,7 +3,9 @@
  * 100 columns, one metric a row with its unit and which way is better, and every comparison in
  * words that name the better side. Rows sit under their suite, and under their case when a case
  * has several metrics. The whole picture, with min–max, is the report beside the results
- * (report.ts).
+ * (report.ts). After the tables, the performance goals (goals.ts): each goal with its target,
+ * the ratio this run measured and its mark, and under it the values the ratio came from (or why
+ * the goal is not measured).
  *
  *   Wasm and JS engines        unit   better    Wasm      JS  Wasm vs JS
  *   ─────────────────────────  ─────  ──────  ──────  ──────  ────────────────────────
@@ -19,6 +21,7 @@
  *     engine publish           msg/s  higher   10.0M  postMessage 737K  Wasm 13.6× faster
  */
 import { formatNumber } from './format.ts';
+import { goalCells, type GoalResult } from './goals.ts';
 import { bestPeer, better, compare, groupRows, isEngine, metricName, unitLabel, type ResultEntry, type Row, type Suite } from './results.ts';
 
 /** A table line: a heading (a suite, or a case with several metrics) or a row of cells. */
@@ -115,4 +118,35 @@ export function summaryLines(entries: readonly ResultEntry[]): string[] {
   if (peersOnly) out.push('(only peers ran: nothing to compare; their numbers are in the results file)');
   if (entries.some((e) => !e.verified && e.runs > 0)) out.push('', '* not verified: see the FAILED lines above');
   return out;
+}
+
+/**
+ * The performance goals as lines, under 100 columns: per goal a row of goal, target, ratio and
+ * result, and under it, indented, the values the ratio came from (or why it is not measured);
+ * then how many goals the run met.
+ *
+ *   Performance goals                                           target   ratio  result
+ *   ──────────────────────────────────────────────────────────  ──────  ──────  ────────────
+ *   publishBatch 256, main → 1 worker ÷ postMessage              ≥ 70×   26.1×  short
+ *       wasm 13.8M ÷ postMessage 528K msg/s
+ */
+export function goalLines(results: readonly GoalResult[]): string[] {
+  if (results.length === 0) return [];
+  const header = ['Performance goals', 'target', 'ratio', 'result'];
+  const cells = results.map(goalCells);
+  const rows = cells.map((c) => [c.goal, c.target, c.ratio, c.mark]);
+  const right = [false, false, true, false];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const join = (row: readonly string[]): string => row
+    .map((c, i) => (right[i] ? c.padStart(widths[i]!) : i === row.length - 1 ? c : c.padEnd(widths[i]!)))
+    .join('  ');
+  const met = results.filter((r) => r.mark === 'pass').length;
+  const targeted = results.filter((r) => r.target !== null).length;
+  const unmeasured = results.filter((r) => r.mark === 'not measured').length;
+  return [
+    join(header),
+    widths.map((w) => '─'.repeat(w)).join('  '),
+    ...rows.flatMap((row, i) => [join(row), `    ${cells[i]!.from}`]),
+    `${met} of ${targeted} goals met${unmeasured > 0 ? `; ${unmeasured} not measured (an entry missing from this run, or unverified)` : ''}`,
+  ];
 }
