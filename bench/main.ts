@@ -4,7 +4,7 @@
  * (ring-threads.ts: the bare ring; engine-throughput.ts: main → worker beside postMessage;
  * one-to-one.ts: beside ringbuf.js and a plain SAB ring), ping-pong (engine-pingpong.ts: spinning
  * and parked, beside postMessage and Atomics.wait/notify), scaling (engine-scaling.ts), fan-out,
- * keyed, request-response (beside Piscina and tinypool), in-thread (beside EventEmitter,
+ * large messages (4 KiB and 60 KiB payloads beside postMessage and memcpy), keyed, request-response (beside Piscina and tinypool), in-thread (beside EventEmitter,
  * eventemitter3, mitt), memory (GC events and heap bytes per message beside postMessage) and
  * browser (browser.ts: the demo page's contenders in headless Chromium).
  * A progress line runs through the cases; the run warns when the machine was busy before it,
@@ -37,6 +37,7 @@ import { runEngineThroughput } from './engine-throughput.ts';
 import { runFanOut } from './fan-out.ts';
 import { runInThread } from './in-thread.ts';
 import { runKeyed } from './keyed.ts';
+import { runLargeMessages } from './large-messages.ts';
 import { runMemory } from './memory.ts';
 import { runOneToOne } from './one-to-one.ts';
 import { runRequestResponse } from './request-response.ts';
@@ -51,7 +52,7 @@ import { evaluateGoals } from './goals.ts';
 /** Every suite, in the order they run. */
 const SUITES: ReadonlyArray<(options: BenchOptions, log: (line: string) => void) => Promise<ResultEntry[]>> = [
   runRingMicro, runRingThreads, runEngineThroughput, runEnginePingPong, runEngineScaling, runOneToOne,
-  runFanOut, runKeyed, runRequestResponse, runInThread, runMemory, runBrowser,
+  runFanOut, runLargeMessages, runKeyed, runRequestResponse, runInThread, runMemory, runBrowser,
 ];
 
 const USAGE = 'usage: node build/bench/main.js [--quick | --full] [--runs N] [--filter SUBSTRING] [--reference]';

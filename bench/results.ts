@@ -40,16 +40,16 @@ export interface BenchEntry extends ResultEntry {
 }
 
 /** Who a number of the engine suites belongs to: one of the engine's backends, or a peer measured beside them. */
-export type EngineWho = Backend | 'postMessage' | 'atomics' | 'ringbuf.js' | 'sab-ring' | 'piscina' | 'tinypool' | 'events' | 'eventemitter3' | 'mitt';
+export type EngineWho = Backend | 'postMessage' | 'atomics' | 'ringbuf.js' | 'sab-ring' | 'piscina' | 'tinypool' | 'events' | 'eventemitter3' | 'mitt' | 'memcpy';
 
 /** The order sides are shown in: engines first, then the peers. */
-export const WHO_ORDER: readonly EngineWho[] = ['wasm', 'js', 'postMessage', 'atomics', 'ringbuf.js', 'sab-ring', 'piscina', 'tinypool', 'events', 'eventemitter3', 'mitt'];
+export const WHO_ORDER: readonly EngineWho[] = ['wasm', 'js', 'postMessage', 'atomics', 'ringbuf.js', 'sab-ring', 'piscina', 'tinypool', 'events', 'eventemitter3', 'mitt', 'memcpy'];
 
-export type EngineMetric = 'msgs_per_s' | 'rtt_p50_us' | 'rtt_p99_us' | 'rtt_p999_us' | 'speedup' | 'gc_events' | 'heap_bytes_per_msg';
-export type EngineUnit = 'msg/s' | 'µs' | '×' | 'events' | 'B';
+export type EngineMetric = 'msgs_per_s' | 'rtt_p50_us' | 'rtt_p99_us' | 'rtt_p999_us' | 'speedup' | 'gc_events' | 'heap_bytes_per_msg' | 'mb_per_s';
+export type EngineUnit = 'msg/s' | 'µs' | '×' | 'events' | 'B' | 'MB/s';
 
 export const UNITS: Readonly<Record<EngineMetric, EngineUnit>> = {
-  msgs_per_s: 'msg/s', rtt_p50_us: 'µs', rtt_p99_us: 'µs', rtt_p999_us: 'µs', speedup: '×', gc_events: 'events', heap_bytes_per_msg: 'B',
+  msgs_per_s: 'msg/s', rtt_p50_us: 'µs', rtt_p99_us: 'µs', rtt_p999_us: 'µs', speedup: '×', gc_events: 'events', heap_bytes_per_msg: 'B', mb_per_s: 'MB/s',
 };
 
 /** One entry of the engine suites: more metrics than the ring's (latency, speedup, memory) and peers beside the backends. */
@@ -171,6 +171,7 @@ const METRIC_NAMES: Readonly<Record<EngineMetric, string>> = {
   speedup: 'speedup',
   gc_events: 'GC events',
   heap_bytes_per_msg: 'heap allocated per message',
+  mb_per_s: 'payload throughput',
 };
 
 /** A metric's plain name: 'throughput', 'round trip p50', … (the metric itself when unknown). */
