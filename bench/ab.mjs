@@ -19,6 +19,10 @@
  *               its topics, handlers and options), 2 × 0.5 M moves, timed to drain()
  *   in-thread   a worker publishes to its own lane and handles it (bench/in-thread.ts's engine
  *               side), 1 M messages, timed on the worker: one thread, no cross-thread interplay
+ *   broadcast   one-to-one's publishBatch into a broadcast subscription over 2 workers, 1 M
+ *               messages (2 M deliveries), timed to both workers' `report` replies
+ *   request-batch  requestBatch of 256, 2 in flight, into a group of 2 workers (bench/
+ *               request-response.ts's topics and handler), 0.5 M requests, every reply checked
  * Env: AB_ROUNDS (6), AB_PAIRS (8), AB_MESSAGES (per run; keyed: moves per worker), AB_MAX_OTHER, AB_RETRIES,
  * AB_OPTIONS_A / AB_OPTIONS_B (JSON engine options added on that side: one checkout twice, an option off vs on).
  */
@@ -31,12 +35,15 @@ const CASES = {
   'one-to-one': { suite: 'o2o', messages: 1_000_000, run: batchRun },
   keyed: { suite: 'keyed', messages: 500_000, run: keyedRun },
   'in-thread': { suite: 'inthread', messages: 1_000_000, run: inThreadRun },
+  broadcast: { suite: 'o2o', messages: 1_000_000, run: batchRun },
+  'request-batch': { suite: 'rr', messages: 500_000, run: requestBatchRun },
 };
 /** Per suite: its topics export, handler module and how its engine starts (bench/<suite>.ts). */
 const SUITES = {
   o2o: { topics: ['o2o-topics.js', 'o2oTopics'], handlers: 'o2o-handlers.js' },
   keyed: { topics: ['keyed-topics.js', 'keyedTopics'], handlers: 'keyed-handlers.js' },
   inthread: { topics: ['inthread-topics.js', 'inThreadTopics'], handlers: 'inthread-handlers.js' },
+  rr: { topics: ['rr-topics.js', 'rrTopics'], handlers: 'rr-handlers.js' },
 };
 
 const [rootA, rootB] = process.argv.slice(2, 4);
@@ -77,6 +84,17 @@ async function startEngine(k) {
     const engine = await createEngine({ topics: m.topics, handlers: m.handlers, workers: 1, backend });
     await engine.subscribe('msg', { handler: 'sink', mode: 'group', workers: [0] });
     await engine.subscribe('report', { handler: 'report', mode: 'group', workers: [0] });
+    return engine;
+  }
+  if (mode === 'broadcast') {
+    const engine = await createEngine({ topics: m.topics, handlers: m.handlers, workers: 2, backend });
+    await engine.subscribe('msg', { handler: 'sink', mode: 'broadcast', workers: [0, 1] });
+    await engine.subscribe('report', { handler: 'report', mode: 'broadcast', workers: [0, 1] });
+    return engine;
+  }
+  if (mode === 'request-batch') {
+    const engine = await createEngine({ topics: m.topics, handlers: m.handlers, workers: 2, backend, ringCapacity: 1024 });
+    await engine.subscribe('add', { handler: 'add', mode: 'group', workers: [0, 1] });
     return engine;
   }
   if (mode === 'in-thread') {
@@ -129,10 +147,37 @@ async function batchRun(engine, n) {
     await engine.whenWritable();
   }
   engine.flush();
-  const report = await engine.request('report', { reset: true }, { timeout: 60_000 });
+  const reports = await engine.requestAll('report', { reset: true }, { timeout: 60_000 });
   const seconds = (performance.now() - t0) / 1000;
-  if (report.count !== n || report.orderErrors !== 0) throw new Error(`one-to-one: handled ${report.count} of ${n}, ${report.orderErrors} out of order`);
+  for (const report of reports) {
+    if (report.count !== n || report.orderErrors !== 0) throw new Error(`${mode}: handled ${report.count} of ${n}, ${report.orderErrors} out of order`);
+  }
   return n / seconds / 1e6;
+}
+
+/** request-batch: requestBatch of 256 reused objects, 2 batches in flight; every reply checked. */
+async function requestBatchRun(engine, n) {
+  const arrays = [0, 1].map(() => Array.from({ length: BATCH }, () => ({ a: 0, b: 0 })));
+  let issued = 0;
+  let answered = 0;
+  const t0 = performance.now();
+  await new Promise((resolve, reject) => {
+    const issue = (slot) => {
+      const first = issued;
+      issued += BATCH;
+      const messages = arrays[slot];
+      for (let k = 0; k < BATCH; k++) { messages[k].a = first + k; messages[k].b = 1; }
+      engine.requestBatch('add', messages).then((replies) => {
+        for (let k = 0; k < BATCH; k++) if (replies[k].sum !== first + k + 1) throw new Error(`request-batch: request ${first + k} answered ${replies[k].sum}`);
+        answered += BATCH;
+        if (issued < n) issue(slot);
+        else if (answered >= n) resolve();
+      }).catch(reject);
+    };
+    issue(0);
+    issue(1);
+  });
+  return answered / ((performance.now() - t0) / 1000) / 1e6;
 }
 
 /** keyed: `start` makes both workers publish n moves each into the keyed subscription; timed to drain(). */
