@@ -918,6 +918,9 @@ function stringAccessor(c: Cursor, off: number, maxBytes: number, name: string) 
 }
 
 function bytesAccessor(c: Cursor, off: number, length: number, name: string) {
+  // copyTo's word view of the last target buffer it saw (a handler usually reuses one target).
+  let wordsBuffer: ArrayBufferLike | null = null;
+  let words: Int32Array<ArrayBufferLike> = new Int32Array(0);
   return {
     /** A copy: the message's memory is reused once it is freed. */
     get: () => c.u8.slice(c.address + off, c.address + off + length),
@@ -932,11 +935,30 @@ function bytesAccessor(c: Cursor, off: number, length: number, name: string) {
         reject('targetOffset', targetOffset, `must leave room for ${length} bytes in a target of length ${target.length}`);
       }
       const u8 = c.u8;
-      const from = c.address + off;
-      for (let i = 0; i < length; i++) target[targetOffset + i] = u8[from + i]!;
+      let from = c.address + off;
+      let to = targetOffset;
+      const end = from + length;
+      // Long fields whose source and target agree mod 4 go a 32-bit word at a time: 4× fewer steps
+      // than bytes, no allocation (set(subarray) would allocate a view per call), exact bits.
+      if (length >= WORD_COPY_MIN_BYTES && ((from ^ (target.byteOffset + to)) & 3) === 0) {
+        while ((from & 3) !== 0) target[to++] = u8[from++]!;
+        if (target.buffer !== wordsBuffer) {
+          wordsBuffer = target.buffer;
+          words = new Int32Array(wordsBuffer, 0, wordsBuffer.byteLength >>> 2);
+        }
+        const src = c.i32;
+        const n = (end - from) >>> 2;
+        for (let k = 0, s = from >>> 2, d = (target.byteOffset + to) >>> 2; k < n; k++) words[d + k] = src[s + k]!;
+        from += n << 2;
+        to += n << 2;
+      }
+      while (from < end) target[to++] = u8[from++]!;
     },
   };
 }
+
+/** Bytes fields at least this long are copied by words (copy*To) when source and target allow. */
+const WORD_COPY_MIN_BYTES = 64;
 
 // ── UTF-8, by hand: allocation-free, and works on shared memory where encodeInto does not ────────
 

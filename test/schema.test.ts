@@ -694,3 +694,32 @@ describe('zero allocation: writer + reader flyweights, measured in a worker thre
     expect(report.heapGrowthBytes).toBeGreaterThan(HEAP_GROWTH_LIMIT);
   });
 });
+
+describe('copy*To of long bytes fields (copied by 32-bit words where source and target agree mod 4)', () => {
+  // A leading u8 puts the field at an odd offset; 4 096 + 3 bytes leave a ragged tail.
+  const Long = defineSchema({ tag: 'u8', blob: { type: 'bytes', length: 4099 } });
+
+  test('every source and target alignment, into a subarray with canaries: the exact bytes, nothing around them touched', () => {
+    const memory = newMemory();
+    const payload = Uint8Array.from({ length: 4099 }, (_, i) => (i * 151 + 7) & 0xff);
+    const backing = new Uint8Array(4099 + 64);
+    for (const address of [0, 8, 16, 24]) {
+      Long.encode(memory, address, { tag: 1, blob: payload });
+      const reader = Long.reader(memory).at(address);
+      for (let shift = 0; shift < 8; shift++) {
+        backing.fill(0xee);
+        const target = backing.subarray(shift, shift + 4099 + 16);
+        reader.copyBlobTo(target, 5);
+        const copied = target.subarray(5, 5 + 4099);
+        expect({ address, shift, firstWrong: copied.findIndex((b, i) => b !== payload[i]) }).toEqual({ address, shift, firstWrong: -1 });
+        expect(backing.subarray(0, shift + 5).every((b) => b === 0xee)).toBe(true);
+        expect(backing.subarray(shift + 5 + 4099).every((b) => b === 0xee)).toBe(true);
+      }
+    }
+    // A second target buffer after the first: the word view follows the target.
+    const other = new Uint8Array(4099);
+    Long.encode(memory, 0, { tag: 1, blob: payload });
+    Long.reader(memory).at(0).copyBlobTo(other);
+    expect(other).toEqual(payload);
+  });
+});
