@@ -94,6 +94,8 @@ export interface RouterInfo { readonly address: number; readonly maxTopics: numb
 export interface ScratchInfo { readonly address: number; readonly bytes: number }
 
 const DEFAULT_SCRATCH_BYTES = 65536;
+/** Largest scratch block per thread (16 MiB). */
+export const SCRATCH_MAX_BYTES = 1 << 24;
 
 /** The layout of an arena: where each structure lives. Plain data; safe to rebuild per thread. */
 export class Arena {
@@ -148,7 +150,7 @@ export function planArena(config: ArenaConfig, sizes: Pick<CoreOps, 'ringBytes' 
   const threads = config.threads;
   requireInt('threads', threads, 1, MAX_THREADS);
   const scratchBytes = config.scratchBytes ?? DEFAULT_SCRATCH_BYTES;
-  requireInt('scratchBytes', scratchBytes, STRUCTURE_ALIGN, 1 << 24);
+  requireInt('scratchBytes', scratchBytes, STRUCTURE_ALIGN, SCRATCH_MAX_BYTES);
   requireMultiple('scratchBytes', scratchBytes, STRUCTURE_ALIGN);
 
   const entries: PlannedEntry[] = [];

@@ -5,9 +5,10 @@
  */
 import { ARENA_MAX_BYTES, ARENA_MAX_ENTRIES } from '../../assembly/layout/arena.ts';
 import { RING_HEADER_BYTES, RING_MAX_CAPACITY, RING_MAX_RECORD_SIZE } from '../../assembly/layout/ring.ts';
+import { SCRATCH_MAX_BYTES } from '../arena.ts';
 import { ConfigError } from '../errors.ts';
 import type { AnySchema } from '../schema.ts';
-import { MAX_WORKERS, PRIORITY_CLASSES, PRIORITY_NAMES, RECORD_HEADER_BYTES, controlLayout, scratchLayout, type ControlLayout } from './layout.ts';
+import { BATCH_RECORDS, MAX_WORKERS, PRIORITY_CLASSES, PRIORITY_NAMES, RECORD_HEADER_BYTES, controlLayout, scratchLayout, type ControlLayout } from './layout.ts';
 import { durableTableBytes } from './durable-table.ts';
 import { validateJournal, type JournalShape } from './journal-shape.ts';
 import { DEFAULT_SAMPLE_EVERY, latencyBufferBytes, type LatencyShape } from './latency.ts';
@@ -194,6 +195,10 @@ export function validateOptions(options: EngineOptions<TopicMap>, defaultWorkers
   const spillCapacity = Math.floor(SPILL_BUDGET_BYTES / (threads * PRIORITY_CLASSES * recordSize));
   const latency = validateLatency(options.latency, threads, topicNames.length, ringCapacity);
   const scratchBytes = scratchLayout(control, topicNames.length, recordSize, routerSubscriptions, threads, spillCapacity).bytes;
+  if (scratchBytes > SCRATCH_MAX_BYTES) {
+    // Mostly publishBatch's staging (BATCH_RECORDS records) and a staging record per topic: say so by the message size.
+    throw new ConfigError('topics', `${largest} bytes`, `the largest message makes ${recordSize}-byte records; a thread's scratch block (publishBatch's staging of ${BATCH_RECORDS} records, a staging record per topic, the control block) would need ${scratchBytes} bytes, and at most ${SCRATCH_MAX_BYTES} fit: make the largest message smaller`);
+  }
   return {
     workers, engineWorkers, backend, coreBuild, startTimeout, scratchBytes, supervision,
     shape: { threads, topicNames, recordSize, ringCapacity, maxSubscriptions: slots, flushEvery, batch, spin, adaptiveSpin, cores, blockTimeout, restartWait, asyncTimeout: supervision.handlerTimeout ?? 0, spillCapacity, priorityWeights, epochMs: Date.now(), control, routerSubscriptions, latency, journal, deterministic },
