@@ -23,6 +23,7 @@
  *               messages (2 M deliveries), timed to both workers' `report` replies
  *   request-batch  requestBatch of 256, 2 in flight, into a group of 2 workers (bench/
  *               request-response.ts's topics and handler), 0.5 M requests, every reply checked
+ *   request     request() with 512 in flight (a sliding window), the same engine, 0.1 M requests
  * Env: AB_ROUNDS (6), AB_PAIRS (8), AB_MESSAGES (per run; keyed: moves per worker), AB_MAX_OTHER, AB_RETRIES,
  * AB_OPTIONS_A / AB_OPTIONS_B (JSON engine options added on that side: one checkout twice, an option off vs on).
  */
@@ -37,6 +38,7 @@ const CASES = {
   'in-thread': { suite: 'inthread', messages: 1_000_000, run: inThreadRun },
   broadcast: { suite: 'o2o', messages: 1_000_000, run: batchRun },
   'request-batch': { suite: 'rr', messages: 500_000, run: requestBatchRun },
+  request: { suite: 'rr', messages: 100_000, run: requestRun },
 };
 /** Per suite: its topics export, handler module and how its engine starts (bench/<suite>.ts). */
 const SUITES = {
@@ -92,7 +94,7 @@ async function startEngine(k) {
     await engine.subscribe('report', { handler: 'report', mode: 'broadcast', workers: [0, 1] });
     return engine;
   }
-  if (mode === 'request-batch') {
+  if (mode === 'request-batch' || mode === 'request') {
     const engine = await createEngine({ topics: m.topics, handlers: m.handlers, workers: 2, backend, ringCapacity: 1024 });
     await engine.subscribe('add', { handler: 'add', mode: 'group', workers: [0, 1] });
     return engine;
@@ -153,6 +155,26 @@ async function batchRun(engine, n) {
     if (report.count !== n || report.orderErrors !== 0) throw new Error(`${mode}: handled ${report.count} of ${n}, ${report.orderErrors} out of order`);
   }
   return n / seconds / 1e6;
+}
+
+/** request: request() with 512 outstanding, each reply's continuation sending the next; every reply checked. */
+async function requestRun(engine, n) {
+  let issued = 0;
+  let answered = 0;
+  const t0 = performance.now();
+  await new Promise((resolve, reject) => {
+    const issue = () => {
+      const i = issued++;
+      engine.request('add', { a: i, b: 1 }).then((reply) => {
+        if (reply.sum !== i + 1) throw new Error(`request: request ${i} answered ${reply.sum}`);
+        answered++;
+        if (issued < n) issue();
+        else if (answered === n) resolve();
+      }).catch(reject);
+    };
+    for (let k = 0; k < 512; k++) issue();
+  });
+  return answered / ((performance.now() - t0) / 1000) / 1e6;
 }
 
 /** request-batch: requestBatch of 256 reused objects, 2 batches in flight; every reply checked. */

@@ -62,7 +62,7 @@ export function engineRooms(
   });
   const { producer, controls } = runtime;
   runtime.admission.initialize(); // rate buckets full, before any worker publishes
-  const batches = new RequestBatches(arena.memory, producer, runtime.batch, reporter, shape.threads);
+  const batches = new RequestBatches(arena.memory, runtime.batch, reporter, shape.threads);
   requests = new Requests(arena.memory, producer, reporter, shape.routerSubscriptions, runtime.latency, batches);
   const handlerNames = Object.keys(handlerModule.handlers).sort();
   const recovery = new Recovery(core, arena, shape, controls, arena.router(0).address, runtime.admission);

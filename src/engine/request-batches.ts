@@ -24,7 +24,6 @@ import { ConfigError, EngineError } from '../errors.ts';
 import type { BatchPublisher } from './batch-publisher.ts';
 import { checkTimeout } from './options.ts';
 import { RECORD_FLAGS_OFFSET, RECORD_FLAG_FAILED, RECORD_HEADER_BYTES } from './layout.ts';
-import type { Producer } from './producer.ts';
 import type { Reporter } from './reporter.ts';
 import type { TopicRuntime } from './topic-runtime.ts';
 import type { RequestOptions } from './subscription-types.ts';
@@ -68,7 +67,6 @@ export class RequestBatches {
 
   constructor(
     private readonly memory: WebAssembly.Memory,
-    private readonly producer: Producer,
     private readonly publisher: BatchPublisher,
     private readonly reporter: Reporter,
     private readonly threads: number,
@@ -130,7 +128,7 @@ export class RequestBatches {
         `${unrouted} of ${n} requests had no subscriber and ${refused} were refused by a lane (full under reject/drop-newest, or its worker is gone)`));
     }
     if (!this.batches.has(batch)) return promise;
-    this.producer.flushAll();
+    // Flushed with the rest of the task (Producer.enter's microtask), like request().
     if (timeout !== undefined) {
       batch.timer = setTimeout(() => this.fail(batch, new EngineError('ERR_REQUEST_TIMEOUT', 'topic', name, `${batch.remaining} of ${n} replies missing after ${timeout} ms`)), timeout);
     }

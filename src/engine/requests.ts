@@ -120,7 +120,9 @@ export class Requests {
         : new EngineError('ERR_REQUEST_FAILED', 'topic', name, 'every receiving lane refused it (full under reject/drop-newest, or its worker is gone)'));
     }
     if (!this.pending.has(correlation)) return promise; // answered inline (caller-runs)
-    this.producer.flushAll();
+    // Not flushed here: the task's flush (Producer.enter's microtask) sends it with every other
+    // request and message of this task, one HEAD store and at most one wake-up per lane. A
+    // flush per request cost a futex wake per request whenever the worker slept.
     if (timeout !== undefined) {
       timer = setTimeout(() => {
         entry.cleanup();

@@ -91,6 +91,10 @@ export class ThreadZero {
         polls = 0;
         continue;
       }
+      // What the continuations just run published (e.g. requests sent from a reply's .then) goes
+      // out now, before this loop spins, not at the task's flush: that microtask would run only
+      // once the loop parks below, and the answer would then find thread 0 parked.
+      if (polls === 0) this.runtime.producer.flushAll();
       if (++polls < THREAD0_SPIN) continue;
       polls = 0;
       Atomics.store(i32, sleeping, 1);
