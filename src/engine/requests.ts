@@ -16,22 +16,40 @@ import type { RequestOptions } from './types.ts';
 import type { LatencyProbe } from './latency.ts';
 import { BATCH_CORRELATION, type RequestBatches } from './request-batches.ts';
 
-interface PendingRequest {
-  /** requestAll: resolve with every receiver's reply; request: with the first. */
-  readonly all: boolean;
+/**
+ * One request waiting for its reply (requestAll: its replies): one object of one shape per request,
+ * with no closure of its own unless it has an AbortSignal (the listener).
+ */
+class PendingRequest {
   /** Replies to wait for: 1 for request(), every receiver that took it for requestAll(). */
-  expected: number;
-  readonly replies: unknown[];
-  resolve(value: unknown): void;
-  reject(error: Error): void;
-  readonly topic: TopicRuntime;
-  /** Consumer threads that took the request. */
-  readonly consumers: readonly number[];
-  /** When it was sent (LatencyProbe.now()) if it is sampled, else 0: its round trip is timed to the reply that settles it. */
-  readonly sent: number;
-  cleanup(): void;
-}
+  expected = 1;
+  /** requestAll's replies in arrival order; null for request(). */
+  readonly replies: unknown[] | null;
+  /** The consumer thread that took it; with several receivers (requestAll), all of them in `consumers`. */
+  consumer = -1;
+  consumers: number[] | null = null;
+  timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  onAbort: (() => void) | undefined = undefined;
+  resolve!: (value: unknown) => void;
+  reject!: (error: Error) => void;
 
+  constructor(
+    readonly correlation: number,
+    /** requestAll: resolve with every receiver's reply; request: with the first. */
+    readonly all: boolean,
+    readonly topic: TopicRuntime,
+    /** When it was sent (LatencyProbe.now()) if it is sampled, else 0: its round trip is timed to the reply that settles it. */
+    readonly sent: number,
+    readonly signal: AbortSignal | undefined,
+  ) {
+    this.replies = all ? [] : null;
+  }
+
+  /** Whether consumer thread `thread` took it. */
+  takenBy(thread: number): boolean {
+    return this.consumer === thread || (this.consumers !== null && this.consumers.includes(thread));
+  }
+}
 
 export class Requests {
   private readonly pending = new Map<number, PendingRequest>();
@@ -86,35 +104,27 @@ export class Requests {
     // Bit 31 marks a batch's requests (RequestBatches): request() ids stay below it.
     this.nextCorrelation = this.nextCorrelation === BATCH_CORRELATION - 1 ? 1 : this.nextCorrelation + 1;
     // Registered before routing: a caller-runs handler replies synchronously, inside route().
-    let settle!: { resolve(value: unknown): void; reject(error: Error): void };
-    const promise = new Promise<unknown>((resolve, reject) => { settle = { resolve, reject }; });
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const onAbort = (): void => {
-      if (!this.pending.has(correlation)) return;
-      entry.cleanup();
-      settle.reject(new EngineError('ERR_REQUEST_ABORTED', 'topic', name, 'aborted by its signal', { cause: signal?.reason }));
-    };
-    const consumers: number[] = [];
-    const entry: PendingRequest = {
-      all, expected: all ? Infinity : 1, replies: [], resolve: (value) => settle.resolve(value), reject: (error) => settle.reject(error), topic, consumers,
-      sent: this.latency.sampleRequest() ? this.latency.now() : 0,
-      cleanup: () => {
-        this.pending.delete(correlation);
-        if (timer !== undefined) clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-      },
-    };
+    const entry = new PendingRequest(correlation, all, topic, this.latency.sampleRequest() ? this.latency.now() : 0, signal);
+    const promise = new Promise<unknown>((resolve, reject) => {
+      entry.resolve = resolve;
+      entry.reject = reject;
+    });
+    if (all) entry.expected = Infinity;
     this.pending.set(correlation, entry);
     const result = this.result;
     this.producer.route(topic, correlation, topic.staging, 0, result, cls);
-    for (let i = 0; i < result.accepted; i++) consumers.push(result.consumers[i]!);
-    entry.expected = all ? result.accepted : 1;
-    if (all && result.accepted > 0 && entry.replies.length >= result.accepted && this.pending.has(correlation)) {
-      entry.cleanup(); // every receiver answered inline (caller-runs)
+    for (let i = 0; i < result.accepted; i++) {
+      const thread = result.consumers[i]!;
+      if (i === 0) entry.consumer = thread;
+      else (entry.consumers ??= [entry.consumer]).push(thread);
+    }
+    if (all) entry.expected = result.accepted;
+    if (all && result.accepted > 0 && entry.replies!.length >= result.accepted && this.pending.has(correlation)) {
+      this.forget(entry); // every receiver answered inline (caller-runs)
       entry.resolve(entry.replies);
     }
     if (result.routed === 0 || result.accepted === 0) {
-      entry.cleanup();
+      this.forget(entry);
       return Promise.reject(result.routed === 0
         ? new EngineError('ERR_NO_SUBSCRIBER', 'topic', name, 'no subscription receives this request')
         : new EngineError('ERR_REQUEST_FAILED', 'topic', name, 'every receiving lane refused it (full under reject/drop-newest, or its worker is gone)'));
@@ -123,14 +133,30 @@ export class Requests {
     // Not flushed here: the task's flush (Producer.enter's microtask) sends it with every other
     // request and message of this task, one HEAD store and at most one wake-up per lane. A
     // flush per request cost a futex wake per request whenever the worker slept.
-    if (timeout !== undefined) {
-      timer = setTimeout(() => {
-        entry.cleanup();
-        settle.reject(new EngineError('ERR_REQUEST_TIMEOUT', 'topic', name, `no reply within ${timeout} ms`));
-      }, timeout);
+    if (timeout !== undefined) entry.timer = setTimeout(this.onTimeout, timeout, entry, timeout);
+    if (signal !== undefined) {
+      entry.onAbort = () => this.settleFailed(entry, new EngineError('ERR_REQUEST_ABORTED', 'topic', name, 'aborted by its signal', { cause: signal.reason }));
+      signal.addEventListener('abort', entry.onAbort, { once: true });
     }
-    signal?.addEventListener('abort', onAbort, { once: true });
     return promise;
+  }
+
+  private readonly onTimeout = (entry: PendingRequest, timeout: number): void => {
+    this.settleFailed(entry, new EngineError('ERR_REQUEST_TIMEOUT', 'topic', entry.topic.name, `no reply within ${timeout} ms`));
+  };
+
+  /** Rejects `entry` with `error` if it still waits. */
+  private settleFailed(entry: PendingRequest, error: Error): void {
+    if (this.pending.get(entry.correlation) !== entry) return;
+    this.forget(entry);
+    entry.reject(error);
+  }
+
+  /** Unregisters `entry`: its timer and abort listener gone. */
+  private forget(entry: PendingRequest): void {
+    this.pending.delete(entry.correlation);
+    if (entry.timer !== undefined) clearTimeout(entry.timer);
+    if (entry.onAbort !== undefined) entry.signal!.removeEventListener('abort', entry.onAbort);
   }
 
   /** A reply record for this thread (thread 0's consumer hands it over). */
@@ -147,28 +173,27 @@ export class Requests {
     }
     const flags = this.u16[(record + RECORD_FLAGS_OFFSET) >> 1]!;
     if ((flags & RECORD_FLAG_FAILED) !== 0) {
-      entry.cleanup();
+      this.forget(entry);
       if (entry.sent !== 0) this.latency.roundTrip(topic.id, entry.sent);
       const cause = this.reporter.firstError(topic.name);
       entry.reject(new EngineError('ERR_REQUEST_FAILED', 'topic', topic.name, 'the handler threw, rejected, or returned an invalid reply', { cause }));
       return;
     }
-    entry.replies.push(topic.reply!.decode(this.memory, record + RECORD_HEADER_BYTES));
-    if (entry.replies.length < entry.expected) return;
-    entry.cleanup();
+    const reply = topic.reply!.decode(this.memory, record + RECORD_HEADER_BYTES);
+    const replies = entry.replies;
+    if (replies !== null) {
+      replies.push(reply);
+      if (replies.length < entry.expected) return;
+    }
+    this.forget(entry);
     if (entry.sent !== 0) this.latency.roundTrip(topic.id, entry.sent);
-    entry.resolve(entry.all ? entry.replies : entry.replies[0]);
+    entry.resolve(replies ?? reply);
   }
 
   /** Rejects every pending request that `thread` took (its worker stays down). */
   rejectTakenBy(thread: number, error: Error): void {
     this.batches.rejectTakenBy(thread, error);
-    for (const entry of [...this.pending.values()]) {
-      if (entry.consumers.includes(thread)) {
-        entry.cleanup();
-        entry.reject(error);
-      }
-    }
+    for (const entry of [...this.pending.values()]) if (entry.takenBy(thread)) this.settleFailed(entry, error);
   }
 
   /** Rejects the pending request `correlation` (if it still waits) with `error`. */
@@ -178,17 +203,14 @@ export class Requests {
       return;
     }
     const entry = this.pending.get(correlation);
-    if (entry === undefined) return;
-    entry.cleanup();
-    entry.reject(error);
+    if (entry !== undefined) this.settleFailed(entry, error);
   }
 
   /** Rejects every pending request with ERR_ENGINE_CLOSED. */
   rejectAllClosed(): void {
     this.batches.rejectAllClosed();
     for (const entry of [...this.pending.values()]) {
-      entry.cleanup();
-      entry.reject(new EngineError('ERR_ENGINE_CLOSED', 'topic', entry.topic.name, 'the engine closed before the reply came'));
+      this.settleFailed(entry, new EngineError('ERR_ENGINE_CLOSED', 'topic', entry.topic.name, 'the engine closed before the reply came'));
     }
   }
 }
