@@ -18,7 +18,8 @@ export class DispatchError extends Error {
   /** The value it had. */
   readonly value: unknown;
 
-  constructor(code: string, field: string, value: unknown, reason: string) {
+  /** `options.cause`, if given (even undefined), becomes `cause`: what led to this error. */
+  constructor(code: string, field: string, value: unknown, reason: string, options?: { cause?: unknown }) {
     super(`${field}=${formatValue(value)}: ${reason}`);
     // Each subclass sets its name as a literal: bundlers minify class names (new.target.name
     // would read 'Zt' in a production bundle).
@@ -26,6 +27,7 @@ export class DispatchError extends Error {
     this.code = code;
     this.field = field;
     this.value = value;
+    if (options !== undefined && 'cause' in options) (this as { cause?: unknown }).cause = options.cause;
   }
 }
 

@@ -55,9 +55,8 @@ export type EngineErrorCode =
 export class EngineError extends DispatchError {
   declare readonly code: EngineErrorCode;
   constructor(code: EngineErrorCode, field: string, value: unknown, reason: string, options?: { cause?: unknown }) {
-    super(code, field, value, reason);
+    super(code, field, value, reason, options);
     this.name = 'EngineError';
-    if (options && 'cause' in options) (this as { cause?: unknown }).cause = options.cause;
   }
 }
 
@@ -76,9 +75,8 @@ export type BatcherErrorCode =
 export class BatcherError extends DispatchError {
   declare readonly code: BatcherErrorCode;
   constructor(code: BatcherErrorCode, field: string, value: unknown, reason: string, options?: { cause?: unknown }) {
-    super(code, field, value, reason);
+    super(code, field, value, reason, options);
     this.name = 'BatcherError';
-    if (options && 'cause' in options) (this as { cause?: unknown }).cause = options.cause;
   }
 }
 
@@ -97,8 +95,7 @@ export type JournalErrorCode =
 export class JournalError extends DispatchError {
   declare readonly code: JournalErrorCode;
   constructor(code: JournalErrorCode, field: string, value: unknown, reason: string, options?: { cause?: unknown }) {
-    super(code, field, value, reason);
+    super(code, field, value, reason, options);
     this.name = 'JournalError';
-    if (options && 'cause' in options) (this as { cause?: unknown }).cause = options.cause;
   }
 }

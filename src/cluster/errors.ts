@@ -19,8 +19,7 @@ export type ClusterErrorCode =
 export class ClusterError extends DispatchError {
   declare readonly code: ClusterErrorCode;
   constructor(code: ClusterErrorCode, field: string, value: unknown, reason: string, options?: { cause?: unknown }) {
-    super(code, field, value, reason);
+    super(code, field, value, reason, options);
     this.name = 'ClusterError';
-    if (options && 'cause' in options) (this as { cause?: unknown }).cause = options.cause;
   }
 }

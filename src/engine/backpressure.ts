@@ -87,7 +87,7 @@ export class Backpressure {
 
   /** Whether the lane of outbound key `key` (class · threads + consumer) has records waiting in its backlog. */
   holds(key: number): boolean {
-    return (this.backlogs[key]?.size ?? 0) > 0;
+    return this.backlogLength(key) > 0;
   }
 
   /** Records waiting in the backlog of the lane of outbound key `key` (dropped ones not counted). */
