@@ -39,6 +39,9 @@ describe('types catch mistakes; run time catches them in plain JavaScript', () =
       const reply = await engine.request('count', { reset: false }, { timeout: 20_000 });
       const kitchen: number = reply.kitchenTemp; // the reply is typed
       expect(kitchen).toBeGreaterThanOrEqual(0);
+      const batch = await engine.requestBatch('count', [{ reset: false }, { reset: false }], { timeout: 20_000 });
+      const temps: number[] = batch.map((r) => r.kitchenTemp); // every reply of a batch is typed
+      expect(temps).toHaveLength(2);
 
       const refused = async (call: () => Promise<unknown>, field: string): Promise<void> => {
         const error = await Promise.resolve().then(call).then(() => undefined, (caught: unknown) => caught);
@@ -55,6 +58,8 @@ describe('types catch mistakes; run time catches them in plain JavaScript', () =
       await refused(() => engine.request('alarm', { code: 1 }), 'topic');
       // @ts-expect-error requestAll() likewise
       await refused(() => engine.requestAll('sensor.door.open', { open: true, seq: 1 }), 'topic');
+      // @ts-expect-error requestBatch() likewise
+      await refused(() => engine.requestBatch('alarm', [{ code: 1 }]), 'topic');
       // @ts-expect-error a topic that is not declared
       expect(() => engine.publish('alarms', { code: 1 })).toThrow(ConfigError);
     } finally {
