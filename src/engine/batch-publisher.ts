@@ -25,21 +25,22 @@ import { RouteResult, type Producer } from './producer.ts';
 import type { SubscriptionTable } from './subscription-table.ts';
 import type { TopicRuntime } from './topic-runtime.ts';
 
+/** Where a batch of requests went (RequestBatches), filled in by publishBatch when given. */
+export interface BatchTrack {
+  /** Per thread: set to 1 once a record was pushed to it or run inline on it. */
+  readonly reached: Uint8Array;
+  /** Records no subscription receives (added to). */
+  unrouted: number;
+}
+
 export class BatchPublisher {
   private readonly u16: Uint16Array;
   private readonly u32: Uint32Array;
   private readonly f64: Float64Array;
   private readonly router: number;
   private readonly result: RouteResult;
-  /**
-   * What the last publishBatch with requests (a correlation base) did, for RequestBatches: 1 for
-   * every thread it pushed to or ran inline, its records no subscription receives, and how many no
-   * receiver refused. Left as they were by plain publishBatch calls.
-   */
-  readonly reached: Uint8Array;
-  unrouted = 0;
-  taken = 0;
-  private tracking = false;
+  /** The BatchTrack of the publishBatch call running now, if it was given one. */
+  private track: BatchTrack | null = null;
 
   constructor(
     private readonly thread: number,
@@ -67,7 +68,6 @@ export class BatchPublisher {
     this.f64 = new Float64Array(buffer);
     this.router = arena.router(0).address;
     this.result = new RouteResult(shape.routerSubscriptions);
-    this.reached = new Uint8Array(shape.threads);
   }
 
   /**
@@ -75,19 +75,28 @@ export class BatchPublisher {
    * policy from that record on, exactly as in publish(). Returns how many messages no receiver
    * refused. A message that fails validation throws after the ones before it were published.
    * Every message goes in class `priority` (default: the topic's). With `correlationBase` nonzero
-   * message i is a request with correlation id `correlationBase + i` (RequestBatches), and
-   * `reached`, `unrouted` and `taken` say where the batch went.
+   * message i is a request with correlation id `correlationBase + i` (RequestBatches), and `track`,
+   * if given, learns where the batch went.
    */
-  publishBatch(topic: TopicRuntime, messages: readonly Record<string, unknown>[], priority: number = topic.priority, correlationBase = 0): number {
+  publishBatch(
+    topic: TopicRuntime, messages: readonly Record<string, unknown>[], priority: number = topic.priority, correlationBase = 0, track: BatchTrack | null = null,
+  ): number {
+    // A caller-runs handler on this thread may publish a batch from inside ours: each call tracks
+    // into its own BatchTrack, and ours is back when the inner call returns.
+    const outer = this.track;
+    this.track = track;
+    try {
+      return this.publishChunks(topic, messages, priority, correlationBase);
+    } finally {
+      this.track = outer;
+    }
+  }
+
+  /** publishBatch's loop: stages and dispatches BATCH_RECORDS at a time; returns how many no receiver refused. */
+  private publishChunks(topic: TopicRuntime, messages: readonly Record<string, unknown>[], priority: number, correlationBase: number): number {
     const size = this.shape.recordSize;
     const staging = this.scratch.batchStaging;
     let taken = 0;
-    this.tracking = correlationBase !== 0;
-    if (this.tracking) {
-      this.reached.fill(0);
-      this.unrouted = 0;
-      this.taken = 0;
-    }
     for (let start = 0; start < messages.length; start += BATCH_RECORDS) {
       const count = Math.min(BATCH_RECORDS, messages.length - start);
       let staged = 0;
@@ -104,7 +113,6 @@ export class BatchPublisher {
         }
       } finally {
         taken += this.dispatchStaged(topic, staged, priority);
-        if (this.tracking) this.taken = taken;
       }
     }
     return taken;
@@ -132,7 +140,7 @@ export class BatchPublisher {
           const record = batchStaging + i * size;
           producer.route(topic, this.u32[(record + RECORD_CORRELATION_OFFSET) >> 2]!, record, 0, result, priority);
           if (result.refused === 0) taken++;
-          if (this.tracking) this.track(result, result.routed !== 0 || result.refused !== 0);
+          if (this.track !== null) this.noteRoute(this.track, result, result.routed !== 0 || result.refused !== 0);
         }
         break;
       }
@@ -143,9 +151,10 @@ export class BatchPublisher {
       );
       const routed = this.u32[words + (DISPATCH_ROUTED_OFFSET >> 2)]!;
       const unrouted = this.u32[words + (DISPATCH_UNROUTED_OFFSET >> 2)]!;
-      if (this.tracking) {
-        this.unrouted += unrouted;
-        for (let c = 0, at = pushedCounts >> 2; c < this.reached.length; c++) if (this.u32[at + c] !== 0) this.reached[c] = 1;
+      const track = this.track;
+      if (track !== null) {
+        track.unrouted += unrouted;
+        for (let c = 0, at = pushedCounts >> 2; c < track.reached.length; c++) if (this.u32[at + c] !== 0) track.reached[c] = 1;
       }
       lanes.collectPushed(pushedCounts, priority);
       const whole = done < 0 ? 0 : done;
@@ -168,7 +177,7 @@ export class BatchPublisher {
       lanes.flushAllLanes(); // our own unflushed records may be what fills the lane
       producer.pushRoutes(record, failed, entries, stats, 0, result);
       if (result.refused === 0) taken++;
-      if (this.tracking) this.track(result, true);
+      if (this.track !== null) this.noteRoute(this.track, result, true);
       i += done + 1;
     }
     lanes.flushFullLanes();
@@ -179,8 +188,8 @@ export class BatchPublisher {
    * Notes where one record of the per-record path went (tracking requests): `routed` unless no
    * subscription receives it (a rate limit's refusal has routed 0 too, but refused 1).
    */
-  private track(result: RouteResult, routed: boolean): void {
-    if (!routed) this.unrouted++;
-    for (let j = 0; j < result.accepted; j++) this.reached[result.consumers[j]!] = 1;
+  private noteRoute(track: BatchTrack, result: RouteResult, routed: boolean): void {
+    if (!routed) track.unrouted++;
+    for (let j = 0; j < result.accepted; j++) track.reached[result.consumers[j]!] = 1;
   }
 }

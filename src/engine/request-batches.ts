@@ -21,7 +21,7 @@
  * down, or close().
  */
 import { ConfigError, EngineError } from '../errors.ts';
-import type { BatchPublisher } from './batch-publisher.ts';
+import type { BatchPublisher, BatchTrack } from './batch-publisher.ts';
 import { checkTimeout } from './options.ts';
 import { RECORD_FLAGS_OFFSET, RECORD_FLAG_FAILED, RECORD_HEADER_BYTES } from './layout.ts';
 import type { Reporter } from './reporter.ts';
@@ -110,17 +110,18 @@ export class RequestBatches {
     // Registered before routing: a caller-runs handler replies synchronously, inside publishBatch.
     for (let c = 0; c < chunks; c++) this.byChunk.set(firstId + c, batch);
     this.batches.add(batch);
-    const publisher = this.publisher;
+    // Where the batch goes: its consumers (who may answer, or stay down) and its unrouted count.
+    const track: BatchTrack = { reached: batch.consumers, unrouted: 0 };
+    let taken: number;
     try {
-      publisher.publishBatch(topic, messages as readonly Record<string, unknown>[], priority, batch.base);
+      taken = this.publisher.publishBatch(topic, messages as readonly Record<string, unknown>[], priority, batch.base, track);
     } catch (error) {
       this.forget(batch); // the requests sent before the bad one: their replies count as late
       throw error;
     }
-    for (let t = 0; t < this.threads; t++) batch.consumers[t] = publisher.reached[t]!;
     if (!this.batches.has(batch)) return promise; // settled inline (caller-runs)
-    const unrouted = publisher.unrouted;
-    const refused = n - publisher.taken;
+    const unrouted = track.unrouted;
+    const refused = n - taken;
     if (unrouted === n) {
       this.fail(batch, new EngineError('ERR_NO_SUBSCRIBER', 'topic', name, 'no subscription receives these requests'));
     } else if (unrouted > 0 || refused > 0) {
