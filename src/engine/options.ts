@@ -6,7 +6,7 @@
 import { ARENA_MAX_BYTES, ARENA_MAX_ENTRIES } from '../../assembly/layout/arena.ts';
 import { RING_HEADER_BYTES, RING_MAX_CAPACITY, RING_MAX_RECORD_SIZE } from '../../assembly/layout/ring.ts';
 import { SCRATCH_MAX_BYTES } from '../arena.ts';
-import { ConfigError } from '../errors.ts';
+import { ConfigError, EngineError } from '../errors.ts';
 import type { AnySchema } from '../schema.ts';
 import { BATCH_RECORDS, MAX_WORKERS, PRIORITY_CLASSES, PRIORITY_NAMES, RECORD_HEADER_BYTES, controlLayout, scratchLayout, type ControlLayout } from './layout.ts';
 import { durableTableBytes } from './durable-table.ts';
@@ -15,7 +15,7 @@ import { DEFAULT_SAMPLE_EVERY, latencyBufferBytes, type LatencyShape } from './l
 import { SHED_LOW_DEFAULT, SHED_NORMAL_DEFAULT } from './shedder.ts';
 import { isPattern } from './subjects.ts';
 import type { SupervisionOptions } from './supervisor.ts';
-import type { BackpressurePolicy, EngineOptions, TopicMap } from './types.ts';
+import type { BackpressurePolicy, EngineOptions, RequestOptions, TopicMap } from './types.ts';
 
 /** Numbers every thread derives identically from the engine's options (sent to every worker). */
 export interface EngineShape {
@@ -89,6 +89,25 @@ export function checkTimeout(field: string, value: unknown): number | undefined 
     throw new ConfigError(field, value, `must be a finite number of milliseconds in [0, ${MAX_TIMER_MS}] (or left out)`);
   }
   return value;
+}
+
+/**
+ * The checks request(), requestAll() and requestBatch() (`call`) make before anything is sent:
+ * `topic` has a reply schema, and `options` is { timeout?, signal?, priority? } with a valid
+ * timeout and signal (a ConfigError naming the field otherwise). Returns the timeout.
+ */
+export function checkRequestOptions(topic: { readonly name: string; readonly reply: unknown }, options: RequestOptions, call: string): number | undefined {
+  if (topic.reply === undefined) throw new ConfigError('topic', topic.name, `has no reply schema: declare { reply } to use ${call}`);
+  if (options === null || typeof options !== 'object') throw new ConfigError('options', options, 'must be { timeout?, signal?, priority? }');
+  const timeout = checkTimeout('timeout', options.timeout);
+  const signal = options.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new ConfigError('signal', signal, 'must be an AbortSignal');
+  return timeout;
+}
+
+/** The rejection of a request (or batch) of `topic` whose signal was aborted before it was sent. */
+export function abortedBeforeSending(topic: string, signal: AbortSignal): EngineError {
+  return new EngineError('ERR_REQUEST_ABORTED', 'topic', topic, 'the signal was already aborted', { cause: signal.reason });
 }
 
 /**

@@ -22,7 +22,7 @@
  */
 import { ConfigError, EngineError } from '../errors.ts';
 import type { BatchPublisher, BatchTrack } from './batch-publisher.ts';
-import { checkTimeout } from './options.ts';
+import { abortedBeforeSending, checkRequestOptions } from './options.ts';
 import { RECORD_FLAGS_OFFSET, RECORD_FLAG_FAILED, RECORD_HEADER_BYTES } from './layout.ts';
 import type { Reporter } from './reporter.ts';
 import type { TopicRuntime } from './topic-runtime.ts';
@@ -50,8 +50,8 @@ interface PendingBatch {
   remaining: number;
   /** 1 for every thread some of its requests went to (who may answer, or stay down). */
   readonly consumers: Uint8Array;
-  resolve(replies: unknown[]): void;
-  reject(error: Error): void;
+  resolve: (replies: unknown[]) => void;
+  reject: (error: Error) => void;
   timer: ReturnType<typeof setTimeout> | undefined;
   readonly signal: AbortSignal | undefined;
   readonly onAbort: () => void;
@@ -86,27 +86,26 @@ export class RequestBatches {
    */
   send(topic: TopicRuntime, messages: readonly unknown[], options: RequestOptions, priority: number): Promise<unknown[]> {
     const name = topic.name;
-    if (topic.reply === undefined) throw new ConfigError('topic', name, 'has no reply schema: declare { reply } to use requestBatch()');
+    const timeout = checkRequestOptions(topic, options, 'requestBatch()');
     if (!Array.isArray(messages)) throw new ConfigError('messages', messages, 'must be an array of messages');
     if (messages.length > MAX_REQUEST_BATCH) throw new ConfigError('messages.length', messages.length, `must be at most ${MAX_REQUEST_BATCH}: split larger batches`);
-    if (options === null || typeof options !== 'object') throw new ConfigError('options', options, 'must be { timeout?, signal?, priority? }');
-    const timeout = checkTimeout('timeout', options.timeout);
     const signal = options.signal;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new ConfigError('signal', signal, 'must be an AbortSignal');
-    if (signal?.aborted) return Promise.reject(new EngineError('ERR_REQUEST_ABORTED', 'topic', name, 'the signal was already aborted', { cause: signal.reason }));
+    if (signal?.aborted) return Promise.reject(abortedBeforeSending(name, signal));
     const n = messages.length;
     if (n === 0) return Promise.resolve([]);
     const chunks = Math.ceil(n / CHUNK);
     const firstId = this.claimChunks(chunks);
     if (firstId < 0) return Promise.reject(new EngineError('ERR_REQUEST_FAILED', 'topic', name, `${CHUNK_IDS} chunks of ${CHUNK} batched requests are already pending`));
-    let settle!: { resolve(value: unknown[]): void; reject(error: Error): void };
-    const promise = new Promise<unknown[]>((resolve, reject) => { settle = { resolve, reject }; });
     const batch: PendingBatch = {
       topic, base: (BATCH_CORRELATION | (firstId << CHUNK_BITS)) >>> 0, firstId, chunks,
       replies: new Array<unknown>(n), answered: new Uint8Array(n), remaining: n, consumers: new Uint8Array(this.threads),
-      resolve: (value) => settle.resolve(value), reject: (error) => settle.reject(error), timer: undefined, signal,
+      resolve: undefined!, reject: undefined!, timer: undefined, signal,
       onAbort: () => this.fail(batch, new EngineError('ERR_REQUEST_ABORTED', 'topic', name, 'aborted by its signal', { cause: signal?.reason })),
     };
+    const promise = new Promise<unknown[]>((resolve, reject) => {
+      batch.resolve = resolve;
+      batch.reject = reject;
+    });
     // Registered before routing: a caller-runs handler replies synchronously, inside publishBatch.
     for (let c = 0; c < chunks; c++) this.byChunk.set(firstId + c, batch);
     this.batches.add(batch);

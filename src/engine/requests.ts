@@ -7,7 +7,7 @@
  * thread 0's loop hands to onReply.
  */
 import { ConfigError, EngineError } from '../errors.ts';
-import { checkTimeout } from './options.ts';
+import { abortedBeforeSending, checkRequestOptions } from './options.ts';
 import { RECORD_CORRELATION_OFFSET, RECORD_FLAGS_OFFSET, RECORD_FLAG_FAILED, RECORD_HEADER_BYTES } from './layout.ts';
 import { RouteResult, type Producer } from './producer.ts';
 import type { Reporter } from './reporter.ts';
@@ -90,12 +90,9 @@ export class Requests {
    */
   send(topic: TopicRuntime, fields: unknown, options: RequestOptions, all: boolean): Promise<unknown> {
     const name = topic.name;
-    if (topic.reply === undefined) throw new ConfigError('topic', name, 'has no reply schema: declare { reply } to use request()');
-    if (options === null || typeof options !== 'object') throw new ConfigError('options', options, 'must be { timeout?, signal?, priority? }');
-    const timeout = checkTimeout('timeout', options.timeout);
+    const timeout = checkRequestOptions(topic, options, 'request()');
     const signal = options.signal;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new ConfigError('signal', signal, 'must be an AbortSignal');
-    if (signal?.aborted) return Promise.reject(new EngineError('ERR_REQUEST_ABORTED', 'topic', name, 'the signal was already aborted', { cause: signal.reason }));
+    if (signal?.aborted) return Promise.reject(abortedBeforeSending(name, signal));
     const cls = priorityOf(topic, options.priority);
     if (fields === null || typeof fields !== 'object') throw new ConfigError('fields', fields, 'must be an object with one property per field');
     // Validate and stage before anything is routed.
