@@ -5,10 +5,11 @@
  *
  * For each of `count` records, `stride` bytes apart from `src`: hash its key (KEY_* kind at
  * `keyOffset`), routerRoute the topic with that hash into `out`, and for each route entry stamp
- * the entry's low half (u16, its tag) at `tagOffset` in the record, then ringTryPush the record
- * into the ring whose address is u32 `rings[entry >>> ROUTE_RING_SHIFT]`, counting one more in
- * u32 `pushed[entry >>> ROUTE_RING_SHIFT]`. Nothing is flushed (write-combining: the caller
- * flushes).
+ * the entry's low half (u16, its tag) at `tagOffset` in the record, then copy the record's
+ * `stride` bytes (ringTryPushBytes: a ring's records may be larger, e.g. sized for an engine's
+ * largest topic, and only the bytes a record uses are copied) into the ring whose address is u32
+ * `rings[entry >>> ROUTE_RING_SHIFT]`, counting one more in u32 `pushed[entry >>> ROUTE_RING_SHIFT]`.
+ * Nothing is flushed (write-combining: the caller flushes).
  *
  * Least-loaded picks: when `balance` is not 0 and the u8 `balance[tag]` is not 0, the entry opens
  * a pick among the record's entries j..n-1 with that tag that are not ROUTE_SKIPPED: the one whose
@@ -21,7 +22,7 @@
  * record's index and leaves its route entries at `out` (with the ROUTE_SKIPPED marks made so
  * far), with the entry that failed in the result block, so the caller can apply its back-pressure
  * policy from that entry on and call again with the rest. Returns `count` when every record was
- * dispatched, -STATUS_INVALID for a bad topic.
+ * dispatched, -STATUS_INVALID for a bad topic or a `stride` larger than a ring's records.
  *
  * The caller must be inside routerEnter/routerLeave as thread `thread`, and the producer of every
  * ring in the table. Never allocates, never waits.
@@ -39,7 +40,7 @@ import {
 } from "./layout/dispatch";
 import { RING_CLAIM_OFFSET, RING_CONSUMER_CLOSED_OFFSET, RING_TAIL_OFFSET } from "./layout/ring";
 import { hashBytes, hashU32 } from "./hash";
-import { ringTryPush } from "./ring";
+import { ringTryPushBytes } from "./ring";
 import { routerRoute } from "./router";
 
 /**
@@ -124,7 +125,13 @@ export function dispatchBatch(
       if (balance != 0 && load<u8>(balance + <usize>tag) != 0 && pickLeastLoaded(out, j, <u32>n, tag, rings) != j) continue;
       const ring = <usize>(entry >>> ROUTE_RING_SHIFT);
       store<u16>(record + tagOffset, <u16>tag);
-      if (ringTryPush(<usize>load<u32>(rings + ring * 4), record) != STATUS_OK) {
+      const status = ringTryPushBytes(<usize>load<u32>(rings + ring * 4), record, stride);
+      if (status == STATUS_INVALID) {
+        store<u32>(result + DISPATCH_ROUTED_OFFSET, routed);
+        store<u32>(result + DISPATCH_UNROUTED_OFFSET, unrouted);
+        return -STATUS_INVALID;
+      }
+      if (status != STATUS_OK) {
         store<u32>(result + DISPATCH_ROUTED_OFFSET, routed);
         store<u32>(result + DISPATCH_UNROUTED_OFFSET, unrouted);
         store<u32>(result + DISPATCH_FAILED_ENTRY_OFFSET, j);

@@ -15,10 +15,10 @@ import {
   RING_CACHED_HEAD_OFFSET, RING_CACHED_TAIL_OFFSET, RING_CAPACITY_OFFSET, RING_CLAIM_OFFSET,
   RING_CONSUMER_CLOSED_OFFSET, RING_CONSUMER_PARKED_OFFSET, RING_DATA_OFFSET, RING_HEAD_OFFSET,
   RING_HEADER_BYTES, RING_MASK_OFFSET, RING_PRODUCER_CLOSED_OFFSET, RING_PRODUCER_PARKED_OFFSET,
-  RING_READ_OFFSET, RING_RECORD_SIZE_OFFSET, RING_TAIL_OFFSET,
+  RING_READ_OFFSET, RING_RECORD_ALIGN, RING_RECORD_SIZE_OFFSET, RING_TAIL_OFFSET,
 } from "./layout/ring";
 import { ADDRESS_MIN, ARENA_MAX_BYTES } from "./layout/arena";
-import { STATUS_CLOSED, STATUS_EMPTY, STATUS_FULL, STATUS_OK } from "./layout/status";
+import { STATUS_CLOSED, STATUS_EMPTY, STATUS_FULL, STATUS_INVALID, STATUS_OK } from "./layout/status";
 import { alignStructure } from "./common";
 
 /** ringBytes' answer for a ring that could not fit any arena (the planner then rejects it). */
@@ -92,6 +92,18 @@ export function ringTryPush(ring: usize, src: usize): i32 {
   const record = ringTryClaim(ring);
   if (record < <usize>ADDRESS_MIN) return <i32>record;
   memory.copy(record, src, load<u32>(ring + RING_RECORD_SIZE_OFFSET));
+  return STATUS_OK;
+}
+
+/** Producer. Copies the first `bytes` bytes of a record from `src` (the rest of the ring's record
+ *  keeps what it held): a record whose message is smaller than the ring's records costs only its
+ *  own bytes. OK / FULL / CLOSED, or INVALID (nothing claimed) unless `bytes` is a multiple of
+ *  RING_RECORD_ALIGN no larger than RECORD_SIZE. */
+export function ringTryPushBytes(ring: usize, src: usize, bytes: u32): i32 {
+  if (bytes > load<u32>(ring + RING_RECORD_SIZE_OFFSET) || (bytes & (RING_RECORD_ALIGN - 1)) != 0) return STATUS_INVALID;
+  const record = ringTryClaim(ring);
+  if (record < <usize>ADDRESS_MIN) return <i32>record;
+  memory.copy(record, src, bytes);
   return STATUS_OK;
 }
 

@@ -44,6 +44,11 @@ export interface CoreOps {
   /** Producer. Copies RECORD_SIZE bytes from `src` into the next record (claim + copy). Returns
    *  STATUS_OK, STATUS_FULL or STATUS_CLOSED. Not visible until ringFlush. */
   ringTryPush(ring: number, src: number): number;
+  /** Producer. Copies the first `bytes` bytes of a record from `src` into the next record (the
+   *  rest of that record keeps what it held). STATUS_OK, STATUS_FULL or STATUS_CLOSED, or
+   *  STATUS_INVALID with nothing claimed unless `bytes` is a multiple of RING_RECORD_ALIGN (8) no
+   *  larger than RECORD_SIZE. Not visible until ringFlush. */
+  ringTryPushBytes(ring: number, src: number, bytes: number): number;
   /** Producer. Copies up to `count` consecutive records from `src` (count·RECORD_SIZE bytes), then
    *  flushes (also when it pushed none). Reloads TAIL when the cache says fewer than `count` are
    *  free. Returns how many were pushed (0 when full), or -STATUS_CLOSED. */
@@ -160,7 +165,7 @@ export interface CoreOps {
    *  Routes and pushes `count` records, `stride` bytes apart from `src`: hashes each key (KEY_* kind
    *  at `keyOffset`, `keyLength` bytes for KEY_BYTES), routes `topic` into `out`, and for each
    *  route entry stamps its tag, `entry & ROUTE_TAG_MASK`, as a u16 at `tagOffset` in the record,
-   *  ringTryPushes the record into the ring u32 `rings[entry >>> ROUTE_RING_SHIFT]` and adds 1 to
+   *  copies its `stride` bytes (ringTryPushBytes) into the ring u32 `rings[entry >>> ROUTE_RING_SHIFT]` and adds 1 to
    *  u32 `pushed[entry >>> ROUTE_RING_SHIFT]`.
    *  `balance`: address of a u8 table indexed by an entry's tag, or 0 for none.
    *  An entry whose tag's byte is not 0 opens a least-loaded pick among the record's remaining
@@ -171,7 +176,7 @@ export interface CoreOps {
    *  Flushes nothing. Returns `count`, or the index of the record whose push failed (its entries
    *  left at `out` with the ROUTE_SKIPPED marks made so far, the failed one's index and their
    *  count in the result block at `result`, see assembly/layout/dispatch.ts), or -STATUS_INVALID
-   *  for a bad topic. */
+   *  for a bad topic or a `stride` larger than a ring's records. */
   dispatchBatch(
     router: number, thread: number, topic: number, src: number, count: number, stride: number,
     keyKind: number, keyOffset: number, keyLength: number, rings: number, tagOffset: number,
@@ -182,7 +187,7 @@ export interface CoreOps {
 /** The names of every CoreOps function, for building the Wasm backend from exports and for tests. */
 export const CORE_OP_NAMES = [
   'ringBytes', 'poolBytes', 'routerBytes',
-  'ringInit', 'ringTryClaim', 'ringTryPush', 'ringTryPushBatch', 'ringFlush', 'ringPending',
+  'ringInit', 'ringTryClaim', 'ringTryPush', 'ringTryPushBytes', 'ringTryPushBatch', 'ringFlush', 'ringPending',
   'ringCloseProducer', 'ringTryPeek', 'ringAvailable', 'ringTryPop', 'ringTryPopBatch',
   'ringCommit', 'ringCloseConsumer', 'ringSize',
   'poolInit', 'poolTryAlloc', 'poolRelease', 'poolOutstanding',

@@ -192,6 +192,35 @@ describe.each(BACKENDS)('dispatchBatch (%s)', (backend) => {
     expect(r.routed).toBe(done * 3 + r.failedEntry);
   });
 
+  test('records staged `stride` bytes apart, smaller than the rings\' records, are copied by `stride` bytes; a stride above a ring record is -STATUS_INVALID', async () => {
+    const s = await setup(backend);
+    const { u8, u32 } = s.t.views;
+    const STRIDE = 16;
+    // The ring slots hold 0xEE everywhere first, so the tail a short copy leaves shows.
+    for (const ring of s.rings) u8.fill(0xee, ring, ring + s.core.ringBytes(64, RECORD));
+    for (const ring of s.rings) s.core.ringInit(ring, 64, RECORD);
+    for (let i = 0; i < 4; i++) {
+      const record = s.src + i * STRIDE;
+      u8.fill(i + 1, record, record + STRIDE);
+      u32[(record + KEY_OFFSET) >> 2] = i;
+    }
+    s.core.routerEnter(s.router, 1);
+    const done = s.core.dispatchBatch(s.router, 1, 0, s.src, 4, STRIDE, KEY_U32, KEY_OFFSET, 4, s.table, TAG_OFFSET, s.pushed, 0, s.out, s.result);
+    expect(done).toBe(4);
+    // Broadcast ring 0 got all four, in order: 16 bytes of each (the tag stamped at TAG_OFFSET), then the old 0xEE.
+    s.core.ringFlush(s.rings[0]!);
+    for (let i = 0; i < 4; i++) {
+      const at = s.core.ringTryPeek(s.rings[0]!);
+      expect(at).toBeGreaterThanOrEqual(ADDRESS_MIN);
+      expect(u8[at]).toBe(i + 1);
+      expect(u8[at + STRIDE - 1]).toBe(i + 1);
+      expect(Array.from(u8.subarray(at + STRIDE, at + RECORD))).toEqual(new Array(RECORD - STRIDE).fill(0xee));
+      s.core.ringCommit(s.rings[0]!);
+    }
+    expect(s.core.dispatchBatch(s.router, 1, 0, s.src, 1, RECORD + 8, KEY_NONE, 0, 0, s.table, TAG_OFFSET, s.pushed, 0, s.out, s.result)).toBe(-STATUS_INVALID);
+    s.core.routerLeave(s.router, 1);
+  });
+
   test('a bad topic is -STATUS_INVALID', async () => {
     const s = await setup(backend);
     s.core.routerEnter(s.router, 1);

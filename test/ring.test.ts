@@ -11,7 +11,7 @@ import {
   RING_HEAD_OFFSET, RING_HEADER_BYTES, RING_MAX_CAPACITY, RING_MAX_RECORD_SIZE, RING_PRODUCER_PARKED_OFFSET,
   RING_READ_OFFSET, RING_TAIL_OFFSET,
 } from '../assembly/layout/ring.ts';
-import { STATUS_CLOSED, STATUS_EMPTY, STATUS_FULL, STATUS_OK } from '../assembly/layout/status.ts';
+import { STATUS_CLOSED, STATUS_EMPTY, STATUS_FULL, STATUS_INVALID, STATUS_OK } from '../assembly/layout/status.ts';
 import type { CoreOps } from '../bindings/core-ops.ts';
 import { alignUp } from '../bindings/js/common.ts';
 import { BACKENDS, FC_RUNS, PAIRS, bytesAt, newArena, pairName, type TestArena } from './harness.ts';
@@ -37,7 +37,7 @@ describe.each(PAIRS)('ring %s→%s', (producerBackend, consumerBackend) => {
   const name = pairName([producerBackend, consumerBackend]);
   const setup = async (capacity: number, recordSize = RECORD) => {
     const t = await ringArena(capacity, recordSize);
-    return { ...t, p: t.cores[producerBackend], c: t.cores[consumerBackend], i32: t.views.i32 };
+    return { ...t, p: t.cores[producerBackend], c: t.cores[consumerBackend], i32: t.views.i32, u8: t.views.u8 };
   };
 
   test(`${name}: empty ring reports EMPTY, available 0, size 0`, async () => {
@@ -166,6 +166,41 @@ describe.each(PAIRS)('ring %s→%s', (producerBackend, consumerBackend) => {
     expect(p.ringTryPushBatch(ring, scratch(0), 3)).toBe(0);
     expect(c.ringTryPopBatch(ring, scratch(1), 10)).toBe(4);
     expect(c.ringTryPopBatch(ring, scratch(1), 10)).toBe(0);
+  });
+
+  test(`${name}: ringTryPushBytes copies a record's first bytes only; more than a record, or not a multiple of 8, is INVALID and claims nothing`, async () => {
+    const RECORD_64 = 64;
+    const { p, c, ring, i32, u8, scratch } = await setup(2, RECORD_64);
+    const src = scratch(0);
+    const dst = scratch(1);
+    // Fill both ring slots with a pattern, consume them, then push 24-byte prefixes over them.
+    for (let round = 0; round < 2; round++) {
+      fill(i32, src, 100 + round, RECORD_64);
+      expect(p.ringTryPush(ring, src)).toBe(STATUS_OK);
+    }
+    p.ringFlush(ring);
+    expect(c.ringTryPopBatch(ring, dst, 2)).toBe(2);
+    c.ringCommit(ring);
+    expect(p.ringTryPushBytes(ring, src, RECORD_64 + 8)).toBe(STATUS_INVALID);
+    expect(p.ringTryPushBytes(ring, src, 12)).toBe(STATUS_INVALID); // not a multiple of 8
+    expect(p.ringPending(ring)).toBe(0);
+    for (let round = 0; round < 2; round++) {
+      fill(i32, src, 200 + round, RECORD_64);
+      expect(p.ringTryPushBytes(ring, src, 24)).toBe(STATUS_OK);
+    }
+    expect(p.ringTryPushBytes(ring, src, 24)).toBe(STATUS_FULL);
+    p.ringFlush(ring);
+    for (let round = 0; round < 2; round++) {
+      const at = c.ringTryPeek(ring);
+      expect(at).toBeGreaterThanOrEqual(ADDRESS_MIN);
+      const words = Array.from(i32.subarray(at >> 2, (at + RECORD_64) >> 2));
+      // 24 bytes (6 words) from the new record, the remaining 10 words as the old record left them.
+      const fresh = Array.from({ length: 6 }, (_, k) => (200 + round) * 31 + k);
+      const kept = Array.from({ length: 10 }, (_, k) => (100 + round) * 31 + 6 + k);
+      expect(words).toEqual([...fresh, ...kept]);
+      expect(u8[at]).toBe(((200 + round) * 31) & 255);
+      c.ringCommit(ring);
+    }
   });
 
   test(`${name}: producer close drains published records, then CLOSED`, async () => {

@@ -24,7 +24,7 @@ export type DispatchOps = Pick<CoreOps, 'keyHash' | 'pickLeastLoaded' | 'dispatc
 export function createJsDispatch(views: MemoryViews, ring: RingOps, router: RouterOps, hash: HashOps): DispatchOps {
   const { u8, u32, i32 } = views;
   const u16 = new Uint16Array(views.buffer);
-  const { ringTryPush } = ring;
+  const { ringTryPushBytes } = ring;
   const { routerRoute } = router;
   const { hashU32, hashBytes } = hash;
 
@@ -111,7 +111,13 @@ export function createJsDispatch(views: MemoryViews, ring: RingOps, router: Rout
           if (balance !== 0 && u8[balance + tag] !== 0 && pickLeastLoaded(out, j, n, tag, rings) !== j) continue;
           const index = entry >>> ROUTE_RING_SHIFT;
           u16[(record + tagOffset) >>> 1] = tag;
-          if (ringTryPush(u32[(rings >>> 2) + index]!, record) !== STATUS_OK) {
+          const status = ringTryPushBytes(u32[(rings >>> 2) + index]!, record, stride);
+          if (status === STATUS_INVALID) {
+            u32[(result + DISPATCH_ROUTED_OFFSET) >>> 2] = routed;
+            u32[(result + DISPATCH_UNROUTED_OFFSET) >>> 2] = unrouted;
+            return -STATUS_INVALID;
+          }
+          if (status !== STATUS_OK) {
             finish(j, n);
             return i;
           }

@@ -11,15 +11,15 @@ import {
   RING_CACHED_HEAD_OFFSET, RING_CACHED_TAIL_OFFSET, RING_CAPACITY_OFFSET, RING_CLAIM_OFFSET,
   RING_CONSUMER_CLOSED_OFFSET, RING_CONSUMER_PARKED_OFFSET, RING_DATA_OFFSET, RING_HEAD_OFFSET,
   RING_HEADER_BYTES, RING_MASK_OFFSET, RING_PRODUCER_CLOSED_OFFSET, RING_PRODUCER_PARKED_OFFSET,
-  RING_READ_OFFSET, RING_RECORD_SIZE_OFFSET, RING_TAIL_OFFSET,
+  RING_READ_OFFSET, RING_RECORD_ALIGN, RING_RECORD_SIZE_OFFSET, RING_TAIL_OFFSET,
 } from '../../assembly/layout/ring.ts';
 import { ADDRESS_MIN, ARENA_MAX_BYTES } from '../../assembly/layout/arena.ts';
-import { STATUS_CLOSED, STATUS_EMPTY, STATUS_FULL, STATUS_OK } from '../../assembly/layout/status.ts';
+import { STATUS_CLOSED, STATUS_EMPTY, STATUS_FULL, STATUS_INVALID, STATUS_OK } from '../../assembly/layout/status.ts';
 import type { CoreOps } from '../core-ops.ts';
 import { alignStructure } from './common.ts';
 import type { MemoryViews } from './views.ts';
 
-export type RingOps = Pick<CoreOps, 'ringBytes' | 'ringInit' | 'ringTryClaim' | 'ringTryPush' | 'ringTryPushBatch' | 'ringFlush' | 'ringPending' | 'ringCloseProducer' | 'ringTryPeek' | 'ringAvailable' | 'ringTryPop' | 'ringTryPopBatch' | 'ringCommit' | 'ringCloseConsumer' | 'ringSize'>;
+export type RingOps = Pick<CoreOps, 'ringBytes' | 'ringInit' | 'ringTryClaim' | 'ringTryPush' | 'ringTryPushBytes' | 'ringTryPushBatch' | 'ringFlush' | 'ringPending' | 'ringCloseProducer' | 'ringTryPeek' | 'ringAvailable' | 'ringTryPop' | 'ringTryPopBatch' | 'ringCommit' | 'ringCloseConsumer' | 'ringSize'>;
 
 /** Word index of a field: byte address / 4. */
 const CAPACITY = RING_CAPACITY_OFFSET >> 2;
@@ -158,6 +158,14 @@ export function createJsRing({ u8, i32 }: MemoryViews): RingOps {
       const record = ringTryClaim(ring);
       if (record < ADDRESS_MIN) return record;
       copy(record, src, i32[(ring >> 2) + RECORD_SIZE]!);
+      return STATUS_OK;
+    },
+
+    ringTryPushBytes(ring, src, bytes) {
+      if (bytes >>> 0 > i32[(ring >> 2) + RECORD_SIZE]! >>> 0 || (bytes & (RING_RECORD_ALIGN - 1)) !== 0) return STATUS_INVALID;
+      const record = ringTryClaim(ring);
+      if (record < ADDRESS_MIN) return record;
+      copy(record, src, bytes);
       return STATUS_OK;
     },
 

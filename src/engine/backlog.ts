@@ -97,13 +97,12 @@ export class Backlog {
     return this.live;
   }
 
-  /** Appends the record at i32 index `from` of `source`; grows when full. */
-  push(source: Int32Array, from: number, policy: number): void {
+  /** Appends the record at i32 index `from` of `source`, its first `words` words (its topic's bytes, ≤ a record); grows when full. */
+  push(source: Int32Array, from: number, policy: number, words: number): void {
     if (this.count === this.capacity) this.grow();
     const slot = (this.head + this.count) % this.capacity;
-    const n = this.recordWords;
-    const base = slot * n;
-    for (let i = 0; i < n; i++) this.words[base + i] = source[from + i]!;
+    const base = slot * this.recordWords;
+    for (let i = 0; i < words; i++) this.words[base + i] = source[from + i]!;
     this.policies[slot] = policy;
     this.dropped[slot] = 0;
     this.count++;

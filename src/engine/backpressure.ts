@@ -153,7 +153,7 @@ export class Backpressure {
   }
 
   private enqueueBacklog(backlog: Backlog, src: number, policy: number): void {
-    backlog.push(this.i32, src >> 2, policy);
+    backlog.push(this.i32, src >> 2, policy, this.shape.topicRecordBytes[this.u16[(src + RECORD_TOPIC_OFFSET) >> 1]!]! >> 2);
     this.backlogTotal++;
     // Per topic, what a crash of this thread would lose (its backlogs live in its heap).
     this.f64[this.control.topicStats(this.u16[(src + RECORD_TOPIC_OFFSET) >> 1]!) + TOPIC_STAT_BACKLOGGED]! += 1;
@@ -224,7 +224,7 @@ export class Backpressure {
    * any) had it.
    */
   private runInline(consumer: Consumer, src: number, stats: number): void {
-    const words = this.shape.recordSize >> 2;
+    const words = this.shape.topicRecordBytes[this.u16[(src + RECORD_TOPIC_OFFSET) >> 1]!]! >> 2;
     const from = src >> 2;
     const to = this.callerStaging >> 2;
     const i32 = this.i32;
@@ -256,7 +256,6 @@ export class Backpressure {
     const backlog = this.backlogs[key];
     if (backlog === undefined) return;
     const ring = this.lanes.ringTo[key]!;
-    const words = this.shape.recordSize >> 2;
     let moved = 0;
     for (;;) {
       const head = backlog.headIndex();
@@ -282,6 +281,7 @@ export class Backpressure {
       }
       const storage = backlog.storage;
       const to = address >> 2;
+      const words = this.shape.topicRecordBytes[backlog.u16(head, RECORD_TOPIC_OFFSET)]! >> 2;
       for (let i = 0; i < words; i++) this.i32[to + i] = storage[head + i]!;
       this.f64[this.control.topicStats(backlog.u16(head, RECORD_TOPIC_OFFSET)) + TOPIC_STAT_BACKLOGGED]! -= 1;
       backlog.shift();

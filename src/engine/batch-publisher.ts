@@ -94,7 +94,9 @@ export class BatchPublisher {
 
   /** publishBatch's loop: stages and dispatches BATCH_RECORDS at a time; returns how many no receiver refused. */
   private publishChunks(topic: TopicRuntime, messages: readonly Record<string, unknown>[], priority: number, correlationBase: number): number {
-    const size = this.shape.recordSize;
+    // Records are staged at their topic's own size, not the lane's: dispatchBatch copies `size`
+    // bytes per record, so a small topic's batch costs its own bytes beside a large topic.
+    const size = topic.recordBytes;
     const staging = this.scratch.batchStaging;
     let taken = 0;
     for (let start = 0; start < messages.length; start += BATCH_RECORDS) {
@@ -121,7 +123,7 @@ export class BatchPublisher {
   /** Routes and enqueues the first `count` staged records; returns how many no receiver refused. */
   private dispatchStaged(topic: TopicRuntime, count: number, priority: number): number {
     if (count === 0) return 0;
-    const size = this.shape.recordSize;
+    const size = topic.recordBytes;
     const { batchStaging, pushedCounts, dispatchResult } = this.scratch;
     const producer = this.producer;
     const lanes = this.lanes;

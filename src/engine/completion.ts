@@ -57,7 +57,7 @@ export class Completion {
     this.u32 = new Uint32Array(buffer);
     this.f64 = new Float64Array(buffer);
     this.erroredTopics = new Uint8Array(shape.topicNames.length);
-    this.replies = new Replies(thread, arena, shape.recordSize, control, producer, replyStaging, handleHere, (topic, stats, error) => this.handlerFailed(topic, stats, error));
+    this.replies = new Replies(thread, arena, shape.topicRecordBytes, control, producer, replyStaging, handleHere, (topic, stats, error) => this.handlerFailed(topic, stats, error));
     this.breakers = new CircuitBreakers(buffer, control, table, shape.maxSubscriptions, this.replies);
     this.circuitState = this.breakers.state;
   }

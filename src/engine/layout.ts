@@ -117,6 +117,15 @@ export const CLAIMS_ASYNC = 2;
 /** Added to a STEALING address (records are 8-aligned) while the stolen record's async handler is pending: not running, still the thief's. */
 export const STEALING_PENDING = 1;
 export const RECORD_HEADER_BYTES = 16;
+/**
+ * Bytes a record of a topic uses: the header and its message or reply, whichever is larger,
+ * rounded to 8. A lane's records are all the size of the largest topic's (EngineShape.recordSize);
+ * a record is copied (pushed, staged, spilled) by its own topic's bytes, so declaring one large
+ * topic does not make every small message cost its size.
+ */
+export function recordBytesOf(messageBytes: number, replyBytes: number): number {
+  return RECORD_HEADER_BYTES + Math.ceil(Math.max(messageBytes, replyBytes) / 8) * 8;
+}
 /** SUBSCRIPTION value of a reply record: the highest u16, above every slot (options.ts MAX_SUBSCRIPTIONS). */
 export const REPLY_SUBSCRIPTION = 0xffff;
 /** SUBSCRIPTION value of a dead letter a worker sends to thread 0 (its slot and thread are in LETTER). */

@@ -8,7 +8,7 @@ import { RING_HEADER_BYTES, RING_MAX_CAPACITY, RING_MAX_RECORD_SIZE } from '../.
 import { SCRATCH_MAX_BYTES } from '../arena.ts';
 import { ConfigError, EngineError } from '../errors.ts';
 import type { AnySchema } from '../schema.ts';
-import { BATCH_RECORDS, MAX_WORKERS, PRIORITY_CLASSES, PRIORITY_NAMES, RECORD_HEADER_BYTES, controlLayout, scratchLayout, type ControlLayout } from './layout.ts';
+import { BATCH_RECORDS, MAX_WORKERS, PRIORITY_CLASSES, PRIORITY_NAMES, RECORD_HEADER_BYTES, controlLayout, recordBytesOf, scratchLayout, type ControlLayout } from './layout.ts';
 import { durableTableBytes } from './durable-table.ts';
 import { validateJournal, type JournalShape } from './journal-shape.ts';
 import { DEFAULT_SAMPLE_EVERY, latencyBufferBytes, type LatencyShape } from './latency.ts';
@@ -24,6 +24,8 @@ export interface EngineShape {
   readonly topicNames: readonly string[];
   /** Bytes per ring record: RECORD_HEADER_BYTES + the largest message or reply, rounded to 8. */
   readonly recordSize: number;
+  /** Per topic id: the bytes its records use (recordBytesOf), what a push, a stage or a spill copies; ≤ recordSize. */
+  readonly topicRecordBytes: readonly number[];
   readonly ringCapacity: number;
   readonly maxSubscriptions: number;
   readonly flushEvery: number;
@@ -194,11 +196,15 @@ export function validateOptions(options: EngineOptions<TopicMap>, defaultWorkers
   if (slots > MAX_SUBSCRIPTIONS) throw new ConfigError('maxSubscriptions', maxSubscriptions, `with ${journalOptions!.topics.length} journaled topics (a subscription each), at most ${MAX_SUBSCRIPTIONS - journalOptions!.topics.length}`);
   const journal = journalOptions === undefined ? undefined : { ...journalOptions, durable: new SharedArrayBuffer(durableTableBytes(slots)) };
   let largest = 8;
+  const topicRecordBytes: number[] = [];
   for (const name of topicNames) {
     const topic = options.topics[name]!;
-    largest = Math.max(largest, (topic.schema as AnySchema).size, (topic.reply as AnySchema | undefined)?.size ?? 0);
+    const messageBytes = (topic.schema as AnySchema).size;
+    const replyBytes = (topic.reply as AnySchema | undefined)?.size ?? 0;
+    largest = Math.max(largest, messageBytes, replyBytes);
+    topicRecordBytes.push(recordBytesOf(messageBytes, replyBytes));
   }
-  const recordSize = RECORD_HEADER_BYTES + Math.ceil(largest / 8) * 8;
+  const recordSize = recordBytesOf(largest, 0);
   if (recordSize > RING_MAX_RECORD_SIZE) {
     throw new ConfigError('topics', `${recordSize - RECORD_HEADER_BYTES} bytes`, `the largest message must fit a ring record of ${RING_MAX_RECORD_SIZE} bytes with its ${RECORD_HEADER_BYTES}-byte header`);
   }
@@ -220,7 +226,7 @@ export function validateOptions(options: EngineOptions<TopicMap>, defaultWorkers
   }
   return {
     workers, engineWorkers, backend, coreBuild, startTimeout, scratchBytes, supervision,
-    shape: { threads, topicNames, recordSize, ringCapacity, maxSubscriptions: slots, flushEvery, batch, spin, adaptiveSpin, cores, blockTimeout, restartWait, asyncTimeout: supervision.handlerTimeout ?? 0, spillCapacity, priorityWeights, epochMs: Date.now(), control, routerSubscriptions, latency, journal, deterministic },
+    shape: { threads, topicNames, recordSize, topicRecordBytes, ringCapacity, maxSubscriptions: slots, flushEvery, batch, spin, adaptiveSpin, cores, blockTimeout, restartWait, asyncTimeout: supervision.handlerTimeout ?? 0, spillCapacity, priorityWeights, epochMs: Date.now(), control, routerSubscriptions, latency, journal, deterministic },
   };
 }
 

@@ -7,7 +7,7 @@
  * consumer that sleeps. Routing lives in Producer (producer.ts); a full lane goes to Backpressure
  * (backpressure.ts).
  *
- *   push    ringTryPush copies the record into the lane; nothing is visible yet
+ *   push    ringTryPushBytes copies the record (its topic's bytes) into the lane; nothing is visible yet
  *   flush   one HEAD store per lane, when `flushEvery` records are pending, at the end of the task
  *           (a microtask: Producer.flushAll) and after every batch a worker handles; then the
  *           consumer's doorbell is rung only if it said it sleeps
@@ -20,7 +20,7 @@ import { STATUS_CLOSED, STATUS_OK } from '../../assembly/layout/status.ts';
 import type { Arena } from '../arena.ts';
 import type { ControlBlock } from './control-block.ts';
 import {
-  LANE_STAT_HIGH_WATER, LANE_STAT_PUBLISHED, PRIORITY_CLASSES, THREAD_RESTARTING, TOPIC_STAT_REJECTED, outboundLane,
+  LANE_STAT_HIGH_WATER, LANE_STAT_PUBLISHED, PRIORITY_CLASSES, RECORD_TOPIC_OFFSET, THREAD_RESTARTING, TOPIC_STAT_REJECTED, outboundLane,
 } from './layout.ts';
 import type { LatencyProbe } from './latency.ts';
 import type { EngineShape } from './options.ts';
@@ -33,8 +33,11 @@ export type PushOutcome = typeof TAKEN | typeof TAKEN_WAIT | typeof REFUSED;
 export const LANE_FULL = 3; // tryPush only: the ring is full, the policy decides
 
 export class OutboundLanes {
+  private readonly u16: Uint16Array;
   private readonly u32: Uint32Array;
   private readonly f64: Float64Array;
+  /** Per topic id: the bytes its records use (EngineShape.topicRecordBytes). */
+  private readonly topicBytes: Uint32Array;
   /** This thread's control block. */
   private readonly control: ControlBlock;
   /**
@@ -65,7 +68,9 @@ export class OutboundLanes {
     private readonly latency: LatencyProbe,
   ) {
     const buffer = arena.memory.buffer;
+    this.u16 = new Uint16Array(buffer);
     this.u32 = new Uint32Array(buffer);
+    this.topicBytes = Uint32Array.from(shape.topicRecordBytes);
     this.f64 = new Float64Array(buffer);
     this.control = controls[thread]!;
     this.ringTable = ringTable;
@@ -83,9 +88,13 @@ export class OutboundLanes {
     this.announced = new Uint8Array(keys);
   }
 
-  /** One ringTryPush into the lane of outbound key `key`: TAKEN, REFUSED (its consumer is gone: counted rejected) or LANE_FULL. */
+  /**
+   * Pushes the record at `src` into the lane of outbound key `key`, copying the bytes its topic's
+   * records use (not the lane's whole record): TAKEN, REFUSED (its consumer is gone: counted
+   * rejected) or LANE_FULL.
+   */
   tryPush(key: number, src: number, stats: number): PushOutcome | typeof LANE_FULL {
-    const status = this.core.ringTryPush(this.ringTo[key]!, src);
+    const status = this.core.ringTryPushBytes(this.ringTo[key]!, src, this.topicBytes[this.u16[(src + RECORD_TOPIC_OFFSET) >> 1]!]!);
     if (status === STATUS_OK) {
       if (--this.sampleCountdown === 0) this.sampleCountdown = this.latency.stamp(key, this.ringTo[key]!, this.shape.recordSize);
       this.fresh[key]! += 1;

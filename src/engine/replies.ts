@@ -22,8 +22,8 @@ export class Replies {
   constructor(
     private readonly thread: number,
     private readonly arena: Arena,
-    /** Bytes per record (a dead letter copies the whole record). */
-    private readonly recordSize: number,
+    /** Per topic id: the bytes its records use (EngineShape.topicRecordBytes: a dead letter copies its record's). */
+    private readonly recordBytes: readonly number[],
     private readonly control: ControlBlock,
     private readonly producer: Producer,
     /** Where a reply or dead letter is staged before it is pushed (or handled here). */
@@ -72,7 +72,7 @@ export class Replies {
    */
   deadLetter(record: number, slot: number, reason: number): void {
     const at = this.staging;
-    const words = this.recordSize >> 2;
+    const words = this.recordBytes[this.u16[(record + RECORD_TOPIC_OFFSET) >> 1]!]! >> 2;
     const i32 = this.i32;
     for (let i = 0, from = record >> 2, to = at >> 2; i < words; i++) i32[to + i] = i32[from + i]!;
     this.u16[(at + RECORD_SUBSCRIPTION_OFFSET) >> 1] = DEAD_LETTER_SUBSCRIPTION;
