@@ -22,7 +22,8 @@
  * record's index and leaves its route entries at `out` (with the ROUTE_SKIPPED marks made so
  * far), with the entry that failed in the result block, so the caller can apply its back-pressure
  * policy from that entry on and call again with the rest. Returns `count` when every record was
- * dispatched, -STATUS_INVALID for a bad topic or a `stride` larger than a ring's records.
+ * dispatched, -STATUS_INVALID for a bad topic, or a `stride` that is not a multiple of
+ * RING_RECORD_ALIGN or is larger than a ring's records.
  *
  * The caller must be inside routerEnter/routerLeave as thread `thread`, and the producer of every
  * ring in the table. Never allocates, never waits.
@@ -38,9 +39,10 @@ import {
   DISPATCH_UNROUTED_OFFSET, KEY_BYTES, KEY_NONE, KEY_PREFIXED_BYTES, KEY_U32, KEY_U8,
   ROUTE_RING_SHIFT, ROUTE_SKIPPED, ROUTE_TAG_MASK,
 } from "./layout/dispatch";
-import { RING_CLAIM_OFFSET, RING_CONSUMER_CLOSED_OFFSET, RING_TAIL_OFFSET } from "./layout/ring";
+import { RING_CLAIM_OFFSET, RING_CONSUMER_CLOSED_OFFSET, RING_RECORD_ALIGN, RING_RECORD_SIZE_OFFSET, RING_TAIL_OFFSET } from "./layout/ring";
 import { hashBytes, hashU32 } from "./hash";
-import { ringTryPushBytes } from "./ring";
+import { ringTryClaim } from "./ring";
+import { ADDRESS_MIN } from "./layout/arena";
 import { routerRoute } from "./router";
 
 /**
@@ -108,6 +110,11 @@ export function dispatchBatch(
 ): i32 {
   let routed: u32 = 0;
   let unrouted: u32 = 0;
+  if ((stride & (RING_RECORD_ALIGN - 1)) != 0) {
+    store<u32>(result + DISPATCH_ROUTED_OFFSET, 0);
+    store<u32>(result + DISPATCH_UNROUTED_OFFSET, 0);
+    return -STATUS_INVALID;
+  }
   for (let i: u32 = 0; i < count; i++) {
     const record = src + <usize>i * stride;
     const n = routerRoute(router, thread, topic, <u32>keyHash(record, keyKind, keyOffset, keyLength), out);
@@ -125,13 +132,16 @@ export function dispatchBatch(
       if (balance != 0 && load<u8>(balance + <usize>tag) != 0 && pickLeastLoaded(out, j, <u32>n, tag, rings) != j) continue;
       const ring = <usize>(entry >>> ROUTE_RING_SHIFT);
       store<u16>(record + tagOffset, <u16>tag);
-      const status = ringTryPushBytes(<usize>load<u32>(rings + ring * 4), record, stride);
-      if (status == STATUS_INVALID) {
+      // ringTryPushBytes, written out: the stride's alignment was checked once, above.
+      const target = <usize>load<u32>(rings + ring * 4);
+      if (stride > load<u32>(target + RING_RECORD_SIZE_OFFSET)) {
         store<u32>(result + DISPATCH_ROUTED_OFFSET, routed);
         store<u32>(result + DISPATCH_UNROUTED_OFFSET, unrouted);
         return -STATUS_INVALID;
       }
-      if (status != STATUS_OK) {
+      const slot = ringTryClaim(target);
+      if (slot >= <usize>ADDRESS_MIN) memory.copy(slot, record, stride);
+      else {
         store<u32>(result + DISPATCH_ROUTED_OFFSET, routed);
         store<u32>(result + DISPATCH_UNROUTED_OFFSET, unrouted);
         store<u32>(result + DISPATCH_FAILED_ENTRY_OFFSET, j);

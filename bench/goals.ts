@@ -22,6 +22,8 @@
  *   spinning ping-pong ÷ raw rings   ping-pong / worker↔worker / wasm ÷ sab-ring / rtt_p50_us   (engine-pingpong.ts)
  *   Wasm ÷ JS                        one-to-one / engine publishBatch 256 / wasm ÷ js / msgs_per_s
  *   zero GC events                   memory / publisher and consumer / wasm and js / gc_events  (memory.ts)
+ *   beside a 56 KiB topic (info)     one-to-one / messages, batch 256, beside a 56 KiB topic / wasm
+ *                                    ÷ one-to-one / messages, batch 256 / wasm / msgs_per_s       (one-to-one.ts)
  *   large messages (informational)   large-messages / 4 KiB, engine ÷ postMessage transfer / wasm / speedup
  *                                    large-messages / 60 KiB, engine ÷ postMessage transfer / wasm / speedup
  *                                    (the engine's messages/s over postMessage's with the payload
@@ -72,7 +74,8 @@ interface RatioGoal {
   goal: string;
   numerator: EntryQuery;
   denominator: EntryQuery;
-  target: GoalTarget;
+  /** null for an informational row. */
+  target: GoalTarget | null;
 }
 
 /**
@@ -200,6 +203,11 @@ export const GOALS: readonly Goal[] = [
     entries: (['wasm', 'js'] as const).flatMap((who) => (['publisher', 'consumer'] as const).map(
       (side): EntryQuery => ({ suite: 'memory', case: side, metric: 'gc_events', who, label: `${who} ${side}` }),
     )),
+  },
+  {
+    kind: 'ratio', id: 'beside-56KiB', goal: 'publishBatch 256 beside a declared 56 KiB topic ÷ without it',
+    numerator: { ...MESSAGES_BATCH, case: 'messages, batch 256, beside a 56 KiB topic', who: 'wasm', label: 'beside 56 KiB' },
+    denominator: { ...MESSAGES_BATCH, who: 'wasm', label: 'alone' }, target: null,
   },
   {
     kind: 'entry', id: 'large-4KiB', goal: '4 KiB messages: engine MB/s ÷ postMessage with transfer',

@@ -14,8 +14,11 @@
  * (which wakes both parked workers) to receiving both workers' reports. Both engine backends and
  * both peers run in the same process run, alternating run by run (engine-common.ts measureSides).
  *
- * Cases: 'engine writer+send' (wasm, js: one message per call, the engine flushes every 64) and
- * 'messages, batch 256' (wasm, js via publishBatch of 256 reused objects; ringbuf.js; sab-ring).
+ * Cases: 'engine writer+send' (wasm, js: one message per call, the engine flushes every 64),
+ * 'messages, batch 256' (wasm, js via publishBatch of 256 reused objects; ringbuf.js; sab-ring), and
+ * 'messages, batch 256, beside a 56 KiB topic' (wasm, js: the same publishBatch runs in engines that
+ * also declare `bulk`, a 56 KiB message nobody publishes, so every lane's records are 56 KiB; a
+ * record is copied by its own topic's bytes, and this case shows what the large slots still cost).
  * (The ring's own one-to-one cases, bench/ring-threads.ts, move bare records, not messages.)
  * Engines: 1 worker, default options (ringCapacity 1024, flushEvery 64, batch 256); peers: a ring
  * of 4096 messages (bench/workers/o2o-common.ts).
@@ -25,7 +28,7 @@ import type { Backend } from '../bindings/core-ops.ts';
 import type { Engine } from '../src/index.ts';
 import { RingBuffer } from 'ringbuf.js';
 import { streamChecksum, valueOf } from './engine/checksum.ts';
-import { o2oTopics, type O2oTopics } from './engine/o2o-topics.ts';
+import { o2oBulkTopics, o2oTopics, type O2oBulkTopics, type O2oTopics } from './engine/o2o-topics.ts';
 import {
   BACKENDS, SuiteEngines, VerificationError, measureSides, runSize, streamProblems, verify, within, type RunSizes, type Side, type StreamTally,
 } from './engine-common.ts';
@@ -40,6 +43,8 @@ const HANDLERS = new URL('./engine/o2o-handlers.js', import.meta.url);
 const BATCH = 256;
 const WRITER_CASE = 'engine writer+send';
 const BATCH_CASE = `messages, batch ${BATCH}`;
+const BULK_CASE = `messages, batch ${BATCH}, beside a 56 KiB topic`;
+const BULK_HANDLERS = new URL('./engine/o2o-bulk-handlers.js', import.meta.url);
 const PEERS: readonly PeerKind[] = ['ringbuf.js', 'sab-ring'];
 const PEER_WORKERS: Record<PeerKind, string> = { 'ringbuf.js': './workers/o2o-ringbuf.js', 'sab-ring': './workers/o2o-sab-ring.js' };
 
@@ -163,8 +168,9 @@ export async function runOneToOne(options: BenchOptions, log: (line: string) => 
   const writerBackends = BACKENDS.filter((who) => selected(options, SUITE, WRITER_CASE, who));
   const batchBackends = BACKENDS.filter((who) => selected(options, SUITE, BATCH_CASE, who));
   const peers = PEERS.filter((who) => selected(options, SUITE, BATCH_CASE, who));
+  const bulkBackends = BACKENDS.filter((who) => selected(options, SUITE, BULK_CASE, who));
   const backends = BACKENDS.filter((who) => writerBackends.includes(who) || batchBackends.includes(who));
-  if (backends.length === 0 && peers.length === 0) return [];
+  if (backends.length === 0 && peers.length === 0 && bulkBackends.length === 0) return [];
   const entries: EngineBenchEntry[] = [];
   const en = runSize(options, ENGINE_MESSAGES);
   const pn = runSize(options, PEER_MESSAGES);
@@ -172,9 +178,14 @@ export async function runOneToOne(options: BenchOptions, log: (line: string) => 
   const peerExpected = streamChecksum(pn);
 
   const engines = new SuiteEngines<O2oTopics>();
+  const bulkEngines = new SuiteEngines<O2oBulkTopics>();
   const pairs: PeerPair[] = [];
   try {
     await engines.startEach(backends, { topics: o2oTopics, handlers: HANDLERS, workers: 1 }, [
+      ['msg', { handler: 'sink', mode: 'group', workers: [0] }],
+      ['report', { handler: 'report', mode: 'group', workers: [0] }],
+    ]);
+    await bulkEngines.startEach(bulkBackends, { topics: o2oBulkTopics, handlers: BULK_HANDLERS, workers: 1 }, [
       ['msg', { handler: 'sink', mode: 'group', workers: [0] }],
       ['report', { handler: 'report', mode: 'group', workers: [0] }],
     ]);
@@ -187,6 +198,19 @@ export async function runOneToOne(options: BenchOptions, log: (line: string) => 
         const timeout = RUN_TIMEOUT_MS;
         const { result: tally, seconds } = await engines.timed(who, `${who} ${batched ? BATCH_CASE : WRITER_CASE}`, timeout, async (engine) => {
           await publishRun(engine, batched, en);
+          return engine.request('report', { reset: true }, { timeout });
+        });
+        check(tally, en, engineExpected);
+        return { msgs_per_s: en / seconds };
+      },
+    });
+    const bulkSide = (who: Backend): Side => ({
+      who,
+      run: async () => {
+        const timeout = RUN_TIMEOUT_MS;
+        const { result: tally, seconds } = await bulkEngines.timed(who, `${who} ${BULK_CASE}`, timeout, async (engine) => {
+          // The same topics as an O2oEngine's and one more: publishRun publishes only `msg`.
+          await publishRun(engine as unknown as O2oEngine, true, en);
           return engine.request('report', { reset: true }, { timeout });
         });
         check(tally, en, engineExpected);
@@ -212,8 +236,12 @@ export async function runOneToOne(options: BenchOptions, log: (line: string) => 
       const sides = [...batchBackends.map((who) => engineSide(who, true)), ...pairs.map(peerSide)];
       entries.push(...await measureSides(SUITE, BATCH_CASE, sides, ['msgs_per_s'], options, log));
     }
+    if (bulkBackends.length > 0) {
+      log(`${SUITE} ${BULK_CASE}: ${options.runs} timed runs of ${en.toLocaleString('en')} messages (publishBatch, main → 1 worker, lanes of 56 KiB records) after warm-ups, ${bulkBackends.join(' and ')}`);
+      entries.push(...await measureSides(SUITE, BULK_CASE, bulkBackends.map(bulkSide), ['msgs_per_s'], options, log));
+    }
   } finally {
-    await Promise.all([engines.close(), ...pairs.map((pair) => pair.stop())]);
+    await Promise.all([engines.close(), bulkEngines.close(), ...pairs.map((pair) => pair.stop())]);
   }
   return entries;
 }

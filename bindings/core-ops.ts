@@ -176,7 +176,7 @@ export interface CoreOps {
    *  Flushes nothing. Returns `count`, or the index of the record whose push failed (its entries
    *  left at `out` with the ROUTE_SKIPPED marks made so far, the failed one's index and their
    *  count in the result block at `result`, see assembly/layout/dispatch.ts), or -STATUS_INVALID
-   *  for a bad topic or a `stride` larger than a ring's records. */
+   *  for a bad topic, or a `stride` not a multiple of RING_RECORD_ALIGN (8) or larger than a ring's records. */
   dispatchBatch(
     router: number, thread: number, topic: number, src: number, count: number, stride: number,
     keyKind: number, keyOffset: number, keyLength: number, rings: number, tagOffset: number,

@@ -169,6 +169,10 @@ describe('goals from one run', () => {
     ];
     const goals = byId(evaluateGoals([...meetingRun(), ...large]));
     expect(goals.get('large-4KiB')).toMatchObject({ mark: 'measured', value: 3, target: null });
+    // A ratio row without a target: the 24-byte batch case beside a 56 KiB topic over the same case alone.
+    expect(goals.get('beside-56KiB')).toMatchObject({ mark: 'not measured', value: null, target: null });
+    const beside = byId(evaluateGoals([...meetingRun(), entry('one-to-one', 'messages, batch 256, beside a 56 KiB topic', 'wasm', 'msgs_per_s', 36e6)]));
+    expect(beside.get('beside-56KiB')).toMatchObject({ mark: 'measured', value: 0.9, target: null });
     expect(goals.get('large-60-64KiB')).toMatchObject({ mark: 'measured', value: 9, target: null });
     expect(goalCells(goals.get('large-4KiB')!)).toMatchObject({
       target: '—', ratio: '3.00×', from: 'large-messages / 4 KiB, engine ÷ postMessage transfer / wasm',
@@ -212,8 +216,8 @@ describe('goals in the console, the report and the results file', () => {
     const missing = lines.findIndex((line) => line.startsWith('publish() per message'));
     expect(lines[missing]).toMatch(/≥ 40× +— {2}not measured$/);
     expect(lines[missing + 1]).toBe('    missing: one-to-one / postMessage baseline / postMessage (msgs_per_s)');
-    expect(lines).toHaveLength(2 + 2 * 11 + 1);
-    expect(lines.at(-1)).toBe('7 of 9 goals met; 4 not measured (an entry missing from this run, or unverified)');
+    expect(lines).toHaveLength(2 + 2 * 12 + 1);
+    expect(lines.at(-1)).toBe('7 of 9 goals met; 5 not measured (an entry missing from this run, or unverified)');
     for (const line of lines) expect([line, line.length < 100]).toEqual([line, true]);
     expect(goalLines([])).toEqual([]);
   });

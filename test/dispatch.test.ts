@@ -192,7 +192,7 @@ describe.each(BACKENDS)('dispatchBatch (%s)', (backend) => {
     expect(r.routed).toBe(done * 3 + r.failedEntry);
   });
 
-  test('records staged `stride` bytes apart, smaller than the rings\' records, are copied by `stride` bytes; a stride above a ring record is -STATUS_INVALID', async () => {
+  test('records staged `stride` bytes apart, smaller than the rings\' records, are copied by `stride` bytes; a stride above a ring record, or not a multiple of 8, is -STATUS_INVALID', async () => {
     const s = await setup(backend);
     const { u8, u32 } = s.t.views;
     const STRIDE = 16;
@@ -218,6 +218,8 @@ describe.each(BACKENDS)('dispatchBatch (%s)', (backend) => {
       s.core.ringCommit(s.rings[0]!);
     }
     expect(s.core.dispatchBatch(s.router, 1, 0, s.src, 1, RECORD + 8, KEY_NONE, 0, 0, s.table, TAG_OFFSET, s.pushed, 0, s.out, s.result)).toBe(-STATUS_INVALID);
+    expect(s.core.dispatchBatch(s.router, 1, 0, s.src, 1, 12, KEY_NONE, 0, 0, s.table, TAG_OFFSET, s.pushed, 0, s.out, s.result)).toBe(-STATUS_INVALID);
+    expect(s.core.ringPending(s.rings[0]!)).toBe(0); // neither claimed a record
     s.core.routerLeave(s.router, 1);
   });
 

@@ -15,3 +15,21 @@ export const o2oTopics = defineTopics({
   },
 });
 export type O2oTopics = typeof o2oTopics;
+
+/**
+ * Bytes of `bulk`'s payload: 56 KiB. (60 KiB, the large-messages suite's largest, fits an engine
+ * with one more topic but not two: every topic's staging record shares the thread's scratch block
+ * with publishBatch's 256.)
+ */
+export const BULK_BYTES = 56 * 1024;
+
+/**
+ * The same topics and `bulk`, a 56 KiB message nobody publishes (the one-to-one suite's "beside a
+ * 56 KiB topic" case): an engine's lanes then hold 56 KiB records, and a 24-byte `msg` record is
+ * still copied by its own 40 bytes (header and message).
+ */
+export const o2oBulkTopics = defineTopics({
+  ...o2oTopics,
+  bulk: { schema: defineSchema({ payload: { type: 'bytes', length: BULK_BYTES } }) },
+});
+export type O2oBulkTopics = typeof o2oBulkTopics;

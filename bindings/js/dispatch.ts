@@ -15,6 +15,7 @@ import { RING_CLAIM_OFFSET, RING_CONSUMER_CLOSED_OFFSET, RING_TAIL_OFFSET } from
 import { STATUS_INVALID, STATUS_OK } from '../../assembly/layout/status.ts';
 import type { CoreOps } from '../core-ops.ts';
 import type { HashOps } from './hash.ts';
+import { RING_RECORD_ALIGN } from '../../assembly/layout/ring.ts';
 import type { RingOps } from './ring.ts';
 import type { RouterOps } from './router.ts';
 import type { MemoryViews } from './views.ts';
@@ -94,6 +95,11 @@ export function createJsDispatch(views: MemoryViews, ring: RingOps, router: Rout
         u32[(result + DISPATCH_FAILED_ENTRY_OFFSET) >>> 2] = failedEntry;
         u32[(result + DISPATCH_ENTRY_COUNT_OFFSET) >>> 2] = entryCount;
       };
+      if ((stride & (RING_RECORD_ALIGN - 1)) !== 0) {
+        u32[(result + DISPATCH_ROUTED_OFFSET) >>> 2] = 0;
+        u32[(result + DISPATCH_UNROUTED_OFFSET) >>> 2] = 0;
+        return -STATUS_INVALID;
+      }
       for (let i = 0; i < count >>> 0; i++) {
         const record = src + i * stride;
         const n = routerRoute(router, thread, topic, keyHash(record, keyKind, keyOffset, keyLength) >>> 0, out);
