@@ -4,13 +4,16 @@
  * times never below what the handler spun; queue waits bounded by the waits the handlers saw
  * themselves (a unit or clock error would break it); with sampleEvery 1 every request's round trip counted; async
  * handlers timed to their settle; the exposition parses and its counts equal the histograms';
- * latency: false and bad options.
+ * latency: false and bad options. The default interval's stretching for a busy producer, against a
+ * clock the test moves, and the identity with the default over real workers.
  */
-import { describe, expect, test } from '@jest/globals';
+import { describe, expect, jest, test } from '@jest/globals';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { createEngine } from '../src/index.ts';
 import { ConfigError } from '../src/errors.ts';
 import { LATENCY_BUCKETS } from '../src/metrics/latency.ts';
+import { DEFAULT_SAMPLE_EVERY, LatencyProbe, MAX_STRETCHED_INTERVAL, latencyBufferBytes } from '../src/engine/latency.ts';
+import { RING_CLAIM_OFFSET, RING_DATA_OFFSET } from '../assembly/layout/ring.ts';
 import { BACKENDS, CORE_BUILD, STRESS } from './harness.ts';
 import { latencyTopics, type LatencyTopics } from './engine/latency-topics.ts';
 import type latencyHandlers from './engine/latency-handlers.ts';
@@ -133,6 +136,62 @@ describe.each(BACKENDS)('latency histograms (%s)', (backend) => {
       check('wasm_dispatch_queue_wait_seconds', ask!.queueWait);
       check('wasm_dispatch_handler_duration_seconds', ask!.handler);
       expect(ask!.roundTrip.count).toBe(50);
+    } finally {
+      await engine.close();
+    }
+  });
+});
+
+describe('the default sampling interval stretches for a busy producer', () => {
+  /** A probe of thread 0 of a 2-thread engine, a ring at RING whose last claimed slot is 0, and a clock the test sets. */
+  function probe(sampleEvery: number, stretch: boolean) {
+    const RING = 1024;
+    const arena = new ArrayBuffer(1 << 16);
+    new Uint32Array(arena)[(RING + RING_CLAIM_OFFSET) >> 2] = 1; // slot 0 was claimed last
+    const shape = { threads: 2, topicNames: ['t'], ringCapacity: 4, epochMs: 0, latency: { buffer: new SharedArrayBuffer(latencyBufferBytes(2, 1, 4)), sampleEvery, stretch } };
+    const p = new LatencyProbe(shape, 0, arena);
+    let clock = 0;
+    const spy = jest.spyOn(performance, 'now').mockImplementation(() => clock);
+    const stamps = (gapMs: number, n: number): number[] => Array.from({ length: n }, () => { clock += gapMs; return p.stamp(1, RING, 64); });
+    return { stamps, restore: () => spy.mockRestore() };
+  }
+
+  test('stamps under 1 ms apart double it up to MAX_STRETCHED_INTERVAL; over 4 ms apart halve it back to sampleEvery; 1–4 ms keep it', () => {
+    const { stamps, restore } = probe(DEFAULT_SAMPLE_EVERY, true);
+    try {
+      // The first stamp has no gap to go by: it keeps sampleEvery.
+      expect(stamps(0.01, 9)).toEqual([128, 256, 512, 1024, 2048, 4096, 8192, 8192, 8192]);
+      expect(MAX_STRETCHED_INTERVAL).toBe(8192);
+      expect(stamps(2, 3)).toEqual([8192, 8192, 8192]);
+      expect(stamps(10, 8)).toEqual([4096, 2048, 1024, 512, 256, 128, 128, 128]);
+    } finally {
+      restore();
+    }
+  });
+
+  test('a sampleEvery the user set is kept exactly, however fast the stamps come', () => {
+    const { stamps, restore } = probe(128, false);
+    try {
+      expect(stamps(0.001, 5)).toEqual([128, 128, 128, 128, 128]);
+    } finally {
+      restore();
+    }
+  });
+
+  test.each(BACKENDS)('with the default over 2 workers (%s): the identity holds, and never more stamps than every 128th push', async (backend) => {
+    const engine = await start(backend);
+    try {
+      await engine.subscribe('work', { handler: 'work', mode: 'group' });
+      const n = Math.round(200_000 * STRESS);
+      for (let start = 0; start < n; start += 256) {
+        engine.publishBatch('work', Array.from({ length: 256 }, (_, k) => ({ n: start + k, busyUs: 0 })));
+        await engine.whenWritable();
+      }
+      await engine.drain({ timeout: 20_000 });
+      const report = engine.latency();
+      expect(report.stamped).toBeGreaterThan(0);
+      expect(report.topics.work!.queueWait.count + report.skipped).toBe(report.stamped);
+      expect(report.stamped).toBeLessThanOrEqual(Math.ceil(n / DEFAULT_SAMPLE_EVERY) + 2);
     } finally {
       await engine.close();
     }

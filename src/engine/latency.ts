@@ -17,9 +17,13 @@
  * before and after the handler. So a sample costs the producer one clock read and the consumer
  * two; between samples the cost is a counter decrement per push and a bit test per record.
  *
- * Which records are stamped depends on counts, not on time, content or backlog, so samples are
- * spread over the stream like the messages are (every record position alike: a deep backlog's
- * long waits are sampled as often as an empty lane's short ones). Replies and dead letters are
+ * With the default sampleEvery the interval stretches for a busy producer (stamp(): doubled while
+ * its stamps come under STAMP_GAP_MS apart, up to MAX_STRETCHED_INTERVAL; halved back once they
+ * come over 4 × STAMP_GAP_MS apart): on Node 20 a clock read allocates a 16-byte heap number, so
+ * sampling then costs per second, not per message (0 minor GCs over 10 M messages). Which
+ * records are stamped depends on counts and the producer's own rate, not on content or backlog,
+ * so samples are spread over the stream like the messages are (every record position alike: a
+ * deep backlog's long waits are sampled as often as an empty lane's short ones). Replies and dead letters are
  * never stamped (replies feed the round trip instead). A stamped record that is not timed — one
  * inside a batch handler's run after its first record, or one a thief ran — is counted `skipped`,
  * so after drain, with no record dropped (drop-oldest) or lost to a crash in between:
@@ -63,6 +67,19 @@ export const LATENCY_ROUND_TRIP = 2;
 export const LATENCY_KINDS = 3;
 /** Default: every 128th push of a producer thread is stamped (a sample costs ~200 ns in all: about 1.5 ns a message). */
 export const DEFAULT_SAMPLE_EVERY = 128;
+/**
+ * The default interval stretches while a producer's stamps come closer than this: a thread
+ * publishing faster than DEFAULT_SAMPLE_EVERY per ms stamps about once a ms, so sampling (and the
+ * clock reads that allocate on Node 20) costs per second, not per message.
+ */
+export const STAMP_GAP_MS = 1;
+/**
+ * The most the default interval stretches to: 8192 pushes (about a stamp a ms at 8 M messages/s).
+ * Kept modest because the interval is only revised at a stamp: when a producer slows down, the
+ * stamp after its burst still waits for this many pushes (8 s at 1000 messages/s), then the
+ * interval halves stamp by stamp back towards sampleEvery.
+ */
+export const MAX_STRETCHED_INTERVAL = 8192;
 /** Push countdown while sampling is off: it never reaches 0 in practice, and stays a small integer. */
 const NEVER = 0x3fffffff;
 /** Per-thread f64 counters after its histograms: stamped (as producer), skipped (as consumer). */
@@ -74,6 +91,8 @@ const COUNTERS = 2;
 export interface LatencyShape {
   readonly buffer: SharedArrayBuffer;
   readonly sampleEvery: number;
+  /** sampleEvery is the default, which stretches for a busy producer (STAMP_GAP_MS); one the user set is kept exactly. */
+  readonly stretch: boolean;
 }
 
 /** Where things are in the buffer, in float64 words (see the header). */
@@ -147,12 +166,19 @@ export class LatencyProbe {
    */
   private readonly starts = new Float64Array(64);
   private depth = 0;
+  /** Whether the interval stretches (LatencyShape.stretch), the interval now, and [0]: the time of the last stamp (a typed array: no boxed double). */
+  private readonly stretch: boolean;
+  private interval: number;
+  private readonly lastStamp = new Float64Array(1);
   /** Requests left before the next timed one. */
   private requestCountdown: number;
 
   constructor(shape: ShapeView, thread: number, arenaBuffer: ArrayBufferLike) {
     this.on = shape.latency !== undefined;
     this.sampleEvery = shape.latency?.sampleEvery ?? 0;
+    this.stretch = shape.latency?.stretch ?? false;
+    this.interval = this.sampleEvery;
+    this.lastStamp[0] = -Infinity;
     this.firstCountdown = this.on ? this.sampleEvery : NEVER;
     // The first request is timed: a few requests still give a figure.
     this.requestCountdown = this.on ? 1 : NEVER;
@@ -181,17 +207,29 @@ export class LatencyProbe {
   /**
    * The countdown ran out on a push into the lane at `ring` (outbound key `key`): stamps the record
    * just claimed — not a reply or dead letter: then the next push is stamped instead. Returns the
-   * next countdown.
+   * next countdown: sampleEvery, or with the default, the stretched interval — doubled while
+   * stamps come less than STAMP_GAP_MS apart, halved (down to sampleEvery) once they come more
+   * than 4 × STAMP_GAP_MS apart. The gap is this thread's own publishing rate, read from the
+   * stamp's clock read: which record is stamped still does not depend on backlog or content.
    */
   stamp(key: number, ring: number, recordSize: number): number {
     if (!this.on) return NEVER;
     const index = (this.u32[(ring + RING_CLAIM_OFFSET) >> 2]! - 1) & this.mask;
     const record = ring + RING_DATA_OFFSET + index * recordSize;
     if (this.u16[(record + RECORD_SUBSCRIPTION_OFFSET) >> 1]! >= DEAD_LETTER_SUBSCRIPTION) return 1;
-    this.words[this.outStamps[key]! + index] = this.origin + performance.now();
+    const now = this.origin + performance.now();
+    this.words[this.outStamps[key]! + index] = now;
     this.u16[(record + RECORD_FLAGS_OFFSET) >> 1] |= RECORD_FLAG_STAMPED;
     this.words[this.counters + COUNTER_STAMPED] += 1;
-    return this.sampleEvery;
+    if (!this.stretch) return this.sampleEvery;
+    const gap = now - this.lastStamp[0]!;
+    this.lastStamp[0] = now;
+    if (gap < STAMP_GAP_MS) {
+      if (this.interval < MAX_STRETCHED_INTERVAL) this.interval *= 2;
+    } else if (gap > 4 * STAMP_GAP_MS && this.interval > this.sampleEvery) {
+      this.interval = Math.max(this.sampleEvery, this.interval >> 1);
+    }
+    return this.interval;
   }
 
   // ── consumer ────────────────────────────────────────────────────────────────────────────────

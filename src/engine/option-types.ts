@@ -67,8 +67,9 @@ export interface EngineOptions<T extends TopicMap, M extends HandlerModule<T, an
   /**
    * Latency histograms (engine.latency(), engine.metrics()): queue wait and handler time per
    * topic, sampled — every `sampleEvery`-th push of each publishing thread is stamped and timed
-   * (1..2^20; default 128) — and request round trips (the first, then every `sampleEvery`-th
-   * request). `false`: none (no clock reads, no histogram memory). README "Latency" says what
+   * (1..2^20; default 128, stretched up to 8192 while a thread's stamps come less than 1 ms apart,
+   * so a busy publisher samples about once a ms; a value set here is kept exactly) — and request
+   * round trips (the first, then every `sampleEvery`-th request). `false`: none (no clock reads, no histogram memory). README "Latency" says what
    * sampling does to accuracy.
    */
   readonly latency?: { readonly sampleEvery?: number } | false;

@@ -254,7 +254,7 @@ function validateLatency(option: EngineOptions<TopicMap>['latency'], threads: nu
     throw new ConfigError('latency', option ?? {}, `${topics} topics × ${threads} threads need ${bytes} bytes of latency histograms (at most ${LATENCY_BUDGET_BYTES}): pass latency: false`);
   }
   // Zero-filled: every histogram starts empty. The pages a thread never records into are never touched.
-  return { buffer: new SharedArrayBuffer(bytes), sampleEvery };
+  return { buffer: new SharedArrayBuffer(bytes), sampleEvery, stretch: option?.sampleEvery === undefined };
 }
 
 function validateSupervision(options: EngineOptions<TopicMap>): SupervisionOptions {
