@@ -160,6 +160,17 @@ describe('de-duplication', () => {
     await batcher.close();
   });
 
+  test('repeated keys count toward maxBatch: a batch is full at maxBatch loads, so the loads one call answers fit one batch when they load again', async () => {
+    const r = slowResource(0);
+    const batcher = createBatcher(r.fn, { maxBatch: 4 });
+    // 6 loads of 3 keys in one job: the first 4 loads (keys 1, 2, 1, 3) fill a batch of 3 keys.
+    const loads = [1, 2, 1, 3, 2, 4].map((k) => batcher.load(k));
+    expect(await Promise.all(loads)).toEqual(['v1', 'v2', 'v1', 'v3', 'v2', 'v4']);
+    expect(r.calls).toEqual([[1, 2, 3], [2, 4]]);
+    expect(batcher.stats()).toMatchObject({ loads: 6, deduplicated: 1, keys: 5 });
+    await batcher.close();
+  });
+
   test('a key function gives the identity: objects equal by id are one key (the first one loaded)', async () => {
     const seen: { id: number; tag: string }[][] = [];
     const batcher = createBatcher<{ id: number; tag: string }, number>(
