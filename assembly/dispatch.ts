@@ -132,7 +132,8 @@ export function dispatchBatch(
       if (balance != 0 && load<u8>(balance + <usize>tag) != 0 && pickLeastLoaded(out, j, <u32>n, tag, rings) != j) continue;
       const ring = <usize>(entry >>> ROUTE_RING_SHIFT);
       store<u16>(record + tagOffset, <u16>tag);
-      // ringTryPushBytes, written out: the stride's alignment was checked once, above.
+      // ringTryPushBytes, written out: the stride's alignment was checked once, above (calling it
+      // instead measured 0.980× and 0.991× on the one-to-one case, same-process A/B).
       const target = <usize>load<u32>(rings + ring * 4);
       if (stride > load<u32>(target + RING_RECORD_SIZE_OFFSET)) {
         store<u32>(result + DISPATCH_ROUTED_OFFSET, routed);

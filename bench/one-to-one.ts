@@ -192,11 +192,12 @@ export async function runOneToOne(options: BenchOptions, log: (line: string) => 
     for (const kind of peers) pairs.push(new PeerPair(kind));
     await within(30_000, 'peer workers start', Promise.all(pairs.map((pair) => pair.ready())));
 
-    const engineSide = (who: Backend, batched: boolean): Side => ({
+    /** Case `name` on `suite`'s engine of `who`: publishRun (batched or not), then the report. */
+    const engineSide = (suite: SuiteEngines<O2oTopics>, who: Backend, batched: boolean, name: string): Side => ({
       who,
       run: async () => {
         const timeout = RUN_TIMEOUT_MS;
-        const { result: tally, seconds } = await engines.timed(who, `${who} ${batched ? BATCH_CASE : WRITER_CASE}`, timeout, async (engine) => {
+        const { result: tally, seconds } = await suite.timed(who, `${who} ${name}`, timeout, async (engine) => {
           await publishRun(engine, batched, en);
           return engine.request('report', { reset: true }, { timeout });
         });
@@ -204,19 +205,8 @@ export async function runOneToOne(options: BenchOptions, log: (line: string) => 
         return { msgs_per_s: en / seconds };
       },
     });
-    const bulkSide = (who: Backend): Side => ({
-      who,
-      run: async () => {
-        const timeout = RUN_TIMEOUT_MS;
-        const { result: tally, seconds } = await bulkEngines.timed(who, `${who} ${BULK_CASE}`, timeout, async (engine) => {
-          // The same topics as an O2oEngine's and one more: publishRun publishes only `msg`.
-          await publishRun(engine as unknown as O2oEngine, true, en);
-          return engine.request('report', { reset: true }, { timeout });
-        });
-        check(tally, en, engineExpected);
-        return { msgs_per_s: en / seconds };
-      },
-    });
+    // The bulk engines have the same topics and one more: publishRun publishes only `msg`.
+    const bulkSuite = bulkEngines as unknown as SuiteEngines<O2oTopics>;
     const peerSide = (pair: PeerPair): Side => ({
       who: pair.kind,
       run: async () => {
@@ -228,17 +218,17 @@ export async function runOneToOne(options: BenchOptions, log: (line: string) => 
 
     if (writerBackends.length > 0) {
       log(`${SUITE} ${WRITER_CASE}: ${options.runs} timed runs of ${en.toLocaleString('en')} messages (main → 1 worker) after warm-ups, ${writerBackends.join(' and ')}`);
-      const sides = writerBackends.map((who) => engineSide(who, false));
+      const sides = writerBackends.map((who) => engineSide(engines, who, false, WRITER_CASE));
       entries.push(...await measureSides(SUITE, WRITER_CASE, sides, ['msgs_per_s'], options, log));
     }
     if (batchBackends.length > 0 || peers.length > 0) {
       log(`${SUITE} ${BATCH_CASE}: ${options.runs} timed runs after warm-ups: ${en.toLocaleString('en')} messages for ${batchBackends.join(' and ') || 'no engine'} (publishBatch, main → 1 worker), ${pn.toLocaleString('en')} for ${peers.join(' and ') || 'no peer'} (producer worker → consumer worker)`);
-      const sides = [...batchBackends.map((who) => engineSide(who, true)), ...pairs.map(peerSide)];
+      const sides = [...batchBackends.map((who) => engineSide(engines, who, true, BATCH_CASE)), ...pairs.map(peerSide)];
       entries.push(...await measureSides(SUITE, BATCH_CASE, sides, ['msgs_per_s'], options, log));
     }
     if (bulkBackends.length > 0) {
       log(`${SUITE} ${BULK_CASE}: ${options.runs} timed runs of ${en.toLocaleString('en')} messages (publishBatch, main → 1 worker, lanes of 56 KiB records) after warm-ups, ${bulkBackends.join(' and ')}`);
-      entries.push(...await measureSides(SUITE, BULK_CASE, bulkBackends.map(bulkSide), ['msgs_per_s'], options, log));
+      entries.push(...await measureSides(SUITE, BULK_CASE, bulkBackends.map((who) => engineSide(bulkSuite, who, true, BULK_CASE)), ['msgs_per_s'], options, log));
     }
   } finally {
     await Promise.all([engines.close(), bulkEngines.close(), ...pairs.map((pair) => pair.stop())]);

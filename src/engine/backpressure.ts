@@ -153,10 +153,11 @@ export class Backpressure {
   }
 
   private enqueueBacklog(backlog: Backlog, src: number, policy: number): void {
-    backlog.push(this.i32, src >> 2, policy, this.shape.topicRecordBytes[this.u16[(src + RECORD_TOPIC_OFFSET) >> 1]!]! >> 2);
+    const topic = this.u16[(src + RECORD_TOPIC_OFFSET) >> 1]!;
+    backlog.push(this.i32, src >> 2, policy, this.shape.topicRecordBytes[topic]! >> 2);
     this.backlogTotal++;
     // Per topic, what a crash of this thread would lose (its backlogs live in its heap).
-    this.f64[this.control.topicStats(this.u16[(src + RECORD_TOPIC_OFFSET) >> 1]!) + TOPIC_STAT_BACKLOGGED]! += 1;
+    this.f64[this.control.topicStats(topic) + TOPIC_STAT_BACKLOGGED]! += 1;
     // Counted accepted before anyone can complete it (drain reads COMPLETED, then ACCEPTED).
     this.control.addAccepted(1);
     this.control.setBacklog(this.backlogTotal);
@@ -281,9 +282,10 @@ export class Backpressure {
       }
       const storage = backlog.storage;
       const to = address >> 2;
-      const words = this.shape.topicRecordBytes[backlog.u16(head, RECORD_TOPIC_OFFSET)]! >> 2;
+      const topic = backlog.u16(head, RECORD_TOPIC_OFFSET);
+      const words = this.shape.topicRecordBytes[topic]! >> 2;
       for (let i = 0; i < words; i++) this.i32[to + i] = storage[head + i]!;
-      this.f64[this.control.topicStats(backlog.u16(head, RECORD_TOPIC_OFFSET)) + TOPIC_STAT_BACKLOGGED]! -= 1;
+      this.f64[this.control.topicStats(topic) + TOPIC_STAT_BACKLOGGED]! -= 1;
       backlog.shift();
       this.backlogTotal--;
       moved++;

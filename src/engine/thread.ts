@@ -87,7 +87,7 @@ export class ThreadRuntime {
     this.subscriptions = new SubscriptionTable(memory.buffer, table0 + layout.subscriptions, table0 + layout.balances, shape.maxSubscriptions);
     const base = this.control.address;
     const scratch = scratchLayout(layout, shape.topicNames.length, shape.recordSize, shape.routerSubscriptions, shape.threads, shape.spillCapacity);
-    this.topics = new TopicSet(memory, topicMap, shape.topicNames, base + scratch.topicStaging, shape.recordSize, shape.deterministic);
+    this.topics = new TopicSet(memory, topicMap, shape.topicNames, base + scratch.topicStaging, shape.recordSize, shape.topicRecordBytes, shape.deterministic);
     this.latency = new LatencyProbe(shape, thread, memory.buffer);
 
     this.outbound = new OutboundLanes(thread, core, arena, shape, this.controls, base + scratch.ringTable, this.latency);

@@ -6,7 +6,7 @@
 import { KEY_BYTES, KEY_NONE, KEY_PREFIXED_BYTES, KEY_U32, KEY_U8 } from '../../assembly/layout/dispatch.ts';
 import { ConfigError } from '../errors.ts';
 import type { AnySchema } from '../schema.ts';
-import { PRIORITY_HIGH, PRIORITY_LOW, PRIORITY_NAMES, PRIORITY_NORMAL, RECORD_HEADER_BYTES, RECORD_TOPIC_OFFSET, recordBytesOf } from './layout.ts';
+import { PRIORITY_HIGH, PRIORITY_LOW, PRIORITY_NAMES, PRIORITY_NORMAL, RECORD_HEADER_BYTES, RECORD_TOPIC_OFFSET } from './layout.ts';
 import type { TopicMap } from './types.ts';
 
 /** Sets every field of a writer from a message object (each setter validates its value). */
@@ -26,7 +26,7 @@ export interface TopicRuntime {
   readonly fieldNames: readonly string[];
   /** Address of this thread's staging record of the topic. */
   readonly staging: number;
-  /** Bytes its records use (layout.ts recordBytesOf): publishBatch's staging stride, what a push copies. */
+  /** Bytes its records use (EngineShape.topicRecordBytes): publishBatch's staging stride, what a push copies. */
   readonly recordBytes: number;
   /** Writer flyweight over the staging record's message. */
   readonly writer: Record<string, unknown>;
@@ -61,9 +61,13 @@ export class TopicSet {
 
   /**
    * Builds every topic of `names` over `memory`, topic `id`'s staging record at
-   * `stagingBase + id × recordSize` (its header's TOPIC written once here).
+   * `stagingBase + id × recordSize` (its header's TOPIC written once here) and using
+   * `recordBytes[id]` bytes of it (EngineShape.topicRecordBytes).
    */
-  constructor(memory: WebAssembly.Memory, topicMap: TopicMap, readonly names: readonly string[], stagingBase: number, recordSize: number, deterministic = false) {
+  constructor(
+    memory: WebAssembly.Memory, topicMap: TopicMap, readonly names: readonly string[], stagingBase: number, recordSize: number,
+    recordBytes: readonly number[], deterministic = false,
+  ) {
     const u16 = new Uint16Array(memory.buffer);
     this.byId = names.map((name, id) => {
       const spec = topicMap[name]!;
@@ -76,7 +80,7 @@ export class TopicSet {
       return {
         id, name, schema, reply: spec.reply as AnySchema | undefined,
         fieldNames, assign: compileAssign(fieldNames), staging,
-        recordBytes: recordBytesOf(schema.size, (spec.reply as AnySchema | undefined)?.size ?? 0),
+        recordBytes: recordBytes[id]!,
         writer: schema.writer(memory).at(staging + RECORD_HEADER_BYTES) as unknown as Record<string, unknown>,
         reader: schema.reader(memory) as TopicReaderFlyweight,
         spareReaders: [],

@@ -4,7 +4,7 @@
  * `report` returns the counts.
  */
 import { defineHandlers } from '../../src/engine/types.ts';
-import { BIG_BYTES, ECHO_BYTES, payloadByte, sizesTopics } from './sizes-topics.ts';
+import { BIG_BYTES, ECHO_BYTES, badBytes, fillPayload, sizesTopics } from './sizes-topics.ts';
 
 const payload = new Uint8Array(BIG_BYTES);
 const reply = new Uint8Array(ECHO_BYTES);
@@ -31,14 +31,14 @@ export default defineHandlers(sizesTopics, {
       const seq = m.seq;
       if (seq !== big) bigOrder++;
       m.copyPayloadTo(payload);
-      for (let i = 0; i < BIG_BYTES; i++) if (payload[i] !== payloadByte(seq, i)) bigBadBytes++;
+      bigBadBytes += badBytes(payload, seq);
       big++;
     },
   },
   echo: {
     topic: 'echo',
     handle(q) {
-      for (let i = 0; i < ECHO_BYTES; i++) reply[i] = payloadByte(q.seq, i);
+      fillPayload(reply, q.seq);
       return { seq: q.seq, payload: reply };
     },
   },

@@ -15,6 +15,18 @@ export function payloadByte(seq: number, i: number): number {
   return (seq * 131 + i * 7 + (i >> 8)) & 255;
 }
 
+/** Fills `payload` as message `seq`'s (payloadByte). */
+export function fillPayload(payload: Uint8Array, seq: number): void {
+  for (let i = 0; i < payload.length; i++) payload[i] = payloadByte(seq, i);
+}
+
+/** How many bytes of `payload` differ from message `seq`'s. */
+export function badBytes(payload: Uint8Array, seq: number): number {
+  let bad = 0;
+  for (let i = 0; i < payload.length; i++) if (payload[i] !== payloadByte(seq, i)) bad++;
+  return bad;
+}
+
 export const sizesTopics = defineTopics({
   /** 8 bytes: seq 0, 1, 2 … from the main thread; value summed. */
   small: { schema: defineSchema({ seq: 'u32', value: 'u32' }) },
