@@ -44,7 +44,7 @@ function syntheticStats(): EngineStats {
     topics[`bench.t${String(t).padStart(2, '0')}`] = {
       published: n, unrouted: t, routed: n * 2, delivered: n * 2 - t, droppedOldest: t, droppedNewest: 0, rejected: 3 * t, callerRuns: 0,
       handlerErrors: t % 5, redelivered: 0, crashed: 0, deadLettered: 0, circuitOpen: 0, lost: 0, admissionRefused: 0, stolen: t * 11,
-      rateLimited: 0, inFlight: t % 3, shed: { high: 0, normal: t, low: 2 * t },
+      rateLimited: 0, pooled: t, poolExhausted: 0, inFlight: t % 3, shed: { high: 0, normal: t, low: 2 * t },
     };
   }
   const threads = WORKERS + 1;
@@ -55,7 +55,7 @@ function syntheticStats(): EngineStats {
   }
   const workers: WorkerStats[] = Array.from({ length: WORKERS }, (_, worker) => ({ worker, state: 'running', restarts: worker % 2, busyMs: 12_345.678, idleMs: 98_765.4321 }));
   const circuits = Array.from({ length: 16 }, (_, i) => ({ subscription: i, topic: `bench.t${String(i).padStart(2, '0')}`, handler: 'any', worker: i % WORKERS, state: 'closed' as const, opened: i }));
-  return { topics, lanes, workers, lateReplies: 5, backlog: 0, lostToCrashes: 0, circuits, spin: 20_000, adaptiveSpin: true };
+  return { topics, lanes, workers, lateReplies: 5, backlog: 0, lostToCrashes: 0, poolSlots: 256, poolInUse: 3, circuits, spin: 20_000, adaptiveSpin: true };
 }
 
 function latencyHistograms(fixed: boolean): HistogramExport[] {

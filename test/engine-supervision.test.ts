@@ -1004,8 +1004,8 @@ describe('supervision judges (the tests of the tests)', () => {
   });
 
   test('the identity check names the topic that breaks it', () => {
-    const topic = { published: 0, unrouted: 0, routed: 5, delivered: 3, droppedOldest: 0, droppedNewest: 0, rejected: 0, callerRuns: 0, handlerErrors: 0, redelivered: 0, crashed: 0, deadLettered: 1, circuitOpen: 0, lost: 0, admissionRefused: 0, rateLimited: 0, stolen: 0, inFlight: 0, shed: { high: 0, normal: 0, low: 0 } };
-    const stats = { topics: { a: topic, b: { ...topic, lost: 1 } }, lanes: [], workers: [], lateReplies: 0, backlog: 0, lostToCrashes: 1, circuits: [], spin: 0, adaptiveSpin: false };
+    const topic = { published: 0, unrouted: 0, routed: 5, delivered: 3, droppedOldest: 0, droppedNewest: 0, rejected: 0, callerRuns: 0, handlerErrors: 0, redelivered: 0, crashed: 0, deadLettered: 1, circuitOpen: 0, lost: 0, admissionRefused: 0, rateLimited: 0, stolen: 0, pooled: 0, poolExhausted: 0, inFlight: 0, shed: { high: 0, normal: 0, low: 0 } };
+    const stats = { topics: { a: topic, b: { ...topic, lost: 1 } }, lanes: [], workers: [], lateReplies: 0, backlog: 0, lostToCrashes: 1, poolSlots: 0, poolInUse: 0, circuits: [], spin: 0, adaptiveSpin: false };
     expect(identityProblems(stats)).toEqual([expect.stringMatching(/^a: routed 5 ≠ .* = 4$/)]);
   });
 });

@@ -340,14 +340,14 @@ describe('metrics windows over synthetic stats', () => {
 });
 
 function emptyStats(): EngineStats {
-  return { topics: {}, lanes: [], workers: [], lateReplies: 0, backlog: 0, lostToCrashes: 0, circuits: [], spin: 0, adaptiveSpin: true };
+  return { topics: {}, lanes: [], workers: [], lateReplies: 0, backlog: 0, lostToCrashes: 0, poolSlots: 0, poolInUse: 0, circuits: [], spin: 0, adaptiveSpin: true };
 }
 
 function topicStats(delivered: number, published: number): TopicStats {
   return {
     published, unrouted: 0, routed: delivered, delivered, droppedOldest: 0, droppedNewest: 0, rejected: 0, callerRuns: 0,
     handlerErrors: 0, redelivered: 0, crashed: 0, deadLettered: 0, circuitOpen: 0, lost: 0, admissionRefused: 0, stolen: 0,
-    rateLimited: 0, inFlight: 0, shed: { high: 0, normal: 0, low: delivered / 5000 },
+    rateLimited: 0, pooled: 0, poolExhausted: 0, inFlight: 0, shed: { high: 0, normal: 0, low: delivered / 5000 },
   };
 }
 

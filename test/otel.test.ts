@@ -218,7 +218,7 @@ describe('OpenTelemetry adapter without an engine', () => {
   test('a function source, utilization off, a custom prefix and system', async () => {
     const s = sdk();
     const stats = {
-      topics: {}, lanes: [], workers: [], lateReplies: 3, backlog: 0, lostToCrashes: 0, circuits: [
+      topics: {}, lanes: [], workers: [], lateReplies: 3, backlog: 0, lostToCrashes: 0, poolSlots: 0, poolInUse: 0, circuits: [
         { subscription: 2, topic: 't', handler: 'h', worker: 0, state: 'open' as const, opened: 4 },
       ], spin: 0, adaptiveSpin: false,
     };

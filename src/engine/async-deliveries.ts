@@ -34,8 +34,9 @@ import type { CoreOps } from '../../bindings/core-ops.ts';
 import { EngineError } from '../errors.ts';
 import type { ControlBlock } from './control-block.ts';
 import {
-  CLAIMS_ASYNC, CLAIM_DONE, DEAD_LETTER_SUBSCRIPTION, HANDLED_ASYNC, RECORD_CLAIM_OFFSET, RECORD_HEADER_BYTES, RECORD_SUBSCRIPTION_OFFSET, RECORD_TOPIC_OFFSET, ringRecordAt,
+  CLAIMS_ASYNC, CLAIM_DONE, DEAD_LETTER_SUBSCRIPTION, HANDLED_ASYNC, RECORD_CLAIM_OFFSET, RECORD_FLAGS_OFFSET, RECORD_FLAG_POOLED, RECORD_SUBSCRIPTION_OFFSET, RECORD_TOPIC_OFFSET, ringRecordAt,
 } from './layout.ts';
+import type { FanOutPool } from './fan-out-pool.ts';
 import type { Producer } from './producer.ts';
 import type { SubscriptionTable } from './subscription-table.ts';
 import type { TopicReaderFlyweight, TopicSet } from './topic-runtime.ts';
@@ -56,6 +57,8 @@ export interface AsyncDelivery {
   readonly priority: number;
   readonly deliveries: number;
   readonly admitted: boolean;
+  /** Its message is in a fan-out pool slot (RECORD_FLAG_POOLED), released once it is DONE in its lane. */
+  readonly pooled: boolean;
   /** Its key in the keyed table (slot · 2^32 + key hash), or -1. */
   readonly key: number;
   /** A stolen record: what the thief does once it settled. */
@@ -102,6 +105,8 @@ export class AsyncDeliveries {
     slots: number,
     /** ms a delivery may stay pending (handlerTimeout), 0: no limit. */
     private readonly timeoutMs: number,
+    /** The fan-out pool: a pooled record's message, and its slot's release (fan-out-pool.ts). */
+    private readonly pool: FanOutPool,
   ) {
     this.u16 = new Uint16Array(buffer);
     this.i32 = new Int32Array(buffer);
@@ -130,7 +135,8 @@ export class AsyncDeliveries {
     const key = this.table.mode(slot) === MODE_KEYED ? this.keyOf(record, slot) : -1;
     this.lastRecord = -1; // the next record at this address is another message
     const delivery: AsyncDelivery = {
-      record, from, topic: this.u16[(record + RECORD_TOPIC_OFFSET) >> 1]!, slot, correlation, replyTo, priority, deliveries, admitted, key, onDone, reader, timedOut: false,
+      record, from, topic: this.u16[(record + RECORD_TOPIC_OFFSET) >> 1]!, slot, correlation, replyTo, priority, deliveries, admitted,
+      pooled: (this.u16[(record + RECORD_FLAGS_OFFSET) >> 1]! & RECORD_FLAG_POOLED) !== 0, key, onDone, reader, timedOut: false,
     };
     this.count++;
     this.perSlot[slot]!++;
@@ -178,6 +184,8 @@ export class AsyncDeliveries {
     if (delivery.from >= 0) {
       this.perLane[delivery.from]!--;
       Atomics.store(this.u16, (delivery.record + RECORD_CLAIM_OFFSET) >> 1, CLAIM_DONE);
+      // DONE first: recovery passes a DONE record, so its slot is not needed again (fan-out-pool.ts).
+      if (delivery.pooled) this.pool.release(delivery.record);
       // Its lane moves on once per turn, not per delivery (commitLanes): one TAIL store and one
       // wake-up of a parked producer for all that settled together.
       if (this.dirty[delivery.from] === 0) {
@@ -275,7 +283,7 @@ export class AsyncDeliveries {
   private keyOf(record: number, slot: number): number {
     if (record === this.lastRecord) return this.lastKey;
     const topic = this.topics.byId[this.u16[(record + RECORD_TOPIC_OFFSET) >> 1]!]!;
-    const hash = this.core.keyHash(record + RECORD_HEADER_BYTES, topic.keyKind, topic.keyOffset, topic.keyLength) >>> 0;
+    const hash = this.core.keyHash(this.pool.messageAt(record), topic.keyKind, topic.keyOffset, topic.keyLength) >>> 0;
     this.lastRecord = record;
     this.lastKey = slot * 0x1_0000_0000 + hash;
     return this.lastKey;

@@ -9,10 +9,11 @@ import { ADDRESS_MIN } from '../../assembly/layout/arena.ts';
 import type { Admission } from './admission.ts';
 import type { AsyncDeliveries, AsyncDelivery } from './async-deliveries.ts';
 import type { ControlBlock } from './control-block.ts';
+import type { FanOutPool } from './fan-out-pool.ts';
 import type { LatencyProbe } from './latency.ts';
 import {
-  CLAIM_STOLEN, RECORD_CORRELATION_OFFSET, RECORD_CRASHES_OFFSET, RECORD_FLAGS_OFFSET, RECORD_FLAG_ADMITTED, RECORD_FLAG_STAMPED,
-  RECORD_HEADER_BYTES, RECORD_PRIORITY_SHIFT, RECORD_REPLY_TO_OFFSET, RECORD_SUBSCRIPTION_OFFSET, RECORD_TOPIC_OFFSET,
+  CLAIM_STOLEN, RECORD_CORRELATION_OFFSET, RECORD_CRASHES_OFFSET, RECORD_FLAGS_OFFSET, RECORD_FLAG_ADMITTED, RECORD_FLAG_POOLED, RECORD_FLAG_STAMPED,
+  RECORD_PRIORITY_SHIFT, RECORD_REPLY_TO_OFFSET, RECORD_SUBSCRIPTION_OFFSET, RECORD_TOPIC_OFFSET,
 } from './layout.ts';
 import { ownerClaim } from './stealer.ts';
 import type { SubscriptionTable } from './subscription-table.ts';
@@ -74,11 +75,13 @@ export class BatchRuns {
     private readonly context: HandlerContext<TopicMap>,
     private readonly complete: CompleteDelivery,
     private readonly settle: (delivery: AsyncDelivery, value: unknown, failed: boolean) => void,
+    /** The fan-out pool: where a pooled record's message is, and its slot's release (fan-out-pool.ts). */
+    private readonly pool: FanOutPool,
   ) {
     this.u16 = new Uint16Array(memory.buffer);
     this.u32 = new Uint32Array(memory.buffer);
     this.i32 = new Int32Array(memory.buffer);
-    this.view = new BatchView(capacity);
+    this.view = new BatchView(capacity, pool);
     this.lingerSince = new Float64Array(slots);
   }
 
@@ -107,7 +110,7 @@ export class BatchRuns {
     context.topic = topic.name;
     context.deliveries = deliveries;
     try {
-      if (!batch) result = def.handle!(topic.reader.at(record + RECORD_HEADER_BYTES), this.context);
+      if (!batch) result = def.handle!(topic.reader.at(this.pool.messageAt(record)), this.context);
       else {
         const view = this.take(record, slot, topic, def, laneKey);
         if (view.length === 0) return 0; // lingering: drainLane stops at it
@@ -238,11 +241,20 @@ export class BatchRuns {
     }
   }
 
+  /** drainLane, after the handled cursor passed a batch call's `taken` records: the pool slots of the records after its first go back (fan-out-pool.ts). */
+  releaseRun(taken: number): void {
+    const records = this.view.records;
+    for (let i = 1; i < taken; i++) {
+      const record = records[i]!;
+      if ((this.u16[(record + RECORD_FLAGS_OFFSET) >> 1]! & RECORD_FLAG_POOLED) !== 0) this.pool.release(record);
+    }
+  }
+
   /** A batch handler returned `promise`: every record of its batch is a pending delivery (the view is theirs: a new one for the next call). */
   followBatch(from: number, promise: PromiseLike<unknown>, onDone: (() => void) | undefined): void {
     const view = this.view;
     view.running = false;
-    this.view = new BatchView(view.records.length);
+    this.view = new BatchView(view.records.length, this.pool);
     // The view keeps its reader until the batch settles: the topic's next records get another.
     const topic = this.topics.byId[this.u16[(view.records[0]! + RECORD_TOPIC_OFFSET) >> 1]!]!;
     const reader = topic.reader;
@@ -273,13 +285,13 @@ export class BatchView {
   readonly records: Int32Array;
   reader: TopicReaderFlyweight | undefined;
 
-  constructor(capacity: number) {
+  constructor(capacity: number, private readonly pool: FanOutPool) {
     this.records = new Int32Array(capacity);
   }
 
   at(index: number): unknown {
     if (!(index >= 0 && index < this.length)) return undefined;
-    return this.reader!.at(this.records[index]! + RECORD_HEADER_BYTES);
+    return this.reader!.at(this.pool.messageAt(this.records[index]!));
   }
 
   *[Symbol.iterator](): Iterator<unknown> {

@@ -20,6 +20,7 @@ import {
 import type { EngineShape } from './options.ts';
 import type { Producer } from './producer.ts';
 import { Replies } from './replies.ts';
+import type { FanOutPool } from './fan-out-pool.ts';
 import type { SubscriptionTable } from './subscription-table.ts';
 import type { TopicReaderFlyweight, TopicRuntime, TopicSet } from './topic-runtime.ts';
 
@@ -51,13 +52,15 @@ export class Completion {
     private readonly latency: LatencyProbe,
     /** Handles a record addressed to this thread (Consumer.handleRecord). */
     handleHere: (record: number) => boolean,
+    /** The fan-out pool: a dead letter of a pooled record is copied inline (Replies). */
+    pool: FanOutPool,
   ) {
     const buffer = arena.memory.buffer;
     this.u16 = new Uint16Array(buffer);
     this.u32 = new Uint32Array(buffer);
     this.f64 = new Float64Array(buffer);
     this.erroredTopics = new Uint8Array(shape.topicNames.length);
-    this.replies = new Replies(thread, arena, shape.topicRecordBytes, control, producer, replyStaging, handleHere, (topic, stats, error) => this.handlerFailed(topic, stats, error));
+    this.replies = new Replies(thread, arena, shape.topicRecordBytes, control, producer, replyStaging, handleHere, (topic, stats, error) => this.handlerFailed(topic, stats, error), pool);
     this.breakers = new CircuitBreakers(buffer, control, table, shape.maxSubscriptions, this.replies);
     this.circuitState = this.breakers.state;
   }

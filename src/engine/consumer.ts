@@ -25,10 +25,11 @@ import { RING_READ_OFFSET, RING_TAIL_OFFSET } from '../../assembly/layout/ring.t
 import { AsyncDeliveries } from './async-deliveries.ts';
 import { BatchRuns, type AnyHandlerDef } from './batch-runs.ts';
 import { Completion } from './completion.ts';
+import type { FanOutPool } from './fan-out-pool.ts';
 import type { LatencyProbe } from './latency.ts';
 import {
   CIRCUIT_CLOSED, CLAIM_DONE, CLAIM_STOLEN, DEAD_LETTER_SUBSCRIPTION, HANDLED_ASYNC, HANDLED_COUNTED, LOCAL_HANDLER, PRIORITY_CLASSES,
-  RECORD_CORRELATION_OFFSET, RECORD_CRASHES_OFFSET, RECORD_FLAGS_OFFSET, RECORD_FLAG_ADMITTED, RECORD_FLAG_STAMPED, RECORD_HEADER_BYTES,
+  RECORD_CORRELATION_OFFSET, RECORD_CRASHES_OFFSET, RECORD_FLAGS_OFFSET, RECORD_FLAG_ADMITTED, RECORD_FLAG_POOLED, RECORD_FLAG_STAMPED, RECORD_HEADER_BYTES,
   RECORD_PRIORITY_SHIFT, RECORD_REPLY_TO_OFFSET, RECORD_SUBSCRIPTION_OFFSET, RECORD_TOPIC_OFFSET, REPLY_SUBSCRIPTION, inboundLane,
 } from './layout.ts';
 import type { EngineShape } from './options.ts';
@@ -107,6 +108,8 @@ export class Consumer {
     controls0: ControlBlock,
     /** Latency sampling: the stamped records this thread handles are timed (latency.ts). */
     private readonly latency: LatencyProbe,
+    /** The fan-out pool: a pooled record's message is in its slot, released once handled (fan-out-pool.ts). */
+    private readonly pool: FanOutPool,
   ) {
     const buffer = arena.memory.buffer;
     this.u16 = new Uint16Array(buffer);
@@ -118,14 +121,14 @@ export class Consumer {
     for (let key = 0; key < T * PRIORITY_CLASSES; key++) ringFrom.push(arena.ring(inboundLane(thread, key, T)).address);
     this.ringFrom = ringFrom;
     this.admits = admission.limits.some((limit) => limit !== 0);
-    this.readsFlags = this.admits || latency.on;
+    this.readsFlags = this.admits || latency.on || shape.pool !== undefined;
     this.tailFrom = ringFrom.map((ring) => (ring + RING_TAIL_OFFSET) >> 2);
     this.readFrom = ringFrom.map((ring) => (ring + RING_READ_OFFSET) >> 2);
     this.controls0 = controls0;
     const slots = shape.maxSubscriptions;
-    this.pending = new AsyncDeliveries(core, buffer, control, controls0, table, topics, producer, ringFrom, slots, shape.asyncTimeout);
+    this.pending = new AsyncDeliveries(core, buffer, control, controls0, table, topics, producer, ringFrom, slots, shape.asyncTimeout, pool);
     const completion = new Completion(
-      thread, arena, shape, control, topics, table, producer, admission, replyStaging, hooks, this.pending, latency, (record) => this.handleRecord(record),
+      thread, arena, shape, control, topics, table, producer, admission, replyStaging, hooks, this.pending, latency, (record) => this.handleRecord(record), pool,
     );
     this.completion = completion;
     this.circuitState = completion.breakers.state;
@@ -133,7 +136,7 @@ export class Consumer {
     this.batchHandlers = Uint8Array.from(handlerDefs, (def) => (typeof (def as AnyHandlerDef).handleBatch === 'function' ? 1 : 0));
     this.runs = new BatchRuns(
       core, arena.memory, shape.batch, shape.ringCapacity, slots, this, controls0, table, topics, this.pending, admission, this.admits, latency,
-      context, completion.complete.bind(completion), completion.settle,
+      context, completion.complete.bind(completion), completion.settle, pool,
     );
   }
 
@@ -221,6 +224,10 @@ export class Consumer {
         n += taken;
         // After the handler returned: these records are handled.
         i32[handled] = held ? i32[this.readFrom[key]!]! : (tail + n) | 0;
+        // Only now may its pool slot go: recovery never redelivers a record behind the handled
+        // cursor (or DONE), and a redelivered record must still find its message.
+        if ((flags & RECORD_FLAG_POOLED) !== 0) this.pool.release(record);
+        if (taken > 1) this.runs.releaseRun(taken);
         continue;
       }
       // Its handler returned a Promise: the record (every record of its batch) stays in the lane until it settles.
@@ -281,7 +288,7 @@ export class Consumer {
     context.topic = topic.name;
     context.deliveries = deliveries;
     try {
-      result = def.handle(topic.reader.at(record + RECORD_HEADER_BYTES), this.context);
+      result = def.handle(topic.reader.at(topic.pooled ? this.pool.messageAt(record) : record + RECORD_HEADER_BYTES), this.context);
       if (result !== undefined && result !== null && typeof (result as { then?: unknown }).then === 'function') {
         // An async handler: it completes when the promise settles (settle()).
         this.started = result as PromiseLike<unknown>;

@@ -62,6 +62,8 @@ export async function createEngineWith<T extends TopicMap, M extends HandlerModu
   const arena = createArena({
     threads: T, rings, scratchBytes: validated.scratchBytes,
     routers: [{ maxTopics: shape.topicNames.length, maxSubscriptions: shape.routerSubscriptions }],
+    // The fan-out pool (fan-out-pool.ts): pool 0, when some topic is pooled.
+    pools: shape.pool === undefined ? [] : [{ slotCount: shape.pool.slots, slotSize: shape.pool.slotBytes }],
   }, makeCore);
   const core = makeCore(arena.memory);
   // Thread 0 is the router's only writer, for the engine's life.

@@ -65,9 +65,9 @@ export function engineRooms(
   const batches = new RequestBatches(arena.memory, runtime.batch, reporter, shape.threads);
   requests = new Requests(arena.memory, producer, reporter, shape.routerSubscriptions, runtime.latency, batches);
   const handlerNames = Object.keys(handlerModule.handlers).sort();
-  const recovery = new Recovery(core, arena, shape, controls, arena.router(0).address, runtime.admission);
+  const recovery = new Recovery(core, arena, shape, controls, arena.router(0).address, runtime.admission, runtime.pool);
   supervisor = new Supervisor(
-    arena, recovery, controls, runtime.topics, runtime.subscriptions, handlerNames, requests, reporter, validated.supervision, validated.engineWorkers,
+    arena, recovery, controls, runtime.topics, runtime.subscriptions, handlerNames, requests, reporter, validated.supervision, validated.engineWorkers, runtime.pool,
   );
   const workerThreads = new Workers(platform, arena, shape, controls, reporter, (death) => supervisor.onDeath(death));
   supervisor.workers = workerThreads;

@@ -20,13 +20,15 @@
  * | 8      | 2    | REPLY_TO       | thread that waits for the reply                                  |
  * | 10     | 2    | FLAGS          | low byte: RECORD_FLAG_* (FAILED: a reply of a failed             |
  * |        |      |                | request; STAMPED: sampled for latency, set by the producer in    |
- * |        |      |                | the lane; ADMITTED), or a dead letter's DEAD_LETTER_* reason;    |
+ * |        |      |                | the lane; ADMITTED; POOLED: the message is in a fan-out pool     |
+ * |        |      |                | slot, fan-out-pool.ts), or a dead letter's DEAD_LETTER_* reason; |
  * |        |      |                | high byte: the priority class (PRIORITY_*), which picks the lane |
  * | 12     | 2    | CRASHES        | deliveries of this record that crashed or hung their worker      |
  * |        |      |                | (0 when published; the supervisor adds 1 in the lane, in place)  |
  * | 14     | 2    | LETTER/CLAIM   | a dead letter: slot it was meant for + (its worker thread << 10);|
  * |        |      |                | a record of a stealing group in a lane: its CLAIM_* (stealer.ts) |
- * | 16     | ...  | message        | the topic's schema (a reply: the topic's reply schema)           |
+ * | 16     | ...  | message        | the topic's schema (a reply: the topic's reply schema); POOLED:  |
+ * |        |      |                | the u32 address of the pool slot that holds it                   |
  *
  * Written by the lane's producer before the flush that publishes it (ring HEAD store), read by the
  * consumer after the HEAD load that pairs with it: plain memory. (CRASHES is the exception: the
@@ -77,7 +79,7 @@
  * ── Scratch block (the rest of each thread's arena scratch block, after its control block) ─────
  *
  * One staging record per topic (the writer of `writer(topic)`), a reply staging record, a
- * caller-runs record, the router's output (route entries: u32 per router subscription),
+ * caller-runs record, the pooled record of a fan-out (fan-out-pool.ts), the router's output (route entries: u32 per router subscription),
  * dispatchBatch's ring tables (u32 per outbound key: one table of T lanes per class) and push
  * counts (u32 per thread) and result block, BATCH_RECORDS records of publishBatch staging, and
  * a spill region per outbound key (a worker's backlogs, which outlive it: backlog.ts): offsets
@@ -140,6 +142,11 @@ export const RECORD_FLAG_FAILED = 1;
 export const RECORD_FLAG_STAMPED = 2;
 /** FLAGS bit: the delivery holds one of its topic's in-flight places (admission.ts); released once handled. */
 export const RECORD_FLAG_ADMITTED = 4;
+/** FLAGS bit: the message is in a fan-out pool slot, whose address follows the header (fan-out-pool.ts). Never on a reply, a dead letter or a backlog's record. */
+export const RECORD_FLAG_POOLED = 8;
+/** A pooled record's slot address (after the header), and the bytes such a record uses in a lane: fan-out-pool.ts. */
+export const RECORD_POOL_SLOT_OFFSET = RECORD_HEADER_BYTES;
+export const POOLED_RECORD_BYTES = RECORD_HEADER_BYTES + 8;
 /** FLAGS: the low byte holds flags or a dead letter's reason, the high byte the priority class. */
 export const RECORD_FLAGS_MASK = 0xff;
 export const RECORD_PRIORITY_SHIFT = 8;
@@ -222,7 +229,9 @@ export const TOPIC_STAT_ADMISSION_REFUSED = 15; // deliveries refused because th
 export const TOPIC_STAT_SHED = 16; // deliveries shed at publish time, per class: SHED + class (3 counters)
 export const TOPIC_STAT_RATE_LIMITED = 19; // publishes refused because the topic's rate had no token left (not routed)
 export const TOPIC_STAT_STOLEN = 20; // of DELIVERED, deliveries a thief took from another member's lane
-export const TOPIC_STAT_COUNT = 21;
+export const TOPIC_STAT_POOLED = 21; // publishes whose message went to its receivers through one fan-out pool slot
+export const TOPIC_STAT_POOL_EXHAUSTED = 22; // publishes that would have, but found no free slot (copied per receiver)
+export const TOPIC_STAT_COUNT = 23;
 /** Admission words per topic: i32 IN_FLIGHT, TOKENS, LAST, one spare (admission.ts). */
 export const ADMISSION_BYTES = 16;
 /** Room per topic: 24 f64 counters (TOPIC_STAT_COUNT used), so counters can be added in place. */
@@ -275,6 +284,8 @@ export interface ScratchLayout {
   readonly topicStaging: number;
   readonly replyStaging: number;
   readonly callerStaging: number;
+  /** The pooled record a fan-out pushes (fan-out-pool.ts: POOLED_RECORD_BYTES). */
+  readonly pooledStaging: number;
   readonly routeOut: number;
   readonly ringTable: number;
   readonly pushedCounts: number;
@@ -291,7 +302,8 @@ export function scratchLayout(control: ControlLayout, topics: number, recordSize
   const topicStaging = control.bytes;
   const replyStaging = topicStaging + topics * recordSize;
   const callerStaging = replyStaging + recordSize;
-  const routeOut = callerStaging + recordSize;
+  const pooledStaging = callerStaging + recordSize;
+  const routeOut = pooledStaging + POOLED_RECORD_BYTES;
   const ringTable = routeOut + routerSubscriptions * 4;
   const pushedCounts = ringTable + threads * PRIORITY_CLASSES * 4;
   const dispatchResult = pushedCounts + threads * 4;
@@ -299,7 +311,7 @@ export function scratchLayout(control: ControlLayout, topics: number, recordSize
   const spill = batchStaging + BATCH_RECORDS * recordSize;
   const spillBytes = spillCapacity === 0 ? 0 : spillRegionBytes(spillCapacity, recordSize);
   const bytes = alignStride(spill + threads * PRIORITY_CLASSES * spillBytes);
-  return { topicStaging, replyStaging, callerStaging, routeOut, ringTable, pushedCounts, dispatchResult, batchStaging, spill, spillBytes, bytes };
+  return { topicStaging, replyStaging, callerStaging, pooledStaging, routeOut, ringTable, pushedCounts, dispatchResult, batchStaging, spill, spillBytes, bytes };
 }
 
 /** Ring index of lane (producer → consumer) of priority class `priority` among `threads` threads. */

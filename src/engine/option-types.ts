@@ -74,6 +74,16 @@ export interface EngineOptions<T extends TopicMap, M extends HandlerModule<T, an
    */
   readonly latency?: { readonly sampleEvery?: number } | false;
   /**
+   * The fan-out pool: a message of a topic whose schema is at least `minBytes` bytes (64..65535;
+   * default 1024), routed to two or more receivers, is copied once into one of `slots` shared
+   * slots (a power of two, 1..65536; default 256), and each receiver's lane gets a reference to
+   * it instead of its own copy; the slot is freed when the last receiver is done. When every slot
+   * is taken, or a lane is full and its policy keeps or runs the message elsewhere, the message is
+   * copied per receiver as without the pool (never refused for it). Memory: slots × (the largest
+   * such message + 8 bytes). `false`: no pool.
+   */
+  readonly pool?: { readonly slots?: number; readonly minBytes?: number } | false;
+  /**
    * Milliseconds a worker publishing under 'block' waits for space before the message spills into
    * its backlog (kept in order, never lost): two workers publishing into each other's full lanes
    * from inside handlers would otherwise wait for each other forever. 0..600000; default 50. For

@@ -10,6 +10,7 @@ import { ConfigError, EngineError } from '../errors.ts';
 import type { AnySchema } from '../schema.ts';
 import { BATCH_RECORDS, MAX_WORKERS, PRIORITY_CLASSES, PRIORITY_NAMES, RECORD_HEADER_BYTES, controlLayout, recordBytesOf, scratchLayout, type ControlLayout } from './layout.ts';
 import { durableTableBytes } from './durable-table.ts';
+import { poolSlotBytes } from './fan-out-pool.ts';
 import { validateJournal, type JournalShape } from './journal-shape.ts';
 import { DEFAULT_SAMPLE_EVERY, latencyBufferBytes, type LatencyShape } from './latency.ts';
 import { SHED_LOW_DEFAULT, SHED_NORMAL_DEFAULT } from './shedder.ts';
@@ -61,8 +62,18 @@ export interface EngineShape {
   readonly latency: LatencyShape | undefined;
   /** The journal thread and what it writes (journal-shape.ts); undefined without options.journal. */
   readonly journal: JournalShape | undefined;
+  /** The fan-out pool's slots (fan-out-pool.ts); undefined when no topic is pooled or options.pool is false. */
+  readonly pool: PoolShape | undefined;
+  /** Per topic id: 1 if its messages go through the fan-out pool when routed to two or more receivers. */
+  readonly topicPooled: readonly number[];
   /** options.deterministic: choices that depend on load or time are refused (subscriptions.ts, topic-runtime.ts priorityOf). */
   readonly deterministic: boolean;
+}
+
+/** The fan-out pool's size: `slots` slots of `slotBytes` bytes (REFS and the largest pooled message). */
+export interface PoolShape {
+  readonly slots: number;
+  readonly slotBytes: number;
 }
 
 export const POLICIES: readonly BackpressurePolicy[] = ['block', 'reject', 'drop-oldest', 'drop-newest', 'caller-runs'];
@@ -136,6 +147,8 @@ export const DEFAULTS = {
   minBackoffMs: 10,
   maxBackoffMs: 1000,
   maxDeliveries: 3,
+  poolSlots: 256,
+  poolMinBytes: 1024,
 } as const;
 
 export interface ValidatedOptions {
@@ -205,6 +218,7 @@ export function validateOptions(options: EngineOptions<TopicMap>, defaultWorkers
     topicRecordBytes.push(recordBytesOf(messageBytes, replyBytes));
   }
   const recordSize = recordBytesOf(largest, 0);
+  const { pool, topicPooled } = validatePool(options.pool, topicNames.map((name) => (options.topics[name]!.schema as AnySchema).size));
   if (recordSize > RING_MAX_RECORD_SIZE) {
     throw new ConfigError('topics', `${recordSize - RECORD_HEADER_BYTES} bytes`, `the largest message must fit a ring record of ${RING_MAX_RECORD_SIZE} bytes with its ${RECORD_HEADER_BYTES}-byte header`);
   }
@@ -226,7 +240,7 @@ export function validateOptions(options: EngineOptions<TopicMap>, defaultWorkers
   }
   return {
     workers, engineWorkers, backend, coreBuild, startTimeout, scratchBytes, supervision,
-    shape: { threads, topicNames, recordSize, topicRecordBytes, ringCapacity, maxSubscriptions: slots, flushEvery, batch, spin, adaptiveSpin, cores, blockTimeout, restartWait, asyncTimeout: supervision.handlerTimeout ?? 0, spillCapacity, priorityWeights, epochMs: Date.now(), control, routerSubscriptions, latency, journal, deterministic },
+    shape: { threads, topicNames, recordSize, topicRecordBytes, ringCapacity, maxSubscriptions: slots, flushEvery, batch, spin, adaptiveSpin, cores, blockTimeout, restartWait, asyncTimeout: supervision.handlerTimeout ?? 0, spillCapacity, priorityWeights, epochMs: Date.now(), control, routerSubscriptions, latency, journal, deterministic, pool, topicPooled },
   };
 }
 
@@ -240,6 +254,18 @@ function checkDeterministicTopics(topics: TopicMap, names: readonly string[]): v
     if (topic.shed !== undefined && topic.shed !== false) throw new ConfigError(`topics.${name}.shed`, topic.shed, why);
     if (topic.backpressure !== undefined && topic.backpressure !== 'block') throw new ConfigError(`topics.${name}.backpressure`, topic.backpressure, `only 'block': what other policies do ${why}`);
   }
+}
+
+/** The pool option: which topics (by message bytes, `messageBytes[id]`) are pooled, and the pool's size (undefined: none). */
+function validatePool(option: EngineOptions<TopicMap>['pool'], messageBytes: readonly number[]): { pool: PoolShape | undefined; topicPooled: number[] } {
+  if (option === false) return { pool: undefined, topicPooled: messageBytes.map(() => 0) };
+  if (option !== undefined && (option === null || typeof option !== 'object')) throw new ConfigError('pool', option, 'must be { slots?, minBytes? } or false');
+  const slots = integer('pool.slots', option?.slots ?? DEFAULTS.poolSlots, 1, 65536);
+  if ((slots & (slots - 1)) !== 0) throw new ConfigError('pool.slots', slots, 'must be a power of two');
+  const minBytes = integer('pool.minBytes', option?.minBytes ?? DEFAULTS.poolMinBytes, 64, 65535);
+  const topicPooled = messageBytes.map((bytes) => (bytes >= minBytes ? 1 : 0));
+  const largest = Math.max(0, ...messageBytes.filter((bytes) => bytes >= minBytes));
+  return { pool: largest === 0 ? undefined : { slots, slotBytes: poolSlotBytes(largest) }, topicPooled };
 }
 
 /** Latency histograms take at most this much (virtual) memory; beyond it, a ConfigError says to turn them off. */

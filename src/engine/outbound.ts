@@ -94,7 +94,12 @@ export class OutboundLanes {
    * rejected) or LANE_FULL.
    */
   tryPush(key: number, src: number, stats: number): PushOutcome | typeof LANE_FULL {
-    const status = this.core.ringTryPushBytes(this.ringTo[key]!, src, this.topicBytes[this.u16[(src + RECORD_TOPIC_OFFSET) >> 1]!]!);
+    return this.pushBytes(key, src, this.topicBytes[this.u16[(src + RECORD_TOPIC_OFFSET) >> 1]!]!, stats);
+  }
+
+  /** tryPush of the first `bytes` bytes of the record at `src` (a pooled record: fan-out-pool.ts). */
+  pushBytes(key: number, src: number, bytes: number, stats: number): PushOutcome | typeof LANE_FULL {
+    const status = this.core.ringTryPushBytes(this.ringTo[key]!, src, bytes);
     if (status === STATUS_OK) {
       if (--this.sampleCountdown === 0) this.sampleCountdown = this.latency.stamp(key, this.ringTo[key]!, this.shape.recordSize);
       this.fresh[key]! += 1;

@@ -8,7 +8,9 @@
  *   route   routerRoute(topic, keyHash) → route entries, one per receiving subscription member;
  *           the thread enters the router's current version once per task and leaves it at flushAll
  *           (a microtask), which also flushes every lane
- *   push    OutboundLanes.tryPush copies the record into each entry's lane (outbound.ts)
+ *   push    OutboundLanes.tryPush copies the record into each entry's lane (outbound.ts); a
+ *           pooled topic's message with two or more entries is copied once into a fan-out pool
+ *           slot, and each lane gets a pooled record pointing at it (fan-out-pool.ts)
  */
 import type { CoreOps } from '../../bindings/core-ops.ts';
 import { KEY_NONE, ROUTE_SKIPPED } from '../../assembly/layout/dispatch.ts';
@@ -16,10 +18,12 @@ import type { Arena } from '../arena.ts';
 import type { Admission } from './admission.ts';
 import type { Backpressure } from './backpressure.ts';
 import type { ControlBlock } from './control-block.ts';
+import type { FanOutPool } from './fan-out-pool.ts';
 import {
   RECORD_CORRELATION_OFFSET, RECORD_FLAGS_OFFSET, RECORD_HEADER_BYTES, RECORD_PRIORITY_SHIFT, RECORD_REPLY_TO_OFFSET,
   RECORD_SUBSCRIPTION_OFFSET, TOPIC_STAT_PUBLISHED, TOPIC_STAT_ROUTED, TOPIC_STAT_UNROUTED, routeEntryConsumer, routeEntrySlot,
   PRIORITY_HIGH, RECORD_FLAG_ADMITTED, RECORD_TOPIC_OFFSET, TOPIC_STAT_ADMISSION_REFUSED, TOPIC_STAT_RATE_LIMITED, TOPIC_STAT_SHED,
+  POOLED_RECORD_BYTES, TOPIC_STAT_POOLED, TOPIC_STAT_POOL_EXHAUSTED,
 } from './layout.ts';
 import type { Shedder } from './shedder.ts';
 import type { EngineShape } from './options.ts';
@@ -69,6 +73,9 @@ export class Producer {
   /** Wired by ThreadRuntime: in-flight limits and load shedding, for the topics marked in `scheduled`. */
   admission!: Admission;
   shedder!: Shedder;
+  /** Wired by ThreadRuntime: the fan-out pool, and where this thread stages a pooled record (its scratch block). */
+  pool!: FanOutPool;
+  pooledStaging = 0;
   /** Per topic id: SCHEDULED_DELIVERY if it has an admission limit or sheds (each delivery asks `admit`), | SCHEDULED_RATE if it has a rate (each publish takes a token). */
   scheduled!: Uint8Array;
 
@@ -140,13 +147,32 @@ export class Producer {
       this.f64[stats + TOPIC_STAT_UNROUTED]! += 1;
       return true;
     }
+    if (n > 1 && topic.pooled) return this.routePooled(topic, src, n, stats, override, result);
     return this.pushRoutes(src, 0, n, stats, override, result);
+  }
+
+  /**
+   * pushRoutes for a pooled topic's message with `n` > 1 route entries: its message is copied
+   * once into a fan-out pool slot this call holds while it pushes (fan-out-pool.ts); inline when
+   * the pool is exhausted.
+   */
+  private routePooled(topic: TopicRuntime, src: number, n: number, stats: number, override: number, result: RouteResult): boolean {
+    const slot = this.pool.hold(src, topic.messageBytes);
+    if (slot === 0) {
+      this.f64[stats + TOPIC_STAT_POOL_EXHAUSTED]! += 1;
+      return this.pushRoutes(src, 0, n, stats, override, result);
+    }
+    this.f64[stats + TOPIC_STAT_POOLED]! += 1;
+    const all = this.pushRoutes(src, 0, n, stats, override, result, slot);
+    this.pool.drop(slot);
+    return all;
   }
 
   /**
    * Pushes the record at `src` into the lanes of route entries from..n-1 at routeOut (a
    * least-loaded slot's entries make one pick: the core's pickLeastLoaded, as dispatchBatch does),
-   * each under its subscription's policy (or `override`); counts the record PUBLISHED if some
+   * each under its subscription's policy (or `override`), as pooled records pointing at `slot` if
+   * it is not 0 (pushPooled); counts the record PUBLISHED if some
    * receiver, before `from` or here, took it. Adds to `result`'s counts, kept in locals until the
    * end: a caller-runs handler may publish, and route again, from inside this loop (Backpressure
    * puts this thread's route entries and the record back after it). True if every lane took it
@@ -158,7 +184,7 @@ export class Producer {
    * test/engine-alloc.test.ts measures 0 GC events per million publishes on both backends, so keep
    * the loop's callees small and run that test after changing it.
    */
-  pushRoutes(src: number, from: number, n: number, stats: number, override: number, result: RouteResult): boolean {
+  pushRoutes(src: number, from: number, n: number, stats: number, override: number, result: RouteResult, slot = 0): boolean {
     const u32 = this.u32;
     const out = this.routeOut >> 2;
     const consumers = result.consumers;
@@ -174,18 +200,19 @@ export class Producer {
     for (let i = from; i < n; i++) {
       const entry = u32[out + i]!;
       if (entry === ROUTE_SKIPPED) continue;
-      const slot = routeEntrySlot(entry);
+      const subscription = routeEntrySlot(entry);
       // Not the chosen member: its entry is ROUTE_SKIPPED now, the chosen one is pushed at its index.
-      if (this.table.isLeastLoaded(slot) && this.core.pickLeastLoaded(this.routeOut, i, n, slot, rings) !== i) continue;
+      if (this.table.isLeastLoaded(subscription) && this.core.pickLeastLoaded(this.routeOut, i, n, subscription, rings) !== i) continue;
       const consumer = routeEntryConsumer(entry);
-      this.u16[(src + RECORD_SUBSCRIPTION_OFFSET) >> 1] = slot;
+      this.u16[(src + RECORD_SUBSCRIPTION_OFFSET) >> 1] = subscription;
       this.f64[stats + TOPIC_STAT_ROUTED]! += 1;
       if (scheduled && !this.admit(topic, priority, consumer, stats)) {
         refused++;
         all = false;
         continue;
       }
-      const outcome = this.pushKey(keyBase + consumer, src, this.table.policy(slot), stats, override);
+      const policy = this.table.policy(subscription);
+      const outcome = slot === 0 ? this.pushKey(keyBase + consumer, src, policy, stats, override) : this.pushPooled(keyBase + consumer, src, slot, policy, stats, override);
       if (outcome !== REFUSED) consumers[accepted++] = consumer;
       else {
         refused++;
@@ -230,6 +257,24 @@ export class Producer {
     // A lane with a backlog stays FIFO: its records go behind the backlog (the cold path).
     if (backpressure.backlogSize > 0 && backpressure.holds(key)) return backpressure.pushBehindBacklog(key, src, policy, stats, override);
     const outcome = this.lanes.tryPush(key, src, stats);
+    return outcome === LANE_FULL ? backpressure.onFull(key, src, policy, stats, override) : outcome;
+  }
+
+  /**
+   * pushKey for a message held in pool slot `slot`: a pooled record into the lane, one more
+   * reference to the slot. Where the lane's policy takes over (a backlog, caller-runs, a wait), the
+   * record at `src` goes inline instead: a pooled record never leaves a lane (fan-out-pool.ts).
+   */
+  private pushPooled(key: number, src: number, slot: number, policy: number, stats: number, override: number): PushOutcome {
+    const backpressure = this.backpressure;
+    if (backpressure.backlogSize > 0 && backpressure.holds(key)) return backpressure.pushBehindBacklog(key, src, policy, stats, override);
+    const pool = this.pool;
+    const pooled = this.pooledStaging;
+    pool.stage(src, slot, pooled);
+    pool.take(slot);
+    const outcome = this.lanes.pushBytes(key, pooled, POOLED_RECORD_BYTES, stats);
+    if (outcome === TAKEN) return TAKEN;
+    pool.drop(slot); // not pushed (never the last reference: this route holds one)
     return outcome === LANE_FULL ? backpressure.onFull(key, src, policy, stats, override) : outcome;
   }
 

@@ -45,11 +45,12 @@ import type { Arena } from '../arena.ts';
 import { SPILL_COUNT, SPILL_HEAD, spillViews } from './backlog.ts';
 import type { ControlBlock } from './control-block.ts';
 import {
-  CLAIM_DONE, CLAIM_FREE, CLAIM_STOLEN, HANDLED_ASYNC, HANDLED_COUNTED, PRIORITY_CLASSES, RECORD_CLAIM_OFFSET, RECORD_CRASHES_OFFSET, RECORD_FLAGS_OFFSET, RECORD_FLAG_ADMITTED, RECORD_TOPIC_OFFSET,
+  CLAIM_DONE, CLAIM_FREE, CLAIM_STOLEN, HANDLED_ASYNC, HANDLED_COUNTED, PRIORITY_CLASSES, RECORD_CLAIM_OFFSET, RECORD_CRASHES_OFFSET, RECORD_FLAGS_OFFSET, RECORD_FLAG_ADMITTED, RECORD_FLAG_POOLED, RECORD_TOPIC_OFFSET,
   STEALING_PENDING, THREAD_RESTARTING, THREAD_STOPPED, TOPIC_STAT_BACKLOGGED, TOPIC_STAT_CRASHED, TOPIC_STAT_LOST, inboundLane, outboundLane, ringRecordAt, scratchLayout,
 } from './layout.ts';
 import type { Admission } from './admission.ts';
 import type { EngineShape } from './options.ts';
+import type { FanOutPool } from './fan-out-pool.ts';
 
 /** The record a dead thread was handling when it died. */
 export interface DiedOn {
@@ -75,6 +76,8 @@ export class Recovery {
     private readonly controls: readonly ControlBlock[],
     private readonly router: number,
     private readonly admission: Admission,
+    /** The fan-out pool: a record written off gives back its slot reference (fan-out-pool.ts). */
+    private readonly pool: FanOutPool,
   ) {
     this.i32 = new Int32Array(arena.memory.buffer);
     this.u16 = new Uint16Array(arena.memory.buffer);
@@ -203,11 +206,11 @@ export class Recovery {
     const tail = Atomics.load(this.i32, (ring + RING_TAIL_OFFSET) >> 2);
     if (ringRecordAt(this.i32, ring, tail) !== diedOn.record) {
       // Behind an async delivery still in the lane: DONE, so the successor passes it (and counts it COMPLETED then).
-      this.releaseAdmitted(diedOn.record);
+      this.writeOff(diedOn.record);
       Atomics.store(this.u16, (diedOn.record + RECORD_CLAIM_OFFSET) >> 1, CLAIM_DONE);
       return;
     }
-    this.releaseAdmitted(ringRecordAt(this.i32, ring, tail));
+    this.writeOff(ringRecordAt(this.i32, ring, tail));
     this.commit(ring, (tail + 1) | 0);
     this.i32[(ring + RING_READ_OFFSET) >> 2] = (tail + 1) | 0;
     this.i32[(ring + RING_CACHED_HEAD_OFFSET) >> 2] = (tail + 1) | 0;
@@ -230,15 +233,17 @@ export class Recovery {
         if (views.dropped[slot] !== 0) continue;
         const record = views.words.byteOffset + slot * this.shape.recordSize;
         perTopic[this.u16[(record + RECORD_TOPIC_OFFSET) >> 1]!]! += 1;
-        if (release) this.releaseAdmitted(record);
+        if (release) this.writeOff(record);
       }
     }
     return perTopic;
   }
 
-  /** The record at `record` will never be handled: its in-flight place, if it holds one, is free. */
-  private releaseAdmitted(record: number): void {
-    if ((this.u16[(record + RECORD_FLAGS_OFFSET) >> 1]! & RECORD_FLAG_ADMITTED) !== 0) this.admission.release(this.u16[(record + RECORD_TOPIC_OFFSET) >> 1]!);
+  /** The record at `record` will never be handled: its in-flight place, if it holds one, is free, and its pool slot reference if it is pooled. */
+  private writeOff(record: number): void {
+    const flags = this.u16[(record + RECORD_FLAGS_OFFSET) >> 1]!;
+    if ((flags & RECORD_FLAG_ADMITTED) !== 0) this.admission.release(this.u16[(record + RECORD_TOPIC_OFFSET) >> 1]!);
+    if ((flags & RECORD_FLAG_POOLED) !== 0) this.pool.release(record);
   }
 
   /**
@@ -286,7 +291,7 @@ export class Recovery {
       for (let i = 0; i < n; i++) {
         const record = ringRecordAt(this.i32, ring, (tail + i) | 0);
         if (perTopic !== undefined) perTopic[this.u16[(record + RECORD_TOPIC_OFFSET) >> 1]!]! += 1;
-        if (release) this.releaseAdmitted(record);
+        if (release) this.writeOff(record);
       }
     }
     return total;

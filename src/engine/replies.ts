@@ -6,6 +6,7 @@
  */
 import type { Arena } from '../arena.ts';
 import type { ControlBlock } from './control-block.ts';
+import type { FanOutPool } from './fan-out-pool.ts';
 import {
   DEAD_LETTER_SUBSCRIPTION, LETTER_THREAD_SHIFT, POLICY_BLOCK, RECORD_CORRELATION_OFFSET, RECORD_FLAGS_OFFSET, RECORD_FLAG_FAILED,
   RECORD_HEADER_BYTES, RECORD_LETTER_OFFSET, RECORD_PRIORITY_SHIFT, RECORD_REPLY_TO_OFFSET, RECORD_SUBSCRIPTION_OFFSET, RECORD_TOPIC_OFFSET,
@@ -17,7 +18,6 @@ import type { TopicRuntime } from './topic-runtime.ts';
 export class Replies {
   private readonly u16: Uint16Array;
   private readonly u32: Uint32Array;
-  private readonly i32: Int32Array;
 
   constructor(
     private readonly thread: number,
@@ -32,11 +32,12 @@ export class Replies {
     private readonly handleHere: (record: number) => boolean,
     /** A reply the topic's reply schema refused: counted and reported as a handler error (Consumer). */
     private readonly onEncodeError: (topic: TopicRuntime, stats: number, error: unknown) => void,
+    /** The fan-out pool: a dead letter's message is copied out of a pooled record's slot. */
+    private readonly pool: FanOutPool,
   ) {
     const buffer = arena.memory.buffer;
     this.u16 = new Uint16Array(buffer);
     this.u32 = new Uint32Array(buffer);
-    this.i32 = new Int32Array(buffer);
   }
 
   /** Sends the reply of request `correlation` to thread `to` in class `priority` (the request's): never dropped (waits for space). */
@@ -72,9 +73,8 @@ export class Replies {
    */
   deadLetter(record: number, slot: number, reason: number): void {
     const at = this.staging;
-    const words = this.recordBytes[this.u16[(record + RECORD_TOPIC_OFFSET) >> 1]!]! >> 2;
-    const i32 = this.i32;
-    for (let i = 0, from = record >> 2, to = at >> 2; i < words; i++) i32[to + i] = i32[from + i]!;
+    // Inline: a dead letter keeps its message after its record's slot is released (fan-out-pool.ts).
+    this.pool.copyInline(record, at, this.recordBytes[this.u16[(record + RECORD_TOPIC_OFFSET) >> 1]!]!);
     this.u16[(at + RECORD_SUBSCRIPTION_OFFSET) >> 1] = DEAD_LETTER_SUBSCRIPTION;
     this.u16[(at + RECORD_LETTER_OFFSET) >> 1] = slot | (this.thread << LETTER_THREAD_SHIFT);
     this.u16[(at + RECORD_FLAGS_OFFSET) >> 1] = reason;

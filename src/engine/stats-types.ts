@@ -69,6 +69,10 @@ export interface TopicStats {
   stolen: number;
   /** Publishes refused because the topic's rate (admission.rate) had no token left; not routed, so not in the identity. */
   rateLimited: number;
+  /** Publishes whose message reached its receivers through one fan-out pool slot instead of a copy per receiver (options.pool). */
+  pooled: number;
+  /** Publishes that would have used the fan-out pool but found every slot taken: copied per receiver. */
+  poolExhausted: number;
   /** Deliveries in flight now (admitted, not yet handled): only for a topic with an admission limit, else 0. */
   inFlight: number;
   /** Deliveries shed at publish time, per priority class (TopicSpec.shed; high is never shed). */
@@ -122,6 +126,9 @@ export interface EngineStats {
   backlog: number;
   /** Sum of every topic's `lost`. */
   lostToCrashes: number;
+  /** The fan-out pool's slots (options.pool), and how many hold a message now; both 0 without a pool. */
+  poolSlots: number;
+  poolInUse: number;
   /** The circuit breakers of subscriptions that have one, per member worker. */
   circuits: CircuitStats[];
   /** Empty polls a worker spins before it parks (options.spin, or the default). */

@@ -11,7 +11,7 @@ import {
   TOPIC_STAT_CIRCUIT_OPEN, TOPIC_STAT_CRASHED, TOPIC_STAT_DEAD_LETTERED, TOPIC_STAT_DELIVERED,
   TOPIC_STAT_DROPPED_NEWEST, TOPIC_STAT_DROPPED_OLDEST, TOPIC_STAT_HANDLER_ERRORS, TOPIC_STAT_LOST,
   THREAD_RUNNING, TOPIC_STAT_PUBLISHED, TOPIC_STAT_REDELIVERED, TOPIC_STAT_REJECTED, TOPIC_STAT_ROUTED, TOPIC_STAT_UNROUTED,
-  PRIORITY_CLASSES, PRIORITY_HIGH, PRIORITY_LOW, PRIORITY_NAMES, PRIORITY_NORMAL, TOPIC_STAT_ADMISSION_REFUSED, TOPIC_STAT_RATE_LIMITED, TOPIC_STAT_SHED, TOPIC_STAT_STOLEN, outboundLane,
+  PRIORITY_CLASSES, PRIORITY_HIGH, PRIORITY_LOW, PRIORITY_NAMES, PRIORITY_NORMAL, TOPIC_STAT_ADMISSION_REFUSED, TOPIC_STAT_RATE_LIMITED, TOPIC_STAT_SHED, TOPIC_STAT_STOLEN, TOPIC_STAT_POOLED, TOPIC_STAT_POOL_EXHAUSTED, outboundLane,
 } from './layout.ts';
 import type { EngineShape } from './options.ts';
 import type { Admission } from './admission.ts';
@@ -84,7 +84,7 @@ export class Stats {
         callerRuns: sum(TOPIC_STAT_CALLER_RUNS), handlerErrors: sum(TOPIC_STAT_HANDLER_ERRORS),
         redelivered: sum(TOPIC_STAT_REDELIVERED), crashed: sum(TOPIC_STAT_CRASHED), deadLettered: sum(TOPIC_STAT_DEAD_LETTERED),
         circuitOpen: sum(TOPIC_STAT_CIRCUIT_OPEN), lost,
-        admissionRefused: sum(TOPIC_STAT_ADMISSION_REFUSED), rateLimited: sum(TOPIC_STAT_RATE_LIMITED), stolen: sum(TOPIC_STAT_STOLEN), inFlight: this.admission.limited(id) ? this.admission.inFlight(id) : 0,
+        admissionRefused: sum(TOPIC_STAT_ADMISSION_REFUSED), rateLimited: sum(TOPIC_STAT_RATE_LIMITED), stolen: sum(TOPIC_STAT_STOLEN), pooled: sum(TOPIC_STAT_POOLED), poolExhausted: sum(TOPIC_STAT_POOL_EXHAUSTED), inFlight: this.admission.limited(id) ? this.admission.inFlight(id) : 0,
         shed: { high: sum(TOPIC_STAT_SHED + PRIORITY_HIGH), normal: sum(TOPIC_STAT_SHED + PRIORITY_NORMAL), low: sum(TOPIC_STAT_SHED + PRIORITY_LOW) },
         ...(firstError !== undefined ? { firstError } : {}),
       };
@@ -127,7 +127,9 @@ export class Stats {
       late += control.f64[control.lateReplies]!;
       backlog += control.backlog();
     }
-    return { topics, lanes, workers, lateReplies: late, backlog, lostToCrashes, circuits: this.circuits(), spin: shape.spin, adaptiveSpin: shape.adaptiveSpin };
+    const poolSlots = shape.pool?.slots ?? 0;
+    const poolInUse = poolSlots === 0 ? 0 : this.core.poolOutstanding(this.arena.pool(0).address);
+    return { topics, lanes, workers, lateReplies: late, backlog, lostToCrashes, poolSlots, poolInUse, circuits: this.circuits(), spin: shape.spin, adaptiveSpin: shape.adaptiveSpin };
   }
 
   /** Every member worker's breaker of every subscribed slot that has one. */

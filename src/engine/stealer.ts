@@ -40,10 +40,11 @@ import type { Admission } from './admission.ts';
 import type { Consumer } from './consumer.ts';
 import { FROM_STOLEN } from './async-deliveries.ts';
 import type { ControlBlock } from './control-block.ts';
+import type { FanOutPool } from './fan-out-pool.ts';
 import type { LatencyProbe } from './latency.ts';
 import {
   CLAIMS_STEAL, CLAIM_DONE, CLAIM_FREE, CLAIM_OWNER, CLAIM_STOLEN, DEAD_LETTER_SUBSCRIPTION, PRIORITY_CLASSES, PRIORITY_NORMAL, RECORD_CLAIM_OFFSET, RECORD_FLAG_STAMPED,
-  RECORD_FLAGS_OFFSET, RECORD_FLAG_ADMITTED, RECORD_SUBSCRIPTION_OFFSET, STEALING_PENDING, RECORD_TOPIC_OFFSET, TOPIC_STAT_STOLEN, inboundLane, ringRecordAt,
+  RECORD_FLAGS_OFFSET, RECORD_FLAG_ADMITTED, RECORD_FLAG_POOLED, RECORD_POOL_SLOT_OFFSET, RECORD_SUBSCRIPTION_OFFSET, STEALING_PENDING, RECORD_TOPIC_OFFSET, TOPIC_STAT_STOLEN, inboundLane, ringRecordAt,
 } from './layout.ts';
 import type { Producer } from './producer.ts';
 import type { SubscriptionTable } from './subscription-table.ts';
@@ -70,6 +71,7 @@ export function ownerClaim(u16: Uint16Array, table: SubscriptionTable, record: n
 export class Stealer {
   private readonly u16: Uint16Array;
   private readonly i32: Int32Array;
+  private readonly u32: Uint32Array;
   private readonly f64: Float64Array;
   /** Per victim thread (index = thread): its inbound lanes by inbound key. */
   private readonly lanes: (readonly number[])[];
@@ -87,10 +89,13 @@ export class Stealer {
     private readonly producer: Producer,
     private readonly admission: Admission,
     private readonly latency: LatencyProbe,
+    /** The fan-out pool: a stolen pooled record's slot is released once it is DONE. */
+    private readonly pool: FanOutPool,
   ) {
     const buffer = arena.memory.buffer;
     this.u16 = new Uint16Array(buffer);
     this.i32 = new Int32Array(buffer);
+    this.u32 = new Uint32Array(buffer);
     this.f64 = new Float64Array(buffer);
     this.lanes = controls.map((_, victim) => Array.from({ length: threads * PRIORITY_CLASSES }, (__, key) => arena.ring(inboundLane(victim, key, threads)).address));
   }
@@ -180,8 +185,12 @@ export class Stealer {
   private done(record: number, claim: number, victim: number, topic: number): void {
     const control = this.controls[this.thread]!;
     this.f64[control.topicStats(topic) + TOPIC_STAT_STOLEN]! += 1;
+    // Read before DONE (then the owner may commit past it and its space be reused); released after
+    // (recovery hands a stolen record that is not DONE back to its owner, who must find its message).
+    const slot = (this.u16[(record + RECORD_FLAGS_OFFSET) >> 1]! & RECORD_FLAG_POOLED) !== 0 ? this.u32[(record + RECORD_POOL_SLOT_OFFSET) >> 2]! : 0;
     Atomics.store(this.u16, claim, CLAIM_DONE);
     Atomics.store(control.i32, control.stealing, 0);
+    if (slot !== 0) this.pool.drop(slot);
     const owner = this.controls[victim]!;
     if (owner.isSleeping()) owner.ring();
   }

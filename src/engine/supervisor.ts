@@ -25,6 +25,7 @@ import {
   RECORD_REPLY_TO_OFFSET, RECORD_SUBSCRIPTION_OFFSET, RECORD_TOPIC_OFFSET, TOPIC_STAT_CRASHED,
   STEALING_PENDING, TOPIC_STAT_DEAD_LETTERED, inboundLane,
 } from './layout.ts';
+import type { FanOutPool } from './fan-out-pool.ts';
 import type { Recovery } from './recovery.ts';
 import type { Reporter } from './reporter.ts';
 import type { Requests } from './requests.ts';
@@ -79,6 +80,8 @@ export class Supervisor {
     private readonly reporter: Reporter,
     private readonly options: SupervisionOptions,
     workerCount: number,
+    /** The fan-out pool: a poison record's message may be in its slot (fan-out-pool.ts). */
+    private readonly pool: FanOutPool,
   ) {
     const buffer = arena.memory.buffer;
     this.u16 = new Uint16Array(buffer);
@@ -172,7 +175,8 @@ export class Supervisor {
     const onDeadLetter = this.options.onDeadLetter;
     if (onDeadLetter === undefined) return;
     const letter: DeadLetter = {
-      topic: topic.name, fields: topic.schema.decode(this.arena.memory, record + RECORD_HEADER_BYTES) as Record<string, unknown>,
+      // A poison record in its lane may be pooled; a letter a worker sent is inline (its FLAGS, a reason, never has POOLED).
+      topic: topic.name, fields: topic.schema.decode(this.arena.memory, this.pool.messageAt(record)) as Record<string, unknown>,
       reason: why, deliveries, worker: thread - 1, handler: this.handlerNames[this.table.handler(slot)] ?? '',
     };
     try {

@@ -29,6 +29,7 @@ import { controlBlocks, type ControlBlock } from './control-block.ts';
 import { scratchLayout } from './layout.ts';
 import type { EngineShape } from './options.ts';
 import { OutboundLanes } from './outbound.ts';
+import { FanOutPool } from './fan-out-pool.ts';
 import { Producer, SCHEDULED_DELIVERY, SCHEDULED_RATE } from './producer.ts';
 import { Shedder } from './shedder.ts';
 import { Stealer } from './stealer.ts';
@@ -67,6 +68,8 @@ export class ThreadRuntime {
   readonly context: HandlerContext<TopicMap>;
   /** Latency sampling: stamps this thread's pushes, times the stamped records it handles. */
   readonly latency: LatencyProbe;
+  /** The fan-out pool: a message to several receivers copied once (fan-out-pool.ts). */
+  readonly pool: FanOutPool;
 
   constructor(
     readonly thread: number,
@@ -87,11 +90,14 @@ export class ThreadRuntime {
     this.subscriptions = new SubscriptionTable(memory.buffer, table0 + layout.subscriptions, table0 + layout.balances, shape.maxSubscriptions);
     const base = this.control.address;
     const scratch = scratchLayout(layout, shape.topicNames.length, shape.recordSize, shape.routerSubscriptions, shape.threads, shape.spillCapacity);
-    this.topics = new TopicSet(memory, topicMap, shape.topicNames, base + scratch.topicStaging, shape.recordSize, shape.topicRecordBytes, shape.deterministic);
+    this.topics = new TopicSet(memory, topicMap, shape.topicNames, base + scratch.topicStaging, shape.recordSize, shape.topicRecordBytes, shape.deterministic, shape.topicPooled);
     this.latency = new LatencyProbe(shape, thread, memory.buffer);
 
     this.outbound = new OutboundLanes(thread, core, arena, shape, this.controls, base + scratch.ringTable, this.latency);
     this.producer = new Producer(thread, core, arena, shape, this.control, this.subscriptions, base + scratch.routeOut, this.outbound, hooks.onTask);
+    this.pool = new FanOutPool(core, arena);
+    this.producer.pool = this.pool;
+    this.producer.pooledStaging = base + scratch.pooledStaging;
     this.backpressure = new Backpressure(
       thread, core, memory, shape, this.control, this.producer, this.outbound, canBlock, base + scratch.callerStaging, hooks.onBacklog,
       // A worker's backlogs live in its spill regions (they outlive it); thread 0's on its heap.
@@ -129,10 +135,10 @@ export class ThreadRuntime {
     };
     this.consumer = new Consumer(
       thread, core, arena, shape, this.control, this.topics, this.subscriptions, handlerDefs, this.context,
-      this.producer, this.admission, base + scratch.replyStaging, hooks, this.controls[0]!, this.latency,
+      this.producer, this.admission, base + scratch.replyStaging, hooks, this.controls[0]!, this.latency, this.pool,
     );
     this.inbound = new Inbound(core, shape, this.control, this.consumer);
-    this.stealer = new Stealer(thread, core, arena, shape.threads, this.controls, this.subscriptions, this.consumer, this.producer, this.admission, this.latency);
+    this.stealer = new Stealer(thread, core, arena, shape.threads, this.controls, this.subscriptions, this.consumer, this.producer, this.admission, this.latency, this.pool);
     // Caller-runs needs handlers on this thread.
     if (handlerDefs.length > 0) this.backpressure.consumer = this.consumer;
     this.backpressure.context = this.context;

@@ -28,6 +28,10 @@ export interface TopicRuntime {
   readonly staging: number;
   /** Bytes its records use (EngineShape.topicRecordBytes): publishBatch's staging stride, what a push copies. */
   readonly recordBytes: number;
+  /** Its messages go through the fan-out pool when routed to two or more receivers (EngineShape.topicPooled). */
+  readonly pooled: boolean;
+  /** Bytes of its message (the schema's size): what a pooled message copies into its slot. */
+  readonly messageBytes: number;
   /** Writer flyweight over the staging record's message. */
   readonly writer: Record<string, unknown>;
   readonly assign: Assigner;
@@ -62,11 +66,11 @@ export class TopicSet {
   /**
    * Builds every topic of `names` over `memory`, topic `id`'s staging record at
    * `stagingBase + id × recordSize` (its header's TOPIC written once here) and using
-   * `recordBytes[id]` bytes of it (EngineShape.topicRecordBytes).
+   * `recordBytes[id]` bytes of it (EngineShape.topicRecordBytes); `pooled[id]`: EngineShape.topicPooled.
    */
   constructor(
     memory: WebAssembly.Memory, topicMap: TopicMap, readonly names: readonly string[], stagingBase: number, recordSize: number,
-    recordBytes: readonly number[], deterministic = false,
+    recordBytes: readonly number[], deterministic = false, pooled: readonly number[] = [],
   ) {
     const u16 = new Uint16Array(memory.buffer);
     this.byId = names.map((name, id) => {
@@ -81,6 +85,7 @@ export class TopicSet {
         id, name, schema, reply: spec.reply as AnySchema | undefined,
         fieldNames, assign: compileAssign(fieldNames), staging,
         recordBytes: recordBytes[id]!,
+        pooled: pooled[id] === 1, messageBytes: schema.size,
         writer: schema.writer(memory).at(staging + RECORD_HEADER_BYTES) as unknown as Record<string, unknown>,
         reader: schema.reader(memory) as TopicReaderFlyweight,
         spareReaders: [],

@@ -17,7 +17,7 @@ import type { EngineStats, TopicStats } from '../engine/types.ts';
 export type TopicCounter =
   | 'published' | 'unrouted' | 'routed' | 'delivered' | 'droppedOldest' | 'droppedNewest' | 'rejected'
   | 'callerRuns' | 'handlerErrors' | 'redelivered' | 'crashed' | 'deadLettered' | 'circuitOpen' | 'lost'
-  | 'admissionRefused' | 'stolen' | 'rateLimited';
+  | 'admissionRefused' | 'stolen' | 'rateLimited' | 'pooled' | 'poolExhausted';
 
 /** One TopicStats counter: `<prefix>_topic_<snake>_total{topic}` in Prometheus. */
 export interface TopicCounterSpec {
@@ -51,6 +51,8 @@ export const TOPIC_COUNTERS: readonly TopicCounterSpec[] = [
   { field: 'admissionRefused', snake: 'admission_refused', help: 'Deliveries refused because the topic had maxInFlight deliveries in flight.' },
   { field: 'stolen', snake: 'stolen', help: "Deliveries run by an idle member that took them from another member's lane." },
   { field: 'rateLimited', snake: 'rate_limited', help: "Publishes refused because the topic's rate limit had no token left." },
+  { field: 'pooled', snake: 'pooled', help: 'Publishes whose message reached its receivers through one fan-out pool slot.' },
+  { field: 'poolExhausted', snake: 'pool_exhausted', help: 'Publishes that found every fan-out pool slot taken and were copied per receiver.' },
 ];
 
 /** Help texts of the families that are not one TopicStats counter each, by family (after the prefix). */
@@ -69,6 +71,8 @@ export const HELP = {
   late_replies_total: 'Replies that arrived after their request timed out, was aborted or was already answered.',
   backlog: "Records waiting in publishers' backlogs.",
   lost_to_crashes_total: "Sum of every topic's lost messages.",
+  pool_slots: 'Slots of the fan-out pool (0: no pool).',
+  pool_in_use: 'Fan-out pool slots holding a message now.',
   spin_polls: 'Empty polls a worker spins before it parks (adaptive: spent only while the awake threads fit the cores).',
   topic_published_per_second: 'Publishes per second over the window.',
   topic_delivered_per_second: 'Handler calls per second over the window.',

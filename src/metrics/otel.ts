@@ -116,6 +116,8 @@ export function registerOpenTelemetry(source: StatsSource, meter: Meter, options
   const lateReplies = counter(`${ns}late_replies`, '{reply}', HELP.late_replies_total);
   const backlog = upDown(`${ns}backlog`, '{record}', HELP.backlog);
   const lost = counter(`${ns}lost_to_crashes`, '{message}', HELP.lost_to_crashes_total);
+  const poolSlots = gauge(`${ns}pool.slots`, '{slot}', HELP.pool_slots);
+  const poolInUse = upDown(`${ns}pool.in_use`, '{slot}', HELP.pool_in_use);
   const spin = gauge(`${ns}spin`, '{poll}', HELP.spin_polls);
 
   let window: MetricsWindow | undefined;
@@ -220,6 +222,8 @@ export function registerOpenTelemetry(source: StatsSource, meter: Meter, options
     result.observe(lateReplies, stats.lateReplies, engine);
     result.observe(backlog, stats.backlog, engine);
     result.observe(lost, stats.lostToCrashes, engine);
+    result.observe(poolSlots, stats.poolSlots, engine);
+    result.observe(poolInUse, stats.poolInUse, engine);
     result.observe(spin, stats.spin, attributes('spin', () => ({ 'messaging.system': system, [`${ns}adaptive`]: stats.adaptiveSpin })));
     if (reading !== undefined) {
       for (const w of reading.workers) {

@@ -124,6 +124,8 @@ export function formatPrometheus(stats: EngineStats, options: PrometheusOptions 
   out.family(`${p}late_replies_total`, 'counter', HELP.late_replies_total).sample([], stats.lateReplies);
   out.family(`${p}backlog`, 'gauge', HELP.backlog).sample([], stats.backlog);
   out.family(`${p}lost_to_crashes_total`, 'counter', HELP.lost_to_crashes_total).sample([], stats.lostToCrashes);
+  out.family(`${p}pool_slots`, 'gauge', HELP.pool_slots).sample([], stats.poolSlots);
+  out.family(`${p}pool_in_use`, 'gauge', HELP.pool_in_use).sample([], stats.poolInUse);
   out.family(`${p}spin_polls`, 'gauge', HELP.spin_polls, ['adaptive']).sample([String(stats.adaptiveSpin)], stats.spin);
 
   for (const [i, h] of (options.histograms ?? []).entries()) addHistogram(out, p, h, i);
