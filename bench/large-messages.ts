@@ -46,6 +46,7 @@
  */
 import type { Backend } from '../bindings/core-ops.ts';
 import type { Engine } from '../src/index.ts';
+import { DEFAULTS } from '../src/engine/options.ts';
 import { CHECKSUM_SEED } from './engine/checksum.ts';
 import { PAYLOAD_4K, PAYLOAD_60K, largeTopicsFor, type LargeEngineTopics, type PayloadTopic } from './engine/large-topics.ts';
 import {
@@ -74,11 +75,15 @@ interface Size {
   minRate: number;
 }
 
+/** Messages of at least this many bytes go through the fan-out pool by default (options.pool.minBytes). */
+const POOL_MIN_BYTES = DEFAULTS.poolMinBytes;
+
 const SIZES: readonly Size[] = [
   { label: '4 KiB', topic: 'bytes4k', sink: 'sink4k', length: PAYLOAD_4K, ringCapacity: 1024, messages: { quick: 40_000, normal: 100_000, full: 1_000_000 }, minRate: 5_000 },
   { label: '60 KiB', topic: 'bytes60k', sink: 'sink60k', length: PAYLOAD_60K, ringCapacity: 64, messages: { quick: 3_000, normal: 8_000, full: 80_000 }, minRate: 500 },
 ];
-const BROADCAST = SIZES[0]!;
+/** Broadcast sizes: 4 KiB (below the fan-out pool's default minBytes: copied into each lane) and 60 KiB (through the pool, and again with pool: false). */
+const BROADCASTS: readonly Size[] = [SIZES[0]!, SIZES[1]!];
 
 /** Publish batch, the worker's batch and the postMessage window's acknowledgement step: a quarter of the lane. */
 const quarter = (size: Size): number => size.ringCapacity / 4;
@@ -86,8 +91,10 @@ const quarter = (size: Size): number => size.ringCapacity / 4;
 const oneCase = (size: Size): string => `${size.label}, main → 1 worker`;
 const memcpyCase = (size: Size): string => `${size.label}, memcpy on one thread`;
 const cloneCase = (size: Size): string => `${size.label}, postMessage structured clone`;
-const broadcastCase = `${BROADCAST.label} broadcast 1→${FANOUT}`;
-const deliveryCase = `${broadcastCase}, deliveries`;
+const broadcastCase = (size: Size): string => `${size.label} broadcast 1→${FANOUT}`;
+const deliveryCase = (size: Size): string => `${broadcastCase(size)}, deliveries`;
+/** The same broadcast by engines made with pool: false: a copy of the message in each receiver's lane. */
+const copiesCase = (size: Size): string => `${broadcastCase(size)}, copies per receiver (pool: false)`;
 
 /** An engine of either size (its topics: one payload topic and the report). */
 type LargeEngine = Engine<LargeEngineTopics<PayloadTopic>>;
@@ -249,40 +256,60 @@ async function runOneWorker(size: Size, options: BenchOptions, log: (line: strin
   return entries;
 }
 
-/** The broadcast cases: 4 KiB to both workers, engines beside a postMessage clone per worker. */
-async function runBroadcast(options: BenchOptions, log: (line: string) => void): Promise<EngineBenchEntry[]> {
-  const wanted = (who: EngineWho): boolean => selected(options, SUITE, broadcastCase, who) || selected(options, SUITE, deliveryCase, who);
+/**
+ * The broadcast cases of one size, to both workers: engines beside a postMessage clone per worker;
+ * for a size the fan-out pool takes (60 KiB), the engines again with pool: false, and the pool's
+ * speedup over those copies per receiver.
+ */
+async function runBroadcast(size: Size, options: BenchOptions, log: (line: string) => void): Promise<EngineBenchEntry[]> {
+  const name = broadcastCase(size);
+  const wanted = (who: EngineWho): boolean => selected(options, SUITE, name, who) || selected(options, SUITE, deliveryCase(size), who);
   const backends = BACKENDS.filter(wanted);
   const baseline = wanted('postMessage');
-  if (backends.length === 0 && !baseline) return [];
-  const size = BROADCAST;
+  const pooled = size.length >= POOL_MIN_BYTES;
+  const copying = pooled ? BACKENDS.filter((who) => selected(options, SUITE, copiesCase(size), who)) : [];
+  if (backends.length === 0 && !baseline && copying.length === 0) return [];
   const n = runSize(options, size.messages);
   const engines = new SuiteEngines<LargeEngineTopics<PayloadTopic>>();
+  const copies = new SuiteEngines<LargeEngineTopics<PayloadTopic>>();
   let receivers: PostMessageReceivers | null = null;
   try {
     const all = Array.from({ length: FANOUT }, (_, w) => w);
-    await engines.startEach(backends, { topics: largeTopicsFor(size.topic), handlers: HANDLERS, workers: FANOUT, ringCapacity: size.ringCapacity, batch: quarter(size) }, [
+    const config = { topics: largeTopicsFor(size.topic), handlers: HANDLERS, workers: FANOUT, ringCapacity: size.ringCapacity, batch: quarter(size) };
+    const subscriptions = [
       [size.topic, { handler: size.sink, mode: 'broadcast', workers: all }],
       ['report', { handler: 'report', mode: 'broadcast', workers: all }],
-    ]);
+    ] as const;
+    await engines.startEach(backends, config, subscriptions);
     const sides = engineSides(engines, backends, size, n, FANOUT);
     if (baseline) {
       receivers = new PostMessageReceivers(FANOUT, size.ringCapacity);
       await within(30_000, 'postMessage workers start', receivers.ready);
       sides.push(postMessageSide(receivers, size, n, false, FANOUT));
     }
-    log(`${SUITE} ${broadcastCase}: ${options.runs} timed runs of ${n.toLocaleString('en')} messages of ${size.length.toLocaleString('en')} bytes broadcast main → ${FANOUT} workers after warm-ups, ${sides.map((side) => side.who).join(', ')}`);
-    const published = await measureSides(SUITE, broadcastCase, sides, METRICS, options, log);
+    log(`${SUITE} ${name}: ${options.runs} timed runs of ${n.toLocaleString('en')} messages of ${size.length.toLocaleString('en')} bytes broadcast main → ${FANOUT} workers after warm-ups${pooled ? ' (the engines through the fan-out pool)' : ''}, ${sides.map((side) => side.who).join(', ')}`);
+    const published = await measureSides(SUITE, name, sides, METRICS, options, log);
     // The same runs, counted per delivery: every published message reached FANOUT handlers.
-    const deliveries = published.map((e) => ({ ...e, case: deliveryCase, median: e.median * FANOUT, min: e.min * FANOUT, max: e.max * FANOUT }));
+    const deliveries = published.map((e) => ({ ...e, case: deliveryCase(size), median: e.median * FANOUT, min: e.min * FANOUT, max: e.max * FANOUT }));
     const entries = [
-      ...published.filter((e) => selected(options, SUITE, broadcastCase, e.who)),
-      ...deliveries.filter((e) => selected(options, SUITE, deliveryCase, e.who)),
+      ...published.filter((e) => selected(options, SUITE, name, e.who)),
+      ...deliveries.filter((e) => selected(options, SUITE, deliveryCase(size), e.who)),
     ];
-    if (baseline) for (const who of backends) entries.push(speedupEntry(published, broadcastCase, who, 'postMessage', broadcastCase, `${broadcastCase}, engine ÷ postMessage`, options.runs));
+    if (baseline) for (const who of backends) entries.push(speedupEntry(published, name, who, 'postMessage', name, `${name}, engine ÷ postMessage`, options.runs));
+    if (copying.length > 0) {
+      await engines.close();
+      await copies.startEach(copying, { ...config, pool: false }, subscriptions);
+      log(`${SUITE} ${copiesCase(size)}: the same with pool: false, ${copying.join(', ')}`);
+      const copied = await measureSides(SUITE, copiesCase(size), engineSides(copies, copying, size, n, FANOUT), METRICS, options, log);
+      entries.push(...copied);
+      for (const who of copying.filter((w) => backends.includes(w))) {
+        entries.push(speedupEntry([...published, ...copied], name, who, who, copiesCase(size), `${name}, pool ÷ copies per receiver`, options.runs));
+      }
+    }
     return entries;
   } finally {
     await engines.close();
+    await copies.close();
     await receivers?.stop();
   }
 }
@@ -291,6 +318,6 @@ async function runBroadcast(options: BenchOptions, log: (line: string) => void):
 export async function runLargeMessages(options: BenchOptions, log: (line: string) => void): Promise<EngineBenchEntry[]> {
   const entries: EngineBenchEntry[] = [];
   for (const size of SIZES) entries.push(...await runOneWorker(size, options, log));
-  entries.push(...await runBroadcast(options, log));
+  for (const size of BROADCASTS) entries.push(...await runBroadcast(size, options, log));
   return entries;
 }

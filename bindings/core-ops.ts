@@ -90,6 +90,10 @@ export interface CoreOps {
   poolInit(pool: number, slotCount: number, slotSize: number): void;
   /** Any thread. Returns the address of a free slot's SLOT_SIZE bytes, or STATUS_EXHAUSTED. */
   poolTryAlloc(pool: number): number;
+  /** Any thread. poolTryAlloc, then copies `bytes` bytes from `src` to byte `offset` of the slot:
+   *  its address, STATUS_EXHAUSTED (nothing copied), or STATUS_INVALID when offset + bytes exceeds
+   *  SLOT_SIZE (nothing allocated). */
+  poolTryAllocCopy(pool: number, src: number, bytes: number, offset: number): number;
   /** Any thread. Returns `slot` to the pool. STATUS_OK, or STATUS_INVALID (not a slot address of
    *  this pool, or not allocated: a double release), in which case nothing changed. */
   poolRelease(pool: number, slot: number): number;
@@ -190,7 +194,7 @@ export const CORE_OP_NAMES = [
   'ringInit', 'ringTryClaim', 'ringTryPush', 'ringTryPushBytes', 'ringTryPushBatch', 'ringFlush', 'ringPending',
   'ringCloseProducer', 'ringTryPeek', 'ringAvailable', 'ringTryPop', 'ringTryPopBatch',
   'ringCommit', 'ringCloseConsumer', 'ringSize',
-  'poolInit', 'poolTryAlloc', 'poolRelease', 'poolOutstanding',
+  'poolInit', 'poolTryAlloc', 'poolTryAllocCopy', 'poolRelease', 'poolOutstanding',
   'routerInit', 'routerTryLock', 'routerUnlock', 'routerAddSubscription',
   'routerRemoveSubscription', 'routerTryPublish', 'routerEnter', 'routerLeave', 'routerRoute',
   'routerVersion', 'routerGroupCount',

@@ -1,6 +1,6 @@
 /**
- * The fan-out pool, on both backends, with real workers: a 2 KiB message routed to several
- * receivers is copied once into a pool slot and each lane gets a record pointing at it. These
+ * The fan-out pool, on both backends, with real workers: a 2 KiB message (pooled here with
+ * pool.minBytes 1024; the default is 16 KiB) routed to several receivers is copied once into a pool slot and each lane gets a record pointing at it. These
  * tests check what could go wrong with that:
  *
  * - a slot released too early, then reused: a receiver (a message handler, a batch handler, an
@@ -52,7 +52,7 @@ describe.each(BACKENDS)('the fan-out pool (%s)', (backend) => {
   test(`${N} messages to a message, a batch and an async handler: every byte right, pooled + exhausted = published, no slot left`, async () => {
     const errors: Error[] = [];
     const e = engine = await createEngine<PoolTopics>({
-      topics: poolTopics, handlers: HANDLERS, backend, coreBuild: CORE_BUILD, workers: 3, ringCapacity: 16, pool: { slots: 8 }, onError: (x) => errors.push(x),
+      topics: poolTopics, handlers: HANDLERS, backend, coreBuild: CORE_BUILD, workers: 3, ringCapacity: 16, pool: { slots: 8, minBytes: 1024 }, onError: (x) => errors.push(x),
     });
     await e.subscribe('big', { handler: 'sink', workers: [0] });
     await e.subscribe('big', { handler: 'batchSink', workers: [1] });
@@ -93,8 +93,12 @@ describe.each(BACKENDS)('the fan-out pool (%s)', (backend) => {
     expect(e.stats().topics.big!.pooled).toBe(0);
     expect(e.stats().poolSlots).toBe(0);
     await e.close();
+    // By default only messages of 16 KiB or more are pooled: this 2 KiB topic has no pool.
+    const d = engine = await createEngine<PoolTopics>({ topics: poolTopics, handlers: HANDLERS, backend, coreBuild: CORE_BUILD, workers: 2 });
+    expect(d.stats().poolSlots).toBe(0);
+    await d.close();
     // A group subscription routes each message to one member: no fan-out, no pool.
-    const g = engine = await createEngine<PoolTopics>({ topics: poolTopics, handlers: HANDLERS, backend, coreBuild: CORE_BUILD, workers: 2 });
+    const g = engine = await createEngine<PoolTopics>({ topics: poolTopics, handlers: HANDLERS, backend, coreBuild: CORE_BUILD, workers: 2, pool: { minBytes: 1024 } });
     await g.subscribe('big', { handler: 'sink', workers: [0, 1], mode: 'group' });
     await publishRange(g, 0, 200);
     await within(30_000, 'drain', g.drain());
@@ -106,7 +110,7 @@ describe.each(BACKENDS)('the fan-out pool (%s)', (backend) => {
     const letters: DeadLetter[] = [];
     const errors: Error[] = [];
     const e = engine = await createEngine<PoolTopics>({
-      topics: poolTopics, handlers: HANDLERS, backend, coreBuild: CORE_BUILD, workers: 2, ringCapacity: 64, pool: { slots: 64 }, maxDeliveries: 2,
+      topics: poolTopics, handlers: HANDLERS, backend, coreBuild: CORE_BUILD, workers: 2, ringCapacity: 64, pool: { slots: 64, minBytes: 1024 }, maxDeliveries: 2,
       restart: { minBackoffMs: 0, maxBackoffMs: 0 }, onDeadLetter: (letter) => letters.push(letter), onError: (x) => errors.push(x),
     });
     await e.subscribe('big', { handler: 'sink', workers: [0, 1] });
@@ -134,9 +138,17 @@ describe.each(BACKENDS)('the fan-out pool (%s)', (backend) => {
     expect(errors.filter((x) => !/crashed/.test(x.message))).toEqual([]);
   }, 120_000);
 
+  test('bad pool options are ConfigErrors naming the field', async () => {
+    const make = (pool: unknown): Promise<unknown> => createEngine({ topics: poolTopics, handlers: HANDLERS, backend, coreBuild: CORE_BUILD, workers: 1, pool: pool as never });
+    await expect(make(5)).rejects.toMatchObject({ name: 'ConfigError', field: 'pool' });
+    await expect(make({ slots: 3, minBytes: 1024 })).rejects.toMatchObject({ name: 'ConfigError', field: 'pool.slots', value: 3 });
+    await expect(make({ minBytes: 10 })).rejects.toMatchObject({ name: 'ConfigError', field: 'pool.minBytes', value: 10 });
+    await expect(make({ slots: 131072, minBytes: 1024 })).rejects.toMatchObject({ name: 'ConfigError', field: 'pool.slots', value: 131072 });
+  });
+
   test('a worker that stays down: the records stranded in its lanes give their slots back', async () => {
     const e = engine = await createEngine<PoolTopics>({
-      topics: poolTopics, handlers: HANDLERS, backend, coreBuild: CORE_BUILD, workers: 2, ringCapacity: 256, pool: { slots: 256 }, restart: false, onError: () => {},
+      topics: poolTopics, handlers: HANDLERS, backend, coreBuild: CORE_BUILD, workers: 2, ringCapacity: 256, pool: { slots: 256, minBytes: 1024 }, restart: false, onError: () => {},
     });
     await e.subscribe('big', { handler: 'sink', workers: [0, 1] });
     await e.subscribe('report', { handler: 'report', workers: [0] });

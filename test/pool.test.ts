@@ -160,6 +160,22 @@ describe.each(BACKENDS)('pool on %s', (backend) => {
     }
   });
 
+  test(`${backend}: poolTryAllocCopy copies into the slot it allocates; a copy past the slot is STATUS_INVALID, an empty pool STATUS_EXHAUSTED`, async () => {
+    const { t, core } = await fresh();
+    const pool = poolOf(t, POOL_64);
+    const src = pool.address + pool.bytes + 64; // past the pool: the next structure's bytes, read only
+    for (let i = 0; i < 40; i++) t.views.u8[src + i] = (i * 13 + 5) & 0xff;
+    const before = arenaBytes(t);
+    expect(core.poolTryAllocCopy(pool.address, src, pool.slotSize - 7, 8)).toBe(STATUS_INVALID);
+    expect(same(arenaBytes(t), before)).toBe(true);
+    const slot = core.poolTryAllocCopy(pool.address, src, 40, 8);
+    expect(slot).toBe(slotAddress(pool, 0));
+    expect(Array.from(t.views.u8.subarray(slot + 8, slot + 48))).toEqual(Array.from(t.views.u8.subarray(src, src + 40)));
+    for (let i = 1; i < pool.slotCount; i++) expect(core.poolTryAllocCopy(pool.address, src, 8, 0)).toBe(slotAddress(pool, i));
+    expect(core.poolTryAllocCopy(pool.address, src, 8, 0)).toBe(STATUS_EXHAUSTED);
+    expect(core.poolOutstanding(pool.address)).toBe(pool.slotCount);
+  });
+
   test(`${backend}: a slot's bytes are its owner's: full writes touch no neighbour, the pool never writes slot data`, async () => {
     const { t, core } = await fresh();
     for (const p of [POOL_4, POOL_64]) {

@@ -19,7 +19,7 @@ import {
 } from '../../assembly/layout/pool.ts';
 import { STATUS_EXHAUSTED, STATUS_INVALID, STATUS_OK } from '../../assembly/layout/status.ts';
 
-export type PoolOps = Pick<CoreOps, 'poolBytes' | 'poolInit' | 'poolTryAlloc' | 'poolRelease' | 'poolOutstanding'>;
+export type PoolOps = Pick<CoreOps, 'poolBytes' | 'poolInit' | 'poolTryAlloc' | 'poolTryAllocCopy' | 'poolRelease' | 'poolOutstanding'>;
 
 /** poolBytes' answer when the pool could not fit any arena (mirrors assembly/pool.ts). */
 const POOL_BYTES_TOO_LARGE = 0x7fffffff;
@@ -143,5 +143,17 @@ export function createJsPool(views: MemoryViews): PoolOps {
     return queued < 0 ? slotCount : (slotCount - queued) | 0;
   }
 
-  return { poolBytes, poolInit, poolTryAlloc, poolRelease, poolOutstanding };
+  function poolTryAllocCopy(pool: number, src: number, bytes: number, offset: number): number {
+    pool >>>= 0;
+    src >>>= 0;
+    bytes >>>= 0;
+    offset >>>= 0;
+    if (offset + bytes > i32[(pool + POOL_SLOT_SIZE_OFFSET) >> 2]! >>> 0) return STATUS_INVALID;
+    const slot = poolTryAlloc(pool);
+    if (slot === STATUS_EXHAUSTED) return slot;
+    u8.copyWithin(slot + offset, src, src + bytes);
+    return slot;
+  }
+
+  return { poolBytes, poolInit, poolTryAlloc, poolTryAllocCopy, poolRelease, poolOutstanding };
 }

@@ -134,12 +134,12 @@ export class BatchPublisher {
     let taken = 0;
     let i = 0;
     while (i < count) {
-      if (this.backpressure.backlogSize > 0 || producer.scheduled[topic.id] !== 0 || topic.pooled) {
+      if (this.backpressure.backlogSize > 0 || producer.scheduled[topic.id] !== 0 || (topic.pooled && this.core.routerGroupCount(this.router, topic.id) > 1)) {
         // A lane holds records in a backlog: only the per-record path keeps such a lane FIFO
         // (dispatchBatch would push straight into the ring, ahead of them). Likewise a topic with
-        // an admission limit or shedding: each delivery asks Producer.admit; and a pooled topic:
-        // a message with several receivers is copied once into a pool slot (fan-out-pool.ts), which
-        // at its size costs far more than the call per record.
+        // an admission limit or shedding: each delivery asks Producer.admit; and a pooled topic
+        // with several route entries: its message is copied once into a pool slot
+        // (fan-out-pool.ts), where dispatchBatch would copy it whole into every lane.
         for (; i < count; i++) {
           const record = batchStaging + i * size;
           producer.route(topic, this.u32[(record + RECORD_CORRELATION_OFFSET) >> 2]!, record, 0, result, priority);

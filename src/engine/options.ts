@@ -147,8 +147,7 @@ export const DEFAULTS = {
   minBackoffMs: 10,
   maxBackoffMs: 1000,
   maxDeliveries: 3,
-  poolSlots: 256,
-  poolMinBytes: 1024,
+  poolMinBytes: 16 * 1024,
 } as const;
 
 export interface ValidatedOptions {
@@ -218,7 +217,7 @@ export function validateOptions(options: EngineOptions<TopicMap>, defaultWorkers
     topicRecordBytes.push(recordBytesOf(messageBytes, replyBytes));
   }
   const recordSize = recordBytesOf(largest, 0);
-  const { pool, topicPooled } = validatePool(options.pool, topicNames.map((name) => (options.topics[name]!.schema as AnySchema).size));
+  const { pool, topicPooled } = validatePool(options.pool, topicNames.map((name) => (options.topics[name]!.schema as AnySchema).size), ringCapacity);
   if (recordSize > RING_MAX_RECORD_SIZE) {
     throw new ConfigError('topics', `${recordSize - RECORD_HEADER_BYTES} bytes`, `the largest message must fit a ring record of ${RING_MAX_RECORD_SIZE} bytes with its ${RECORD_HEADER_BYTES}-byte header`);
   }
@@ -256,16 +255,29 @@ function checkDeterministicTopics(topics: TopicMap, names: readonly string[]): v
   }
 }
 
+/** The fan-out pool's slot data takes at most this much of the arena; the default slots at most POOL_DEFAULT_BYTES. */
+const POOL_BUDGET_BYTES = 256 * 1024 * 1024;
+const POOL_DEFAULT_BYTES = 64 * 1024 * 1024;
+
 /** The pool option: which topics (by message bytes, `messageBytes[id]`) are pooled, and the pool's size (undefined: none). */
-function validatePool(option: EngineOptions<TopicMap>['pool'], messageBytes: readonly number[]): { pool: PoolShape | undefined; topicPooled: number[] } {
+function validatePool(option: EngineOptions<TopicMap>['pool'], messageBytes: readonly number[], ringCapacity: number): { pool: PoolShape | undefined; topicPooled: number[] } {
   if (option === false) return { pool: undefined, topicPooled: messageBytes.map(() => 0) };
   if (option !== undefined && (option === null || typeof option !== 'object')) throw new ConfigError('pool', option, 'must be { slots?, minBytes? } or false');
-  const slots = integer('pool.slots', option?.slots ?? DEFAULTS.poolSlots, 1, 65536);
-  if ((slots & (slots - 1)) !== 0) throw new ConfigError('pool.slots', slots, 'must be a power of two');
   const minBytes = integer('pool.minBytes', option?.minBytes ?? DEFAULTS.poolMinBytes, 64, 65535);
   const topicPooled = messageBytes.map((bytes) => (bytes >= minBytes ? 1 : 0));
   const largest = Math.max(0, ...messageBytes.filter((bytes) => bytes >= minBytes));
-  return { pool: largest === 0 ? undefined : { slots, slotBytes: poolSlotBytes(largest) }, topicPooled };
+  const slotBytes = poolSlotBytes(largest);
+  // Default: a slot per message two full lanes hold (a message in flight holds one until its
+  // slowest receiver is done), halved while that passes POOL_DEFAULT_BYTES.
+  let fallback = Math.min(65536, 2 * ringCapacity);
+  while (fallback > 1 && fallback * slotBytes > POOL_DEFAULT_BYTES) fallback >>= 1;
+  const slots = integer('pool.slots', option?.slots ?? fallback, 1, 65536);
+  if ((slots & (slots - 1)) !== 0) throw new ConfigError('pool.slots', slots, 'must be a power of two');
+  if (largest === 0) return { pool: undefined, topicPooled };
+  if (slots * slotBytes > POOL_BUDGET_BYTES) {
+    throw new ConfigError('pool.slots', slots, `${slots} slots of ${slotBytes} bytes (the largest pooled message, ${largest} bytes, + 8) need ${slots * slotBytes} bytes; at most ${POOL_BUDGET_BYTES}: fewer slots, or a higher minBytes`);
+  }
+  return { pool: { slots, slotBytes }, topicPooled };
 }
 
 /** Latency histograms take at most this much (virtual) memory; beyond it, a ConfigError says to turn them off. */
