@@ -115,10 +115,12 @@ export function poolTryAlloc(pool: usize): usize {
  * Any thread. poolTryAlloc, then copies `bytes` bytes from `src` to byte `offset` of the slot, in
  * one call and with memory.copy (a TypedArray copy on shared memory is an element-wise relaxed
  * copy, measured 4× slower than on an unshared buffer): the slot's address, STATUS_EXHAUSTED
- * (nothing copied), or STATUS_INVALID when offset + bytes exceeds SLOT_SIZE (nothing allocated).
+ * (nothing copied), or STATUS_INVALID when offset + bytes exceeds SLOT_SIZE or the source runs
+ * past the memory (nothing allocated).
  */
 export function poolTryAllocCopy(pool: usize, src: usize, bytes: u32, offset: u32): usize {
   if (<u64>offset + <u64>bytes > <u64>load<u32>(pool + POOL_SLOT_SIZE_OFFSET)) return STATUS_INVALID;
+  if (<u64>src + <u64>bytes > (<u64>memory.size() << 16)) return STATUS_INVALID;
   const slot = poolTryAlloc(pool);
   if (slot == STATUS_EXHAUSTED) return slot;
   memory.copy(slot + offset, src, bytes);

@@ -1,7 +1,7 @@
 /**
  * Large messages: payloads of 4 KiB and 60 KiB from the main thread to a worker, in messages/s
  * and MB/s, beside postMessage (what a user would do without the engine) and beside copying the
- * same bytes on one thread; then a 4 KiB broadcast to two workers.
+ * same bytes on one thread; then broadcasts of 4 KiB and 60 KiB to two workers.
  *
  *   engine (wasm | js):  main ── publishBatch(B) of { seq, payload: bytes N } ──▶ lane 0→1 ──▶ worker: sink
  *                        (whenWritable() between batches; then a `report` request on the same lane)
@@ -13,6 +13,9 @@
  *
  *   broadcast:  main ── publishBatch ──┬─▶ lane 0→1 ──▶ worker 0: sink    postMessage: a clone per worker
  *                                      └─▶ lane 0→2 ──▶ worker 1: sink    (a transferred buffer reaches one)
+ *               4 KiB: a copy of the message in each lane (below the fan-out pool's default minBytes);
+ *               60 KiB: one copy in a fan-out pool slot, a 24-byte record in each lane — and again
+ *               with pool: false (a copy per lane), reported as the pool's speedup over it
  *
  * Every side moves the same N payload bytes per message: the sender stamps seq into three words
  * of each payload and every receiver folds seq and those words into an FNV-1a checksum
@@ -21,9 +24,9 @@
  * (PAYLOAD_60K in bench/engine/large-topics.ts says why). The engine's handler copies the payload
  * out of its lane, as a handler that keeps or works on the bytes must (the record is reused once
  * it returns); the postMessage receivers own their payloads and read them in place. memcpy is one
- * source and one target, both in cache: the ceiling of moving the bytes at all. The engine's
- * broadcast copies the payload into each receiver's lane: zero-copy fan-out through the slot pool
- * is not built yet.
+ * source and one target, both in cache: the ceiling of moving the bytes at all. The pool's
+ * speedup compares two measurements taken one after the other (the pooled engines with the
+ * postMessage clones, then the pool: false engines), not interleaved runs.
  *
  * Lanes: an engine lays out (workers + 1)² × 3 lanes of ringCapacity records up front, each
  * record its largest message plus 16 bytes. 4 KiB runs on the defaults (1024 records, a 4 MiB
@@ -37,7 +40,7 @@
  * (the receiver acknowledges every quarter), so its memory stays bounded as the engine's does.
  *
  * Metrics: msgs_per_s and mb_per_s (payload bytes, 10^6 a MB); the broadcast counts published
- * messages and, in its `deliveries` case, the same runs × 2. memcpy takes its turns with the
+ * messages and, in its `deliveries` cases, the same runs × 2. memcpy takes its turns with the
  * engines and postMessage (same load) and is reported in a case of its own; the clone is measured
  * right after them, in its own case (a measurement has one side per who). Speedup entries (metric
  * 'speedup', who wasm and js) divide each engine's median messages/s by postMessage's (transfer;

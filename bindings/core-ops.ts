@@ -92,7 +92,7 @@ export interface CoreOps {
   poolTryAlloc(pool: number): number;
   /** Any thread. poolTryAlloc, then copies `bytes` bytes from `src` to byte `offset` of the slot:
    *  its address, STATUS_EXHAUSTED (nothing copied), or STATUS_INVALID when offset + bytes exceeds
-   *  SLOT_SIZE (nothing allocated). */
+   *  SLOT_SIZE or src + bytes the memory (nothing allocated). */
   poolTryAllocCopy(pool: number, src: number, bytes: number, offset: number): number;
   /** Any thread. Returns `slot` to the pool. STATUS_OK, or STATUS_INVALID (not a slot address of
    *  this pool, or not allocated: a double release), in which case nothing changed. */

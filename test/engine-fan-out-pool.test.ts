@@ -104,6 +104,19 @@ describe.each(BACKENDS)('the fan-out pool (%s)', (backend) => {
     await within(30_000, 'drain', g.drain());
     expect(g.stats().topics.big!.delivered).toBe(200);
     expect(g.stats().topics.big!.pooled).toBe(0);
+    await g.close();
+    // So does a least-loaded group (an entry per member, one of them picked); beside a second
+    // subscription the message has two receivers and goes through the pool.
+    const l = engine = await createEngine<PoolTopics>({ topics: poolTopics, handlers: HANDLERS, backend, coreBuild: CORE_BUILD, workers: 2, pool: { minBytes: 1024 } });
+    await l.subscribe('big', { handler: 'sink', workers: [0, 1], mode: 'group', balance: 'least-loaded' });
+    await publishRange(l, 0, 200);
+    await within(30_000, 'drain', l.drain());
+    expect(l.stats().topics.big!.pooled).toBe(0);
+    await l.subscribe('big', { handler: 'batchSink', workers: [0] });
+    await publishRange(l, 200, 400);
+    await within(30_000, 'drain', l.drain());
+    expect(l.stats().topics.big!.delivered).toBe(600);
+    expect(l.stats().topics.big!.pooled).toBe(200);
   }, 60_000);
 
   test('workers killed in a handler: the successor re-reads its redelivered message from the slot, a poison message is dead-lettered whole, no slot left', async () => {
@@ -137,6 +150,44 @@ describe.each(BACKENDS)('the fan-out pool (%s)', (backend) => {
     expect(s.poolInUse).toBe(0);
     expect(errors.filter((x) => !/crashed/.test(x.message))).toEqual([]);
   }, 120_000);
+
+  test('an async receiver that dies and stays down: what it completed is not written off again, the other receiver reads every message whole', async () => {
+    const e = engine = await createEngine<PoolTopics>({
+      topics: poolTopics, handlers: HANDLERS, backend, coreBuild: CORE_BUILD, workers: 2, ringCapacity: 512, pool: { slots: 32, minBytes: 1024 }, restart: false, onError: () => {},
+    });
+    // The other receiver lags: the messages worker 0 completed before it died are still its to read,
+    // and 32 slots are reused soon: a slot released once too often shows as another message's bytes.
+    await e.subscribe('big', { handler: 'asyncHoldSink', workers: [0] });
+    await e.subscribe('big', { handler: 'slowSink', workers: [1] });
+    await e.subscribe('report', { handler: 'report', workers: [1] });
+    const n = 3000;
+    // Worker 0 dies starting message 700, with deliveries before it settled (DONE) behind a pending one (640).
+    await publishRange(e, 0, n, new Map([[700, EXIT_ONCE + 0]]));
+    await within(60_000, 'drain', e.drain());
+    const s = e.stats();
+    expect(s.workers[0]!.state).toBe('crashed');
+    const [w1] = await reports(e);
+    expect(w1).toEqual({ worker: 1, count: n, first: 0, orderErrors: 0, bad: 0, redelivered: 0 });
+    expect(s.poolInUse).toBe(0);
+    expect(s.topics.big!.pooled).toBeGreaterThan(0);
+  }, 60_000);
+
+  test('a batch handler run inside a batch handler (caller-runs): each call completes its own records, drain ends, no slot left', async () => {
+    const e = engine = await createEngine<PoolTopics>({
+      topics: poolTopics, handlers: HANDLERS, backend, coreBuild: CORE_BUILD, workers: 2, ringCapacity: 8, pool: { minBytes: 1024 },
+    });
+    await e.subscribe('big', { handler: 'batchRelay', workers: [0] });
+    await e.subscribe('big', { handler: 'sink', workers: [1] });
+    await e.subscribe('relay', { handler: 'relayBatchSink', workers: [1], backpressure: 'caller-runs' });
+    const n = 2000;
+    await publishRange(e, 0, n);
+    await within(30_000, 'drain', e.drain());
+    const s = e.stats();
+    expect(s.topics.relay!.callerRuns).toBeGreaterThan(0);
+    expect(s.topics.relay!.delivered).toBe(n);
+    expect(s.topics.big!.delivered).toBe(2 * n);
+    expect(s.poolInUse).toBe(0);
+  }, 60_000);
 
   test('bad pool options are ConfigErrors naming the field', async () => {
     const make = (pool: unknown): Promise<unknown> => createEngine({ topics: poolTopics, handlers: HANDLERS, backend, coreBuild: CORE_BUILD, workers: 1, pool: pool as never });

@@ -167,6 +167,7 @@ describe.each(BACKENDS)('pool on %s', (backend) => {
     for (let i = 0; i < 40; i++) t.views.u8[src + i] = (i * 13 + 5) & 0xff;
     const before = arenaBytes(t);
     expect(core.poolTryAllocCopy(pool.address, src, pool.slotSize - 7, 8)).toBe(STATUS_INVALID);
+    expect(core.poolTryAllocCopy(pool.address, t.views.u8.length - 4, 8, 0)).toBe(STATUS_INVALID);
     expect(same(arenaBytes(t), before)).toBe(true);
     const slot = core.poolTryAllocCopy(pool.address, src, 40, 8);
     expect(slot).toBe(slotAddress(pool, 0));

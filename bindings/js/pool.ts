@@ -149,6 +149,7 @@ export function createJsPool(views: MemoryViews): PoolOps {
     bytes >>>= 0;
     offset >>>= 0;
     if (offset + bytes > i32[(pool + POOL_SLOT_SIZE_OFFSET) >> 2]! >>> 0) return STATUS_INVALID;
+    if (src + bytes > u8.length) return STATUS_INVALID;
     const slot = poolTryAlloc(pool);
     if (slot === STATUS_EXHAUSTED) return slot;
     u8.copyWithin(slot + offset, src, src + bytes);

@@ -50,6 +50,8 @@ export class BatchRuns {
   lingerDeadline = Infinity;
   /** The promise the last handle() got from a handler, until the consumer takes it (takeStarted). */
   private started: PromiseLike<unknown> | undefined;
+  /** While a batch handler runs inside another's call (caller-runs): the outer call's view and batchLane. */
+  private outer: { view: BatchView; batchLane: number } | undefined;
   /** Per slot: performance.now() when its lingering run was first found, 0 when none lingers. */
   private readonly lingerSince: Float64Array;
   private readonly u16: Uint16Array;
@@ -103,6 +105,14 @@ export class BatchRuns {
   handle(record: number, slot: number, topic: TopicRuntime, stats: number, def: AnyHandlerDef, laneKey: number): number {
     const u16 = this.u16;
     const batch = def.handleBatch !== undefined;
+    if (batch && this.view.running) {
+      // A batch handler's publish ran this one inline (caller-runs, inside the outer call): it gets
+      // a view of its own, and the outer view (and batchLane) come back when it completes, or once
+      // followBatch took its view if it returned a Promise. Sharing the view would make the outer
+      // call complete only this call's records.
+      this.outer = { view: this.view, batchLane: this.batchLane };
+      this.view = new BatchView(1, this.pool);
+    }
     const deliveries = u16[(record + RECORD_CRASHES_OFFSET) >> 1]! + 1;
     let result: unknown;
     let failed = false;
@@ -127,13 +137,24 @@ export class BatchRuns {
     }
     if (batch) {
       this.completeBatch(topic, slot, stats, result, failed);
-      return this.view.length;
+      const taken = this.view.length;
+      this.restoreOuter();
+      return taken;
     }
     this.complete(
       topic, slot, stats, this.u32[(record + RECORD_CORRELATION_OFFSET) >> 2]!, u16[(record + RECORD_REPLY_TO_OFFSET) >> 1]!,
       u16[(record + RECORD_FLAGS_OFFSET) >> 1]! >> RECORD_PRIORITY_SHIFT, deliveries, result, failed,
     );
     return 1;
+  }
+
+  /** A nested batch call's way back to the outer call's view (handle): put it back. */
+  private restoreOuter(): void {
+    const outer = this.outer;
+    if (outer === undefined) return;
+    this.outer = undefined;
+    this.view = outer.view;
+    this.batchLane = outer.batchLane;
   }
 
   /** The promise the last handle() got (undefined: its delivery completed); handed over once. */
@@ -254,7 +275,8 @@ export class BatchRuns {
   followBatch(from: number, promise: PromiseLike<unknown>, onDone: (() => void) | undefined): void {
     const view = this.view;
     view.running = false;
-    this.view = new BatchView(view.records.length, this.pool);
+    if (this.outer !== undefined) this.restoreOuter();
+    else this.view = new BatchView(view.records.length, this.pool);
     // The view keeps its reader until the batch settles: the topic's next records get another.
     const topic = this.topics.byId[this.u16[(view.records[0]! + RECORD_TOPIC_OFFSET) >> 1]!]!;
     const reader = topic.reader;

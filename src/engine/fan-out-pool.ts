@@ -42,7 +42,7 @@
 import type { CoreOps } from '../../bindings/core-ops.ts';
 import { ADDRESS_MIN } from '../../assembly/layout/arena.ts';
 import type { Arena } from '../arena.ts';
-import { RECORD_FLAGS_OFFSET, RECORD_FLAG_POOLED, RECORD_HEADER_BYTES, RECORD_POOL_SLOT_OFFSET } from './layout.ts';
+import { RECORD_FLAGS_OFFSET, RECORD_FLAG_POOLED, RECORD_HEADER_BYTES, RECORD_POOL_SLOT_OFFSET, RECORD_TOPIC_OFFSET } from './layout.ts';
 /** Offset of REFS in a slot. */
 export const SLOT_REFS_OFFSET = 0;
 /** Offset of the message in a slot. */
@@ -61,7 +61,11 @@ export class FanOutPool {
   /** The pool's address in the arena, 0 when the engine has none. */
   readonly address: number;
 
-  constructor(private readonly core: CoreOps, arena: Arena) {
+  /** Per topic id: the bytes of its message in a slot (the schema's size rounded to 8). */
+  private readonly slotMessageBytes: Uint32Array;
+
+  constructor(private readonly core: CoreOps, arena: Arena, messageBytes: readonly number[]) {
+    this.slotMessageBytes = Uint32Array.from(messageBytes, (bytes) => Math.ceil(bytes / 8) * 8);
     const buffer = arena.memory.buffer;
     this.i32 = new Int32Array(buffer);
     this.u8 = new Uint8Array(buffer);
@@ -119,7 +123,8 @@ export class FanOutPool {
 
   /**
    * Copies the record at `record` (`bytes`: its topic's record bytes) to `to` as an inline record:
-   * the header with RECORD_FLAG_POOLED cleared, and the message from its slot if it is pooled.
+   * the header with RECORD_FLAG_POOLED cleared, and the message from its slot if it is pooled
+   * (the message only: a slot holds no reply).
    */
   copyInline(record: number, to: number, bytes: number): void {
     const i32 = this.i32;
@@ -128,7 +133,8 @@ export class FanOutPool {
     for (let i = 0, from = record >> 2, at = to >> 2; i < words; i++) i32[at + i] = i32[from + i]!;
     if (!pooled) return;
     const message = this.u32[(record + RECORD_POOL_SLOT_OFFSET) >> 2]! + SLOT_MESSAGE_OFFSET;
-    this.u8.copyWithin(to + RECORD_HEADER_BYTES, message, message + bytes - RECORD_HEADER_BYTES);
+    const length = this.slotMessageBytes[this.u16[(record + RECORD_TOPIC_OFFSET) >> 1]!]!;
+    this.u8.copyWithin(to + RECORD_HEADER_BYTES, message, message + length);
     this.u16[(to + RECORD_FLAGS_OFFSET) >> 1]! &= ~RECORD_FLAG_POOLED;
   }
 

@@ -257,7 +257,7 @@ function checkDeterministicTopics(topics: TopicMap, names: readonly string[]): v
 
 /** The fan-out pool's slot data takes at most this much of the arena; the default slots at most POOL_DEFAULT_BYTES. */
 const POOL_BUDGET_BYTES = 256 * 1024 * 1024;
-const POOL_DEFAULT_BYTES = 64 * 1024 * 1024;
+const POOL_DEFAULT_BYTES = 16 * 1024 * 1024;
 
 /** The pool option: which topics (by message bytes, `messageBytes[id]`) are pooled, and the pool's size (undefined: none). */
 function validatePool(option: EngineOptions<TopicMap>['pool'], messageBytes: readonly number[], ringCapacity: number): { pool: PoolShape | undefined; topicPooled: number[] } {

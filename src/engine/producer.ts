@@ -147,8 +147,28 @@ export class Producer {
       this.f64[stats + TOPIC_STAT_UNROUTED]! += 1;
       return true;
     }
-    if (n > 1 && topic.pooled) return this.routePooled(topic, src, n, stats, override, result);
+    if (n > 1 && topic.pooled && this.fansOut(n)) return this.routePooled(topic, src, n, stats, override, result);
     return this.pushRoutes(src, 0, n, stats, override, result);
+  }
+
+  /**
+   * Whether the `n` route entries at routeOut reach two or more receivers: a least-loaded slot has
+   * an entry per member but delivers to one (its entries are consecutive, in group order; were
+   * they not, this would count one receiver twice and only pool a message it need not).
+   */
+  private fansOut(n: number): boolean {
+    const out = this.routeOut >> 2;
+    let receivers = 0;
+    let lastPick = -1;
+    for (let i = 0; i < n && receivers < 2; i++) {
+      const subscription = routeEntrySlot(this.u32[out + i]!);
+      if (!this.table.isLeastLoaded(subscription)) receivers++;
+      else if (subscription !== lastPick) {
+        receivers++;
+        lastPick = subscription;
+      }
+    }
+    return receivers >= 2;
   }
 
   /**
@@ -163,9 +183,12 @@ export class Producer {
       return this.pushRoutes(src, 0, n, stats, override, result);
     }
     this.f64[stats + TOPIC_STAT_POOLED]! += 1;
-    const all = this.pushRoutes(src, 0, n, stats, override, result, slot);
-    this.pool.drop(slot);
-    return all;
+    try {
+      return this.pushRoutes(src, 0, n, stats, override, result, slot);
+    } finally {
+      // Even if a caller-runs handler's error escaped the route: the slot is not lost.
+      this.pool.drop(slot);
+    }
   }
 
   /**

@@ -45,7 +45,7 @@ import type { Arena } from '../arena.ts';
 import { SPILL_COUNT, SPILL_HEAD, spillViews } from './backlog.ts';
 import type { ControlBlock } from './control-block.ts';
 import {
-  CLAIM_DONE, CLAIM_FREE, CLAIM_STOLEN, HANDLED_ASYNC, HANDLED_COUNTED, PRIORITY_CLASSES, RECORD_CLAIM_OFFSET, RECORD_CRASHES_OFFSET, RECORD_FLAGS_OFFSET, RECORD_FLAG_ADMITTED, RECORD_FLAG_POOLED, RECORD_TOPIC_OFFSET,
+  CLAIM_DONE, CLAIM_FREE, CLAIM_OWNER, CLAIM_STOLEN, HANDLED_ASYNC, HANDLED_COUNTED, PRIORITY_CLASSES, RECORD_CLAIM_OFFSET, RECORD_CRASHES_OFFSET, RECORD_FLAGS_OFFSET, RECORD_FLAG_ADMITTED, RECORD_FLAG_POOLED, RECORD_TOPIC_OFFSET,
   STEALING_PENDING, THREAD_RESTARTING, THREAD_STOPPED, TOPIC_STAT_BACKLOGGED, TOPIC_STAT_CRASHED, TOPIC_STAT_LOST, inboundLane, outboundLane, ringRecordAt, scratchLayout,
 } from './layout.ts';
 import type { Admission } from './admission.ts';
@@ -239,6 +239,20 @@ export class Recovery {
     return perTopic;
   }
 
+  /**
+   * writeOff for a record of a lane nobody will drain again, unless it already let go of what it
+   * held: one that completed out of order (DONE: an async delivery, or a record behind one, or the
+   * poison record skip() passed) or that a thief is running (STOLEN: the thief completes it). The
+   * claim goes to DONE first, so a thief can no longer take it once it is written off.
+   */
+  private writeOffOnce(record: number): void {
+    const at = (record + RECORD_CLAIM_OFFSET) >> 1;
+    const claim = Atomics.load(this.u16, at);
+    if (claim !== CLAIM_FREE && claim !== CLAIM_OWNER) return;
+    if (Atomics.compareExchange(this.u16, at, claim, CLAIM_DONE) !== claim) return;
+    this.writeOff(record);
+  }
+
   /** The record at `record` will never be handled: its in-flight place, if it holds one, is free, and its pool slot reference if it is pooled. */
   private writeOff(record: number): void {
     const flags = this.u16[(record + RECORD_FLAGS_OFFSET) >> 1]!;
@@ -291,7 +305,7 @@ export class Recovery {
       for (let i = 0; i < n; i++) {
         const record = ringRecordAt(this.i32, ring, (tail + i) | 0);
         if (perTopic !== undefined) perTopic[this.u16[(record + RECORD_TOPIC_OFFSET) >> 1]!]! += 1;
-        if (release) this.writeOff(record);
+        if (release) this.writeOffOnce(record);
       }
     }
     return total;

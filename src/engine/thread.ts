@@ -95,7 +95,7 @@ export class ThreadRuntime {
 
     this.outbound = new OutboundLanes(thread, core, arena, shape, this.controls, base + scratch.ringTable, this.latency);
     this.producer = new Producer(thread, core, arena, shape, this.control, this.subscriptions, base + scratch.routeOut, this.outbound, hooks.onTask);
-    this.pool = new FanOutPool(core, arena);
+    this.pool = new FanOutPool(core, arena, this.topics.byId.map((topic) => topic.messageBytes));
     this.producer.pool = this.pool;
     this.producer.pooledStaging = base + scratch.pooledStaging;
     this.backpressure = new Backpressure(

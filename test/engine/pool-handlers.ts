@@ -44,11 +44,54 @@ export default defineHandlers(poolTopics, {
       for (const m of batch) take(m, ctx.deliveries);
     },
   },
+  /** The message handler after a 30 µs busy wait: a receiver that lags behind the others. */
+  slowSink: {
+    topic: 'big',
+    handle(m, ctx) {
+      const until = performance.now() + 0.03;
+      while (performance.now() < until) { /* a slow receiver */ }
+      take(m, ctx.deliveries);
+    },
+  },
   asyncSink: {
     topic: 'big',
     async handle(m, ctx) {
       await new Promise<void>((resolve) => setImmediate(resolve));
       take(m, ctx.deliveries);
+    },
+  },
+  /**
+   * An async handler whose every 64th message takes 3 ms: the ones behind it complete first (DONE
+   * in the lane behind a pending one). It dies like take() says; it checks no order.
+   */
+  asyncHoldSink: {
+    topic: 'big',
+    async handle(m, ctx) {
+      const seq = m.seq;
+      if (m.fault === EXIT_ALWAYS + worker || (m.fault === EXIT_ONCE + worker && ctx.deliveries === 1)) process.exit(70);
+      await new Promise<void>((resolve) => (seq % 64 === 0 ? setTimeout(resolve, 3) : setImmediate(resolve)));
+      m.copyPayloadTo(copy);
+      bad += badBytes(copy, seq);
+      count++;
+    },
+  },
+  /** A batch handler that publishes `relay` per message (from inside its call). */
+  batchRelay: {
+    topic: 'big',
+    maxBatch: 16,
+    handleBatch(batch, ctx) {
+      for (const m of batch) {
+        take(m, ctx.deliveries);
+        ctx.publish('relay', { seq: m.seq });
+      }
+    },
+  },
+  /** A slow batch handler of `relay` (50 µs a message), so its lane fills and caller-runs runs it in the publisher. */
+  relayBatchSink: {
+    topic: 'relay',
+    handleBatch(batch) {
+      const until = performance.now() + 0.05 * batch.length;
+      while (performance.now() < until) { /* slow */ }
     },
   },
   report: {

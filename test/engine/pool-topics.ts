@@ -15,6 +15,8 @@ export const EXIT_ALWAYS = 20;
 
 export const poolTopics = defineTopics({
   big: { schema: defineSchema({ seq: 'u32', fault: 'u8', payload: { type: 'bytes', length: POOL_PAYLOAD } }) },
+  /** What batchRelay publishes per message of `big` (caller-runs when its lane is full: a batch handler run inside a batch handler). */
+  relay: { schema: defineSchema({ seq: 'u32' }) },
   report: {
     schema: defineSchema({ reset: 'bool' }),
     reply: defineSchema({ worker: 'i32', count: 'u32', first: 'i32', orderErrors: 'u32', bad: 'u32', redelivered: 'u32' }),
