@@ -31,6 +31,10 @@
  * lanes keeps waiting for the successor instead of spilling into its own backlog (which lives in
  * its heap and would be lost if that worker died too).
  *
+ * close() (a worker that stays down) writes off what waits in its lanes once per record: a record
+ * that already let go of its in-flight place and pool slot (DONE) or that a thief runs (STOLEN) is
+ * passed (writeOffOnce).
+ *
  * Windows that remain (docs/architecture.md, "Supervision"): a thread killed between a handler's
  * return and the handled-cursor store after it (no interrupt point lies between them, so only a
  * hard kill of the thread could land there) redelivers that one record; records its backlog pump
