@@ -13,9 +13,9 @@
  *
  *   broadcast:  main ── publishBatch ──┬─▶ lane 0→1 ──▶ worker 0: sink    postMessage: a clone per worker
  *                                      └─▶ lane 0→2 ──▶ worker 1: sink    (a transferred buffer reaches one)
- *               4 KiB: a copy of the message in each lane (below the fan-out pool's default minBytes);
- *               60 KiB: one copy in a fan-out pool slot, a 24-byte record in each lane — and again
- *               with pool: false (a copy per lane), reported as the pool's speedup over it
+ *               a copy of the message in each lane; 60 KiB again with the fan-out pool (pool: {}):
+ *               one copy in a pool slot, a 24-byte record in each lane, reported as its speedup
+ *               over the copies per receiver
  *
  * Every side moves the same N payload bytes per message: the sender stamps seq into three words
  * of each payload and every receiver folds seq and those words into an FNV-1a checksum
@@ -25,8 +25,8 @@
  * out of its lane, as a handler that keeps or works on the bytes must (the record is reused once
  * it returns); the postMessage receivers own their payloads and read them in place. memcpy is one
  * source and one target, both in cache: the ceiling of moving the bytes at all. The pool's
- * speedup compares two measurements taken one after the other (the pooled engines with the
- * postMessage clones, then the pool: false engines), not interleaved runs.
+ * speedup compares two measurements taken one after the other (the engines with the postMessage
+ * clones, then the pooled engines), not interleaved runs.
  *
  * Lanes: an engine lays out (workers + 1)² × 3 lanes of ringCapacity records up front, each
  * record its largest message plus 16 bytes. 4 KiB runs on the defaults (1024 records, a 4 MiB
@@ -78,14 +78,14 @@ interface Size {
   minRate: number;
 }
 
-/** Messages of at least this many bytes go through the fan-out pool by default (options.pool.minBytes). */
+/** Messages of at least this many bytes go through the fan-out pool when an engine has one (options.pool.minBytes' default). */
 const POOL_MIN_BYTES = DEFAULTS.poolMinBytes;
 
 const SIZES: readonly Size[] = [
   { label: '4 KiB', topic: 'bytes4k', sink: 'sink4k', length: PAYLOAD_4K, ringCapacity: 1024, messages: { quick: 40_000, normal: 100_000, full: 1_000_000 }, minRate: 5_000 },
   { label: '60 KiB', topic: 'bytes60k', sink: 'sink60k', length: PAYLOAD_60K, ringCapacity: 64, messages: { quick: 3_000, normal: 8_000, full: 80_000 }, minRate: 500 },
 ];
-/** Broadcast sizes: 4 KiB (below the fan-out pool's default minBytes: copied into each lane) and 60 KiB (through the pool, and again with pool: false). */
+/** Broadcast sizes: 4 KiB and 60 KiB, both copied into each receiver's lane; 60 KiB again through the fan-out pool (4 KiB is below its minBytes). */
 const BROADCASTS: readonly Size[] = [SIZES[0]!, SIZES[1]!];
 
 /** Publish batch, the worker's batch and the postMessage window's acknowledgement step: a quarter of the lane. */
@@ -96,8 +96,8 @@ const memcpyCase = (size: Size): string => `${size.label}, memcpy on one thread`
 const cloneCase = (size: Size): string => `${size.label}, postMessage structured clone`;
 const broadcastCase = (size: Size): string => `${size.label} broadcast 1→${FANOUT}`;
 const deliveryCase = (size: Size): string => `${broadcastCase(size)}, deliveries`;
-/** The same broadcast by engines made with pool: false: a copy of the message in each receiver's lane. */
-const copiesCase = (size: Size): string => `${broadcastCase(size)}, copies per receiver (pool: false)`;
+/** The same broadcast by engines made with the fan-out pool (pool: {}): one copy, in a pool slot. */
+const pooledCase = (size: Size): string => `${broadcastCase(size)}, fan-out pool`;
 
 /** An engine of either size (its topics: one payload topic and the report). */
 type LargeEngine = Engine<LargeEngineTopics<PayloadTopic>>;
@@ -260,21 +260,21 @@ async function runOneWorker(size: Size, options: BenchOptions, log: (line: strin
 }
 
 /**
- * The broadcast cases of one size, to both workers: engines beside a postMessage clone per worker;
- * for a size the fan-out pool takes (60 KiB), the engines again with pool: false, and the pool's
- * speedup over those copies per receiver.
+ * The broadcast cases of one size, to both workers: engines (a copy per receiver's lane) beside a
+ * postMessage clone per worker; for a size the fan-out pool takes (60 KiB), the engines again with
+ * the pool (pool: {}), and the pool's speedup over the copies per receiver. The two are measured
+ * one after the other, not interleaved.
  */
 async function runBroadcast(size: Size, options: BenchOptions, log: (line: string) => void): Promise<EngineBenchEntry[]> {
   const name = broadcastCase(size);
   const wanted = (who: EngineWho): boolean => selected(options, SUITE, name, who) || selected(options, SUITE, deliveryCase(size), who);
   const backends = BACKENDS.filter(wanted);
   const baseline = wanted('postMessage');
-  const pooled = size.length >= POOL_MIN_BYTES;
-  const copying = pooled ? BACKENDS.filter((who) => selected(options, SUITE, copiesCase(size), who)) : [];
-  if (backends.length === 0 && !baseline && copying.length === 0) return [];
+  const pooling = size.length >= POOL_MIN_BYTES ? BACKENDS.filter((who) => selected(options, SUITE, pooledCase(size), who)) : [];
+  if (backends.length === 0 && !baseline && pooling.length === 0) return [];
   const n = runSize(options, size.messages);
   const engines = new SuiteEngines<LargeEngineTopics<PayloadTopic>>();
-  const copies = new SuiteEngines<LargeEngineTopics<PayloadTopic>>();
+  const pooled = new SuiteEngines<LargeEngineTopics<PayloadTopic>>();
   let receivers: PostMessageReceivers | null = null;
   try {
     const all = Array.from({ length: FANOUT }, (_, w) => w);
@@ -290,7 +290,7 @@ async function runBroadcast(size: Size, options: BenchOptions, log: (line: strin
       await within(30_000, 'postMessage workers start', receivers.ready);
       sides.push(postMessageSide(receivers, size, n, false, FANOUT));
     }
-    log(`${SUITE} ${name}: ${options.runs} timed runs of ${n.toLocaleString('en')} messages of ${size.length.toLocaleString('en')} bytes broadcast main → ${FANOUT} workers after warm-ups${pooled ? ' (the engines through the fan-out pool)' : ''}, ${sides.map((side) => side.who).join(', ')}`);
+    log(`${SUITE} ${name}: ${options.runs} timed runs of ${n.toLocaleString('en')} messages of ${size.length.toLocaleString('en')} bytes broadcast main → ${FANOUT} workers after warm-ups, ${sides.map((side) => side.who).join(', ')}`);
     const published = await measureSides(SUITE, name, sides, METRICS, options, log);
     // The same runs, counted per delivery: every published message reached FANOUT handlers.
     const deliveries = published.map((e) => ({ ...e, case: deliveryCase(size), median: e.median * FANOUT, min: e.min * FANOUT, max: e.max * FANOUT }));
@@ -299,20 +299,20 @@ async function runBroadcast(size: Size, options: BenchOptions, log: (line: strin
       ...deliveries.filter((e) => selected(options, SUITE, deliveryCase(size), e.who)),
     ];
     if (baseline) for (const who of backends) entries.push(speedupEntry(published, name, who, 'postMessage', name, `${name}, engine ÷ postMessage`, options.runs));
-    if (copying.length > 0) {
+    if (pooling.length > 0) {
       await engines.close();
-      await copies.startEach(copying, { ...config, pool: false }, subscriptions);
-      log(`${SUITE} ${copiesCase(size)}: the same with pool: false, ${copying.join(', ')}`);
-      const copied = await measureSides(SUITE, copiesCase(size), engineSides(copies, copying, size, n, FANOUT), METRICS, options, log);
-      entries.push(...copied);
-      for (const who of copying.filter((w) => backends.includes(w))) {
-        entries.push(speedupEntry([...published, ...copied], name, who, who, copiesCase(size), `${name}, pool ÷ copies per receiver`, options.runs));
+      await pooled.startEach(pooling, { ...config, pool: {} }, subscriptions);
+      log(`${SUITE} ${pooledCase(size)}: the same through the fan-out pool (pool: {}), ${pooling.join(', ')}`);
+      const through = await measureSides(SUITE, pooledCase(size), engineSides(pooled, pooling, size, n, FANOUT), METRICS, options, log);
+      entries.push(...through);
+      for (const who of pooling.filter((w) => backends.includes(w))) {
+        entries.push(speedupEntry([...published, ...through], pooledCase(size), who, who, name, `${name}, fan-out pool ÷ copies per receiver`, options.runs));
       }
     }
     return entries;
   } finally {
     await engines.close();
-    await copies.close();
+    await pooled.close();
     await receivers?.stop();
   }
 }

@@ -4,8 +4,9 @@
  * a copy of the whole message per receiver. The slot goes back to the pool when the last receiver
  * is done with it.
  *
- * Which messages: those of a topic whose message is at least `pool.minBytes` (EngineShape.pool),
- * when the route has two or more entries. A message with one receiver is copied into its lane as
+ * Which messages: when the engine has a pool (options.pool: off unless given), those of a topic
+ * whose message is at least `pool.minBytes` (EngineShape.topicPooled), when the route reaches two
+ * or more receivers. A message with one receiver is copied into its lane as
  * before (the pool would copy it once too, and add an allocation and a release). When the pool is
  * exhausted, or a lane is full and its policy takes over (a backlog, caller-runs, drop-oldest), the
  * message goes inline as before: a pool reference never leaves a lane, so what releases a slot is

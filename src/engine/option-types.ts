@@ -74,15 +74,15 @@ export interface EngineOptions<T extends TopicMap, M extends HandlerModule<T, an
    */
   readonly latency?: { readonly sampleEvery?: number } | false;
   /**
-   * The fan-out pool: a message of a topic whose schema is at least `minBytes` bytes (64..65535;
-   * default 16384: below it, the per-message route a pooled publishBatch takes cost more than the
-   * copies it saves, measured at 4 KiB), routed to two or more receivers, is copied once into one of `slots` shared
-   * slots (a power of two, 1..65536; default 2 × ringCapacity, halved while the slots would take
-   * more than 16 MiB), and each receiver's lane gets a reference to
-   * it instead of its own copy; the slot is freed when the last receiver is done. When every slot
-   * is taken, or a lane is full and its policy keeps or runs the message elsewhere, the message is
-   * copied per receiver as without the pool (never refused for it). Memory: slots × (the largest
-   * such message + 8 bytes). `false`: no pool.
+   * The fan-out pool (off unless given): a message of a topic whose schema is at least `minBytes`
+   * bytes (64..65535; default 16384), routed to two or more receivers, is copied once into one of
+   * `slots` shared slots (a power of two, 1..65536; default 2 × ringCapacity, halved while the
+   * slots would take more than 16 MiB), and each receiver's lane gets a reference to it instead of
+   * its own copy; the slot is freed when the last receiver is done. When every slot is taken, or a
+   * lane is full and its policy keeps or runs the message elsewhere, the message is copied per
+   * receiver as without the pool (never refused for it). Memory: slots × (the largest such message
+   * + 8 bytes). Off by default: on a 2-core machine, with handlers that copy the payload out, it
+   * measured no faster than a copy per receiver (README, "Fan-out of large messages").
    */
   readonly pool?: { readonly slots?: number; readonly minBytes?: number } | false;
   /**

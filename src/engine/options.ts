@@ -62,7 +62,7 @@ export interface EngineShape {
   readonly latency: LatencyShape | undefined;
   /** The journal thread and what it writes (journal-shape.ts); undefined without options.journal. */
   readonly journal: JournalShape | undefined;
-  /** The fan-out pool's slots (fan-out-pool.ts); undefined when no topic is pooled or options.pool is false. */
+  /** The fan-out pool's slots (fan-out-pool.ts); undefined without options.pool, or when no topic is pooled. */
   readonly pool: PoolShape | undefined;
   /** Per topic id: 1 if its messages go through the fan-out pool when routed to two or more receivers. */
   readonly topicPooled: readonly number[];
@@ -261,9 +261,9 @@ const POOL_DEFAULT_BYTES = 16 * 1024 * 1024;
 
 /** The pool option: which topics (by message bytes, `messageBytes[id]`) are pooled, and the pool's size (undefined: none). */
 function validatePool(option: EngineOptions<TopicMap>['pool'], messageBytes: readonly number[], ringCapacity: number): { pool: PoolShape | undefined; topicPooled: number[] } {
-  if (option === false) return { pool: undefined, topicPooled: messageBytes.map(() => 0) };
-  if (option !== undefined && (option === null || typeof option !== 'object')) throw new ConfigError('pool', option, 'must be { slots?, minBytes? } or false');
-  const minBytes = integer('pool.minBytes', option?.minBytes ?? DEFAULTS.poolMinBytes, 64, 65535);
+  if (option === undefined || option === false) return { pool: undefined, topicPooled: messageBytes.map(() => 0) };
+  if (option === null || typeof option !== 'object') throw new ConfigError('pool', option, 'must be { slots?, minBytes? } or false');
+  const minBytes = integer('pool.minBytes', option.minBytes ?? DEFAULTS.poolMinBytes, 64, 65535);
   const topicPooled = messageBytes.map((bytes) => (bytes >= minBytes ? 1 : 0));
   const largest = Math.max(0, ...messageBytes.filter((bytes) => bytes >= minBytes));
   const slotBytes = poolSlotBytes(largest);
@@ -271,7 +271,7 @@ function validatePool(option: EngineOptions<TopicMap>['pool'], messageBytes: rea
   // slowest receiver is done), halved while that passes POOL_DEFAULT_BYTES.
   let fallback = Math.min(65536, 2 * ringCapacity);
   while (fallback > 1 && fallback * slotBytes > POOL_DEFAULT_BYTES) fallback >>= 1;
-  const slots = integer('pool.slots', option?.slots ?? fallback, 1, 65536);
+  const slots = integer('pool.slots', option.slots ?? fallback, 1, 65536);
   if ((slots & (slots - 1)) !== 0) throw new ConfigError('pool.slots', slots, 'must be a power of two');
   if (largest === 0) return { pool: undefined, topicPooled };
   if (slots * slotBytes > POOL_BUDGET_BYTES) {
