@@ -38,7 +38,7 @@
  * redelivers a dead worker's records from its handled cursor, and a record redelivered after its
  * slot was reused would carry another message. A thread killed between that mark and its release,
  * or while routing, leaks the slot (REFS never reaches 0): the pool has one slot fewer, which
- * stats().pool shows as `inUse` after a drain; it never hands a receiver the wrong bytes.
+ * stats().poolInUse shows after a drain; it never hands a receiver the wrong bytes.
  */
 import type { CoreOps } from '../../bindings/core-ops.ts';
 import { ADDRESS_MIN } from '../../assembly/layout/arena.ts';
@@ -137,10 +137,5 @@ export class FanOutPool {
     const length = this.slotMessageBytes[this.u16[(record + RECORD_TOPIC_OFFSET) >> 1]!]!;
     this.u8.copyWithin(to + RECORD_HEADER_BYTES, message, message + length);
     this.u16[(to + RECORD_FLAGS_OFFSET) >> 1]! &= ~RECORD_FLAG_POOLED;
-  }
-
-  /** Slots allocated and not released (stats().pool.inUse). */
-  inUse(): number {
-    return this.address === 0 ? 0 : this.core.poolOutstanding(this.address);
   }
 }
